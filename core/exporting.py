@@ -2,12 +2,17 @@
 
 Personal fields (`pii`) are masked unless the user asked for `full`; the engine records a full
 export in the history. Masking lives here, not in each exporter, so no exporter can forget it.
+
+The helpers below are shared by every built-in exporter (and open to third-party ones):
+where output files go, how wide Chinese text is, and how a form and its records become flat
+tables of labelled text (`core.exportform`). Keeping them here means CSV, XLSX and the printed
+form agree on what a record looks like on paper.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def mask_value(kind: str | None, value: Any) -> Any:
@@ -37,3 +42,65 @@ class ExportJob:
 
     def mask(self, kind: str | None, value: Any) -> Any:
         return value if self.full else mask_value(kind, value)
+
+    # The engine calls below are the only ones exporters make, so the contract with
+    # core.engine stays visible in one place.
+    @property
+    def form_id(self) -> str:
+        return self.params.get("form") or "registration"
+
+    def report(self):
+        """The roster/summary `Report` for this job (report params only, not exporter ones)."""
+        params = {k: v for k, v in self.params.items() if k not in EXPORTER_PARAMS}
+        return self.engine.report(self.what, **params)
+
+    def form(self):
+        return self.engine.form(self.form_id)
+
+    def records(self) -> Iterator[Any]:
+        return self.engine.iter_records(self.form_id)
+
+    def tick(self, done: int, total: int | None = None) -> None:
+        if self.progress and done % 1000 == 0:
+            self.progress(done, total)
+
+
+# Params that steer an exporter and are not passed on to report builders.
+EXPORTER_PARAMS = frozenset({"form", "record_id", "blank", "sheet", "copies"})
+
+
+def text_width(value: Any) -> int:
+    """Display width in 'characters' as Excel and printers see it: CJK counts double.
+
+    UTF-8 length is used as a fast proxy (CJK is 3 bytes, ASCII 1), because this runs on every
+    cell of a 50,000-row roster.
+    """
+    s = value if isinstance(value, str) else ("" if value is None else str(value))
+    if s.isascii():
+        return len(s)
+    return len(s) + (len(s.encode("utf-8")) - len(s)) // 2
+
+
+def output_file(output: Path, extension: str, stem: str) -> Path:
+    """The single file an exporter writes: an existing folder gets `stem + extension` inside
+    it, any other name without that extension gets it appended; parent folders are created."""
+    output = Path(output)
+    if output.is_dir():
+        path = output / f"{stem}{extension}"
+    elif output.suffix.lower() == extension.lower():
+        path = output
+    else:
+        path = output.with_name(output.name + extension)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sibling(path: Path, part: str) -> Path:
+    """`名册.csv` + `children` -> `名册-children.csv`: the extra tables of one export."""
+    return path.with_name(f"{path.stem}-{part}{path.suffix}")
+
+
+def safe_name(text: str, limit: int = 31) -> str:
+    """A sheet or file name part: Excel forbids []:*?/\\ and caps sheet names at 31."""
+    cleaned = "".join("_" if c in '[]:*?/\\' else c for c in str(text)).strip() or "表"
+    return cleaned[:limit]

@@ -106,3 +106,13 @@ def after_save(form_id, record):
     ``record`` is the full stored record dict. Return value ignored. A plugin that raises here
     is reported by name; the save stands. Added in 0.1.
     """
+
+
+@hookspec
+def configure(engine):
+    """Called once when an engine opens, before any ``register_*`` hook.
+
+    Plugins that read data files kept beside the forms (e.g. the division list in
+    ``forms/data/``) find them through ``engine.forms_dir`` and ``engine.data_dir``. Return
+    value ignored. All implementations are called. Added in 0.1.
+    """

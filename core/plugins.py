@@ -62,6 +62,8 @@ class PluginSet:
         hook = getattr(self.pm.hook, hook_name)
         for impl in reversed(hook.get_hookimpls()):  # registration order
             plugin = impl.plugin_name
+            # Implementations are called directly, so pluggy's own tracing never sees them.
+            self.pm.trace.root.get("hook")(hook_name, "→", plugin)
             try:
                 argnames = impl.argnames
                 res = impl.function(**{k: v for k, v in kwargs.items() if k in argnames})
@@ -155,6 +157,7 @@ def build_registry(ps: PluginSet) -> Registry:
     def each(hook: str, adder):
         for impl in reversed(getattr(ps.pm.hook, hook).get_hookimpls()):
             plugin = impl.plugin_name
+            ps.pm.trace.root.get("hook")(hook, "→", plugin)   # CAREBOOK_PLUGINS_TRACE
             try:
                 impl.function(register=partial(adder, plugin=plugin))
             except Exception as exc:  # noqa: BLE001

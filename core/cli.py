@@ -1,0 +1,516 @@
+"""The `carebook` command: the terminal UI by default, headless subcommands for admins and scripts.
+
+Every subcommand prints Chinese messages and exits 0 on success, 1 when the input was refused
+(a form that does not check, a record that breaks a rule) and 2 when it could not run at all
+(a locked or unreadable data folder). No traceback reaches the user: `main` turns every
+`CarebookError` into a message.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from . import paths
+from .problems import CarebookError, ValidationFailed
+
+EXIT_OK, EXIT_REFUSED, EXIT_BROKEN = 0, 1, 2
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _json(obj) -> None:
+    _out(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _date(s: str | None) -> dt.date | None:
+    if not s:
+        return None
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise CarebookError(f"日期格式不对：{s}（应为 YYYY-MM-DD）") from None
+
+
+def _data_dir(args) -> Path:
+    if args.data:
+        return Path(args.data)
+    return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
+
+
+def _engine(args, readonly: bool = False):
+    from .engine import Engine
+
+    return Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+
+
+# ------------------------------------------------------------------ forms
+def cmd_forms_check(args) -> int:
+    from .formload import check_paths
+    from .plugins import build_registry, load_plugins
+
+    targets = [Path(p) for p in args.paths] or [Path(args.forms) if args.forms else paths.default_forms_dir()]
+    registry = build_registry(load_plugins())
+    problems = check_paths(targets, registry)
+    for p in problems:
+        _out(str(p))
+    for msg in registry.problems:
+        _err(msg)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        _err(f"发现 {len(errors)} 个问题。")
+        return EXIT_REFUSED
+    _out("表单文件检查通过。")
+    return EXIT_OK
+
+
+def cmd_forms_schema(args) -> int:
+    from .compile import compile_schema
+
+    eng = _engine(args, readonly=True)
+    try:
+        _json(compile_schema(eng.form(args.form), eng.registry))
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_forms_list(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        for form in eng.record_forms():
+            _out(f"{form.id}\t第{form.version}版\t{form.title}")
+        for p in eng.forms.problems:
+            _err(str(p))
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ records
+def _parse_accept(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        rule, sep, reason = item.partition("=")
+        if not sep or not reason.strip():
+            raise CarebookError(f"--accept 应写成 规则=理由：{item}")
+        out[rule.strip()] = reason.strip()
+    return out
+
+
+def _load_json_file(path: str) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CarebookError(f"无法读取文件 {path}：{exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CarebookError(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON（{exc.msg}）") from None
+    if not isinstance(data, dict):
+        raise CarebookError(f"{path}: 记录应是一个 JSON 对象（{{...}}）")
+    return data
+
+
+def cmd_records_add(args) -> int:
+    data = _load_json_file(args.file)
+    eng = _engine(args)
+    try:
+        res = eng.save(args.form, data, operator=args.operator, reasons=_parse_accept(args.accept))
+    finally:
+        eng.close()
+    for p in res.problems:
+        _err(f"已接受的警告 {p.path}: {p.message}")
+    _out(res.id)
+    return EXIT_OK
+
+
+def cmd_records_update(args) -> int:
+    data = _load_json_file(args.file)
+    eng = _engine(args)
+    try:
+        res = eng.save(args.form, data, record_id=args.id, operator=args.operator,
+                       reasons=_parse_accept(args.accept))
+    finally:
+        eng.close()
+    _out(res.id)
+    return EXIT_OK
+
+
+def _mask_row(eng, form_id: str, row: dict) -> dict:
+    from .exporting import mask_value
+
+    form = eng.form(form_id)
+    out = dict(row)
+    for f in form.fields_flat():
+        if f.id in out and getattr(f, "pii", False):
+            kind = {"cn-resident-id": "id", "phone": "phone"}.get(f.type, "address")
+            out[f.id] = mask_value(kind, out[f.id])
+    return out
+
+
+def cmd_records_list(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
+        page = eng.query(args.form, text=args.text, filters=filters, sort=args.sort, offset=args.offset,
+                         limit=args.limit)
+        rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in page.rows]
+        rows = rows if args.full else [_mask_row(eng, args.form, r) for r in rows]
+        if args.json:
+            _json({"total": page.total, "offset": page.offset, "rows": rows})
+        else:
+            for r in rows:
+                _out("\t".join(str(v if v is not None else "") for v in r.values()))
+            _err(f"共 {page.total} 条，显示第 {page.offset + 1}–{page.offset + len(rows)} 条")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_records_show(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        rec = eng.get(args.id)
+        if rec is None:
+            raise CarebookError(f"没有找到记录 {args.id}")
+        if not args.full:
+            rec = {**rec, "data": _mask_row(eng, rec["form"], rec["data"])}
+        if args.json:
+            _json(rec)
+        else:
+            form = eng.form(rec["form"], rec["version"])
+            _out(f"{form.title}（第{rec['version']}版）  记录 {rec['id']}")
+            _out(f"创建 {rec['created']}  更新 {rec['updated']}  操作员 {rec['operator']}")
+            for f in form.fields_flat():
+                if f.id in rec["data"]:
+                    _out(f"  {f.label}: {rec['data'][f.id]}")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_records_history(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        hist = eng.history(args.id)
+        if not hist:
+            raise CarebookError(f"没有找到记录 {args.id} 的修改历史")
+        if args.json:
+            _json(hist)
+            return EXIT_OK
+        for h in hist:
+            _out(f"{h['at']}  {h.get('operator') or '（未署名）'}  {h.get('action', '')}  表单第{h.get('version')}版"
+                 + (f"  备注：{h['note']}" if h.get("note") else ""))
+            for c in h.get("changes", []):
+                _out(f"    {c['path']}: {c.get('old')!r} → {c.get('new')!r}")
+            for r in h.get("reasons", []):
+                _out(f"    接受警告 {r['rule']}：{r['reason']}")
+            for fid, ov in (h.get("overrides") or {}).items():
+                _out(f"    人工调整 {fid}：{ov.get('value')}（理由：{ov.get('reason')}）")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_records_outdated(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        ids = eng.outdated(args.form)
+        for rid in ids:
+            _out(rid)
+        _err(f"按旧版本表单保存的记录：{len(ids)} 条（当前第 {eng.form(args.form).version} 版）")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ visits, reports, export, demo
+def cmd_visits_due(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        items = eng.visits_due(as_of=_date(args.as_of), town=args.town, village=args.village)
+        rows = [getattr(i, "__dict__", i) for i in items]
+        if args.json:
+            _json(rows)
+        else:
+            for r in rows:
+                state = "逾期" if r.get("status") == "overdue" else "待访"
+                _out(f"{state}\t{r.get('level')}\t{r.get('name')}\t{r.get('village_name') or r.get('village')}"
+                     f"\t应访日期 {r.get('due_date')}\t上次 {r.get('last_visit') or '无'}")
+            _err(f"共 {len(rows)} 人次待访或逾期")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def _print_report(rep, as_json: bool) -> None:
+    rows = list(rep.rows)
+    if as_json:
+        _json({"name": rep.name, "title": rep.title, "unit": rep.unit, "date": rep.date,
+               "period": rep.period, "due": rep.due, "late": rep.late,
+               "columns": [{"key": c.key, "label": c.label, "groups": list(c.groups), "number": c.number}
+                           for c in rep.columns],
+               "rows": rows, "total": rep.total, "checks": [str(p) for p in rep.checks]})
+        return
+    _out(rep.title)
+    meta = [x for x in (rep.unit and f"填报单位：{rep.unit}", rep.period and f"期间：{rep.period}",
+                        rep.date and f"日期：{rep.date}", rep.due and f"截止：{rep.due}" + ("（已逾期）" if rep.late else ""))
+            if x]
+    if meta:
+        _out("  ".join(meta))
+    _out("\t".join(("/".join((*c.groups, c.label))) for c in rep.columns))
+    for r in rows + ([rep.total] if rep.total else []):
+        _out("\t".join("" if r.get(c.key) is None else str(r.get(c.key)) for c in rep.columns))
+    for p in rep.checks:
+        _err(f"勾稽关系不符：{p}")
+
+
+def cmd_report(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        params = {k: v for k, v in (("town", args.town), ("village", getattr(args, "village", None))) if v}
+        if args.name == "summary":
+            params["quarter"] = args.quarter or _current_quarter()
+            if args.by_village:
+                params["by_village"] = True
+        if args.as_of:
+            params["as_of"] = _date(args.as_of)
+        rep = eng.report(args.name, **params)
+        if args.name == "roster" and not args.full:
+            from .exporting import mask_value
+
+            rep.rows = ({k: (mask_value(c.pii, r.get(k)) if (c := _col(rep, k)) and c.pii else v)
+                         for k, v in r.items()} for r in rep.rows)
+        _print_report(rep, args.json)
+        return EXIT_REFUSED if rep.checks else EXIT_OK
+    finally:
+        eng.close()
+
+
+def _col(rep, key):
+    for c in rep.columns:
+        if c.key == key:
+            return c
+    return None
+
+
+def _current_quarter(today: dt.date | None = None) -> str:
+    d = today or dt.date.today()
+    return f"{d.year}Q{(d.month - 1) // 3 + 1}"
+
+
+def cmd_export(args) -> int:
+    eng = _engine(args)
+    try:
+        params = {k: v for k, v in (("town", args.town), ("village", args.village), ("quarter", args.quarter),
+                                    ("record_id", args.record), ("form", args.form)) if v}
+        if args.what == "summary" and "quarter" not in params:
+            params["quarter"] = _current_quarter()
+        written = eng.export(args.what, args.format, Path(args.output), full=args.full, **params)
+        for p in written:
+            _out(str(p))
+        if args.full:
+            _err("注意：本次导出包含完整的个人信息（身份证号、电话、住址），已记入操作日志。")
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import generate
+
+    data_dir = Path(args.data) if args.data else paths.demo_data_dir()
+    paths.mark_demo(data_dir)
+    from .engine import Engine
+
+    eng = Engine.open(data_dir, args.forms, operator="演示数据")
+    try:
+        result = generate(eng, persons=args.persons, seed=args.seed)
+    finally:
+        eng.close()
+    _out(f"演示台账已生成：{data_dir}")
+    if result:
+        _out(str(result))
+    return EXIT_OK
+
+
+def cmd_plugins_list(args) -> int:
+    eng = _engine(args, readonly=True)
+    try:
+        infos = eng.plugins()
+        if args.json:
+            _json([i.__dict__ for i in infos])
+        else:
+            for i in infos:
+                _out(f"{i.name}\t{i.source}\t{i.version or '-'}\t{', '.join(i.hooks)}")
+        for msg in eng.registry.problems:
+            _err(msg)
+    finally:
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_backups(args) -> int:
+    from .storage import list_backups, restore_backup
+
+    root = _data_dir(args)
+    if args.action == "list":
+        for b in list_backups(root):
+            _out(str(b))
+        return EXIT_OK
+    restore_backup(root, args.name)
+    _out(f"已从备份 {args.name} 恢复。")
+    return EXIT_OK
+
+
+def cmd_ui(args) -> int:
+    from tui.app import run  # the UI is optional for headless use; imported only here
+
+    data_dir = _data_dir(args)
+    if args.demo and not args.data:
+        if not (data_dir / "records").exists():
+            _err("首次打开演示台账，正在生成演示数据……")
+            cmd_demo(argparse.Namespace(data=str(data_dir), forms=args.forms, persons=2000, seed=1))
+    return run(data_dir, demo=args.demo or paths.is_demo(data_dir),
+               forms_dir=Path(args.forms) if args.forms else None, low_spec=args.low_spec) or EXIT_OK
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", help="数据文件夹（默认：CAREBOOK_DATA 或用户数据目录）")
+    common.add_argument("--forms", help="表单文件夹（默认：CAREBOOK_FORMS 或随程序的 forms/）")
+
+    p = argparse.ArgumentParser(prog="carebook", parents=[common],
+                                description="农村留守老年人信息台账。不带子命令时打开终端界面。")
+    p.add_argument("--demo", action="store_true", help="打开演示台账（单独的数据文件夹，首次使用时生成）")
+    p.add_argument("--low-spec", action="store_true", help="低配置模式：关闭动画")
+    sub = p.add_subparsers(dest="command", metavar="命令")
+
+    forms = sub.add_parser("forms", help="检查和查看表单文件").add_subparsers(dest="sub", required=True)
+    c = forms.add_parser("check", parents=[common], help="检查表单文件")
+    c.add_argument("paths", nargs="*")
+    c.set_defaults(func=cmd_forms_check)
+    c = forms.add_parser("schema", parents=[common], help="打印表单编译出的 JSON Schema")
+    c.add_argument("form")
+    c.set_defaults(func=cmd_forms_schema)
+    forms.add_parser("list", parents=[common], help="列出表单").set_defaults(func=cmd_forms_list)
+
+    rec = sub.add_parser("records", help="记录").add_subparsers(dest="sub", required=True)
+    c = rec.add_parser("add", parents=[common], help="从 JSON 文件新增一条记录")
+    c.add_argument("form")
+    c.add_argument("file")
+    c.add_argument("--operator")
+    c.add_argument("--accept", action="append", metavar="规则=理由", help="接受一条警告并说明理由")
+    c.set_defaults(func=cmd_records_add)
+    c = rec.add_parser("update", parents=[common], help="用 JSON 文件修改一条记录")
+    c.add_argument("form")
+    c.add_argument("id")
+    c.add_argument("file")
+    c.add_argument("--operator")
+    c.add_argument("--accept", action="append", metavar="规则=理由")
+    c.set_defaults(func=cmd_records_update)
+    c = rec.add_parser("list", parents=[common], help="列出记录")
+    c.add_argument("form")
+    for opt in ("--town", "--village", "--text", "--sort"):
+        c.add_argument(opt)
+    c.add_argument("--offset", type=int, default=0)
+    c.add_argument("--limit", type=int, default=10_000_000)
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--full", action="store_true", help="显示完整的个人信息")
+    c.set_defaults(func=cmd_records_list)
+    c = rec.add_parser("show", parents=[common], help="显示一条记录")
+    c.add_argument("id")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--full", action="store_true")
+    c.set_defaults(func=cmd_records_show)
+    c = rec.add_parser("history", parents=[common], help="显示一条记录的修改历史")
+    c.add_argument("id")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_records_history)
+    c = rec.add_parser("outdated", parents=[common], help="列出按旧版本表单保存的记录")
+    c.add_argument("form")
+    c.set_defaults(func=cmd_records_outdated)
+
+    vis = sub.add_parser("visits", help="探访").add_subparsers(dest="sub", required=True)
+    c = vis.add_parser("due", parents=[common], help="待访和逾期名单")
+    c.add_argument("--as-of")
+    c.add_argument("--town")
+    c.add_argument("--village")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_visits_due)
+
+    rep = sub.add_parser("report", help="花名册和汇总表").add_subparsers(dest="name", required=True)
+    c = rep.add_parser("roster", parents=[common], help="花名册（附件2）")
+    c.add_argument("--town")
+    c.add_argument("--village")
+    c.add_argument("--as-of")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--full", action="store_true")
+    c.set_defaults(func=cmd_report, quarter=None, by_village=False)
+    c = rep.add_parser("summary", parents=[common], help="排查汇总表（附件3）")
+    c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
+    c.add_argument("--town")
+    c.add_argument("--by-village", action="store_true")
+    c.add_argument("--as-of")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_report, full=False)
+
+    c = sub.add_parser("export", parents=[common], help="导出花名册、汇总表或记录")
+    c.add_argument("what", choices=["roster", "summary", "records", "form"])
+    c.add_argument("--format", required=True)
+    c.add_argument("--output", required=True)
+    c.add_argument("--quarter")
+    c.add_argument("--town")
+    c.add_argument("--village")
+    c.add_argument("--record", help="导出一个人的登记表（form）")
+    c.add_argument("--form", help="导出哪个表单的记录（records，默认 registration）")
+    c.add_argument("--full", action="store_true", help="导出完整的个人信息（记入操作日志）")
+    c.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("demo", parents=[common], help="生成演示台账")
+    c.add_argument("--persons", type=int, default=2000)
+    c.add_argument("--seed", type=int, default=1)
+    c.set_defaults(func=cmd_demo)
+
+    plug = sub.add_parser("plugins", help="插件").add_subparsers(dest="sub", required=True)
+    c = plug.add_parser("list", parents=[common], help="列出已安装的插件")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_plugins_list)
+
+    bk = sub.add_parser("backups", help="备份").add_subparsers(dest="action", required=True)
+    bk.add_parser("list", parents=[common], help="列出备份").set_defaults(func=cmd_backups)
+    c = bk.add_parser("restore", parents=[common], help="从备份恢复")
+    c.add_argument("name")
+    c.set_defaults(func=cmd_backups)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None) or cmd_ui
+    try:
+        return func(args)
+    except ValidationFailed as exc:
+        for p in exc.problems:
+            _out(f"{p.path}: {p.message}" if p.path else p.message)
+        return EXIT_REFUSED
+    except CarebookError as exc:
+        _err(f"错误：{exc}")
+        return EXIT_BROKEN
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,438 @@
+"""The engine facade: the one object the terminal UI, the CLI and plugins talk to.
+
+Everything a user can do to the ledger goes through here, so the rules that keep records
+sound — validation under the record's own form version, unique ID numbers, warnings that
+need a typed reason, an append-only history, atomic storage — are enforced in one place and
+cannot be skipped by a screen or a script.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from . import paths
+from .exporting import ExportJob
+from .formsnapshots import FormSnapshots
+from .plugins import PluginInfo, build_registry, load_plugins
+from .problems import CarebookError, FormError, Problem, ValidationFailed
+from .recordindex import RecordIndex, Page
+from .storage import Store
+
+__all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
+
+NO_PARTITION = "_none"
+
+
+def now_iso() -> str:
+    """Local time with offset: offices read these, and they are in UTC+8."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def field_diff(old: dict | None, new: dict, prefix: str = "") -> list[dict]:
+    """Field-level changes between two data dicts, repeat rows compared by position."""
+    old = old or {}
+    out: list[dict] = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(a, list) and isinstance(b, list) and all(isinstance(x, dict) for x in a + b):
+            for i in range(max(len(a), len(b))):
+                ra = a[i] if i < len(a) else None
+                rb = b[i] if i < len(b) else None
+                if ra is None or rb is None:
+                    out.append({"path": f"{path}.{i}", "old": ra, "new": rb})
+                else:
+                    out.extend(field_diff(ra, rb, f"{path}.{i}."))
+        else:
+            out.append({"path": path, "old": a, "new": b})
+    return out
+
+
+@dataclass
+class SaveResult:
+    record: dict
+    problems: list[Problem]      # warnings accepted with a reason
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+
+class Engine:
+    """Open forms, validate and save records, query them, report and export."""
+
+    def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
+                 readonly: bool = False, extra_plugins: list[object] | None = None):
+        from .formload import load_form_dir
+        from .expressions import Evaluator
+
+        self.data_dir = Path(data_dir)
+        self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
+        self.readonly = readonly
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.plugin_set = load_plugins(local_dir=self.data_dir / "plugins", extra=extra_plugins)
+        self.plugin_set.call_each("configure", engine=self)
+        self.registry = build_registry(self.plugin_set)
+        self.evaluator = Evaluator(self.registry.functions)
+        self.store = Store(self.data_dir, readonly=readonly)
+        self.settings = paths.SettingsFile(self.data_dir / "settings.json")
+        self.operator = operator or self.settings.get("operator") or ""
+        self.forms = load_form_dir(self.forms_dir, self.registry)
+        self.snapshots = FormSnapshots(self.data_dir / "forms", self.forms_dir, self.registry)
+        if not readonly:
+            self.snapshots.keep(self.forms)
+        self._indexes: dict[str, RecordIndex] = {}
+        self._validators: dict[tuple, Any] = {}
+
+    # ----------------------------------------------------------------- lifecycle
+    @classmethod
+    def open(cls, data_dir: Path | str, forms_dir: Path | str | None = None, **kw) -> "Engine":
+        return cls(Path(data_dir), Path(forms_dir) if forms_dir else None, **kw)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def reload_forms(self) -> list[Problem]:
+        """Re-read the form files (the admin edited them) without restarting."""
+        self.forms.reload()
+        self._validators.clear()
+        if not self.readonly:
+            self.snapshots.keep(self.forms)
+        return list(self.forms.problems)
+
+    @property
+    def problems(self) -> list[str]:
+        """Start-up messages for the admin corner: plugins, form files, storage."""
+        out = list(self.registry.problems)
+        out += [str(p) for p in self.forms.problems]
+        out += [str(p) for p in self.store.problems]
+        return out
+
+    # ----------------------------------------------------------------- forms
+    def form(self, form_id: str, version: int | None = None, town: str | None = None):
+        form = self.forms.get(form_id)
+        if form is None:
+            raise FormError(f"没有找到表单 “{form_id}”（或它的表单文件有错误，请运行 carebook forms check）")
+        if version is not None and version != form.version:
+            form = self.snapshots.get(form_id, version)
+            if form is None:
+                raise FormError(f"表单 “{form_id}” 的第 {version} 版已找不到，无法打开按该版本保存的记录")
+        if town:
+            form = self._form_for_town(form, town)
+        return form
+
+    def record_forms(self) -> list:
+        return [f for f in self.forms.forms.values()]
+
+    def _form_for_town(self, form, town: str):
+        from .overlay import form_for_town
+
+        additions = [res for _, res in self.plugin_set.call_each("extend_form", form_id=form.id, town=town) if res]
+        return form_for_town(form, town, self.forms.overlays_for(form.id), additions)
+
+    def validator(self, form_id: str, version: int | None = None, town: str | None = None):
+        from .validation import Validator
+
+        form = self.form(form_id, version)
+        key = (form_id, form.version, town or "", id(form))
+        v = self._validators.get(key)
+        if v is None:
+            if town:
+                form = self._form_for_town(form, town)
+            v = self._validators[key] = Validator(form, self.registry, self.evaluator)
+        return v
+
+    # ----------------------------------------------------------------- records
+    def index(self, form_id: str) -> RecordIndex:
+        idx = self._indexes.get(form_id)
+        if idx is None:
+            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id))
+        return idx
+
+    def new_record(self, form_id: str, **context) -> dict:
+        """Defaults plus the computed values, ready for a form screen."""
+        form = self.form(form_id)
+        data: dict[str, Any] = {}
+        for f in form.fields_flat():
+            if getattr(f, "default", None) is not None and not f.calculate:
+                data[f.id] = copy.deepcopy(f.default)
+        data.update(context)
+        data, _ = self.compute(form_id, data)
+        return data
+
+    def compute(self, form_id: str, data: dict, overrides: dict | None = None) -> tuple[dict, dict]:
+        """Computed fields and `cases` with the reason that fired, for live display."""
+        return self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
+
+    def validate(self, form_id: str, data: dict, record_id: str | None = None, *,
+                 version: int | None = None, accepted: dict[str, str] | None = None) -> list[Problem]:
+        """Every problem with the record: errors, and warnings not accepted with a reason."""
+        v = self.validator(form_id, version, town=data.get("town"))
+        problems = list(v.validate(
+            data,
+            unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
+            accepted_warnings=accepted or {},
+        ))
+        for plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=data, record_id=record_id):
+            problems.extend(res or [])
+        problems.extend(Problem(f"插件出错：{m}", severity="warning") for m in self._drain_plugin_problems())
+        return problems
+
+    def find_unique(self, form_id: str, field: str, value: Any, exclude: str | None = None) -> str | None:
+        """The id of another record holding `value` in `field`, if any (duplicate ID numbers)."""
+        if value in (None, ""):
+            return None
+        return self.index(form_id).find(field, value, exclude=exclude)
+
+    def get(self, record_id: str, form_id: str | None = None) -> dict | None:
+        for fid in ([form_id] if form_id else list(self.forms.forms)):
+            if record_id in self.index(fid).rows:
+                return self.store.get(fid, record_id)
+        return None
+
+    def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
+             reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
+             note: str | None = None) -> SaveResult:
+        """Validate, then store atomically with a history entry; raises ValidationFailed.
+
+        `reasons` maps a warning's rule id to the reason the operator typed to accept it;
+        `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
+        """
+        if self.readonly:
+            raise CarebookError("台账以只读方式打开，不能保存")
+        old = self.get(record_id, form_id) if record_id else None
+        if record_id and old is None:
+            raise CarebookError(f"没有找到要修改的记录 {record_id}")
+        # An edit saves under the current form version: the history keeps the old one.
+        record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
+        problems = record.pop("_problems")
+        self._write(form_id, record, old, note=note)
+        return SaveResult(record, problems)
+
+    def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
+        form = self.form(form_id)
+        v = self.validator(form_id, town=data.get("town"))
+        data = v.normalize(data) if hasattr(v, "normalize") else data
+        data, computed_reasons = v.compute(data, overrides=overrides)
+        accepted = dict(reasons or {})
+        problems = self.validate(form_id, data, old["id"] if old else None, accepted=accepted)
+        blocking = [p for p in problems if p.is_error or (p.rule not in accepted)]
+        if blocking:
+            raise ValidationFailed(blocking)
+        for plugin, res in self.plugin_set.call_each("before_save", form_id=form_id, data=data,
+                                                     record_id=old["id"] if old else None):
+            if isinstance(res, dict):
+                data = res
+        stamp = now_iso()
+        meta = {"reasons": computed_reasons}
+        if overrides:
+            meta["overrides"] = overrides
+        if accepted:
+            meta["warnings_accepted"] = [{"rule": r, "reason": t} for r, t in accepted.items()]
+        part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
+        return {
+            "id": old["id"] if old else str(uuid.uuid4()),
+            "form": form_id,
+            "version": form.version,
+            "created": old["created"] if old else stamp,
+            "updated": stamp,
+            "operator": operator or self.operator or "",
+            "partition": part,
+            "data": data,
+            "meta": meta,
+            "_problems": [p for p in problems if not p.is_error],
+        }
+
+    def _index_row(self, form, record: dict) -> dict:
+        return RecordIndex.row_for(form, record)
+
+    def _history_entry(self, record: dict, old: dict | None, note: str | None) -> dict:
+        return {
+            "id": record["id"], "at": record["updated"], "operator": record["operator"],
+            "form": record["form"], "version": record["version"],
+            "action": "新建" if old is None else "修改",
+            "changes": field_diff(old["data"] if old else None, record["data"]),
+            "reasons": record["meta"].get("warnings_accepted", []),
+            "overrides": record["meta"].get("overrides", {}),
+            "note": note or "",
+        }
+
+    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> None:
+        form = self.form(form_id)
+        row = self._index_row(form, record)
+        self.store.put(form_id, record, row, self._history_entry(record, old, note))
+        self.index(form_id).put(record["id"], row)
+        for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):
+            pass
+
+    def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
+                  on_problem: Callable[[int, list[Problem]], None] | None = None) -> int:
+        """Validate and store many new records with one write per partition file (demo, import)."""
+        form = self.form(form_id)
+        items, n = [], 0
+        for i, data in enumerate(datas):
+            try:
+                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+            except ValidationFailed as exc:
+                if on_problem:
+                    on_problem(i, exc.problems)
+                    continue
+                raise
+            rec.pop("_problems")
+            row = self._index_row(form, rec)
+            items.append((rec, row, self._history_entry(rec, None, "批量导入")))
+            self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
+            n += 1
+        self.store.put_many(form_id, items)
+        return n
+
+    def iter_records(self, form_id: str, partitions: Iterable[str] | None = None) -> Iterator[dict]:
+        return self.store.iter_records(form_id, partitions)
+
+    def query(self, form_id: str, *, text: str | None = None, filters: dict | None = None,
+              sort: str | None = None, desc: bool = False, offset: int = 0, limit: int = 50) -> Page:
+        return self.index(form_id).query(text=text, filters=filters, sort=sort, desc=desc,
+                                         offset=offset, limit=limit)
+
+    def count(self, form_id: str, filters: dict | None = None) -> int:
+        return self.index(form_id).count(filters)
+
+    def history(self, record_id: str, form_id: str | None = None) -> list[dict]:
+        for fid in ([form_id] if form_id else list(self.forms.forms)):
+            if record_id in self.index(fid).rows:
+                return self.store.history(fid, record_id)
+        return []
+
+    def outdated(self, form_id: str) -> list[str]:
+        """Records saved under an older version of the form (they still open under their own)."""
+        current = self.form(form_id).version
+        return [rid for rid, row in self.index(form_id).rows.items() if int(row.get("_v") or 0) < current]
+
+    def validate_stored(self, record_id: str) -> list[Problem]:
+        """Re-check a stored record under the form version it was saved with."""
+        rec = self.get(record_id)
+        if rec is None:
+            raise CarebookError(f"没有找到记录 {record_id}")
+        return self.validate(rec["form"], rec["data"], record_id, version=rec["version"],
+                             accepted={w["rule"]: w["reason"] for w in rec.get("meta", {}).get("warnings_accepted", [])})
+
+    # ----------------------------------------------------------------- drafts
+    def _draft_path(self, form_id: str, record_id: str | None) -> Path:
+        return self.data_dir / "drafts" / f"{form_id}--{record_id or 'new'}.json"
+
+    def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
+        """Keep what staff typed so a crash or a closed window loses at most one field."""
+        from .storage.atomic import atomic_write_text
+
+        path = self._draft_path(form_id, record_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"form": form_id, "record": record_id, "at": now_iso(),
+                                            "data": data}, ensure_ascii=False))
+
+    def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
+        path = self._draft_path(form_id, record_id)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["data"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def drop_draft(self, form_id: str, record_id: str | None) -> None:
+        self._draft_path(form_id, record_id).unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- reports, visits, export
+    def visits_due(self, as_of: dt.date | None = None, town: str | None = None, village: str | None = None):
+        from .schedule import visits_due
+
+        return visits_due(self, as_of=as_of, town=town, village=village)
+
+    def report(self, name: str, **params):
+        from . import reports
+
+        if name in self.registry.reports:
+            return self.registry.reports[name](self, **params)
+        if name == "roster":
+            return reports.build_roster(self, **params)
+        if name == "summary":
+            return reports.build_summary(self, **params)
+        raise CarebookError(f"没有名为 “{name}” 的报表")
+
+    def exporters(self) -> list:
+        return sorted(self.registry.exporters.values(), key=lambda e: e.name)
+
+    def export(self, what: str, fmt: str, output: Path | str, *, full: bool = False,
+               progress=None, **params) -> list[Path]:
+        exp = self.registry.exporters.get(fmt)
+        if exp is None:
+            names = "、".join(sorted(self.registry.exporters)) or "无"
+            raise CarebookError(f"没有名为 “{fmt}” 的导出格式（已安装：{names}）")
+        if what not in getattr(exp, "supports", {what}):
+            raise CarebookError(f"导出格式 “{fmt}” 不支持导出 {what}")
+        job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
+        try:
+            written = list(exp.export(job) or [])
+        except CarebookError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an exporter plugin's failure is named, not a traceback
+            raise CarebookError(f"导出失败（插件 {self.registry.provided_by.get('exporter:' + fmt, fmt)}）："
+                                f"{type(exc).__name__}: {exc}") from exc
+        self._audit({"action": "导出", "what": what, "format": fmt, "full": full,
+                     "output": [str(p) for p in written], "params": {k: str(v) for k, v in params.items()}})
+        return written
+
+    def _audit(self, entry: dict) -> None:
+        """Actions that concern the whole ledger (exports in full) go to an append-only log."""
+        if self.readonly:
+            return
+        entry = {"at": now_iso(), "operator": self.operator, **entry}
+        path = self.data_dir / "history" / "audit.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def audit_log(self) -> list[dict]:
+        path = self.data_dir / "history" / "audit.jsonl"
+        out = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+    def plugins(self) -> list[PluginInfo]:
+        return list(self.plugin_set.infos.values())
+
+    def _drain_plugin_problems(self) -> list[str]:
+        out, self.plugin_set.problems[:] = list(self.plugin_set.problems), []
+        return out
+
+    @property
+    def divisions(self):
+        from plugins.cn.divisions import load_divisions  # the built-in division data
+
+        return _divisions_cached(str(self.forms_dir / "data" / "divisions.yaml"))
+
+
+@lru_cache(maxsize=4)
+def _divisions_cached(path: str):
+    from plugins.cn.divisions import load_divisions
+
+    return load_divisions(Path(path))

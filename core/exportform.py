@@ -1,0 +1,243 @@
+"""A form and its records as exporters see them: labelled columns and display text.
+
+Exporters must not each re-learn the form language (choice lists by name, repeat groups,
+booleans, which fields are personal), or a CSV and a spreadsheet of the same records would
+disagree. `form_info` reads a `core.formmodel.Form` — or the same shape as plain dicts, as
+loaded from a form file — into `FormInfo`, and `flat_record` turns one stored record into a
+parent row plus one list of rows per repeat group, already masked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+MULTI_SEP = "、"
+# Whatever the form file says, these types always hold personal data: a forgotten `pii: true`
+# must not put ID numbers or phone numbers in clear into a default export.
+PII_BY_TYPE = {"cn-resident-id": "id", "phone": "phone"}
+
+
+def get(obj: Any, key: str, default: Any = None) -> Any:
+    """Read `key` from a dataclass-like object or a dict (form files loaded as plain data)."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+@dataclass
+class FieldInfo:
+    id: str
+    label: str
+    type: str
+    choices: list[tuple[str, str]] = field(default_factory=list)   # (value, label)
+    pii: str | None = None
+    children: list["FieldInfo"] = field(default_factory=list)
+    relevant: str | None = None
+    help: str = ""
+    paper_hint: str = ""
+    required: Any = False
+    computed: bool = False
+    min_rows: int = 0
+    max_rows: int | None = None
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.type == "repeat"
+
+    def label_of(self, value: Any) -> str:
+        for v, lab in self.choices:
+            if v == value or v == str(value):
+                return lab
+        return "" if value is None else str(value)
+
+    def display(self, value: Any) -> Any:
+        """The value as staff read it: choice labels, multi joined with 、, 是/否.
+        Numbers stay numbers so spreadsheets can sum them."""
+        if value is None or value == "" or value == []:
+            return ""
+        if self.type == "boolean" or isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, (list, tuple)):
+            return MULTI_SEP.join(self.label_of(v) for v in value)
+        if self.choices:
+            return self.label_of(value)
+        if isinstance(value, (int, float)):
+            return value
+        return str(value)
+
+
+@dataclass
+class SectionInfo:
+    id: str
+    title: str
+    fields: list[FieldInfo]
+    relevant: str | None = None
+    help: str = ""
+    paper_hint: str = ""
+
+
+@dataclass
+class FormInfo:
+    id: str
+    version: Any
+    title: str
+    sections: list[SectionInfo]
+
+    @property
+    def fields(self) -> list[FieldInfo]:
+        """Top-level fields in form order, repeat groups included."""
+        return [f for s in self.sections for f in s.fields]
+
+    @property
+    def scalar_fields(self) -> list[FieldInfo]:
+        return [f for f in self.fields if not f.is_repeat]
+
+    @property
+    def groups(self) -> list[FieldInfo]:
+        return [f for f in self.fields if f.is_repeat]
+
+    def field(self, field_id: str) -> FieldInfo | None:
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+            for c in f.children:
+                if c.id == field_id:
+                    return c
+        return None
+
+
+def _choices(raw: Any, lists: dict[str, Any]) -> list[tuple[str, str]]:
+    if isinstance(raw, str):
+        raw = lists.get(raw)
+        if isinstance(raw, dict):               # a `kind: list` file loaded as a dict
+            raw = raw.get("items")
+        raw = get(raw, "items", raw) if raw is not None and not isinstance(raw, list) else raw
+    out = []
+    for item in raw or []:
+        if isinstance(item, str):
+            out.append((item, item))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            out.append((str(item[0]), str(item[1])))
+        else:
+            value = get(item, "value")
+            out.append((str(value), str(get(item, "label", value))))
+    return out
+
+
+def pii_kind(raw: Any) -> str | None:
+    """The masking kind of a field: its `pii` word, else guessed from type and id."""
+    ftype, fid, pii = get(raw, "type", ""), get(raw, "id", ""), get(raw, "pii")
+    if ftype in PII_BY_TYPE:
+        return PII_BY_TYPE[ftype]
+    if isinstance(pii, str) and pii:
+        return pii
+    if not pii:
+        return None
+    if "phone" in fid or "tel" in fid:
+        return "phone"
+    if "addr" in fid:
+        return "address"
+    if "name" in fid:
+        return "name"
+    return "other"
+
+
+def _field(raw: Any, lists: dict[str, Any]) -> FieldInfo:
+    children = get(raw, "fields") or get(raw, "children") or []
+    return FieldInfo(
+        id=get(raw, "id"),
+        label=get(raw, "label") or get(raw, "id"),
+        type=get(raw, "type", "text"),
+        choices=_choices(get(raw, "choices"), lists),
+        pii=pii_kind(raw),
+        children=[_field(c, lists) for c in children],
+        relevant=get(raw, "relevant"),
+        help=get(raw, "help") or "",
+        paper_hint=get(raw, "paper_hint") or "",
+        required=get(raw, "required", False),
+        computed=bool(get(raw, "calculate") or get(raw, "cases")),
+        min_rows=get(raw, "min_rows") or 0,
+        max_rows=get(raw, "max_rows"),
+    )
+
+
+def form_info(form: Any, lists: dict[str, Any] | None = None) -> FormInfo:
+    """Read a form (model object or plain dict) into the exporters' view of it."""
+    all_lists = dict(lists or {})
+    all_lists.update(get(form, "lists") or {})
+    raw_sections = get(form, "sections") or [{"id": "main", "title": "", "fields": get(form, "fields") or []}]
+    sections = [
+        SectionInfo(
+            id=get(s, "id"),
+            title=get(s, "title") or "",
+            fields=[_field(f, all_lists) for f in get(s, "fields") or []],
+            relevant=get(s, "relevant"),
+            help=get(s, "help") or "",
+            paper_hint=get(s, "paper_hint") or "",
+        )
+        for s in raw_sections
+    ]
+    return FormInfo(get(form, "id"), get(form, "version"), get(form, "title") or get(form, "id"), sections)
+
+
+# --- records -------------------------------------------------------------------------------
+
+def record_data(record: Any) -> dict[str, Any]:
+    return get(record, "data") or {}
+
+
+def file_no(record: Any) -> str:
+    """A number staff can read back to a person: the file number, else a short record id."""
+    data = record_data(record)
+    return str(data.get("file_no") or str(get(record, "id", ""))[:8])
+
+
+Mask = Callable[[str | None, Any], Any]
+
+
+def _cell(f: FieldInfo, value: Any, mask: Mask) -> Any:
+    text = f.display(value)
+    return mask(f.pii, text) if f.pii else text
+
+
+def parent_headers(info: FormInfo) -> list[str]:
+    return ["档案编号"] + [f.label for f in info.scalar_fields] + ["记录ID", "表单版本", "更新时间"]
+
+
+def group_headers(group: FieldInfo) -> list[str]:
+    return ["档案编号", "序号"] + [c.label for c in group.children]
+
+
+def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dict[str, list[list[Any]]]]:
+    """One record as its parent row and its repeat-group rows (keyed by group id)."""
+    data, key = record_data(record), file_no(record)
+    parent = [key] + [_cell(f, data.get(f.id), mask) for f in info.scalar_fields]
+    parent += [str(get(record, "id", "")), get(record, "version", ""), str(get(record, "updated", "") or "")]
+    groups: dict[str, list[list[Any]]] = {}
+    for g in info.groups:
+        rows = data.get(g.id) or []
+        groups[g.id] = [
+            [key, i] + [_cell(c, (row or {}).get(c.id), mask) for c in g.children]
+            for i, row in enumerate(rows, 1)
+        ]
+    return parent, groups
+
+
+def masked_record(info: FormInfo, record: Any, mask: Mask) -> dict[str, Any]:
+    """The stored record with personal values masked (for JSON): codes stay codes."""
+    def clean(fields: Iterable[FieldInfo], data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for f in fields:
+            if f.id not in out:
+                continue
+            if f.is_repeat:
+                out[f.id] = [clean(f.children, row or {}) for row in out[f.id] or []]
+            elif f.pii:
+                out[f.id] = mask(f.pii, out[f.id])
+        return out
+
+    base = dict(record) if isinstance(record, dict) else {
+        k: get(record, k) for k in ("id", "form", "version", "created", "updated", "operator", "partition", "data", "meta")
+    }
+    base["data"] = clean(info.fields, record_data(record))
+    return base

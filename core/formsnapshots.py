@@ -1,0 +1,49 @@
+"""Every form version a record was saved under, kept inside the data folder.
+
+Admins change form files in place; a record saved under version 2 must still open and
+validate after the file says version 3. So when a form version is first seen, its file text
+is copied to `<data>/forms/<form id>/v<version>.<ext>`, and older versions are rebuilt from
+those copies on demand.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FormSnapshots:
+    def __init__(self, folder: Path, forms_dir: Path, registry):
+        self.folder = Path(folder)
+        self.forms_dir = Path(forms_dir)
+        self.registry = registry
+        self._cache: dict[tuple[str, int], object] = {}
+
+    def _path(self, form_id: str, version: int, suffix: str = ".yaml") -> Path:
+        return self.folder / form_id / f"v{version}{suffix}"
+
+    def keep(self, formset) -> None:
+        from .storage.atomic import atomic_write_text
+
+        for form in formset.forms.values():
+            src = Path(form.source) if getattr(form, "source", None) else None
+            if not src or not src.exists():
+                continue
+            dest = self._path(form.id, form.version, src.suffix)
+            if dest.exists():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(dest, src.read_text(encoding="utf-8"))
+
+    def get(self, form_id: str, version: int):
+        key = (form_id, version)
+        if key in self._cache:
+            return self._cache[key]
+        from .formload import compile_form_text
+
+        for suffix in (".yaml", ".yml", ".json"):
+            path = self._path(form_id, version, suffix)
+            if path.exists():
+                form = compile_form_text(path.read_text(encoding="utf-8"), self.registry, str(path),
+                                         base_dir=self.forms_dir)
+                self._cache[key] = form
+                return form
+        return None

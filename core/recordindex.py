@@ -1,0 +1,122 @@
+"""The in-memory list rows of one form: what the roster, search and unique checks read.
+
+Rows are small (the form's `list_fields`, its unique fields, version and a search key) and
+come from the storage's index files, so 50,000 people are searchable as you type without
+parsing a single full record. The search key joins name, ID number, phone and the pinyin
+initials of the name, so one substring test per row answers every kind of search.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+SEARCH_KEY = "_s"
+VERSION_KEY = "_v"
+UPDATED_KEY = "_u"
+
+
+@lru_cache(maxsize=65536)
+def pinyin_initials(text: str) -> str:
+    """张三丰 -> zsf; other characters pass through lower-cased."""
+    if not text:
+        return ""
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(p[:1] for p in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default")).lower()
+
+
+@dataclass
+class Page:
+    rows: list[dict]
+    total: int
+    offset: int
+    limit: int
+
+
+def _sort_value(v: Any):
+    # None sorts last; numbers before strings so mixed columns do not raise.
+    if v is None or v == "":
+        return (2, "")
+    if isinstance(v, (int, float)):
+        return (0, v)
+    return (1, str(v))
+
+
+class RecordIndex:
+    def __init__(self, rows: dict[str, dict]):
+        self.rows = rows
+        self._orders: dict[tuple[str, bool], list[str]] = {}
+
+    @staticmethod
+    def row_for(form, record: dict) -> dict:
+        data = record["data"]
+        keys = list(getattr(form, "list_fields", None) or [])
+        keys += [f.id for f in form.fields_flat() if getattr(f, "unique", False) and f.id not in keys]
+        row = {k: data.get(k) for k in keys if not isinstance(data.get(k), (list, dict))}
+        row[VERSION_KEY] = record["version"]
+        row[UPDATED_KEY] = record["updated"]
+        title = str(data.get(getattr(form, "title_field", None) or "name") or "")
+        parts = [title, pinyin_initials(title)]
+        parts += [str(data[f.id]) for f in form.fields_flat()
+                  if f.type in ("cn-resident-id", "phone") and data.get(f.id) and f.id in row]
+        row[SEARCH_KEY] = "\x1f".join(parts).lower()
+        return row
+
+    def put(self, record_id: str, row: dict) -> None:
+        self.rows[record_id] = row
+        self._orders.clear()
+
+    def find(self, field: str, value: Any, exclude: str | None = None) -> str | None:
+        for rid, row in self.rows.items():
+            if rid != exclude and row.get(field) == value:
+                return rid
+        return None
+
+    def _matches(self, row: dict, filters: dict) -> bool:
+        for key, want in filters.items():
+            if want is None or want == "":
+                continue
+            have = row.get(key)
+            if isinstance(want, (list, tuple, set, frozenset)):
+                if have not in want:
+                    return False
+            elif have != want:
+                return False
+        return True
+
+    def _order(self, sort: str | None, desc: bool) -> Iterable[str]:
+        if not sort:
+            return self.rows.keys()
+        key = (sort, desc)
+        if key not in self._orders:
+            self._orders[key] = sorted(self.rows, key=lambda r: _sort_value(self.rows[r].get(sort)), reverse=desc)
+        return self._orders[key]
+
+    def select(self, text: str | None = None, filters: dict | None = None, sort: str | None = None,
+               desc: bool = False) -> Iterable[str]:
+        filters = dict(filters or {})
+        ids = filters.pop("_id", None)
+        needle = (text or "").strip().lower()
+        for rid in self._order(sort, desc):
+            if ids is not None and rid not in ids:
+                continue
+            row = self.rows[rid]
+            if needle and needle not in row.get(SEARCH_KEY, ""):
+                continue
+            if filters and not self._matches(row, filters):
+                continue
+            yield rid
+
+    def query(self, *, text=None, filters=None, sort=None, desc=False, offset=0, limit=50) -> Page:
+        out, total = [], 0
+        for rid in self.select(text, filters, sort, desc):
+            if offset <= total < offset + limit:
+                out.append({"id": rid, **self.rows[rid]})
+            total += 1
+        return Page(out, total, offset, limit)
+
+    def count(self, filters: dict | None = None) -> int:
+        if not filters:
+            return len(self.rows)
+        return sum(1 for _ in self.select(filters=filters))

@@ -1,0 +1,79 @@
+"""Calendar arithmetic the ledger's rules need: months away, quarters, month ends.
+
+Eligibility ("all supporters away 6+ consecutive months") and the quarterly visit and report
+cycle are defined in calendar months and quarters, not in days, so these follow the calendar:
+adding a month to 31 May gives 30 June (clamped to the month's end).
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta
+
+_QUARTER = re.compile(r"(\d{4})\s*[Qq]([1-4])")
+
+
+def to_date(value: object) -> date | None:
+    """A ``date`` from a date, a datetime or an ISO string (time part ignored); else None."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def add_months(d: date, n: int) -> date:
+    """``d`` moved by ``n`` calendar months, the day clamped to the target month's last day."""
+    index = d.year * 12 + d.month - 1 + n
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def months_between(a: date, b: date) -> int:
+    """Whole calendar months from ``a`` to ``b``: the largest n with add_months(a, n) <= b.
+
+    So 2026-05-15 → 2026-11-14 is 5 and → 2026-11-15 is 6; because of month-end clamping,
+    2026-05-31 → 2026-11-30 is 6 (the last day of May to the last day of November), while
+    2026-05-31 → 2026-11-29 is 5. When ``b`` is before ``a`` the result is the negative of
+    months_between(b, a).
+    """
+    if b < a:
+        return -months_between(b, a)
+    n = (b.year - a.year) * 12 + b.month - a.month
+    if add_months(a, n) > b:
+        n -= 1
+    return n
+
+
+def add_days(d: date, n: int) -> date:
+    return d + timedelta(days=n)
+
+
+def quarter_of(d: date) -> str:
+    """"2026Q4" for any day of October to December 2026."""
+    return f"{d.year}Q{(d.month - 1) // 3 + 1}"
+
+
+def parse_quarter(q: object) -> tuple[int, int] | None:
+    """(year, quarter) from "2026Q4" (or "2026q4"), or from any date in that quarter."""
+    if isinstance(q, str):
+        m = _QUARTER.fullmatch(q.strip())
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    d = to_date(q)
+    return (d.year, (d.month - 1) // 3 + 1) if d else None
+
+
+def quarter_start(year: int, quarter: int) -> date:
+    return date(year, quarter * 3 - 2, 1)
+
+
+def quarter_end(year: int, quarter: int) -> date:
+    month = quarter * 3
+    return date(year, month, calendar.monthrange(year, month)[1])

@@ -1,0 +1,147 @@
+"""Built-in plugin: the Chinese field types and format checkers.
+
+`cn-resident-id` (公民身份号码), `phone` (mobile or Tianjin landline) and `division` (town or
+village code from forms/data/divisions.yaml). The rules themselves live in ``plugins.cn`` so the
+expression functions (plugins/functions.py) use the very same definitions.
+
+Division data comes from ``<forms>/data/divisions.yaml``, where ``<forms>`` is the folder set by
+``set_forms_dir`` (the engine calls it with its forms folder), else ``$CAREBOOK_FORMS``, else the
+repository's ``forms/``.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from core import hookimpl
+
+from .cn import divisions
+from .cn.ids import check_id, normalize_id
+from .cn.phones import check_phone, normalize_phone
+from .cn.text import fold
+
+set_forms_dir = divisions.set_forms_dir
+LEVEL_NAMES = {"town": "街镇", "village": "村（居）委会"}
+
+
+def option(field: Any, key: str, default: Any = None) -> Any:
+    """A type option of a form field, whether the field is a dict or a ``Field`` object.
+
+    Looked up in ``field.options`` first (type-specific keys), then as an attribute or key.
+    """
+    if field is None:
+        return default
+    opts = field.get("options") if isinstance(field, dict) else getattr(field, "options", None)
+    if isinstance(opts, dict) and key in opts:
+        return opts[key]
+    if isinstance(field, dict):
+        return field.get(key, default)
+    value = getattr(field, key, None)
+    return default if value is None else value
+
+
+class ResidentIdType:
+    """公民身份号码: normalised on input (full-width → ASCII, x → X, 15 → 18 digits)."""
+
+    name = "cn-resident-id"
+    widget = "text"
+    format = "cn-resident-id"
+    options = {"upgrade_15": {"type": "boolean", "default": True,
+                              "description": "把15位旧号码升级为18位"}}
+
+    def json_schema(self, field: Any) -> dict:
+        return {"type": "string", "format": self.format}
+
+    def normalize(self, value: Any, field: Any = None) -> str:
+        number = normalize_id(value, upgrade_15=bool(option(field, "upgrade_15", True)))
+        reason = check_id(number)
+        if reason:
+            raise ValueError(f"身份证号码无效：{reason}")
+        return number
+
+
+class PhoneType:
+    """Mobile `1[3-9]` + 9 digits, or Tianjin landline (022 optional); separators dropped."""
+
+    name = "phone"
+    widget = "text"
+    format = "cn-phone"
+    options: dict = {}
+
+    def json_schema(self, field: Any) -> dict:
+        return {"type": "string", "format": self.format}
+
+    def normalize(self, value: Any, field: Any = None) -> str:
+        number = normalize_phone(value)
+        reason = check_phone(number)
+        if reason:
+            raise ValueError(f"电话号码无效：{reason}")
+        return number
+
+
+class DivisionType:
+    """A town or village code from the division list, in use today.
+
+    Whether a village belongs to the town chosen in ``parent`` needs the whole record; the UI
+    narrows the village list by the parent, and forms can add the rule
+    ``town_of(village) == town``.
+    """
+
+    name = "division"
+    widget = "division"
+    format = "cn-division"
+    options = {
+        "level": {"enum": ["town", "village"], "description": "town：街镇；village：村（居）委会"},
+        "parent": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$",
+                   "description": "村字段所属街镇字段的 id"},
+    }
+
+    def json_schema(self, field: Any) -> dict:
+        return {"type": "string", "pattern": r"^\d{12}$", "format": self.format}
+
+    def normalize(self, value: Any, field: Any = None, today: date | None = None) -> str:
+        code = fold(value)
+        if len(code) != 12 or not code.isdigit():
+            raise ValueError("区划代码应为12位数字")
+        try:
+            data = divisions.current()
+        except divisions.DivisionsError as exc:
+            raise ValueError(f"区划数据文件有误，无法核对区划代码：{exc.problems[0]}") from None
+        entry = data.get(code)
+        level = option(field, "level")
+        if entry is None:
+            raise ValueError("区划代码不在区划数据中")
+        if level in LEVEL_NAMES and entry.level != level:
+            raise ValueError(f"应选择{LEVEL_NAMES[level]}，而不是{LEVEL_NAMES.get(entry.level, entry.level)}")
+        if not entry.in_use(today or date.today()):
+            raise ValueError(f"{entry.name}（{code}）已停用或尚未启用")
+        return code
+
+
+def is_resident_id(value: Any) -> bool:
+    return not isinstance(value, str) or check_id(value) is None
+
+
+def is_phone(value: Any) -> bool:
+    return not isinstance(value, str) or check_phone(value) is None
+
+
+def is_division(value: Any) -> bool:
+    """True for a code the division list has (at any time: old records keep old codes)."""
+    if not isinstance(value, str):
+        return True
+    data = divisions.current_or_none()
+    return data is not None and data.get(value) is not None
+
+
+@hookimpl
+def register_field_types(register):
+    for ft in (ResidentIdType(), PhoneType(), DivisionType()):
+        register(ft)
+
+
+@hookimpl
+def register_formats(register):
+    register("cn-resident-id", is_resident_id, "身份证号码无效（应为18位，出生日期和校验码正确）")
+    register("cn-phone", is_phone, "电话号码无效（手机号11位，或天津固定电话8位、可加区号022）")
+    register("cn-division", is_division, "区划代码不在区划数据中（见 forms/data/divisions.yaml）")

@@ -1,0 +1,242 @@
+"""The division list: the shipped file, its checks with located errors, dates, the field type."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plugins.cn import divisions
+from plugins.cn.divisions import DivisionsError, load_divisions
+from plugins.cn_types import DivisionType, is_division, set_forms_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "forms" / "data" / "divisions.yaml"
+SOURCE_FIXTURE = Path(__file__).parent / "fixtures" / "binhai-divisions.yaml"
+SOURCE_SHARED = Path("/work/shared/domain/binhai-divisions.yaml")
+
+
+def _expand(ranges: str) -> list[int]:
+    out = []
+    for part in ranges.split(","):
+        a, _, b = part.partition("-")
+        out += range(int(a), int(b or a) + 1)
+    return out
+
+
+@pytest.fixture(params=[SOURCE_FIXTURE, SOURCE_SHARED], ids=["fixture", "shared"])
+def source(request):
+    if not request.param.exists():
+        pytest.skip(f"{request.param} 不存在")
+    return yaml.safe_load(request.param.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def shipped():
+    return load_divisions(SHIPPED)
+
+
+def test_shipped_file_matches_the_domain_source(source, shipped):
+    assert shipped.county.code == source["county"]["code"] + "000000"
+    assert [(t.code, t.name) for t in shipped.towns()] == [
+        (t["code"], t["name"]) for t in source["towns_with_villages"]]
+    total = 0
+    for t in source["towns_with_villages"]:
+        codes = [v.code for v in shipped.villages(t["code"])]
+        assert codes == [t["code"][:9] + f"{n:03d}" for n in _expand(t["codes"])]
+        assert len(codes) == t["villages"]
+        total += len(codes)
+    assert total == source["total_villages"] == len(shipped.all_villages()) == 139
+    for code, name in source["known_village_names"].items():
+        assert shipped.name(code) == name
+        assert shipped.get(code).confirmed
+
+
+def test_unconfirmed_names_are_marked(source, shipped):
+    known = set(source["known_village_names"])
+    for v in shipped.all_villages():
+        assert v.confirmed == (v.code in known)
+    names = {v.name for v in shipped.all_villages()}
+    for town, others in source["other_village_names"].items():
+        assert set(others) <= names, town
+    assert shipped.name("120116157208") == "小王庄镇第208村"
+
+
+def test_every_code_in_the_shipped_file_is_quoted():
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert not re.search(r"code:\s*\d", text)
+    assert len(re.findall(r'code:\s*"\d{12}"', text)) == 1 + 12 + 139
+
+
+def test_placeholders_carry_a_comment_for_the_admin():
+    entries = [ln for ln in SHIPPED.read_text(encoding="utf-8").splitlines()
+               if ln.strip().startswith("- {code:")]
+    assert len(entries) == 139
+    for line in entries:
+        if re.search(r"name: \S+第\d{3}村", line):
+            assert "confirmed: false" in line and "# 待填写" in line
+        elif "confirmed: false" in line:
+            assert "# 村名有公开资料，代码对应待核实" in line
+
+
+def test_lookups(shipped):
+    assert shipped.name("120116157000") == "小王庄镇"
+    assert shipped.town_of("120116157201") == "120116157000"
+    assert shipped.town_of("120116157000") is None
+    assert shipped.is_valid("120116157201", "village")
+    assert not shipped.is_valid("120116157201", "town")
+    assert not shipped.is_valid("120116157299")
+    assert shipped.villages("120116157201") == []
+    assert shipped.name("１２０１１６１５７２０１") == "渡口村"   # full-width typing
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "divisions.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+GOOD = '''\
+county: {code: "120116000000", name: 滨海新区}
+towns:
+  - code: "120116157000"
+    name: 小王庄镇
+    villages:
+      - {code: "120116157201", name: 渡口村}
+      - {code: "120116157202", name: 小王庄村, valid_to: "2025-12-31"}
+      - {code: "120116157221", name: 新村, valid_from: "2026-01-01", confirmed: false}
+  - code: "120116158000"
+    name: 中塘镇
+    valid_from: "2026-07-01"
+    villages: []
+'''
+
+
+def test_validity_dates(tmp_path):
+    d = load_divisions(_write(tmp_path, GOOD))
+    town = "120116157000"
+    assert [v.code for v in d.villages(town)] == ["120116157201", "120116157202", "120116157221"]
+    assert [v.code for v in d.villages(town, on=date(2025, 12, 31))] == ["120116157201", "120116157202"]
+    assert [v.code for v in d.villages(town, on=date(2026, 1, 1))] == ["120116157201", "120116157221"]
+    assert [t.code for t in d.towns(on=date(2026, 6, 30))] == [town]
+    assert len(d.towns(on=date(2026, 7, 1))) == 2
+    assert d.is_valid("120116157202", "village", on=date(2025, 12, 31))
+    assert not d.is_valid("120116157202", "village", on=date(2026, 1, 1))
+    assert d.is_valid("120116157202", "village")    # no date: any time
+    assert not d.get("120116157221").confirmed
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ('"120116157201"', "120116157201", 6, "带引号的字符串"),
+    ('"120116157201"', '"12011615720"', 6, "12位数字"),
+    ('"120116157201"', '"120116158201"', 6, "前9位"),
+    ('"120116157202"', '"120116157201"', 7, "重复"),
+    ('valid_to: "2025-12-31"', 'valid_to: "2025-13-01"', 7, "YYYY-MM-DD"),
+    ('valid_to: "2025-12-31"', 'valid_to: "2020-01-01", valid_from: "2021-01-01"', 7, "早于"),
+    ("confirmed: false", "confirmed: 否", 8, "true 或 false"),
+    ("name: 渡口村", "nmae: 渡口村", 6, "未知的键"),
+    ('    name: 中塘镇', '    name: 中塘镇\n    name: 中塘', 11, "重复的键"),
+    ('"120116158000"', '"120116158001"', 9, "后3位应为 000"),
+])
+def test_bad_file_is_located(tmp_path, old, new, line, message):
+    assert old in GOOD
+    path = _write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(DivisionsError) as err:
+        load_divisions(path)
+    hits = [p for p in err.value.problems if message in p.message]
+    assert hits, err.value.problems
+    assert hits[0].line == line and hits[0].file == str(path)
+    assert f"{path}:{line}:" in str(err.value)
+
+
+def test_all_problems_reported_together(tmp_path):
+    body = GOOD.replace('"120116157201"', "120116157201").replace('"2025-12-31"', '"去年"')
+    with pytest.raises(DivisionsError) as err:
+        load_divisions(_write(tmp_path, body))
+    assert len(err.value.problems) == 2
+
+
+def test_yaml_syntax_error_is_located(tmp_path):
+    with pytest.raises(DivisionsError) as err:
+        load_divisions(_write(tmp_path, GOOD.replace("name: 渡口村}", "name: 渡口村")))
+    assert err.value.problems[0].line is not None
+    assert "YAML 语法错误" in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DivisionsError, match="无法读取"):
+        load_divisions(tmp_path / "nope.yaml")
+
+
+@pytest.fixture
+def forms_copy(tmp_path):
+    """A copy of forms/ the plugin is pointed at, as the engine tests do."""
+    target = tmp_path / "forms"
+    shutil.copytree(ROOT / "forms", target)
+    set_forms_dir(target)
+    yield target
+    set_forms_dir(None)
+
+
+def test_forms_dir_follows_set_forms_dir_and_edits(forms_copy):
+    data_file = forms_copy / "data" / "divisions.yaml"
+    assert divisions.current().name("120116157208") == "小王庄镇第208村"
+    text = data_file.read_text(encoding="utf-8").replace("小王庄镇第208村", "测试村")
+    data_file.write_text(text, encoding="utf-8")
+    os.utime(data_file, ns=(1, 10**18))     # a new mtime, as an editor would leave
+    assert divisions.current().name("120116157208") == "测试村"
+
+
+def test_env_var_when_no_forms_dir_is_set(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data", GOOD)
+    set_forms_dir(None)
+    monkeypatch.setenv("CAREBOOK_FORMS", str(tmp_path))
+    assert divisions.current().name("120116157221") == "新村"
+    monkeypatch.delenv("CAREBOOK_FORMS")
+    assert divisions.data_path() == SHIPPED
+
+
+def test_division_field_type(forms_copy):
+    ft = DivisionType()
+    assert ft.json_schema({}) == {"type": "string", "pattern": r"^\d{12}$", "format": "cn-division"}
+    assert ft.normalize(" 120116157201 ", {"level": "village"}) == "120116157201"
+    assert ft.normalize("120116157000", {"level": "town"}) == "120116157000"
+    with pytest.raises(ValueError, match="应选择街镇"):
+        ft.normalize("120116157201", {"level": "town"})
+    with pytest.raises(ValueError, match="不在区划数据中"):
+        ft.normalize("120116157299", {"level": "village"})
+    with pytest.raises(ValueError, match="12位数字"):
+        ft.normalize("1201", {})
+
+
+def test_division_field_type_honours_dates(tmp_path):
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data", GOOD)
+    set_forms_dir(tmp_path)
+    try:
+        ft = DivisionType()
+        assert ft.normalize("120116157202", {}, today=date(2025, 12, 31)) == "120116157202"
+        with pytest.raises(ValueError, match="已停用"):
+            ft.normalize("120116157202", {}, today=date(2026, 1, 1))
+        assert is_division("120116157202")      # old records keep old codes
+        assert not is_division("120116157299")
+    finally:
+        set_forms_dir(None)
+
+
+def test_broken_file_makes_checks_fail_safely(tmp_path):
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data", GOOD.replace('"120116157201"', "120116157201"))
+    set_forms_dir(tmp_path)
+    try:
+        assert not is_division("120116157202")
+        assert divisions.problems() and "带引号" in divisions.problems()[0].message
+        with pytest.raises(ValueError, match="区划数据文件有误"):
+            DivisionType().normalize("120116157202", {})
+    finally:
+        set_forms_dir(None)
