@@ -337,12 +337,10 @@ class Engine:
 
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
         """Keep what staff typed so a crash or a closed window loses at most one field."""
-        from .storage.atomic import atomic_write_text
+        from .storage.atomic import write_json
 
-        path = self._draft_path(form_id, record_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"form": form_id, "record": record_id, "at": now_iso(),
-                                            "data": data}, ensure_ascii=False))
+        write_json(self._draft_path(form_id, record_id),
+                   {"form": form_id, "record": record_id, "at": now_iso(), "data": data})
 
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
         path = self._draft_path(form_id, record_id)

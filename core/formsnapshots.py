@@ -21,7 +21,7 @@ class FormSnapshots:
         return self.folder / form_id / f"v{version}{suffix}"
 
     def keep(self, formset) -> None:
-        from .storage.atomic import atomic_write_text
+        from .storage.atomic import write_bytes
 
         for form in formset.forms.values():
             src = Path(form.source) if getattr(form, "source", None) else None
@@ -31,7 +31,7 @@ class FormSnapshots:
             if dest.exists():
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(dest, src.read_text(encoding="utf-8"))
+            write_bytes(dest, src.read_bytes())
 
     def get(self, form_id: str, version: int):
         key = (form_id, version)

@@ -56,7 +56,7 @@ class SettingsFile:
         return self._data.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        from .storage.atomic import atomic_write_text
+        from .storage.atomic import write_json
 
         self._data[key] = value
-        atomic_write_text(self.path, json.dumps(self._data, ensure_ascii=False, indent=1))
+        write_json(self.path, self._data)

@@ -102,8 +102,7 @@ def write_report_xlsx(
 
     top = 2
     depth, blocks = header_cells(cols)
-    for r0, c0, r1, c1, text in blocks:
-        _block(ws, top + r0, c0, top + r1, c1, text, fm.head)
+    _write_header(ws, top, depth, len(cols), blocks, fm.head)
     row = top + depth
     if any(c.number for c in cols):
         for i, c in enumerate(cols):
@@ -158,6 +157,30 @@ def write_report_xlsx(
     ws.set_footer("&C第 &P 页，共 &N 页")
     wb.close()
     return n
+
+
+def _write_header(ws, top: int, depth: int, width: int, blocks, fmt) -> None:
+    """Header cells row by row, then the merges.
+
+    In constant_memory mode a write to an earlier row is dropped, and `merge_range` pads
+    its whole area at once (reaching into later rows), so merging block by block would lose
+    the text of blocks to its right. Writing every cell in row order first keeps the text;
+    the merges that follow only record their ranges (their own writes land on rows already
+    written with the same content).
+    """
+    grid: dict[tuple[int, int], str] = {}
+    for r0, c0, _r1, _c1, text in blocks:
+        grid[(r0, c0)] = text
+    for r in range(depth):
+        for c in range(width):
+            text = grid.get((r, c))
+            if text is None:
+                ws.write_blank(top + r, c, None, fmt)
+            else:
+                ws.write_string(top + r, c, text, fmt)
+    for r0, c0, r1, c1, text in blocks:
+        if (r0, c0) != (r1, c1):
+            ws.merge_range(top + r0, c0, top + r1, c1, text, fmt)
 
 
 def _block(ws, r0: int, c0: int, r1: int, c1: int, text: str, fmt) -> None:

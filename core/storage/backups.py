@@ -111,11 +111,11 @@ def restore_backup(root: Path, name: str) -> Path:
                            ("、".join(b.name for b in list_backups(root)) or "无"))
     held = lock.acquire(root)
     try:
-        aside = root / "quarantine" / f"before-restore-{time.strftime(NAME_FORMAT)}"
-        n = 0
+        base = f"before-restore-{time.strftime(NAME_FORMAT)}"
+        aside, n = root / "quarantine" / base, 0
         while aside.exists():
             n += 1
-            aside = aside.with_name(f"{aside.name.split('~')[0]}~{n}")
+            aside = aside.with_name(f"{base}-{n}")
         aside.mkdir(parents=True)
         for sub in COPIED:
             if (root / sub).exists():

@@ -289,7 +289,7 @@ def _village(ck: _Checker, v: object, tm: _Map, where: str, town: Division, seen
 
 REPO_FORMS = Path(__file__).resolve().parents[2] / "forms"
 _forms_dir: Path | None = None
-_cache: dict[Path, tuple[float, Divisions | DivisionsError]] = {}
+_cache: dict[Path, tuple[tuple[int, int], Divisions | DivisionsError]] = {}
 
 
 def set_forms_dir(path: str | os.PathLike | None) -> None:
@@ -316,15 +316,16 @@ def current() -> Divisions:
     """
     path = data_path().resolve()
     try:
-        mtime = path.stat().st_mtime_ns
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
     except OSError:
         raise DivisionsError([Problem("找不到区划数据文件", file=str(path))]) from None
     hit = _cache.get(path)
-    if hit is None or hit[0] != mtime:
+    if hit is None or hit[0] != stamp:
         try:
-            hit = (mtime, load_divisions(path))
+            hit = (stamp, load_divisions(path))
         except DivisionsError as exc:
-            hit = (mtime, exc)
+            hit = (stamp, exc)
         _cache[path] = hit
     if isinstance(hit[1], DivisionsError):
         raise hit[1]

@@ -1,0 +1,245 @@
+"""The application shell: one open engine, the screen stack, errors shown, never raised.
+
+Staff use this all day on slow office PCs and over SSH, so the shell keeps three promises:
+every action has a key (shown in the footer and in the command palette), no engine error ever
+reaches the terminal as a traceback (`attempt` shows it as a message), and the demo ledger is
+marked 演示数据 on every screen so nobody mistakes fictional people for real ones.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from core.engine import Engine
+from core.problems import CarebookError
+
+from . import roles
+
+TITLE = "农村留守老年人信息台账"
+
+
+class CarebookApp(App):
+    """The staff UI over one open `Engine` (tests construct it directly with a real engine)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = TITLE
+    ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS = [
+        Binding("f1", "help", "帮助"),
+        Binding("ctrl+q", "quit", "退出程序", priority=True),
+    ]
+
+    def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
+                 today: dt.date | None = None,
+                 demo_opener: Callable[[], Engine] | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.demo = demo
+        self.low_spec = low_spec
+        self._today = today
+        self.demo_opener = demo_opener
+        if low_spec:
+            # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
+            self.animation_level = "none"
+
+    # ------------------------------------------------------------------ facts for screens
+    @property
+    def today(self) -> dt.date:
+        """A fixed date in tests and snapshots, the real one otherwise."""
+        return self._today or dt.date.today()
+
+    @property
+    def operator(self) -> str:
+        return self.engine.operator or ""
+
+    def set_operator(self, name: str) -> None:
+        self.engine.operator = name
+        self.attempt(self.engine.settings.set, "operator", name)
+        self.refresh_subtitle()
+
+    def refresh_subtitle(self) -> None:
+        parts = []
+        if self.demo:
+            parts.append("演示数据")
+        if self.operator:
+            parts.append(f"操作员：{self.operator}")
+        self.sub_title = "  ".join(parts)
+
+    # ------------------------------------------------------------------ errors
+    def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call into the engine; a CarebookError becomes a message, never a traceback."""
+        try:
+            return fn(*args, **kwargs)
+        except CarebookError as exc:
+            self.show_error(exc)
+        except OSError as exc:   # a full disk or a locked file on Windows, not a program bug
+            self.show_error(CarebookError(f"文件读写失败：{exc.strerror or exc}"))
+        return None
+
+    def show_error(self, exc: BaseException | str) -> None:
+        self.notify(str(exc), title="出错了", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ start-up
+    def on_mount(self) -> None:
+        self.refresh_subtitle()
+        from .screens.home import HomeScreen
+        from .screens.operator import OperatorScreen
+        from .screens.start import StartScreen
+
+        self.push_screen(HomeScreen())
+        if not self.demo and roles.ledger_is_empty(self.engine):
+            self.push_screen(StartScreen())
+        elif not self.operator:
+            self.push_screen(OperatorScreen())
+
+    def switch_to_demo(self) -> None:
+        """The start screen's 打开演示数据: close this ledger, open the demo one."""
+        if self.demo_opener is None:
+            self.show_error("没有配置演示台账")
+            return
+        engine = self.attempt(self.demo_opener)
+        if engine is None:
+            return
+        operator = self.operator
+        self.attempt(self.engine.close)
+        self.engine = engine
+        self.demo = True
+        if operator and not engine.operator:
+            engine.operator = operator
+        self.refresh_subtitle()
+        self.go_home()
+
+    def go_home(self) -> None:
+        """Pop back to the home screen and refresh what it shows."""
+        from .screens.home import HomeScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if isinstance(self.screen, HomeScreen):
+            self.screen.reload()
+        else:
+            self.switch_screen(HomeScreen())
+
+    # ------------------------------------------------------------------ navigation
+    def open_roster(self) -> None:
+        from .screens.roster import RosterScreen
+
+        self.push_screen(RosterScreen())
+
+    def open_person(self, record_id: str) -> None:
+        from .screens.person import PersonScreen
+
+        self.push_screen(PersonScreen(record_id))
+
+    def open_form(self, form_id: str, record_id: str | None = None, **context: Any) -> None:
+        from .screens.form_entry import FormEntryScreen
+
+        try:
+            screen = FormEntryScreen(form_id, record_id, context)
+        except CarebookError as exc:
+            self.show_error(exc)
+            return
+        self.push_screen(screen)
+
+    def open_visit(self, person_id: str) -> None:
+        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today))
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_go(self, where: str) -> None:
+        """One entry point for the palette and the home keys."""
+        from .screens.admin import AdminScreen
+        from .screens.export import ExportScreen
+        from .screens.operator import OperatorScreen
+        from .screens.summary import SummaryScreen
+
+        if where == "home":
+            self.go_home()
+        elif where == "roster":
+            self.open_roster()
+        elif where == "register":
+            self.open_form(roles.PERSON_FORM)
+        elif where == "summary":
+            self.push_screen(SummaryScreen())
+        elif where == "export":
+            self.push_screen(ExportScreen())
+        elif where == "admin":
+            self.push_screen(AdminScreen())
+        elif where == "operator":
+            self.push_screen(OperatorScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette finds every screen by its Chinese name."""
+        for where, title, help_text in (
+            ("home", "首页", "回到首页：人数、应探访、汇总截止日"),
+            ("roster", "花名册", "查找人员：姓名、身份证号、电话、拼音首字母"),
+            ("register", "新建登记", "登记一位留守老年人"),
+            ("summary", "汇总表", "本季度排查汇总表与截止日期"),
+            ("export", "导出", "导出花名册、汇总表或记录"),
+            ("admin", "管理", "表单检查、重新加载表单、已安装插件"),
+            ("operator", "更换操作员", "填写当前操作员姓名"),
+        ):
+            yield SystemCommand(title, help_text, lambda w=where: self.action_go(w))
+        yield SystemCommand("帮助", "当前界面的按键说明", self.action_help)
+        yield SystemCommand("退出程序", "关闭台账并退出", self.exit)
+
+    async def action_quit(self) -> None:
+        from .screens.form_entry import FormEntryScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, FormEntryScreen):
+                screen.keep_draft()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        try:
+            self.engine.close()
+        except CarebookError:
+            pass
+
+
+def open_demo_engine(forms_dir: Path | None = None, persons: int = 300) -> Engine:
+    """Open (and on first use fill) the demo ledger, which lives apart from real records."""
+    from core import paths
+
+    folder = paths.demo_data_dir()
+    engine = Engine.open(folder, forms_dir)
+    if not paths.is_demo(folder) or roles.ledger_is_empty(engine):
+        from core import demo as demo_data
+
+        demo_data.generate(engine, persons=persons)
+        paths.mark_demo(folder)
+    return engine
+
+
+def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False) -> int:
+    """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
+    import os
+    import sys
+
+    from core import paths
+
+    if low_spec:
+        os.environ.setdefault("TEXTUAL_FPS", "15")
+    try:
+        if demo:
+            engine = open_demo_engine(forms_dir)
+        else:
+            engine = Engine.open(data_dir, forms_dir)
+    except CarebookError as exc:
+        print(f"无法打开台账：{exc}", file=sys.stderr)
+        return 2
+    app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
+                      demo_opener=lambda: open_demo_engine(forms_dir))
+    app.run()
+    return 0

@@ -1,0 +1,139 @@
+"""Which form fields play which part in the screens (status, town, the visit's person...).
+
+Forms are the admin's, so the UI never hard-codes a form's layout; but a few screens need to
+know, say, which field is the person's status to offer 退出/恢复. Those facts are found from
+the form file where the form language says them (division levels, record references, choice
+lists) and fall back to the shipped Binhai field ids. Keeping them here means a renamed field
+is fixed in one place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from core.exporting import mask_value
+from core.problems import CarebookError
+
+PERSON_FORM = "registration"
+VISIT_FORM = "visit"
+
+STATUS = "status"            # 档案状态 在册/退出 (list `record_status`)
+ACTIVE, EXITED = "在册", "退出"
+EXIT_REASON = "exit_reason"
+EXIT_DATE = "exit_date"
+RISK = "risk_level"
+STATUS_LIST = "record_status"
+EXIT_REASON_LIST = "exit_reason"
+
+# Field types whose values are personal and shown masked outside the person's own file.
+PII_KINDS = {"cn-resident-id": "id", "phone": "phone"}
+
+
+def form_or_none(engine: Any, form_id: str):
+    try:
+        return engine.form(form_id)
+    except CarebookError:
+        return None
+
+
+def ledger_is_empty(engine: Any) -> bool:
+    """No person registered yet: the start screen offers an empty ledger or the demo."""
+    try:
+        return engine.count(PERSON_FORM) == 0
+    except CarebookError:
+        return True
+
+
+def status_field(form) -> str:
+    """The field that holds 在册/退出 (a choice field using the `record_status` list)."""
+    for f in form.fields_flat():
+        if f.choices == STATUS_LIST:
+            return f.id
+    return STATUS
+
+
+def division_fields(form) -> tuple[str | None, str | None]:
+    """(town field id, village field id) from the `division` fields' levels."""
+    town = village = None
+    for f in form.top_fields():
+        if f.type == "division":
+            level = f.options.get("level")
+            if level == "town" and town is None:
+                town = f.id
+            elif level == "village" and village is None:
+                village = f.id
+    return town, village
+
+
+def ref_field(form, target: str) -> str | None:
+    """The visit form's field that points at a person record."""
+    for f in form.top_fields():
+        if f.type == "record-ref" and f.options.get("form", target) == target:
+            return f.id
+    return None
+
+
+def first_date_field(form) -> str | None:
+    for f in form.top_fields():
+        if f.type == "date" and not f.computed:
+            return f.id
+    return None
+
+
+def pii_kind(field) -> str | None:
+    """How a list cell is masked: ID numbers and phones always, other `pii` fields cut."""
+    if field is None:
+        return None
+    if field.type in PII_KINDS:
+        return PII_KINDS[field.type]
+    if field.pii:
+        return field.pii if isinstance(field.pii, str) else "address"
+    return None
+
+
+def masked(form, field_id: str, value: Any, divisions: Any = None) -> str:
+    """A list cell: personal values masked, codes turned into names, None blank."""
+    if value is None:
+        return ""
+    f = form.field(field_id) if form else None
+    kind = pii_kind(f)
+    if kind:
+        return str(mask_value(kind, value))
+    return display(form, field_id, value, divisions)
+
+
+def display(form, field_id: str, value: Any, divisions: Any = None) -> str:
+    """A stored value as staff read it: choice labels, division names, 是/否, lists joined."""
+    if value is None or value == "":
+        return ""
+    f = form.field(field_id) if form else None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(display(form, field_id, v, divisions) for v in value)
+    if f is not None and f.type == "division" and divisions is not None:
+        return divisions.name(value) or str(value)
+    if f is not None and f.choices is not None:
+        labels = dict(form.choices_for(f))
+        return labels.get(str(value), str(value))
+    return str(value)
+
+
+def visit_context(engine: Any, person_id: str, today: dt.date) -> dict:
+    """A new visit starts filled in: which person, today's date, the person's town and village."""
+    form = form_or_none(engine, VISIT_FORM)
+    if form is None:
+        return {}
+    ctx: dict[str, Any] = {}
+    ref = ref_field(form, PERSON_FORM)
+    if ref:
+        ctx[ref] = person_id
+    day = first_date_field(form)
+    if day:
+        ctx[day] = today.isoformat()
+    person = engine.get(person_id, PERSON_FORM)
+    if person:
+        for f in form.top_fields():
+            if f.type == "division" and f.id in person["data"]:
+                ctx[f.id] = person["data"][f.id]
+    return ctx

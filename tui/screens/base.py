@@ -1,0 +1,34 @@
+"""What every full screen shares: the header (title, 演示数据, operator), the footer of keys,
+Esc to go back, and short-hands to the engine and the error display.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+
+class BaseScreen(Screen):
+    """A full screen with the shared header and footer; Esc goes back."""
+
+    BINDINGS = [Binding("escape", "back", "返回")]
+    HELP_TEXT = ""          # shown by F1 under the key list
+
+    @property
+    def eng(self) -> Any:
+        return self.app.engine
+
+    def compose_header(self):
+        yield Header(icon="")
+
+    def compose_footer(self):
+        yield Footer()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def attempt(self, fn, *args, **kwargs):
+        return self.app.attempt(fn, *args, **kwargs)
