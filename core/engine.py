@@ -424,13 +424,7 @@ class Engine:
 
     @property
     def divisions(self):
-        from plugins.cn.divisions import load_divisions  # the built-in division data
+        """The town/village list of the engine's forms folder (re-read when the admin edits it)."""
+        from plugins.cn.divisions import current  # the built-in division data plugin
 
-        return _divisions_cached(str(self.forms_dir / "data" / "divisions.yaml"))
-
-
-@lru_cache(maxsize=4)
-def _divisions_cached(path: str):
-    from plugins.cn.divisions import load_divisions
-
-    return load_divisions(Path(path))
+        return current()

@@ -135,6 +135,12 @@ def is_division(value: Any) -> bool:
 
 
 @hookimpl
+def configure(engine):
+    """Read the division list that sits beside the engine's own form files."""
+    set_forms_dir(engine.forms_dir)
+
+
+@hookimpl
 def register_field_types(register):
     for ft in (ResidentIdType(), PhoneType(), DivisionType()):
         register(ft)

@@ -1,0 +1,10 @@
+"""carebook's record storage: TinyDB files per table and village, written crash-safely.
+
+Public names: `Store`, `StorageError`, `StoreLocked`, `list_backups`, `restore_backup`,
+`Backup`. Everything else in this package is internal.
+"""
+from .backups import Backup, list_backups, restore_backup
+from .errors import StorageError, StoreLocked
+from .store import Store
+
+__all__ = ["Backup", "Store", "StorageError", "StoreLocked", "list_backups", "restore_backup"]

@@ -1,0 +1,361 @@
+"""`Store`: carebook's records on disk, one TinyDB file per table and village.
+
+Why this shape: TinyDB rewrites its whole file on every change (~650 ms at 50,000 people in
+one file). Splitting each table by partition (village) bounds a save to one village's file, and
+parsed files stay in memory (bounded LRU) so a save costs one serialisation, not a parse too.
+Open reads only the small index files; data files are parsed on first use. See docs/design.md
+("Storage") for the layout.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..problems import Problem
+from . import atomic, backups, history, indexfile, lock, names, quarantine
+from .errors import StorageError
+from .partfile import PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
+from .tinyfile import CorruptFile, read_json
+
+RECORDS, HISTORY = "records", "history"
+DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"
+Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A private deep copy without storage keys: callers may change it freely."""
+    return json.loads(atomic.dumps({k: v for k, v in doc.items() if k not in PRIVATE_KEYS}))
+
+
+class _Table:
+    """What the index files say about one table: every row, by id and by partition."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.by_part: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def set(self, rid: str, row: dict[str, Any]) -> None:
+        old = self.rows.get(rid)
+        if old is not None and old["_p"] != row["_p"]:
+            self.by_part[old["_p"]].pop(rid, None)
+        self.rows[rid] = row
+        self.by_part.setdefault(row["_p"], {})[rid] = row
+
+    def drop_partition(self, p: str) -> None:
+        for rid in self.by_part.pop(p, {}):
+            if self.rows.get(rid, {}).get("_p") == p:
+                del self.rows[rid]
+        self.by_part[p] = {}
+
+
+class Store:
+    """Records of every table under `root`; see the module docstring and docs/design.md."""
+
+    def __init__(self, root: Path, readonly: bool = False, *, backup_every_hours: float | None = 24,
+                 keep_backups: int = 7, cache_partitions: int = 24):
+        self.root = Path(root)
+        self.readonly = readonly
+        self.problems: list[Problem] = []
+        self._lock = None
+        self._tables: dict[str, _Table] = {}
+        self._cache: OrderedDict[tuple[str, str], PartitionFile] = OrderedDict()
+        self._cache_size = max(2, cache_partitions)
+        self._reported: set[Path] = set()
+        self._last_t = 0
+        self._closed = False
+        if readonly:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"无法创建数据文件夹 {self.root}（{exc.strerror or exc}）") from None
+        self._lock = lock.acquire(self.root)
+        if backup_every_hours is not None:
+            try:
+                backups.rotate(self.root, backup_every_hours, keep_backups)
+            except OSError as exc:
+                self.problems.append(Problem(
+                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间 (backup failed)",
+                    severity="warning", rule="storage.backup"))
+
+    # ----------------------------------------------------------------- paths and state
+    def _data_path(self, table: str, p: str) -> Path:
+        return self.root / RECORDS / table / f"{p}{DATA_SUFFIX}"
+
+    def _index_path(self, table: str, p: str) -> Path:
+        return self.root / RECORDS / table / f"{p}{INDEX_SUFFIX}"
+
+    def _history_path(self, table: str, p: str) -> Path:
+        return self.root / HISTORY / table / f"{p}{HISTORY_SUFFIX}"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("数据存储已关闭 (store closed)")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise StorageError("数据文件夹以只读方式打开，不能保存 (read-only store)")
+
+    def _next_t(self) -> int:
+        self._last_t = max(self._last_t + 1, time.time_ns())
+        return self._last_t
+
+    def _problem(self, path: Path, reason: str, *, rebuilt: bool) -> None:
+        """Set a damaged file aside (writer) and report it once."""
+        if path in self._reported and self.readonly:
+            return
+        self._reported.add(path)
+        self.problems.append(quarantine.set_aside(self.root, path, reason, move=not self.readonly, rebuilt=rebuilt))
+
+    def _disk_partitions(self, table: str) -> set[str]:
+        folder = self.root / RECORDS / table
+        if not folder.is_dir():
+            return set()
+        if not self.readonly:
+            atomic.remove_stale_temps(folder)
+        found = set()
+        for f in folder.iterdir():
+            if f.name.startswith("."):
+                continue
+            if f.name.endswith(INDEX_SUFFIX):
+                found.add(f.name[: -len(INDEX_SUFFIX)])
+            elif f.name.endswith(DATA_SUFFIX):
+                found.add(f.name[: -len(DATA_SUFFIX)])
+        return found
+
+    def _state(self, table: str) -> _Table:
+        """The table's rows, loaded from its index files on first use."""
+        self._check_open()
+        state = self._tables.get(names.check_table(table))
+        if state is not None:
+            return state
+        state = _Table()
+        stale: list[tuple[str, str]] = []
+        for p in sorted(self._disk_partitions(table)):
+            rows = self._load_index(table, p)
+            state.by_part[p] = {}
+            for rid, row in rows.items():
+                row["_p"] = p
+                held = state.rows.get(rid)
+                if held is not None and held.get(TIME_KEY, 0) >= row.get(TIME_KEY, 0):
+                    stale.append((rid, p))
+                    continue
+                if held is not None:
+                    stale.append((rid, held["_p"]))
+                state.set(rid, row)
+        self._tables[table] = state
+        if not self.readonly:
+            for rid, p in stale:  # a crash mid-move left a second, older copy behind
+                self._write(table, p, {}, {rid}, [])
+        return state
+
+    def _load_index(self, table: str, p: str) -> dict[str, dict[str, Any]]:
+        index_path, data_path = self._index_path(table, p), self._data_path(table, p)
+        try:
+            rows = indexfile.load(index_path, data_path)
+        except CorruptFile as exc:
+            self._problem(index_path, exc.reason, rebuilt=True)
+            rows = None
+        if rows is not None:
+            return rows
+        part, _ = self._partition(table, p)
+        rows = indexfile.rows_from_docs(part.docs(), p)
+        if not self.readonly:
+            indexfile.save(index_path, data_path, rows)
+        return rows
+
+    def _partition(self, table: str, p: str) -> tuple[PartitionFile, bool]:
+        """The parsed partition (LRU-cached) and whether its file was just found damaged."""
+        key = (table, p)
+        part = self._cache.get(key)
+        if part is not None:
+            self._cache.move_to_end(key)
+            return part, False
+        part = PartitionFile(self._data_path(table, p), self.readonly)
+        damaged = False
+        try:
+            part.load()
+        except CorruptFile as exc:
+            damaged = True
+            self._problem(part.path, exc.reason, rebuilt=False)
+            part.load_empty()
+        self._cache[key] = part
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return part, damaged
+
+    def _usable_partition(self, table: str, state: _Table, p: str) -> PartitionFile:
+        part, damaged = self._partition(table, p)
+        if damaged:
+            state.drop_partition(p)
+            if not self.readonly:
+                self._index_path(table, p).unlink(missing_ok=True)
+        return part
+
+    # ----------------------------------------------------------------- writing
+    def _write(self, table: str, p: str, docs: dict[str, dict[str, Any]], removes: set[str],
+               lines: list[bytes]) -> None:
+        """Data file, then index file, then history: the order that a crash can only shorten."""
+        state = self._tables[table]
+        part = self._usable_partition(table, state, p)
+        try:
+            part.apply(docs, removes)
+        except BaseException:
+            self._cache.pop((table, p), None)
+            raise
+        rows = state.by_part.setdefault(p, {})
+        for rid in removes:
+            if rid not in docs:
+                rows.pop(rid, None)
+        for rid, doc in docs.items():
+            state.set(rid, {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p})
+        try:
+            indexfile.save(self._index_path(table, p), self._data_path(table, p), rows)
+            history.append(self._history_path(table, p), lines)
+        except OSError as exc:
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+
+    def _prepare(self, record: dict[str, Any], index_row: dict[str, Any], entry: dict[str, Any] | None,
+                 state: _Table) -> tuple[str, str, dict[str, Any], bytes | None, str | None]:
+        """Check one item and serialise what can fail before any file is touched."""
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
+            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+        if not isinstance(index_row, dict) or not (entry is None or isinstance(entry, dict)):
+            raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
+        rid = record["id"]
+        p = names.check_partition(record.get("partition"))
+        t = self._next_t()
+        doc = {**record, ROW_KEY: dict(index_row), TIME_KEY: t}
+        held = state.rows.get(rid)
+        moved_from = held["_p"] if held is not None and held["_p"] != p else None
+        try:
+            atomic.dumps(doc)
+            line = None if entry is None else history.line(rid, t, entry, moved_from)
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+        return rid, p, doc, line, moved_from
+
+    def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
+            history_entry: dict[str, Any] | None = None) -> None:
+        """Save one record; a record whose partition changed leaves its old file in the same call."""
+        self._check_writable()
+        state = self._state(table)
+        rid, p, doc, line, moved_from = self._prepare(record, index_row, history_entry, state)
+        self._write(table, p, {rid: doc}, set(), [line] if line else [])
+        if moved_from is not None:
+            self._write(table, moved_from, {}, {rid}, [])
+
+    def put_many(self, table: str, items: Iterable[Item]) -> int:
+        """Save many `(record, index_row, history_entry)` items with one write per partition file."""
+        self._check_writable()
+        state = self._state(table)
+        docs: dict[str, dict[str, dict[str, Any]]] = {}
+        removes: dict[str, set[str]] = {}
+        lines: dict[str, list[bytes]] = {}
+        where: dict[str, str] = {}
+        for record, index_row, entry in items:
+            rid, p, doc, line, moved_from = self._prepare(record, index_row, entry, state)
+            if where.get(rid, p) != p:
+                docs[where[rid]].pop(rid, None)
+            where[rid] = p
+            docs.setdefault(p, {})[rid] = doc
+            if moved_from is not None:
+                removes.setdefault(moved_from, set()).add(rid)
+            if line:
+                lines.setdefault(p, []).append(line)
+        for p in sorted(set(docs) | set(removes)):
+            self._write(table, p, docs.get(p, {}), removes.get(p, set()), lines.get(p, []))
+        return len(where)
+
+    # ----------------------------------------------------------------- reading
+    def get(self, table: str, rid: str) -> dict[str, Any] | None:
+        state = self._state(table)
+        row = state.rows.get(rid)
+        if row is None:
+            return None
+        doc = self._usable_partition(table, state, row["_p"]).get(rid)
+        return None if doc is None else _public(doc)
+
+    def index(self, table: str) -> dict[str, dict[str, Any]]:
+        """id → list row (with `_p`, the partition). Rows are shared: do not change them."""
+        return dict(self._state(table).rows)
+
+    def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every record, one partition at a time; files not in the cache are not cached."""
+        state = self._state(table)
+        chosen = sorted(state.by_part) if partitions is None else list(partitions)
+        for p in chosen:
+            owned = state.by_part.get(p)
+            if not owned:
+                continue
+            part = self._cache.get((table, p))
+            if part is not None:
+                docs = list(part.docs())
+            else:
+                try:
+                    content = read_json(self._data_path(table, p)) or {}
+                    docs = list(content.get("_default", {}).values())
+                except CorruptFile:
+                    docs = list(self._usable_partition(table, state, p).docs())
+            for doc in docs:
+                if isinstance(doc, dict) and doc.get("id") in owned:
+                    yield _public(doc)
+
+    def history(self, table: str, rid: str) -> list[dict[str, Any]]:
+        """Every history entry of a record, oldest first, following its moves between villages."""
+        state = self._state(table)
+        row = state.rows.get(rid)
+        todo = [row["_p"]] if row is not None else sorted(self._history_partitions(table))
+        seen: set[str] = set()
+        found: list[dict[str, Any]] = []
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            for doc in history.read(self._history_path(table, p), rid):
+                found.append(doc)
+                if row is not None and isinstance(doc.get(history.FROM_KEY), str):
+                    todo.append(doc[history.FROM_KEY])
+        found.sort(key=lambda d: d.get(history.TIME_KEY, 0) if isinstance(d.get(history.TIME_KEY), int) else 0)
+        return [history.public(d) for d in found]
+
+    def _history_partitions(self, table: str) -> set[str]:
+        folder = self.root / HISTORY / table
+        if not folder.is_dir():
+            return set()
+        return {f.name[: -len(HISTORY_SUFFIX)] for f in folder.glob(f"*{HISTORY_SUFFIX}")}
+
+    def count(self, table: str) -> int:
+        return len(self._state(table).rows)
+
+    def tables(self) -> list[str]:
+        self._check_open()
+        folder = self.root / RECORDS
+        on_disk = {d.name for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
+        return sorted(on_disk | set(self._tables))
+
+    def partitions(self, table: str) -> list[str]:
+        """Partitions holding at least one record."""
+        return sorted(p for p, rows in self._state(table).by_part.items() if rows)
+
+    # ----------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._cache.clear()
+        self._tables.clear()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

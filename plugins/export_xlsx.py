@@ -1,0 +1,41 @@
+"""Built-in exporter: Excel workbooks (.xlsx).
+
+Rosters and summaries go out in the annex layout (`plugins.xlsx_report`), records as a
+parent/child/codebook workbook (`plugins.xlsx_records`). Registered through the same hook a
+third-party exporter uses.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import core
+from core.exporting import ExportJob, output_file
+from core.exportform import form_info
+from plugins.xlsx_records import write_records_xlsx
+from plugins.xlsx_report import write_report_xlsx
+
+
+class XlsxExporter:
+    name = "xlsx"
+    label = "Excel 表格（.xlsx）"
+    extension = ".xlsx"
+    supports = frozenset({"roster", "summary", "records"})
+
+    def export(self, job: ExportJob) -> list[Path]:
+        if job.what not in self.supports:
+            raise ValueError(f"Excel 导出不支持“{job.what}”")
+        if job.what == "records":
+            info = form_info(job.form())
+            path = output_file(job.output, self.extension, info.id)
+            write_records_xlsx(info, job.records(), path, job.mask, full=job.full,
+                               progress=lambda n: job.tick(n))
+            return [path]
+        report = job.report()
+        path = output_file(job.output, self.extension, report.name)
+        write_report_xlsx(report, path, job.mask, progress=lambda n: job.tick(n, report.row_count))
+        return [path]
+
+
+@core.hookimpl
+def register_exporters(register):
+    register(XlsxExporter())

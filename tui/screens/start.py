@@ -1,0 +1,54 @@
+"""First run: an empty data folder offers a new, empty ledger or the demo ledger.
+
+The demo lives in its own folder (core.paths.demo_data_dir) so fictional people can never end
+up among real records; choosing it switches the whole app over and marks every screen 演示数据.
+"""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Button, Static
+
+from .base import BaseScreen
+
+
+class StartScreen(BaseScreen):
+    BINDINGS = [
+        Binding("n", "new", "新建空台账"),
+        Binding("d", "demo", "打开演示数据"),
+    ]
+    HELP_TEXT = "数据文件夹里还没有台账。新建空台账后即可登记；演示数据中的人员均为虚构，用于培训。"
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Vertical(classes="dialog start"):
+            yield Static("欢迎使用农村留守老年人信息台账", classes="dialog-title")
+            yield Static("这个数据文件夹里还没有台账。请选择：", classes="dialog-body")
+            yield Button("N 新建空台账", id="new", variant="primary")
+            yield Button("D 打开演示数据（虚构人员，用于培训）", id="demo")
+        yield from self.compose_footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "new":
+            self.action_new()
+        else:
+            self.action_demo()
+
+    def action_back(self) -> None:
+        self.action_new()
+
+    def action_new(self) -> None:
+        self.app.pop_screen()
+        self._ask_operator()
+
+    def action_demo(self) -> None:
+        self.app.pop_screen()
+        self.app.switch_to_demo()
+        self._ask_operator()
+
+    def _ask_operator(self) -> None:
+        if not self.app.operator:
+            from .operator import OperatorScreen
+
+            self.app.push_screen(OperatorScreen())

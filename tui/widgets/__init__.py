@@ -1,0 +1,1 @@
+"""Widgets the screens share: field editors drawn from widget hints, the repeat group."""
