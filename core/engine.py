@@ -234,10 +234,8 @@ class Engine:
         blocking = [p for p in problems if p.is_error or (p.rule not in accepted)]
         if blocking:
             raise ValidationFailed(blocking)
-        for plugin, res in self.plugin_set.call_each("before_save", form_id=form_id, data=data,
-                                                     record_id=old["id"] if old else None):
-            if isinstance(res, dict):
-                data = res
+        data = self.plugin_set.chain("before_save", "data", data, form_id=form_id,
+                                     record_id=old["id"] if old else None)
         stamp = now_iso()
         meta = {"reasons": computed_reasons}
         if overrides:

@@ -39,6 +39,7 @@ class FieldInfo:
     computed: bool = False
     min_rows: int = 0
     max_rows: int | None = None
+    names: Callable[[str], str | None] | None = None     # division code -> name
 
     @property
     def is_repeat(self) -> bool:
@@ -61,6 +62,8 @@ class FieldInfo:
             return MULTI_SEP.join(self.label_of(v) for v in value)
         if self.choices:
             return self.label_of(value)
+        if self.type == "division" and self.names:
+            return self.names(value) or str(value)
         if isinstance(value, (int, float)):
             return value
         return str(value)
@@ -142,7 +145,7 @@ def pii_kind(raw: Any) -> str | None:
     return "other"
 
 
-def _field(raw: Any, lists: dict[str, Any]) -> FieldInfo:
+def _field(raw: Any, lists: dict[str, Any], names=None) -> FieldInfo:
     children = get(raw, "fields") or get(raw, "children") or []
     return FieldInfo(
         id=get(raw, "id"),
@@ -150,7 +153,7 @@ def _field(raw: Any, lists: dict[str, Any]) -> FieldInfo:
         type=get(raw, "type", "text"),
         choices=_choices(get(raw, "choices"), lists),
         pii=pii_kind(raw),
-        children=[_field(c, lists) for c in children],
+        children=[_field(c, lists, names) for c in children],
         relevant=get(raw, "relevant"),
         help=get(raw, "help") or "",
         paper_hint=get(raw, "paper_hint") or "",
@@ -158,11 +161,15 @@ def _field(raw: Any, lists: dict[str, Any]) -> FieldInfo:
         computed=bool(get(raw, "calculate") or get(raw, "cases")),
         min_rows=get(raw, "min_rows") or 0,
         max_rows=get(raw, "max_rows"),
+        names=names,
     )
 
 
-def form_info(form: Any, lists: dict[str, Any] | None = None) -> FormInfo:
-    """Read a form (model object or plain dict) into the exporters' view of it."""
+def form_info(form: Any, lists: dict[str, Any] | None = None,
+              names: Callable[[str], str | None] | None = None) -> FormInfo:
+    """Read a form (model object or plain dict) into the exporters' view of it.
+
+    `names` turns division codes into town/village names (the engine's division list)."""
     all_lists = dict(lists or {})
     all_lists.update(get(form, "lists") or {})
     raw_sections = get(form, "sections") or [{"id": "main", "title": "", "fields": get(form, "fields") or []}]
@@ -170,7 +177,7 @@ def form_info(form: Any, lists: dict[str, Any] | None = None) -> FormInfo:
         SectionInfo(
             id=get(s, "id"),
             title=get(s, "title") or "",
-            fields=[_field(f, all_lists) for f in get(s, "fields") or []],
+            fields=[_field(f, all_lists, names) for f in get(s, "fields") or []],
             relevant=get(s, "relevant"),
             help=get(s, "help") or "",
             paper_hint=get(s, "paper_hint") or "",

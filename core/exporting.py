@@ -54,8 +54,19 @@ class ExportJob:
         params = {k: v for k, v in self.params.items() if k not in EXPORTER_PARAMS}
         return self.engine.report(self.what, **params)
 
-    def form(self):
-        return self.engine.form(self.form_id)
+    def form(self, form_id: str | None = None, version: int | None = None):
+        """The exporters' view of a form (`core.exportform.FormInfo`), division names included."""
+        from .exportform import form_info
+
+        form = self.engine.form(form_id or self.form_id, version=version)
+        return form_info(form, names=self.division_name)
+
+    def division_name(self, code: Any) -> str | None:
+        try:
+            divisions = getattr(self.engine, "divisions", None)
+            return divisions.name(code) if divisions is not None else None
+        except Exception:  # noqa: BLE001 - a name is a nicety; the code still identifies the place
+            return None
 
     def records(self) -> Iterator[Any]:
         return self.engine.iter_records(self.form_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import difflib
 import math
 import threading
 from types import SimpleNamespace
@@ -96,6 +97,11 @@ def explain(exc: BaseException) -> str:
     return f"无法计算 ({type(exc).__name__}: {exc})"
 
 
+def _guess(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"，是不是 {close[0]}？" if close else ""
+
+
 class Evaluator:
     """Evaluates form expressions with registered functions; thread-safe parse cache."""
 
@@ -135,19 +141,20 @@ class Evaluator:
         known = set(known) | CONTEXT_NAMES
         bound = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
                  for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+        called = {id(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
         out: list[str] = []
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 if not isinstance(sub.func, ast.Name):
                     out.append("只能调用函数名，如 age_on(birth_date, today)，不能调用方法")
                 elif sub.func.id not in self.functions:
-                    out.append(f"未知的函数 {sub.func.id}（可用：{'、'.join(sorted(self.functions))}）")
-            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                    out.append(f"未知的函数 {sub.func.id}{_guess(sub.func.id, self.functions)}")
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in called:
                 if sub.id not in known and sub.id not in bound and sub.id not in self.functions:
-                    out.append(f"未知的名字 {sub.id}（不是本表的字段 id）")
+                    out.append(f"未知的名字 {sub.id}：不是本表的字段 id{_guess(sub.id, known)}")
             elif (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name)
                   and sub.value.id == "settings" and settings is not None and sub.attr not in settings):
-                out.append(f"settings 中没有 {sub.attr}")
+                out.append(f"settings 中没有 {sub.attr}{_guess(sub.attr, settings)}")
         return list(dict.fromkeys(out))
 
     # --- evaluating -----------------------------------------------------------------------

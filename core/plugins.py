@@ -2,7 +2,7 @@
 
 Three sources, in this order: the built-ins (by module name, through the same hooks a third
 party uses), installed packages (entry-point group ``carebook``) and a local folder of ``*.py``
-files (site code; ``<data>/plugins`` or ``CAREBOOK_PLUGINS_DIR``). Each plugin is loaded on its
+files (site code; ``<data>/plugins`` and ``CAREBOOK_PLUGINS_DIR``). Each plugin is loaded on its
 own, so one broken plugin is reported by name and skipped instead of stopping the rest
 (pluggy's own ``load_setuptools_entrypoints`` stops at the first failure).
 
@@ -74,6 +74,23 @@ class PluginSet:
         return results
 
 
+    def chain(self, hook_name: str, value_key: str, value: Any, **kwargs) -> Any:
+        """Call implementations in order, each seeing the previous one's result (``before_save``).
+
+        An implementation returning ``None`` leaves the value as it was.
+        """
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            args = {**kwargs, value_key: value}
+            try:
+                res = impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                self.problems.append(f"插件 {impl.plugin_name} 在 {hook_name} 中出错：{type(exc).__name__}: {exc}")
+                continue
+            if res is not None:
+                value = res
+        return value
+
+
 def _env_list(name: str) -> set[str]:
     return {p.strip() for p in os.environ.get(name, "").split(",") if p.strip()}
 
@@ -120,11 +137,19 @@ def load_plugins(local_dir: Path | None = None, extra: list[object] | None = Non
         dist = getattr(ep, "dist", None)
         add(ep.name, obj, "已安装包", dist.version if dist else "", ep.value)
 
-    folder = local_dir or (Path(os.environ["CAREBOOK_PLUGINS_DIR"]) if os.environ.get("CAREBOOK_PLUGINS_DIR") else None)
-    if folder and folder.is_dir():
+    # Both folders: the engine always passes <data>/plugins, and the env folder must still count.
+    env_dir = os.environ.get("CAREBOOK_PLUGINS_DIR")
+    folders = [f for f in dict.fromkeys(Path(d).resolve() for d in (local_dir, env_dir) if d) if f.is_dir()]
+    for folder in folders:
         for path in sorted(folder.glob("*.py")):
             name = path.stem
             if name.startswith("_") or (allow and name not in allow):
+                continue
+            if name in ps.infos:
+                ps.problems.append(f"本地插件 {path} 与已加载的插件 {name} 同名，已跳过")
+                continue
+            if name in block:               # noted as blocked, never executed
+                add(name, None, "本地目录", "", str(path))
                 continue
             try:
                 spec = importlib.util.spec_from_file_location(f"carebook_local_{name}", path)

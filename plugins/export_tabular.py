@@ -15,7 +15,7 @@ from typing import Any
 
 import core
 from core.exporting import ExportJob, output_file, sibling
-from core.exportform import flat_record, form_info, group_headers, masked_record, parent_headers
+from core.exportform import flat_record, group_headers, masked_record, parent_headers
 
 
 def report_header(column) -> str:
@@ -65,7 +65,7 @@ class CsvExporter:
 
     def export(self, job: ExportJob) -> list[Path]:
         if job.what == "records":
-            info = form_info(job.form())
+            info = job.form()
             return write_records_csv(info, job.records(), output_file(job.output, self.extension, info.id), job.mask)
         if job.what not in self.supports:
             raise ValueError(f"CSV 导出不支持“{job.what}”")
@@ -89,7 +89,7 @@ class JsonExporter:
     def export(self, job: ExportJob) -> list[Path]:
         if job.what not in self.supports:
             raise ValueError(f"{self.name.upper()} 导出只支持记录（records）")
-        info = form_info(job.form())
+        info = job.form()
         path = output_file(job.output, self.extension, info.id)
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             # Written record by record (not json.dump of a list) so memory stays flat.

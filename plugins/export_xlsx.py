@@ -10,7 +10,6 @@ from pathlib import Path
 
 import core
 from core.exporting import ExportJob, output_file
-from core.exportform import form_info
 from plugins.xlsx_records import write_records_xlsx
 from plugins.xlsx_report import write_report_xlsx
 
@@ -25,7 +24,7 @@ class XlsxExporter:
         if job.what not in self.supports:
             raise ValueError(f"Excel 导出不支持“{job.what}”")
         if job.what == "records":
-            info = form_info(job.form())
+            info = job.form()
             path = output_file(job.output, self.extension, info.id)
             write_records_xlsx(info, job.records(), path, job.mask, full=job.full,
                                progress=lambda n: job.tick(n))

@@ -119,21 +119,35 @@ def display(form, field_id: str, value: Any, divisions: Any = None) -> str:
     return str(value)
 
 
+def carried_values(engine: Any, form, person_id: str) -> dict:
+    """Read-only fields a visit copies from its person: same-id fields and the person's title.
+
+    The visit form marks them `readonly` ("从所选老人的登记表带出"), so staff never retype them.
+    """
+    person = engine.get(person_id, PERSON_FORM)
+    person_form = form_or_none(engine, PERSON_FORM)
+    if person is None or person_form is None:
+        return {}
+    data = person["data"]
+    out = {}
+    for f in form.top_fields():
+        if f.readonly and f.id in data:
+            out[f.id] = data[f.id]
+    if form.title_field and form.field(form.title_field) and form.field(form.title_field).readonly:
+        out[form.title_field] = data.get(person_form.title_field or "name")
+    return out
+
+
 def visit_context(engine: Any, person_id: str, today: dt.date) -> dict:
     """A new visit starts filled in: which person, today's date, the person's town and village."""
     form = form_or_none(engine, VISIT_FORM)
     if form is None:
         return {}
-    ctx: dict[str, Any] = {}
+    ctx: dict[str, Any] = carried_values(engine, form, person_id)
     ref = ref_field(form, PERSON_FORM)
     if ref:
         ctx[ref] = person_id
     day = first_date_field(form)
     if day:
         ctx[day] = today.isoformat()
-    person = engine.get(person_id, PERSON_FORM)
-    if person:
-        for f in form.top_fields():
-            if f.type == "division" and f.id in person["data"]:
-                ctx[f.id] = person["data"][f.id]
     return ctx

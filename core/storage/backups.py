@@ -106,11 +106,11 @@ def restore_backup(root: Path, name: str) -> Path:
     """
     root = Path(root)
     source = root / BACKUPS / name
-    if "/" in name or "\\" in name or name.startswith(".") or not source.is_dir():
-        raise StorageError(f"找不到备份 {name}（backup not found）。可用备份：" +
-                           ("、".join(b.name for b in list_backups(root)) or "无"))
     held = lock.acquire(root)
     try:
+        if "/" in name or "\\" in name or name.startswith(".") or not source.is_dir():
+            raise StorageError(f"找不到备份 {name}（backup not found）。可用备份：" +
+                               ("、".join(b.name for b in list_backups(root)) or "无"))
         base = f"before-restore-{time.strftime(NAME_FORMAT)}"
         aside, n = root / "quarantine" / base, 0
         while aside.exists():

@@ -1,9 +1,9 @@
 """Append-only change history, one JSON line per save, one file per partition.
 
 Lines are only ever appended and fsync'd, so a crash can at worst cut off the last line; readers
-skip any line that does not parse. Each line carries the record id (`_id`), the save time
-(`_t`, orders entries of a record that moved between villages) and, after a move, the village it
-came from (`_from`), so a record's history is found by following its moves.
+skip any line that does not parse. Each line carries the record id (`_id`) and the save time
+(`_t`, which orders the entries of a record that moved between villages; the record itself
+lists the villages whose files hold its entries, see `partfile`).
 """
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from typing import Any
 
 from . import atomic
 
-ID_KEY, TIME_KEY, FROM_KEY = "_id", "_t", "_from"
+ID_KEY, TIME_KEY = "_id", "_t"
 
 
-def line(rid: str, t: int, entry: dict[str, Any], moved_from: str | None) -> bytes:
+def line(rid: str, t: int, entry: dict[str, Any]) -> bytes:
     """Serialise before any data file is touched, so a bad entry fails the save early."""
-    doc = {ID_KEY: rid, TIME_KEY: t, **entry}
-    if moved_from is not None:
-        doc[FROM_KEY] = moved_from
-    return atomic.dumps(doc)
+    return atomic.dumps({ID_KEY: rid, TIME_KEY: t, **entry})
 
 
 def append(path: Path, lines: list[bytes]) -> None:
@@ -50,4 +47,4 @@ def read(path: Path, rid: str | None = None) -> list[dict[str, Any]]:
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in (ID_KEY, TIME_KEY, FROM_KEY)}
+    return {k: v for k, v in doc.items() if k not in (ID_KEY, TIME_KEY)}

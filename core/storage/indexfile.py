@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import atomic
-from .partfile import ROW_KEY, TIME_KEY
+from .partfile import HIST_KEY, ROW_KEY, TIME_KEY
 from .tinyfile import CorruptFile, read_json
 
 FORMAT = 1
@@ -44,7 +44,9 @@ def rows_from_docs(docs: Iterable[dict[str, Any]], partition: str) -> dict[str, 
     for doc in docs:
         if isinstance(doc, dict) and isinstance(doc.get("id"), str):
             row = doc.get(ROW_KEY)
-            rows[doc["id"]] = {**(row if isinstance(row, dict) else {}), TIME_KEY: doc.get(TIME_KEY, 0), "_p": partition}
+            rows[doc["id"]] = row = {**(row if isinstance(row, dict) else {}), TIME_KEY: doc.get(TIME_KEY, 0), "_p": partition}
+            if isinstance(doc.get(HIST_KEY), list):
+                row[HIST_KEY] = doc[HIST_KEY]
     return rows
 
 

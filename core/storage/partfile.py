@@ -4,7 +4,8 @@ TinyDB numbers documents itself; carebook records are found by their UUID, so th
 keeps a map from record id to TinyDB document id. Each stored document is the record plus two
 storage-owned keys: `_row` (the list row the engine gave, so a lost index can be rebuilt from
 the data file alone) and `_t` (save time in ns, which decides between two copies of a record
-left in two villages by a crash in the middle of a move).
+left in two villages by a crash in the middle of a move); a record that has moved also carries
+`_h`, every village whose history file holds its entries.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from .tinyfile import AtomicJSONStorage
 
 ROW_KEY = "_row"
 TIME_KEY = "_t"
-PRIVATE_KEYS = (ROW_KEY, TIME_KEY)
+HIST_KEY = "_h"
+PRIVATE_KEYS = (ROW_KEY, TIME_KEY, HIST_KEY)
 
 
 class PartitionFile:

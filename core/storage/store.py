@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from ..problems import Problem
 from . import atomic, backups, history, indexfile, lock, names, quarantine
 from .errors import StorageError
-from .partfile import PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
+from .partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
 from .tinyfile import CorruptFile, read_json
 
 RECORDS, HISTORY = "records", "history"
@@ -28,6 +28,12 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
     """A private deep copy without storage keys: callers may change it freely."""
     return json.loads(atomic.dumps({k: v for k, v in doc.items() if k not in PRIVATE_KEYS}))
+
+
+def _history_partitions(row: dict[str, Any]) -> list[str]:
+    """Villages whose history files hold entries of the record this row lists."""
+    lived = row.get(HIST_KEY)
+    return lived if isinstance(lived, list) and all(isinstance(p, str) for p in lived) else [row["_p"]]
 
 
 class _Table:
@@ -212,7 +218,10 @@ class Store:
             if rid not in docs:
                 rows.pop(rid, None)
         for rid, doc in docs.items():
-            state.set(rid, {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p})
+            row = {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p}
+            if HIST_KEY in doc:
+                row[HIST_KEY] = doc[HIST_KEY]
+            state.set(rid, row)
         try:
             indexfile.save(self._index_path(table, p), self._data_path(table, p), rows)
             history.append(self._history_path(table, p), lines)
@@ -220,8 +229,14 @@ class Store:
             raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
 
     def _prepare(self, record: dict[str, Any], index_row: dict[str, Any], entry: dict[str, Any] | None,
-                 state: _Table) -> tuple[str, str, dict[str, Any], bytes | None, str | None]:
-        """Check one item and serialise what can fail before any file is touched."""
+                 state: _Table, also: str | None = None, check: bool = True,
+                 ) -> tuple[str, str, dict[str, Any], bytes | None, str | None]:
+        """Check one item and serialise what can fail before any file is touched.
+
+        `also`: a village this record's history went to earlier in the same bulk load.
+        `check=False` skips the trial serialisation of the record (bulk loads: it doubles
+        their cost, and the partition write still refuses a bad value with `StorageError`).
+        """
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
             raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
         if not isinstance(index_row, dict) or not (entry is None or isinstance(entry, dict)):
@@ -232,9 +247,13 @@ class Store:
         doc = {**record, ROW_KEY: dict(index_row), TIME_KEY: t}
         held = state.rows.get(rid)
         moved_from = held["_p"] if held is not None and held["_p"] != p else None
+        lived = {p, *([also] if also else []), *(_history_partitions(held) if held else ())}
+        if len(lived) > 1:
+            doc[HIST_KEY] = sorted(lived)
         try:
-            atomic.dumps(doc)
-            line = None if entry is None else history.line(rid, t, entry, moved_from)
+            if check:
+                atomic.dumps(doc)
+            line = None if entry is None else history.line(rid, t, entry)
         except (TypeError, ValueError) as exc:
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         return rid, p, doc, line, moved_from
@@ -250,7 +269,11 @@ class Store:
             self._write(table, moved_from, {}, {rid}, [])
 
     def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """Save many `(record, index_row, history_entry)` items with one write per partition file."""
+        """Save many `(record, index_row, history_entry)` items with one write per partition file.
+
+        For bulk loads (demo data, imports). Each partition file is replaced atomically, but a
+        bad value found while writing one partition leaves earlier partitions saved.
+        """
         self._check_writable()
         state = self._state(table)
         docs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -258,7 +281,8 @@ class Store:
         lines: dict[str, list[bytes]] = {}
         where: dict[str, str] = {}
         for record, index_row, entry in items:
-            rid, p, doc, line, moved_from = self._prepare(record, index_row, entry, state)
+            earlier = where.get(record.get("id")) if isinstance(record, dict) else None
+            rid, p, doc, line, moved_from = self._prepare(record, index_row, entry, state, earlier, check=False)
             if where.get(rid, p) != p:
                 docs[where[rid]].pop(rid, None)
             where[rid] = p
@@ -309,22 +333,13 @@ class Store:
         """Every history entry of a record, oldest first, following its moves between villages."""
         state = self._state(table)
         row = state.rows.get(rid)
-        todo = [row["_p"]] if row is not None else sorted(self._history_partitions(table))
-        seen: set[str] = set()
-        found: list[dict[str, Any]] = []
-        while todo:
-            p = todo.pop()
-            if p in seen:
-                continue
-            seen.add(p)
-            for doc in history.read(self._history_path(table, p), rid):
-                found.append(doc)
-                if row is not None and isinstance(doc.get(history.FROM_KEY), str):
-                    todo.append(doc[history.FROM_KEY])
+        # A record missing from the index (its file set aside) may still have history anywhere.
+        places = _history_partitions(row) if row is not None else self._history_files(table)
+        found = [doc for p in places for doc in history.read(self._history_path(table, p), rid)]
         found.sort(key=lambda d: d.get(history.TIME_KEY, 0) if isinstance(d.get(history.TIME_KEY), int) else 0)
         return [history.public(d) for d in found]
 
-    def _history_partitions(self, table: str) -> set[str]:
+    def _history_files(self, table: str) -> set[str]:
         folder = self.root / HISTORY / table
         if not folder.is_dir():
             return set()

@@ -82,6 +82,9 @@ class AtomicJSONStorage(Storage):
                 f"保存失败，数据文件 {self.path.name} 未能写入（{exc.strerror or exc}）。"
                 "请检查磁盘空间和文件夹权限 (write failed)"
             ) from None
+        except (TypeError, ValueError) as exc:
+            self.invalidate()
+            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         self._data = data
 
     @contextmanager

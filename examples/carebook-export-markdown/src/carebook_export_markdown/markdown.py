@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from core.exporting import ExportJob, output_file
+from core.problems import CarebookError
 from core.reportmodel import Column, Report
 
 Mask = Callable[[str | None, Any], Any]
@@ -26,7 +27,7 @@ class MarkdownExporter:
 
     def export(self, job: ExportJob) -> list[Path]:
         if job.what not in self.supports:
-            raise ValueError(f"Markdown 导出只支持花名册和汇总表，不支持 {job.what}")
+            raise CarebookError(f"Markdown 导出只支持花名册和汇总表，不支持 {job.what}")
         report = job.report()
         path = output_file(job.output, self.extension, report.name)
         with path.open("w", encoding="utf-8", newline="\n") as out:

@@ -1,0 +1,366 @@
+"""A synthetic but realistic Binhai ledger, for trying the program and for tests at scale.
+
+Nothing here is a real person: names come from `core.names`, ID numbers are made up with
+correct check characters. The mixes (ages skewed to the 60s, most children working in other
+provinces, a few 特困/低保, ~5 % 退出, visits mostly on time) follow the domain notes, so the
+roster, the summary and the due list look like an office's, and every record passes the same
+validation staff input does: the demo goes through `Engine.bulk_save`, never around it.
+
+Visit history: town visits for the last four quarters (one a quarter, a few missed) and village
+visits at each person's cadence for the last `village_days` days (default 30, at least one
+cadence). A full year of weekly and fortnightly village visits would be over a million records
+for 50,000 people; about six visits a person keeps 50,000 people near 300,000 visits, and the
+recent window is what the due list reads.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any, Iterator
+
+from plugins.cn.dates import add_months, quarter_end, quarter_start
+from plugins.cn.ids import check_char
+
+from . import names
+
+OPERATOR = "演示数据"
+# Where elders' ID numbers were first issued: the three former districts, Binhai itself, and a
+# few neighbouring prefectures people married in from.
+ID_REGIONS = (("120107", 40), ("120108", 22), ("120109", 25), ("120116", 5), ("130925", 3),
+              ("130984", 2), ("371425", 2), ("120221", 1))
+WHEREABOUTS = ("北京市朝阳区", "北京市大兴区", "河北省廊坊市", "河北省沧州市", "河北省唐山市",
+               "山东省济南市", "山东省青岛市", "上海市浦东新区", "江苏省苏州市", "浙江省杭州市",
+               "广东省深圳市", "广东省东莞市", "辽宁省大连市", "内蒙古自治区鄂尔多斯市",
+               "河南省郑州市", "山西省太原市", "湖北省武汉市", "四川省成都市")
+EMPLOYERS = ("个体经营", "建筑工地", "物流公司", "电子厂", "餐饮店", "外贸公司", "家政服务",
+             "运输公司", "机械厂", "超市", "学校", "医院", "自由职业")
+
+
+def pick(rng: random.Random, weighted: dict[str, float]) -> str:
+    return rng.choices(list(weighted), weights=list(weighted.values()), k=1)[0]
+
+
+def some(rng: random.Random, items: tuple | list, lo: int, hi: int) -> list[str]:
+    """`lo`..`hi` distinct items, kept in list order (as a multi field stores them)."""
+    k = rng.randint(lo, min(hi, len(items)))
+    chosen = set(rng.sample(list(items), k))
+    return [i for i in items if i in chosen]
+
+
+DISEASES = {"高血压": 45, "糖尿病": 20, "冠心病": 15, "脑卒中": 8, "慢性阻塞性肺疾病": 7, "恶性肿瘤": 2,
+            "其他": 10}
+
+
+def diseases(rng: random.Random, at_least: int) -> list[str]:
+    """Chronic illnesses by rough prevalence among rural elders (hypertension first)."""
+    k = rng.choices([0, 1, 2, 3], weights=[0 if at_least else 30, 50, 25, 8], k=1)[0]
+    chosen = {pick(rng, DISEASES) for _ in range(k)}
+    return [x for x in DISEASES if x in chosen]
+
+
+def iso(d: dt.date) -> str:
+    return d.isoformat()
+
+
+def make_id(rng: random.Random, birth: dt.date, sex: str, seen: set[str]) -> str:
+    """A fresh valid 18-character number: odd sequence for men, even for women."""
+    while True:
+        region = rng.choices([r for r, _ in ID_REGIONS], weights=[w for _, w in ID_REGIONS], k=1)[0]
+        seq = rng.randrange(0, 500) * 2 + (1 if sex == "男" else 0)
+        first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+        number = first17 + check_char(first17)
+        if number not in seen:
+            seen.add(number)
+            return number
+
+
+def mobile(rng: random.Random) -> str:
+    return f"1{rng.choice('35789')}{rng.randrange(10**9):09d}"
+
+
+def landline(rng: random.Random) -> str:
+    return f"022{rng.choice('2567')}{rng.randrange(10**7):07d}"
+
+
+class Ledger:
+    """The people and staff of one demo run; split out so `generate` reads as the steps."""
+
+    def __init__(self, eng, rng: random.Random, as_of: dt.date):
+        self.eng, self.rng, self.as_of = eng, rng, as_of
+        divs = eng.divisions
+        self.villages = [(v.parent, v.code) for v in divs.all_villages(as_of)]
+        if not self.villages:
+            raise ValueError("区划数据中没有在用的村（居）委会，无法生成演示数据")
+        self.name_of = divs.name
+        self.seq: dict[str, int] = {}
+        self.staff: dict[str, dict[str, str]] = {}
+        self.ids: set[str] = set()
+
+    def village_staff(self, town: str, village: str) -> dict[str, str]:
+        """The village's filler, reviewer, head and liaison cadre (the same people every time)."""
+        s = self.staff.get(village)
+        if s is None:
+            rng = self.rng
+            s = self.staff[village] = {
+                "filler": names.child_name(rng, "女"),
+                "reviewer": names.child_name(rng, "男"),
+                "head": names.child_name(rng, "男"),
+                "liaison_name": names.child_name(rng, rng.choice("男女")),
+                "liaison_phone": mobile(rng),
+                "town_visitor": names.child_name(rng, rng.choice("男女")),
+                "town_phone": landline(rng),
+            }
+        return s
+
+    # ---------------------------------------------------------------- one person
+    def person(self) -> dict[str, Any]:
+        rng, as_of = self.rng, self.as_of
+        town, village = rng.choice(self.villages)
+        staff = self.village_staff(town, village)
+        sex = "女" if rng.random() < 0.54 else "男"
+        age = min(100, 60 + int(rng.expovariate(1 / 8.5)))
+        birth = as_of - dt.timedelta(days=age * 365 + rng.randrange(365) + age // 4)
+        sixty = dt.date(birth.year + 60, birth.month, min(birth.day, 28))
+        filing = as_of - dt.timedelta(days=int(rng.triangular(20, 1100, 700)))
+        if filing < sixty:
+            filing = min(as_of, sixty + dt.timedelta(days=rng.randrange(1, 90)))
+        self.seq[village] = self.seq.get(village, 0) + 1
+        data: dict[str, Any] = {
+            "file_no": f"{village}-{self.seq[village]:04d}",
+            "town": town, "village": village, "filing_date": iso(filing),
+            "filler": staff["filler"], "reviewer": staff["reviewer"], "head": staff["head"],
+            "name": names.elder_name(rng, sex),
+            "id_number": make_id(rng, birth, sex, self.ids),
+            "ethnicity": pick(rng, {"汉族": 96, "回族": 2, "满族": 1.5, "蒙古族": 0.5}),
+            "education": pick(rng, {"文盲": 18 + age // 4, "小学": 40, "初中": 28, "高中及以上": 8}),
+            "hukou_place": f"天津市滨海新区{self.name_of(town)}{self.name_of(village)}",
+            "hukou_type": "农业(农村)" if rng.random() < 0.99 else "非农业",
+            "address": f"天津市滨海新区{self.name_of(town)}{self.name_of(village)}{rng.randint(1, 300)}号",
+            "liaison_name": staff["liaison_name"], "liaison_phone": staff["liaison_phone"],
+            "status": "在册",
+        }
+        r = rng.random()
+        if r < 0.70:
+            data["phone"] = mobile(rng)
+        elif r < 0.85:
+            data["phone"] = landline(rng)
+        self.living(data)
+        self.supporters(data, filing, sex)
+        self.health(data, age)
+        self.economy(data)
+        self.caregiver(data)
+        data["assessed_on"], data["assessor"] = iso(filing), staff["filler"]
+        if rng.random() < 0.05:
+            exit_day = filing + dt.timedelta(days=rng.randint(1, max(1, (as_of - filing).days)))
+            data.update(status="退出", exit_date=iso(min(exit_day, as_of)),
+                        exit_reason=pick(rng, {"死亡": 40, "子女返乡": 25, "入住养老机构": 15,
+                                               "户籍迁出": 5, "不再符合条件": 10, "其他": 5}))
+        return data
+
+    def living(self, d: dict) -> None:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.9:
+            d.update(lives_alone="是", living_arrangement="独居",
+                     marital=pick(rng, {"丧偶": 80, "离婚": 8, "未婚": 4, "已婚": 8}))
+        elif r < 0.97:
+            d.update(lives_alone="与配偶同住", living_arrangement="与配偶同住", marital="已婚")
+        else:
+            d.update(lives_alone="否", marital=pick(rng, {"丧偶": 70, "已婚": 30}),
+                     living_arrangement=rng.choice(["与孙辈同住", "与其他亲属同住"]))
+        d["housing"] = pick(rng, {"自有": 90, "借住": 7, "租住": 3})
+        d["housing_hazard"] = "是" if rng.random() < 0.03 else "否"
+        if d["housing_hazard"] == "是":
+            d["hazard_detail"] = rng.choice(["房屋墙体开裂", "冬季燃煤取暖，无烟雾报警器", "电线老化"])
+
+    def supporters(self, d: dict, filing: dt.date, sex: str) -> None:
+        rng = self.rng
+        family = d["name"][0]
+        n = rng.choices([1, 2, 3, 4, 5], weights=[22, 38, 25, 10, 5], k=1)[0]
+        all_away = rng.random() < 0.93
+        last_left = add_months(filing, -rng.choices([rng.randint(6, 120), rng.randint(1, 5)],
+                                                    weights=[96, 4], k=1)[0])
+        rows = []
+        for i in range(n):
+            son = rng.random() < 0.5
+            left = last_left if i == 0 else add_months(last_left, -rng.randint(0, 60))
+            row = {
+                "child_name": names.child_name(rng, "男" if son else "女", family if son else None),
+                "child_relation": "子" if son else "女",
+                "child_whereabouts": rng.choice(WHEREABOUTS),
+                "child_left_date": iso(left),
+                "child_employer": rng.choice(EMPLOYERS),
+                "child_phone": mobile(rng),
+                "child_contact": pick(rng, {"每周": 45, "每月": 35, "每季度": 12, "很少": 6, "失联": 2}),
+            }
+            if rng.random() < 0.3:
+                born = dt.date(rng.randint(1960, 1995), rng.randint(1, 12), rng.randint(1, 28))
+                row["child_id_number"] = make_id(rng, born, "男" if son else "女", self.ids)
+            rows.append(row)
+        if not all_away:
+            stay = rows[-1]
+            stay.update(child_whereabouts="天津市滨海新区", child_employer=rng.choice(EMPLOYERS))
+            stay.pop("child_left_date", None)
+        d.update(children=rows, children_count=n, all_supporters_away="是" if all_away else "否")
+        if all_away:
+            d["last_left_date"] = iso(last_left)
+
+    def health(self, d: dict, age: int) -> None:
+        rng = self.rng
+        status = pick(rng, {"健康": 38 - age // 5, "患病": 52, "残疾": 9})
+        d["health_status"] = status
+        frail = 0.12 + max(0, age - 75) * 0.012
+        r = rng.random()
+        d["self_care"] = "失能" if r < frail * 0.35 else "半失能" if r < frail else "自理"
+        if status != "健康":
+            d["diseases"] = diseases(rng, 1 if status == "患病" else 0)
+            d["serious_illness"] = "是" if "恶性肿瘤" in d["diseases"] and rng.random() < 0.6 else "否"
+        if status == "残疾":
+            d["disability_type"] = pick(rng, {"肢体": 50, "视力": 20, "听力": 20, "言语": 3, "智力": 3, "精神": 4})
+            d["disability_grade"] = pick(rng, {"一级": 10, "二级": 20, "三级": 35, "四级": 35})
+        d["family_doctor"] = "是" if rng.random() < 0.72 else "否"
+        if d["family_doctor"] == "是":
+            signed = self.as_of - dt.timedelta(days=rng.randint(30, 900))
+            d["family_doctor_date"] = iso(signed)
+            d["family_doctor_team"] = f"{self.name_of(d['town'])}社区卫生服务中心家庭医生团队"
+
+    def economy(self, d: dict) -> None:
+        rng = self.rng
+        status = pick(rng, {"特困供养": 3, "低保": 8, "低收入": 12, "一般": 77})
+        d["economic_status"] = status
+        sources = ["城乡居民养老保险金"] + some(rng, ("子女赡养费", "种养殖或土地收入", "务工收入",
+                                                     "高龄等补贴", "亲友接济"), 0, 2)
+        assistance: list[str] = []
+        if status in ("特困供养", "低保"):
+            sources.append("政府救助")
+            assistance.append(status)
+            if rng.random() < 0.3:
+                assistance.append("医疗救助")
+        if d["health_status"] == "残疾" and rng.random() < 0.6:
+            assistance.append("残疾人两项补贴")
+        order = ("城乡居民养老保险金", "退休金", "子女赡养费", "种养殖或土地收入", "务工收入", "政府救助",
+                 "高龄等补贴", "亲友接济", "其他")
+        d["income_sources"] = [s for s in order if s in sources]
+        d["assistance"] = [a for a in ("低保", "特困供养", "医疗救助", "临时救助", "高龄津贴",
+                                       "残疾人两项补贴", "其他") if a in assistance]
+        base = {"特困供养": 9000, "低保": 11000, "低收入": 15000, "一般": 24000}[status]
+        d["annual_income"] = round(base * rng.uniform(0.7, 1.5), -2)
+        tags = ["空巢"] if rng.random() < 0.8 else []
+        tags += {"特困供养": ["分散供养特困"], "低保": ["低保"]}.get(status, [])
+        if d["health_status"] == "残疾":
+            tags.append("残疾")
+        d["tags"] = [t for t in ("分散供养特困", "低保", "失独", "残疾", "空巢") if t in tags]
+
+    def caregiver(self, d: dict) -> None:
+        rng = self.rng
+        has = rng.random() < 0.6 or d["self_care"] == "失能"
+        d["has_caregiver"] = "是" if has else "否"
+        carers = ["自己"] if d["self_care"] == "自理" else []
+        if d["living_arrangement"] == "与配偶同住":
+            carers.insert(0, "配偶")
+        if has:
+            rel = pick(rng, {"其他亲属": 50, "邻居": 30, "村干部": 10, "女": 5, "子": 5})
+            agreed = dt.date.fromisoformat(d["filing_date"]) - dt.timedelta(days=rng.randint(0, 400))
+            d.update(caregiver_name=names.elder_name(rng, rng.choice("男女")) if rel == "邻居"
+                     else names.child_name(rng, rng.choice("男女")),
+                     caregiver_relation=rel, caregiver_phone=mobile(rng),
+                     caregiver_address=d["address"].rsplit("村", 1)[0] + f"村{rng.randint(1, 300)}号",
+                     caregiver_agreement_date=iso(agreed),
+                     caregiver_assessment=pick(rng, {"较好": 70, "一般": 25, "差": 5}))
+            carers.append("近亲属" if rel in ("其他亲属", "子", "女") else "邻里")
+        if d["self_care"] == "失能" and rng.random() < 0.4:
+            carers.append("雇人")
+        if not carers:
+            carers = ["邻里"]
+        d["daily_carers"] = [c for c in ("配偶", "近亲属", "邻里", "雇人", "社区居家养老", "自己", "无人照顾")
+                             if c in carers]
+        d["service_needs"] = some(rng, ("生活照料", "精神慰藉", "医疗保健", "安全服务", "文化娱乐",
+                                        "紧急救助"), 0, 3)
+
+
+# ---------------------------------------------------------------------------- visits
+def _visit(led: Ledger, row: dict, day: dt.date, level: str) -> dict[str, Any]:
+    rng = led.rng
+    staff = led.village_staff(row["town"], row["village"])
+    start = rng.randint(8, 16)
+    v = {
+        "person": row["id"], "person_name": row["name"], "file_no": row["file_no"],
+        "town": row["town"], "village": row["village"], "visit_date": iso(day),
+        "start_time": f"{start:02d}:{rng.choice(['00', '15', '30', '45'])}",
+        "end_time": f"{start + 1:02d}:{rng.choice(['00', '10', '20', '30'])}",
+        "visit_level": level,
+        "visit_method": pick(rng, {"入户": 70, "电话": 25, "视频": 5}) if level == "村委会" else "入户",
+        "visitor": staff["liaison_name"] if level == "村委会" else staff["town_visitor"],
+        "visitor_unit": (led.name_of(row["village"]) + "村民委员会") if level == "村委会"
+        else (led.name_of(row["town"]) + "社会事务办"),
+        "visitor_phone": staff["liaison_phone"] if level == "村委会" else staff["town_phone"],
+        "saw_person": "是" if rng.random() < 0.95 else "否",
+        "physical": pick(rng, {"良好": 50, "一般": 40, "较差": 9, "突发疾病": 1}),
+        "mental": pick(rng, {"良好": 55, "一般": 35, "低落孤独": 9, "异常": 1}),
+        "daily_care": "正常" if rng.random() < 0.9 else "需帮助",
+        "hazards": ["无"] if rng.random() < 0.9 else some(rng, ("燃气", "用电", "取暖(煤烟)", "防诈骗"), 1, 2),
+        "children_contact": pick(rng, {"经常": 55, "偶尔": 32, "很少": 10, "失联": 3}),
+        "referral": "否", "risk_change": "无",
+        "signed_by": row["name"], "visitor_signed": staff["liaison_name"],
+    }
+    if rng.random() < 0.15:
+        v["problems"] = some(rng, ("生活", "健康", "心理", "经济", "安全"), 1, 2)
+        v["problems_detail"] = "已记录，转村委会跟进"
+        v["services"] = rng.choice(["协助购买药品", "联系子女", "帮助打扫卫生", "讲解防诈骗知识", "协助就医"])
+    if rng.random() < 0.02:
+        v.update(referral="是", referral_detail="报街镇社会事务办协调救助")
+    return v
+
+
+def _cadence_days(risk: str | None) -> int:
+    return {"高": 7, "中": 15}.get(risk or "", 30)
+
+
+def _visits(led: Ledger, rows: list[dict], village_days: int) -> Iterator[dict]:
+    """Town visits once a quarter for four quarters, village visits at the person's cadence."""
+    rng, as_of = led.rng, led.as_of
+    real_today = dt.date.today()
+    last = min(as_of, real_today)          # a visit can never be in the future
+    q_ends = []
+    d = as_of
+    for _ in range(4):
+        q_ends.append((quarter_start(d.year, (d.month - 1) // 3 + 1), quarter_end(d.year, (d.month - 1) // 3 + 1)))
+        d = quarter_start(d.year, (d.month - 1) // 3 + 1) - dt.timedelta(days=1)
+    for row in rows:
+        filing = dt.date.fromisoformat(row["filing_date"])
+        stop = min(last, dt.date.fromisoformat(row["exit_date"])) if row.get("exit_date") else last
+        for qs, qe in q_ends:
+            lo, hi = max(qs, filing), min(qe, stop)
+            if lo <= hi and rng.random() < 0.92:
+                yield _visit(led, row, lo + dt.timedelta(days=rng.randint(0, (hi - lo).days)), "街镇")
+        step = _cadence_days(row.get("risk_level"))
+        window = max(village_days, step)     # at least one cadence, or everyone looks overdue
+        day = max(filing, as_of - dt.timedelta(days=window)) + dt.timedelta(days=rng.randint(0, step - 1))
+        while day <= stop:
+            yield _visit(led, row, day, "村委会")
+            late = rng.random() < 0.08
+            day += dt.timedelta(days=max(1, int(step * (rng.uniform(1.2, 1.8) if late else rng.uniform(0.6, 1.0)))))
+
+
+def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = None,
+             village_days: int = 30, progress=None) -> dict[str, int]:
+    """Fill the ledger with `persons` demo people and their visits; returns the counts saved.
+
+    The same seed and as_of give the same ledger. `progress(step, done)` is called with
+    "登记表" / "探访记录" so a CLI or the TUI can show what is happening.
+    """
+    as_of = as_of or dt.date.today()
+    rng = random.Random(seed)
+    led = Ledger(eng, rng, as_of)
+    people = [led.person() for _ in range(persons)]
+    saved = eng.bulk_save("registration", people, operator=OPERATOR)
+    if progress:
+        progress("登记表", saved)
+    mine = {p["id_number"] for p in people}
+    rows = [{"id": rid, **row} for rid, row in eng.index("registration").rows.items()
+            if row.get("id_number") in mine]
+    rows.sort(key=lambda r: r["file_no"])            # stable order, so a seed repeats exactly
+    visits = eng.bulk_save("visit", _visits(led, rows, village_days), operator=OPERATOR)
+    if progress:
+        progress("探访记录", visits)
+    return {"registration": saved, "visit": visits}

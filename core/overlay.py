@@ -1,0 +1,106 @@
+"""Town overlays: extra fields, choices and rules for one town's records only.
+
+A town may need to record something the district form does not (a local subsidy, a village
+group). Rather than forking the form, an overlay file (`forms/overlays/*.yaml`, `kind: overlay`)
+or a plugin's `extend_form(form_id, town)` hook adds to it; `form_for_town` merges those
+additions into a copy of the form, so other towns' records neither show nor accept the fields.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .formmodel import Form, choice_items
+
+
+@dataclass
+class Overlay:
+    """One overlay file (or a plugin's additions, which use the same shape)."""
+
+    id: str
+    form: str
+    towns: list[str]
+    version: int = 1
+    sections: dict[str, dict] = field(default_factory=dict)   # section id -> {fields: [...]}
+    lists: dict[str, list] = field(default_factory=dict)      # list name -> extra items
+    rules: list[dict] = field(default_factory=list)
+    source: str | None = None
+
+    @classmethod
+    def from_raw(cls, raw: dict, source: str | None = None, default_id: str = "overlay") -> "Overlay":
+        return cls(raw.get("id", default_id), raw["form"], [str(t) for t in raw["towns"]],
+                   raw.get("version", 1), dict(raw.get("sections") or {}), dict(raw.get("lists") or {}),
+                   list(raw.get("rules") or []), source)
+
+    def additions(self) -> dict[str, Any]:
+        return {"sections": self.sections, "lists": self.lists, "rules": self.rules}
+
+    def applies(self, form_id: str, town: str | None) -> bool:
+        return self.form == form_id and town is not None and str(town) in self.towns
+
+
+def merge_additions(form: Form, additions: Iterable[dict]) -> dict:
+    """The form's raw dict with each addition's fields, list items and rules merged in, in order."""
+    raw = copy.deepcopy(form.raw)
+    sections = {s["id"]: s for s in raw.get("sections", [])}
+    lists = raw.setdefault("lists", {})
+    for add in additions:
+        for section_id, body in (add.get("sections") or {}).items():
+            if section_id in sections:
+                sections[section_id].setdefault("fields", []).extend(copy.deepcopy(body.get("fields") or []))
+        for name, extra in (add.get("lists") or {}).items():
+            current = lists.get(name)
+            if current is None:
+                current = [{"value": v, "label": lab} for v, lab in form.lists.get(name, [])]
+            have = {v for v, _ in choice_items(current)}
+            current = list(current) + [i for i in extra if choice_items([i])[0][0] not in have]
+            lists[name] = current
+        raw.setdefault("rules", []).extend(copy.deepcopy(add.get("rules") or []))
+    if not raw["lists"]:
+        del raw["lists"]
+    return raw
+
+
+def form_for_town(form: Form, town: str | None, overlays: Iterable[Overlay],
+                  plugin_additions: Iterable[dict] = ()) -> Form:
+    """`form` as seen by records of `town`: overlay files for that town, then plugin additions."""
+    mine = [o for o in overlays if o.applies(form.id, town)]
+    extra = [a for a in plugin_additions if a]
+    if not mine and not extra:
+        return form
+    raw = merge_additions(form, [o.additions() for o in mine] + extra)
+    town_form = Form.from_raw(raw, shared_lists=form.lists, source=form.source)
+    town_form.town = town
+    town_form.overlays = [o.id for o in mine] + [f"插件{i + 1}" for i in range(len(extra))]
+    return town_form
+
+
+class TownForms:
+    """Caches each town's merged form: the merge and its compiled schema are reused per record."""
+
+    def __init__(self, overlays: list[Overlay]):
+        self.overlays = overlays
+        self._cache: dict[tuple, Form] = {}
+
+    def get(self, form: Form, town: str | None, plugin_additions: Iterable[dict] = ()) -> Form:
+        extra = [a for a in plugin_additions if a]
+        key = (form.id, form.version, id(form), town, json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str))
+        if key not in self._cache:
+            self._cache[key] = form_for_town(form, town, self.overlays, extra)
+        return self._cache[key]
+
+
+def plugin_additions(plugin_set, form_id: str, town: str | None) -> tuple[list[dict], list[str]]:
+    """Ask every plugin's `extend_form`; returns (additions, Chinese problems for bad answers)."""
+    additions, problems = [], []
+    before = len(plugin_set.problems)
+    for plugin, result in plugin_set.call_each("extend_form", form_id=form_id, town=town):
+        if result is None:
+            continue
+        if isinstance(result, dict):
+            additions.append(result)
+        else:
+            problems.append(f"插件 {plugin} 的 extend_form 应返回字典或 None，实际返回了 {type(result).__name__}")
+    return additions, problems + plugin_set.problems[before:]

@@ -1,0 +1,353 @@
+"""The roster (annex 2) and the quarterly summary (annex 3), built from their form files.
+
+Both are declared by admins — `forms/roster.yaml` (kind: view) lists columns as a field or an
+expression, `forms/summary.yaml` (kind: report) lists columns as `count:` expressions plus the
+identities the table must satisfy — so adding a column or changing a threshold is a file edit.
+This module only applies those files to the stored records:
+
+- the roster streams: one village file at a time, sorted inside it, so 50,000 people go from
+  storage to an export without being held in memory;
+- the summary counts in one pass over the records (and over the visit index rows), then checks
+  every declared identity on every row and the total, naming the unit and the identity broken.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from collections import defaultdict
+from typing import Any, Iterable, Iterator
+
+from simpleeval import EvalWithCompoundTypes
+
+from plugins.cn.dates import parse_quarter, quarter_end, quarter_start
+
+from .expressions import CONTEXT_NAMES, ExpressionError, explain
+from .problems import FormError, Problem
+from .reportmodel import Column, Report
+
+LIST_SEPARATOR = "、"
+
+
+# ---------------------------------------------------------------------------- shared helpers
+def report_file(eng, kind: str, file_id: str | None = None) -> dict:
+    """The raw view/report file: by id, else the first of that kind."""
+    files = eng.forms.files
+    if file_id and file_id in files and files[file_id].get("kind") == kind:
+        return files[file_id]
+    found = [f for _, f in sorted(files.items()) if f.get("kind") == kind]
+    if not found:
+        what = {"view": "花名册（kind: view）", "report": "汇总表（kind: report）"}.get(kind, kind)
+        raise FormError(f"没有{what}文件，或它有错误（请运行 carebook forms check）")
+    return found[0]
+
+
+class RowEval:
+    """Evaluates many expressions over many rows with one simpleeval object and parsed ASTs.
+
+    The engine's `Evaluator.eval` builds a fresh simpleeval per call (safe across UI threads);
+    a report is one thread going over tens of thousands of rows, so it reuses one.
+    """
+
+    def __init__(self, evaluator):
+        self.parse = evaluator.parse
+        self.ev = EvalWithCompoundTypes(functions=dict(evaluator.functions), names={})
+
+    def __call__(self, expr: str, names: dict[str, Any]) -> Any:
+        node = self.parse(expr)
+        self.ev.names = names
+        try:
+            return self.ev.eval(expr, previously_parsed=node)
+        except Exception as exc:  # noqa: BLE001 - admin expressions may fail in any way
+            raise ExpressionError(explain(exc)) from exc
+
+
+def names_in(evaluator, expr: str) -> set[str]:
+    """Free names an expression reads (comprehension variables and functions left out)."""
+    node = evaluator.parse(expr)
+    bound = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+    called = {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - bound - called
+
+
+def display(value: Any) -> Any:
+    """Lists (multi fields, expressions returning lists) shown joined by 、; dates as ISO."""
+    if isinstance(value, (list, tuple)):
+        return LIST_SEPARATOR.join(str(v) for v in value if v not in (None, ""))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def partitions_for(eng, form_id: str, town: str | None, village: str | None) -> list[str]:
+    """The partition files holding a town's or village's records, in code order."""
+    rows = eng.index(form_id).rows.values()
+    return sorted({r.get("_p") for r in rows
+                   if r.get("_p") and (not town or r.get("town") == town)
+                   and (not village or r.get("village") == village)})
+
+
+def pinyin_key(text: Any) -> tuple:
+    """Chinese names sorted as a register is: by pinyin, then by the characters."""
+    from pypinyin import lazy_pinyin
+
+    s = "" if text is None else str(text)
+    return (" ".join(lazy_pinyin(s)), s)
+
+
+# ---------------------------------------------------------------------------- roster
+def roster_columns(spec: dict) -> list[Column]:
+    return [Column(key=c["key"], label=c["label"], groups=tuple(c.get("groups") or ()),
+                   width=c.get("width"), pii=c.get("pii"), kind=c.get("kind", "text"))
+            for c in spec.get("columns", [])]
+
+
+def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.date) -> Iterator[dict]:
+    form_id = spec.get("form", "registration")
+    validator = eng.validator(form_id)
+    run = RowEval(eng.evaluator)
+    where = spec.get("where")
+    sort = list(spec.get("sort") or [])
+    divs = eng.divisions
+    seq = 0
+    for part in parts:
+        chosen = []
+        for rec in eng.iter_records(form_id, [part]):
+            data = rec["data"]
+            if (town and data.get("town") != town) or (village and data.get("village") != village):
+                continue
+            names = validator.names(data)
+            names.update(as_of=as_of, today=as_of)
+            if where and not _truth(run, where, names):
+                continue
+            chosen.append((tuple(pinyin_key(data.get(k)) for k in sort), names))
+        chosen.sort(key=lambda t: t[0])
+        for _, names in chosen:
+            seq += 1
+            names["row_number"] = seq
+            yield {c["key"]: _cell(run, c, names, divs) for c in spec.get("columns", [])}
+
+
+def _truth(run: RowEval, expr: str, names: dict) -> bool:
+    try:
+        return bool(run(expr, names))
+    except ExpressionError:
+        return False
+
+
+def _cell(run: RowEval, col: dict, names: dict, divs) -> Any:
+    if "field" in col:
+        value = names.get(col["field"])
+    else:
+        try:
+            value = run(col.get("expr", "None"), names)
+        except ExpressionError:
+            value = None
+    if col.get("division") and value:
+        value = divs.name(value) or value
+    value = display(value)
+    return "" if value is None else value
+
+
+def _roster_count(eng, spec: dict, town, village) -> int | None:
+    """How many rows the roster will have, from the index rows when `where` only reads them."""
+    form_id = spec.get("form", "registration")
+    form = eng.form(form_id)
+    where = spec.get("where")
+    rows = [r for r in eng.index(form_id).rows.values()
+            if (not town or r.get("town") == town) and (not village or r.get("village") == village)]
+    if not where:
+        return len(rows)
+    if not names_in(eng.evaluator, where) <= set(form.list_fields) | CONTEXT_NAMES:
+        return None
+    run = RowEval(eng.evaluator)
+    validator = eng.validator(form_id)
+    return sum(1 for r in rows if _truth(run, where, validator.names(r)))
+
+
+def build_roster(eng, town: str | None = None, village: str | None = None,
+                 as_of: dt.date | None = None, view: str | None = None) -> Report:
+    """花名册: the people `where` selects, sorted town → village → name, rows streamed."""
+    as_of = as_of or dt.date.today()
+    spec = report_file(eng, "view", view or "roster")
+    form_id = spec.get("form", "registration")
+    parts = partitions_for(eng, form_id, town, village)
+    divs = eng.divisions
+    unit = divs.name(village) if village else divs.name(town) if town else divs.county.name
+    return Report(
+        name="roster", title=spec.get("title", "花名册"), columns=roster_columns(spec),
+        rows=_roster_rows(eng, spec, parts, town, village, as_of),
+        unit=unit or "", date=as_of.isoformat(),
+        row_count=_roster_count(eng, spec, town, village),
+        signature=("填表人", "复核人", "单位负责人"),
+    )
+
+
+# ---------------------------------------------------------------------------- summary
+def quarter_bounds(quarter: Any) -> tuple[str, dt.date, dt.date]:
+    """("2026Q4", first day, last day) from "2026Q4" or any date in the quarter."""
+    yq = parse_quarter(quarter)
+    if yq is None:
+        raise FormError(f"季度写法不对：{quarter!r}（应写成 2026Q4）")
+    return f"{yq[0]}Q{yq[1]}", quarter_start(*yq), quarter_end(*yq)
+
+
+def summary_columns(spec: dict, unit_label: str) -> list[Column]:
+    cols = [Column(key="unit", label=unit_label, width=12)]
+    cols += [Column(key=c["key"], label=c["label"], groups=tuple(c.get("groups") or ()),
+                    width=c.get("width", 6), number=str(c.get("number", "")) or None, kind="int")
+             for c in spec.get("columns", [])]
+    return cols
+
+
+class Tally:
+    """Counts per unit and column, plus the expression failures met on the way."""
+
+    def __init__(self, spec: dict, units: list[str]):
+        self.cols = spec.get("columns", [])
+        self.counts: dict[str, dict[str, int]] = {u: {c["key"]: 0 for c in self.cols} for u in units}
+        self.failures: dict[str, tuple[int, str]] = {}
+
+    def unit(self, code: str) -> dict[str, int]:
+        if code not in self.counts:
+            self.counts[code] = {c["key"]: 0 for c in self.cols}
+        return self.counts[code]
+
+    def add(self, run: RowEval, cols: Iterable[dict], names: dict, unit: dict[str, int]) -> None:
+        for c in cols:
+            try:
+                hit = run(c["count"], names)
+            except ExpressionError as exc:
+                n, _ = self.failures.get(c["key"], (0, ""))
+                self.failures[c["key"]] = (n + 1, str(exc))
+                continue
+            if hit:
+                unit[c["key"]] += 1
+
+
+def _unit_of(data: dict, by_village: bool) -> str | None:
+    return data.get("village") if by_village else data.get("town")
+
+
+def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], by_village: bool,
+                  town: str | None) -> None:
+    form_id = spec.get("form", "registration")
+    validator = eng.validator(form_id)
+    run = RowEval(eng.evaluator)
+    base = spec.get("base")
+    in_base = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") != "all"]
+    in_all = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") == "all"]
+    for rec in eng.iter_records(form_id, parts):
+        data = rec["data"]
+        if town and data.get("town") != town:
+            continue
+        unit = tally.unit(_unit_of(data, by_village) or "")
+        names = validator.names(data)
+        names.update(scope)
+        tally.add(run, in_all, names, unit)
+        if not base or _truth(run, base, names):
+            tally.add(run, in_base, names, unit)
+
+
+def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, town: str | None) -> None:
+    visit_form = spec.get("visit_form", "visit")
+    cols = [c for c in tally.cols if c.get("over") == visit_form]
+    if not cols:
+        return
+    from .schedule import rows_with
+
+    date_f = spec.get("visit_date_field", "visit_date")
+    needed = {date_f, "town", "village"} | set().union(*(names_in(eng.evaluator, c["count"]) for c in cols))
+    needed -= CONTEXT_NAMES | set(scope)
+    validator = eng.validator(visit_form)
+    run = RowEval(eng.evaluator)
+    for row in rows_with(eng, visit_form, needed).values():
+        day = str(row.get(date_f) or "")[:10]
+        if not (scope["q_start"].isoformat() <= day <= scope["q_end"].isoformat()):
+            continue
+        if town and row.get("town") != town:
+            continue
+        names = validator.names(row)
+        names.update(scope)
+        tally.add(run, cols, names, tally.unit(_unit_of(row, by_village) or ""))
+
+
+def pretty_identity(expr: str) -> str:
+    """"c1 == c2 + c3" → "第1栏 = 第2栏 + 第3栏", as a civil-affairs form states it."""
+    text = re.sub(r"\bc(\d+)\b", r"第\1栏", expr)
+    return text.replace("==", "=").replace("<=", "≤").replace(">=", "≥")
+
+
+def check_identities(evaluator, identities: list, row: dict, unit_name: str) -> list[Problem]:
+    """One Problem per identity that does not hold on a row (the unit named first)."""
+    out = []
+    for item in identities:
+        expr = item["check"] if isinstance(item, dict) else str(item)
+        try:
+            ok = bool(evaluator.eval(expr, dict(row)))
+        except ExpressionError as exc:
+            out.append(Problem(f"{unit_name}：勾稽关系 {expr} 无法计算：{exc}", path=unit_name, rule="identity"))
+            continue
+        if not ok:
+            keys = sorted(set(re.findall(r"\bc\d+\b", expr)), key=lambda k: int(k[1:]))
+            values = "，".join(f"第{k[1:]}栏={row.get(k)}" for k in keys)
+            msg = item.get("message") if isinstance(item, dict) else None
+            out.append(Problem(f"{unit_name}：表内勾稽关系不成立：{pretty_identity(expr)}（{values}）"
+                               + (f"，{msg}" if msg else "") + f" ({expr})",
+                               path=unit_name, rule="identity"))
+    return out
+
+
+def _units(eng, town: str | None, by_village: bool, as_of: dt.date) -> list[str]:
+    divs = eng.divisions
+    if by_village:
+        towns = [town] if town else [t.code for t in divs.towns(as_of)]
+        return [v.code for t in towns for v in divs.villages(t, as_of)]
+    return [town] if town else [t.code for t in divs.towns(as_of)]
+
+
+def build_summary(eng, quarter: Any = None, town: str | None = None, by_village: bool = False,
+                  as_of: dt.date | None = None, report: str | None = None) -> Report:
+    """汇总表 of a quarter: one row per town (or per village), a total row, identities checked."""
+    as_of = as_of or dt.date.today()
+    period, q_start, q_end = quarter_bounds(quarter or as_of)
+    spec = report_file(eng, "report", report or "summary")
+    form_id = spec.get("form", "registration")
+    report_date = min(as_of, q_end)
+    scope = {"q_start": q_start, "q_end": q_end, "report_date": report_date, "today": report_date,
+             "settings": eng.validator(form_id).names({})["settings"]}
+    units = _units(eng, town, by_village, q_end)
+    tally = Tally(spec, units)
+    parts = partitions_for(eng, form_id, town, None)
+    _count_people(eng, spec, tally, scope, parts, by_village, town)
+    _count_visits(eng, spec, tally, scope, by_village, town)
+
+    divs = eng.divisions
+    keys = [c["key"] for c in tally.cols]
+    rows = []
+    for code, counts in tally.counts.items():
+        label = divs.name(code) or (f"未知区划 {code}" if code else "未填区划")
+        rows.append({"unit": label, "unit_code": code, **counts})
+    total = {"unit": "合计", "unit_code": "", **{k: sum(r[k] for r in rows) for k in keys}}
+
+    identities = spec.get("identities") or []
+    checks: list[Problem] = []
+    for row in rows + [total]:
+        checks += check_identities(eng.evaluator, identities, {k: row[k] for k in keys}, row["unit"])
+    for key, (n, why) in tally.failures.items():
+        col = next(c for c in tally.cols if c["key"] == key)
+        checks.append(Problem(f"第{col.get('number', key)}栏（{col['label']}）的计数表达式在 {n} 条记录上无法计算：{why}",
+                              path=key, severity="warning", rule="expression"))
+
+    due_day = int(spec.get("due_day", 15))
+    due = dt.date(q_end.year, q_end.month, due_day)
+    unit = divs.name(town) if town else divs.county.name
+    return Report(
+        name="summary", title=spec.get("title", "汇总表"),
+        columns=summary_columns(spec, "村（居）委会" if by_village else "街镇"),
+        rows=rows, total=total, unit=unit or "", date=report_date.isoformat(), period=period,
+        due=due.isoformat(), late=as_of > due, checks=checks, row_count=len(rows),
+        notes=[f"统计期：{q_start.isoformat()} 至 {q_end.isoformat()}；人数按 {report_date.isoformat()} 在册计算",
+               f"报送截止：{due.isoformat()}（每季度最后一个月{due_day}日前报区民政局）"],
+    )

@@ -1,0 +1,148 @@
+"""Who must be visited, and by when: the visit cadence of `forms/schedule.yaml` applied.
+
+The plan (domain §1, §6) sets how often each level visits: the village committee by risk
+level but at least monthly, the town once every calendar quarter. The numbers live in the
+schedule file so an admin changes a cadence without a programmer. Everything here reads the
+in-memory index rows (the forms' `list_fields`), never the full records, so the home screen's
+due list for 50,000 people and 200,000 visits costs one pass over two dicts.
+
+Definitions (also in forms/README.md):
+- every (village): due = last visit at that level + interval for the person's risk level
+  (never longer than `floor`); a person never visited counts from the filing date.
+- per: quarter (town): a quarter with a visit covers that quarter; due = last day of the
+  quarter after the one of the last visit (never visited: the last day of the filing quarter),
+  so the person is overdue once a whole quarter has ended without a visit.
+- overdue: due date before as_of (overdue_days = days since the due date);
+  due: due date within the next `due_soon_days` days (today included).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from plugins.cn.dates import add_months, quarter_end
+
+from .problems import FormError
+
+
+@dataclass(frozen=True)
+class DueItem:
+    record_id: str
+    name: str
+    town: str
+    village: str
+    level: str                 # the visit level's value, e.g. 村委会 / 街镇
+    risk: str | None
+    last_visit: dt.date | None
+    due_date: dt.date
+    overdue_days: int          # 0 when not yet overdue
+    status: str                # "due" | "overdue"
+
+    @property
+    def status_label(self) -> str:
+        return "已逾期" if self.status == "overdue" else "待探访"
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def schedule_file(eng) -> dict:
+    """The raw `kind: schedule` file (the first one, by id, when there are several)."""
+    files = [f for _, f in sorted(eng.forms.files.items()) if f.get("kind") == "schedule"]
+    if not files:
+        raise FormError("没有探访周期文件（forms/schedule.yaml，kind: schedule），无法计算待探访")
+    return files[0]
+
+
+def add_interval(day: dt.date, spec: dict | None) -> dt.date:
+    """`{days: 7}` or `{months: 1}` (both may be given) added to a date."""
+    spec = spec or {"months": 1}
+    return add_months(day, int(spec.get("months", 0))) + dt.timedelta(days=int(spec.get("days", 0)))
+
+
+def rows_with(eng, form_id: str, fields: Iterable[str]) -> dict[str, dict]:
+    """`{id: row}` holding `fields`: the index rows when they carry them, else read from records.
+
+    The shipped forms list every field the schedule needs in `list_fields`; an admin who
+    removes one still gets a right answer, only slower.
+    """
+    fields = list(fields)
+    form = eng.form(form_id)
+    if set(fields) <= set(form.list_fields):
+        return eng.index(form_id).rows
+    return {r["id"]: {f: r["data"].get(f) for f in fields} for r in eng.iter_records(form_id)}
+
+
+def last_visits(eng, sch: dict, as_of: dt.date) -> dict[tuple[str, str], dt.date]:
+    """The latest visit date on or before as_of per (person id, level value)."""
+    p, d, lv = sch.get("person_field", "person"), sch.get("date_field", "visit_date"), sch.get("level_field", "visit_level")
+    last: dict[tuple[str, str], dt.date] = {}
+    for row in rows_with(eng, sch.get("visit_form", "visit"), (p, d, lv)).values():
+        day = _date(row.get(d))
+        if day is None or day > as_of:
+            continue
+        key = (row.get(p), row.get(lv))
+        if key not in last or day > last[key]:
+            last[key] = day
+    return last
+
+
+def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date) -> dt.date:
+    """When the next visit at `level` is due for a person (see the module docstring)."""
+    if level.get("per") == "quarter":
+        base = last
+        if base is None:                      # never visited: the filing quarter must have one
+            return quarter_end(start.year, (start.month - 1) // 3 + 1)
+        nxt = add_months(dt.date(base.year, (base.month - 1) // 3 * 3 + 1, 1), 3)
+        return quarter_end(nxt.year, (nxt.month - 1) // 3 + 1)
+    base = last or start
+    every = (level.get("every") or {}).get(risk) or level.get("default")
+    due = add_interval(base, every)
+    if level.get("floor"):
+        due = min(due, add_interval(base, level["floor"]))
+    return due
+
+
+def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
+               village: str | None = None) -> list["DueItem"]:
+    """Everyone in the ledger who is due (within `due_soon_days`) or overdue, per level.
+
+    Sorted most overdue first, then by due date; one item per person and level.
+    """
+    as_of = as_of or dt.date.today()
+    sch = schedule_file(eng)
+    form_id = sch.get("form", "registration")
+    risk_f, status_f = sch.get("risk_field", "risk_level"), sch.get("status_field", "status")
+    start_f = sch.get("start_field", "filing_date")
+    active = sch.get("active_status", "在册")
+    soon = int(sch.get("due_soon_days", 7))
+    people = rows_with(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
+    last = last_visits(eng, sch, as_of)
+    out: list[DueItem] = []
+    for rid, row in people.items():
+        if row.get(status_f) != active or (town and row.get("town") != town) \
+                or (village and row.get("village") != village):
+            continue
+        start = _date(row.get(start_f))
+        if start is None or start > as_of:
+            continue
+        for level in sch.get("levels", []):
+            value = level.get("value")
+            prev = last.get((rid, value))
+            due = due_date(level, row.get(risk_f), prev, start)
+            days = (due - as_of).days
+            level_soon = int(level.get("due_soon_days", soon))
+            if days > level_soon:
+                continue
+            out.append(DueItem(rid, row.get("name") or "", row.get("town") or "", row.get("village") or "",
+                               value, row.get(risk_f), prev, due, max(0, -days),
+                               "overdue" if days < 0 else "due"))
+    out.sort(key=lambda i: (-i.overdue_days, i.due_date, i.town, i.village, i.name))
+    return out

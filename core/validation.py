@@ -1,0 +1,394 @@
+"""Checking one record's data against its form: what staff see as red text under a field.
+
+The order matters and is fixed here: input is cleaned by each field type ("12" -> 12), computed
+fields and risk cases are filled in, fields and sections that are not relevant are dropped (so a
+hidden answer is neither required nor stored), then the compiled JSON Schema, required-ness,
+rules and uniqueness are checked. jsonschema's English messages never reach staff: each keyword
+is turned into a Chinese sentence with the field's label.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Iterable
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .compile import compile_form
+from .expressions import Evaluator, ExpressionError, empty, scope
+from .formmodel import Field, Form, Rule
+from .metaschema import TYPE_NAMES
+from .problems import Problem
+from .registry import Registry
+
+UniqueLookup = Callable[[str, Any], Any]
+
+
+def format_checker(registry: Registry) -> FormatChecker:
+    """A FormatChecker holding exactly the formats plugins registered (jsonschema asserts only these)."""
+    checker = FormatChecker(formats=())
+    for name, entry in registry.formats.items():
+        def check(value, _check=entry.check):
+            if not isinstance(value, str):
+                return True          # formats describe strings; the type keyword reports the rest
+            try:
+                return bool(_check(value))
+            except Exception:  # noqa: BLE001 - a plugin's checker must not crash validation
+                return False
+        checker.checks(name)(check)
+    return checker
+
+
+def _accepted(accepted_warnings: Iterable | None) -> set[str]:
+    """Rule ids of warnings staff accepted with a typed reason."""
+    out = set()
+    for item in accepted_warnings or ():
+        if isinstance(item, str):
+            out.add(item)
+        elif isinstance(item, dict) and str(item.get("reason") or "").strip():
+            out.add(item.get("rule"))
+    return out
+
+
+class Validator:
+    """Validation of records under one form (one version, one town's overlay)."""
+
+    def __init__(self, form: Form, registry: Registry, evaluator: Evaluator | None = None,
+                 today: Callable[[], dt.date] | None = None):
+        self.form = form
+        self.registry = registry
+        self.evaluator = evaluator or Evaluator(registry.functions)
+        self.today = today or dt.date.today
+        self.schema = compile_form(form, registry)
+        self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
+
+    @classmethod
+    def for_form(cls, form: Form, registry: Registry) -> "Validator":
+        """A validator cached on the form, so its schema is compiled once per form and registry."""
+        cache = form.__dict__.setdefault("_validators", {})
+        if id(registry) not in cache:
+            cache[id(registry)] = cls(form, registry)
+        return cache[id(registry)]
+
+    # --- names for expressions ------------------------------------------------------------
+
+    def _python(self, field: Field, value: Any) -> Any:
+        if field.fields and isinstance(value, list):
+            return [self._row_python(field, row) for row in value]
+        ft = self.registry.field_types.get(field.type)
+        to_python = getattr(ft, "to_python", None)
+        if to_python is None or value is None:
+            return value
+        try:
+            return to_python(value)
+        except (ValueError, TypeError):
+            return value
+
+    def _row_python(self, group: Field, row: Any) -> Any:
+        if not isinstance(row, dict):
+            return row
+        return {c.id: self._python(c, row.get(c.id)) for c in group.fields}
+
+    def names(self, data: dict) -> dict[str, Any]:
+        """Field values as expressions see them (dates as `datetime.date`, missing as None)."""
+        values = {f.id: self._python(f, data.get(f.id)) for f in self.form.top_fields()}
+        return scope(values, self.form.settings, self.today())
+
+    def _row_names(self, parent: dict, group: Field, row: dict) -> dict[str, Any]:
+        row_values = self._row_python(group, row)
+        return {**parent, **row_values, "row": row_values, "parent": parent}
+
+    # --- cleaning -------------------------------------------------------------------------
+
+    def _normalize_value(self, field: Field, value: Any, path: str, problems: list[Problem]) -> Any:
+        ft = self.registry.field_types.get(field.type)
+        if ft is None:
+            return value
+        try:
+            value = ft.normalize(value, field)
+        except ValueError as exc:
+            problems.append(Problem(f"{field.label}：{exc} (normalize)", path, rule="normalize"))
+            return None      # reported once here; expressions and `required` never see the bad input
+        except Exception as exc:  # noqa: BLE001 - a plugin type must not crash validation
+            problems.append(Problem(f"{field.label}：无法识别的值 ({type(exc).__name__}: {exc})", path, rule="normalize"))
+            return None
+        if field.fields and isinstance(value, list):
+            value = [self._normalize_row(field, row, f"{path}.{i}", problems) for i, row in enumerate(value)]
+        return value
+
+    def _normalize_row(self, group: Field, row: dict, path: str, problems: list[Problem]) -> dict:
+        out = dict(row)
+        for c in group.fields:
+            if c.id in out:
+                out[c.id] = self._normalize_value(c, out[c.id], f"{path}.{c.id}", problems)
+                if out[c.id] is None:
+                    del out[c.id]
+        return out
+
+    def normalize(self, data: dict) -> tuple[dict, list[Problem]]:
+        """Each value cleaned by its field type; empty and uncleanable values removed (the latter reported);
+        unknown keys are left for the schema to report."""
+        problems: list[Problem] = []
+        out = {}
+        top = {f.id for f in self.form.top_fields()}
+        for key, value in (data or {}).items():
+            field = self.form.field(key) if key in top else None
+            if field is not None:
+                value = self._normalize_value(field, value, key, problems)
+            if value is not None:
+                out[key] = value
+        return out, problems
+
+    # --- computing ---------------------------------------------------------------------------
+
+    def _compute_one(self, field: Field, names: dict) -> tuple[Any, str | None]:
+        if field.calculate:
+            value, reason = self.evaluator.calculate(field.calculate, names), None
+        else:
+            value, reason = None, None
+            for case in field.cases:
+                if not case.when or self.evaluator.relevant(case.when, names):
+                    value, reason = case.value, case.reason
+                    break
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        ft = self.registry.field_types.get(field.type)
+        try:
+            value = ft.normalize(value, field) if ft else value
+        except Exception:  # noqa: BLE001 - a computed value that does not fit is "not computed"
+            value = None
+        return value, reason
+
+    def compute(self, data: dict, overrides: dict | None = None) -> tuple[dict, dict[str, str]]:
+        """Fill `calculate` and `cases` fields, in form order; returns (data, case reasons).
+
+        A field with `override: true` listed in `overrides` (``{field: {"reason": ..., "value"?: ...}}``
+        with a non-empty reason) keeps the staff's value instead of the computed one.
+        """
+        data = dict(data or {})
+        reasons: dict[str, str] = {}
+        overrides = overrides or {}
+        for field in self.form.top_fields():
+            if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
+                data[field.id] = self._compute_rows(field, data)
+            if not field.computed:
+                continue
+            ov = overrides.get(field.id)
+            if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
+                if "value" in ov:
+                    data[field.id] = ov["value"]
+                reasons[field.id] = f"人工改写：{ov['reason']}"
+                continue
+            value, reason = self._compute_one(field, self.names(data))
+            if value is None:
+                data.pop(field.id, None)
+            else:
+                data[field.id] = value
+            if reason:
+                reasons[field.id] = reason
+        return data, reasons
+
+    def _compute_rows(self, group: Field, data: dict) -> list:
+        parent = self.names(data)
+        rows = []
+        for row in data[group.id]:
+            row = dict(row) if isinstance(row, dict) else row
+            if isinstance(row, dict):
+                for c in group.fields:
+                    if c.computed:
+                        value, _ = self._compute_one(c, self._row_names(parent, group, row))
+                        if value is None:
+                            row.pop(c.id, None)
+                        else:
+                            row[c.id] = value
+            rows.append(row)
+        return rows
+
+    # --- relevance -----------------------------------------------------------------------------
+
+    def relevant_fields(self, data: dict) -> dict[str, bool]:
+        """Field id -> shown? for top-level fields (a section that is not relevant hides all it holds)."""
+        shown = {}
+        names = self.names(data)
+        for section in self.form.sections:
+            sec_ok = self.evaluator.relevant(section.relevant, names)
+            for f in section.fields:
+                shown[f.id] = sec_ok and self.evaluator.relevant(f.relevant, names)
+        return shown
+
+    def drop_irrelevant(self, data: dict) -> dict:
+        """Remove values of fields and sections that are not relevant (in form order, so chains work)."""
+        data = dict(data)
+        for section in self.form.sections:
+            sec_ok = self.evaluator.relevant(section.relevant, self.names(data))
+            for f in section.fields:
+                if not sec_ok or not self.evaluator.relevant(f.relevant, self.names(data)):
+                    data.pop(f.id, None)
+                elif f.fields and isinstance(data.get(f.id), list):
+                    data[f.id] = self._drop_in_rows(f, data)
+        return data
+
+    def _drop_in_rows(self, group: Field, data: dict) -> list:
+        parent = self.names(data)
+        rows = []
+        for row in data[group.id]:
+            if isinstance(row, dict):
+                row = dict(row)
+                for c in group.fields:
+                    if c.relevant and not self.evaluator.relevant(c.relevant, self._row_names(parent, group, row)):
+                        row.pop(c.id, None)
+            rows.append(row)
+        return rows
+
+    # --- the whole check -----------------------------------------------------------------------
+
+    def check(self, data: dict, *, unique_lookup: UniqueLookup | None = None,
+              accepted_warnings: Iterable | None = None, overrides: dict | None = None) -> tuple[dict, list[Problem]]:
+        """(clean data to store, problems). Errors block saving; warnings need an accepted reason."""
+        clean, problems = self.normalize(data)
+        bad_paths = {p.path for p in problems}
+        clean, _ = self.compute(clean, overrides)
+        clean = self.drop_irrelevant(clean)
+        clean, _ = self.compute(clean, overrides)
+        problems += self._schema_problems(clean, bad_paths)
+        problems += [p for p in self._required(clean) if p.path not in bad_paths]
+        problems += self._rules(clean)
+        problems += self._unique(clean, unique_lookup)
+        problems += self._override_problems(overrides)
+        accepted = _accepted(accepted_warnings)
+        problems = [p for p in problems if p.is_error or p.rule not in accepted]
+        return clean, problems
+
+    def validate(self, data: dict, *, unique_lookup: UniqueLookup | None = None,
+                 accepted_warnings: Iterable | None = None, overrides: dict | None = None) -> list[Problem]:
+        return self.check(data, unique_lookup=unique_lookup, accepted_warnings=accepted_warnings,
+                          overrides=overrides)[1]
+
+    # --- the parts -----------------------------------------------------------------------------
+
+    def _label(self, path: list) -> str:
+        for part in reversed(path):
+            if isinstance(part, str) and self.form.field(part):
+                return self.form.field(part).label
+        return "记录"
+
+    def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+        out = []
+        for err in self._schema.iter_errors(data):
+            path = list(err.absolute_path)
+            dotted = ".".join(map(str, path))
+            if dotted in bad_paths or any(dotted.startswith(b + ".") for b in bad_paths):
+                continue
+            out.append(Problem(self._schema_message(err, path), dotted, rule=err.validator))
+        return out
+
+    def _schema_message(self, err, path: list) -> str:
+        kw, want, inst = err.validator, err.validator_value, err.instance
+        label = self._label(path)
+        field = self.form.field(next((p for p in reversed(path) if isinstance(p, str)), ""))
+        unit = "行" if field is not None and field.fields else "项"
+        if kw == "additionalProperties":
+            extra = "、".join(k for k in inst if k not in err.schema.get("properties", {}))
+            where = f"{label} 的一行" if path else f"表单（第 {self.form.version} 版）"
+            return f"{where}没有字段 {extra} (additionalProperties)"
+        if kw == "type":
+            wants = want if isinstance(want, list) else [want]
+            return f"{label} 应为{'或'.join(TYPE_NAMES.get(w, w) for w in wants)}，实际是 {inst!r} (type)"
+        if kw == "enum":
+            shown = "、".join(map(str, want[:12])) + ("……" if len(want) > 12 else "")
+            return f"{label}：“{inst}” 不是可选项（可选：{shown}）(enum)"
+        if kw == "format":
+            entry = self.registry.formats.get(want)
+            return f"{label}：{entry.message if entry else '格式不对'} (format)"
+        templates = {
+            "minimum": "{label} 不能小于 {want}", "maximum": "{label} 不能大于 {want}",
+            "exclusiveMinimum": "{label} 应大于 {want}", "exclusiveMaximum": "{label} 应小于 {want}",
+            "minLength": "{label} 至少 {want} 个字", "maxLength": "{label} 最多 {want} 个字",
+            "pattern": "{label} 格式不对", "minItems": "{label} 至少要有 {want} {unit}",
+            "maxItems": "{label} 最多 {want} {unit}", "uniqueItems": "{label} 有重复的选项",
+            "required": "{label} 必须填写",
+        }
+        text = templates.get(kw, "{label} 不符合要求").format(label=label, want=want, unit=unit)
+        return f"{text} ({kw})"
+
+    def _is_required(self, field: Field, names: dict) -> bool:
+        if isinstance(field.required, str):
+            return self.evaluator.relevant(field.required, names)
+        return bool(field.required)
+
+    def _required(self, data: dict) -> list[Problem]:
+        out = []
+        names = self.names(data)
+        shown = self.relevant_fields(data)
+        for f in self.form.top_fields():
+            if not shown.get(f.id):
+                continue
+            if self._is_required(f, names) and empty(data.get(f.id)):
+                out.append(Problem(f"{f.label} 必须填写 (required)", f.id, rule="required"))
+            elif f.fields and f.min_rows and empty(data.get(f.id)):
+                out.append(Problem(f"{f.label} 至少要有 {f.min_rows} 行 (minItems)", f.id, rule="minItems"))
+            if f.fields and isinstance(data.get(f.id), list):
+                for i, row in enumerate(data[f.id]):
+                    if not isinstance(row, dict):
+                        continue
+                    rnames = self._row_names(names, f, row)
+                    for c in f.fields:
+                        if (self.evaluator.relevant(c.relevant, rnames) and self._is_required(c, rnames)
+                                and empty(row.get(c.id))):
+                            out.append(Problem(f"{f.label} 第 {i + 1} 行：{c.label} 必须填写 (required)",
+                                               f"{f.id}.{i}.{c.id}", rule="required"))
+        return out
+
+    def _run_rule(self, rule: Rule, names: dict, paths: list[str]) -> list[Problem]:
+        try:
+            if rule.when and not self.evaluator.eval(rule.when, names):
+                return []
+            ok = self.evaluator.eval(rule.check, names)
+        except ExpressionError as exc:
+            return [Problem(f"规则 {rule.id} 无法计算：{exc}", p, rule=rule.id) for p in paths]
+        if ok:
+            return []
+        return [Problem(rule.message, p, severity=rule.severity, rule=rule.id) for p in paths]
+
+    def _rules(self, data: dict) -> list[Problem]:
+        out = []
+        names = self.names(data)
+        for f in self.form.top_fields():
+            if f.id not in data:
+                continue     # a field's own rules judge its value; an empty field is `required`'s business
+            for rule in f.rules:
+                out += self._run_rule(rule, names, [f.id])
+            if f.fields and isinstance(data[f.id], list):
+                for i, row in enumerate(data[f.id]):
+                    if not isinstance(row, dict):
+                        continue
+                    rnames = self._row_names(names, f, row)
+                    for c in f.fields:
+                        if c.id in row:
+                            for rule in c.rules:
+                                out += self._run_rule(rule, rnames, [f"{f.id}.{i}.{c.id}"])
+        for rule in self.form.rules:
+            out += self._run_rule(rule, names, rule.fields or [""])
+        return out
+
+    def _unique(self, data: dict, lookup: UniqueLookup | None) -> list[Problem]:
+        if lookup is None:
+            return []
+        out = []
+        for f in self.form.top_fields():
+            if f.unique and not empty(data.get(f.id)):
+                other = lookup(f.id, data[f.id])
+                if other:
+                    out.append(Problem(f"{f.label} “{data[f.id]}” 已登记在另一条记录中（{other}），不能重复 (unique)",
+                                       f.id, rule="unique"))
+        return out
+
+    def _override_problems(self, overrides: dict | None) -> list[Problem]:
+        out = []
+        for fid, ov in (overrides or {}).items():
+            f = self.form.field(fid)
+            if f is None or not f.computed or not f.override:
+                label = f.label if f else fid
+                out.append(Problem(f"{label} 不允许人工改写 (override)", fid, rule="override"))
+            elif not isinstance(ov, dict) or not str(ov.get("reason") or "").strip():
+                out.append(Problem(f"改写 {f.label} 必须填写原因 (override)", fid, rule="override"))
+        return out

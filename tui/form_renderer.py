@@ -1,0 +1,128 @@
+"""Draw any form file as an editable page; nothing about a particular form is written here.
+
+The form's sections become headed blocks in one scrolling column (Tab walks through every field
+in order, which is how staff copy a paper form), each field is drawn by its type's widget hint,
+fields whose `relevant` expression is false are hidden, computed fields are shown read-only.
+The view reads and writes plain record data; checking and saving belong to the engine.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from core.problems import Problem
+
+from .widgets.fields import FieldRow
+
+HINT_FALLBACK = {"repeat": "repeat", "record-ref": "reference", "boolean": "checkbox",
+                 "choice": "select", "multi": "multiselect", "longtext": "textarea"}
+
+
+def hint_of(engine: Any, field: Any) -> str:
+    """The widget hint of a field's type (a plugin's type names its own)."""
+    ft = engine.registry.field_types.get(field.type)
+    return getattr(ft, "widget", None) or HINT_FALLBACK.get(field.type, "text")
+
+
+def normalize_value(engine: Any, field: Any, value: Any) -> tuple[Any, str | None]:
+    """Clean a typed value with its field type; (value, None) or (value as typed, message)."""
+    if value in (None, "", []):
+        return value, None
+    ft = engine.registry.field_types.get(field.type)
+    if ft is None or not hasattr(ft, "normalize"):
+        return value, None
+    try:
+        return ft.normalize(value, field), None
+    except ValueError as exc:
+        return value, str(exc)
+    except TypeError:
+        return value, None
+
+
+def relevance(engine: Any, form: Any, data: dict) -> dict[str, bool]:
+    """Which fields are shown for this data (skip logic, evaluated by the engine's validator)."""
+    town_field = next((f.id for f in form.top_fields() if f.type == "division"), None)
+    validator = engine.validator(form.id, form.version, town=data.get(town_field) if town_field else None)
+    return validator.relevant_fields(data)
+
+
+class FormView(VerticalScroll):
+    """All sections of a form, stacked; `rows` maps field id to its FieldRow."""
+
+    def __init__(self, form: Any, engine: Any, **kwargs: Any) -> None:
+        super().__init__(classes="form-view", **kwargs)
+        self.form = form
+        self.engine = engine
+        self.rows: dict[str, FieldRow] = {}
+
+    def compose(self) -> ComposeResult:
+        for section in self.form.sections:
+            yield Static(section.title, classes="section-title", id=f"sec-{section.id}")
+            for f in section.fields:
+                row = FieldRow(f, self.form, self.engine, hint_of(self.engine, f), computed=f.computed)
+                self.rows[f.id] = row
+                yield row
+
+    # ------------------------------------------------------------------ data in and out
+    def get_data(self) -> dict:
+        out = {}
+        for fid, row in self.rows.items():
+            if row.computed or not row.display:
+                continue
+            value = row.get_value()
+            if value not in (None, "", []):
+                out[fid] = value
+        return out
+
+    def set_data(self, data: dict, labels: dict[str, str] | None = None) -> None:
+        # Parents first, so a village list is loaded before the village is chosen.
+        for fid, row in self.rows.items():
+            if row.parent_field:
+                row.set_parent_value(data.get(row.parent_field))
+        for fid, row in self.rows.items():
+            row.set_value(data.get(fid), (labels or {}).get(fid))
+
+    def show_computed(self, data: dict) -> None:
+        for fid, row in self.rows.items():
+            if row.computed:
+                row.set_value(data.get(fid))
+
+    def apply_relevance(self, shown: dict[str, bool]) -> None:
+        for section in self.form.sections:
+            any_shown = False
+            for f in section.fields:
+                self.rows[f.id].display = shown.get(f.id, True)
+                any_shown = any_shown or self.rows[f.id].display
+            self.query_one(f"#sec-{section.id}").display = any_shown
+
+    def follow_parent(self, changed: str, value: Any) -> None:
+        """The division cascade: a changed town reloads its villages."""
+        for row in self.rows.values():
+            if row.parent_field == changed:
+                row.set_parent_value(value)
+
+    # ------------------------------------------------------------------ problems
+    def show_problems(self, problems: list[Problem], only: set[str] | None = None) -> FieldRow | None:
+        """Put each problem at its field (top-level part of its path); first row with one."""
+        by_field: dict[str, list[str]] = {}
+        for p in problems:
+            top = (p.path or "").split(".")[0].split("[")[0]
+            if top in self.rows:
+                prefix = "" if p.is_error else "提醒："
+                by_field.setdefault(top, []).append(prefix + p.message)
+        first = None
+        for fid, row in self.rows.items():
+            if only is not None and fid not in only:
+                continue
+            messages = by_field.get(fid)
+            row.show_error("；".join(dict.fromkeys(messages)) if messages else None)
+            if messages and first is None and row.display:
+                first = row
+        return first
+
+    def section_of_row(self, row: FieldRow) -> str | None:
+        s = self.form.section_of(row.field.id)
+        return s.id if s else None

@@ -1,0 +1,57 @@
+"""Admin corner: form-file check results with file and line, reload forms, installed plugins.
+
+Admins edit form files while staff work; reloading here applies the edit without a restart,
+and a broken file shows where it is broken instead of stopping the app.
+"""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
+
+from ..widgets.pagedtable import PagedTable
+from .base import BaseScreen
+
+
+class AdminScreen(BaseScreen):
+    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单")]
+    HELP_TEXT = "表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with TabbedContent():
+            with TabPane("表单检查", id="forms"):
+                yield Static("", id="admin-forms-head")
+                yield PagedTable(id="admin-problems", cursor_type="row")
+            with TabPane("已安装插件", id="plugins"):
+                yield PagedTable(id="admin-plugins", cursor_type="row")
+            with TabPane("启动消息", id="messages"):
+                with VerticalScroll():
+                    yield Static("", id="admin-messages")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        forms = self.eng.forms
+        problems = list(forms.problems)
+        names = "、".join(f"{f.id}（第{f.version}版）" for f in self.eng.record_forms())
+        self.query_one("#admin-forms-head", Static).update(
+            f"已加载表单：{names or '无'}\n" + (f"发现 {len(problems)} 个问题：" if problems else "表单文件检查通过。"))
+        self.query_one("#admin-problems", PagedTable).show_rows(
+            [("file", "文件", 20), ("line", "行", 5), ("path", "位置", 16), ("message", "说明", 60)],
+            [{"id": str(i), "file": p.file or "", "line": str(p.line or ""), "path": p.path,
+              "message": ("" if p.is_error else "提醒：") + p.message} for i, p in enumerate(problems)])
+        self.query_one("#admin-plugins", PagedTable).show_rows(
+            [("name", "名称", 24), ("source", "来源", 10), ("version", "版本", 8), ("hooks", "提供", 40)],
+            [{"id": p.name, "name": p.name, "source": p.source, "version": p.version,
+              "hooks": "、".join(p.hooks)} for p in self.eng.plugins()])
+        self.query_one("#admin-messages", Static).update("\n".join(self.eng.problems) or "（无）")
+
+    def action_reload_forms(self) -> None:
+        problems = self.attempt(self.eng.reload_forms)
+        if problems is not None:
+            self.app.notify(f"表单已重新加载，{len(problems)} 个问题" if problems else "表单已重新加载，检查通过")
+        self.show()

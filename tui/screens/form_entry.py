@@ -1,0 +1,345 @@
+"""Form entry: any form file, filled in, checked live, saved through the engine.
+
+Staff must never lose what they typed: every change is kept as a draft through the engine
+(`save_draft`) a moment after typing stops, a draft left by a crash is offered back when the
+form is opened again, and leaving with unsaved changes asks first. Errors are shown at the
+field when focus leaves it and all together when saving; warnings are saved only with a typed
+reason; a duplicate ID number is caught at the field with a key to open the existing file.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.problems import CarebookError, Problem, ValidationFailed
+
+from .. import roles
+from ..form_renderer import FormView, normalize_value, relevance
+from ..widgets.fields import FieldRow
+from .base import BaseScreen
+from .confirm import ConfirmScreen
+from .prompt import Ask, PromptScreen
+
+COMPUTE_DELAY = 0.25     # seconds after the last keystroke before live values are recomputed
+DRAFT_DELAY = 1.0        # ... and before the draft is written
+
+
+class FormEntryScreen(BaseScreen):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "保存"),
+        Binding("escape", "back", "返回"),
+        Binding("f3", "section(-1)", "上一节"),
+        Binding("f4", "section(1)", "下一节"),
+        Binding("ctrl+r", "override", "改判"),
+        Binding("ctrl+g", "open_duplicate", "打开重复档案", show=False),
+    ]
+    HELP_TEXT = ("Tab / Shift+Tab 在字段间移动，F3/F4 跳到上一节/下一节，Ctrl+S 保存。"
+                 "带 * 的字段必填；灰色字段由系统计算。离开字段时检查该字段，保存时检查全部。"
+                 "提醒（警告）需要填写理由才能保存。风险等级等自动评定的结果可按 Ctrl+R 填写理由后改判。"
+                 "输入的内容会自动保存为草稿，程序意外关闭后再次打开会提示恢复。")
+
+    def __init__(self, form_id: str, record_id: str | None = None, context: dict | None = None) -> None:
+        super().__init__()
+        eng = self.app.engine
+        self.form_id = form_id
+        self.record_id = record_id
+        self.record = eng.get(record_id, form_id) if record_id else None
+        if record_id and self.record is None:
+            raise CarebookError("没有找到这份档案")
+        version = self.record["version"] if self.record else None
+        self.form = eng.form(form_id, version)
+        self.start = dict(self.record["data"]) if self.record else eng.new_record(form_id, **(context or {}))
+        meta = (self.record or {}).get("meta", {})
+        self.overrides: dict[str, dict] = dict(meta.get("overrides") or {})
+        self.accepted: dict[str, str] = {w["rule"]: w["reason"] for w in meta.get("warnings_accepted", [])}
+        self.baseline: dict | None = None     # what the form showed when opened: "unsaved" is a difference
+        self.duplicate_of: str | None = None
+        self._compute_timer = None
+        self._draft_timer = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        title = ("修改：" if self.record else "新建：") + self.form.title
+        yield Static(title, id="form-title")
+        with Horizontal(id="form-body"):
+            yield OptionList(*[Option(s.title, id=s.id) for s in self.form.sections], id="form-sections")
+            yield FormView(self.form, self.eng, id="form-view")
+        yield Static("", id="form-live")
+        yield Static("", id="form-help")
+        yield from self.compose_footer()
+
+    @property
+    def view(self) -> FormView:
+        return self.query_one(FormView)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.app.sub_title
+        self.view.set_data(self.start, self._ref_labels(self.start))
+        self.recompute()
+        self.call_after_refresh(self._take_baseline)
+        first = next((r for r in self.view.rows.values() if not r.computed and r.display), None)
+        if first:
+            first.editor.focus()
+        draft = self.attempt(self.eng.load_draft, self.form_id, self.record_id)
+        if draft and draft != self.start:
+            self.app.push_screen(
+                ConfirmScreen("发现上次未保存的草稿，是否恢复？",
+                              [("restore", "恢复草稿"), ("drop", "不恢复，删除草稿")], title="草稿"),
+                lambda answer: self._draft_answer(answer, draft))
+
+    def _take_baseline(self) -> None:
+        self.baseline = (self.current_data(), dict(self.overrides))
+
+    @property
+    def dirty(self) -> bool:
+        return self.baseline is not None and (self.current_data(), self.overrides) != self.baseline
+
+    def _draft_answer(self, answer: str | None, draft: dict) -> None:
+        if answer == "restore":
+            self.view.set_data(draft, self._ref_labels(draft))
+            self.recompute()
+        elif answer == "drop":
+            self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
+
+    def _ref_labels(self, data: dict) -> dict[str, str]:
+        """What a record reference shows: the referenced person's name and file number."""
+        labels = {}
+        for fid, row in self.view.rows.items():
+            if row.hint == "reference" and data.get(fid):
+                labels[fid] = person_label(self.eng, row.field, data[fid])
+        return labels
+
+    # ------------------------------------------------------------------ live values
+    def current_data(self) -> dict:
+        data = self.view.get_data()
+        for fid, row in self.view.rows.items():   # references and read-only carried values
+            if (row.computed or row.hint == "reference") and row.get_value() not in (None, "") \
+                    and not self.form.field(fid).computed:
+                data[fid] = row.get_value()
+        return data
+
+    def recompute(self) -> None:
+        data = self.current_data()
+        result = self.attempt(self.eng.compute, self.form_id, data, self.overrides or None)
+        if result is None:
+            return
+        computed, reasons = result
+        self.view.show_computed(computed)
+        shown = self.attempt(relevance, self.eng, self.form, computed)
+        if shown:
+            self.view.apply_relevance(shown)
+        self.show_live(computed, reasons)
+
+    def show_live(self, data: dict, reasons: dict) -> None:
+        parts = []
+        for f in self.form.fields_flat():
+            if f.cases:
+                value = roles.display(self.form, f.id, data.get(f.id)) or "-"
+                why = reasons.get(f.id) or ""
+                if f.id in self.overrides:
+                    why = f"已改判：{self.overrides[f.id].get('reason', '')}"
+                parts.append(f"[b]{f.label.split('（')[0]}[/b] {value}" + (f"（{why}）" if why else ""))
+        self.query_one("#form-live", Static).update("  ".join(parts))
+
+    @on(FieldRow.Changed)
+    def field_changed(self, event: FieldRow.Changed) -> None:
+        if event.row.hint == "division":
+            self.view.follow_parent(event.row.field.id, event.row.get_value())
+        for timer in (self._compute_timer, self._draft_timer):
+            if timer is not None:
+                timer.stop()
+        self._compute_timer = self.set_timer(COMPUTE_DELAY, self.recompute)
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self.keep_draft)
+
+    def keep_draft(self) -> None:
+        if self.dirty:
+            self.attempt(self.eng.save_draft, self.form_id, self.record_id, self.current_data())
+
+    # ------------------------------------------------------------------ checks at the field
+    def on_descendant_focus(self, event) -> None:
+        row = next((a for a in event.widget.ancestors_with_self if isinstance(a, FieldRow)), None)
+        if row is None:
+            return
+        help_text = row.field.help or ""
+        self.query_one("#form-help", Static).update(f"{row.field.label}：{help_text}" if help_text else "")
+        section = self.view.section_of_row(row)
+        options = self.query_one("#form-sections", OptionList)
+        if section:
+            index = next(i for i, s in enumerate(self.form.sections) if s.id == section)
+            options.highlighted = index
+
+    @on(FieldRow.Left)
+    def field_left(self, event: FieldRow.Left) -> None:
+        row = event.row
+        if row.computed or row.hint == "repeat":
+            return
+        value, message = normalize_value(self.eng, row.field, row.get_value())
+        if message:
+            row.show_error(message)
+            return
+        if value != row.get_value() and row.hint == "text":
+            row.set_value(value)       # e.g. an ID number upgraded from 15 to 18 digits
+        problems = self.attempt(self.eng.validate, self.form_id, self.current_data(), self.record_id,
+                                accepted=self.accepted) or []
+        self.view.show_problems(problems, only={row.field.id})
+        if row.field.unique and value:
+            self._check_duplicate(row, value)
+
+    def _check_duplicate(self, row: FieldRow, value: Any) -> None:
+        other = self.attempt(self.eng.find_unique, self.form_id, row.field.id, value, self.record_id)
+        self.duplicate_of = other
+        if other:
+            row.show_error(f"{row.field.label}已登记：{person_label(self.eng, row.field, other)}"
+                           f"（按 Ctrl+G 打开该档案）")
+
+    def action_open_duplicate(self) -> None:
+        if self.duplicate_of:
+            self.app.open_person(self.duplicate_of)
+
+    # ------------------------------------------------------------------ saving
+    def action_save(self, reasons: dict[str, str] | None = None) -> None:
+        if reasons:
+            self.accepted.update(reasons)
+        data = self.current_data()
+        try:
+            result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
+                                   reasons=self.accepted or None, overrides=self.overrides or None)
+        except ValidationFailed as exc:
+            self._refused(exc.problems)
+            return
+        except CarebookError as exc:
+            self.app.show_error(exc)
+            return
+        except OSError as exc:
+            self.app.show_error(f"保存失败，文件无法写入：{exc.strerror or exc}。已输入的内容保留在草稿中。")
+            self.keep_draft()
+            return
+        self.baseline = None
+        self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
+        self.app.notify(f"已保存：{self.form.title}", timeout=4)
+        saved_id = result.id
+        self.app.pop_screen()
+        if self.form_id == roles.PERSON_FORM and self.record_id is None:
+            self.app.open_person(saved_id)
+
+    def _refused(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.is_error]
+        first = self.view.show_problems(problems)
+        if errors:
+            if first is not None:
+                first.editor.focus()
+                self.view.scroll_to_widget(first, animate=False)
+            lines = [self._problem_line(p) for p in errors[:8]]
+            more = f"\n……共 {len(errors)} 处" if len(errors) > 8 else ""
+            self.app.notify("\n".join(lines) + more, title="有错误，未保存", severity="error", timeout=10)
+            return
+        warnings = [p for p in problems if not p.is_error and p.rule]
+        asks = [Ask(p.rule, self._problem_line(p)) for p in warnings]
+        if not asks:
+            self.app.notify("\n".join(self._problem_line(p) for p in problems), title="未保存", severity="error")
+            return
+        self.app.push_screen(
+            PromptScreen("需要说明理由", asks, note="以下提醒需要填写理由才能保存（理由会记入修改历史）："),
+            lambda answers: answers and self.action_save(answers))
+
+    def _problem_line(self, p: Problem) -> str:
+        top = (p.path or "").split(".")[0]
+        f = self.form.field(top) if top else None
+        return f"{f.label}：{p.message}" if f else p.message
+
+    def action_override(self) -> None:
+        fields = [f for f in self.form.fields_flat() if f.override]
+        if not fields:
+            self.app.notify("本表没有可以改判的字段")
+            return
+        f = fields[0]
+        current = self.overrides.get(f.id, {})
+
+        def done(answer: dict | None) -> None:
+            if answer:
+                self.overrides[f.id] = {"value": answer["value"], "reason": answer["reason"]}
+                self.recompute()
+
+        self.app.push_screen(PromptScreen(f"改判{f.label}", [
+            Ask("value", f.label, current.get("value", ""), choices=self.form.choices_for(f)),
+            Ask("reason", "改判理由", current.get("reason", "")),
+        ], note="自动评定的结果与实际情况不符时，填写理由后改判。"), done)
+
+    # ------------------------------------------------------------------ moving around
+    def action_section(self, step: int) -> None:
+        options = self.query_one("#form-sections", OptionList)
+        visible = [i for i, s in enumerate(self.form.sections) if self.query_one(f"#sec-{s.id}").display]
+        current = options.highlighted or 0
+        later = [i for i in visible if (i - current) * step > 0]
+        if later:
+            self.jump_to(later[0] if step > 0 else later[-1])
+
+    def jump_to(self, index: int) -> None:
+        section = self.form.sections[index]
+        self.query_one("#form-sections", OptionList).highlighted = index
+        self.view.scroll_to_widget(self.query_one(f"#sec-{section.id}"), top=True, animate=False)
+        row = next((self.view.rows[f.id] for f in section.fields
+                    if not self.view.rows[f.id].computed and self.view.rows[f.id].display), None)
+        if row:
+            row.editor.focus(scroll_visible=False)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.jump_to(event.option_index)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id and event.button.id.startswith("pick-"):
+            self._pick(event.button.id.removeprefix("pick-"))
+
+    def _pick(self, fid: str) -> None:
+        from .picker import PickRecordScreen
+
+        row = self.view.rows[fid]
+        target = row.field.options.get("form", roles.PERSON_FORM)
+
+        def done(record_id: str | None) -> None:
+            if record_id:
+                row.set_value(record_id, person_label(self.eng, row.field, record_id))
+                for carried, value in roles.carried_values(self.eng, self.form, record_id).items():
+                    if carried in self.view.rows:
+                        self.view.rows[carried].set_value(value)
+                self.recompute()
+
+        self.app.push_screen(PickRecordScreen(target), done)
+
+    def action_back(self) -> None:
+        if not self.dirty:
+            self.app.pop_screen()
+            return
+        self.keep_draft()
+
+        def done(answer: str | None) -> None:
+            if answer == "save":
+                self.action_save()
+            elif answer == "discard":
+                self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
+                self.baseline = None
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen(
+            "有未保存的修改。草稿已自动保留，下次打开时可恢复。",
+            [("save", "保存"), ("discard", "放弃修改"), ("stay", "继续填写")], title="离开前确认"), done)
+
+
+def person_label(engine: Any, field: Any, record_id: str) -> str:
+    """`张桂兰（档案 120116157201-0001）` for a reference or a duplicate notice."""
+    target = field.options.get("form", roles.PERSON_FORM) if field.type == "record-ref" else roles.PERSON_FORM
+    form = roles.form_or_none(engine, target)
+    rec = engine.get(record_id, target)
+    if rec is None or form is None:
+        return "（档案不存在）"
+    title = rec["data"].get(form.title_field or "name") or ""
+    unique = next((f.id for f in form.top_fields() if f.unique and f.type == "text"), None)
+    extra = f"（档案 {rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
+    return f"{title}{extra}"

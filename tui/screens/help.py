@@ -1,0 +1,40 @@
+"""F1: the keys of the screen underneath, in Chinese, plus what that screen is for."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+KEY_NAMES = {"escape": "Esc", "enter": "回车", "ctrl+s": "Ctrl+S", "ctrl+p": "Ctrl+P", "ctrl+q": "Ctrl+Q",
+             "pagedown": "PageDown", "pageup": "PageUp", "delete": "Delete", "insert": "Insert"}
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "close", "关闭")]
+
+    def __init__(self, under: Screen) -> None:
+        super().__init__()
+        self.under = under
+
+    def compose(self) -> ComposeResult:
+        lines = []
+        seen = set()
+        for binding in list(getattr(self.under, "BINDINGS", [])) + list(self.app.BINDINGS):
+            if not isinstance(binding, Binding) or not binding.description or binding.key in seen:
+                continue
+            seen.add(binding.key)
+            keys = " / ".join(KEY_NAMES.get(k, k.upper() if len(k) <= 3 else k) for k in binding.key.split(","))
+            lines.append(f"  {keys:<16} {binding.description}")
+        lines.append(f"  {'Ctrl+P':<16} 命令面板（输入中文查找功能）")
+        text = getattr(self.under, "HELP_TEXT", "") or ""
+        with Vertical(classes="dialog wide"):
+            yield Static("帮助（Esc 关闭）", classes="dialog-title")
+            with VerticalScroll(classes="dialog-fields"):
+                if text:
+                    yield Static(text + "\n", classes="dialog-body")
+                yield Static("\n".join(lines))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

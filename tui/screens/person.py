@@ -1,0 +1,194 @@
+"""Person file (一人一档): everything about one elder, their visits and every change made.
+
+This is the one place where ID numbers and phones are shown in full. A person is never deleted:
+退出 records a reason and a date through a normal save (so it lands in the history), and 恢复
+puts them back on the ledger.
+"""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from core.problems import CarebookError, ValidationFailed
+
+from .. import roles
+from ..widgets.pagedtable import PagedTable
+from .base import BaseScreen
+from .prompt import Ask, PromptScreen
+
+
+class PersonScreen(BaseScreen):
+    BINDINGS = [
+        Binding("e", "edit", "修改"),
+        Binding("v", "visit", "登记探访"),
+        Binding("x", "exit_ledger", "退出台账"),
+        Binding("u", "restore", "恢复在册"),
+        Binding("1", "tab('info')", "基本信息", show=False),
+        Binding("2", "tab('supporters')", "赡养人", show=False),
+        Binding("3", "tab('visits')", "探访", show=False),
+        Binding("4", "tab('history')", "历史", show=False),
+    ]
+    HELP_TEXT = ("数字键 1-4 切换：基本信息、子女及赡养人、探访记录、修改历史。"
+                 "E 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复在册。")
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.record: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        yield Static("", id="person-title")
+        with TabbedContent(id="person-tabs"):
+            with TabPane("1 基本信息", id="info"):
+                with VerticalScroll():
+                    yield Static("", id="person-info")
+            with TabPane("2 子女及赡养人", id="supporters"):
+                yield PagedTable(id="person-supporters", cursor_type="row")
+            with TabPane("3 探访记录", id="visits"):
+                yield PagedTable(id="person-visits", cursor_type="row")
+            with TabPane("4 修改历史", id="history"):
+                with VerticalScroll():
+                    yield Static("", id="person-history")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.record = self.attempt(self.eng.get, self.record_id, roles.PERSON_FORM)
+        if self.record is None:
+            self.query_one("#person-title", Static).update("没有找到这份档案")
+            return
+        self.form = self.eng.form(roles.PERSON_FORM, self.record["version"])
+        data = self.record["data"]
+        status = data.get(roles.status_field(self.form)) or ""
+        title = data.get(self.form.title_field or "name") or ""
+        risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
+        self.query_one("#person-title", Static).update(
+            f"[b]{title}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
+            f"  操作员 {self.record.get('operator') or '-'}")
+        self.show_info(data)
+        self.show_supporters(data)
+        self.show_visits()
+        self.show_history()
+
+    def show_info(self, data: dict) -> None:
+        divisions = self.eng.divisions
+        reasons = self.record.get("meta", {}).get("reasons", {})
+        lines = []
+        for section in self.form.sections:
+            rows = []
+            for f in section.fields:
+                if f.type == "repeat" or data.get(f.id) in (None, "", []):
+                    continue
+                value = roles.display(self.form, f.id, data.get(f.id), divisions)
+                why = reasons.get(f.id)
+                rows.append(f"  {f.label}：{value}" + (f"（{why}）" if why else ""))
+            if rows:
+                lines += [f"[b]{section.title}[/b]", *rows]
+        self.query_one("#person-info", Static).update("\n".join(lines))
+
+    def show_supporters(self, data: dict) -> None:
+        table = self.query_one("#person-supporters", PagedTable)
+        group = next((f for f in self.form.top_fields() if f.type == "repeat"), None)
+        if group is None:
+            return
+        cols = [(f.id, f.label[:6], 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
+        rows = [{"id": str(i), **{f.id: roles.display(self.form, f.id, r.get(f.id)) for f in group.fields}}
+                for i, r in enumerate(data.get(group.id) or [])]
+        table.show_rows(cols, rows)
+
+    def show_visits(self) -> None:
+        vform = roles.form_or_none(self.eng, roles.VISIT_FORM)
+        if vform is None:
+            return
+        ref = roles.ref_field(vform, roles.PERSON_FORM)
+        day = roles.first_date_field(vform)
+        page = self.attempt(self.eng.query, roles.VISIT_FORM, filters={ref: self.record_id}, sort=day,
+                            desc=True, limit=200)
+        if page is None:
+            return
+        keys = [k for k in vform.list_fields if k not in (ref, vform.title_field, "town", "village")
+                and vform.field(k)][:6]
+        cols = [(k, vform.field(k).label[:6], 10) for k in keys]
+        rows = [{"id": r["id"], **{k: roles.display(vform, k, r.get(k)) for k in keys}} for r in page.rows]
+        table = self.query_one("#person-visits", PagedTable)
+        table.border_title = f"共 {page.total} 次，最近的在前（回车打开）"
+        table.show_rows(cols, rows)
+
+    def show_history(self) -> None:
+        entries = self.attempt(self.eng.history, self.record_id, roles.PERSON_FORM) or []
+        lines = []
+        for e in reversed(entries):
+            head = f"[b]{str(e.get('at', ''))[:16].replace('T', ' ')} {e.get('operator') or '-'} {e.get('action', '')}[/b]"
+            if e.get("note"):
+                head += f"  {e['note']}"
+            lines.append(head)
+            for ch in e.get("changes", [])[:30]:
+                top = ch["path"].split(".")[0]
+                f = self.form.field(top)
+                label = f.label if f else ch["path"]
+                old = roles.display(self.form, top, ch.get("old")) if not isinstance(ch.get("old"), dict) else "…"
+                new = roles.display(self.form, top, ch.get("new")) if not isinstance(ch.get("new"), dict) else "…"
+                lines.append(f"  {label}：{old or '（空）'} -> {new or '（空）'}")
+            for r in e.get("reasons", []):
+                lines.append(f"  理由：{r.get('reason', '')}")
+        self.query_one("#person-history", Static).update("\n".join(lines) or "（无）")
+
+    # ------------------------------------------------------------------ actions
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_edit(self) -> None:
+        self.app.open_form(roles.PERSON_FORM, self.record_id)
+
+    def action_visit(self) -> None:
+        self.app.open_visit(self.record_id)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "person-visits":
+            self.app.open_form(roles.VISIT_FORM, event.row_key.value)
+
+    def _save_status(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
+        data = {k: v for k, v in self.record["data"].items() if k not in drop}
+        data.update(changes)
+        try:
+            self.eng.save(roles.PERSON_FORM, data, self.record_id, operator=self.app.operator or None,
+                          note=note)
+        except ValidationFailed as exc:
+            errors = "\n".join(p.message for p in exc.problems[:6])
+            self.app.show_error(f"档案有未填或有误的项目，请先按 E 修改：\n{errors}")
+            return
+        except CarebookError as exc:
+            self.app.show_error(exc)
+            return
+        self.app.notify(note, timeout=4)
+        self.reload()
+
+    def action_exit_ledger(self) -> None:
+        if self.record is None:
+            return
+        reasons = self.form.lists.get(roles.EXIT_REASON_LIST, [])
+
+        def done(answer: dict | None) -> None:
+            if answer:
+                self._save_status({roles.status_field(self.form): roles.EXITED,
+                                   roles.EXIT_REASON: answer["reason"], roles.EXIT_DATE: answer["date"]},
+                                  (), f"退出台账：{answer['reason']}")
+
+        self.app.push_screen(PromptScreen("退出台账", [
+            Ask("reason", "退出原因", choices=reasons),
+            Ask("date", "退出日期", self.app.today.isoformat(), placeholder="YYYY-MM-DD"),
+        ], note="人员不会被删除；退出后可按 U 恢复。"), done)
+
+    def action_restore(self) -> None:
+        if self.record is None:
+            return
+        self._save_status({roles.status_field(self.form): roles.ACTIVE},
+                          (roles.EXIT_REASON, roles.EXIT_DATE), "恢复在册")

@@ -1,0 +1,196 @@
+"""Roster: find a person among 50,000 as you type, filter, sort, page.
+
+Every keystroke asks the engine for one page (`eng.query`, served from the in-memory list
+rows), so the table never holds more than PAGE rows and typing stays immediate. ID numbers and
+phones are masked here; the person's own file shows them in full.
+"""
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+
+from .. import roles
+from ..widgets.pagedtable import PagedTable
+from .base import BaseScreen
+
+PAGE = 50
+WIDTHS = {"cn-resident-id": 18, "phone": 11, "division": 10, "date": 10, "integer": 4, "decimal": 8}
+
+
+class RosterScreen(BaseScreen):
+    BINDINGS = [
+        Binding("ctrl+f", "focus_search", "查找"),
+        Binding("n", "app.go('register')", "新建登记"),
+        Binding("v", "visit", "登记探访"),
+        Binding("f6", "sort_next", "排序列"),
+        Binding("f7", "sort_flip", "升/降序"),
+        Binding("ctrl+pagedown", "page(1)", "下一页", show=False),
+        Binding("ctrl+pageup", "page(-1)", "上一页", show=False),
+    ]
+    HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名拼音首字母（如 zs），列表随输入更新。"
+                 "Tab 切换到筛选和列表；列表中回车打开档案，PageDown/PageUp 翻页，F6 换排序列，F7 升降序。")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.form = self.app.engine.form(roles.PERSON_FORM)
+        self.town_field, self.village_field = roles.division_fields(self.form)
+        self.status = roles.status_field(self.form)
+        self.offset = 0
+        self.sort: str | None = None
+        self.desc = False
+        self.overdue_ids: set[str] | None = None
+        self.columns = self._columns()
+
+    def _columns(self) -> list[tuple[str, str, int]]:
+        cols = []
+        for fid in self.form.list_fields:
+            f = self.form.field(fid)
+            if f is None:
+                continue
+            width = WIDTHS.get(f.type)
+            if width is None:
+                labels = [lab for _, lab in self.form.choices_for(f)]
+                width = max([len(lab) * 2 for lab in labels] + [8]) if labels else 10
+            cols.append((fid, f.label[:8], min(width, 20)))
+        return cols
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        yield Input(placeholder="查找：姓名 / 身份证号任意几位 / 电话 / 拼音首字母", id="search", compact=True)
+        divisions = self.eng.divisions
+        with Horizontal(id="roster-filters"):
+            yield Select([(t.name, t.code) for t in divisions.towns()], prompt="全部街镇",
+                         id="f-town", compact=True)
+            yield Select([], prompt="全部村", id="f-village", compact=True)
+            yield Select([(lab, v) for v, lab in self.form.choices_for(roles.RISK)], prompt="全部风险",
+                         id="f-risk", compact=True)
+            yield Select([(lab, v) for v, lab in self.form.choices_for(self.status)], prompt="全部状态",
+                         id="f-status", value=roles.ACTIVE, compact=True)
+            yield Checkbox("仅逾期", id="f-overdue", compact=True)
+        yield PagedTable(id="roster-table", cursor_type="row", zebra_stripes=True, paged=True)
+        yield Static("", id="roster-status")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.refresh_page()
+        self.query_one("#search", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_page()
+
+    # ------------------------------------------------------------------ querying
+    def filters(self) -> dict:
+        out: dict = {}
+        for fid, wid in ((self.town_field, "#f-town"), (self.village_field, "#f-village"),
+                         (roles.RISK, "#f-risk"), (self.status, "#f-status")):
+            value = self.query_one(wid, Select).value
+            if fid and value is not Select.NULL:
+                out[fid] = value
+        if self.overdue_ids is not None:
+            out["_id"] = self.overdue_ids
+        return out
+
+    def refresh_page(self) -> None:
+        text = self.query_one("#search", Input).value.strip() or None
+        page = self.attempt(self.eng.query, roles.PERSON_FORM, text=text, filters=self.filters(),
+                            sort=self.sort, desc=self.desc, offset=self.offset, limit=PAGE)
+        if page is None:
+            return
+        if page.total and self.offset >= page.total:
+            self.offset = max(0, (page.total - 1) // PAGE * PAGE)
+            return self.refresh_page()
+        divisions = self.eng.divisions
+        rows = [{"id": r["id"], **{fid: roles.masked(self.form, fid, r.get(fid), divisions)
+                                   for fid, _, _ in self.columns}} for r in page.rows]
+        self.query_one("#roster-table", PagedTable).show_rows(self.columns, rows)
+        self.show_status(page.total)
+
+    def show_status(self, total: int) -> None:
+        pages = max(1, (total + PAGE - 1) // PAGE)
+        first = self.offset + 1 if total else 0
+        last = min(self.offset + PAGE, total)
+        sort = ""
+        if self.sort:
+            label = self.form.field(self.sort).label
+            sort = f"  排序：{label}{'（降序）' if self.desc else '（升序）'}"
+        self.query_one("#roster-status", Static).update(
+            f"共 {total} 人  第 {first}-{last} 条  第 {self.offset // PAGE + 1}/{pages} 页{sort}")
+
+    @on(Input.Changed, "#search")
+    def search_changed(self) -> None:
+        self.offset = 0
+        self.refresh_page()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self) -> None:
+        self.query_one("#roster-table").focus()
+
+    @on(Select.Changed)
+    def filter_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "f-town":
+            village = self.query_one("#f-village", Select)
+            town = event.value
+            villages = self.eng.divisions.villages(town) if town is not Select.NULL else []
+            village.set_options([(v.name, v.code) for v in villages])
+        self.offset = 0
+        self.refresh_page()
+
+    @on(Checkbox.Changed, "#f-overdue")
+    def overdue_changed(self, event: Checkbox.Changed) -> None:
+        if event.value:
+            self.query_one("#roster-status", Static).update("正在计算逾期人员……")
+            self.load_overdue()
+        else:
+            self.overdue_ids = None
+            self.refresh_page()
+
+    @work(thread=True, exclusive=True, group="roster-overdue")
+    def load_overdue(self) -> None:
+        items = self.app.attempt(self.eng.visits_due, as_of=self.app.today) or []
+        ids = {i.record_id for i in items if i.status == "overdue"}
+        self.app.call_from_thread(self._overdue_ready, ids)
+
+    def _overdue_ready(self, ids: set[str]) -> None:
+        self.overdue_ids = ids
+        self.offset = 0
+        self.refresh_page()
+
+    # ------------------------------------------------------------------ actions
+    def on_paged_table_page_request(self, event: PagedTable.PageRequest) -> None:
+        self.action_page(event.step)
+
+    def action_page(self, step: int) -> None:
+        new = max(0, self.offset + step * PAGE)
+        if new != self.offset:
+            self.offset = new
+            self.refresh_page()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_sort_next(self) -> None:
+        keys = [c[0] for c in self.columns]
+        self.sort = keys[(keys.index(self.sort) + 1) % len(keys)] if self.sort in keys else keys[0]
+        self.offset = 0
+        self.refresh_page()
+
+    def action_sort_flip(self) -> None:
+        self.desc = not self.desc
+        self.refresh_page()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        self.desc = not self.desc if self.sort == key else False
+        self.sort = key
+        self.refresh_page()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_person(event.row_key.value)
+
+    def action_visit(self) -> None:
+        rid = self.query_one("#roster-table", PagedTable).current_key()
+        if rid:
+            self.app.open_visit(rid)

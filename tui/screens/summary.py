@@ -1,0 +1,72 @@
+"""The quarter's summary (annex 3): counts per town, the identity checks, the deadline.
+
+Building it reads every record, so it runs in a worker; the quarter and town are picked with
+two selects and the table scrolls sideways through its 31 numbered columns.
+"""
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Select, Static
+
+from ..widgets.pagedtable import PagedTable
+from .base import BaseScreen
+
+
+def recent_quarters(today, n: int = 6) -> list[str]:
+    year, q = today.year, (today.month - 1) // 3 + 1
+    out = []
+    for _ in range(n):
+        out.append(f"{year}Q{q}")
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    return out
+
+
+class SummaryScreen(BaseScreen):
+    BINDINGS = [Binding("f5", "build", "重新统计"), Binding("e", "app.go('export')", "导出")]
+    HELP_TEXT = "选择季度和街镇后自动统计。表内勾稽关系（如 1 = 2+3）不成立时在下方列出。左右方向键横向滚动表格。"
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        quarters = recent_quarters(self.app.today)
+        with Horizontal(id="summary-pick"):
+            yield Select([(q.replace("Q", "年第") + "季度", q) for q in quarters], value=quarters[0],
+                         allow_blank=False, id="s-quarter", compact=True)
+            yield Select([(t.name, t.code) for t in self.eng.divisions.towns()], prompt="全区（按街镇）",
+                         id="s-town", compact=True)
+        yield Static("", id="summary-head")
+        yield PagedTable(id="summary-table", cursor_type="row")
+        yield Static("", id="summary-checks")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.action_build()
+
+    @on(Select.Changed)
+    def action_build(self) -> None:
+        quarter = self.query_one("#s-quarter", Select).value
+        town = self.query_one("#s-town", Select).value
+        self.query_one("#summary-head", Static).update("正在统计……")
+        self.build(quarter, None if town is Select.NULL else town)
+
+    @work(thread=True, exclusive=True, group="summary")
+    def build(self, quarter: str, town: str | None) -> None:
+        report = self.app.attempt(self.eng.report, "summary", quarter=quarter, town=town,
+                                  by_village=bool(town), as_of=self.app.today)
+        if report is not None:
+            rows = list(report.rows)
+            self.app.call_from_thread(self.show, report, rows)
+
+    def show(self, report, rows: list[dict]) -> None:
+        late = "（已逾期）" if report.late else ""
+        self.query_one("#summary-head", Static).update(
+            f"[b]{report.title}[/b]\n{report.unit} {report.period}  报送截止 {report.due}{late}  统计日期 {report.date}")
+        cols = [(c.key, (c.number + " " if c.number else "") + c.label, max(len(c.label) * 2, 6))
+                for c in report.columns]
+        all_rows = rows + ([report.total] if report.total else [])
+        self.query_one(PagedTable).show_rows(
+            cols, [{"id": str(i), **{k: str(r.get(k, "")) for k, _, _ in cols}} for i, r in enumerate(all_rows)])
+        checks = "\n".join(str(p) for p in report.checks) or "表内勾稽关系全部成立。"
+        self.query_one("#summary-checks", Static).update(checks)
