@@ -140,10 +140,8 @@ class Engine:
         return [f for f in self.forms.forms.values()]
 
     def _form_for_town(self, form, town: str):
-        from .overlay import form_for_town
-
         additions = [res for _, res in self.plugin_set.call_each("extend_form", form_id=form.id, town=town) if res]
-        return form_for_town(form, town, self.forms.overlays_for(form.id), additions)
+        return self.forms.form_for_town(form, town, additions)
 
     def validator(self, form_id: str, version: int | None = None, town: str | None = None):
         from .validation import Validator
@@ -179,19 +177,32 @@ class Engine:
         """Computed fields and `cases` with the reason that fired, for live display."""
         return self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
 
-    def validate(self, form_id: str, data: dict, record_id: str | None = None, *,
-                 version: int | None = None, accepted: dict[str, str] | None = None) -> list[Problem]:
-        """Every problem with the record: errors, and warnings not accepted with a reason."""
+    def check(self, form_id: str, data: dict, record_id: str | None = None, *, version: int | None = None,
+              accepted: dict[str, str] | None = None, overrides: dict | None = None) -> tuple[dict, list[Problem]]:
+        """(clean data as it would be stored, every problem still standing).
+
+        Problems are errors and the warnings not accepted with a typed reason; plugins'
+        `validate_record` checks run on the clean data.
+        """
         v = self.validator(form_id, version, town=data.get("town"))
-        problems = list(v.validate(
+        clean, problems = v.check(
             data,
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
             accepted_warnings=accepted or {},
-        ))
-        for plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=data, record_id=record_id):
-            problems.extend(res or [])
-        problems.extend(Problem(f"插件出错：{m}", severity="warning") for m in self._drain_plugin_problems())
-        return problems
+            overrides=overrides,
+        )
+        for _plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=clean,
+                                                      record_id=record_id):
+            problems.extend(p for p in (res or []) if p.is_error or p.rule not in (accepted or {}))
+        problems.extend(Problem(f"插件出错：{m}", severity="warning", rule="plugin")
+                        for m in self._drain_plugin_problems())
+        return clean, problems
+
+    def validate(self, form_id: str, data: dict, record_id: str | None = None, *,
+                 version: int | None = None, accepted: dict[str, str] | None = None,
+                 overrides: dict | None = None) -> list[Problem]:
+        """Every problem with the record: errors, and warnings not accepted with a reason."""
+        return self.check(form_id, data, record_id, version=version, accepted=accepted, overrides=overrides)[1]
 
     def find_unique(self, form_id: str, field: str, value: Any, exclude: str | None = None) -> str | None:
         """The id of another record holding `value` in `field`, if any (duplicate ID numbers)."""
@@ -226,14 +237,13 @@ class Engine:
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
-        v = self.validator(form_id, town=data.get("town"))
-        data = v.normalize(data) if hasattr(v, "normalize") else data
-        data, computed_reasons = v.compute(data, overrides=overrides)
         accepted = dict(reasons or {})
-        problems = self.validate(form_id, data, old["id"] if old else None, accepted=accepted)
-        blocking = [p for p in problems if p.is_error or (p.rule not in accepted)]
+        data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
+                                    overrides=overrides)
+        blocking = [p for p in problems if p.rule != "plugin"]
         if blocking:
             raise ValidationFailed(blocking)
+        _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = self.plugin_set.chain("before_save", "data", data, form_id=form_id,
                                      record_id=old["id"] if old else None)
         stamp = now_iso()
@@ -253,7 +263,7 @@ class Engine:
             "partition": part,
             "data": data,
             "meta": meta,
-            "_problems": [p for p in problems if not p.is_error],
+            "_problems": problems,
         }
 
     def _index_row(self, form, record: dict) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 MULTI_SEP = "、"
+FILE_NO = "file_no"
 # Whatever the form file says, these types always hold personal data: a forgotten `pii: true`
 # must not put ID numbers or phone numbers in clear into a default export.
 PII_BY_TYPE = {"cn-resident-id": "id", "phone": "phone"}
@@ -94,6 +95,11 @@ class FormInfo:
     @property
     def scalar_fields(self) -> list[FieldInfo]:
         return [f for f in self.fields if not f.is_repeat]
+
+    @property
+    def table_fields(self) -> list[FieldInfo]:
+        """The parent table's columns after the key column (which already shows `file_no`)."""
+        return [f for f in self.scalar_fields if f.id != FILE_NO]
 
     @property
     def groups(self) -> list[FieldInfo]:
@@ -196,7 +202,7 @@ def record_data(record: Any) -> dict[str, Any]:
 def file_no(record: Any) -> str:
     """A number staff can read back to a person: the file number, else a short record id."""
     data = record_data(record)
-    return str(data.get("file_no") or str(get(record, "id", ""))[:8])
+    return str(data.get(FILE_NO) or str(get(record, "id", ""))[:8])
 
 
 Mask = Callable[[str | None, Any], Any]
@@ -207,8 +213,23 @@ def _cell(f: FieldInfo, value: Any, mask: Mask) -> Any:
     return mask(f.pii, text) if f.pii else text
 
 
+def column_labels(info: FormInfo) -> list[str]:
+    """Labels of the scalar fields, made unique: a label seen before (姓名 of the person, then
+    of the entrusted carer) gets its section title in front, so a column is never ambiguous."""
+    seen: set[str] = {"档案编号"}
+    out = []
+    for section in info.sections:
+        for f in section.fields:
+            if f.is_repeat or f.id == FILE_NO:
+                continue
+            label = f.label if f.label not in seen else f"{section.title}-{f.label}"
+            seen.add(label)
+            out.append(label)
+    return out
+
+
 def parent_headers(info: FormInfo) -> list[str]:
-    return ["档案编号"] + [f.label for f in info.scalar_fields] + ["记录ID", "表单版本", "更新时间"]
+    return ["档案编号"] + column_labels(info) + ["记录ID", "表单版本", "更新时间"]
 
 
 def group_headers(group: FieldInfo) -> list[str]:
@@ -218,7 +239,7 @@ def group_headers(group: FieldInfo) -> list[str]:
 def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dict[str, list[list[Any]]]]:
     """One record as its parent row and its repeat-group rows (keyed by group id)."""
     data, key = record_data(record), file_no(record)
-    parent = [key] + [_cell(f, data.get(f.id), mask) for f in info.scalar_fields]
+    parent = [key] + [_cell(f, data.get(f.id), mask) for f in info.table_fields]
     parent += [str(get(record, "id", "")), get(record, "version", ""), str(get(record, "updated", "") or "")]
     groups: dict[str, list[list[Any]]] = {}
     for g in info.groups:

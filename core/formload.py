@@ -130,7 +130,7 @@ class FormSet:
             extra += self._taken(doc, self.forms, doc.data["id"])
             extra += self._shared_case_values(doc)
         if self._keep(doc, extra):
-            form = Form.from_raw(doc.data, shared_lists=self.lists, source=doc.file)
+            form = Form.from_raw(doc.data, shared_lists=self.lists, source=str(doc.path or doc.file))
             self.forms[form.id] = form
             self.form_docs[form.id] = doc
 
@@ -212,6 +212,10 @@ class FormSet:
         form = form_id if isinstance(form_id, Form) else self.require(form_id)
         return self._town_forms.get(form, town, plugin_additions)
 
+    def overlays_for(self, form_id: str) -> list[Overlay]:
+        """The overlay files that extend `form_id` (for any town)."""
+        return [o for o in self.overlays if o.form == form_id]
+
     def locate(self, file_id: str, path: tuple) -> tuple[str, int, int] | None:
         """(file, line, col) of a path inside a loaded file, for messages about views/reports."""
         doc = self.docs.get(file_id)
@@ -257,8 +261,14 @@ def check_paths(paths: Iterable[Path | str], registry: Registry) -> list[Problem
 
 
 def compile_form_text(text: str, registry: Registry, filename: str = "<snapshot>",
-                      shared_lists: dict[str, Choices] | None = None) -> Form:
-    """Rebuild a Form from stored text (a `Form.snapshot_text()`); FormError when it does not check."""
+                      shared_lists: dict[str, Choices] | None = None, base_dir: Path | str | None = None) -> Form:
+    """Rebuild a Form from stored text; FormError when it does not check.
+
+    Best fed `Form.snapshot_text()` (shared lists inlined). Raw form-file text works too: its shared
+    lists then come from `shared_lists` or, failing that, the `lists/` of `base_dir`.
+    """
+    if shared_lists is None and base_dir is not None:
+        shared_lists = load_form_dir(base_dir, registry).lists
     doc = load_text(text, filename)
     if doc.data is not None and not doc.problems:
         doc.problems += check_meta(doc, meta_validator(registry))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ def _translate(err, doc: YamlDoc, root: Any) -> Problem:
         return doc.problem(path + (key,), f"未知的键 “{key}”{guess} (additionalProperties)", key=True,
                            rule=kw)
     if kw == "required":
-        missing = [k for k in want if k not in inst]
-        key = missing[0] if missing else "?"
+        # jsonschema reports each missing key as its own error, naming it in the English message.
+        named = re.match(r"^'(.+)' is a required property", err.message)
+        key = named[1] if named else next((k for k in want if k not in inst), "?")
         sub = err.schema.get("properties", {}).get(key, {})
         explain = {"version": "版本号，正整数；字段有变化时加 1"}.get(key) or sub.get("description", "")
         explain = f"（{explain}）" if explain else ""

@@ -47,6 +47,7 @@ class RecordIndex:
     def __init__(self, rows: dict[str, dict]):
         self.rows = rows
         self._orders: dict[tuple[str, bool], list[str]] = {}
+        self._lookups: dict[str, dict[Any, set[str]]] = {}   # field -> value -> ids (unique checks)
 
     @staticmethod
     def row_for(form, record: dict) -> dict:
@@ -64,12 +65,25 @@ class RecordIndex:
         return row
 
     def put(self, record_id: str, row: dict) -> None:
+        old = self.rows.get(record_id)
+        for field, lookup in self._lookups.items():
+            if old is not None and old.get(field) is not None:
+                lookup.get(old.get(field), set()).discard(record_id)
+            if row.get(field) is not None:
+                lookup.setdefault(row[field], set()).add(record_id)
         self.rows[record_id] = row
         self._orders.clear()
 
     def find(self, field: str, value: Any, exclude: str | None = None) -> str | None:
-        for rid, row in self.rows.items():
-            if rid != exclude and row.get(field) == value:
+        """Another record holding `value` in `field` (built once per field, then kept current)."""
+        lookup = self._lookups.get(field)
+        if lookup is None:
+            lookup = self._lookups[field] = {}
+            for rid, row in self.rows.items():
+                if row.get(field) is not None:
+                    lookup.setdefault(row[field], set()).add(rid)
+        for rid in lookup.get(value, ()):
+            if rid != exclude:
                 return rid
         return None
 

@@ -82,10 +82,11 @@ def display(value: Any) -> Any:
 
 def partitions_for(eng, form_id: str, town: str | None, village: str | None) -> list[str]:
     """The partition files holding a town's or village's records, in code order."""
+    key = eng.form(form_id).partition
     rows = eng.index(form_id).rows.values()
-    return sorted({r.get("_p") for r in rows
-                   if r.get("_p") and (not town or r.get("town") == town)
-                   and (not village or r.get("village") == village)})
+    # `_p` is set on rows read from storage; rows added in this session carry the field itself.
+    return sorted({r.get("_p") or str(r.get(key) or "_none") for r in rows
+                   if (not town or r.get("town") == town) and (not village or r.get("village") == village)})
 
 
 def pinyin_key(text: Any) -> tuple:

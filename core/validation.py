@@ -39,7 +39,13 @@ def format_checker(registry: Registry) -> FormatChecker:
 
 
 def _accepted(accepted_warnings: Iterable | None) -> set[str]:
-    """Rule ids of warnings staff accepted with a typed reason."""
+    """Rule ids of warnings staff accepted with a typed reason.
+
+    Accepts `{rule: reason}`, `[{"rule", "reason"}]` (as stored in `meta.warnings_accepted`) or
+    plain rule ids.
+    """
+    if isinstance(accepted_warnings, dict):
+        return {rule for rule, reason in accepted_warnings.items() if str(reason or "").strip()}
     out = set()
     for item in accepted_warnings or ():
         if isinstance(item, str):

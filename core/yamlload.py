@@ -94,6 +94,7 @@ class YamlDoc:
     coerced: dict[Path_, Coerced] = field(default_factory=dict)
     plain: set[Path_] = field(default_factory=set)                       # unquoted scalars
     problems: list[Problem] = field(default_factory=list)
+    path: Path | None = None                                             # the file on disk, if any
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Position of `path` (its key when `key`), else of the nearest ancestor that has one."""
@@ -204,6 +205,8 @@ _SYNTAX_HINTS = (
     ("found unexpected end of stream", "文件意外结束：引号或括号没有闭合"),
     ("while scanning a quoted scalar", "引号没有闭合"),
     ("expected <block end>, but found", "缩进不一致，或某行多了/少了空格"),
+    ("expected ',' or '}'", "花括号 { } 没有闭合，或元素之间缺逗号"),
+    ("expected ',' or ']'", "方括号 [ ] 没有闭合，或元素之间缺逗号"),
     ("found unhashable key", "键必须是简单的文字"),
     ("but found another document", "一个文件只能有一个文档（不要用 ---）"),
 )
@@ -251,4 +254,6 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     except OSError as exc:
         return YamlDoc(None, name, problems=[Problem(
             f"无法读取文件：{exc.strerror or exc}", "", name, None, None, "error", "io")])
-    return load_text(text, name)
+    doc = load_text(text, name)
+    doc.path = Path(path)
+    return doc

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import xlsxwriter
 
 from core.exporting import safe_name, text_width
-from core.exportform import FormInfo, flat_record, group_headers, parent_headers
+from core.exportform import FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
 
 MAX_WIDTH = 40
 
@@ -50,15 +50,23 @@ class _Sheet:
         self.ws.repeat_rows(0)
 
 
-def codebook_rows(info: FormInfo) -> list[list[str]]:
-    """Sheet, column id, label, type, codes, personal? — one line per column of the export."""
-    rows = []
-    for sheet, fields in [("登记表", info.scalar_fields)] + [(g.label, g.children) for g in info.groups]:
-        for f in fields:
-            codes = "；".join(v if v == lab else f"{v}={lab}" for v, lab in f.choices)
-            if f.type == "multi":
-                codes = (codes + "（可多选，以“、”分隔）") if codes else "可多选"
-            rows.append([sheet, f.id, f.label, f.type, codes, "是" if f.pii else ""])
+def _code_row(sheet: str, f: FieldInfo, label: str) -> list[str]:
+    codes = "；".join(v if v == lab else f"{v}={lab}" for v, lab in f.choices)
+    if f.type == "multi":
+        codes = (codes + "（可多选，以“、”分隔）") if codes else "可多选"
+    return [sheet, f.id, label, f.type, codes, "是" if f.pii else ""]
+
+
+def codebook_rows(info: FormInfo, parent: str, children: dict[str, str]) -> list[list[str]]:
+    """Sheet, field id, column header, type, codes, personal? — one line per exported column."""
+    rows = [[parent, "file_no", "档案编号", "text", "档案编号；未填时为记录ID前8位", ""]]
+    rows += [_code_row(parent, f, lab) for f, lab in zip(info.table_fields, column_labels(info))]
+    rows += [[parent, "id", "记录ID", "text", "", ""], [parent, "version", "表单版本", "integer", "", ""],
+             [parent, "updated", "更新时间", "datetime", "", ""]]
+    for g in info.groups:
+        rows.append([children[g.id], "file_no", "档案编号", "text", f"对应“{parent}”的档案编号", ""])
+        rows.append([children[g.id], "row", "序号", "integer", "本人名下第几行", ""])
+        rows += [_code_row(children[g.id], c, c.label) for c in g.children]
     return rows
 
 
@@ -102,7 +110,8 @@ def write_records_xlsx(
     book.write_row(0, 0, ["表单", info.id, "版本", str(info.version), "标题", info.title], head)
     book.write_row(1, 0, ["导出方式", "完整（含个人信息）" if full else "已遮蔽个人信息"])
     book.write_row(3, 0, ["工作表", "字段", "标签", "类型", "代码及含义", "个人信息"], head)
-    for i, r in enumerate(codebook_rows(info), 4):
+    names = {gid: sheet.ws.name for gid, sheet in children.items()}
+    for i, r in enumerate(codebook_rows(info, parent.ws.name, names), 4):
         book.write_row(i, 0, r)
     for i, w in enumerate((16, 22, 24, 14, 60, 8)):
         book.set_column(i, i, w)

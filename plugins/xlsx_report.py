@@ -118,7 +118,7 @@ def write_report_xlsx(
     widths = [max(MIN_WIDTH, c.width or 0, text_width(c.label) + 2) for c in cols]
 
     ws.set_row(0, 30)
-    ws.merge_range(0, 0, 0, last, report.title, fm.title)
+    _merge(ws, 0, 0, last, report.title, fm.title)
     unit = f"填报单位：{report.unit}" if report.unit else "填报单位："
     if report.period:
         unit += f"　　统计期：{report.period}"
@@ -146,11 +146,12 @@ def write_report_xlsx(
             _put(ws, row, i, "合计" if i == 0 and value in (None, "") else value, fm.total_label if i == 0 else fm.total)
         row += 1
 
-    notes = [f"勾稽关系检查：{p.message}" for p in report.checks] + list(report.notes)
+    notes = [(f"勾稽关系检查：{p.message}", fm.note) for p in report.checks]
     if report.late and report.due:
-        notes.append(f"注意：本期应于 {report.due} 前报送，已逾期。")
-    for note in notes:
-        _merge(ws, row, 0, last, note, fm.note)
+        notes.append((f"注意：本期应于 {report.due} 前报送，已逾期。", fm.note))
+    notes += [(text, fm.meta) for text in report.notes]      # explanations, not alarms
+    for text, fmt in notes:
+        _merge(ws, row, 0, last, text, fmt)
         row += 1
     row += 1
     sign = "　　　　　　".join(f"{who}：" for who in (*report.signature, "填报日期"))
@@ -172,13 +173,14 @@ def write_report_xlsx(
 
 
 def _write_header(ws, top: int, depth: int, width: int, blocks, fmt) -> None:
-    """Header cells row by row, then the merges.
+    """Header cells row by row, then the merged ranges recorded.
 
-    In constant_memory mode a write to an earlier row is dropped, and `merge_range` pads
-    its whole area at once (reaching into later rows), so merging block by block would lose
-    the text of blocks to its right. Writing every cell in row order first keeps the text;
-    the merges that follow only record their ranges (their own writes land on rows already
-    written with the same content).
+    In constant_memory mode `merge_range` refuses a range that starts above the row being
+    written, and it pads its whole area at once (reaching into later rows and flushing the
+    current one), so two side-by-side vertical merges cannot both be made with it. The cells
+    are therefore written in row order here (text in each block's top-left cell, bordered
+    blanks elsewhere) and the ranges are added to the sheet's merge list — the very list
+    `merge_range` appends to; tests read the merges back to catch an xlsxwriter change.
     """
     grid: dict[tuple[int, int], str] = {}
     for r0, c0, _r1, _c1, text in blocks:
@@ -190,9 +192,9 @@ def _write_header(ws, top: int, depth: int, width: int, blocks, fmt) -> None:
                 ws.write_blank(top + r, c, None, fmt)
             else:
                 ws.write_string(top + r, c, text, fmt)
-    for r0, c0, r1, c1, text in blocks:
+    for r0, c0, r1, c1, _text in blocks:
         if (r0, c0) != (r1, c1):
-            ws.merge_range(top + r0, c0, top + r1, c1, text, fmt)
+            ws.merge.append([top + r0, c0, top + r1, c1])
 
 
 def _block(ws, r0: int, c0: int, r1: int, c1: int, text: str, fmt) -> None:

@@ -174,3 +174,18 @@ def test_compiled_schema_shape(registry):
     assert props["children"]["minItems"] == 1 and props["children"]["maxItems"] == 3
     assert props["children"]["items"]["additionalProperties"] is False
     assert props["name"]["maxLength"] == 10
+
+
+def test_json_form_file_is_accepted(tmp_path, registry):
+    (tmp_path / "visit.json").write_text(
+        '{"kind": "form", "id": "visit", "version": 1, "title": "探访记录",\n'
+        ' "sections": [{"id": "s", "title": "探访", "fields": [\n'
+        '   {"id": "visit_date", "label": "探访日期", "type": "date", "required": true},\n'
+        '   {"id": "level", "label": "层级", "type": "choice", "choices": ["村委会", "街镇"], "lable": "x"}]}]}\n',
+        encoding="utf-8")
+    fs = load_form_dir(tmp_path, registry)
+    assert [str(p) for p in fs.problems] == [
+        f"{tmp_path.name}/visit.json:4:79: sections.0.fields.1.lable: 未知的键 “lable”，是不是 label？ (additionalProperties)"]
+    (tmp_path / "visit.json").write_text((tmp_path / "visit.json").read_text(encoding="utf-8").replace(', "lable": "x"', ""),
+                                         encoding="utf-8")
+    assert fs.reload().get("visit").field("visit_date").type == "date"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 
 import pytest
 
@@ -154,3 +155,53 @@ def test_readonly_refuses_writes_and_closed_store_refuses_everything(tmp_path):
     s.close()
     with pytest.raises(StorageError, match="已关闭"):
         s.get(TABLE, "a")
+
+
+def test_reads_beside_a_saving_thread(tmp_path):
+    """The TUI saves in a worker thread while the screen lists rows."""
+    with Store(tmp_path) as s:
+        failures = []
+
+        def writer():
+            try:
+                for i in range(150):
+                    s.put(TABLE, *person(f"t{i}", f"1201161572{i % 3:02d}"))
+                    s.put(TABLE, *person(f"t{i // 2}", f"1201161572{(i + 1) % 3:02d}", "搬"))
+            except Exception as exc:  # reported below, with the thread's own error
+                failures.append(exc)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        while thread.is_alive():
+            rows = s.index(TABLE)
+            assert all(r["_p"].startswith("1201161572") for r in rows.values())
+            assert len(list(s.iter_records(TABLE))) <= 150
+        thread.join()
+        assert failures == []
+        assert s.count(TABLE) == 150 == len(list(s.iter_records(TABLE)))
+
+
+def test_odd_lookups_answer_none(tmp_path):
+    with Store(tmp_path) as s:
+        s.put(TABLE, *person("a", V1))
+        assert s.get(TABLE, ["a"]) is None and s.history(TABLE, None) == []
+        with pytest.raises(StorageError, match="分区名"):
+            list(s.iter_records(TABLE, partitions=["../x"]))
+
+
+def test_files_after_many_changes_hold_exactly_the_last_versions(tmp_path):
+    """Only changed documents are re-encoded on save; the file must still be the whole truth."""
+    expected = {}
+    with Store(tmp_path) as s:
+        for i in range(20):
+            expected[f"r{i}"] = person(f"r{i}", f"1201161572{i % 2:02d}", f"老人{i}")[0]
+            s.put(TABLE, *person(f"r{i}", f"1201161572{i % 2:02d}", f"老人{i}"))
+        for i in range(0, 20, 3):  # updates in place, some moving village
+            item = person(f"r{i}", f"1201161572{(i + 1) % 3:02d}", f"改名{i}", phone=None)
+            expected[f"r{i}"] = item[0]
+            s.put(TABLE, *item)
+    with Store(tmp_path) as s:
+        assert {rid: s.get(TABLE, rid) for rid in expected} == expected
+    for f in (tmp_path / "records" / TABLE).glob("*.json"):
+        raw = f.read_bytes()
+        assert raw == json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode("utf-8")

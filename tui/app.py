@@ -94,7 +94,8 @@ class CarebookApp(App):
         from .screens.start import StartScreen
 
         self.push_screen(HomeScreen())
-        if not self.demo and roles.ledger_is_empty(self.engine):
+        if not self.demo and roles.ledger_is_empty(self.engine) \
+                and not self.engine.settings.get(roles.CREATED_SETTING):
             self.push_screen(StartScreen())
         elif not self.operator:
             self.push_screen(OperatorScreen())

@@ -25,6 +25,8 @@ RISK = "risk_level"
 STATUS_LIST = "record_status"
 EXIT_REASON_LIST = "exit_reason"
 
+CREATED_SETTING = "ledger_created"   # set when staff chose 新建空台账, so the choice is asked once
+
 # Field types whose values are personal and shown masked outside the person's own file.
 PII_KINDS = {"cn-resident-id": "id", "phone": "phone"}
 

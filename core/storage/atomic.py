@@ -48,8 +48,12 @@ def _replace(src: Path, dst: Path) -> None:
             time.sleep(0.05)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically and durably (temp file in the same folder)."""
+def write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` atomically and durably (temp file in the same folder).
+
+    `sync_dir=False` leaves the folder fsync to the caller's next write in the same folder
+    (a save replaces a village file and then its index: one folder fsync covers both).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
     try:
@@ -61,11 +65,8 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    write_bytes(path, dumps(obj))
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def append_lines(path: Path, lines: list[bytes]) -> None:

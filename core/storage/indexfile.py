@@ -55,4 +55,4 @@ def save(index_path: Path, data_path: Path, rows: dict[str, dict[str, Any]]) -> 
     if sig is None:
         index_path.unlink(missing_ok=True)
         return
-    atomic.write_json(index_path, {"format": FORMAT, "data": sig, "rows": rows})
+    atomic.write_bytes(index_path, atomic.dumps({"format": FORMAT, "data": sig, "rows": rows}), sync_dir=False)

@@ -25,7 +25,8 @@ PRIVATE_KEYS = (ROW_KEY, TIME_KEY, HIST_KEY)
 class PartitionFile:
     def __init__(self, path: Path, readonly: bool):
         self.path = path
-        self.db = TinyDB(path, readonly, storage=AtomicJSONStorage)
+        # The folder fsync is left to the index file written right after (same folder).
+        self.db = TinyDB(path, readonly, False, storage=AtomicJSONStorage)
         self.storage: AtomicJSONStorage = self.db.storage  # type: ignore[assignment]
         self.table = self.db.table("_default", cache_size=0)
         self.ids: dict[str, int] = {}
@@ -64,8 +65,10 @@ class PartitionFile:
             if gone:
                 self.table.remove(doc_ids=gone)
             if changed:
+                self.storage.mark_dirty(self.table.name, changed)
                 self.table.update(replace, doc_ids=list(changed))
             new_ids = self.table.insert_multiple(new) if new else []
+            self.storage.mark_dirty(self.table.name, new_ids)
         for r in removes:
             if r not in upserts:
                 self.ids.pop(r, None)

@@ -36,10 +36,13 @@ def set_aside(root: Path, path: Path, reason: str, *, move: bool, rebuilt: bool)
     where = ""
     if move:
         dest = _free_name(root / QUARANTINE / rel.parent, rel.name)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, dest)
-        atomic.fsync_dir(path.parent)
-        where = f"已移至 {dest.relative_to(root).as_posix()}；"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            atomic.fsync_dir(path.parent)
+            where = f"已移至 {dest.relative_to(root).as_posix()}；"
+        except OSError as exc:
+            where = f"未能移到 quarantine 文件夹（{exc.strerror or exc}），请勿删除该文件；"
     head = f"文件 {rel.as_posix()} 已损坏，无法读取（{reason}）。{where}"
     if rebuilt:
         return Problem(head + "索引已根据数据文件重建，无需处理 (index rebuilt)",

@@ -8,7 +8,9 @@ Open reads only the small index files; data files are parsed on first use. See d
 """
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -23,6 +25,15 @@ from .tinyfile import CorruptFile, read_json
 RECORDS, HISTORY = "records", "history"
 DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"
 Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
+
+
+def _serialised(method):
+    """Run under the store's lock: the TUI saves from worker threads while the screen reads."""
+    @functools.wraps(method)
+    def locked(self: "Store", *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +81,10 @@ class Store:
         self._cache: OrderedDict[tuple[str, str], PartitionFile] = OrderedDict()
         self._cache_size = max(2, cache_partitions)
         self._reported: set[Path] = set()
+        self._unmovable: set[Path] = set()  # damaged files a writer could not set aside
         self._last_t = 0
         self._closed = False
+        self._mutex = threading.RLock()
         if readonly:
             return
         try:
@@ -116,6 +129,8 @@ class Store:
             return
         self._reported.add(path)
         self.problems.append(quarantine.set_aside(self.root, path, reason, move=not self.readonly, rebuilt=rebuilt))
+        if not self.readonly and path.exists():
+            self._unmovable.add(path)
 
     def _disk_partitions(self, table: str) -> set[str]:
         folder = self.root / RECORDS / table
@@ -208,6 +223,8 @@ class Store:
         """Data file, then index file, then history: the order that a crash can only shorten."""
         state = self._tables[table]
         part = self._usable_partition(table, state, p)
+        if part.path in self._unmovable:  # writing would overwrite the damaged file
+            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
         try:
             part.apply(docs, removes)
         except BaseException:
@@ -224,6 +241,7 @@ class Store:
             state.set(rid, row)
         try:
             indexfile.save(self._index_path(table, p), self._data_path(table, p), rows)
+            atomic.fsync_dir(self._data_path(table, p).parent)  # makes both renames durable
             history.append(self._history_path(table, p), lines)
         except OSError as exc:
             raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
@@ -258,6 +276,7 @@ class Store:
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         return rid, p, doc, line, moved_from
 
+    @_serialised
     def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
             history_entry: dict[str, Any] | None = None) -> None:
         """Save one record; a record whose partition changed leaves its old file in the same call."""
@@ -268,6 +287,7 @@ class Store:
         if moved_from is not None:
             self._write(table, moved_from, {}, {rid}, [])
 
+    @_serialised
     def put_many(self, table: str, items: Iterable[Item]) -> int:
         """Save many `(record, index_row, history_entry)` items with one write per partition file.
 
@@ -296,41 +316,51 @@ class Store:
         return len(where)
 
     # ----------------------------------------------------------------- reading
+    @_serialised
     def get(self, table: str, rid: str) -> dict[str, Any] | None:
         state = self._state(table)
-        row = state.rows.get(rid)
+        row = state.rows.get(rid) if isinstance(rid, str) else None
         if row is None:
             return None
         doc = self._usable_partition(table, state, row["_p"]).get(rid)
         return None if doc is None else _public(doc)
 
+    @_serialised
     def index(self, table: str) -> dict[str, dict[str, Any]]:
         """id → list row (with `_p`, the partition). Rows are shared: do not change them."""
         return dict(self._state(table).rows)
 
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every record, one partition at a time; files not in the cache are not cached."""
-        state = self._state(table)
-        chosen = sorted(state.by_part) if partitions is None else list(partitions)
+        with self._mutex:
+            state = self._state(table)
+            chosen = sorted(state.by_part) if partitions is None else [names.check_partition(p) for p in partitions]
         for p in chosen:
-            owned = state.by_part.get(p)
-            if not owned:
-                continue
-            part = self._cache.get((table, p))
-            if part is not None:
-                docs = list(part.docs())
-            else:
-                try:
-                    content = read_json(self._data_path(table, p)) or {}
-                    docs = list(content.get("_default", {}).values())
-                except CorruptFile:
-                    docs = list(self._usable_partition(table, state, p).docs())
-            for doc in docs:
-                if isinstance(doc, dict) and doc.get("id") in owned:
-                    yield _public(doc)
+            with self._mutex:  # copied under the lock: a save may change documents in place
+                docs = [_public(doc) for doc in self._partition_docs(table, state, p)]
+            yield from docs
 
+    def _partition_docs(self, table: str, state: _Table, p: str) -> list[dict[str, Any]]:
+        """The current documents of one partition (stale copies left by a crash skipped)."""
+        owned = state.by_part.get(p)
+        if not owned:
+            return []
+        part = self._cache.get((table, p))
+        if part is not None:
+            docs = list(part.docs())
+        else:
+            try:
+                content = read_json(self._data_path(table, p)) or {}
+                docs = list(content.get("_default", {}).values())
+            except CorruptFile:
+                docs = list(self._usable_partition(table, state, p).docs())
+        return [doc for doc in docs if isinstance(doc, dict) and doc.get("id") in owned]
+
+    @_serialised
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
         """Every history entry of a record, oldest first, following its moves between villages."""
+        if not isinstance(rid, str):
+            return []
         state = self._state(table)
         row = state.rows.get(rid)
         # A record missing from the index (its file set aside) may still have history anywhere.
@@ -345,20 +375,24 @@ class Store:
             return set()
         return {f.name[: -len(HISTORY_SUFFIX)] for f in folder.glob(f"*{HISTORY_SUFFIX}")}
 
+    @_serialised
     def count(self, table: str) -> int:
         return len(self._state(table).rows)
 
+    @_serialised
     def tables(self) -> list[str]:
         self._check_open()
         folder = self.root / RECORDS
         on_disk = {d.name for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
         return sorted(on_disk | set(self._tables))
 
+    @_serialised
     def partitions(self, table: str) -> list[str]:
         """Partitions holding at least one record."""
         return sorted(p for p, rows in self._state(table).by_part.items() if rows)
 
     # ----------------------------------------------------------------- lifetime
+    @_serialised
     def close(self) -> None:
         if self._closed:
             return

@@ -4,6 +4,10 @@ TinyDB calls `read()` before every operation and `write()` with the whole databa
 change. Stock `JSONStorage` re-parses and rewrites in place each time; this class parses once,
 serves later reads from memory, and writes through `atomic.write_bytes` so a crash never leaves
 a cut-off file. `batch()` folds many TinyDB operations into one file write (bulk loads).
+
+Serialising a village file is most of the cost of a save, and a save changes one document, so
+each document's JSON is kept and only documents marked dirty (`mark_dirty`) or new are encoded
+again; the file is the same bytes `json.dumps` of the whole database would give.
 """
 from __future__ import annotations
 
@@ -42,13 +46,16 @@ def read_json(path: Path) -> Any:
 class AtomicJSONStorage(Storage):
     """One TinyDB database file; `readonly` refuses writes instead of touching the disk."""
 
-    def __init__(self, path: Path, readonly: bool = False):
+    def __init__(self, path: Path, readonly: bool = False, sync_dir: bool = True):
         self.path = Path(path)
         self.readonly = readonly
+        self.sync_dir = sync_dir
         self._data: dict[str, dict[str, Any]] | None = None
         self._loaded = False
         self._batch_depth = 0
         self._pending: dict[str, dict[str, Any]] | None = None
+        self._encoded: dict[tuple[str, str], bytes] = {}
+        self._dirty: set[tuple[str, str]] = set()
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if not self._loaded:
@@ -72,9 +79,30 @@ class AtomicJSONStorage(Storage):
             return
         self._flush(data)
 
+    def mark_dirty(self, table: str, doc_ids: Any) -> None:
+        """Documents changed in place: their kept JSON must be encoded again at the next write."""
+        self._dirty.update((table, str(doc_id)) for doc_id in doc_ids)
+
+    def _encode(self, data: dict[str, dict[str, Any]]) -> tuple[bytes, dict[tuple[str, str], bytes]]:
+        encoded: dict[tuple[str, str], bytes] = {}
+        tables = []
+        for name, docs in data.items():
+            items = []
+            for doc_id, doc in docs.items():
+                key = (name, doc_id)
+                blob = self._encoded.get(key)
+                if blob is None or key in self._dirty:
+                    blob = atomic.dumps(doc)
+                encoded[key] = blob
+                key_json = f'"{doc_id}"'.encode() if doc_id.isdigit() else atomic.dumps(doc_id)
+                items.append(key_json + b":" + blob)
+            tables.append(atomic.dumps(name) + b":{" + b",".join(items) + b"}")
+        return b"{" + b",".join(tables) + b"}", encoded
+
     def _flush(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            atomic.write_bytes(self.path, atomic.dumps(data))
+            blob, encoded = self._encode(data)
+            atomic.write_bytes(self.path, blob, self.sync_dir)
         except OSError as exc:
             # Documents may have been changed in place; forget them and re-read the disk.
             self.invalidate()
@@ -86,6 +114,8 @@ class AtomicJSONStorage(Storage):
             self.invalidate()
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         self._data = data
+        self._encoded = encoded
+        self._dirty.clear()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -107,6 +137,8 @@ class AtomicJSONStorage(Storage):
         self._data = None
         self._loaded = False
         self._pending = None
+        self._encoded = {}
+        self._dirty.clear()
 
     def close(self) -> None:
         self.invalidate()

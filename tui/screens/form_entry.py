@@ -240,8 +240,8 @@ class FormEntryScreen(BaseScreen):
             more = f"\n……共 {len(errors)} 处" if len(errors) > 8 else ""
             self.app.notify("\n".join(lines) + more, title="有错误，未保存", severity="error", timeout=10)
             return
-        warnings = [p for p in problems if not p.is_error and p.rule]
-        asks = [Ask(p.rule, self._problem_line(p)) for p in warnings]
+        warnings = {p.rule: p for p in problems if not p.is_error and p.rule}   # one ask per rule
+        asks = [Ask(rule, self._problem_line(p)) for rule, p in warnings.items()]
         if not asks:
             self.app.notify("\n".join(self._problem_line(p) for p in problems), title="未保存", severity="error")
             return

@@ -38,7 +38,7 @@ class RosterScreen(BaseScreen):
         self.form = self.app.engine.form(roles.PERSON_FORM)
         self.town_field, self.village_field = roles.division_fields(self.form)
         self.status = roles.status_field(self.form)
-        self.offset = 0
+        self.page_start = 0
         self.sort: str | None = None
         self.desc = False
         self.overdue_ids: set[str] | None = None
@@ -96,11 +96,11 @@ class RosterScreen(BaseScreen):
     def refresh_page(self) -> None:
         text = self.query_one("#search", Input).value.strip() or None
         page = self.attempt(self.eng.query, roles.PERSON_FORM, text=text, filters=self.filters(),
-                            sort=self.sort, desc=self.desc, offset=self.offset, limit=PAGE)
+                            sort=self.sort, desc=self.desc, offset=self.page_start, limit=PAGE)
         if page is None:
             return
-        if page.total and self.offset >= page.total:
-            self.offset = max(0, (page.total - 1) // PAGE * PAGE)
+        if page.total and self.page_start >= page.total:
+            self.page_start = max(0, (page.total - 1) // PAGE * PAGE)
             return self.refresh_page()
         divisions = self.eng.divisions
         rows = [{"id": r["id"], **{fid: roles.masked(self.form, fid, r.get(fid), divisions)
@@ -110,18 +110,18 @@ class RosterScreen(BaseScreen):
 
     def show_status(self, total: int) -> None:
         pages = max(1, (total + PAGE - 1) // PAGE)
-        first = self.offset + 1 if total else 0
-        last = min(self.offset + PAGE, total)
+        first = self.page_start + 1 if total else 0
+        last = min(self.page_start + PAGE, total)
         sort = ""
         if self.sort:
             label = self.form.field(self.sort).label
             sort = f"  排序：{label}{'（降序）' if self.desc else '（升序）'}"
         self.query_one("#roster-status", Static).update(
-            f"共 {total} 人  第 {first}-{last} 条  第 {self.offset // PAGE + 1}/{pages} 页{sort}")
+            f"共 {total} 人  第 {first}-{last} 条  第 {self.page_start // PAGE + 1}/{pages} 页{sort}")
 
     @on(Input.Changed, "#search")
     def search_changed(self) -> None:
-        self.offset = 0
+        self.page_start = 0
         self.refresh_page()
 
     @on(Input.Submitted, "#search")
@@ -135,7 +135,7 @@ class RosterScreen(BaseScreen):
             town = event.value
             villages = self.eng.divisions.villages(town) if town is not Select.NULL else []
             village.set_options([(v.name, v.code) for v in villages])
-        self.offset = 0
+        self.page_start = 0
         self.refresh_page()
 
     @on(Checkbox.Changed, "#f-overdue")
@@ -155,7 +155,7 @@ class RosterScreen(BaseScreen):
 
     def _overdue_ready(self, ids: set[str]) -> None:
         self.overdue_ids = ids
-        self.offset = 0
+        self.page_start = 0
         self.refresh_page()
 
     # ------------------------------------------------------------------ actions
@@ -163,9 +163,9 @@ class RosterScreen(BaseScreen):
         self.action_page(event.step)
 
     def action_page(self, step: int) -> None:
-        new = max(0, self.offset + step * PAGE)
-        if new != self.offset:
-            self.offset = new
+        new = max(0, self.page_start + step * PAGE)
+        if new != self.page_start:
+            self.page_start = new
             self.refresh_page()
 
     def action_focus_search(self) -> None:
@@ -174,7 +174,7 @@ class RosterScreen(BaseScreen):
     def action_sort_next(self) -> None:
         keys = [c[0] for c in self.columns]
         self.sort = keys[(keys.index(self.sort) + 1) % len(keys)] if self.sort in keys else keys[0]
-        self.offset = 0
+        self.page_start = 0
         self.refresh_page()
 
     def action_sort_flip(self) -> None:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
+from .. import roles
 from .base import BaseScreen
 
 
@@ -39,6 +40,7 @@ class StartScreen(BaseScreen):
         self.action_new()
 
     def action_new(self) -> None:
+        self.app.attempt(self.eng.settings.set, roles.CREATED_SETTING, self.app.today.isoformat())
         self.app.pop_screen()
         self._ask_operator()
 

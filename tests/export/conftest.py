@@ -1,20 +1,26 @@
-"""Shared inputs for the exporter tests, and tests of what all exporters share.
+"""Shared inputs for the exporter tests (fixtures; `--import-mode=importlib` forbids imports
+between test modules).
 
 The inputs are real: the shipped registration form loaded by the engine, records in the
-stored-record shape of docs/design.md, and `Report` objects as the report builders make them.
-Other test_export_* modules import the helpers from here.
+stored-record shape of docs/design.md, `Report` objects as the report builders make them,
+and the benchmark's synthetic Chinese roster rows.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.engine import Engine
-from core.exportform import file_no, flat_record, form_info, masked_record, parent_headers
-from core.exporting import ExportJob, mask_value, output_file, sibling, text_width
 from core.problems import Problem
 from core.reportmodel import Column, Report
+
+# bench/ is not an installed package; `.venv/bin/pytest` does not put the project root on
+# sys.path, so the benchmark's row generator is reached this way.
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 ID_1 = "120107193801010032"
 ID_2 = "12010819451120004X"
@@ -80,56 +86,26 @@ def two_level_columns() -> list[Column]:
             Column("d", "子3", groups=("甲",)), Column("e", "备注")]
 
 
-# --- tests of the shared helpers ---------------------------------------------------------------
-
-def test_text_width_counts_cjk_double():
-    assert text_width("abc") == 3
-    assert text_width("王秀兰") == 6
-    assert text_width("北塘街道8号") == 11
-    assert text_width(None) == 0 and text_width(88) == 2
 
 
-def test_output_file_folder_base_name_and_exact(tmp_path):
-    assert output_file(tmp_path, ".csv", "roster") == tmp_path / "roster.csv"
-    assert output_file(tmp_path / "花名册", ".csv", "x") == tmp_path / "花名册.csv"
-    assert output_file(tmp_path / "sub" / "a.csv", ".csv", "x") == tmp_path / "sub" / "a.csv"
-    assert (tmp_path / "sub").is_dir()
-    assert sibling(tmp_path / "a.csv", "children") == tmp_path / "a-children.csv"
+@pytest.fixture
+def records() -> list[dict]:
+    return sample_records()
 
 
-def test_job_masks_unless_full(tmp_path):
-    job = ExportJob("records", tmp_path, engine=None)
-    assert job.mask("id", ID_1) == "120107********0032"
-    assert job.mask("phone", "13812345678") == "138****5678"
-    assert ExportJob("records", tmp_path, engine=None, full=True).mask("id", ID_1) == ID_1
+@pytest.fixture
+def summary() -> Report:
+    return summary_report()
 
 
-def test_flat_record_uses_labels_and_masks(reg_form):
-    info = form_info(reg_form)
-    rec = sample_records()[0]
-    parent, groups = flat_record(info, rec, mask_value)
-    row = dict(zip(parent_headers(info), parent))
-    assert row["档案编号"] == f"{VILLAGE}-0001"
-    assert row["公民身份号码"] == "120107********0032"
-    assert row["联系电话"] == "138****5678"
-    assert row["主要疾病"] == "高血压、糖尿病"
-    assert row["风险等级"] == "高风险"                 # choice label, not the code
-    assert [r[:3] for r in groups["children"]] == [[f"{VILLAGE}-0001", 1, "王强"], [f"{VILLAGE}-0001", 2, "王丽"]]
-    assert "139****1111" in groups["children"][0]
+@pytest.fixture
+def roster():
+    """`roster(n)` -> a roster Report whose rows are generated lazily."""
+    from bench.bench_export import roster_report
+
+    return roster_report
 
 
-def test_id_and_phone_masked_by_type_even_without_pii_flag():
-    form = {"id": "t", "version": 1, "title": "测试", "sections": [{"id": "s", "title": "节", "fields": [
-        {"id": "idno", "label": "证件号", "type": "cn-resident-id"}, {"id": "tel", "label": "电话", "type": "phone"}]}]}
-    info = form_info(form)
-    parent, _ = flat_record(info, {"id": "abcdef123456", "data": {"idno": ID_1, "tel": "13812345678"}}, mask_value)
-    assert parent[:3] == ["abcdef12", "120107********0032", "138****5678"]
-
-
-def test_masked_record_keeps_codes_and_masks_children(reg_form):
-    info = form_info(reg_form)
-    out = masked_record(info, sample_records()[0], mask_value)
-    assert out["data"]["risk_level"] == "高"
-    assert out["data"]["id_number"] == "120107********0032"
-    assert out["data"]["children"][0]["child_phone"] == "139****1111"
-    assert file_no(out) == f"{VILLAGE}-0001"
+@pytest.fixture
+def consts():
+    return {"ID_1": ID_1, "ID_2": ID_2, "VILLAGE": VILLAGE}

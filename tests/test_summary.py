@@ -1,0 +1,138 @@
+"""The quarterly summary (annex 3): counts equal an independent count, identities are checked."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
+import datetime as dt
+from collections import Counter
+
+import pytest
+
+from binhai_support import TODAY, TOWN, VILLAGE, copy_forms, edit, open_engine, person
+from core import demo
+from plugins.cn.dates import quarter_end, quarter_start
+
+Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
+Q_START, Q_END = quarter_start(TODAY.year, (TODAY.month - 1) // 3 + 1), quarter_end(TODAY.year, (TODAY.month - 1) // 3 + 1)
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    eng = open_engine(tmp_path_factory.mktemp("summary"))
+    demo.generate(eng, persons=300, seed=7, as_of=TODAY)
+    yield eng
+    eng.close()
+
+
+def age(birth: str, on: dt.date) -> int:
+    b = dt.date.fromisoformat(birth)
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
+def independent(eng, on: dt.date) -> dict[str, Counter]:
+    """Count the stored records by hand, per town, without the summary file's expressions."""
+    out: dict[str, Counter] = {}
+    for rec in eng.iter_records("registration"):
+        d = rec["data"]
+        c = out.setdefault(d["town"], Counter())
+        filed = dt.date.fromisoformat(d["filing_date"])
+        if d.get("eligible") == "是" and Q_START <= filed <= Q_END:
+            c["new"] += 1
+        if d.get("eligible") == "是" and d["status"] == "退出" and Q_START <= dt.date.fromisoformat(d["exit_date"]) <= Q_END:
+            c["exit"] += 1
+        gone = d["status"] == "退出" and dt.date.fromisoformat(d["exit_date"]) <= on
+        if d.get("eligible") != "是" or filed > on or gone:
+            continue
+        a = age(d["birth_date"], on)
+        c["total"] += 1
+        c[d["sex"]] += 1
+        c["80+" if a >= 80 else "70s" if a >= 70 else "60s"] += 1
+        c["risk" + d["risk_level"]] += 1
+        c["carer" + d["has_caregiver"]] += 1
+        c[d["self_care"]] += 1
+        if a >= 80 and d["economic_status"] != "一般":
+            c["poor_old"] += 1
+    for rec in eng.iter_records("visit"):
+        d = rec["data"]
+        if Q_START <= dt.date.fromisoformat(d["visit_date"]) <= Q_END:
+            out.setdefault(d["town"], Counter())["visit" + d["visit_level"]] += 1
+    return out
+
+
+def test_counts_equal_an_independent_count(ledger):
+    rep = ledger.report("summary", quarter=Q, as_of=TODAY)
+    assert rep.period == Q and rep.checks == []
+    truth = independent(ledger, min(TODAY, Q_END))
+    by_code = {r["unit_code"]: r for r in rep.rows}
+    assert sum(c["total"] for c in truth.values()) == rep.total["c1"] > 150
+    for town, c in truth.items():
+        row = by_code[town]
+        assert (row["c1"], row["c2"], row["c3"]) == (c["total"], c["男"], c["女"])
+        assert (row["c4"], row["c5"], row["c6"]) == (c["60s"], c["70s"], c["80+"])
+        assert (row["c7"], row["c8"], row["c9"]) == (c["自理"], c["半失能"], c["失能"])
+        assert (row["c21"], row["c22"]) == (c["carer是"], c["carer否"])
+        assert (row["c23"], row["c24"], row["c25"]) == (c["risk高"], c["risk中"], c["risk低"])
+        assert row["c26"] == c["poor_old"]
+        assert (row["c28"], row["c29"]) == (c["visit村委会"], c["visit街镇"])
+        assert (row["c30"], row["c31"]) == (c["new"], c["exit"])
+    assert rep.total["c28"] > 0 and rep.total["c29"] > 0
+
+
+def test_every_town_has_a_row_and_the_total_adds_up(ledger):
+    rep = ledger.report("summary", quarter=Q, as_of=TODAY)
+    towns = [t.code for t in ledger.divisions.towns()]
+    assert [r["unit_code"] for r in rep.rows] == towns
+    for key in (f"c{i}" for i in range(1, 32)):
+        assert rep.total[key] == sum(r[key] for r in rep.rows)
+    assert [c.number for c in rep.columns[1:]] == [str(i) for i in range(1, 32)]
+    assert rep.columns[2].groups == ("性别",) and rep.columns[2].label == "男"
+
+
+def test_by_village_rows_sum_to_the_town_row(ledger):
+    whole = {r["unit_code"]: r for r in ledger.report("summary", quarter=Q, as_of=TODAY).rows}
+    town = next(code for code, r in whole.items() if r["c1"] > 0)
+    rep = ledger.report("summary", quarter=Q, town=town, by_village=True, as_of=TODAY)
+    assert rep.columns[0].label == "村（居）委会"
+    assert {r["unit_code"][:9] for r in rep.rows} == {town[:9]}
+    assert rep.total["c1"] == whole[town]["c1"] and rep.total["c28"] == whole[town]["c28"]
+    assert rep.checks == []
+
+
+
+
+def test_due_is_15th_of_last_month_and_late_after_it(tmp_path):
+    eng = open_engine(tmp_path)
+    on_time = eng.report("summary", quarter="2025Q3", as_of=dt.date(2025, 9, 15))
+    assert (on_time.due, on_time.late, on_time.period) == ("2025-09-15", False, "2025Q3")
+    late = eng.report("summary", quarter="2025Q3", as_of=dt.date(2025, 9, 16))
+    assert late.late and late.date == "2025-09-16"
+    after = eng.report("summary", quarter="2025Q3", as_of=dt.date(2025, 11, 1))
+    assert after.date == "2025-09-30"          # counted at the quarter's end
+
+
+def test_exits_and_new_people_count_in_their_quarter(tmp_path):
+    eng = open_engine(tmp_path)
+    eng.save("registration", person(filing=dt.date(2025, 8, 1)))
+    eng.save("registration", person(filing=dt.date(2025, 2, 1), status="退出", exit_reason="死亡",
+                                    exit_date="2025-08-10"))
+    q3 = eng.report("summary", quarter="2025Q3", as_of=dt.date(2025, 9, 1))
+    row = next(r for r in q3.rows if r["unit_code"] == TOWN)
+    assert (row["c1"], row["c30"], row["c31"]) == (1, 1, 1)
+    q2 = eng.report("summary", quarter="2025Q2", as_of=dt.date(2025, 9, 1))
+    row = next(r for r in q2.rows if r["unit_code"] == TOWN)
+    assert (row["c1"], row["c30"], row["c31"]) == (1, 0, 0)   # on the ledger at 30 June
+
+
+def test_a_broken_identity_is_reported_by_row_and_identity(tmp_path):
+    forms = copy_forms(tmp_path)
+    edit(forms / "summary.yaml", "label: 女, count: \"sex == '女'\"",
+         "label: 女, count: \"sex == '女' and risk_level == '高'\"")
+    eng = open_engine(tmp_path, forms)
+    eng.save("registration", person(sex="女"))
+    rep = eng.report("summary", quarter=Q, as_of=TODAY)
+    msgs = [p.message for p in rep.checks]
+    assert any(m.startswith("小王庄镇：表内勾稽关系不成立：第1栏 = 第2栏 + 第3栏") and "第1栏=1" in m for m in msgs)
+    assert any(m.startswith("合计：") and "(c1 == c2 + c3)" in m for m in msgs)
+    assert all(p.rule == "identity" for p in rep.checks)

@@ -1,0 +1,90 @@
+"""Visit entry from the person file, the quarter's summary, export and the admin corner."""
+from __future__ import annotations
+
+import sys
+
+from textual.widgets import Select
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
+from tui_support import PERSON, SIZE, save_person, TODAY, drive, make_app, screen_names, type_text  # noqa: E402
+
+
+@drive
+async def test_visit_entry_from_person_file_is_prefilled(tmp_path):
+    app = make_app(tmp_path / "data")
+    eng = app.engine
+    person = save_person(eng)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_person(person.id)
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause(0.3)
+        assert screen_names(app)[-1] == "FormEntryScreen"
+        view = app.screen.view
+        assert view.rows["visit_date"].get_value() == TODAY.isoformat()
+        assert "赵桂兰" in str(view.rows["person"].editor.render())
+        for fid, value in {"visit_level": "村委会", "visit_method": "入户", "saw_person": "是",
+                           "physical": "良好", "mental": "良好", "daily_care": "正常", "hazards": ["无"],
+                           "referral": "否", "risk_change": "无"}.items():
+            view.rows[fid].set_value(value)
+        view.rows["visitor"].editor.focus()
+        await type_text(pilot, "刘强")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
+        assert eng.count("visit") == 1
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.screen.query_one("#person-visits").row_count == 1
+
+
+@drive
+async def test_summary_shows_quarter_deadline_and_checks(tmp_path):
+    app = make_app(tmp_path / "data", persons=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        head = str(app.screen.query_one("#summary-head").render())
+        assert "2026Q4" in head and "2026-12-15" in head
+        assert app.screen.query_one("#summary-table").row_count >= 2      # towns + 合计
+        assert str(app.screen.query_one("#summary-checks").render())
+
+
+@drive
+async def test_export_lists_registered_exporters_and_writes_in_a_worker(tmp_path):
+    app = make_app(tmp_path / "data", persons=15)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        screen = app.screen
+        formats = {v for _, v in screen.query_one("#x-format")._options if v is not Select.NULL}
+        assert formats and formats <= {e.name for e in app.engine.exporters()}
+        out = tmp_path / "out" / "roster"
+        screen.query_one("#x-output").value = str(out) + screen.exporters[screen.query_one("#x-format").value].extension
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = str(screen.query_one("#x-result").render())
+        assert "已导出" in result, result
+        assert any((tmp_path / "out").iterdir())
+
+
+@drive
+async def test_admin_corner_shows_form_checks_plugins_and_reloads(tmp_path):
+    app = make_app(tmp_path / "data")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        head = str(app.screen.query_one("#admin-forms-head").render())
+        assert "registration" in head
+        assert app.screen.query_one("#admin-plugins").row_count >= 3
+        await pilot.press("f5")
+        await pilot.pause()
+        assert any("表单已重新加载" in n.message for n in app._notifications)

@@ -1,0 +1,125 @@
+"""The shell: first-run choice, the operator, home counts, help, errors shown not raised."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.engine import Engine
+from core.problems import CarebookError
+from tui.app import CarebookApp
+from tui.screens.home import HomeScreen
+
+sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
+from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, screen_names, type_text  # noqa: E402
+
+
+@drive
+async def test_empty_ledger_offers_new_or_demo_and_new_asks_operator(tmp_path):
+    app = CarebookApp(Engine.open(tmp_path / "data"), today=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen_names(app)[-1] == "StartScreen"
+        assert "新建空台账" in str(app.screen.query_one("#new").label)
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "OperatorScreen"
+        await type_text(pilot, "李秀英")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert "李秀英" in app.sub_title
+    # Remembered in the ledger: the next start does not ask again.
+    eng = Engine.open(tmp_path / "data")
+    assert eng.settings.get("operator") == "李秀英"
+    eng.close()
+
+
+@drive
+async def test_demo_choice_switches_ledger_and_marks_every_screen(tmp_path):
+    def opener():
+        return open_engine(tmp_path / "demo", persons=30)
+
+    app = CarebookApp(Engine.open(tmp_path / "data"), today=TODAY, demo_opener=opener)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.demo
+        assert "演示数据" in app.sub_title
+        assert app.engine.count("registration") == 30
+        await pilot.press("r")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "RosterScreen"
+        assert "演示数据" in app.sub_title
+
+
+@drive
+async def test_home_counts_and_deadline(tmp_path):
+    app = make_app(tmp_path / "data", persons=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        counts = str(app.screen.query_one("#home-counts").render())
+        active = app.engine.count("registration", {"status": "在册"})
+        assert f"在册 {active} 人" in counts
+        assert "高风险" in counts
+        deadline = str(app.screen.query_one("#home-deadline").render())
+        assert "2026-12-15" in deadline and "还有 15 天" in deadline
+        due = str(app.screen.query_one("#home-due").render())
+        assert "本周应探访" in due and "已逾期" in due
+        assert OPERATOR in app.sub_title
+
+
+@drive
+async def test_f1_help_lists_keys_in_chinese(tmp_path):
+    app = make_app(tmp_path / "data", persons=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "HelpScreen"
+        text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "花名册" in text and "新建登记" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+
+
+@drive
+async def test_command_palette_finds_screens_by_chinese_name(tmp_path):
+    app = make_app(tmp_path / "data", persons=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"花名册", "新建登记", "汇总表", "导出", "管理", "帮助"} <= set(titles)
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "花名册")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert screen_names(app)[-1] == "RosterScreen"
+
+
+@drive
+async def test_engine_error_is_a_message_and_the_app_keeps_running(tmp_path):
+    app = make_app(tmp_path / "data", persons=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        def broken(*a, **k):
+            raise CarebookError("存储文件被占用（测试）")
+
+        assert app.attempt(broken) is None
+        await pilot.pause()
+        assert any("存储文件被占用" in n.message for n in app._notifications)
+        await pilot.press("r")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "RosterScreen"
+
+
+@drive
+async def test_low_spec_turns_animation_off(tmp_path):
+    app = make_app(tmp_path / "data", low_spec=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.animation_level == "none"

@@ -1,0 +1,93 @@
+"""Shared set-up for the TUI tests: a real engine on a tmp folder, demo people, typing helpers.
+
+No fakes: every test opens `core.engine.Engine` on its own folder and drives the real app at
+80x24 through Pilot, typing committed Chinese text key by key as an IME would deliver it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from core.engine import Engine
+from tui.app import CarebookApp
+
+TODAY = dt.date(2026, 11, 30)
+SIZE = (80, 24)
+OPERATOR = "张丽"
+
+
+def open_engine(folder: Path, persons: int = 0) -> Engine:
+    eng = Engine.open(folder)
+    if persons:
+        from core import demo
+
+        demo.generate(eng, persons=persons, seed=7, as_of=TODAY)
+    eng.settings.set("ledger_created", TODAY.isoformat())   # past the first-run choice
+    eng.settings.set("operator", OPERATOR)
+    eng.operator = OPERATOR
+    return eng
+
+
+def make_app(folder: Path, persons: int = 0, **kw) -> CarebookApp:
+    return CarebookApp(open_engine(folder, persons), today=TODAY, **kw)
+
+
+async def type_text(pilot, text: str) -> None:
+    """Committed text, one key per character (what Textual receives from an IME)."""
+    for ch in text:
+        await pilot.press(ch)
+
+
+def screen_names(app) -> list[str]:
+    return [type(s).__name__ for s in app.screen_stack]
+
+
+# A complete registration: what a village clerk would fill in for one elder.
+PERSON = {
+    "file_no": "120116157201-9001",
+    "town": "120116157000",
+    "village": "120116157201",
+    "filing_date": "2026-11-20",
+    "filler": "王芳",
+    "name": "赵桂兰",
+    "id_number": "120116194003150023",
+    "ethnicity": "汉族",
+    "marital": "丧偶",
+    "hukou_type": "农业(农村)",
+    "address": "小王庄镇渡口村三排五号",
+    "lives_alone": "是",
+    "all_supporters_away": "是",
+    "last_left_date": "2025-03-01",
+    "health_status": "健康",
+    "self_care": "自理",
+    "family_doctor": "否",
+    "income_sources": ["城乡居民养老保险金"],
+    "economic_status": "一般",
+    "living_arrangement": "独居",
+    "children_count": 1,
+    "housing": "自有",
+    "housing_hazard": "否",
+    "has_caregiver": "否",
+    "children": [{"child_name": "赵明", "child_relation": "子", "child_whereabouts": "河北省沧州市",
+                  "child_phone": "13812345678", "child_contact": "每月"}],
+    "daily_carers": ["自己"],
+    "liaison_name": "刘强",
+    "liaison_phone": "13987654321",
+}
+
+
+def drive(test):
+    """Run an async Pilot scenario as a plain pytest test (no asyncio plugin is installed)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+def save_person(eng, **changes):
+    """A registered person, saved the way the form saves one (defaults such as 在册 included)."""
+    return eng.save("registration", eng.new_record("registration", **dict(PERSON, **changes)))
