@@ -386,11 +386,16 @@ def cmd_ui(args) -> int:
 
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", help="数据文件夹（默认：CAREBOOK_DATA 或用户数据目录）")
-    common.add_argument("--forms", help="表单文件夹（默认：CAREBOOK_FORMS 或随程序的 forms/）")
+    # --data/--forms work before or after the subcommand; the subcommand's copy must not
+    # reset a value given before it, hence SUPPRESS there.
+    def common_options(default):
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument("--data", default=default, help="数据文件夹（默认：CAREBOOK_DATA 或用户数据目录）")
+        parser.add_argument("--forms", default=default, help="表单文件夹（默认：CAREBOOK_FORMS 或随程序的 forms/）")
+        return parser
 
-    p = argparse.ArgumentParser(prog="carebook", parents=[common],
+    common = common_options(argparse.SUPPRESS)
+    p = argparse.ArgumentParser(prog="carebook", parents=[common_options(None)],
                                 description="农村留守老年人信息台账。不带子命令时打开终端界面。")
     p.add_argument("--demo", action="store_true", help="打开演示台账（单独的数据文件夹，首次使用时生成）")
     p.add_argument("--low-spec", action="store_true", help="低配置模式：关闭动画")
@@ -510,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:   # `carebook ... | head`: the reader left; not an error
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":
