@@ -334,12 +334,12 @@ def cmd_demo(args) -> int:
 
     eng = Engine.open(data_dir, args.forms, operator="演示数据")
     try:
-        result = generate(eng, persons=args.persons, seed=args.seed)
+        result = generate(eng, persons=args.persons, seed=args.seed,
+                          progress=lambda step, n: _err(f"  {step}：已生成 {n} 条"))
     finally:
         eng.close()
     _out(f"演示台账已生成：{data_dir}")
-    if result:
-        _out(str(result))
+    _out(f"登记表 {result.get('registration', 0)} 份，探访记录 {result.get('visit', 0)} 条。")
     return EXIT_OK
 
 

@@ -353,14 +353,16 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     rng = random.Random(seed)
     led = Ledger(eng, rng, as_of)
     people = [led.person() for _ in range(persons)]
-    saved = eng.bulk_save("registration", people, operator=OPERATOR)
+    tick = (lambda step: (lambda n: progress(step, n))) if progress else (lambda step: None)
+    saved = eng.bulk_save("registration", people, operator=OPERATOR, progress=tick("登记表"))
     if progress:
         progress("登记表", saved)
     mine = {p["id_number"] for p in people}
     rows = [{"id": rid, **row} for rid, row in eng.index("registration").rows.items()
             if row.get("id_number") in mine]
     rows.sort(key=lambda r: r["file_no"])            # stable order, so a seed repeats exactly
-    visits = eng.bulk_save("visit", _visits(led, rows, village_days), operator=OPERATOR)
+    visits = eng.bulk_save("visit", _visits(led, rows, village_days), operator=OPERATOR,
+                           progress=tick("探访记录"))
     if progress:
         progress("探访记录", visits)
     return {"registration": saved, "visit": visits}

@@ -289,7 +289,8 @@ class Engine:
             pass
 
     def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
-                  on_problem: Callable[[int, list[Problem]], None] | None = None) -> int:
+                  on_problem: Callable[[int, list[Problem]], None] | None = None,
+                  progress: Callable[[int], None] | None = None) -> int:
         """Validate and store many new records with one write per partition file (demo, import)."""
         form = self.form(form_id)
         items, n = [], 0
@@ -306,6 +307,8 @@ class Engine:
             items.append((rec, row, self._history_entry(rec, None, "批量导入")))
             self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
             n += 1
+            if progress and n % 1000 == 0:
+                progress(n)
         self.store.put_many(form_id, items)
         return n
 
@@ -345,10 +348,10 @@ class Engine:
 
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
         """Keep what staff typed so a crash or a closed window loses at most one field."""
-        from .storage.atomic import write_json
+        from .storage.atomic import dumps, write_bytes
 
-        write_json(self._draft_path(form_id, record_id),
-                   {"form": form_id, "record": record_id, "at": now_iso(), "data": data})
+        write_bytes(self._draft_path(form_id, record_id),
+                    dumps({"form": form_id, "record": record_id, "at": now_iso(), "data": data}))
 
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
         path = self._draft_path(form_id, record_id)

@@ -173,28 +173,31 @@ class Validator:
         data = dict(data or {})
         reasons: dict[str, str] = {}
         overrides = overrides or {}
+        names = self.names(data)   # kept current as fields are filled, not rebuilt per field
         for field in self.form.top_fields():
             if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
-                data[field.id] = self._compute_rows(field, data)
+                data[field.id] = self._compute_rows(field, data, names)
+                names[field.id] = self._python(field, data[field.id])
             if not field.computed:
                 continue
             ov = overrides.get(field.id)
             if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
                 if "value" in ov:
                     data[field.id] = ov["value"]
+                    names[field.id] = self._python(field, ov["value"])
                 reasons[field.id] = f"人工改写：{ov['reason']}"
                 continue
-            value, reason = self._compute_one(field, self.names(data))
+            value, reason = self._compute_one(field, names)
             if value is None:
                 data.pop(field.id, None)
             else:
                 data[field.id] = value
+            names[field.id] = self._python(field, value)
             if reason:
                 reasons[field.id] = reason
         return data, reasons
 
-    def _compute_rows(self, group: Field, data: dict) -> list:
-        parent = self.names(data)
+    def _compute_rows(self, group: Field, data: dict, parent: dict) -> list:
         rows = []
         for row in data[group.id]:
             row = dict(row) if isinstance(row, dict) else row
@@ -224,17 +227,19 @@ class Validator:
     def drop_irrelevant(self, data: dict) -> dict:
         """Remove values of fields and sections that are not relevant (in form order, so chains work)."""
         data = dict(data)
+        names = self.names(data)   # updated as values are dropped, so later conditions see it
         for section in self.form.sections:
-            sec_ok = self.evaluator.relevant(section.relevant, self.names(data))
+            sec_ok = self.evaluator.relevant(section.relevant, names)
             for f in section.fields:
-                if not sec_ok or not self.evaluator.relevant(f.relevant, self.names(data)):
-                    data.pop(f.id, None)
+                if not sec_ok or not self.evaluator.relevant(f.relevant, names):
+                    if data.pop(f.id, None) is not None:
+                        names[f.id] = None
                 elif f.fields and isinstance(data.get(f.id), list):
-                    data[f.id] = self._drop_in_rows(f, data)
+                    data[f.id] = self._drop_in_rows(f, data, names)
+                    names[f.id] = self._python(f, data[f.id])
         return data
 
-    def _drop_in_rows(self, group: Field, data: dict) -> list:
-        parent = self.names(data)
+    def _drop_in_rows(self, group: Field, data: dict, parent: dict) -> list:
         rows = []
         for row in data[group.id]:
             if isinstance(row, dict):
