@@ -71,13 +71,17 @@ class Engine:
     """Open forms, validate and save records, query them, report and export."""
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
-                 readonly: bool = False, extra_plugins: list[object] | None = None):
+                 readonly: bool = False, extra_plugins: list[object] | None = None,
+                 today: Callable[[], dt.date] | None = None):
         from .formload import load_form_dir
         from .expressions import Evaluator
 
         self.data_dir = Path(data_dir)
         self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
         self.readonly = readonly
+        # What `today` means in form expressions (ages, "not in the future"); tests and
+        # reproducible demo ledgers pin it.
+        self.today: Callable[[], dt.date] = today or dt.date.today
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.plugin_set = load_plugins(local_dir=self.data_dir / "plugins", extra=extra_plugins)
         self.plugin_set.call_each("configure", engine=self)
@@ -152,7 +156,7 @@ class Engine:
         if v is None:
             if town:
                 form = self._form_for_town(form, town)
-            v = self._validators[key] = Validator(form, self.registry, self.evaluator)
+            v = self._validators[key] = Validator(form, self.registry, self.evaluator, today=self.today)
         return v
 
     # ----------------------------------------------------------------- records

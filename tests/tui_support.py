@@ -17,7 +17,7 @@ OPERATOR = "张丽"
 
 
 def open_engine(folder: Path, persons: int = 0) -> Engine:
-    eng = Engine.open(folder)
+    eng = Engine.open(folder, today=lambda: TODAY)
     if persons:
         from core import demo
 
