@@ -13,7 +13,6 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -167,12 +166,19 @@ class Engine:
         return idx
 
     def new_record(self, form_id: str, **context) -> dict:
-        """Defaults plus the computed values, ready for a form screen."""
+        """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
         form = self.form(form_id)
+        v = self.validator(form_id, town=context.get("town"))
         data: dict[str, Any] = {}
-        for f in form.fields_flat():
-            if getattr(f, "default", None) is not None and not f.calculate:
+        for f in form.top_fields():
+            if f.computed:
+                continue
+            if f.default is not None:
                 data[f.id] = copy.deepcopy(f.default)
+            if f.initial:
+                value = self.evaluator.calculate(f.initial, v.names({**data, **context}))
+                if value is not None:
+                    data[f.id] = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
         data.update(context)
         data, _ = self.compute(form_id, data)
         return data
@@ -242,6 +248,7 @@ class Engine:
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
         accepted = dict(reasons or {})
+        data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
         blocking = [p for p in problems if p.rule != "plugin"]
@@ -269,6 +276,23 @@ class Engine:
             "meta": meta,
             "_problems": problems,
         }
+
+    def _autonumber(self, form, data: dict) -> dict:
+        """Fill empty `autonumber` fields: the template's prefix plus the next free sequence number."""
+        for f in form.top_fields():
+            if not f.autonumber or data.get(f.id) not in (None, ""):
+                continue
+            head = f.autonumber[: f.autonumber.index("{seq")]
+            try:
+                prefix = head.format(**{k: ("" if v is None else v) for k, v in data.items()})
+            except (KeyError, IndexError, ValueError):
+                continue   # a part of the prefix is still empty: the required rules will say so
+            if "{" in head and not all(data.get(k) for k in _template_names(head)):
+                continue
+            taken = [str(row.get(f.id) or "") for row in self.index(form.id).rows.values()]
+            seqs = [int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()]
+            data = {**data, f.id: f.autonumber.format(**{**data, "seq": max(seqs, default=0) + 1})}
+        return data
 
     def _index_row(self, form, record: dict) -> dict:
         return RecordIndex.row_for(form, record)
@@ -443,3 +467,10 @@ class Engine:
         from plugins.cn.divisions import current  # the built-in division data plugin
 
         return current()
+
+
+def _template_names(template: str) -> list[str]:
+    """The field ids a `{village}-...` template refers to."""
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]

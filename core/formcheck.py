@@ -15,7 +15,7 @@ from .problems import Problem
 from .registry import Registry
 from .yamlload import YamlDoc
 
-_FIELD_EXPRESSIONS = ("relevant", "calculate")
+_FIELD_EXPRESSIONS = ("relevant", "calculate", "initial")
 
 
 @dataclass

@@ -17,7 +17,7 @@ Choices = list[tuple[str, str]]
 
 # Keys of a field dict that map to named attributes; anything else is kept in `options`
 # (type-specific keys such as `form`, `level`, `parent`).
-_FIELD_KEYS = ("id", "label", "type", "required", "pii", "unique", "help", "placeholder", "default",
+_FIELD_KEYS = ("id", "label", "type", "required", "pii", "unique", "help", "placeholder", "default", "initial", "autonumber",
                "relevant", "readonly", "calculate", "cases", "override", "min", "max", "min_length",
                "max_length", "pattern", "choices", "rules", "min_rows", "max_rows", "fields")
 
@@ -68,6 +68,8 @@ class Field:
     help: str = ""
     placeholder: str = ""
     default: Any = None
+    initial: str | None = None     # expression filled in once when a blank record is created
+    autonumber: str | None = None  # "{village}-{seq:04d}": filled at save when left empty
     relevant: str | None = None
     readonly: bool = False
     calculate: str | None = None

@@ -100,11 +100,18 @@ class RecordIndex:
         return True
 
     def _order(self, sort: str | None, desc: bool) -> Iterable[str]:
-        if not sort:
-            return self.rows.keys()
-        key = (sort, desc)
+        """Ids in display order, cached until the next save.
+
+        With no sort column, records group by partition (village) and then by the search key,
+        which starts with the name: what a roster is expected to look like.
+        """
+        key = (sort or "", desc)
         if key not in self._orders:
-            self._orders[key] = sorted(self.rows, key=lambda r: _sort_value(self.rows[r].get(sort)), reverse=desc)
+            if sort:
+                def by(r): return _sort_value(self.rows[r].get(sort))
+            else:
+                def by(r): return (self.rows[r].get("_p") or "", self.rows[r].get(SEARCH_KEY, ""))
+            self._orders[key] = sorted(self.rows, key=by, reverse=desc)
         return self._orders[key]
 
     def select(self, text: str | None = None, filters: dict | None = None, sort: str | None = None,
