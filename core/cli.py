@@ -73,11 +73,11 @@ def cmd_forms_check(args) -> int:
 
 
 def cmd_forms_schema(args) -> int:
-    from .compile import compile_schema
+    from .compile import compile_form
 
     eng = _engine(args, readonly=True)
     try:
-        _json(compile_schema(eng.form(args.form), eng.registry))
+        _json(compile_form(eng.form(args.form), eng.registry))
     finally:
         eng.close()
     return EXIT_OK
@@ -518,6 +518,23 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # `carebook ... | head`: the reader left; not an error
         sys.stderr.close()
         return EXIT_OK
+    except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
+        return _internal_error()
+
+
+def _internal_error() -> int:
+    """Keep the details for developers in a file; tell the user where it is, in Chinese."""
+    import tempfile
+    import traceback
+
+    path = Path(tempfile.gettempdir()) / f"carebook-error-{dt.datetime.now():%Y%m%d-%H%M%S}.txt"
+    try:
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        where = f"详细信息已写入 {path}，请发给维护人员。"
+    except OSError:
+        where = "请把出错前的操作告诉维护人员。"
+    _err(f"程序内部错误，操作没有完成。{where}")
+    return EXIT_BROKEN
 
 
 if __name__ == "__main__":

@@ -201,12 +201,22 @@ class Engine:
             accepted_warnings=accepted or {},
             overrides=overrides,
         )
+        problems.extend(self._dangling_refs(v.form, clean))
         for _plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=clean,
                                                       record_id=record_id):
             problems.extend(p for p in (res or []) if p.is_error or p.rule not in (accepted or {}))
         problems.extend(Problem(f"插件出错：{m}", severity="warning", rule="plugin")
                         for m in self._drain_plugin_problems())
         return clean, problems
+
+    def _dangling_refs(self, form, data: dict) -> list[Problem]:
+        out = []
+        for f in form.top_fields():
+            target = f.options.get("form") if f.type == "record-ref" else None
+            if target and data.get(f.id) and data[f.id] not in self.index(target).rows:
+                out.append(Problem(f"{f.label}：所选记录不存在（可能已被删除或来自其他台账） (record-ref)",
+                                   f.id, rule="record-ref"))
+        return out
 
     def validate(self, form_id: str, data: dict, record_id: str | None = None, *,
                  version: int | None = None, accepted: dict[str, str] | None = None,
@@ -248,6 +258,7 @@ class Engine:
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
         accepted = dict(reasons or {})
+        data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
@@ -276,6 +287,21 @@ class Engine:
             "meta": meta,
             "_problems": problems,
         }
+
+    def _copy_from_refs(self, form, data: dict) -> dict:
+        """Fill fields a `record-ref` names in `copy:` from the referenced record (a visit's
+        person's town, village and name), so nobody types them twice or gets them wrong."""
+        for f in form.top_fields():
+            mapping = f.options.get("copy") if f.type == "record-ref" else None
+            ref_id = data.get(f.id)
+            if not mapping or not ref_id:
+                continue
+            ref = self.get(ref_id, f.options.get("form"))
+            if ref is None:
+                continue   # validation reports the dangling reference
+            data = {**data, **{mine: ref["data"].get(theirs) for mine, theirs in mapping.items()
+                               if ref["data"].get(theirs) is not None}}
+        return data
 
     def _autonumber(self, form, data: dict) -> dict:
         """Fill empty `autonumber` fields: the template's prefix plus the next free sequence number."""

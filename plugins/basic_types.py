@@ -174,7 +174,9 @@ BASIC_TYPES = (
               clean_multi, needs_choices=True),
     FieldType("repeat", "repeat", {"type": "array", "items": {"type": "object"}}, clean_repeat),
     FieldType("record-ref", "reference", {"type": "string"}, clean_text,
-              options={"form": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}}),
+              options={"form": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                       # {this form's field: the referenced record's field}, copied at save
+                       "copy": {"type": "object", "additionalProperties": {"type": "string"}}}),
 )
 
 

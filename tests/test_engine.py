@@ -1,0 +1,194 @@
+"""The engine facade end to end: real forms (a copy of forms/), real TinyDB files in tmp_path."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from binhai_support import TODAY, VILLAGE, copy_forms, edit, open_engine, person, visit
+from core.engine import Engine
+from core.problems import CarebookError, ValidationFailed
+
+
+@pytest.fixture
+def eng(tmp_path):
+    engine = open_engine(tmp_path)
+    yield engine
+    engine.close()
+
+
+def test_saved_record_carries_identity_form_version_and_operator(eng):
+    res = eng.save("registration", person(name="李桂兰"))
+    rec = eng.get(res.id)
+    assert rec["form"] == "registration"
+    assert rec["version"] == eng.form("registration").version
+    assert rec["operator"] == "测试员"
+    assert rec["partition"] == VILLAGE
+    assert rec["created"] == rec["updated"]
+    assert rec["data"]["name"] == "李桂兰"
+    assert len(rec["id"]) == 36                     # a UUID, stable across machines
+
+
+def test_computed_values_are_stored_with_their_reasons(eng):
+    res = eng.save("registration", person(age=85))
+    rec = eng.get(res.id)
+    assert rec["data"]["age"] >= 85
+    assert rec["data"]["risk_level"] == "高"
+    assert rec["meta"]["reasons"]["risk_level"]     # the rule that fired is kept
+
+
+def test_refused_record_names_field_and_rule_and_stores_nothing(eng):
+    bad = person(name="")
+    bad.pop("name")
+    with pytest.raises(ValidationFailed) as err:
+        eng.save("registration", bad)
+    paths = {p.path for p in err.value.problems}
+    assert "name" in paths
+    assert any("姓名" in p.message for p in err.value.problems)
+    assert eng.count("registration") == 0
+
+
+def test_duplicate_id_number_is_refused_with_the_existing_record(eng):
+    first = person()
+    eng.save("registration", first)
+    with pytest.raises(ValidationFailed) as err:
+        eng.save("registration", person(id_number=first["id_number"]))
+    assert any(p.path == "id_number" for p in err.value.problems)
+    assert eng.count("registration") == 1
+
+
+def test_edit_appends_history_with_field_diff_and_keeps_created(eng):
+    res = eng.save("registration", person(name="王秀英"))
+    data = dict(eng.get(res.id)["data"], name="王秀兰")
+    eng.save("registration", data, record_id=res.id, operator="刘敏")
+    hist = eng.history(res.id)
+    assert [h["action"] for h in hist] == ["新建", "修改"]
+    assert hist[1]["operator"] == "刘敏"
+    assert {"path": "name", "old": "王秀英", "new": "王秀兰"} in hist[1]["changes"]
+    assert eng.get(res.id)["created"] == hist[0]["at"]
+
+
+def test_leaving_the_ledger_is_a_recorded_status_change_not_a_delete(eng):
+    res = eng.save("registration", person())
+    data = dict(eng.get(res.id)["data"], status="退出", exit_reason="死亡", exit_date=TODAY.isoformat())
+    eng.save("registration", data, record_id=res.id, note="本人去世")
+    assert eng.get(res.id)["data"]["status"] == "退出"
+    last = eng.history(res.id)[-1]
+    assert {c["path"] for c in last["changes"]} >= {"status", "exit_reason", "exit_date"}
+    assert last["note"] == "本人去世"
+    assert eng.count("registration", {"status": "退出"}) == 1
+
+
+def test_warning_saves_only_with_a_typed_reason_which_history_keeps(eng):
+    data = person(file_no="120116999999-0001")      # does not start with the village code: a warning
+    with pytest.raises(ValidationFailed) as err:
+        eng.save("registration", data)
+    warning = next(p for p in err.value.problems if p.severity == "warning")
+    res = eng.save("registration", data, reasons={warning.rule: "老档案沿用原编号"})
+    hist = eng.history(res.id)
+    assert {"rule": warning.rule, "reason": "老档案沿用原编号"} in hist[0]["reasons"]
+
+
+def test_risk_override_needs_a_reason_and_is_in_the_history(eng):
+    res = eng.save("registration", person(), overrides={"risk_level": {"value": "高", "reason": "独居且近期跌倒"}})
+    rec = eng.get(res.id)
+    assert rec["data"]["risk_level"] == "高"
+    assert eng.history(res.id)[0]["overrides"]["risk_level"]["reason"] == "独居且近期跌倒"
+
+
+def test_empty_file_number_is_numbered_after_the_village_highest(eng):
+    a = person(file_no=None)
+    b = person(file_no=None)
+    ra = eng.save("registration", a)
+    rb = eng.save("registration", b)
+    assert eng.get(ra.id)["data"]["file_no"] == f"{VILLAGE}-0001"
+    assert eng.get(rb.id)["data"]["file_no"] == f"{VILLAGE}-0002"
+
+
+def test_new_record_fills_initial_values(eng):
+    blank = eng.new_record("registration")
+    assert blank["filing_date"] == dt.date.today().isoformat()
+    assert blank["status"] == "在册"
+
+
+def test_visit_copies_the_persons_town_village_and_name(eng):
+    pid = eng.save("registration", person(name="赵凤兰")).id
+    v = visit(pid, TODAY)
+    for key in ("person_name", "town", "village"):
+        v.pop(key)
+    rec = eng.get(eng.save("visit", v).id)
+    assert rec["data"]["person_name"] == "赵凤兰"
+    assert rec["data"]["village"] == VILLAGE
+    assert rec["partition"] == VILLAGE
+
+
+def test_visit_to_a_missing_person_is_refused(eng):
+    with pytest.raises(ValidationFailed) as err:
+        eng.save("visit", visit("no-such-person", TODAY))
+    assert any(p.path == "person" and p.rule == "record-ref" for p in err.value.problems)
+
+
+def test_old_records_stay_readable_after_the_form_changes(tmp_path):
+    forms = copy_forms(tmp_path)
+    eng = open_engine(tmp_path, forms)
+    old_id = eng.save("registration", person()).id
+    eng.close()
+    reg = forms / "registration.yaml"
+    text = reg.read_text(encoding="utf-8")
+    version = eng.form("registration").version
+    edit(reg, f"\nversion: {version}\n", f"\nversion: {version + 1}\n")
+    edit(reg, "      - {id: reviewer, label: 复核人, type: text, max_length: 20}",
+         "      - {id: reviewer, label: 复核人, type: text, max_length: 20}\n"
+         "      - {id: grid_no, label: 网格编号, type: text, required: true}")
+    assert text != reg.read_text(encoding="utf-8")
+    eng = open_engine(tmp_path, forms)
+    try:
+        assert eng.form("registration").version == version + 1
+        assert eng.outdated("registration") == [old_id]
+        assert eng.validate_stored(old_id) == []          # still valid under its own version
+        assert eng.form("registration", version).field("grid_no") is None
+        with pytest.raises(ValidationFailed) as err:     # new records need the new field
+            eng.save("registration", person())
+        assert any(p.path == "grid_no" for p in err.value.problems)
+    finally:
+        eng.close()
+
+
+def test_drafts_survive_a_restart(tmp_path):
+    eng = open_engine(tmp_path)
+    eng.save_draft("registration", None, {"name": "孙玉珍"})
+    eng.close()
+    eng = open_engine(tmp_path, tmp_path / "forms")
+    try:
+        assert eng.load_draft("registration", None) == {"name": "孙玉珍"}
+        eng.drop_draft("registration", None)
+        assert eng.load_draft("registration", None) is None
+    finally:
+        eng.close()
+
+
+def test_readonly_engine_refuses_to_save(tmp_path):
+    open_engine(tmp_path).close()
+    ro = Engine.open(tmp_path / "data", tmp_path / "forms", readonly=True)
+    try:
+        with pytest.raises(CarebookError):
+            ro.save("registration", person())
+    finally:
+        ro.close()
+
+
+def test_query_searches_name_pinyin_id_and_phone(eng):
+    p = person(name="张桂兰", phone="13912345678")
+    eng.save("registration", p)
+    eng.save("registration", person(name="李明"))
+    for needle in ("张桂", "zgl", p["id_number"][-6:], "2345678"):
+        page = eng.query("registration", text=needle)
+        assert [r["name"] for r in page.rows] == ["张桂兰"], needle
+    assert eng.query("registration", filters={"name": ["李明", "张桂兰"]}).total == 2
+
+
+def test_full_export_is_written_to_the_audit_log(eng, tmp_path):
+    eng.save("registration", person())
+    eng.export("records", "json", tmp_path / "out.json", full=True, form="registration")
+    log = eng.audit_log()
+    assert log and log[-1]["full"] is True and log[-1]["operator"] == "测试员"
