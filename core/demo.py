@@ -6,11 +6,14 @@ provinces, a few 特困/低保, ~5 % 退出, visits mostly on time) follow the d
 roster, the summary and the due list look like an office's, and every record passes the same
 validation staff input does: the demo goes through `Engine.bulk_save`, never around it.
 
-Visit history: town visits for the last four quarters (one a quarter, a few missed) and village
-visits at each person's cadence for the last `village_days` days (default 30, at least one
-cadence). A full year of weekly and fortnightly village visits would be over a million records
-for 50,000 people; about six visits a person keeps 50,000 people near 300,000 visits, and the
-recent window is what the due list reads.
+Visit history: town visits for the last four quarters (one a quarter, about one in twelve
+missed) and village visits at each person's cadence (高 weekly, 中 fortnightly, 低 monthly) for the
+last `village_days` days, with realistic gaps: most visits a little early, about one in twelve
+late, and now and then a month or so with none (the elder in hospital or staying with a child).
+By default that window is a full year for ledgers of up to `FULL_YEAR_UP_TO` people (the default
+2,000 make about 40,000 visits) and the last 30 days above that: a year of weekly and fortnightly
+visits for 50,000 people would be over a million records — hours of validated saving — while 30
+days keeps 50,000 people near 300,000 visits, and the recent window is what the due list reads.
 """
 from __future__ import annotations
 
@@ -312,18 +315,37 @@ def _visit(led: Ledger, row: dict, day: dt.date, level: str) -> dict[str, Any]:
     return v
 
 
+FULL_YEAR_UP_TO = 5000        # people; larger demo ledgers get RECENT_DAYS of village visits
+RECENT_DAYS = 30
+
+
+def default_village_days(persons: int) -> int:
+    """A year of village visits where that stays quick to generate, the last month above it."""
+    return 365 if persons <= FULL_YEAR_UP_TO else RECENT_DAYS
+
+
 def _cadence_days(risk: str | None) -> int:
     return {"高": 7, "中": 15}.get(risk or "", 30)
 
 
-def _visits(led: Ledger, rows: list[dict], village_days: int) -> Iterator[dict]:
-    """Town visits once a quarter for four quarters, village visits at the person's cadence."""
+def _next_gap(rng: random.Random, step: int) -> int:
+    """Days until the next village visit: usually a little early, sometimes late, rarely a long gap."""
+    r = rng.random()
+    if r < 0.02:                                   # in hospital, or staying with a child for a while
+        return step + rng.randint(21, 45)
+    if r < 0.10:
+        return max(1, int(step * rng.uniform(1.2, 1.8)))
+    return max(1, int(step * rng.uniform(0.6, 1.0)))
+
+
+def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int = 4) -> Iterator[dict]:
+    """Town visits once a quarter for `town_quarters` quarters, village visits at the person's cadence."""
     rng, as_of = led.rng, led.as_of
     real_today = dt.date.today()
     last = min(as_of, real_today)          # a visit can never be in the future
     q_ends = []
     d = as_of
-    for _ in range(4):
+    for _ in range(town_quarters):
         q_ends.append((quarter_start(d.year, (d.month - 1) // 3 + 1), quarter_end(d.year, (d.month - 1) // 3 + 1)))
         d = quarter_start(d.year, (d.month - 1) // 3 + 1) - dt.timedelta(days=1)
     for row in rows:
@@ -338,14 +360,17 @@ def _visits(led: Ledger, rows: list[dict], village_days: int) -> Iterator[dict]:
         day = max(filing, as_of - dt.timedelta(days=window)) + dt.timedelta(days=rng.randint(0, step - 1))
         while day <= stop:
             yield _visit(led, row, day, "村委会")
-            late = rng.random() < 0.08
-            day += dt.timedelta(days=max(1, int(step * (rng.uniform(1.2, 1.8) if late else rng.uniform(0.6, 1.0)))))
+            day += dt.timedelta(days=_next_gap(rng, step))
 
 
 def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = None,
-             village_days: int = 30, progress=None) -> dict[str, int]:
+             village_days: int | None = None, town_quarters: int = 4, progress=None) -> dict[str, int]:
     """Fill the ledger with `persons` demo people and their visits; returns the counts saved.
 
+    `village_days`: how far back village visits go; None is `default_village_days(persons)` (a
+    year up to 5,000 people, 30 days above, see the module docstring); `town_quarters`: how many
+    quarters, this one included, have town visits. Tests that need many people but not the visit
+    history pass small numbers to stay quick (saving is ~1.5 ms a record, for the validation).
     The same seed and as_of give the same ledger. `progress(step, done)` is called with
     "登记表" / "探访记录" so a CLI or the TUI can show what is happening.
     """
@@ -361,7 +386,8 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     rows = [{"id": rid, **row} for rid, row in eng.index("registration").rows.items()
             if row.get("id_number") in mine]
     rows.sort(key=lambda r: r["file_no"])            # stable order, so a seed repeats exactly
-    visits = eng.bulk_save("visit", _visits(led, rows, village_days), operator=OPERATOR,
+    days = default_village_days(persons) if village_days is None else village_days
+    visits = eng.bulk_save("visit", _visits(led, rows, days, town_quarters), operator=OPERATOR,
                            progress=tick("探访记录"))
     if progress:
         progress("探访记录", visits)

@@ -8,6 +8,7 @@ parent row plus one list of rows per repeat group, already masked.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -65,6 +66,8 @@ class FieldInfo:
             return self.label_of(value)
         if self.type == "division" and self.names:
             return self.names(value) or str(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)       # 年收入 18900, not 18900.0 in a CSV cell or on paper
         if isinstance(value, (int, float)):
             return value
         return str(value)
@@ -206,6 +209,22 @@ def file_no(record: Any) -> str:
 
 
 Mask = Callable[[str | None, Any], Any]
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+
+def local_time(stamp: Any) -> str:
+    """A stored ISO timestamp as staff read it: Beijing time, `2026-11-30 21:02:05`.
+    Storage may write UTC (`+00:00`); a clerk comparing 更新时间 with the office clock must not
+    have to add eight hours. Text that is not a timestamp is passed through."""
+    if not stamp:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(BEIJING)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cell(f: FieldInfo, value: Any, mask: Mask) -> Any:
@@ -240,7 +259,7 @@ def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dic
     """One record as its parent row and its repeat-group rows (keyed by group id)."""
     data, key = record_data(record), file_no(record)
     parent = [key] + [_cell(f, data.get(f.id), mask) for f in info.table_fields]
-    parent += [str(get(record, "id", "")), get(record, "version", ""), str(get(record, "updated", "") or "")]
+    parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated"))]
     groups: dict[str, list[list[Any]]] = {}
     for g in info.groups:
         rows = data.get(g.id) or []

@@ -10,6 +10,7 @@ form agree on what a record looks like on paper.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -50,8 +51,14 @@ class ExportJob:
         return self.params.get("form") or "registration"
 
     def report(self):
-        """The roster/summary `Report` for this job (report params only, not exporter ones)."""
+        """The roster/summary `Report` for this job (report params only, not exporter ones).
+
+        A town's own summary breaks down by village unless told otherwise: one row that only
+        repeats the total is no use to the town, and the summary screen of the terminal UI
+        already shows a town by village — the exported sheet must match what was on screen."""
         params = {k: v for k, v in self.params.items() if k not in EXPORTER_PARAMS}
+        if self.what == "summary" and params.get("town") and "by_village" not in params:
+            params["by_village"] = True
         return self.engine.report(self.what, **params)
 
     def form(self, form_id: str | None = None, version: int | None = None):
@@ -90,6 +97,21 @@ def text_width(value: Any) -> int:
     if s.isascii():
         return len(s)
     return len(s) + (len(s.encode("utf-8")) - len(s)) // 2
+
+
+def cn_date(iso: Any) -> str:
+    """`2026-11-30` -> `2026年11月30日`, the way a date is written on a paper form; anything
+    that is not an ISO date (blank, already Chinese) is returned as it came."""
+    s = "" if iso is None else str(iso).strip()
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", s[:10]) if len(s) >= 10 else None
+    return f"{m[1]}年{int(m[2])}月{int(m[3])}日" if m else s
+
+
+def cn_period(period: Any) -> str:
+    """`2026Q4` -> `2026年第四季度` (the statistics period as offices write it)."""
+    s = "" if period is None else str(period).strip()
+    m = re.fullmatch(r"(\d{4})\s*[Qq]([1-4])", s)
+    return f"{m[1]}年第{'一二三四'[int(m[2]) - 1]}季度" if m else s
 
 
 def output_file(output: Path, extension: str, stem: str) -> Path:

@@ -7,6 +7,8 @@ while typing. The same walk checks overlay files against the form they extend.
 """
 from __future__ import annotations
 
+import difflib
+import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -115,9 +117,25 @@ class FormChecker:
                 out.append(doc.problem(path + (lo,), f"{lo} ({f[lo]}) 大于 {hi} ({f[hi]}) ({lo})", rule=lo))
         for key in _FIELD_EXPRESSIONS + ("required",):
             out += self.expression(doc, path + (key,), f.get(key), scope, row)
+        if f.get("autonumber") is not None:
+            out += self._autonumber(doc, path + ("autonumber",), f["autonumber"], scope, row)
         out += self._cases(doc, f, path, scope, row, local_lists)
         out += self._rules(doc, f.get("rules"), path + ("rules",), scope, row)
         return out
+
+    @staticmethod
+    def _autonumber(doc: YamlDoc, path: tuple, template: str, scope: Scope, row: bool) -> list[Problem]:
+        """`"{village}-{seq:04d}"`: the meta-schema wants `{seq}` last; here the other parts must be the
+        record's own fields, since the engine fills them from the record at save (rows have no number)."""
+        if row:
+            return [doc.problem(path, "重复组（repeat）里的字段不能自动编号 (autonumber)", rule="autonumber")]
+        try:
+            parts = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        except ValueError as exc:
+            return [doc.problem(path, f"编号模板写法不对（大括号不成对？）：{exc} (autonumber)", rule="autonumber")]
+        return [doc.problem(path, f"编号模板里的 {{{name}}} 不是本表的字段{_guess(name, scope.names)} (autonumber)",
+                            rule="autonumber")
+                for name in dict.fromkeys(parts) if name != "seq" and name not in scope.names]
 
     def _cases(self, doc: YamlDoc, f: dict, path: tuple, scope: Scope, row: bool, local_lists: dict) -> list[Problem]:
         out = []
@@ -192,3 +210,8 @@ def _at(raw: Any, path: tuple) -> Any:
     for p in path:
         raw = raw[p]
     return raw
+
+
+def _guess(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"，是不是 {close[0]}？" if close else ""

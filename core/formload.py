@@ -17,6 +17,7 @@ from .formmodel import Choices, Form, choice_items
 from .metaschema import check_meta, meta_validator
 from .overlay import Overlay, TownForms
 from .problems import FormError, Problem
+from .viewcheck import FileChecker
 from .registry import Registry
 from .yamlload import YamlDoc, load_file, load_text
 
@@ -56,6 +57,7 @@ class FormSet:
         self.problems: list[Problem] = []
         self.broken: dict[str, list[Problem]] = {}   # file -> its problems, for files skipped
         self._validator = meta_validator(self.registry)
+        self._broken_forms: set[str] = set()     # ids of form files skipped for their errors
         self._town_forms = TownForms(self.overlays)
         if not self.root.is_dir():
             self.problems.append(Problem(f"表单目录不存在：{self.root}", rule="io"))
@@ -66,12 +68,16 @@ class FormSet:
             self._add_list(doc)
         checker = FormChecker(self.registry, self.evaluator, self.lists)
         for doc in docs:
-            kind = _kind(doc)
-            if kind == "form":
+            if _kind(doc) == "form":
                 self._add_form(doc, checker)
-            elif kind in ("view", "report", "schedule"):
-                self._add_file(doc)
-            elif kind not in ("list", "overlay"):
+        files = FileChecker(checker, self.forms, self._broken_forms)   # views/reports/schedules read the forms' fields
+        for form_id in list(self.forms):
+            self._check_references(form_id, files)
+        for doc in docs:
+            kind = _kind(doc)
+            if kind in ("view", "report", "schedule"):
+                self._add_file(doc, files)
+            elif kind not in ("form", "list", "overlay"):
                 self._keep(doc)          # unreadable, or no usable kind: report and skip
         for doc in [self._load(p) for p in _files(self.root / "overlays")] + [d for d in docs if _kind(d) == "overlay"]:
             self._add_overlay(doc, checker)
@@ -133,6 +139,18 @@ class FormSet:
             form = Form.from_raw(doc.data, shared_lists=self.lists, source=str(doc.path or doc.file))
             self.forms[form.id] = form
             self.form_docs[form.id] = doc
+        elif isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+            self._broken_forms.add(doc.data["id"])
+
+    def _check_references(self, form_id: str, checker: FileChecker) -> None:
+        """Record-refs point at other forms, so they are checked once every form has loaded; a form
+        whose references are broken is set aside like any other broken file."""
+        doc = self.form_docs[form_id]
+        extra = checker.references(doc, self.forms[form_id])
+        self.problems += extra
+        if _errors(extra):
+            del self.forms[form_id], self.form_docs[form_id]
+            self.broken[doc.file] = list(doc.problems) + extra
 
     def _shared_case_values(self, doc: YamlDoc) -> list[Problem]:
         """`cases` values of fields whose choices come from a shared list (local ones are checked earlier)."""
@@ -148,8 +166,10 @@ class FormSet:
                                                rule="cases"))
         return out
 
-    def _add_file(self, doc: YamlDoc) -> None:
-        extra = self._taken(doc, self.files, doc.data["id"]) if doc.data and not _errors(doc.problems) else []
+    def _add_file(self, doc: YamlDoc, checker: FileChecker) -> None:
+        extra: list[Problem] = []
+        if doc.data is not None and not _errors(doc.problems):
+            extra = checker.check(doc) + self._taken(doc, self.files, doc.data["id"])
         if self._keep(doc, extra):
             self.files[doc.data["id"]] = doc.data
             self.docs[doc.data["id"]] = doc

@@ -105,6 +105,7 @@ def _translate(err, doc: YamlDoc, root: Any) -> Problem:
     templates = {
         "minimum": "不能小于 {want}", "maximum": "不能大于 {want}",
         "minItems": "至少要有 {want} 项", "maxItems": "最多 {want} 项",
+        "minProperties": "至少要写 {want} 个键",
         "minLength": "不能为空" if want == 1 else "至少 {want} 个字", "maxLength": "最多 {want} 个字",
         "uniqueItems": "有重复的项",
     }

@@ -40,6 +40,16 @@ def option(field: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def blank(value: Any) -> bool:
+    """Nothing typed: None, or text that is empty once spaces and separators are dropped.
+
+    The validator treats a ``None`` from ``normalize`` as "not filled" (``required`` then decides),
+    as the basic types do; without this an optional phone left empty was checked as the text
+    "None" or "" and refused — "无电话" is common among elders, so empty must pass.
+    """
+    return value is None or (isinstance(value, str) and not fold(value))
+
+
 class ResidentIdType:
     """公民身份号码: normalised on input (full-width → ASCII, x → X, 15 → 18 digits)."""
 
@@ -52,7 +62,9 @@ class ResidentIdType:
     def json_schema(self, field: Any) -> dict:
         return {"type": "string", "format": self.format}
 
-    def normalize(self, value: Any, field: Any = None) -> str:
+    def normalize(self, value: Any, field: Any = None) -> str | None:
+        if blank(value):
+            return None
         number = normalize_id(value, upgrade_15=bool(option(field, "upgrade_15", True)))
         reason = check_id(number)
         if reason:
@@ -71,7 +83,9 @@ class PhoneType:
     def json_schema(self, field: Any) -> dict:
         return {"type": "string", "format": self.format}
 
-    def normalize(self, value: Any, field: Any = None) -> str:
+    def normalize(self, value: Any, field: Any = None) -> str | None:
+        if blank(value):
+            return None
         number = normalize_phone(value)
         reason = check_phone(number)
         if reason:
@@ -99,7 +113,9 @@ class DivisionType:
     def json_schema(self, field: Any) -> dict:
         return {"type": "string", "pattern": r"^\d{12}$", "format": self.format}
 
-    def normalize(self, value: Any, field: Any = None, today: date | None = None) -> str:
+    def normalize(self, value: Any, field: Any = None, today: date | None = None) -> str | None:
+        if blank(value):
+            return None
         code = fold(value)
         if len(code) != 12 or not code.isdigit():
             raise ValueError("区划代码应为12位数字")

@@ -6,6 +6,13 @@ house and staff type them in later, and a filled form is printed for the person'
 chosen), and every skip rule spelled out in words (`plugins.print_hints`), because on paper
 nothing hides a section by itself. HTML rather than PDF: every office has a browser that
 prints it, and no PDF library is needed.
+
+Paper order follows the annex: 档案编号 and 填报日期 stand in the line under the title and
+填表人 / 复核人 / 单位负责人 are signed at the foot, so those fields are lifted out of the body
+(printed twice, the interviewer fills in two dates and a filled form disagrees with itself).
+Repeat groups (children) get the full page width: squeezed into the value column an 18-digit
+ID number breaks over three lines. On a filled form a conditional section with nothing in it
+says that it does not apply, rather than showing blank lines that read as missing data.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import core
-from core.exporting import ExportJob, output_file
+from core.exporting import ExportJob, cn_date, output_file
 from core.exportform import FieldInfo, FormInfo, file_no, get, record_data
 from plugins.print_hints import Speaker, field_hint, section_hint
 
@@ -38,11 +45,22 @@ tr { break-inside: avoid; page-break-inside: avoid; }
                margin-right: -1px; text-align: center; }
 table.rows th { font-weight: normal; background: #f2f2f2; font-size: 9.5pt; }
 table.rows td { height: 7mm; }
+table.rows th.w-id { width: 36mm; } table.rows th.w-phone { width: 25mm; }
+table.rows th.w-text { width: 16mm; }
+table.rows th.w-date { width: 22mm; }
+th.group { text-align: left; font-weight: normal; background: #f2f2f2; }
+.na { font-size: 9.5pt; margin: 0 0 1.5mm; }
 .req { font-weight: bold; }
 .sign { display: flex; justify-content: space-between; margin-top: 10mm; }
 .foot { margin-top: 4mm; font-size: 8.5pt; color: #333; }
 """
 BLANK_REPEAT_ROWS = 4
+# (field id, label if the form lacks the field): printed in the line under the title …
+HEAD_FIELDS = (("file_no", "档案编号"), ("filing_date", "填报日期"))
+# … and signed at the foot of the form, as on the annex.
+SIGN_FIELDS = (("filler", "填表人"), ("reviewer", "复核人"), ("head", "单位负责人"))
+# Child columns that need room on paper, by field type.
+WIDE_TYPES = {"cn-resident-id": "w-id", "phone": "w-phone", "date": "w-date", "text": "w-text"}
 
 
 class FormPrinter:
@@ -53,33 +71,67 @@ class FormPrinter:
         self.speaker = Speaker(info.field)
 
     def html(self, heading: str = "") -> str:
+        """The whole page. `heading` is shown before the 档案编号 line when given (e.g. a
+        batch name); the 档案编号 / 填报日期 line itself comes from the form's fields."""
         info = self.info
+        lifted = {fid for fid, _ in (*HEAD_FIELDS, *SIGN_FIELDS)}
         parts = [f"<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
                  f"<title>{escape(info.title)}</title><style>{CSS}</style></head><body>",
-                 f"<h1>{escape(info.title)}</h1>",
-                 f"<div class=\"meta\"><span>{escape(heading)}</span>"
-                 f"<span>填报日期：　　　年　　月　　日</span></div>"]
+                 f"<h1>{escape(info.title)}</h1>"]
+        if heading:
+            parts.append(f"<p class=\"hint\">{escape(heading)}</p>")
+        parts.append("<div class=\"meta\">" + "".join(
+            f"<span>{self._slot(fid, label)}</span>" for fid, label in HEAD_FIELDS) + "</div>")
         for n, section in enumerate(info.sections, 1):
+            fields = [f for f in section.fields if f.id not in lifted]
+            if not fields:
+                continue
             parts.append(f"<section id=\"{escape(section.id)}\"><h2>{_cn_number(n)}、{escape(section.title)}</h2>")
             hint = section_hint(self.speaker, section.relevant, section.paper_hint)
             if hint:
                 parts.append(f"<p class=\"skip\">{escape(hint)}</p>")
             if section.help:
                 parts.append(f"<p class=\"hint\">{escape(section.help)}</p>")
-            parts.append(self._fields(section.fields))
+            if self._not_applicable(section.relevant, fields):
+                parts.append("<p class=\"na\">本节不适用，未填写。</p>")
+            else:
+                parts.append(self._fields(fields))
             parts.append("</section>")
         parts.append("<div class=\"sign\">" + "".join(
-            f"<span>{who}：<span class=\"line\" style=\"min-width:28mm\"></span></span>"
-            for who in ("填表人", "复核人", "单位负责人")) + "</div>")
+            f"<span>{self._slot(fid, label)}</span>" for fid, label in SIGN_FIELDS) + "</div>")
         parts.append(f"<p class=\"foot\">表单 {escape(str(info.id))} 第 {escape(str(info.version))} 版。"
                      "带＊的项目为必填项；□ 处请打“√”。</p></body></html>\n")
         return "\n".join(parts)
+
+    def _slot(self, field_id: str, fallback: str) -> str:
+        """`标签：值` for a header or signature field; a line (or 年月日) to write on when
+        the form is blank or the value missing."""
+        f = self.info.field(field_id)
+        label = f.label if f else fallback
+        value = None if self.data is None else self.data.get(field_id)
+        if value not in (None, ""):
+            text = cn_date(value) if f and f.type == "date" else (f.display(value) if f else str(value))
+            return f"{escape(label)}：<u>{escape(str(text))}</u>"
+        if f and f.type == "date":
+            return f"{escape(label)}：　　　　年　　月　　日"
+        return f"{escape(label)}：<span class=\"line\" style=\"min-width:32mm\"></span>"
+
+    def _not_applicable(self, relevant: str | None, fields: list[FieldInfo]) -> bool:
+        """A filled form's conditional section with no value in any field: validation drops
+        the values of a section that does not apply, so empty here means “skipped”."""
+        if self.data is None or not relevant:
+            return False
+        return all(self.data.get(f.id) in (None, "", []) for f in fields)
 
     def _fields(self, fields: list[FieldInfo]) -> str:
         rows = []
         for f in fields:
             label = escape(f.label) + ("<span class=\"req\">＊</span>" if f.required is True else "")
-            rows.append(f"<tr><th class=\"label\">{label}</th><td>{self._cell(f)}</td></tr>")
+            if f.is_repeat:      # full width: the group's own columns need the room
+                rows.append(f"<tr><th class=\"group\" colspan=\"2\">{label}</th></tr>"
+                            f"<tr><td colspan=\"2\">{self._cell(f)}</td></tr>")
+            else:
+                rows.append(f"<tr><th class=\"label\">{label}</th><td>{self._cell(f)}</td></tr>")
         return "<table>" + "\n".join(rows) + "</table>"
 
     def _cell(self, f: FieldInfo) -> str:
@@ -111,7 +163,7 @@ class FormPrinter:
         return "<span class=\"line\"></span>"
 
     def _repeat(self, f: FieldInfo, rows: Any) -> str:
-        head = "".join(f"<th>{escape(c.label)}</th>" for c in f.children)
+        head = "".join(f"<th{_width_class(c)}>{escape(c.label)}</th>" for c in f.children)
         body = []
         if self.data is not None:
             for row in rows or []:
@@ -127,6 +179,11 @@ class FormPrinter:
         hints = [f"{c.label}：{' '.join(lab for _, lab in c.choices)}" for c in f.children if c.choices]
         note = f"<span class=\"hint\">可选项 —— {escape('；'.join(hints))}</span>" if hints else ""
         return f"<table class=\"rows\"><tr>{head}</tr>{''.join(body)}</table>{note}"
+
+
+def _width_class(f: FieldInfo) -> str:
+    cls = WIDE_TYPES.get(f.type)
+    return f" class=\"{cls}\"" if cls else ""
 
 
 def _boxes(options: list[tuple[str, str]], chosen: set[str]) -> str:
@@ -155,7 +212,7 @@ class PrintExporter:
         if not record_id:
             info = job.form()
             path = output_file(job.output, self.extension, f"{info.id}-空白")
-            path.write_text(FormPrinter(info, None, job.mask).html("档案编号："), encoding="utf-8")
+            path.write_text(FormPrinter(info, None, job.mask).html(), encoding="utf-8")
             return [path]
         record = job.engine.get(record_id)
         if record is None:
@@ -163,9 +220,15 @@ class PrintExporter:
         info = job.form(get(record, "form"), version=get(record, "version"))
         key = file_no(record)
         path = output_file(job.output, self.extension, key)
-        html = FormPrinter(info, record_data(record), job.mask).html(f"档案编号：{key}")
+        html = FormPrinter(info, _with_file_no(record_data(record), key), job.mask).html()
         path.write_text(html, encoding="utf-8")
         return [path]
+
+
+def _with_file_no(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The record's data with the number the file is saved under shown as its 档案编号, so the
+    page and its file name agree even for a record saved before numbering was automatic."""
+    return data if data.get("file_no") else {**data, "file_no": key}
 
 
 @core.hookimpl

@@ -62,7 +62,7 @@ def codebook_rows(info: FormInfo, parent: str, children: dict[str, str]) -> list
     rows = [[parent, "file_no", "档案编号", "text", "档案编号；未填时为记录ID前8位", ""]]
     rows += [_code_row(parent, f, lab) for f, lab in zip(info.table_fields, column_labels(info))]
     rows += [[parent, "id", "记录ID", "text", "", ""], [parent, "version", "表单版本", "integer", "", ""],
-             [parent, "updated", "更新时间", "datetime", "", ""]]
+             [parent, "updated", "更新时间", "datetime", "北京时间 YYYY-MM-DD HH:MM:SS", ""]]
     for g in info.groups:
         rows.append([children[g.id], "file_no", "档案编号", "text", f"对应“{parent}”的档案编号", ""])
         rows.append([children[g.id], "row", "序号", "integer", "本人名下第几行", ""])

@@ -104,6 +104,20 @@ def masked(form, field_id: str, value: Any, divisions: Any = None) -> str:
     return display(form, field_id, value, divisions)
 
 
+def short_village(divisions: Any, code: Any) -> str:
+    """A village's name without its town's: 小王庄镇第208村 -> 第208村 in an 80-column list.
+
+    Lists already group by town (or show the town beside it), so the prefix only costs width.
+    """
+    if code in (None, ""):
+        return ""
+    name = (divisions.name(code) if divisions is not None else None) or str(code)
+    town = divisions.name(divisions.town_of(code)) if divisions is not None and divisions.town_of(code) else None
+    if town and name.startswith(town) and len(name) > len(town):
+        return name[len(town):]
+    return name
+
+
 def display(form, field_id: str, value: Any, divisions: Any = None) -> str:
     """A stored value as staff read it: choice labels, division names, 是/否, lists joined."""
     if value is None or value == "":

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +49,68 @@ def _replace(src: Path, dst: Path) -> None:
             time.sleep(0.05)
 
 
-def write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
-    """Replace `path` with `data` atomically and durably (temp file in the same folder).
+def stage(path: Path, data: bytes) -> Path:
+    """Write `data` to a new temp file beside `path` (not yet fsync'd); returns the temp path.
 
-    `sync_dir=False` leaves the folder fsync to the caller's next write in the same folder
-    (a save replaces a village file and then its index: one folder fsync covers both).
+    Staged files are made durable together by `commit`. Size, mtime and inode of the temp file
+    are already those `path` will have after the rename (an index records them).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only writable handles
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# Threads start on first use; two are enough for a village file and its index.
+_syncer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carebook-fsync")
+
+
+def commit(staged: list[tuple[Path, Path]], sync_dir: bool = True) -> None:
+    """fsync every staged `(temp, path)` at once, then rename each over its path, in order.
+
+    The fsyncs run side by side because each one waits for the disk (~1-8 ms here, more when
+    other programs write): a save that makes a village file and its index durable pays for
+    one wait, not two. Nothing is renamed before every temp file is on disk, and the folder
+    fsync(s) after the renames make them durable. On failure every temp file is removed.
+    """
+    try:
+        if len(staged) > 1:
+            waits = [_syncer.submit(_fsync_path, tmp) for tmp, _ in staged[1:]]
+            _fsync_path(staged[0][0])
+            for w in waits:
+                w.result()
+        elif staged:
+            _fsync_path(staged[0][0])
+        for tmp, path in staged:
+            _replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
     if sync_dir:
-        fsync_dir(path.parent)
+        for folder in dict.fromkeys(path.parent for _, path in staged):
+            fsync_dir(folder)
+
+
+def write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` atomically and durably (temp file in the same folder).
+
+    `sync_dir=False` leaves the folder fsync to the caller's next write in the same folder.
+    """
+    commit([(stage(path, data), path)], sync_dir)
 
 
 def append_lines(path: Path, lines: list[bytes]) -> None:

@@ -5,6 +5,11 @@ index file of list rows (name, town, risk ...). It is derived data: it records t
 and inode of the data file it describes, and when they no longer match (a crash between the two
 writes of a save, a restored or copied data file) it is rebuilt from the data file, whose
 documents carry their rows.
+
+It also keeps the data file's layout (size, CRC-32, byte span of each document, see
+`tinyfile.Documents.encode`): open drops it, and the first save to a village reads it again so the
+save can cut the data file into documents instead of parsing it (~20% more to parse at open,
+against ~10 ms saved on each first save to a village).
 """
 from __future__ import annotations
 
@@ -14,12 +19,13 @@ from typing import Any, Iterable
 
 from . import atomic
 from .partfile import HIST_KEY, ROW_KEY, TIME_KEY
-from .tinyfile import CorruptFile, read_json
+from .tinyfile import CorruptFile, read_json, record_id
 
-FORMAT = 1
+FORMAT = 2
 
 
 def signature(data_path: Path) -> list[int] | None:
+    """Size, mtime and inode; the same for a temp file and the file it is renamed to."""
     try:
         st = os.stat(data_path)
     except FileNotFoundError:
@@ -39,20 +45,40 @@ def load(index_path: Path, data_path: Path) -> dict[str, dict[str, Any]] | None:
     return content["rows"]
 
 
-def rows_from_docs(docs: Iterable[dict[str, Any]], partition: str) -> dict[str, dict[str, Any]]:
+def layout(index_path: Path) -> Any:
+    """The data file's layout as last written, or `None`.
+
+    Not trusted by itself: `Documents.from_layout` uses it only when the data file's size and
+    CRC-32 match it, so a damaged or stale index just means the file gets parsed.
+    """
+    try:
+        content = read_json(index_path)
+    except CorruptFile:
+        return None
+    return content.get("layout") if isinstance(content, dict) else None
+
+
+def rows_from_docs(docs: Iterable[Any], partition: str) -> dict[str, dict[str, Any]]:
     rows = {}
     for doc in docs:
-        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+        rid = record_id(doc)
+        if rid is not None:
             row = doc.get(ROW_KEY)
-            rows[doc["id"]] = row = {**(row if isinstance(row, dict) else {}), TIME_KEY: doc.get(TIME_KEY, 0), "_p": partition}
+            rows[rid] = row = {**(row if isinstance(row, dict) else {}), TIME_KEY: doc.get(TIME_KEY, 0), "_p": partition}
             if isinstance(doc.get(HIST_KEY), list):
                 row[HIST_KEY] = doc[HIST_KEY]
     return rows
 
 
-def save(index_path: Path, data_path: Path, rows: dict[str, dict[str, Any]]) -> None:
+def encode(sig: list[int], rows: dict[str, dict[str, Any]], data_layout: dict[str, Any] | None) -> bytes:
+    return atomic.dumps({"format": FORMAT, "data": sig, "rows": rows, "layout": data_layout})
+
+
+def save(index_path: Path, data_path: Path, rows: dict[str, dict[str, Any]],
+         data_layout: dict[str, Any] | None) -> None:
+    """Rewrite the index of an unchanged data file (after a rebuild)."""
     sig = signature(data_path)
     if sig is None:
         index_path.unlink(missing_ok=True)
         return
-    atomic.write_bytes(index_path, atomic.dumps({"format": FORMAT, "data": sig, "rows": rows}), sync_dir=False)
+    atomic.write_bytes(index_path, encode(sig, rows, data_layout))

@@ -1,15 +1,15 @@
 """`Store`: carebook's records on disk, one TinyDB file per table and village.
 
 Why this shape: TinyDB rewrites its whole file on every change (~650 ms at 50,000 people in
-one file). Splitting each table by partition (village) bounds a save to one village's file, and
-parsed files stay in memory (bounded LRU) so a save costs one serialisation, not a parse too.
-Open reads only the small index files; data files are parsed on first use. See docs/design.md
-("Storage") for the layout.
+one file). Splitting each table by partition (village) bounds a save to one village's file. A
+village is held as its documents' JSON text (`tinyfile.Documents`, LRU-bounded), so a save
+encodes one document and joins the rest; the first save to a village not in memory cuts the file
+by the byte spans its index recorded (checked by size and CRC-32) instead of parsing it. Open
+reads only the small index files. See docs/design.md ("Storage") for the layout.
 """
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +20,7 @@ from ..problems import Problem
 from . import atomic, backups, history, indexfile, lock, names, quarantine
 from .errors import StorageError
 from .partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
-from .tinyfile import CorruptFile, read_json
+from .tinyfile import TABLE, CorruptFile, read_json
 
 RECORDS, HISTORY = "records", "history"
 DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"
@@ -37,8 +37,15 @@ def _serialised(method):
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A private deep copy without storage keys: callers may change it freely."""
-    return json.loads(atomic.dumps({k: v for k, v in doc.items() if k not in PRIVATE_KEYS}))
+    """A freshly parsed document without storage keys (callers may change it freely)."""
+    return {k: v for k, v in doc.items() if k not in PRIVATE_KEYS}
+
+
+def _encode(doc: dict[str, Any]) -> bytes:
+    try:
+        return atomic.dumps(doc)
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
 
 
 def _history_partitions(row: dict[str, Any]) -> list[str]:
@@ -183,31 +190,41 @@ class Store:
             rows = None
         if rows is not None:
             return rows
-        part, _ = self._partition(table, p)
-        rows = indexfile.rows_from_docs(part.docs(), p)
-        if not self.readonly:
-            indexfile.save(index_path, data_path, rows)
+        try:
+            part, docs, data_layout = PartitionFile.parse(data_path)
+        except CorruptFile as exc:
+            self._problem(data_path, exc.reason, rebuilt=False)
+            part, docs, data_layout = PartitionFile(data_path), [], None
+        self._remember(table, p, part)
+        rows = indexfile.rows_from_docs(docs, p)
+        if not self.readonly and data_path not in self._unmovable:
+            indexfile.save(index_path, data_path, rows, data_layout)
         return rows
 
     def _partition(self, table: str, p: str) -> tuple[PartitionFile, bool]:
-        """The parsed partition (LRU-cached) and whether its file was just found damaged."""
+        """The partition (LRU-cached) and whether its file was just found damaged."""
         key = (table, p)
         part = self._cache.get(key)
         if part is not None:
             self._cache.move_to_end(key)
             return part, False
-        part = PartitionFile(self._data_path(table, p), self.readonly)
+        path = self._data_path(table, p)
         damaged = False
         try:
-            part.load()
+            part = PartitionFile.load(path, indexfile.layout(self._index_path(table, p)))
         except CorruptFile as exc:
             damaged = True
-            self._problem(part.path, exc.reason, rebuilt=False)
-            part.load_empty()
-        self._cache[key] = part
+            self._problem(path, exc.reason, rebuilt=False)
+            part = PartitionFile(path)
+        self._remember(table, p, part)
+        return part, damaged
+
+    def _remember(self, table: str, p: str, part: PartitionFile) -> None:
+        """Cache a partition's text; the least recently used go first (bounded memory)."""
+        self._cache[(table, p)] = part
+        self._cache.move_to_end((table, p))
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return part, damaged
 
     def _usable_partition(self, table: str, state: _Table, p: str) -> PartitionFile:
         part, damaged = self._partition(table, p)
@@ -218,42 +235,64 @@ class Store:
         return part
 
     # ----------------------------------------------------------------- writing
-    def _write(self, table: str, p: str, docs: dict[str, dict[str, Any]], removes: set[str],
-               lines: list[bytes]) -> None:
-        """Data file, then index file, then history: the order that a crash can only shorten."""
+    def _write(self, table: str, p: str, docs: dict[str, tuple[dict[str, Any], bytes | None]],
+               removes: set[str], lines: list[bytes]) -> None:
+        """Data file and index file made durable together, then history appended.
+
+        `docs`: record id → (document, its JSON or `None` to encode here). Both files are
+        renamed only once both are on disk, and history comes last: a crash can only
+        shorten what was saved. Rows and cache change only after the files are in place.
+        """
         state = self._tables[table]
         part = self._usable_partition(table, state, p)
         if part.path in self._unmovable:  # writing would overwrite the damaged file
             raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
-        try:
-            part.apply(docs, removes)
-        except BaseException:
-            self._cache.pop((table, p), None)
-            raise
-        rows = state.by_part.setdefault(p, {})
+        blobs = {rid: blob if blob is not None else _encode(doc) for rid, (doc, blob) in docs.items()}
+        new_part, raw, data_layout = part.staged(blobs, removes)
+        rows = dict(state.by_part.get(p, {}))
+        fresh: dict[str, dict[str, Any]] = {}
         for rid in removes:
             if rid not in docs:
                 rows.pop(rid, None)
-        for rid, doc in docs.items():
-            row = {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p}
+        for rid, (doc, _) in docs.items():
+            row = fresh[rid] = {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p}
             if HIST_KEY in doc:
                 row[HIST_KEY] = doc[HIST_KEY]
+            rows[rid] = row
+        data_path, index_path = self._data_path(table, p), self._index_path(table, p)
+        try:
+            data_tmp = atomic.stage(data_path, raw)
+            try:
+                index_tmp = atomic.stage(index_path, indexfile.encode(indexfile.signature(data_tmp), rows, data_layout))
+            except BaseException:
+                data_tmp.unlink(missing_ok=True)
+                raise
+            atomic.commit([(data_tmp, data_path), (index_tmp, index_path)])
+        except OSError as exc:
+            self._cache.pop((table, p), None)  # a rename may have happened: read the disk again
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+        self._remember(table, p, new_part)
+        owned = state.by_part.setdefault(p, {})
+        for rid in removes:
+            if rid not in docs:
+                owned.pop(rid, None)
+        for rid, row in fresh.items():
             state.set(rid, row)
         try:
-            indexfile.save(self._index_path(table, p), self._data_path(table, p), rows)
-            atomic.fsync_dir(self._data_path(table, p).parent)  # makes both renames durable
             history.append(self._history_path(table, p), lines)
         except OSError as exc:
-            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+            raise StorageError(f"记录已保存，但修改历史未能写入（{exc.strerror or exc}），请检查磁盘空间 (history write failed)") from None
 
     def _prepare(self, record: dict[str, Any], index_row: dict[str, Any], entry: dict[str, Any] | None,
-                 state: _Table, also: str | None = None, check: bool = True,
-                 ) -> tuple[str, str, dict[str, Any], bytes | None, str | None]:
+                 state: _Table, also: str | None = None, encode: bool = True,
+                 ) -> tuple[str, str, dict[str, Any], bytes | None, bytes | None, str | None]:
         """Check one item and serialise what can fail before any file is touched.
 
-        `also`: a village this record's history went to earlier in the same bulk load.
-        `check=False` skips the trial serialisation of the record (bulk loads: it doubles
-        their cost, and the partition write still refuses a bad value with `StorageError`).
+        Returns id, partition, document, its JSON (the one encoding a save needs), history
+        line, and the village the record leaves. `also`: a village this record's history went
+        to earlier in the same bulk load. `encode=False` leaves the document's JSON to the
+        partition write (bulk loads: holding every record's JSON at once would double their
+        memory; the write still refuses a bad value with `StorageError`).
         """
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
             raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
@@ -268,13 +307,12 @@ class Store:
         lived = {p, *([also] if also else []), *(_history_partitions(held) if held else ())}
         if len(lived) > 1:
             doc[HIST_KEY] = sorted(lived)
+        blob = _encode(doc) if encode else None
         try:
-            if check:
-                atomic.dumps(doc)
             line = None if entry is None else history.line(rid, t, entry)
         except (TypeError, ValueError) as exc:
-            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
-        return rid, p, doc, line, moved_from
+            raise StorageError(f"修改历史中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+        return rid, p, doc, blob, line, moved_from
 
     @_serialised
     def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
@@ -282,8 +320,8 @@ class Store:
         """Save one record; a record whose partition changed leaves its old file in the same call."""
         self._check_writable()
         state = self._state(table)
-        rid, p, doc, line, moved_from = self._prepare(record, index_row, history_entry, state)
-        self._write(table, p, {rid: doc}, set(), [line] if line else [])
+        rid, p, doc, blob, line, moved_from = self._prepare(record, index_row, history_entry, state)
+        self._write(table, p, {rid: (doc, blob)}, set(), [line] if line else [])
         if moved_from is not None:
             self._write(table, moved_from, {}, {rid}, [])
 
@@ -296,17 +334,17 @@ class Store:
         """
         self._check_writable()
         state = self._state(table)
-        docs: dict[str, dict[str, dict[str, Any]]] = {}
+        docs: dict[str, dict[str, tuple[dict[str, Any], None]]] = {}
         removes: dict[str, set[str]] = {}
         lines: dict[str, list[bytes]] = {}
         where: dict[str, str] = {}
         for record, index_row, entry in items:
             earlier = where.get(record.get("id")) if isinstance(record, dict) else None
-            rid, p, doc, line, moved_from = self._prepare(record, index_row, entry, state, earlier, check=False)
+            rid, p, doc, _, line, moved_from = self._prepare(record, index_row, entry, state, earlier, encode=False)
             if where.get(rid, p) != p:
                 docs[where[rid]].pop(rid, None)
             where[rid] = p
-            docs.setdefault(p, {})[rid] = doc
+            docs.setdefault(p, {})[rid] = (doc, None)
             if moved_from is not None:
                 removes.setdefault(moved_from, set()).add(rid)
             if line:
@@ -336,7 +374,7 @@ class Store:
             state = self._state(table)
             chosen = sorted(state.by_part) if partitions is None else [names.check_partition(p) for p in partitions]
         for p in chosen:
-            with self._mutex:  # copied under the lock: a save may change documents in place
+            with self._mutex:  # read under the lock: a save replaces the partition's files
                 docs = [_public(doc) for doc in self._partition_docs(table, state, p)]
             yield from docs
 
@@ -347,13 +385,17 @@ class Store:
             return []
         part = self._cache.get((table, p))
         if part is not None:
-            docs = list(part.docs())
+            docs = part.records()
         else:
-            try:
-                content = read_json(self._data_path(table, p)) or {}
-                docs = list(content.get("_default", {}).values())
+            try:  # one json.loads of the whole file is the quickest way to every document
+                content = read_json(self._data_path(table, p))
             except CorruptFile:
-                docs = list(self._usable_partition(table, state, p).docs())
+                content = None
+            table_docs = content.get(TABLE, {}) if isinstance(content, dict) else None
+            if isinstance(table_docs, dict):
+                docs = list(table_docs.values())
+            else:  # missing or damaged: the checked load reports and sets it aside
+                docs = self._usable_partition(table, state, p).records()
         return [doc for doc in docs if isinstance(doc, dict) and doc.get("id") in owned]
 
     @_serialised

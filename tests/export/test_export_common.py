@@ -61,3 +61,22 @@ def test_masked_record_keeps_codes_and_masks_children(reg_form, records):
     assert out["data"]["id_number"] == "120107********0032"
     assert out["data"]["children"][0]["child_phone"] == "139****1111"
     assert file_no(out) == f"{VILLAGE}-0001"
+
+
+def test_paper_dates_and_periods():
+    from core.exporting import cn_date, cn_period
+
+    assert cn_date("2026-11-30") == "2026年11月30日" and cn_date("2024-05-01") == "2024年5月1日"
+    assert cn_date("") == "" and cn_date("2026年11月30日") == "2026年11月30日"
+    assert cn_period("2026Q4") == "2026年第四季度" and cn_period("2026q1") == "2026年第一季度"
+    assert cn_period("2026") == "2026"
+
+
+def test_flat_record_whole_yuan_and_beijing_time(reg_form, records):
+    """年收入 stored as 18900.0 reads 18900; 更新时间 stored in UTC reads in Beijing time."""
+    info = form_info(reg_form)
+    rec = {**records[0], "updated": "2026-11-30T13:02:05+00:00",
+           "data": {**records[0]["data"], "annual_income": 18900.0}}
+    row = dict(zip(parent_headers(info), flat_record(info, rec, mask_value)[0]))
+    assert row["年收入（元）"] == 18900 and isinstance(row["年收入（元）"], int)
+    assert row["更新时间"] == "2026-11-30 21:02:05"

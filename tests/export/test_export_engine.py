@@ -74,3 +74,22 @@ def test_printed_person(demo_eng, tmp_path):
     [p] = demo_eng.export("form", "print", tmp_path, record_id=rid)
     html = p.read_text(encoding="utf-8")
     assert "■" in html and "*" in html
+
+
+def test_town_summary_breaks_down_by_village(demo_eng, tmp_path):
+    """A town's exported summary has one row per village (as on the summary screen), and the
+    villages add up to the town's figure in the district sheet."""
+    town = next(iter(demo_eng.index("registration").rows.values()))["town"]
+    [s] = demo_eng.export("summary", "xlsx", tmp_path / "town", quarter="2026Q4", town=town)
+    ws = openpyxl.load_workbook(s).active
+    assert ws["A3"].value == "村（居）委会"
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=6) if r[0].value and isinstance(r[1].value, int)]
+    villages = [r for r in rows if r[0] != "合计"]
+    [total] = [r for r in rows if r[0] == "合计"]
+    assert len(villages) > 1 and sum(r[1] for r in villages) == total[1]
+    [d] = demo_eng.export("summary", "xlsx", tmp_path / "district", quarter="2026Q4")
+    dws = openpyxl.load_workbook(d).active
+    name = demo_eng.divisions.name(town)
+    assert [r[1].value for r in dws.iter_rows(min_row=6) if r[0].value == name] == [total[1]]
+    [one] = demo_eng.export("summary", "xlsx", tmp_path / "one", quarter="2026Q4", town=town, by_village=False)
+    assert openpyxl.load_workbook(one).active["A3"].value == "街镇"

@@ -77,3 +77,47 @@ def test_hints_from_expressions(reg_form):
     assert field_hint(sp, "status in ['退出']") == "仅当“档案状态”为“退出”时填写"
     assert field_hint(sp, "x ** 2 > 1").startswith("仅当满足条件 x ** 2 > 1")   # unreadable: shown as is
     assert section_hint(sp, "", "若无委托照顾人，跳过本节") == "若无委托照顾人，跳过本节"
+
+
+def test_header_and_signature_fields_filled_once_not_in_body(reg_form, records):
+    """档案编号 and 填报日期 stand under the title, 填表人/复核人/单位负责人 at the foot, filled
+    from the record — and are not asked a second time in section 一."""
+    data = {**records[0]["data"], "filing_date": "2024-05-01", "filler": "田晓红", "reviewer": "江鑫", "head": "孙鑫"}
+    html = FormPrinter(form_info(reg_form), data, mask_value).html()
+    meta = html[html.index('<div class="meta">'):html.index("</div>", html.index('<div class="meta">'))]
+    assert "档案编号：<u>120116009201-0001</u>" in meta and "填报日期：<u>2024年5月1日</u>" in meta
+    sign = html[html.index('<div class="sign">'):]
+    assert "填表人：<u>田晓红</u>" in sign and "复核人：<u>江鑫</u>" in sign and "单位负责人：<u>孙鑫</u>" in sign
+    text = "".join(parse(html).text)
+    assert text.count("填报日期") == 1 and text.count("填表人") == 1 and text.count("档案编号") == 1
+
+
+def test_blank_form_header_has_lines_to_write_on(reg_form):
+    html = FormPrinter(form_info(reg_form), None, mask_value).html()
+    meta = html[html.index('<div class="meta">'):]
+    assert meta.index("档案编号：<span class=\"line\"") < meta.index("填报日期：　　　　年　　月　　日")
+
+
+def test_filled_form_skipped_section_says_not_applicable(reg_form, records):
+    """王秀兰 has no entrusted carer: section 八 says it does not apply instead of blank lines;
+    李桂英 has one, so her 八 has the table."""
+    info = form_info(reg_form)
+
+    def section(html, sid):
+        start = html.index(f'<section id="{sid}">')
+        return html[start:html.index("</section>", start)]
+
+    skipped = section(FormPrinter(info, records[0]["data"], mask_value).html(), "caregiver")
+    assert "本节不适用" in skipped and "<table>" not in skipped and "跳过本节" in skipped
+    filled = section(FormPrinter(info, records[1]["data"], mask_value).html(), "caregiver")
+    assert "本节不适用" not in filled and "张大姐" in filled
+    assert "本节不适用" not in FormPrinter(info, None, mask_value).html()          # blank: all sections to fill
+
+
+def test_repeat_group_takes_the_full_width(reg_form):
+    """The children table spans both columns of the section table; the ID column has room."""
+    html = FormPrinter(form_info(reg_form), None, mask_value).html()
+    start = html.index('<section id="supporters">')
+    part = html[start:html.index("</section>", start)]
+    assert '<th class="group" colspan="2">子女及其他赡养人' in part and '<td colspan="2"><table class="rows">' in part
+    assert '<th class="w-id">公民身份号码</th>' in part and '<th class="label">子女及其他赡养人' not in part

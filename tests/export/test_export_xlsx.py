@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from core.exportform import form_info
-from core.exporting import mask_value
+from core.exporting import mask_value, text_width
 from core.reportmodel import Column, Report
 from plugins.xlsx_records import write_records_xlsx
 from plugins.xlsx_report import header_cells, write_report_xlsx
@@ -24,6 +24,15 @@ def full(kind, value):
 
 def merged(ws) -> set[str]:
     return {str(r) for r in ws.merged_cells.ranges}
+
+
+def widths(ws) -> dict[int, float]:
+    """Column widths by 1-based index: openpyxl files equal neighbours under one letter."""
+    out = {}
+    for dim in ws.column_dimensions.values():
+        for i in range(dim.min or 1, (dim.max or dim.min or 1) + 1):
+            out[i] = dim.width
+    return out
 
 
 def test_header_cells_merge_groups_and_span_labels_down():
@@ -42,7 +51,8 @@ def test_roster_layout_masking_and_print_setup(tmp_path, roster):
     assert write_report_xlsx(roster(30), path, mask_value) == 30
     ws = openpyxl.load_workbook(path).active
     assert ws["A1"].value == "天津市滨海新区农村留守老年人花名册"
-    assert ws["A2"].value.startswith("填报单位：滨海新区民政局")
+    assert ws["A2"].value.startswith("填报单位（盖章）：滨海新区民政局")
+    assert "填报日期：2026年11月30日" in [c.value for c in ws[2]]
     assert "A1:S1" in merged(ws)
     # two header rows: 身体状况 over 健康状况/自理能力; ungrouped labels span both rows
     assert ws["J3"].value == "身体状况" and "J3:K3" in merged(ws)
@@ -60,7 +70,9 @@ def test_roster_layout_masking_and_print_setup(tmp_path, roster):
     assert ws.print_title_rows == "$3:$4"
     assert ws["H5"].value.endswith("…")                                      # 家庭住址 cut
     last = ws.max_row
-    assert ws.cell(last, 1).value.startswith("单位负责人：") and "填报日期：" in ws.cell(last, 1).value
+    assert ws.cell(last - 2, 1).value == "合计：30 人"                        # a roster's total: its head count
+    assert ws.cell(last, 1).value.startswith("单位负责人：") and "联系电话：" in ws.cell(last, 1).value
+    assert "填报日期" not in ws.cell(last, 1).value                          # printed once, under the title
 
 
 def test_roster_full_shows_personal_data(tmp_path, roster):
@@ -72,9 +84,12 @@ def test_roster_full_shows_personal_data(tmp_path, roster):
     ws = openpyxl.load_workbook(path).active
     assert ws["F5"].value == rows[0]["id_number"]
     assert ws["I5"].value == rows[0]["phone"]
-    # CJK counts double: the longest address (~16 Chinese characters + digits) sets the width
+    # a full address (~16 Chinese characters + digits) is wider than the column's cap (its
+    # width hint, 24): the column stops there and the text wraps onto a taller row
     longest = max(len(r["address"]) + sum(1 for ch in r["address"] if ord(ch) > 0x2E80) for r in rows)
-    assert ws.column_dimensions["H"].width >= longest > 30
+    assert longest > 30 and 24 + 1 <= ws.column_dimensions["H"].width < 24 + 2
+    assert ws["H5"].alignment.wrap_text
+    assert ws.row_dimensions[5].height >= 2 * 13.5
 
 
 def test_summary_numbers_total_and_checks(tmp_path, summary):
@@ -93,7 +108,8 @@ def test_summary_numbers_total_and_checks(tmp_path, summary):
     assert ws.cell(8, 1).font.b
     notes = [ws.cell(r, 1).value for r in range(9, ws.max_row + 1) if ws.cell(r, 1).value]
     assert any("勾稽关系检查" in n and "新城镇" in n for n in notes)
-    assert "2026Q4" in ws["A2"].value
+    assert "统计期：2026年第四季度" in ws["A2"].value
+    assert ws["A5"].value == "甲"                           # the label column's number, as in 统计表
 
 
 def test_single_column_report_does_not_crash(tmp_path):
@@ -146,3 +162,28 @@ def test_libreoffice_converts_summary_to_pdf(tmp_path, summary):
                     "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180)
     pdf = tmp_path / "summary.pdf"
     assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF"
+
+
+def test_roster_columns_narrow_enough_to_read_when_fit_to_a4_width(tmp_path, roster):
+    """Fit-to-width shrinks the whole sheet: the 19 roster columns together must stay near
+    A4 landscape's ~150 characters, or the print comes out at 40 % and cannot be read.
+    Long text wraps (taller rows) instead of widening its column; labels take two lines."""
+    path = tmp_path / "花名册.xlsx"
+    write_report_xlsx(roster(300), path, full)                  # full: addresses long enough to wrap
+    ws = openpyxl.load_workbook(path).active
+    w = widths(ws)
+    assert sum(w[i] for i in range(1, 20)) < 240 and max(w.values()) < 27
+    assert ws.row_dimensions[3].height == ws.row_dimensions[4].height == 27      # two-line header rows
+    assert all(ws.cell(5, c).alignment.wrap_text for c in (2, 3, 15, 16))       # text cells wrap
+    wraps = {r for r in range(5, 305) if text_width(ws.cell(r, 8).value) > 25}   # 家庭住址 over its 24 + 1
+    tall = {r for r in range(5, 305) if (ws.row_dimensions[r].height or 0) > 15}
+    assert wraps and tall == wraps                                               # only rows that wrap grow
+
+
+def test_summary_header_columns_are_narrow_count_columns(tmp_path, summary):
+    """Count columns are as wide as their two-line label needs, not as the label on one line."""
+    path = tmp_path / "汇总表.xlsx"
+    write_report_xlsx(summary, path, mask_value)
+    ws = openpyxl.load_workbook(path).active
+    assert ws["B3"].alignment.wrap_text
+    assert widths(ws)[2] < 12                 # 留守老年人总数: 7 characters on two lines

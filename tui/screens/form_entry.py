@@ -222,6 +222,7 @@ class FormEntryScreen(BaseScreen):
             self.keep_draft()
             return
         self.baseline = None
+        self.app.ledger_changed()
         self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
         self.app.notify(f"已保存：{self.form.title}", timeout=4)
         saved_id = result.id

@@ -7,6 +7,7 @@ runs in a worker and the screen is usable at once.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from .. import roles
+from ..roles import short_village
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
@@ -27,6 +29,26 @@ def quarter_deadline(today: dt.date) -> tuple[str, dt.date]:
     """
     q = (today.month - 1) // 3 + 1
     return f"{today.year}年第{q}季度", dt.date(today.year, q * 3, 15)
+
+
+DUE_COLUMNS = (("name", "姓名", 8), ("village", "村（居）委会", 12), ("risk", "风险", 4),
+               ("level", "探访层级", 8), ("due", "应探访日期", 10), ("late", "状态", 12))
+DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them all
+
+
+def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict]]:
+    """(panel text, table rows) for the due list: built in the worker, drawn on the UI thread."""
+    overdue = [i for i in items if i.status == "overdue"]
+    week_end = today + dt.timedelta(days=6 - today.weekday())
+    this_week = [i for i in items if i.status != "overdue" and i.due_date <= week_end]
+    by_level = Counter(i.level for i in overdue)
+    lines = [f"[b]本周应探访[/b] {len(this_week)} 人次", f"[b]已逾期[/b] {len(overdue)} 人次",
+             "  ".join(f"{level} {n}" for level, n in sorted(by_level.items()))]
+    rows = [{"id": f"{i.record_id}|{n}", "name": i.name, "village": short_village(divisions, i.village),
+             "risk": i.risk or "", "level": i.level, "due": i.due_date.isoformat(),
+             "late": f"逾期 {i.overdue_days} 天" if i.status == "overdue" else "本周"}
+            for n, i in enumerate((overdue + this_week)[:DUE_ROWS])]
+    return "\n".join(lines), rows
 
 
 class HomeScreen(BaseScreen):
@@ -56,10 +78,13 @@ class HomeScreen(BaseScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
+        self.shown_generation = -1
         self.reload()
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        # Coming back from the roster or a form: recompute only if something was saved.
+        if self.shown_generation != self.app.generation:
+            self.reload()
 
     def action_noop(self) -> None:
         """Home is the bottom of the stack: Esc has nowhere to go."""
@@ -68,27 +93,44 @@ class HomeScreen(BaseScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.show_counts()
+        """Draw at once, fill in later: counts and the due list come from a worker."""
+        self.shown_generation = self.app.generation
         self.show_deadline()
-        self.load_due()
+        self.query_one("#home-counts", Static).update("正在统计人数……")
+        self._fill_due(None)
+        self.compute(self.app.today)
+
+    @work(thread=True, exclusive=True, group="home")
+    def compute(self, today: dt.date) -> None:
+        """Counts first (one pass over the list rows), then the slower due list."""
+        counts = self.app.attempt(self.count_people)
+        self.app.call_from_thread(self.show_counts, counts)
+        items = self.app.attempt(self.eng.visits_due, as_of=today)
+        view = None if items is None else due_view(items, today, self.eng.divisions)
+        self.app.call_from_thread(self._fill_due, view, items is None)
+        self.app.call_from_thread(self.app.settle_memory)
 
     # ------------------------------------------------------------------ counts
-    def show_counts(self) -> None:
+    def count_people(self) -> str | None:
+        """The counts panel's text; one pass over the in-memory list rows, not one per number."""
         eng = self.eng
         form = roles.form_or_none(eng, roles.PERSON_FORM)
         if form is None:
-            self.query_one("#home-counts", Static).update("登记表不可用，请在“管理”中查看表单检查结果")
-            return
+            return None
         status = roles.status_field(form)
-        active = self.attempt(eng.count, roles.PERSON_FORM, {status: roles.ACTIVE}) or 0
-        exited = self.attempt(eng.count, roles.PERSON_FORM, {status: roles.EXITED}) or 0
-        lines = [f"[b]在册[/b] {active} 人    退出 {exited} 人", ""]
-        risks = []
-        for value, label in form.choices_for(roles.RISK):
-            n = self.attempt(eng.count, roles.PERSON_FORM, {status: roles.ACTIVE, roles.RISK: value}) or 0
-            risks.append(f"{label} {n}")
-        lines.append("  ".join(risks))
-        self.query_one("#home-counts", Static).update("\n".join(lines))
+        tally = Counter((row.get(status), row.get(roles.RISK))
+                        for row in eng.index(roles.PERSON_FORM).rows.values())
+        active = sum(n for (st, _), n in tally.items() if st == roles.ACTIVE)
+        exited = sum(n for (st, _), n in tally.items() if st == roles.EXITED)
+        risks = "  ".join(f"{label} {tally[(roles.ACTIVE, value)]}"
+                          for value, label in form.choices_for(roles.RISK))
+        return "\n".join([f"[b]在册[/b] {active} 人    退出 {exited} 人", "", risks])
+
+    def show_counts(self, text: str | None) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#home-counts", Static).update(
+            text or "登记表不可用，请在“管理”中查看表单检查结果")
 
     def show_deadline(self) -> None:
         today = self.app.today
@@ -99,40 +141,17 @@ class HomeScreen(BaseScreen):
             f"汇总表 {name}：报送截止 {due.isoformat()}，{when}    今天 {today.isoformat()}")
 
     # ------------------------------------------------------------------ visits due
-    def load_due(self) -> None:
-        self._fill_due(None)
-        self.compute_due(self.app.today)
-
-    @work(thread=True, exclusive=True, group="home-due")
-    def compute_due(self, today: dt.date) -> None:
-        items = self.app.attempt(self.eng.visits_due, as_of=today)
-        self.app.call_from_thread(self._fill_due, items)
-
-    def _fill_due(self, items) -> None:
-        panel = self.query_one("#home-due", Static)
-        table = self.query_one("#home-due-table", PagedTable)
-        if items is None:
-            panel.update("正在计算应探访人员……")
+    def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False) -> None:
+        """Show what the worker prepared; the UI thread only draws."""
+        if not self.is_mounted:           # the demo switch replaced this screen meanwhile
             return
-        today = self.app.today
-        overdue = [i for i in items if i.status == "overdue"]
-        week_end = today + dt.timedelta(days=6 - today.weekday())
-        this_week = [i for i in items if i.status != "overdue" and i.due_date <= week_end]
-        by_level: dict[str, int] = {}
-        for item in overdue:
-            by_level[item.level] = by_level.get(item.level, 0) + 1
-        lines = [f"[b]本周应探访[/b] {len(this_week)} 人次", f"[b]已逾期[/b] {len(overdue)} 人次"]
-        lines.append("  ".join(f"{level} {n}" for level, n in sorted(by_level.items())))
-        panel.update("\n".join(lines))
-        divisions = self.eng.divisions
-        shown = overdue + this_week
-        table.show_rows(
-            [("name", "姓名", 8), ("village", "村（居）委会", 12), ("risk", "风险", 4),
-             ("level", "探访层级", 8), ("due", "应探访日期", 10), ("late", "状态", 12)],
-            [{"id": f"{i.record_id}|{n}", "name": i.name, "village": divisions.name(i.village) or i.village,
-              "risk": i.risk or "", "level": i.level, "due": i.due_date.isoformat(),
-              "late": f"逾期 {i.overdue_days} 天" if i.status == "overdue" else "本周"}
-             for n, i in enumerate(shown[:200])])
+        panel = self.query_one("#home-due", Static)
+        if view is None:
+            panel.update("无法计算应探访人员，见右上角提示" if failed else "正在计算应探访人员……")
+            return
+        text, rows = view
+        panel.update(text)
+        self.query_one("#home-due-table", PagedTable).show_rows(DUE_COLUMNS, rows)
 
     def _selected_person(self) -> str | None:
         key = self.query_one("#home-due-table", PagedTable).current_key()

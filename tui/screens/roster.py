@@ -6,6 +6,7 @@ phones are masked here; the person's own file shows them in full.
 """
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +18,20 @@ from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
 PAGE = 50
-WIDTHS = {"cn-resident-id": 18, "phone": 11, "division": 10, "date": 10, "integer": 4, "decimal": 8}
+# Cell widths by field type, chosen so the first eight columns of the shipped roster (name, sex,
+# age, village, risk, status, masked ID, masked phone) fit an 80-column terminal.
+WIDTHS = {"cn-resident-id": 18, "phone": 11, "division": 8, "date": 10, "integer": 4, "decimal": 8}
+TEXT_WIDTH = 6
+# Headers that would be cut mid-word at those widths.
+SHORT_LABELS = {roles.RISK: "风险", roles.STATUS: "状态", "id_number": "身份证号", "phone": "电话"}
+
+
+def header(fid: str, label: str, width: int) -> str:
+    """A column header no wider than its column: a known short form, else the label cut."""
+    text = SHORT_LABELS.get(fid) or label.split("（")[0]
+    while cell_len(text) > width and len(text) > 1:
+        text = text[:-1]
+    return text
 
 
 class RosterScreen(BaseScreen):
@@ -43,18 +57,21 @@ class RosterScreen(BaseScreen):
         self.desc = False
         self.overdue_ids: set[str] | None = None
         self.columns = self._columns()
+        self._shown: tuple | None = None     # the query behind the rows on screen
 
     def _columns(self) -> list[tuple[str, str, int]]:
+        """(field, header, width) for every list field; the first ones are sized for 80 columns."""
         cols = []
         for fid in self.form.list_fields:
             f = self.form.field(fid)
             if f is None:
                 continue
             width = WIDTHS.get(f.type)
-            if width is None:
-                labels = [lab for _, lab in self.form.choices_for(f)]
-                width = max([len(lab) * 2 for lab in labels] + [8]) if labels else 10
-            cols.append((fid, f.label[:8], min(width, 20)))
+            if width is None and f.choices is not None:
+                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for _, lab in self.form.choices_for(f))])
+            elif width is None:
+                width = 17 if f.unique else TEXT_WIDTH
+            cols.append((fid, header(fid, f.label, min(width, 20)), min(width, 20)))
         return cols
 
     def compose(self) -> ComposeResult:
@@ -94,19 +111,38 @@ class RosterScreen(BaseScreen):
         return out
 
     def refresh_page(self) -> None:
+        """Ask the engine for the current page, unless it would be the page already shown.
+
+        Mounting fires Select.Changed and ScreenResume as well as on_mount, and each query is
+        a pass over every list row: the same question is asked once.
+        """
         text = self.query_one("#search", Input).value.strip() or None
-        page = self.attempt(self.eng.query, roles.PERSON_FORM, text=text, filters=self.filters(),
+        filters = self.filters()
+        key = (text, sorted((k, id(v) if k == "_id" else v) for k, v in filters.items()),
+               self.sort, self.desc, self.page_start, self.app.generation)
+        if key == self._shown:
+            return
+        page = self.attempt(self.eng.query, roles.PERSON_FORM, text=text, filters=filters,
                             sort=self.sort, desc=self.desc, offset=self.page_start, limit=PAGE)
         if page is None:
             return
+        self._shown = key
         if page.total and self.page_start >= page.total:
             self.page_start = max(0, (page.total - 1) // PAGE * PAGE)
             return self.refresh_page()
-        divisions = self.eng.divisions
-        rows = [{"id": r["id"], **{fid: roles.masked(self.form, fid, r.get(fid), divisions)
-                                   for fid, _, _ in self.columns}} for r in page.rows]
-        self.query_one("#roster-table", PagedTable).show_rows(self.columns, rows)
+        self.query_one("#roster-table", PagedTable).show_rows(self.columns, [self.cells(r) for r in page.rows])
         self.show_status(page.total)
+
+    def cells(self, row: dict) -> dict:
+        """One list row as shown: masked ID and phone, names for codes, the village without its town."""
+        divisions = self.eng.divisions
+        out = {"id": row["id"]}
+        for fid, _, _ in self.columns:
+            if fid == self.village_field:
+                out[fid] = roles.short_village(divisions, row.get(fid))
+            else:
+                out[fid] = roles.masked(self.form, fid, row.get(fid), divisions)
+        return out
 
     def show_status(self, total: int) -> None:
         pages = max(1, (total + PAGE - 1) // PAGE)
