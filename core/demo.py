@@ -7,13 +7,14 @@ roster, the summary and the due list look like an office's, and every record pas
 validation staff input does: the demo goes through `Engine.bulk_save`, never around it.
 
 Visit history: town visits for the last four quarters (one a quarter, about one in twelve
-missed) and village visits at each person's cadence (高 weekly, 中 fortnightly, 低 monthly) for the
-last `village_days` days, with realistic gaps: most visits a little early, about one in twelve
-late, and now and then a month or so with none (the elder in hospital or staying with a child).
-By default that window is a full year for ledgers of up to `FULL_YEAR_UP_TO` people (the default
-2,000 make about 40,000 visits) and the last 30 days above that: a year of weekly and fortnightly
-visits for 50,000 people would be over a million records — hours of validated saving — while 30
-days keeps 50,000 people near 300,000 visits, and the recent window is what the due list reads.
+missed) and village visits at each person's cadence (高 weekly, 中 fortnightly, 低 monthly) for
+the last `village_days` days, with realistic gaps: most visits a little early, about one in
+twelve late, and now and then a month or so with none (in hospital, staying with a child).
+By default that window is a full year for ledgers of up to `FULL_YEAR_UP_TO` people (the
+default 2,000 people make about 68,000 visits, some two minutes) and the last 30 days above
+that: a year of weekly and fortnightly visits for 50,000 people would be well over a million
+records, hours of validated saving, while 30 days keeps 50,000 people near 300,000 visits, and
+the recent visits are what the due list reads.
 """
 from __future__ import annotations
 

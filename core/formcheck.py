@@ -133,7 +133,7 @@ class FormChecker:
             parts = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
         except ValueError as exc:
             return [doc.problem(path, f"编号模板写法不对（大括号不成对？）：{exc} (autonumber)", rule="autonumber")]
-        return [doc.problem(path, f"编号模板里的 {{{name}}} 不是本表的字段{_guess(name, scope.names)} (autonumber)",
+        return [doc.problem(path, f"编号模板里的 {{{name}}} 不是本表的字段{suggest(name, scope.names)} (autonumber)",
                             rule="autonumber")
                 for name in dict.fromkeys(parts) if name != "seq" and name not in scope.names]
 
@@ -186,6 +186,26 @@ class FormChecker:
             if fid not in top_ids:
                 out.append(doc.problem(("list_fields", j), f"list_fields 里的字段 {fid} 不存在 (list_fields)", rule="list_fields"))
         out += self.duplicate_rule_ids(doc, raw)
+        out += self._rollup(doc, raw.get("rollup"), sections)
+        return out
+
+    @staticmethod
+    def _rollup(doc: YamlDoc, spec: dict | None, sections: list) -> list[Problem]:
+        """`rollup: {ref, key, date}` names the record-ref, the grouping field and the date field the
+        engine keeps the latest date of; a wrong name would leave the due list silently empty."""
+        if not spec:
+            return []
+        types = {f["id"]: f.get("type") for s in sections for f in s.get("fields", [])}
+        want = {"ref": ("record-ref", "指向其他记录的 record-ref 字段"), "date": ("date", "日期字段"), "key": (None, "字段")}
+        out = []
+        for key, fid in spec.items():
+            ftype, what = want.get(key, (None, "字段"))
+            if fid not in types:
+                out.append(doc.problem(("rollup", key), f"rollup 的 {key} 应是本表的{what}，没有字段 {fid}"
+                                                        f"{suggest(fid, types)} (rollup)", rule="rollup"))
+            elif ftype and types[fid] != ftype:
+                out.append(doc.problem(("rollup", key), f"rollup 的 {key} 应是本表的{what}，{fid} 是 {types[fid]} (rollup)",
+                                       rule="rollup"))
         return out
 
     def duplicate_rule_ids(self, doc: YamlDoc, raw: dict, taken: set[str] | None = None) -> list[Problem]:
@@ -212,6 +232,7 @@ def _at(raw: Any, path: tuple) -> Any:
     return raw
 
 
-def _guess(name: str, candidates: Iterable[str]) -> str:
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """"，是不是 X？" for the closest known name: most mistakes in form files are typos."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"，是不是 {close[0]}？" if close else ""

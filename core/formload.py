@@ -3,8 +3,9 @@
 The admin edits these files by hand while the office keeps working, so one broken file must
 never stop the others: each file is loaded and checked on its own (YAML syntax and pitfalls,
 meta-schema, cross-references, expressions), a broken one is skipped with its located Chinese
-problems, and the rest load. Shared choice lists load first because forms refer to them;
-overlays last because they refer to forms.
+problems, and the rest load. Shared choice lists load first because forms refer to them; then
+forms, then what refers to forms — record-refs across forms, views/reports/schedules (their
+columns and counts name the forms' fields) and overlays.
 """
 from __future__ import annotations
 

@@ -48,6 +48,8 @@ class RecordIndex:
         self.rows = rows
         self._orders: dict[tuple[str, bool], list[str]] = {}
         self._lookups: dict[str, dict[Any, set[str]]] = {}   # field -> value -> ids (unique checks)
+        self._filter_cache: dict[tuple, tuple] = {}
+        self._last_text: tuple | None = None
 
     @staticmethod
     def row_for(form, record: dict) -> dict:
@@ -73,6 +75,8 @@ class RecordIndex:
                 lookup.setdefault(row[field], set()).add(record_id)
         self.rows[record_id] = row
         self._orders.clear()
+        self._filter_cache.clear()
+        self._last_text = None
 
     def find(self, field: str, value: Any, exclude: str | None = None) -> str | None:
         """Another record holding `value` in `field` (built once per field, then kept current)."""
@@ -87,19 +91,7 @@ class RecordIndex:
                 return rid
         return None
 
-    def _matches(self, row: dict, filters: dict) -> bool:
-        for key, want in filters.items():
-            if want is None or want == "":
-                continue
-            have = row.get(key)
-            if isinstance(want, (list, tuple, set, frozenset)):
-                if have not in want:
-                    return False
-            elif have != want:
-                return False
-        return True
-
-    def _order(self, sort: str | None, desc: bool) -> Iterable[str]:
+    def _order(self, sort: str | None, desc: bool) -> list[str]:
         """Ids in display order, cached until the next save.
 
         With no sort column, records group by partition (village) and then by the search key,
@@ -107,37 +99,59 @@ class RecordIndex:
         """
         key = (sort or "", desc)
         if key not in self._orders:
+            rows = self.rows
             if sort:
-                def by(r): return _sort_value(self.rows[r].get(sort))
+                def by(r): return _sort_value(rows[r].get(sort))
             else:
-                def by(r): return (self.rows[r].get("_p") or "", self.rows[r].get(SEARCH_KEY, ""))
-            self._orders[key] = sorted(self.rows, key=by, reverse=desc)
+                def by(r): return (rows[r].get("_p") or "", rows[r].get(SEARCH_KEY, ""))
+            self._orders[key] = sorted(rows, key=by, reverse=desc)
         return self._orders[key]
 
+    def _filtered(self, filters: dict, ids, sort: str | None, desc: bool) -> list[str]:
+        """Ids passing the filters, in order; cached per (filters, sort) until the next save, so
+        typing in the search box only runs the text test."""
+        frozen = tuple(sorted((k, tuple(sorted(map(str, v))) if isinstance(v, (list, tuple, set, frozenset)) else v)
+                              for k, v in filters.items() if v not in (None, "")))
+        key = (frozen, id(ids) if ids is not None else None, sort or "", desc)
+        hit = self._filter_cache.get(key)
+        if hit is not None and hit[0] is ids:
+            return hit[1]
+        rows, out = self.rows, self._order(sort, desc)
+        for field, want in filters.items():
+            if want is None or want == "":
+                continue
+            if isinstance(want, (list, tuple, set, frozenset)):
+                wanted = set(want)
+                out = [r for r in out if rows[r].get(field) in wanted]
+            else:
+                out = [r for r in out if rows[r].get(field) == want]
+        if ids is not None:
+            out = [r for r in out if r in ids]
+        self._filter_cache[key] = (ids, out)
+        return out
+
     def select(self, text: str | None = None, filters: dict | None = None, sort: str | None = None,
-               desc: bool = False) -> Iterable[str]:
+               desc: bool = False) -> list[str]:
         filters = dict(filters or {})
         ids = filters.pop("_id", None)
+        base = self._filtered(filters, ids, sort, desc)
         needle = (text or "").strip().lower()
-        for rid in self._order(sort, desc):
-            if ids is not None and rid not in ids:
-                continue
-            row = self.rows[rid]
-            if needle and needle not in row.get(SEARCH_KEY, ""):
-                continue
-            if filters and not self._matches(row, filters):
-                continue
-            yield rid
+        if not needle:
+            return base
+        start = base
+        last = self._last_text
+        if last is not None and last[0] is base and last[1] in needle:
+            start = last[2]            # typing one more character narrows the previous result
+        rows = self.rows
+        out = [r for r in start if needle in rows[r].get(SEARCH_KEY, "")]
+        self._last_text = (base, needle, out)
+        return out
 
     def query(self, *, text=None, filters=None, sort=None, desc=False, offset=0, limit=50) -> Page:
-        out, total = [], 0
-        for rid in self.select(text, filters, sort, desc):
-            if offset <= total < offset + limit:
-                out.append({"id": rid, **self.rows[rid]})
-            total += 1
-        return Page(out, total, offset, limit)
+        ids = self.select(text, filters, sort, desc)
+        return Page([{"id": rid, **self.rows[rid]} for rid in ids[offset:offset + limit]], len(ids), offset, limit)
 
     def count(self, filters: dict | None = None) -> int:
         if not filters:
             return len(self.rows)
-        return sum(1 for _ in self.select(filters=filters))
+        return len(self.select(filters=filters))

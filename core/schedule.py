@@ -81,10 +81,20 @@ def rows_with(eng, form_id: str, fields: Iterable[str]) -> dict[str, dict]:
 
 
 def last_visits(eng, sch: dict, as_of: dt.date) -> dict[tuple[str, str], dt.date]:
-    """The latest visit date on or before as_of per (person id, level value)."""
+    """The latest visit date on or before as_of per (person id, level value).
+
+    For today (or later) the engine's rollup of the visit form answers without loading a
+    single visit row (300,000 rows cost ~500 MB); for a past date visits after it must be
+    ignored, so the visit list rows are scanned.
+    """
     p, d, lv = sch.get("person_field", "person"), sch.get("date_field", "visit_date"), sch.get("level_field", "visit_level")
+    form_id = sch.get("visit_form", "visit")
+    rollup = (eng.form(form_id).raw or {}).get("rollup") or {}
+    if as_of >= eng.today() and (rollup.get("ref"), rollup.get("key"), rollup.get("date")) == (p, lv, d):
+        return {(ref, level): day for ref, levels in eng.latest(form_id).items()
+                for level, iso in levels.items() if (day := _date(iso)) is not None and day <= as_of}
     last: dict[tuple[str, str], dt.date] = {}
-    for row in rows_with(eng, sch.get("visit_form", "visit"), (p, d, lv)).values():
+    for row in rows_with(eng, form_id, (p, d, lv)).values():
         day = _date(row.get(d))
         if day is None or day > as_of:
             continue

@@ -16,7 +16,7 @@ import ast
 from typing import Any, Iterable
 
 from .expressions import ExpressionError
-from .formcheck import FormChecker, Scope, _guess
+from .formcheck import FormChecker, Scope, suggest
 from .formmodel import Form
 from .problems import Problem
 from .yamlload import YamlDoc
@@ -48,9 +48,13 @@ class FileChecker:
         self.broken_forms = set(broken_forms)
 
     def check(self, doc: YamlDoc) -> list[Problem]:
-        kind = doc.data.get("kind")
-        method = {"view": self.view, "report": self.report, "schedule": self.schedule}.get(kind)
-        return method(doc) if method else []
+        """All three kinds read one form's records (`form:`, default registration); without it
+        nothing else can be checked, so a missing form is the one problem reported."""
+        method = {"view": self.view, "report": self.report, "schedule": self.schedule}.get(doc.data.get("kind"))
+        if method is None:
+            return []
+        form, out = self._form(doc, "form", "registration")
+        return out if form is None else method(doc, doc.data, form)
 
     # --- shared pieces ------------------------------------------------------------------------
 
@@ -62,7 +66,7 @@ class FileChecker:
             return form, []
         said = f"{key} 写的" if key in doc.data else f"没写 {key}，默认的"
         return None, [doc.problem((key,) if key in doc.data else (),
-                                  f"{said}表单 “{fid}” 不存在或未能加载{_guess(fid, self.forms)} ({key})", rule=key)]
+                                  f"{said}表单 “{fid}” 不存在或未能加载{suggest(fid, self.forms)} ({key})", rule=key)]
 
     @staticmethod
     def _top_ids(form: Form) -> set[str]:
@@ -73,7 +77,7 @@ class FileChecker:
         ids = self._top_ids(form)
         if fid in ids:
             return []
-        return [doc.problem(path, f"表单 {form.id} 没有字段 “{fid}”{_guess(str(fid), ids)} ({rule})", key=key, rule=rule)]
+        return [doc.problem(path, f"表单 {form.id} 没有字段 “{fid}”{suggest(str(fid), ids)} ({rule})", key=key, rule=rule)]
 
     def _expr(self, doc: YamlDoc, path: tuple, expr: Any, form: Form, extra: Iterable[str]) -> list[Problem]:
         scope = Scope(self._top_ids(form) | set(extra), set(), form.settings)
@@ -119,7 +123,7 @@ class FileChecker:
             if target is None:
                 out.append(doc.problem(f.source + (("form",) if "form" in f.options else ()),
                                        f"record-ref 字段 {f.id} 要用 form: 写明指向哪张表单；“{f.options.get('form')}” "
-                                       f"不存在或未能加载{_guess(str(f.options.get('form')), self.forms)} (form)", rule="form"))
+                                       f"不存在或未能加载{suggest(str(f.options.get('form')), self.forms)} (form)", rule="form"))
                 continue
             for mine, theirs in (f.options.get("copy") or {}).items():
                 at = f.source + ("copy", mine)
@@ -129,11 +133,8 @@ class FileChecker:
 
     # --- view (roster) ------------------------------------------------------------------------
 
-    def view(self, doc: YamlDoc) -> list[Problem]:
-        raw = doc.data
-        form, out = self._form(doc, "form", "registration")
-        if form is None:
-            return out
+    def view(self, doc: YamlDoc, raw: dict, form: Form) -> list[Problem]:
+        out: list[Problem] = []
         out += self._expr(doc, ("where",), raw.get("where"), form, VIEW_NAMES)
         for key in ("sort", "filters"):
             for j, fid in enumerate(raw.get(key) or []):
@@ -155,11 +156,8 @@ class FileChecker:
 
     # --- report (summary) ---------------------------------------------------------------------
 
-    def report(self, doc: YamlDoc) -> list[Problem]:
-        raw = doc.data
-        form, out = self._form(doc, "form", "registration")
-        if form is None:
-            return out
+    def report(self, doc: YamlDoc, raw: dict, form: Form) -> list[Problem]:
+        out: list[Problem] = []
         columns = raw.get("columns") or []
         visit_id = raw.get("visit_form", "visit")
         visits = None
@@ -197,7 +195,7 @@ class FileChecker:
         except ExpressionError as exc:
             return [doc.problem(path, f"{exc} (expression)", rule="expression")]
         names = free_names(node)
-        out = [doc.problem(path, f"勾稽关系里的 {n} 不是本表的栏（columns 里没有 key: {n}）{_guess(n, keys)} (identities)",
+        out = [doc.problem(path, f"勾稽关系里的 {n} 不是本表的栏（columns 里没有 key: {n}）{suggest(n, keys)} (identities)",
                            rule="identities")
                for n in names if n not in keys and n not in _CONSTANTS]
         # Functions and method calls are checked as in any expression; the names were handled above.
@@ -207,12 +205,9 @@ class FileChecker:
 
     # --- schedule -----------------------------------------------------------------------------
 
-    def schedule(self, doc: YamlDoc) -> list[Problem]:
-        raw = doc.data
-        form, out = self._form(doc, "form", "registration")
-        visits, missing = self._form(doc, "visit_form", "visit")
-        out += missing
-        if form is None or visits is None:
+    def schedule(self, doc: YamlDoc, raw: dict, form: Form) -> list[Problem]:
+        visits, out = self._form(doc, "visit_form", "visit")
+        if visits is None:
             return out
         field = {k: raw.get(k, d) for k, d in (
             ("person_field", "person"), ("date_field", "visit_date"), ("level_field", "visit_level"),

@@ -52,3 +52,49 @@ def test_every_form_file_points_editors_at_the_meta_schema():
     for path in list(FORMS.glob("*.yaml")) + list((FORMS / "lists").glob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema="), path.name
+
+
+def test_empty_phone_id_and_division_in_optional_fields_pass(tmp_path):
+    """Many elders have no phone ("无电话"): an optional phone left None, "" or blank must save,
+    as must an optional ID number in a supporter's row; a wrong number is still refused."""
+    eng = open_engine(tmp_path)
+    for blank in (None, "", "   "):
+        data = person(phone=blank)
+        data["children"][0]["child_id_number"] = blank
+        rec = eng.save("registration", {**data, "phone": blank})
+        stored = eng.get(rec.id)["data"]
+        assert "phone" not in stored and "child_id_number" not in stored["children"][0]
+    problems = eng.validate("registration", {**person(), "phone": "12345"})
+    assert [(p.path, p.rule) for p in problems if p.is_error] == [("phone", "normalize")]
+
+
+def test_empty_required_phone_is_reported_as_missing_not_as_a_bad_number(tmp_path):
+    eng = open_engine(tmp_path)
+    data = person()
+    data["children"][0]["child_phone"] = ""
+    errors = [p for p in eng.validate("registration", data) if p.is_error]
+    assert [(p.path, p.rule) for p in errors] == [("children.0.child_phone", "required")]
+    assert "电话号码" not in errors[0].message
+
+
+def test_admin_guide_documents_every_key_the_forms_use():
+    """forms/README.md is what an admin reads before editing: each key a shipped file uses is in it."""
+    import yaml
+
+    guide = (FORMS / "README.md").read_text(encoding="utf-8")
+    data_under = {"settings", "lists", "every", "copy"}          # names chosen by the admin, not keys
+
+    def keys(node, parent=None):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if parent not in data_under:
+                    yield k
+                yield from keys(v, k)
+        elif isinstance(node, list):
+            for item in node:
+                yield from keys(item, parent)
+
+    files = [*FORMS.glob("*.yaml"), *(FORMS / "lists").glob("*.yaml"), *(FORMS / "overlays").glob("*.yaml")]
+    used = {k for f in files for k in keys(yaml.safe_load(f.read_text(encoding="utf-8")))}
+    assert {"initial", "autonumber", "copy", "rollup", "identities", "levels"} <= used
+    assert sorted(k for k in used if f"`{k}`" not in guide and f"`{k}:" not in guide) == []

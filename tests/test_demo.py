@@ -73,3 +73,28 @@ def test_same_seed_same_ledger(tmp_path):
         demo.generate(eng, persons=20, seed=11, as_of=dt.date(2026, 6, 30))
     names = [sorted((r["data"]["id_number"], r["data"]["name"]) for r in e.iter_records("registration")) for e in (a, b)]
     assert names[0] == names[1]
+
+
+def test_a_year_of_village_visits_with_realistic_gaps(ledger):
+    """The default demo holds a year of visits at each person's cadence, mostly on time, with some
+    late ones and the occasional month-long gap (hospital, a stay with a child)."""
+    eng, _ = ledger
+    risk = {r["id"]: r["data"]["risk_level"] for r in eng.iter_records("registration")}
+    days: dict[str, list[dt.date]] = {}
+    for rec in eng.iter_records("visit"):
+        v = rec["data"]
+        if v["visit_level"] == "村委会":
+            days.setdefault(v["person"], []).append(dt.date.fromisoformat(v["visit_date"]))
+    first = min(d for ds in days.values() for d in ds)
+    assert TODAY - dt.timedelta(days=366 + 30) <= first <= TODAY - dt.timedelta(days=330)
+    cadence = {"高": 7, "中": 15, "低": 30}
+    gaps = [((b - a).days, cadence[risk[p]]) for p, ds in days.items() for a, b in zip(sorted(ds), sorted(ds)[1:])]
+    on_time = sum(g <= step for g, step in gaps)
+    long = sum(g >= step + 21 for g, step in gaps)
+    assert on_time > 0.85 * len(gaps) and 0 < long < 0.05 * len(gaps)
+    assert max(len(ds) for ds in days.values()) >= 45          # weekly for a year, for someone of high risk
+
+
+def test_village_history_shrinks_for_very_large_ledgers():
+    assert demo.default_village_days(2000) == demo.default_village_days(demo.FULL_YEAR_UP_TO) == 365
+    assert demo.default_village_days(demo.FULL_YEAR_UP_TO + 1) == demo.RECENT_DAYS == 30

@@ -192,3 +192,12 @@ def test_full_export_is_written_to_the_audit_log(eng, tmp_path):
     eng.export("records", "json", tmp_path / "out.json", full=True, form="registration")
     log = eng.audit_log()
     assert log and log[-1]["full"] is True and log[-1]["operator"] == "测试员"
+
+
+def test_search_as_you_type_narrows_and_widens_correctly(eng):
+    for name in ("王永利", "王永华", "王芳", "李永利"):
+        eng.save("registration", person(name=name))
+    seen = [sorted(r["name"] for r in eng.query("registration", text=t).rows)
+            for t in ("王", "王永", "王永利", "王永", "永利", "")]
+    assert seen == [["王永利", "王永华", "王芳"], ["王永利", "王永华"], ["王永利"], ["王永利", "王永华"],
+                    ["李永利", "王永利"], ["李永利", "王永利", "王永华", "王芳"]]

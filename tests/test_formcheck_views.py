@@ -33,6 +33,12 @@ def forms(tmp_path):
     return copy_forms(tmp_path)
 
 
+def edit_all(path: Path, changes: list[tuple[str, str]]) -> None:
+    """Several admin-style edits of one file (each exact text must occur once)."""
+    for old, new in changes:
+        edit(path, old, new)
+
+
 def where(path: Path, text: str, offset: int = 0) -> str:
     """`forms/NAME:LINE:COL` of the first occurrence of `text` (plus `offset` characters)."""
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -72,14 +78,16 @@ def test_misspelt_roster_key_is_named_with_a_suggestion_through_the_cli(forms):
 
 def test_roster_columns_name_real_fields_and_valid_expressions(registry, forms):
     roster = forms / "roster.yaml"
-    edit(roster, "field: health_status,", "field: health_state,")
-    edit(roster, '"age_on(id_birth_date(id_number), as_of)"', '"agee_on(id_birth_date(id_nummer), as_of)"')
-    edit(roster, "{key: liaison, label: 包联干部, field: liaison_name, width: 8}",
-         "{key: liaison, label: 包联干部, width: 8}")
-    edit(roster, "{key: risk_level, label: 风险等级,", "{key: sex, label: 风险等级,")
-    edit(roster, "sort: [town, village, name]", "sort: [town, vilage, name]")
-    edit(roster, "settings.advanced_age else", "settings.advanced_ag else")
-    edit(roster, "where: \"status == '在册'", "where: \"row_number > 0 and status == '在册'")
+    edit_all(roster, [
+        ("field: health_status,", "field: health_state,"),
+        ('"age_on(id_birth_date(id_number), as_of)"', '"agee_on(id_birth_date(id_nummer), as_of)"'),
+        ("{key: liaison, label: 包联干部, field: liaison_name, width: 8}",
+            "{key: liaison, label: 包联干部, width: 8}"),
+        ("{key: risk_level, label: 风险等级,", "{key: sex, label: 风险等级,"),
+        ("sort: [town, village, name]", "sort: [town, vilage, name]"),
+        ("settings.advanced_age else", "settings.advanced_ag else"),
+        ("where: \"status == '在册'", "where: \"row_number > 0 and status == '在册'"),
+    ])
     first_sex = where(roster, "key: sex, label: 性别").split(":")[1]
     assert problems(registry, forms, "roster.yaml") == [
         f"{where(roster, 'row_number > 0', -1)}: where: 未知的名字 row_number：不是本表的字段 id，是不是 id_number？ (expression)",
@@ -99,13 +107,15 @@ def test_roster_columns_name_real_fields_and_valid_expressions(registry, forms):
 # ------------------------------------------------------------------------------------ summary
 def test_summary_counts_and_identities_are_checked(registry, forms):
     summary = forms / "summary.yaml"
-    edit(summary, "count: \"sex == '男'\"", "count: \"sexx == '男'\"")
-    edit(summary, "count: \"visit_level == '街镇'\"", "count: \"visit_levle == '街镇'\"")
-    edit(summary, '"c26 <= c6"', '"c26 <= c66"')
-    edit(summary, '"c27 <= c9"', '"c27 <= c9 +"')
-    edit(summary, "over: visit,\n     count: \"visit_level == '村委会'\"",
-         "over: visits,\n     count: \"visit_level == '村委会'\"")
-    edit(summary, "exit_date > report_date))", "exit_date > report_day))")
+    edit_all(summary, [
+        ("count: \"sex == '男'\"", "count: \"sexx == '男'\""),
+        ("count: \"visit_level == '街镇'\"", "count: \"visit_levle == '街镇'\""),
+        ('"c26 <= c6"', '"c26 <= c66"'),
+        ('"c27 <= c9"', '"c27 <= c9 +"'),
+        ("over: visit,\n     count: \"visit_level == '村委会'\"",
+            "over: visits,\n     count: \"visit_level == '村委会'\""),
+        ("exit_date > report_date))", "exit_date > report_day))"),
+    ])
     assert problems(registry, forms, "summary.yaml") == [
         f"{where(summary, BASE, 6)}: "
         "base: 未知的名字 report_day：不是本表的字段 id，是不是 report_date？ (expression)",
@@ -121,23 +131,16 @@ def test_summary_counts_and_identities_are_checked(registry, forms):
     ]
 
 
-def test_summary_identity_may_be_written_with_a_message(registry, forms):
-    summary = forms / "summary.yaml"
-    edit(summary, '  - "c1 == c2 + c3"', '  - {check: "c1 == c2 + c33", message: 男女合计应等于总数}')
-    assert problems(registry, forms, "summary.yaml") == [
-        f"{where(summary, 'c1 == c2 + c33', -1)}: identities.0.check: 勾稽关系里的 c33 不是本表的栏（columns 里没有 key: c33），"
-        "是不是 c3？ (identities)",
-    ]
-
-
 # ------------------------------------------------------------------------------------ schedule
 def test_schedule_cadence_names_real_levels_risks_and_fields(registry, forms):
     schedule = forms / "schedule.yaml"
-    edit(schedule, "      高: {days: 7}", "      极高: {days: 7}")
-    edit(schedule, "    value: 街镇", "    value: 镇")
-    edit(schedule, "    per: quarter", "    per: quarter\n    default: {months: 3}")
-    edit(schedule, "date_field: visit_date", "date_field: visit_day")
-    edit(schedule, "start_field: filing_date", "start_field: town")
+    edit_all(schedule, [
+        ("      高: {days: 7}", "      极高: {days: 7}"),
+        ("    value: 街镇", "    value: 镇"),
+        ("    per: quarter", "    per: quarter\n    default: {months: 3}"),
+        ("date_field: visit_date", "date_field: visit_day"),
+        ("start_field: filing_date", "start_field: town"),
+    ])
     assert problems(registry, forms, "schedule.yaml") == [
         f"{where(schedule, 'visit_day')}: date_field: 表单 visit 没有字段 “visit_day”，是不是 visit_date？ (date_field)",
         f"{where(schedule, 'start_field: town', 13)}: start_field: start_field 应是日期字段，town 是 division (start_field)",
@@ -149,21 +152,17 @@ def test_schedule_cadence_names_real_levels_risks_and_fields(registry, forms):
     ]
 
 
-def test_schedule_interval_typo_is_a_meta_schema_error(registry, forms):
-    schedule = forms / "schedule.yaml"
-    edit(schedule, "      中: {days: 15}", "      中: {weeks: 2}")
-    assert problems(registry, forms, "schedule.yaml") == [
-        f"{where(schedule, 'weeks')}: levels.0.every.中.weeks: 未知的键 “weeks”（可用的键：days、months） (additionalProperties)",
-    ]
-
-
-def test_schedule_level_without_a_cadence_is_refused(registry, forms):
-    schedule = forms / "schedule.yaml"
-    edit(schedule, "    per: quarter                # 每个自然季度至少一次", "")
-    assert problems(registry, forms, "schedule.yaml") == [
-        f"{where(schedule, 'id: town')}: levels.1: 层级 town 要写 every（按风险等级的周期）、default，"
-        "或 per: quarter（每季度一次）(every)",
-    ]
+@pytest.mark.parametrize("name, old, new, anchor, offset, message", [
+    ("summary.yaml", '  - "c1 == c2 + c3"', '  - {check: "c1 == c2 + c33", message: 男女合计应等于总数}',
+     "c1 == c2 + c33", -1, "identities.0.check: 勾稽关系里的 c33 不是本表的栏（columns 里没有 key: c33），是不是 c3？ (identities)"),
+    ("schedule.yaml", "      中: {days: 15}", "      中: {weeks: 2}", "weeks", 0,
+     "levels.0.every.中.weeks: 未知的键 “weeks”（可用的键：days、months） (additionalProperties)"),
+    ("schedule.yaml", "    per: quarter                # 每个自然季度至少一次", "", "id: town", 0,
+     "levels.1: 层级 town 要写 every（按风险等级的周期）、default，或 per: quarter（每季度一次）(every)"),
+], ids=["identity-with-message", "interval-typo", "level-without-cadence"])
+def test_one_mistake_one_located_problem(registry, forms, name, old, new, anchor, offset, message):
+    edit(forms / name, old, new)
+    assert problems(registry, forms, name) == [f"{where(forms / name, anchor, offset)}: {message}"]
 
 
 # ------------------------------------------------------------------------------------ forms they lean on
@@ -197,3 +196,14 @@ def test_autonumber_template_names_fields_and_ends_with_seq(registry, forms):
     ]
     edit(reg, 'autonumber: "{vilage}-{seq:04d}"', 'autonumber: "{village}-{seq:04d}-{town}"')
     assert problems(registry, forms, "registration.yaml")[0].endswith("(pattern)")   # {seq} must come last
+
+
+def test_rollup_names_a_record_ref_and_a_date_field(registry, forms):
+    visit = forms / "visit.yaml"
+    edit(visit, "rollup: {ref: person, key: visit_level, date: visit_date}",
+         "rollup: {ref: persn, key: visit_level, date: visit_method}")
+    assert problems(registry, forms, "visit.yaml") == [
+        f"{where(visit, 'persn')}: rollup.ref: rollup 的 ref 应是本表的指向其他记录的 record-ref 字段，没有字段 persn，"
+        "是不是 person？ (rollup)",
+        f"{where(visit, 'visit_method}')}: rollup.date: rollup 的 date 应是本表的日期字段，visit_method 是 choice (rollup)",
+    ]

@@ -136,11 +136,14 @@ def test_reload_sees_an_edited_file(tmp_path, registry):
 
 
 def test_view_files_are_kept_raw_with_positions(tmp_path, registry):
-    (tmp_path / "roster.yaml").write_text("kind: view\nid: roster\nversion: 1\ntitle: 花名册\ncolumns: [name]\n",
-                                          encoding="utf-8")
+    (tmp_path / "a.yaml").write_text("kind: form\nid: a\nversion: 1\ntitle: 甲\nsections:\n  - id: s\n    title: 分节\n"
+                                     "    fields:\n      - {id: name, label: 姓名, type: text}\n", encoding="utf-8")
+    (tmp_path / "roster.yaml").write_text("kind: view\nid: roster\nversion: 1\ntitle: 花名册\nform: a\n"
+                                          "columns: [{key: name, label: 姓名, field: name}]\n", encoding="utf-8")
     fs = load_form_dir(tmp_path, registry)
-    assert fs.files["roster"]["columns"] == ["name"]
-    assert fs.locate("roster", ("columns", 0)) == (f"{tmp_path.name}/roster.yaml", 5, 11)
+    assert fs.problems == []
+    assert fs.files["roster"]["columns"] == [{"key": "name", "label": "姓名", "field": "name"}]
+    assert fs.locate("roster", ("columns", 0, "field")) == (f"{tmp_path.name}/roster.yaml", 6, 41)
 
 
 def test_overlay_problems_are_located_in_the_overlay_file(tmp_path, registry):

@@ -33,9 +33,16 @@ def make_app(folder: Path, persons: int = 0, **kw) -> CarebookApp:
 
 
 async def type_text(pilot, text: str) -> None:
-    """Committed text, one key per character (what Textual receives from an IME)."""
+    """Committed text, one key event per character, as the terminal driver delivers an IME's
+    output: the character travels with the key. (`Pilot.press("，")` drops full-width
+    punctuation: it looks the character up by its key name and finds none.)"""
+    from textual import events
+    from textual.keys import _character_to_key
+
     for ch in text:
-        await pilot.press(ch)
+        name = ch if ch.isalnum() else _character_to_key(ch)
+        pilot.app._driver.send_message(events.Key(name, ch))
+        await pilot.pause()
 
 
 def screen_names(app) -> list[str]:

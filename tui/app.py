@@ -34,7 +34,7 @@ class CarebookApp(App):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
         Binding("f1", "help", "帮助"),
-        Binding("ctrl+q", "quit", "退出程序", priority=True),
+        Binding("ctrl+q", "quit", "退出", priority=True),
         # Declared here so the footer and F1 describe it in Chinese (Textual's own says "palette").
         Binding("ctrl+p", "command_palette", "命令", show=False, key_display="^p", priority=True,
                 tooltip="打开命令面板：输入中文查找功能"),
@@ -241,11 +241,12 @@ class CarebookApp(App):
             pass
 
 
-def open_demo_engine(forms_dir: Path | None = None, persons: int = 300) -> Engine:
-    """Open (and on first use fill) the demo ledger, which lives apart from real records."""
+def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: Path | None = None) -> Engine:
+    """Open (and on first use fill) a demo ledger, which lives apart from real records:
+    `folder` (a demo ledger given with --data), else the per-user demo folder."""
     from core import paths
 
-    folder = paths.demo_data_dir()
+    folder = folder or paths.demo_data_dir()
     engine = Engine.open(folder, forms_dir)
     if not paths.is_demo(folder) or roles.ledger_is_empty(engine):
         from core import demo as demo_data
@@ -266,7 +267,7 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         os.environ.setdefault("TEXTUAL_FPS", "15")
     try:
         if demo:
-            engine = open_demo_engine(forms_dir)
+            engine = open_demo_engine(forms_dir, folder=Path(data_dir))
         else:
             engine = Engine.open(data_dir, forms_dir)
     except CarebookError as exc:

@@ -15,8 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tinydb import TinyDB
+
 from . import tinyfile
-from .tinyfile import Documents
+from .tinyfile import TABLE, Documents
+from .tinystorage import VillageStorage
 
 ROW_KEY = "_row"
 TIME_KEY = "_t"
@@ -48,16 +51,16 @@ class PartitionFile:
 
     @classmethod
     def parse(cls, path: Path) -> tuple["PartitionFile", list[Any], dict[str, Any] | None]:
-        """Parse in full: the partition, its documents as values, and the file's layout.
+        """Read in full through TinyDB: the partition, its documents, and the file's layout.
 
-        For rebuilding an index; the layout is `None` for a file not in carebook's form.
+        For rebuilding an index, which needs every document as a value: TinyDB's `Table.all`
+        over `VillageStorage`, which checks the whole file and keeps its text for the village
+        cache. The layout is `None` for a file not in carebook's form; raises `CorruptFile`.
         """
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cls(path), [], None
-        docs, values, layout = tinyfile.parse(path, raw)
-        return cls(path, docs), values, layout
+        with TinyDB(path, storage=VillageStorage, keep_text=True, readonly=True) as db:
+            values = db.table(TABLE).all()
+            storage: VillageStorage = db.storage  # type: ignore[assignment]
+        return cls(path, storage.documents), values, storage.layout
 
     def get(self, rid: str) -> dict[str, Any] | None:
         """A fresh parse of one document: the caller may change it freely."""

@@ -55,9 +55,14 @@ def loads(path: Path, raw: bytes) -> Any:
         raise CorruptFile(path, f"{type(exc).__name__}: {exc}") from None
 
 
+def _is_doc_id(key: str) -> bool:
+    """TinyDB turns every document key into an `int`; a file with any other key breaks its `Table`."""
+    return key.isascii() and key.isdigit()
+
+
 def _key_json(key: str) -> bytes:
-    # TinyDB keys are decimal ids; anything else (a hand-edited file) is escaped properly.
-    return f'"{key}"'.encode() if key.isdigit() else json.dumps(key, ensure_ascii=False).encode("utf-8")
+    # Document keys are decimal ids; table names may be anything and are escaped properly.
+    return f'"{key}"'.encode() if _is_doc_id(key) else json.dumps(key, ensure_ascii=False).encode("utf-8")
 
 
 def record_id(doc: Any) -> str | None:
@@ -81,6 +86,33 @@ class Documents:
 
     def size(self) -> int:
         return sum(map(len, self.texts.values()))
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, Any]) -> "Documents":
+        """Encode a whole database as TinyDB hands it to a storage (`{table: {id: document}}`).
+
+        Every document is encoded again: TinyDB passes parsed values, and one changed in place
+        (`Table.update`) cannot be told from one that was not, so no old text can be reused.
+        Raises `TypeError`/`ValueError` for a value JSON cannot hold.
+        """
+        docs = cls()
+        for key, value in tables.get(TABLE, {}).items():
+            key = str(key)
+            docs.texts[key] = atomic.dumps(value)
+            rid = record_id(value)
+            if rid is not None:
+                docs.ids[rid] = key
+        docs.others = [(_key_json(name), atomic.dumps(value)) for name, value in tables.items() if name != TABLE]
+        docs.next_id = _next_id(docs.texts)
+        return docs
+
+    def tables(self) -> dict[str, Any]:
+        """The database as TinyDB reads it from a storage: every document parsed afresh."""
+        return {TABLE: {key: json.loads(blob) for key, blob in self.texts.items()}, **self.other_tables()}
+
+    def other_tables(self) -> dict[str, Any]:
+        """Tables other than `_default` (carebook writes none; kept for files others wrote)."""
+        return {json.loads(name): json.loads(value) for name, value in self.others}
 
     def changed(self, upserts: dict[str, bytes], removes: set[str]) -> "Documents":
         """A new `Documents` with `upserts` (record id → JSON) put and `removes` dropped.
@@ -148,17 +180,24 @@ class Documents:
 
 
 def _next_id(texts: dict[str, bytes]) -> int:
-    return max((int(k) for k in texts if k.isdigit()), default=0) + 1
+    return max((int(k) for k in texts if _is_doc_id(k)), default=0) + 1
 
 
 def parse(path: Path, raw: bytes) -> tuple[Documents, list[Any], dict[str, Any] | None]:
-    """Check a whole TinyDB file: its documents as text and as values, and its layout.
+    """`parse_tables` with the documents of `_default` as a list, in file order."""
+    docs, values, layout = parse_tables(path, raw)
+    return docs, list(values.values()), layout
+
+
+def parse_tables(path: Path, raw: bytes) -> tuple[Documents, dict[str, Any], dict[str, Any] | None]:
+    """Check a whole TinyDB file: its documents as text and as values (by key), and its layout.
 
     Walks the file with the json module's own scanner so each document's exact text comes
     with its value (no second encoding); raises `CorruptFile` for anything that is not a
-    TinyDB database. A file not in carebook's form (stock TinyDB writes spaces and \\u
-    escapes) has its documents encoded again, so that the next save writes readable UTF-8
-    throughout, and no layout: its spans would not fit the bytes on disk.
+    TinyDB database, including keys TinyDB cannot turn into ids and documents that are not
+    objects (TinyDB's `Table` fails on both). A file not in carebook's form (stock TinyDB
+    writes spaces and \\u escapes) has its documents encoded again, so that the next save
+    writes readable UTF-8 throughout, and no layout: its spans would not fit the bytes on disk.
     """
     try:
         text = raw.decode("utf-8")
@@ -173,7 +212,24 @@ def parse(path: Path, raw: bytes) -> tuple[Documents, list[Any], dict[str, Any] 
     if again != raw:
         docs.texts = {key: atomic.dumps(value) for key, value in values.items()}
         layout = None
-    return docs, list(values.values()), layout
+    return docs, values, layout
+
+
+def check_tables(path: Path, content: Any) -> dict[str, Any]:
+    """`content` (a whole file, already parsed) if TinyDB can read it; `CorruptFile` if not.
+
+    The same rules as `parse_tables`, for readers that parse with one `json.loads` because
+    they need values, not text.
+    """
+    if not isinstance(content, dict) or not all(isinstance(t, dict) for t in content.values()):
+        raise CorruptFile(path, "不是 TinyDB 数据库格式 (not a TinyDB database)")
+    for key, value in content.get(TABLE, {}).items():
+        if not _is_doc_id(key) or not isinstance(value, dict):
+            raise CorruptFile(path, _BAD_DOC)
+    return content
+
+
+_BAD_DOC = "文档编号不是数字或文档不是对象 (document id not a number, or document not an object)"
 
 
 def _expect(text: str, i: int, char: str) -> int:
@@ -191,6 +247,8 @@ def _walk(text: str) -> tuple[Documents, dict[str, Any]]:
 
     def document(key: str, start: int) -> int:
         value, end = _scan(text, start)
+        if not _is_doc_id(key) or not isinstance(value, dict):
+            raise ValueError(_BAD_DOC)
         replaced = record_id(values.get(key))  # a repeated id: the later copy wins, as in json.loads
         if replaced is not None and docs.ids.get(replaced) == key:
             del docs.ids[replaced]

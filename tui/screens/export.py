@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
 from .base import BaseScreen
-from .summary import recent_quarters
+from .summary import quarter_label, recent_quarters
 
 WHAT = {"roster": "花名册", "summary": "汇总表", "records": "全部记录", "form": "空白登记表"}
 
@@ -37,7 +37,7 @@ class ExportScreen(BaseScreen):
             yield Select([], id="x-format", compact=True, prompt="请选择")
             yield Label("季度（汇总表）")
             quarters = recent_quarters(self.app.today)
-            yield Select([(q, q) for q in quarters], value=quarters[0], allow_blank=False, id="x-quarter",
+            yield Select([(quarter_label(q), q) for q in quarters], value=quarters[0], allow_blank=False, id="x-quarter",
                          compact=True)
             yield Label("保存到")
             yield Input("", id="x-output", compact=True)
@@ -48,6 +48,8 @@ class ExportScreen(BaseScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
+        # Hidden until an export runs: an idle bar with no total animates as if busy.
+        self.query_one("#x-progress", ProgressBar).display = False
         self.fill_formats()
 
     @on(Select.Changed, "#x-what")
@@ -81,6 +83,7 @@ class ExportScreen(BaseScreen):
             return
         params = {"quarter": self.query_one("#x-quarter", Select).value} if what == "summary" else {}
         self.query_one("#x-result", Static).update("正在导出……")
+        self.query_one("#x-progress", ProgressBar).display = True
         self.query_one("#x-run", Button).disabled = True
         self.export(what, fmt, Path(output), self.query_one("#x-full", Checkbox).value, params)
 

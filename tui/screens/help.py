@@ -26,8 +26,7 @@ class HelpScreen(ModalScreen[None]):
                 continue
             seen.add(binding.key)
             keys = " / ".join(KEY_NAMES.get(k, k.upper() if len(k) <= 3 else k) for k in binding.key.split(","))
-            lines.append(f"  {keys:<16} {binding.description}")
-        lines.append(f"  {'Ctrl+P':<16} 命令面板（输入中文查找功能）")
+            lines.append(f"  {keys:<16} {binding.tooltip or binding.description}")
         text = getattr(self.under, "HELP_TEXT", "") or ""
         with Vertical(classes="dialog wide"):
             yield Static("帮助（Esc 关闭）", classes="dialog-title")

@@ -59,9 +59,9 @@ class HomeScreen(BaseScreen):
         Binding("v", "visit", "登记探访"),
         Binding("s", "app.go('summary')", "汇总表"),
         Binding("e", "app.go('export')", "导出"),
-        Binding("a", "app.go('admin')", "管理"),
+        Binding("a", "app.go('admin')", "管理", show=False),   # 80 columns: F1 lists it
         Binding("o", "app.go('operator')", "操作员", show=False),
-        Binding("f5", "reload", "刷新"),
+        Binding("f5", "reload", "刷新", show=False),
     ]
     HELP_TEXT = ("首页显示在册人数、风险分布、本周应探访和已逾期的人员，以及本季度汇总表的截止日期。"
                  "在下方列表中按回车打开人员档案，按 V 直接登记探访。")

@@ -6,10 +6,12 @@ puts them back on the ledger.
 """
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from core.problems import CarebookError, ValidationFailed
@@ -80,8 +82,8 @@ class PersonScreen(BaseScreen):
         title = data.get(self.form.title_field or "name") or ""
         risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
         self.query_one("#person-title", Static).update(
-            f"[b]{title}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
-            f"  操作员 {self.record.get('operator') or '-'}")
+            f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
+            f"  操作员 {escape(self.record.get('operator') or '-')}")
         self.show_info(data)
         self.show_supporters(data)
         self.show_history()
@@ -107,7 +109,7 @@ class PersonScreen(BaseScreen):
                     continue
                 value = roles.display(self.form, f.id, data.get(f.id), divisions)
                 why = reasons.get(f.id)
-                rows.append(f"  {f.label}：{value}" + (f"（{why}）" if why else ""))
+                rows.append(escape(f"  {f.label}：{value}" + (f"（{why}）" if why else "")))
             if rows:
                 lines += [f"[b]{section.title}[/b]", *rows]
         self.query_one("#person-info", Static).update("\n".join(lines))
@@ -133,19 +135,28 @@ class PersonScreen(BaseScreen):
         visits.sort(key=lambda r: str(r["data"].get(day) or ""), reverse=True)
         keys = [k for k in VISIT_COLUMNS if vform.field(k)] or \
             [k for k in vform.list_fields if k != ref and vform.field(k)][:6]
-        cols = [(k, vform.field(k).label[:6], 10) for k in keys]
         rows = [{"id": r["id"], **{k: roles.display(vform, k, r["data"].get(k)) for k in keys}} for r in visits]
+        # Each column as wide as its header (风险等级变化) or its widest value, so nothing is cut.
+        cols = [(k, vform.field(k).label, min(16, max([cell_len(vform.field(k).label)] +
+                                                       [cell_len(row[k]) for row in rows])))
+                for k in keys]
         table = self.query_one("#person-visits", PagedTable)
         table.border_title = f"共 {len(visits)} 次，最近的在前（回车打开）"
         table.show_rows(cols, rows)
 
     def show_history(self) -> None:
+        """Every save, newest first: who, when, what changed, and the reasons typed (warnings
+        accepted, 改判). Typed text is escaped: a "[" in a reason is not markup."""
         entries = self.attempt(self.eng.history, self.record_id, roles.PERSON_FORM) or []
         lines = []
-        for e in reversed(entries):
-            head = f"[b]{str(e.get('at', ''))[:16].replace('T', ' ')} {e.get('operator') or '-'} {e.get('action', '')}[/b]"
+        # An override stays on the record and is repeated by every later save: show it where it
+        # was made or changed.
+        before = [{}] + [e.get("overrides") or {} for e in entries[:-1]]
+        for e, prev in reversed(list(zip(entries, before))):
+            head = f"[b]{str(e.get('at', ''))[:16].replace('T', ' ')} {escape(e.get('operator') or '-')} " \
+                   f"{escape(e.get('action', ''))}[/b]"
             if e.get("note"):
-                head += f"  {e['note']}"
+                head += f"  {escape(e['note'])}"
             lines.append(head)
             for ch in e.get("changes", [])[:30]:
                 top = ch["path"].split(".")[0]
@@ -153,9 +164,15 @@ class PersonScreen(BaseScreen):
                 label = f.label if f else ch["path"]
                 old = roles.display(self.form, top, ch.get("old")) if not isinstance(ch.get("old"), dict) else "…"
                 new = roles.display(self.form, top, ch.get("new")) if not isinstance(ch.get("new"), dict) else "…"
-                lines.append(f"  {label}：{old or '（空）'} -> {new or '（空）'}")
+                lines.append(escape(f"  {label}：{old or '（空）'} -> {new or '（空）'}"))
+            for fid, o in (e.get("overrides") or {}).items():
+                if prev.get(fid) == o:
+                    continue
+                f = self.form.field(fid)
+                value = roles.display(self.form, fid, o.get("value"))
+                lines.append(escape(f"  改判{f.label if f else fid}为 {value}，理由：{o.get('reason', '')}"))
             for r in e.get("reasons", []):
-                lines.append(f"  理由：{r.get('reason', '')}")
+                lines.append(escape(f"  理由：{r.get('reason', '')}"))
         self.query_one("#person-history", Static).update("\n".join(lines) or "（无）")
 
     # ------------------------------------------------------------------ actions

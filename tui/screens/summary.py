@@ -5,6 +5,7 @@ two selects and the table scrolls sideways through its 31 numbered columns.
 """
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,11 @@ from textual.widgets import Select, Static
 
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
+
+
+def quarter_label(quarter: str) -> str:
+    """2026Q4 -> 2026年第4季度, as the summary's own header says it."""
+    return quarter.replace("Q", "年第") + "季度"
 
 
 def recent_quarters(today, n: int = 6) -> list[str]:
@@ -32,7 +38,7 @@ class SummaryScreen(BaseScreen):
         yield from self.compose_header()
         quarters = recent_quarters(self.app.today)
         with Horizontal(id="summary-pick"):
-            yield Select([(q.replace("Q", "年第") + "季度", q) for q in quarters], value=quarters[0],
+            yield Select([(quarter_label(q), q) for q in quarters], value=quarters[0],
                          allow_blank=False, id="s-quarter", compact=True)
             yield Select([(t.name, t.code) for t in self.eng.divisions.towns()], prompt="全区（按街镇）",
                          id="s-town", compact=True)
@@ -63,9 +69,12 @@ class SummaryScreen(BaseScreen):
         late = "（已逾期）" if report.late else ""
         self.query_one("#summary-head", Static).update(
             f"[b]{report.title}[/b]\n{report.unit} {report.period}  报送截止 {report.due}{late}  统计日期 {report.date}")
-        cols = [(c.key, (c.number + " " if c.number else "") + c.label, max(len(c.label) * 2, 6))
-                for c in report.columns]
         all_rows = rows + ([report.total] if report.total else [])
+        cols = []
+        for c in report.columns:   # wide enough for the header and every value (town names), capped
+            label = (c.number + " " if c.number else "") + c.label
+            widest = max([cell_len(label)] + [cell_len(str(r.get(c.key, ""))) for r in all_rows])
+            cols.append((c.key, label, min(widest, 16)))
         self.query_one(PagedTable).show_rows(
             cols, [{"id": str(i), **{k: str(r.get(k, "")) for k, _, _ in cols}} for i, r in enumerate(all_rows)])
         checks = "\n".join(str(p) for p in report.checks) or "表内勾稽关系全部成立。"
