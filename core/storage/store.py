@@ -16,11 +16,16 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tinydb import TinyDB, where
+from tinydb.middlewares import CachingMiddleware
+from tinydb.table import Document
+
 from ..problems import Problem
 from . import atomic, backups, history, indexfile, lock, names, quarantine
 from .errors import StorageError
 from .partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
-from .tinyfile import TABLE, CorruptFile, read_json
+from .tinyfile import TABLE, CorruptFile, Documents
+from .tinystorage import VillageStorage
 
 RECORDS, HISTORY = "records", "history"
 DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"
@@ -178,7 +183,7 @@ class Store:
         self._tables[table] = state
         if not self.readonly:
             for rid, p in stale:  # a crash mid-move left a second, older copy behind
-                self._write(table, p, {}, {rid}, [])
+                self._write(table, p, {}, {rid}, [], through_tinydb=True)
         return state
 
     def _load_index(self, table: str, p: str) -> dict[str, dict[str, Any]]:
@@ -236,19 +241,19 @@ class Store:
 
     # ----------------------------------------------------------------- writing
     def _write(self, table: str, p: str, docs: dict[str, tuple[dict[str, Any], bytes | None]],
-               removes: set[str], lines: list[bytes]) -> None:
+               removes: set[str], lines: list[bytes], through_tinydb: bool = False) -> None:
         """Data file and index file made durable together, then history appended.
 
         `docs`: record id → (document, its JSON or `None` to encode here). Both files are
         renamed only once both are on disk, and history comes last: a crash can only
         shorten what was saved. Rows and cache change only after the files are in place.
+        `through_tinydb`: write with TinyDB's `Table` (bulk loads, clean-up), which encodes the
+        whole village again; single saves keep the text path (see `tinystorage`).
         """
         state = self._tables[table]
         part = self._usable_partition(table, state, p)
         if part.path in self._unmovable:  # writing would overwrite the damaged file
             raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
-        blobs = {rid: blob if blob is not None else _encode(doc) for rid, (doc, blob) in docs.items()}
-        new_part, raw, data_layout = part.staged(blobs, removes)
         rows = dict(state.by_part.get(p, {}))
         fresh: dict[str, dict[str, Any]] = {}
         for rid in removes:
@@ -259,15 +264,18 @@ class Store:
             if HIST_KEY in doc:
                 row[HIST_KEY] = doc[HIST_KEY]
             rows[rid] = row
-        data_path, index_path = self._data_path(table, p), self._index_path(table, p)
+        index_path = self._index_path(table, p)
+
+        def index_file(data_tmp: Path, _docs: Documents, data_layout: dict[str, Any] | None) -> list[tuple[Path, bytes]]:
+            return [(index_path, indexfile.encode(indexfile.signature(data_tmp), rows, data_layout))]
+
         try:
-            data_tmp = atomic.stage(data_path, raw)
-            try:
-                index_tmp = atomic.stage(index_path, indexfile.encode(indexfile.signature(data_tmp), rows, data_layout))
-            except BaseException:
-                data_tmp.unlink(missing_ok=True)
-                raise
-            atomic.commit([(data_tmp, data_path), (index_tmp, index_path)])
+            if through_tinydb:
+                new_part = _tinydb_write(part, docs, removes, index_file)
+            else:
+                blobs = {rid: blob if blob is not None else _encode(doc) for rid, (doc, blob) in docs.items()}
+                new_part, raw, data_layout = part.staged(blobs, removes)
+                VillageStorage.commit(part.path, raw, new_part.docs, data_layout, index_file)
         except OSError as exc:
             self._cache.pop((table, p), None)  # a rename may have happened: read the disk again
             raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
@@ -350,7 +358,7 @@ class Store:
             if line:
                 lines.setdefault(p, []).append(line)
         for p in sorted(set(docs) | set(removes)):
-            self._write(table, p, docs.get(p, {}), removes.get(p, set()), lines.get(p, []))
+            self._write(table, p, docs.get(p, {}), removes.get(p, set()), lines.get(p, []), through_tinydb=True)
         return len(where)
 
     # ----------------------------------------------------------------- reading
@@ -384,19 +392,15 @@ class Store:
         if not owned:
             return []
         part = self._cache.get((table, p))
-        if part is not None:
-            docs = part.records()
-        else:
-            try:  # one json.loads of the whole file is the quickest way to every document
-                content = read_json(self._data_path(table, p))
-            except CorruptFile:
-                content = None
-            table_docs = content.get(TABLE, {}) if isinstance(content, dict) else None
-            if isinstance(table_docs, dict):
-                docs = list(table_docs.values())
-            else:  # missing or damaged: the checked load reports and sets it aside
-                docs = self._usable_partition(table, state, p).records()
-        return [doc for doc in docs if isinstance(doc, dict) and doc.get("id") in owned]
+        # A village in the cache is read from its text; any other with one json.loads of the
+        # whole file, the quickest way to every document.
+        storage = {"documents": part.docs} if part is not None else {}
+        try:
+            with TinyDB(self._data_path(table, p), storage=VillageStorage, readonly=True, **storage) as db:
+                return db.table(TABLE).search(where("id").test(lambda rid: isinstance(rid, str) and rid in owned))
+        except CorruptFile:  # damaged: the checked load reports it and sets it aside
+            docs = self._usable_partition(table, state, p).records()
+        return [doc for doc in docs if doc.get("id") in owned]
 
     @_serialised
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
@@ -450,3 +454,26 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _tinydb_write(part: PartitionFile, docs: dict[str, tuple[dict[str, Any], bytes | None]], removes: set[str],
+                  index_file: Any) -> PartitionFile:
+    """Put `docs` and drop `removes` with TinyDB's `Table`; one atomic write of the village.
+
+    A replaced record is removed and inserted again under its old TinyDB id (TinyDB has no
+    "replace": `Table.update` merges fields, and a field the record dropped would stay).
+    `CachingMiddleware` holds the two operations' result until `flush`, so the file and its
+    index are written once, together, and not at all if anything before fails.
+    """
+    ids = part.docs.ids
+    leaving = [int(ids[rid]) for rid in removes | docs.keys() if rid in ids]
+    arriving = [Document(doc, int(ids[rid])) if rid in ids else doc for rid, (doc, _) in docs.items()]
+    storage = CachingMiddleware(VillageStorage)
+    db = TinyDB(part.path, storage=storage, documents=part.docs, companions=index_file)
+    t = db.table(TABLE)
+    if leaving:
+        t.remove(doc_ids=leaving)
+    if arriving:
+        t.insert_multiple(arriving)
+    storage.flush()
+    return PartitionFile(part.path, storage.documents)

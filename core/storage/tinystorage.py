@@ -84,15 +84,24 @@ class VillageStorage(Storage):
         except (TypeError, ValueError) as exc:
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         raw, layout = docs.encode()
-        staged = [(atomic.stage(self.path, raw), self.path)]
+        self.commit(self.path, raw, docs, layout, self._companions)
+        self.documents, self.layout = docs, layout
+
+    @staticmethod
+    def commit(path: Path, raw: bytes, docs: Documents, layout: dict[str, Any] | None,
+               companions: Companions | None) -> None:
+        """Write a village file's bytes and its companions: all renamed once all are on disk.
+
+        Shared with `Store`'s single-save path, which makes the same bytes without TinyDB.
+        """
+        staged = [(atomic.stage(path, raw), path)]
         try:
-            if self._companions is not None:
-                for path, blob in self._companions(staged[0][0], docs, layout):
-                    staged.append((atomic.stage(path, blob), path))
+            if companions is not None:
+                for other, blob in companions(staged[0][0], docs, layout):
+                    staged.append((atomic.stage(other, blob), other))
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
             raise
         atomic.commit(staged)
-        self.documents, self.layout = docs, layout
 
