@@ -17,6 +17,7 @@ from . import paths
 from .problems import CarebookError, ValidationFailed
 
 EXIT_OK, EXIT_REFUSED, EXIT_BROKEN = 0, 1, 2
+DEMO_FIRST_RUN = 500   # people in the demo ledger `carebook --demo` makes on first use (~30 s)
 
 
 def _out(text: str = "") -> None:
@@ -378,8 +379,8 @@ def cmd_ui(args) -> int:
     data_dir = _data_dir(args)
     if args.demo and not args.data:
         if not (data_dir / "records").exists():
-            _err("首次打开演示台账，正在生成演示数据……")
-            cmd_demo(argparse.Namespace(data=str(data_dir), forms=args.forms, persons=2000, seed=1))
+            _err("首次打开演示台账，正在生成演示数据（约半分钟）……")
+            cmd_demo(argparse.Namespace(data=str(data_dir), forms=args.forms, persons=DEMO_FIRST_RUN, seed=1))
     return run(data_dir, demo=args.demo or paths.is_demo(data_dir),
                forms_dir=Path(args.forms) if args.forms else None, low_spec=args.low_spec) or EXIT_OK
 
