@@ -76,23 +76,17 @@ def cmd_forms_check(args) -> int:
 def cmd_forms_schema(args) -> int:
     from .compile import compile_form
 
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         _json(compile_form(eng.form(args.form), eng.registry))
-    finally:
-        eng.close()
     return EXIT_OK
 
 
 def cmd_forms_list(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         for form in eng.record_forms():
             _out(f"{form.id}\t第{form.version}版\t{form.title}")
         for p in eng.forms.problems:
             _err(str(p))
-    finally:
-        eng.close()
     return EXIT_OK
 
 
@@ -123,11 +117,8 @@ def _load_json_file(path: str) -> dict:
 
 def cmd_records_add(args) -> int:
     data = _load_json_file(args.file)
-    eng = _engine(args)
-    try:
+    with _engine(args) as eng:
         res = eng.save(args.form, data, operator=args.operator, reasons=_parse_accept(args.accept))
-    finally:
-        eng.close()
     for p in res.problems:
         _err(f"已接受的警告 {p.path}: {p.message}")
     _out(res.id)
@@ -136,12 +127,9 @@ def cmd_records_add(args) -> int:
 
 def cmd_records_update(args) -> int:
     data = _load_json_file(args.file)
-    eng = _engine(args)
-    try:
+    with _engine(args) as eng:
         res = eng.save(args.form, data, record_id=args.id, operator=args.operator,
                        reasons=_parse_accept(args.accept))
-    finally:
-        eng.close()
     _out(res.id)
     return EXIT_OK
 
@@ -159,8 +147,7 @@ def _mask_row(eng, form_id: str, row: dict) -> dict:
 
 
 def cmd_records_list(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
         page = eng.query(args.form, text=args.text, filters=filters, sort=args.sort, offset=args.offset,
                          limit=args.limit)
@@ -172,14 +159,11 @@ def cmd_records_list(args) -> int:
             for r in rows:
                 _out("\t".join(str(v if v is not None else "") for v in r.values()))
             _err(f"共 {page.total} 条，显示第 {page.offset + 1}–{page.offset + len(rows)} 条")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
 def cmd_records_show(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
@@ -194,14 +178,11 @@ def cmd_records_show(args) -> int:
             for f in form.fields_flat():
                 if f.id in rec["data"]:
                     _out(f"  {f.label}: {rec['data'][f.id]}")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
 def cmd_records_history(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         hist = eng.history(args.id)
         if not hist:
             raise CarebookError(f"没有找到记录 {args.id} 的修改历史")
@@ -217,27 +198,21 @@ def cmd_records_history(args) -> int:
                 _out(f"    接受警告 {r['rule']}：{r['reason']}")
             for fid, ov in (h.get("overrides") or {}).items():
                 _out(f"    人工调整 {fid}：{ov.get('value')}（理由：{ov.get('reason')}）")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
 def cmd_records_outdated(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         ids = eng.outdated(args.form)
         for rid in ids:
             _out(rid)
         _err(f"按旧版本表单保存的记录：{len(ids)} 条（当前第 {eng.form(args.form).version} 版）")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
 # ------------------------------------------------------------------ visits, reports, export, demo
 def cmd_visits_due(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         items = eng.visits_due(as_of=_date(args.as_of), town=args.town, village=args.village)
         rows = [getattr(i, "__dict__", i) for i in items]
         if args.json:
@@ -248,8 +223,6 @@ def cmd_visits_due(args) -> int:
                 _out(f"{state}\t{r.get('level')}\t{r.get('name')}\t{r.get('village_name') or r.get('village')}"
                      f"\t应访日期 {r.get('due_date')}\t上次 {r.get('last_visit') or '无'}")
             _err(f"共 {len(rows)} 人次待访或逾期")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
@@ -276,8 +249,7 @@ def _print_report(rep, as_json: bool) -> None:
 
 
 def cmd_report(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         params = {k: v for k, v in (("town", args.town), ("village", getattr(args, "village", None))) if v}
         if args.name == "summary":
             params["quarter"] = args.quarter or _current_quarter()
@@ -293,8 +265,6 @@ def cmd_report(args) -> int:
                          for k, v in r.items()} for r in rep.rows)
         _print_report(rep, args.json)
         return EXIT_REFUSED if rep.checks else EXIT_OK
-    finally:
-        eng.close()
 
 
 def _col(rep, key):
@@ -310,8 +280,7 @@ def _current_quarter(today: dt.date | None = None) -> str:
 
 
 def cmd_export(args) -> int:
-    eng = _engine(args)
-    try:
+    with _engine(args) as eng:
         params = {k: v for k, v in (("town", args.town), ("village", args.village), ("quarter", args.quarter),
                                     ("record_id", args.record), ("form", args.form)) if v}
         if args.what == "summary" and "quarter" not in params:
@@ -321,8 +290,6 @@ def cmd_export(args) -> int:
             _out(str(p))
         if args.full:
             _err("注意：本次导出包含完整的个人信息（身份证号、电话、住址），已记入操作日志。")
-    finally:
-        eng.close()
     return EXIT_OK
 
 
@@ -333,20 +300,16 @@ def cmd_demo(args) -> int:
     paths.mark_demo(data_dir)
     from .engine import Engine
 
-    eng = Engine.open(data_dir, args.forms, operator="演示数据")
-    try:
+    with Engine.open(data_dir, args.forms, operator="演示数据") as eng:
         result = generate(eng, persons=args.persons, seed=args.seed,
                           progress=lambda step, n: _err(f"  {step}：已生成 {n} 条"))
-    finally:
-        eng.close()
     _out(f"演示台账已生成：{data_dir}")
     _out(f"登记表 {result.get('registration', 0)} 份，探访记录 {result.get('visit', 0)} 条。")
     return EXIT_OK
 
 
 def cmd_plugins_list(args) -> int:
-    eng = _engine(args, readonly=True)
-    try:
+    with _engine(args, readonly=True) as eng:
         infos = eng.plugins()
         if args.json:
             _json([i.__dict__ for i in infos])
@@ -355,8 +318,6 @@ def cmd_plugins_list(args) -> int:
                 _out(f"{i.name}\t{i.source}\t{i.version or '-'}\t{', '.join(i.hooks)}")
         for msg in eng.registry.problems:
             _err(msg)
-    finally:
-        eng.close()
     return EXIT_OK
 
 
