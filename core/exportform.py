@@ -5,6 +5,11 @@ booleans, which fields are personal), or a CSV and a spreadsheet of the same rec
 disagree. `form_info` reads a `core.formmodel.Form` — or the same shape as plain dicts, as
 loaded from a form file — into `FormInfo`, and `flat_record` turns one stored record into a
 parent row plus one list of rows per repeat group, already masked.
+
+Town-specific fields (overlay files, a plugin's `extend_form`) belong to some towns' records
+only, so they are not in the form every exporter reads. `with_town_fields` adds them to a
+`FormInfo` as extra columns after the declared ones, each knowing its towns, so a records export
+shows them filled for those towns and blank for every other town.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 MULTI_SEP = "、"
 FILE_NO = "file_no"
+TOWN = "town"           # the field the engine reads a record's town from (town overlays)
 # Whatever the form file says, these types always hold personal data: a forgotten `pii: true`
 # must not put ID numbers or phone numbers in clear into a default export.
 PII_BY_TYPE = {"cn-resident-id": "id", "phone": "phone"}
@@ -42,6 +48,20 @@ class FieldInfo:
     min_rows: int = 0
     max_rows: int | None = None
     names: Callable[[str], str | None] | None = None     # division code -> name
+    towns: tuple[str, ...] = ()     # town-specific field: only these towns' records have it
+
+    def applies(self, data: dict[str, Any]) -> bool:
+        """Whether this record may hold a value for the field: always for a declared field, and
+        for a town-specific one only when the record belongs to one of its towns (a stray
+        value in another town's record must not show up under that town's column)."""
+        return not self.towns or str(data.get(TOWN) or "") in self.towns
+
+    @property
+    def town_note(self) -> str:
+        """`太平镇` (or several names joined by 、) for a town-specific field, else ''."""
+        if not self.towns:
+            return ""
+        return MULTI_SEP.join((self.names(t) if self.names else None) or t for t in self.towns)
 
     @property
     def is_repeat(self) -> bool:
@@ -89,11 +109,13 @@ class FormInfo:
     version: Any
     title: str
     sections: list[SectionInfo]
+    town_fields: list[FieldInfo] = field(default_factory=list)   # see `with_town_fields`
 
     @property
     def fields(self) -> list[FieldInfo]:
-        """Top-level fields in form order, repeat groups included."""
-        return [f for s in self.sections for f in s.fields]
+        """Top-level fields in form order, repeat groups included, then the town-specific
+        fields (last, so the declared columns keep their places whatever a town adds)."""
+        return [f for s in self.sections for f in s.fields] + self.town_fields
 
     @property
     def scalar_fields(self) -> list[FieldInfo]:
@@ -196,6 +218,44 @@ def form_info(form: Any, lists: dict[str, Any] | None = None,
     return FormInfo(get(form, "id"), get(form, "version"), get(form, "title") or get(form, "id"), sections)
 
 
+def town_forms(engine: Any, form_id: str, version: int | None = None) -> list[tuple[str, Any]]:
+    """(town, the form as that town's records see it) for every town whose form differs.
+
+    Towns are asked one by one — the division list, and any town the stored records name
+    (a retired one included) — because a plugin's `extend_form` answers per town and cannot
+    list its towns in advance; the engine caches each merged form."""
+    base = engine.form(form_id, version=version)
+    towns = {t.code for t in engine.divisions.towns()}
+    towns |= {str(r["town"]) for r in engine.index(form_id).rows.values() if r.get(TOWN)}
+    out = []
+    for town in sorted(towns):
+        town_form = engine.form(form_id, version=version, town=town)
+        if town_form is not base:
+            out.append((town, town_form))
+    return out
+
+
+def with_town_fields(info: FormInfo, town_forms: Iterable[tuple[str, Any]],
+                     names: Callable[[str], str | None] | None = None) -> FormInfo:
+    """`info` with every field some town adds (and the form does not declare) as a
+    town-specific field: first definition wins, the towns of all its definitions are kept."""
+    declared = {f.id for f in info.fields} | {c.id for f in info.fields for c in f.children}
+    found: dict[str, tuple[Any, dict[str, Any], list[str]]] = {}
+    for town, form in town_forms:
+        for section in get(form, "sections") or []:
+            for raw in get(section, "fields") or []:
+                fid = get(raw, "id")
+                if fid not in declared:
+                    found.setdefault(fid, (raw, get(form, "lists") or {}, []))[2].append(str(town))
+    extra = []
+    for raw, lists, towns in found.values():
+        f = _field(raw, lists, names)
+        f.towns = tuple(towns)
+        extra.append(f)
+    info.town_fields = extra
+    return info
+
+
 # --- records -------------------------------------------------------------------------------
 
 def record_data(record: Any) -> dict[str, Any]:
@@ -234,7 +294,9 @@ def _cell(f: FieldInfo, value: Any, mask: Mask) -> Any:
 
 def column_labels(info: FormInfo) -> list[str]:
     """Labels of the scalar fields, made unique: a label seen before (姓名 of the person, then
-    of the entrusted carer) gets its section title in front, so a column is never ambiguous."""
+    of the entrusted carer) gets its section title in front, so a column is never ambiguous.
+    A town-specific column names its towns (`是否参加互助养老（太平镇）`): a reader at the
+    district sees why the column is blank for most rows."""
     seen: set[str] = {"档案编号"}
     out = []
     for section in info.sections:
@@ -244,6 +306,9 @@ def column_labels(info: FormInfo) -> list[str]:
             label = f.label if f.label not in seen else f"{section.title}-{f.label}"
             seen.add(label)
             out.append(label)
+    for f in info.town_fields:
+        if not f.is_repeat:
+            out.append(f"{f.label}（{f.town_note}）")
     return out
 
 
@@ -258,11 +323,11 @@ def group_headers(group: FieldInfo) -> list[str]:
 def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dict[str, list[list[Any]]]]:
     """One record as its parent row and its repeat-group rows (keyed by group id)."""
     data, key = record_data(record), file_no(record)
-    parent = [key] + [_cell(f, data.get(f.id), mask) for f in info.table_fields]
+    parent = [key] + [_cell(f, data.get(f.id) if f.applies(data) else None, mask) for f in info.table_fields]
     parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated"))]
     groups: dict[str, list[list[Any]]] = {}
     for g in info.groups:
-        rows = data.get(g.id) or []
+        rows = (data.get(g.id) if g.applies(data) else None) or []
         groups[g.id] = [
             [key, i] + [_cell(c, (row or {}).get(c.id), mask) for c in g.children]
             for i, row in enumerate(rows, 1)

@@ -62,11 +62,19 @@ class ExportJob:
         return self.engine.report(self.what, **params)
 
     def form(self, form_id: str | None = None, version: int | None = None):
-        """The exporters' view of a form (`core.exportform.FormInfo`), division names included."""
-        from .exportform import form_info
+        """The exporters' view of a form (`core.exportform.FormInfo`), division names included.
 
-        form = self.engine.form(form_id or self.form_id, version=version)
-        return form_info(form, names=self.division_name)
+        A records export covers every town, so it also carries the fields town overlays and
+        plugins add (as extra columns, blank for the other towns): done here, not in each
+        exporter, so no records exporter — nor the masking of a town field marked `pii` —
+        can miss them. A blank or single printed form stays the district's form."""
+        from .exportform import form_info, town_forms, with_town_fields
+
+        form_id = form_id or self.form_id
+        info = form_info(self.engine.form(form_id, version=version), names=self.division_name)
+        if self.what == "records":
+            info = with_town_fields(info, town_forms(self.engine, form_id, version), names=self.division_name)
+        return info
 
     def division_name(self, code: Any) -> str | None:
         try:

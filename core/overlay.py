@@ -38,7 +38,14 @@ class Overlay:
         return {"sections": self.sections, "lists": self.lists, "rules": self.rules}
 
     def applies(self, form_id: str, town: str | None) -> bool:
-        return self.form == form_id and town is not None and str(town) in self.towns
+        """Overlay files name towns by their 9-digit code (the meta-schema asks for it), while
+        records store the 12-digit statistics code of the division list (`120116156000`): the
+        town-level 12-digit code is the 9-digit one followed by `000`, so either spelling of the
+        record's town matches, and a village code (`120116156201`) never does."""
+        if self.form != form_id or town is None:
+            return False
+        code = str(town)
+        return code in self.towns or (len(code) == 12 and code.endswith("000") and code[:9] in self.towns)
 
 
 def merge_additions(form: Form, additions: Iterable[dict]) -> dict:

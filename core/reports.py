@@ -104,9 +104,40 @@ def roster_columns(spec: dict) -> list[Column]:
             for c in spec.get("columns", [])]
 
 
-def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.date) -> Iterator[dict]:
+def town_roster_columns(eng, spec: dict, town: str | None) -> list[dict]:
+    """Column specs (as in a view file) for the fields `town`'s records have and the form does
+    not declare — its overlay files and plugins' `extend_form` — to go after the declared columns.
+
+    A town's own roster is where its staff check what they recorded, so what only that town asks
+    must show there; the district roster keeps the declared columns (other towns would get a blank
+    column they never asked for). Repeat groups are left out: a roster row is one line a person."""
+    if not town:
+        return []
     form_id = spec.get("form", "registration")
-    validator = eng.validator(form_id)
+    base = eng.form(form_id)
+    town_form = eng.form(form_id, town=town)
+    if town_form is base:
+        return []
+    from .exportform import pii_kind
+
+    declared = {f.id for f in base.fields_flat()}
+    taken = {c["key"] for c in spec.get("columns", [])}
+    kinds = {"integer": "int", "date": "date"}
+    out = []
+    for f in town_form.top_fields():
+        if f.id in declared or f.type == "repeat":
+            continue
+        key = f.id if f.id not in taken else f"{town}_{f.id}"
+        taken.add(key)
+        out.append({"key": key, "label": f.label, "field": f.id, "pii": pii_kind(f),
+                    "kind": kinds.get(f.type, "text")})
+    return out
+
+
+def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.date,
+                 own_town: str | None = None) -> Iterator[dict]:
+    form_id = spec.get("form", "registration")
+    validator = eng.validator(form_id, town=own_town)    # one town's roster reads its own fields too
     run = RowEval(eng.evaluator)
     where = spec.get("where")
     sort = list(spec.get("sort") or [])
@@ -172,13 +203,17 @@ def build_roster(eng, town: str | None = None, village: str | None = None,
     """花名册: the people `where` selects, sorted town → village → name, rows streamed."""
     as_of = as_of or dt.date.today()
     spec = report_file(eng, "view", view or "roster")
+    divs = eng.divisions
+    own_town = town or (divs.town_of(village) if village else None)    # a village is in one town
+    extra = town_roster_columns(eng, spec, own_town)
+    if extra:
+        spec = {**spec, "columns": list(spec.get("columns", [])) + extra}
     form_id = spec.get("form", "registration")
     parts = partitions_for(eng, form_id, town, village)
-    divs = eng.divisions
     unit = divs.name(village) if village else divs.name(town) if town else divs.county.name
     return Report(
         name="roster", title=spec.get("title", "花名册"), columns=roster_columns(spec),
-        rows=_roster_rows(eng, spec, parts, town, village, as_of),
+        rows=_roster_rows(eng, spec, parts, town, village, as_of, own_town),
         unit=unit or "", date=as_of.isoformat(),
         row_count=_roster_count(eng, spec, town, village),
         signature=("填表人", "复核人", "单位负责人"),

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import xlsxwriter
 
 from core.exporting import safe_name, text_width
-from core.exportform import FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
+from core.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
 
 MAX_WIDTH = 40
 
@@ -50,23 +50,32 @@ class _Sheet:
         self.ws.repeat_rows(0)
 
 
-def _code_row(sheet: str, f: FieldInfo, label: str) -> list[str]:
+def _code_row(sheet: str, f: FieldInfo, label: str, towns: str = "") -> list[str]:
     codes = "；".join(v if v == lab else f"{v}={lab}" for v, lab in f.choices)
     if f.type == "multi":
         codes = (codes + "（可多选，以“、”分隔）") if codes else "可多选"
-    return [sheet, f.id, label, f.type, codes, "是" if f.pii else ""]
+    return [sheet, f.id, label, f.type, codes, "是" if f.pii else "", towns]
+
+
+def _scope(f: FieldInfo) -> str:
+    """Who the column is for: blank for the whole district, else the towns and their codes,
+    so a reader knows a blank cell in another town's row means “not asked”, not “not known”."""
+    if not f.towns:
+        return ""
+    return f"仅{f.town_note}（{MULTI_SEP.join(f.towns)}）的记录，其他街镇为空"
 
 
 def codebook_rows(info: FormInfo, parent: str, children: dict[str, str]) -> list[list[str]]:
-    """Sheet, field id, column header, type, codes, personal? — one line per exported column."""
+    """Sheet, field id, column header, type, codes, personal?, towns (blank: all) — one line per
+    exported column."""
     rows = [[parent, "file_no", "档案编号", "text", "档案编号；未填时为记录ID前8位", ""]]
-    rows += [_code_row(parent, f, lab) for f, lab in zip(info.table_fields, column_labels(info))]
+    rows += [_code_row(parent, f, lab, _scope(f)) for f, lab in zip(info.table_fields, column_labels(info))]
     rows += [[parent, "id", "记录ID", "text", "", ""], [parent, "version", "表单版本", "integer", "", ""],
              [parent, "updated", "更新时间", "datetime", "北京时间 YYYY-MM-DD HH:MM:SS", ""]]
     for g in info.groups:
-        rows.append([children[g.id], "file_no", "档案编号", "text", f"对应“{parent}”的档案编号", ""])
-        rows.append([children[g.id], "row", "序号", "integer", "本人名下第几行", ""])
-        rows += [_code_row(children[g.id], c, c.label) for c in g.children]
+        rows.append([children[g.id], "file_no", "档案编号", "text", f"对应“{parent}”的档案编号", "", _scope(g)])
+        rows.append([children[g.id], "row", "序号", "integer", "本人名下第几行", "", _scope(g)])
+        rows += [_code_row(children[g.id], c, c.label, _scope(g)) for c in g.children]
     return rows
 
 
@@ -109,11 +118,11 @@ def write_records_xlsx(
     book = wb.add_worksheet("字段说明")
     book.write_row(0, 0, ["表单", info.id, "版本", str(info.version), "标题", info.title], head)
     book.write_row(1, 0, ["导出方式", "完整（含个人信息）" if full else "已遮蔽个人信息"])
-    book.write_row(3, 0, ["工作表", "字段", "标签", "类型", "代码及含义", "个人信息"], head)
+    book.write_row(3, 0, ["工作表", "字段", "标签", "类型", "代码及含义", "个人信息", "适用街镇"], head)
     names = {gid: sheet.ws.name for gid, sheet in children.items()}
     for i, r in enumerate(codebook_rows(info, parent.ws.name, names), 4):
         book.write_row(i, 0, r)
-    for i, w in enumerate((16, 22, 24, 14, 60, 8)):
+    for i, w in enumerate((16, 22, 24, 14, 60, 8, 30)):
         book.set_column(i, i, w)
     wb.close()
     return n

@@ -76,11 +76,15 @@ def test_full_reads_and_bulk_writes_go_through_tinydb_single_saves_do_not(tmp_pa
         assert len(list(s.iter_records(TABLE))) == 6 and len(searches) == 2
         writes = calls(monkeypatch, VillageStorage, "write")
         s.put(TABLE, *item("r1", V1, "改名"))
+        s.put_many(TABLE, [item("r3", V1, "小批")])  # one record into a village of three: text path
         assert writes == [] and len(inserts) == 2
+        s.put_many(TABLE, [item(f"n{i}", V1) for i in range(3)] + [item("r5", V1, "大批")])
+        assert len(writes) == 1 and len(inserts) == 3
+        assert s.get(TABLE, "r3")["data"]["name"] == "小批" and s.get(TABLE, "r5")["data"]["name"] == "大批"
     data_file(tmp_path).with_name(f"{V1}.index.json").unlink()
     alls = calls(monkeypatch, Table, "all")
     with Store(tmp_path, backup_every_hours=None) as s:
-        assert s.get(TABLE, "r1")["data"]["name"] == "改名" and s.count(TABLE) == 6
+        assert s.get(TABLE, "r1")["data"]["name"] == "改名" and s.count(TABLE) == 9
         assert alls == ["all"]  # the lost index was rebuilt with Table.all
 
 

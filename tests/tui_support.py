@@ -16,8 +16,9 @@ SIZE = (80, 24)
 OPERATOR = "张丽"
 
 
-def open_engine(folder: Path, persons: int = 0) -> Engine:
-    eng = Engine.open(folder, today=lambda: TODAY)
+def open_engine(folder: Path, persons: int = 0, forms_dir: Path | None = None) -> Engine:
+    """`forms_dir`: a copied forms folder (e.g. with a town overlay added); default the shipped one."""
+    eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
     if persons:
         from core import demo
 
@@ -28,8 +29,8 @@ def open_engine(folder: Path, persons: int = 0) -> Engine:
     return eng
 
 
-def make_app(folder: Path, persons: int = 0, **kw) -> CarebookApp:
-    return CarebookApp(open_engine(folder, persons), today=TODAY, **kw)
+def make_app(folder: Path, persons: int = 0, forms_dir: Path | None = None, **kw) -> CarebookApp:
+    return CarebookApp(open_engine(folder, persons, forms_dir), today=TODAY, **kw)
 
 
 async def type_text(pilot, text: str) -> None:

@@ -4,6 +4,10 @@ The form's sections become headed blocks in one scrolling column (Tab walks thro
 in order, which is how staff copy a paper form), each field is drawn by its type's widget hint,
 fields whose `relevant` expression is false are hidden, computed fields are shown read-only.
 The view reads and writes plain record data; checking and saving belong to the engine.
+
+A town may add fields to a form for its own records (overlay files, plugins' `extend_form`), so
+the form drawn is the one the record's town sees (`town_form`); the screen redraws the view when
+the town changes to or from such a town.
 """
 from __future__ import annotations
 
@@ -42,10 +46,24 @@ def normalize_value(engine: Any, field: Any, value: Any) -> tuple[Any, str | Non
         return value, None
 
 
+# The field the engine reads a record's town from when it merges town additions and validates
+# (`Engine.check` uses `data["town"]`): the screen must draw the form validation will apply.
+TOWN_FIELD = "town"
+
+
+def record_town(data: dict) -> str | None:
+    return data.get(TOWN_FIELD) or None
+
+
+def town_form(engine: Any, form_id: str, version: int | None, data: dict) -> Any:
+    """The form as records of `data`'s town see it: the form itself for most towns, a merged
+    copy (cached by the engine, so the same object each time) for a town with additions."""
+    return engine.form(form_id, version, town=record_town(data))
+
+
 def relevance(engine: Any, form: Any, data: dict) -> dict[str, bool]:
     """Which fields are shown for this data (skip logic, evaluated by the engine's validator)."""
-    town_field = next((f.id for f in form.top_fields() if f.type == "division"), None)
-    validator = engine.validator(form.id, form.version, town=data.get(town_field) if town_field else None)
+    validator = engine.validator(form.id, form.version, town=record_town(data))
     return validator.relevant_fields(data)
 
 
@@ -67,10 +85,12 @@ class FormView(VerticalScroll):
                 yield row
 
     # ------------------------------------------------------------------ data in and out
-    def get_data(self) -> dict:
+    def get_data(self, hidden: bool = False) -> dict:
+        """The values staff entered in shown fields; with `hidden`, also those in fields skip
+        logic hides right now (kept when the view is redrawn, as the hidden rows keep them)."""
         out = {}
         for fid, row in self.rows.items():
-            if row.computed or not row.display:
+            if row.computed or not (row.display or hidden):
                 continue
             value = row.get_value()
             if value not in (None, "", []):

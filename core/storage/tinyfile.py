@@ -1,10 +1,11 @@
 """The TinyDB file format, read and written one document at a time.
 
 A village file is a TinyDB database: `{"_default": {"1": {...}, "2": {...}}}` (TinyDB's default
-table, documents keyed by their integer id as text). carebook keeps that format so the files
-stay TinyDB databases any TinyDB program can open, but it does not go through TinyDB's `Table`
-at run time: TinyDB parses and re-serialises the whole file on every change, which at ~700 KB per
-village costs ~10 ms to parse and ~15 ms to encode, most of the 20 ms a save may take.
+table, documents keyed by their integer id as text). TinyDB reads and writes these files through
+`tinystorage.VillageStorage` (full reads, bulk loads); this module is what that storage and the
+single-save path share. A single save does not go through TinyDB's `Table`: TinyDB parses and
+re-serialises the whole file on every change, which at ~700 KB per village costs ~10 ms to parse
+and ~12 ms to encode, more than half of the 20 ms a save may take.
 
 Instead a file is held as the JSON text of each document (`Documents`). A save encodes the one
 changed document and joins the rest as they are; `parse` checks a whole file (it is the only way

@@ -5,6 +5,10 @@ Staff must never lose what they typed: every change is kept as a draft through t
 form is opened again, and leaving with unsaved changes asks first. Errors are shown at the
 field when focus leaves it and all together when saving; warnings are saved only with a typed
 reason; a duplicate ID number is caught at the field with a key to open the existing file.
+
+The form shown is the one the record's town sees: a town's overlay or plugin fields appear once
+the town is picked and go when another town is picked — the view is redrawn with every value
+kept, and a value in a field the new town lacks is set aside and comes back with that town.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from textual.widgets.option_list import Option
 from core.problems import CarebookError, Problem, ValidationFailed
 
 from .. import roles
-from ..form_renderer import FormView, normalize_value, relevance
+from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
 from ..widgets.fields import FieldRow
 from .base import BaseScreen
 from .confirm import ConfirmScreen
@@ -52,9 +56,10 @@ class FormEntryScreen(BaseScreen):
         self.record = eng.get(record_id, form_id) if record_id else None
         if record_id and self.record is None:
             raise CarebookError("没有找到这份档案")
-        version = self.record["version"] if self.record else None
-        self.form = eng.form(form_id, version)
+        self.version = self.record["version"] if self.record else None
         self.start = dict(self.record["data"]) if self.record else eng.new_record(form_id, **(context or {}))
+        self.form = town_form(eng, form_id, self.version, self.start)
+        self.set_aside: dict[str, Any] = {}   # values of fields the current town's form lacks
         meta = (self.record or {}).get("meta", {})
         self.overrides: dict[str, dict] = dict(meta.get("overrides") or {})
         self.accepted: dict[str, str] = {w["rule"]: w["reason"] for w in meta.get("warnings_accepted", [])}
@@ -101,9 +106,10 @@ class FormEntryScreen(BaseScreen):
     def dirty(self) -> bool:
         return self.baseline is not None and (self.current_data(), self.overrides) != self.baseline
 
-    def _draft_answer(self, answer: str | None, draft: dict) -> None:
+    async def _draft_answer(self, answer: str | None, draft: dict) -> None:
         if answer == "restore":
-            self.view.set_data(draft, self._ref_labels(draft))
+            if not await self.follow_town(draft):
+                self.view.set_data(draft, self._ref_labels(draft))
             self.recompute()
         elif answer == "drop":
             self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
@@ -116,9 +122,44 @@ class FormEntryScreen(BaseScreen):
                 labels[fid] = person_label(self.eng, row.field, data[fid])
         return labels
 
+    # ------------------------------------------------------------------ the town's form
+    async def follow_town(self, data: dict | None = None) -> bool:
+        """Draw the form of the town in `data` (default: what is on screen) if it is not the
+        one shown; True when the view was redrawn. Called when staff pick a town and when a
+        draft is restored, so overlay fields show exactly for the towns that validate them."""
+        data = self.current_data(hidden=True) if data is None else data
+        form = self.attempt(town_form, self.eng, self.form_id, self.version, data)
+        if form is None or form is self.form:
+            return False
+        await self._redraw(form, data)
+        return True
+
+    async def _redraw(self, form, data: dict) -> None:
+        """Replace the view with one of `form`, carrying every value over: nothing typed is
+        lost, and a value whose field the new form lacks waits in `set_aside` (another town
+        would refuse it on saving) until a form with that field is drawn again."""
+        kept = {**self.set_aside, **data}
+        self.set_aside = {k: v for k, v in kept.items() if form.field(k) is None}
+        values = {k: v for k, v in kept.items() if form.field(k) is not None}
+        focused = next((a.field.id for a in (self.focused.ancestors_with_self if self.focused else [])
+                        if isinstance(a, FieldRow)), None)
+        await self.view.remove()
+        self.form = form
+        view = FormView(form, self.eng, id="form-view")
+        await self.query_one("#form-body", Horizontal).mount(view)
+        view.set_data(values, self._ref_labels(values))
+        row = view.rows.get(focused) if focused else None
+        if row is not None and not row.computed:
+            row.editor.focus()
+        self.recompute()     # skip logic and computed values at once, not after the typing pause
+
+    def _current_row(self, row: FieldRow) -> bool:
+        """Whether a message comes from a row of the view on screen, not one just redrawn away."""
+        return self.view.rows.get(row.field.id) is row
+
     # ------------------------------------------------------------------ live values
-    def current_data(self) -> dict:
-        data = self.view.get_data()
+    def current_data(self, hidden: bool = False) -> dict:
+        data = self.view.get_data(hidden)
         for fid, row in self.view.rows.items():   # references and read-only carried values
             if (row.computed or row.hint == "reference") and row.get_value() not in (None, "") \
                     and not self.form.field(fid).computed:
@@ -149,9 +190,13 @@ class FormEntryScreen(BaseScreen):
         self.query_one("#form-live", Static).update("  ".join(parts))
 
     @on(FieldRow.Changed)
-    def field_changed(self, event: FieldRow.Changed) -> None:
+    async def field_changed(self, event: FieldRow.Changed) -> None:
+        if not self._current_row(event.row):
+            return
         if event.row.hint == "division":
             self.view.follow_parent(event.row.field.id, event.row.get_value())
+            if event.row.field.id == TOWN_FIELD:
+                await self.follow_town()
         for timer in (self._compute_timer, self._draft_timer):
             if timer is not None:
                 timer.stop()
@@ -178,7 +223,7 @@ class FormEntryScreen(BaseScreen):
     @on(FieldRow.Left)
     def field_left(self, event: FieldRow.Left) -> None:
         row = event.row
-        if row.computed or row.hint == "repeat":
+        if row.computed or row.hint == "repeat" or not self._current_row(row):
             return
         value, message = normalize_value(self.eng, row.field, row.get_value())
         if message:
