@@ -462,8 +462,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _ChineseHelp(argparse.HelpFormatter):
+    """argparse's own words (usage, options) in Chinese, like everything else staff read."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix or "用法：")
+
+
+def _in_chinese(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _ChineseHelp
+    parser._positionals.title = "参数"
+    parser._optionals.title = "选项"
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = "显示本帮助并退出"
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _in_chinese(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    _in_chinese(parser)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None) or cmd_ui
     try:
