@@ -322,7 +322,8 @@ class Engine:
         return data
 
     def _index_row(self, form, record: dict) -> dict:
-        return RecordIndex.row_for(form, record)
+        # `_p` as the store keeps it, so rows saved in this session look like rows read at open
+        return {**RecordIndex.row_for(form, record), "_p": record["partition"]}
 
     def _history_entry(self, record: dict, old: dict | None, note: str | None) -> dict:
         return {

@@ -42,14 +42,19 @@ async def pick_town(pilot, name: str) -> None:
     await pilot.pause(0.4)
 
 
+async def new_registration(pilot) -> None:
+    """From the home screen, 新建 a registration (an empty form: no town picked yet)."""
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause(0.3)
+    assert screen_names(pilot.app)[-1] == "FormEntryScreen"
+
+
 @drive
 async def test_town_field_shows_only_after_taiping_is_picked_and_nothing_typed_is_lost(tmp_path):
     app = make_app(tmp_path / "data", forms_dir=forms_with_overlay(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("n")
-        await pilot.pause(0.3)
-        assert screen_names(app)[-1] == "FormEntryScreen"
+        await new_registration(pilot)
         assert FIELD not in app.screen.view.rows and not app.screen.query(f"#row-{FIELD}")
 
         view = app.screen.view
@@ -96,6 +101,7 @@ async def test_town_field_shows_only_after_taiping_is_picked_and_nothing_typed_i
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         rec = app.engine.get(app.screen.record_id)
         assert rec["data"][FIELD] == "是" and rec["data"]["name"] == "赵桂兰"
+        assert "是否参加互助养老：是" in str(app.screen.query_one("#person-info").render())   # the file
         assert rec["data"]["address"] == "太平村三排五号"
 
 
@@ -103,9 +109,7 @@ async def test_town_field_shows_only_after_taiping_is_picked_and_nothing_typed_i
 async def test_taiping_record_must_answer_the_town_field_and_opens_with_it(tmp_path):
     app = make_app(tmp_path / "data", forms_dir=forms_with_overlay(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("n")
-        await pilot.pause(0.3)
+        await new_registration(pilot)
         await pick_town(pilot, "太平")
         data = dict(PERSON, town=TAIPING, village=TAIPING_VILLAGE, file_no=f"{TAIPING_VILLAGE}-9002")
         await fill_person(app, pilot, data)

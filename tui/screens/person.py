@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from core.problems import CarebookError, ValidationFailed
 
 from .. import roles
+from ..form_renderer import town_form
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 from .prompt import Ask, PromptScreen
@@ -76,8 +77,9 @@ class PersonScreen(BaseScreen):
         if self.record is None:
             self.query_one("#person-title", Static).update("没有找到这份档案")
             return
-        self.form = self.eng.form(roles.PERSON_FORM, self.record["version"])
         data = self.record["data"]
+        # The form as this person's town sees it: a town's own fields (overlays, plugins) show too.
+        self.form = town_form(self.eng, roles.PERSON_FORM, self.record["version"], data)
         status = data.get(roles.status_field(self.form)) or ""
         title = data.get(self.form.title_field or "name") or ""
         risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
