@@ -12,6 +12,8 @@ JSON is YAML, so ``*.json`` form files load the same way, with positions.
 """
 from __future__ import annotations
 
+import os
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,6 +256,54 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     except OSError as exc:
         return YamlDoc(None, name, problems=[Problem(
             f"无法读取文件：{exc.strerror or exc}", "", name, None, None, "error", "io")])
-    doc = load_text(text, name)
+    doc = _cached(text, name)
     doc.path = Path(path)
+    return doc
+
+
+_CACHE_VERSION = 1   # bump when YamlDoc or the loader's output changes
+_CACHE_KEEP = 100
+
+
+def _cache_dir() -> Path | None:
+    """Where parsed form files are kept between runs (`CAREBOOK_CACHE=off` disables it)."""
+    import os
+
+    if os.environ.get("CAREBOOK_CACHE", "").lower() in ("off", "0", "no"):
+        return None
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("CAREBOOK_CACHE") or user_cache_dir("carebook", appauthor=False)) / "yaml"
+
+
+def _cached(text: str, name: str) -> YamlDoc:
+    """`load_text`, remembered by content: PyYAML's pure-Python composer (needed for positions)
+    takes ~0.25 s for the shipped forms, half of the app's start on a slow PC. The key is a hash
+    of the text and the file name, so an edited file is simply parsed again."""
+    import hashlib
+    import pickle
+
+    folder = _cache_dir()
+    if folder is None:
+        return load_text(text, name)
+    key = hashlib.sha256(f"{_CACHE_VERSION}\0{name}\0{text}".encode("utf-8")).hexdigest()
+    path = folder / f"{key}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            doc = pickle.load(fh)
+        if isinstance(doc, YamlDoc):
+            return doc
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError, ImportError):
+        pass
+    doc = load_text(text, name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+        kept = sorted(folder.glob("*.pickle"), key=lambda f: f.stat().st_mtime)
+        for old in kept[:-_CACHE_KEEP]:    # versions of files long since edited
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass   # a read-only or full disk only costs speed
     return doc

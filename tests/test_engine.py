@@ -201,3 +201,25 @@ def test_search_as_you_type_narrows_and_widens_correctly(eng):
             for t in ("王", "王永", "王永利", "王永", "永利", "")]
     assert seen == [["王永利", "王永华", "王芳"], ["王永利", "王永华"], ["王永利"], ["王永利", "王永华"],
                     ["李永利", "王永利"], ["李永利", "王永利", "王永华", "王芳"]]
+
+
+def test_a_persons_visits_are_read_from_their_village_alone(tmp_path):
+    from binhai_support import TOWN2, VILLAGE2
+
+    eng = open_engine(tmp_path)
+    here = eng.save("registration", person(name="甲")).id
+    there = eng.save("registration", person(name="乙", town=TOWN2, village=VILLAGE2)).id
+    for day in (TODAY - dt.timedelta(days=40), TODAY - dt.timedelta(days=10)):
+        eng.save("visit", visit(here, day))
+        eng.save("visit", visit(there, day, town=TOWN2, village=VILLAGE2))
+    eng.close()
+    eng = Engine.open(tmp_path / "data", tmp_path / "forms", readonly=True)
+    try:
+        visits = eng.related(here, "visit")
+        assert sorted(v["data"]["visit_date"] for v in visits) == sorted(
+            d.isoformat() for d in (TODAY - dt.timedelta(days=40), TODAY - dt.timedelta(days=10)))
+        assert all(v["data"]["person"] == here for v in visits)
+        assert "visit" not in eng.store._tables        # no other village's visits were loaded
+        assert eng.latest("visit")[here]["村委会"] == (TODAY - dt.timedelta(days=10)).isoformat()
+    finally:
+        eng.close()

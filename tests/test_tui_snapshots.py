@@ -14,8 +14,20 @@ async def settle(pilot):
     await pilot.pause()
 
 
+async def steady(pilot):
+    """A blinking text cursor is drawn or not depending on the moment: stop it before the shot."""
+    for widget in pilot.app.screen.query("*"):
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+    await pilot.pause()
+
+
 def test_home_snapshot(snap_compare, tmp_path):
-    assert snap_compare(make_app(tmp_path / "data", persons=30), terminal_size=SIZE, run_before=settle)
+    async def home(pilot):
+        await settle(pilot)
+        await steady(pilot)
+
+    assert snap_compare(make_app(tmp_path / "data", persons=30), terminal_size=SIZE, run_before=home)
 
 
 def test_roster_snapshot(snap_compare, tmp_path):
@@ -23,6 +35,7 @@ def test_roster_snapshot(snap_compare, tmp_path):
         await settle(pilot)
         await pilot.press("r")
         await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_app(tmp_path / "data", persons=30), terminal_size=SIZE, run_before=roster)
 
@@ -32,5 +45,6 @@ def test_form_snapshot(snap_compare, tmp_path):
         await settle(pilot)
         await pilot.press("n")
         await pilot.pause(0.5)
+        await steady(pilot)
 
     assert snap_compare(make_app(tmp_path / "data"), terminal_size=SIZE, run_before=form)

@@ -56,3 +56,20 @@ def test_empty_file_and_bad_encoding(tmp_path):
     bad.write_bytes("title: 登记表".encode("gbk"))
     prob = load_file(bad).problems[0]
     assert prob.message.startswith("文件不是 UTF-8 编码")
+
+
+def test_parsed_files_are_cached_by_content_and_an_edit_is_seen(tmp_path, monkeypatch):
+    from core.yamlload import load_file
+
+    monkeypatch.setenv("CAREBOOK_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "a.yaml"
+    f.write_text("kind: list\nid: a\nitems: [是, 否]\n", encoding="utf-8")
+    first = load_file(f)
+    assert list((tmp_path / "cache" / "yaml").glob("*.pickle"))
+    assert load_file(f).data == first.data == {"kind": "list", "id": "a", "items": ["是", "否"]}
+    f.write_text("kind: list\nid: a\nitems: [是, no]\n", encoding="utf-8")
+    edited = load_file(f)
+    assert edited.data["items"] == ["是", "no"] and edited.coerced      # parsed again, pitfall kept
+    for cached in (tmp_path / "cache" / "yaml").glob("*.pickle"):
+        cached.write_bytes(b"not a pickle")
+    assert load_file(f).data["items"] == ["是", "no"]                 # a damaged cache is ignored

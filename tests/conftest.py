@@ -1,0 +1,11 @@
+"""Test-wide settings: parsed form files are cached in the test run's own folder, not the
+user's cache, so tests never see (or leave) anything outside their tmp folders."""
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_form_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAREBOOK_CACHE", str(tmp_path_factory.mktemp("form-cache")))
+    yield
+    mp.undo()
