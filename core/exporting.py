@@ -61,17 +61,18 @@ class ExportJob:
             params["by_village"] = True
         return self.engine.report(self.what, **params)
 
-    def form(self, form_id: str | None = None, version: int | None = None):
+    def form(self, form_id: str | None = None, version: int | None = None, town: str | None = None):
         """The exporters' view of a form (`core.exportform.FormInfo`), division names included.
 
         A records export covers every town, so it also carries the fields town overlays and
         plugins add (as extra columns, blank for the other towns): done here, not in each
         exporter, so no records exporter — nor the masking of a town field marked `pii` —
-        can miss them. A blank or single printed form stays the district's form."""
+        can miss them. A printed form is the one its town sees: one person's form carries
+        their town's fields, and a blank form for `--town` that town's."""
         from .exportform import form_info, town_forms, with_town_fields
 
         form_id = form_id or self.form_id
-        info = form_info(self.engine.form(form_id, version=version), names=self.division_name)
+        info = form_info(self.engine.form(form_id, version=version, town=town), names=self.division_name)
         if self.what == "records":
             info = with_town_fields(info, town_forms(self.engine, form_id, version), names=self.division_name)
         return info

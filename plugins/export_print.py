@@ -210,14 +210,15 @@ class PrintExporter:
             raise ValueError("打印登记表只支持“form”")
         record_id = job.params.get("record_id")
         if not record_id:
-            info = job.form()
+            info = job.form(town=job.params.get("town"))
             path = output_file(job.output, self.extension, f"{info.id}-空白")
             path.write_text(FormPrinter(info, None, job.mask).html(), encoding="utf-8")
             return [path]
         record = job.engine.get(record_id)
         if record is None:
             raise ValueError(f"找不到记录 {record_id}")
-        info = job.form(get(record, "form"), version=get(record, "version"))
+        info = job.form(get(record, "form"), version=get(record, "version"),
+                        town=record_data(record).get("town"))
         key = file_no(record)
         path = output_file(job.output, self.extension, key)
         html = FormPrinter(info, _with_file_no(record_data(record), key), job.mask).html()

@@ -167,3 +167,15 @@ def test_the_plugin_route_validates_and_exports(tmp_path):
         rows = by_name(read_csv(eng.export("records", "csv", tmp_path / "out")[0]))
         assert rows["孙玉珍"][HEADER] == "否" and rows["周凤兰"][HEADER] == ""
         assert [c.label for c in eng.report("roster", town=TAIPING).columns][-1] == LABEL
+
+
+def test_printed_form_is_the_one_the_persons_town_sees(ledger, tmp_path):
+    ids = {r["name"]: r["id"] for r in ledger.query("registration").rows}
+    [mine] = ledger.export("form", "print", tmp_path / "p1", record_id=ids["孙玉珍"])
+    [other] = ledger.export("form", "print", tmp_path / "p2", record_id=ids["周凤兰"])
+    assert LABEL in mine.read_text(encoding="utf-8")
+    assert LABEL not in other.read_text(encoding="utf-8")
+    [blank_taiping] = ledger.export("form", "print", tmp_path / "p3", town=TAIPING)
+    [blank_district] = ledger.export("form", "print", tmp_path / "p4")
+    assert LABEL in blank_taiping.read_text(encoding="utf-8")
+    assert LABEL not in blank_district.read_text(encoding="utf-8")
