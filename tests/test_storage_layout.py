@@ -14,17 +14,7 @@ from tinydb.storages import JSONStorage
 from core.storage import Store, atomic, tinyfile
 from core.storage.tinyfile import CorruptFile, Documents
 
-TABLE = "registration"
-V1, V2 = "120116157201", "120116157202"
-
-
-def item(rid: str, village: str, name: str = "张三", **data) -> tuple[dict, dict, dict]:
-    return ({"id": rid, "partition": village, "data": {"name": name, **data}}, {"name": name},
-            {"who": "王五", "diff": {"name": [None, name]}})
-
-
-def data_file(root, village=V1):
-    return root / f"records/{TABLE}/{village}.json"
+from storage_support import TABLE, V1, V2, data_file, item  # noqa: E402,F401
 
 
 def stock_read(path) -> dict[int, dict]:

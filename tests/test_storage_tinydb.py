@@ -12,17 +12,7 @@ from tinydb.table import Table
 from core.storage import Store, StorageError, atomic
 from core.storage.tinystorage import VillageStorage
 
-TABLE = "registration"
-V1, V2 = "120116157201", "120116157202"
-
-
-def item(rid: str, village: str, name: str = "张三", **data) -> tuple[dict, dict, dict]:
-    return ({"id": rid, "partition": village, "data": {"name": name, **data}}, {"name": name},
-            {"who": "王五", "diff": {"name": [None, name]}})
-
-
-def data_file(root, village=V1):
-    return root / f"records/{TABLE}/{village}.json"
+from storage_support import TABLE, V1, V2, data_file, item  # noqa: E402,F401
 
 
 def calls(monkeypatch, owner, name: str) -> list:
