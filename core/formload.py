@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from .expressions import Evaluator
 from .formcheck import FormChecker, Scope
 from .formmodel import Choices, Form, choice_items
-from .metaschema import check_meta, meta_validator
+from .metaschema import MetaCheck
 from .overlay import Overlay, TownForms
 from .problems import FormError, Problem
 from .viewcheck import FileChecker
@@ -57,7 +57,7 @@ class FormSet:
         self.overlays: list[Overlay] = []
         self.problems: list[Problem] = []
         self.broken: dict[str, list[Problem]] = {}   # file -> its problems, for files skipped
-        self._validator = meta_validator(self.registry)
+        self._meta = MetaCheck(self.registry)
         self._broken_forms: set[str] = set()     # ids of form files skipped for their errors
         self._town_forms = TownForms(self.overlays)
         if not self.root.is_dir():
@@ -95,7 +95,7 @@ class FormSet:
         if doc.data is not None and not isinstance(doc.data, dict):
             doc.problems.append(doc.problem((), "文件顶层应是“键: 值”的映射，以 kind: 开头 (kind)", rule="kind"))
         if doc.data is not None and not doc.problems:
-            doc.problems += check_meta(doc, self._validator)
+            doc.problems += self._meta(doc)
         return doc
 
     def _keep(self, doc: YamlDoc, extra: list[Problem] = ()) -> bool:
@@ -292,7 +292,7 @@ def compile_form_text(text: str, registry: Registry, filename: str = "<snapshot>
         shared_lists = load_form_dir(base_dir, registry).lists
     doc = load_text(text, filename)
     if doc.data is not None and not doc.problems:
-        doc.problems += check_meta(doc, meta_validator(registry))
+        doc.problems += MetaCheck(registry)(doc)
     problems = list(doc.problems)
     if doc.data is not None and not _errors(problems):
         if _kind(doc) != "form":

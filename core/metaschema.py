@@ -14,13 +14,14 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from .problems import Problem
 from .registry import Registry
-from .yamlload import YamlDoc
+from .yamlload import YamlDoc, cache_get, cache_put
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "form.schema.json"
 
@@ -56,8 +57,43 @@ def meta_schema(registry: Registry | None = None) -> dict:
     return schema
 
 
-def meta_validator(registry: Registry | None = None) -> Draft202012Validator:
+def meta_validator(registry: Registry | None = None) -> "Draft202012Validator":
+    from jsonschema import Draft202012Validator   # ~110 ms to import: only when a check runs
+
     return Draft202012Validator(meta_schema(registry))
+
+
+class MetaCheck:
+    """`check_meta` for one registry, remembered by the checked text and the meta-schema.
+
+    Checking the shipped forms against the meta-schema (and importing jsonschema to do it)
+    was ~0.2 s of every start; the answer only changes when a file or the schema does.
+    """
+
+    def __init__(self, registry: Registry | None = None):
+        self.registry = registry
+        self._validator = None
+        schema_text = json.dumps(meta_schema(registry), sort_keys=True, ensure_ascii=False)
+        import hashlib
+
+        self._schema_key = hashlib.sha256(schema_text.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def validator(self) -> "Draft202012Validator":
+        if self._validator is None:
+            self._validator = meta_validator(self.registry)
+        return self._validator
+
+    def __call__(self, doc: YamlDoc) -> list[Problem]:
+        if not doc.digest:
+            return check_meta(doc, self.validator)
+        name = f"meta-{doc.digest[:32]}-{self._schema_key}"
+        problems = cache_get(name)
+        if isinstance(problems, list):
+            return problems
+        problems = check_meta(doc, self.validator)
+        cache_put(name, problems)
+        return problems
 
 
 def _allowed_keys(schema: dict) -> list[str]:
@@ -123,7 +159,7 @@ def _get(root: Any, path: tuple) -> Any:
     return node
 
 
-def check_meta(doc: YamlDoc, validator: Draft202012Validator) -> list[Problem]:
+def check_meta(doc: YamlDoc, validator: "Draft202012Validator") -> list[Problem]:
     """Meta-schema problems of a loaded document, plus warnings for YAML 1.1 look-alikes kept as text."""
     view = doc.yaml11_view()
     problems = []

@@ -97,6 +97,7 @@ class YamlDoc:
     plain: set[Path_] = field(default_factory=set)                       # unquoted scalars
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None                                             # the file on disk, if any
+    digest: str | None = None       # hash of the text it came from (keys caches of checks on it)
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Position of `path` (its key when `key`), else of the nearest ancestor that has one."""
@@ -261,7 +262,7 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     return doc
 
 
-_CACHE_VERSION = 1   # bump when YamlDoc or the loader's output changes
+_CACHE_VERSION = 2   # bump when YamlDoc or the loader's output changes
 _CACHE_KEEP = 100
 
 
@@ -276,6 +277,36 @@ def _cache_dir() -> Path | None:
     return Path(os.environ.get("CAREBOOK_CACHE") or user_cache_dir("carebook", appauthor=False)) / "yaml"
 
 
+def cache_get(name: str):
+    """A value another check stored under `name` (see `cache_put`), or None."""
+    import pickle
+
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    try:
+        with open(folder / f"{name}.pickle", "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError, ImportError):
+        return None
+
+
+def cache_put(name: str, value) -> None:
+    """Keep `value` for later runs; a cache that cannot be written only costs speed."""
+    import pickle
+
+    folder = _cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{name}.{os.getpid()}.tmp"
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, folder / f"{name}.pickle")
+    except OSError:
+        pass
+
+
 def _cached(text: str, name: str) -> YamlDoc:
     """`load_text`, remembered by content: PyYAML's pure-Python composer (needed for positions)
     takes ~0.25 s for the shipped forms, half of the app's start on a slow PC. The key is a hash
@@ -284,9 +315,11 @@ def _cached(text: str, name: str) -> YamlDoc:
     import pickle
 
     folder = _cache_dir()
-    if folder is None:
-        return load_text(text, name)
     key = hashlib.sha256(f"{_CACHE_VERSION}\0{name}\0{text}".encode("utf-8")).hexdigest()
+    if folder is None:
+        doc = load_text(text, name)
+        doc.digest = key
+        return doc
     path = folder / f"{key}.pickle"
     try:
         with open(path, "rb") as fh:
@@ -296,6 +329,7 @@ def _cached(text: str, name: str) -> YamlDoc:
     except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError, ImportError):
         pass
     doc = load_text(text, name)
+    doc.digest = key
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import core
 from core.exporting import ExportJob, output_file
-from plugins.xlsx_records import write_records_xlsx
-from plugins.xlsx_report import write_report_xlsx
+
+# The writers (and xlsxwriter, ~50 ms to import) load on the first export, not at start-up:
+# every plugin module is imported when the app opens, and staff wait for that.
 
 
 class XlsxExporter:
@@ -23,6 +24,9 @@ class XlsxExporter:
     def export(self, job: ExportJob) -> list[Path]:
         if job.what not in self.supports:
             raise ValueError(f"Excel 导出不支持“{job.what}”")
+        from plugins.xlsx_records import write_records_xlsx
+        from plugins.xlsx_report import write_report_xlsx
+
         if job.what == "records":
             info = job.form()
             path = output_file(job.output, self.extension, info.id)

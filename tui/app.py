@@ -104,12 +104,18 @@ class CarebookApp(App):
         They live as long as the app, and on a district ledger they are hundreds of thousands
         of dicts: every full collection walked them all, a 130 ms pause in the middle of a
         keystroke (measured on 50,000 people). Screens' modules are imported now too, while
-        staff read the home screen, so the first roster or form does not pay for it.
+        staff read the home screen, so the first roster or form does not pay for it, and the
+        roster's opening question is asked once (sorting and filtering 50,000 list rows, ~100 ms,
+        kept by the engine until the next save), so `r` only draws. On the UI thread on purpose:
+        a worker could cache an answer computed from rows a save was changing meanwhile.
         """
-        gc.freeze()
         if not self._warmed:
             self._warmed = True
             from .screens import form_entry, person, roster, summary  # noqa: F401
+        from .screens.roster import warm_first_page
+
+        warm_first_page(self)
+        gc.freeze()
 
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""

@@ -34,6 +34,18 @@ def header(fid: str, label: str, width: int) -> str:
     return text
 
 
+def warm_first_page(app) -> None:
+    """Ask the engine the roster's opening question (no text, 在册 only, default order) so the
+    engine's order and filter caches hold it before `r` is pressed. Same filters as
+    `RosterScreen.filters` with the filter boxes untouched."""
+    form = roles.form_or_none(app.engine, roles.PERSON_FORM)
+    if form is None:
+        return
+    app.attempt(app.engine.query, roles.PERSON_FORM, text=None,
+                filters={roles.status_field(form): roles.ACTIVE}, sort=None, desc=False,
+                offset=0, limit=PAGE)
+
+
 class RosterScreen(BaseScreen):
     BINDINGS = [
         Binding("ctrl+f", "focus_search", "查找"),
@@ -58,6 +70,8 @@ class RosterScreen(BaseScreen):
         self.overdue_ids: set[str] | None = None
         self.columns = self._columns()
         self._shown: tuple | None = None     # the query behind the rows on screen
+        self._divisions = None               # the division table the village names came from
+        self._villages: dict = {}            # village code -> name without its town
 
     def _columns(self) -> list[tuple[str, str, int]]:
         """(field, header, width) for every list field; the first ones are sized for 80 columns."""
@@ -130,18 +144,33 @@ class RosterScreen(BaseScreen):
         if page.total and self.page_start >= page.total:
             self.page_start = max(0, (page.total - 1) // PAGE * PAGE)
             return self.refresh_page()
-        self.query_one("#roster-table", PagedTable).show_rows(self.columns, [self.cells(r) for r in page.rows])
+        self.query_one("#roster-table", PagedTable).show_rows(self.columns, self.page_cells(page.rows))
         self.show_status(page.total)
 
     def cells(self, row: dict) -> dict:
         """One list row as shown: masked ID and phone, names for codes, the village without its town."""
+        return self.page_cells([row])[0]
+
+    def page_cells(self, rows: list[dict]) -> list[dict]:
+        """`cells` for a page. The engine's division table is looked up once per page, not
+        once per cell, and a village's short name once per screen: a keystroke redraws 50 rows."""
         divisions = self.eng.divisions
-        out = {"id": row["id"]}
-        for fid, _, _ in self.columns:
-            if fid == self.village_field:
-                out[fid] = roles.short_village(divisions, row.get(fid))
-            else:
-                out[fid] = roles.masked(self.form, fid, row.get(fid), divisions)
+        if divisions is not self._divisions:
+            self._divisions, self._villages = divisions, {}
+        villages, form, village_field = self._villages, self.form, self.village_field
+        out = []
+        for row in rows:
+            cells = {"id": row["id"]}
+            for fid, _, _ in self.columns:
+                value = row.get(fid)
+                if fid == village_field:
+                    short = villages.get(value)
+                    if short is None:
+                        short = villages[value] = roles.short_village(divisions, value)
+                    cells[fid] = short
+                else:
+                    cells[fid] = roles.masked(form, fid, value, divisions)
+            out.append(cells)
         return out
 
     def show_status(self, total: int) -> None:

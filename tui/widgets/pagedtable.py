@@ -46,6 +46,21 @@ class PagedTable(DataTable):
         if self.row_count:
             self.move_cursor(row=min(keep, self.row_count - 1), animate=False)
 
+    def _update_dimensions(self, new_rows) -> None:
+        """Skip measuring every new cell when no column sizes itself to its content.
+
+        DataTable measures each cell of each new row (a markup parse and a Rich measure per
+        cell: 400 cells for a roster page, on every keystroke) only to widen auto-width
+        columns and row labels. Lists here give every column a fixed width and one-line rows
+        without labels, so the measurement changes nothing; the virtual size is still updated.
+        """
+        if any(c.auto_width for c in self.columns.values()) or \
+                any(self.rows[k].label is not None or self.rows[k].auto_height
+                    for k in new_rows if k in self.rows):
+            super()._update_dimensions(new_rows)
+        else:
+            super()._update_dimensions(())
+
     def current_key(self) -> str | None:
         if not self.row_count:
             return None
