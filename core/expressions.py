@@ -166,6 +166,8 @@ class Evaluator:
         # One simpleeval object per thread: it swaps handlers during comprehensions, so a shared
         # instance would not be safe from the UI's worker threads, and building one per call
         # cost more than evaluating (measured: a third of a bulk import).
+        if isinstance(node.value, ast.Name) and node.value.id in names:
+            return names[node.value.id]      # a bare field name: no evaluator needed
         ev = getattr(self._local, "ev", None)
         if ev is None:
             ev = self._local.ev = EvalWithCompoundTypes(functions=self.functions, names={})

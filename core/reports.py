@@ -142,6 +142,7 @@ def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.dat
     where = spec.get("where")
     sort = list(spec.get("sort") or [])
     divs = eng.divisions
+    used = _fields_used(eng, spec.get("columns", []), [where] if where else [])
     seq = 0
     for part in parts:
         chosen = []
@@ -149,7 +150,7 @@ def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.dat
             data = rec["data"]
             if (town and data.get("town") != town) or (village and data.get("village") != village):
                 continue
-            names = validator.names(data)
+            names = validator.names(data, used)
             names.update(as_of=as_of, today=as_of)
             if where and not _truth(run, where, names):
                 continue
@@ -159,6 +160,14 @@ def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.dat
             seq += 1
             names["row_number"] = seq
             yield {c["key"]: _cell(run, c, names, divs) for c in spec.get("columns", [])}
+
+
+def _fields_used(eng, columns: list[dict], exprs: list[str]) -> set[str]:
+    """The record fields a view reads: its columns' fields and every name its expressions use."""
+    out = {c["field"] for c in columns if "field" in c}
+    for expr in [*exprs, *(c["expr"] for c in columns if "expr" in c)]:
+        out |= names_in(eng.evaluator, expr)
+    return out
 
 
 def _truth(run: RowEval, expr: str, names: dict) -> bool:
@@ -195,7 +204,8 @@ def _roster_count(eng, spec: dict, town, village) -> int | None:
         return None
     run = RowEval(eng.evaluator)
     validator = eng.validator(form_id)
-    return sum(1 for r in rows if _truth(run, where, validator.names(r)))
+    used = names_in(eng.evaluator, where)
+    return sum(1 for r in rows if _truth(run, where, validator.names(r, used)))
 
 
 def build_roster(eng, town: str | None = None, village: str | None = None,
@@ -274,12 +284,14 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
     base = spec.get("base")
     in_base = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") != "all"]
     in_all = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") == "all"]
+    used = _fields_used(eng, [], [base] if base else []) | {
+        n for c in in_base + in_all for n in names_in(eng.evaluator, c["count"])}
     for rec in eng.iter_records(form_id, parts):
         data = rec["data"]
         if town and data.get("town") != town:
             continue
         unit = tally.unit(_unit_of(data, by_village) or "")
-        names = validator.names(data)
+        names = validator.names(data, used)
         names.update(scope)
         tally.add(run, in_all, names, unit)
         if not base or _truth(run, base, names):

@@ -94,9 +94,14 @@ class Validator:
             return row
         return {c.id: self._python(c, row.get(c.id)) for c in group.fields}
 
-    def names(self, data: dict) -> dict[str, Any]:
-        """Field values as expressions see them (dates as `datetime.date`, missing as None)."""
-        values = {f.id: self._python(f, data.get(f.id)) for f in self.form.top_fields()}
+    def names(self, data: dict, only: Iterable[str] | None = None) -> dict[str, Any]:
+        """Field values as expressions see them (dates as `datetime.date`, missing as None).
+
+        `only`: just these fields — reports over 50,000 records read a dozen of sixty fields,
+        and converting all of them was most of a roster's time.
+        """
+        fields = self.form.top_fields() if only is None else [f for f in map(self.form.field, only) if f]
+        values = {f.id: self._python(f, data.get(f.id)) for f in fields}
         return scope(values, self.form.settings, self.today())
 
     def _row_names(self, parent: dict, group: Field, row: dict) -> dict[str, Any]:
