@@ -340,7 +340,8 @@ class Engine:
         form = self.form(form_id)
         row = self._index_row(form, record)
         self.store.put(form_id, record, row, self._history_entry(record, old, note))
-        self.index(form_id).put(record["id"], row)
+        if form_id in self._indexes:          # not loaded yet: it will read this row from disk
+            self._indexes[form_id].put(record["id"], row)
         self._rollup(form, [record], {record["id"]: old} if old else {})
         for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):
             pass

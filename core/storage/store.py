@@ -95,6 +95,9 @@ class Store:
         self.problems: list[Problem] = []
         self._lock = None
         self._tables: dict[str, _Table] = {}
+        # Partitions read for a save into a table not loaded whole (a new visit needs its own
+        # village's rows, not the 300,000 rows of every village); dropped when the table loads.
+        self._partials: dict[str, _Table] = {}
         self._cache: OrderedDict[tuple[str, str], PartitionFile] = OrderedDict()
         self._cache_size = max(2, cache_partitions)
         self._reported: set[Path] = set()
@@ -186,10 +189,30 @@ class Store:
                     stale.append((rid, held["_p"]))
                 state.set(rid, row)
         self._tables[table] = state
+        self._partials.pop(table, None)
         if not self.readonly:
             for rid, p in stale:  # a crash mid-move left a second, older copy behind
                 self._write(table, p, {}, {rid}, [], through_tinydb=True)
         return state
+
+    def _state_for(self, table: str, p: str | None) -> _Table:
+        """The whole table when it is loaded, else just the rows of partition `p`.
+
+        A record that moved from a village not read here leaves its old copy behind; the next
+        whole-table load keeps the newer copy (by save time) and removes the old one, as after
+        a crash mid-move.
+        """
+        self._check_open()
+        if table in self._tables or p is None:
+            return self._state(table)
+        part = self._partials.setdefault(names.check_table(table), _Table())
+        if p not in part.by_part:
+            rows = self._load_index(table, p) if p in self._disk_partitions(table) else {}
+            part.by_part[p] = {}
+            for rid, row in rows.items():
+                row["_p"] = p
+                part.set(rid, row)
+        return part
 
     def _load_index(self, table: str, p: str) -> dict[str, dict[str, Any]]:
         index_path, data_path = self._index_path(table, p), self._data_path(table, p)
@@ -255,7 +278,7 @@ class Store:
         `through_tinydb`: write with TinyDB's `Table` (bulk loads, clean-up), which encodes the
         whole village again; single saves keep the text path (see `tinystorage`).
         """
-        state = self._tables[table]
+        state = self._tables.get(table) or self._partials[table]
         part = self._usable_partition(table, state, p)
         if part.path in self._unmovable:  # writing would overwrite the damaged file
             raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
@@ -332,7 +355,7 @@ class Store:
             history_entry: dict[str, Any] | None = None) -> None:
         """Save one record; a record whose partition changed leaves its old file in the same call."""
         self._check_writable()
-        state = self._state(table)
+        state = self._state_for(table, names.check_partition(record.get("partition")) if isinstance(record, dict) else None)
         rid, p, doc, blob, line, moved_from = self._prepare(record, index_row, history_entry, state)
         self._write(table, p, {rid: (doc, blob)}, set(), [line] if line else [])
         if moved_from is not None:
