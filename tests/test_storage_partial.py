@@ -1,0 +1,30 @@
+"""Saving into a table that is not loaded whole reads only the village saved into."""
+from __future__ import annotations
+
+from core.storage import Store
+from storage_support import TABLE, V1, V2, item
+
+
+def test_a_save_reads_only_its_own_village_and_a_full_load_sees_all(tmp_path):
+    with Store(tmp_path) as st:
+        st.put_many(TABLE, [item("a", V1), item("b", V2)])
+    with Store(tmp_path) as st:
+        st.put(TABLE, *item("c", V1, name="李四"))
+        assert TABLE not in st._tables                       # no whole-table load for one save
+        assert set(st._partials[TABLE].by_part) == {V1}      # only the village saved into
+        assert set(st.index(TABLE)) == {"a", "b", "c"}       # the whole view, written row included
+        assert st.get(TABLE, "c")["data"]["name"] == "李四"
+    with Store(tmp_path) as st:
+        assert {r["id"] for r in st.iter_records(TABLE)} == {"a", "b", "c"}
+
+
+def test_a_move_saved_without_the_old_village_leaves_no_duplicate(tmp_path):
+    with Store(tmp_path) as st:
+        st.put_many(TABLE, [item("a", V1, name="旧")])
+    with Store(tmp_path) as st:
+        rec, row, entry = item("a", V2, name="新")
+        st.put(TABLE, rec, row, entry)                        # V1 was never read in this store
+    with Store(tmp_path) as st:
+        records = list(st.iter_records(TABLE))
+        assert [(r["id"], r["data"]["name"]) for r in records] == [("a", "新")]
+        assert st.index(TABLE)["a"]["_p"] == V2
