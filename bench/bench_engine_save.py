@@ -1,0 +1,65 @@
+"""How long staff wait when they press save, measured through the whole engine.
+
+`bench_storage` times the store alone against stock TinyDB; this times `Engine.save` on a real
+ledger — normalising, computing, validating, the unique-ID check, the atomic write, the
+history line and, for visits, the rollup of latest visits — for an edited person file and a
+new visit, each in a village not read before. The first save of each kind is shown apart: it
+also builds the validator and loads the list rows.
+
+    .venv/bin/python -m bench.bench_engine_save --data DIR     # a ledger from `carebook demo`
+
+The ledger is written to (one field of 40 people, 40 new visits): use a copy.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+from core.engine import Engine
+
+TARGET_MS = 20.0
+
+
+def visit_for(person_id: str) -> dict:
+    return {"person": person_id, "visit_date": time.strftime("%Y-%m-%d"), "visit_level": "村委会",
+            "visit_method": "电话", "visitor": "赵强", "saw_person": "是", "physical": "良好", "mental": "良好",
+            "daily_care": "正常", "hazards": ["无"], "children_contact": "经常", "referral": "否", "risk_change": "无"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="a copy of a demo ledger")
+    ap.add_argument("--n", type=int, default=40)
+    args = ap.parse_args()
+    eng = Engine.open(args.data)
+    try:
+        rows = [(rid, r) for rid, r in eng.index("registration").rows.items() if r.get("status") == "在册"]
+        by_village: dict[str, str] = {}
+        for rid, r in rows:
+            by_village.setdefault(r.get("_p"), rid)
+        pick = random.Random(3).sample(sorted(by_village.values()), min(args.n + 1, len(by_village)))
+        edits, visits = [], []
+        for i, rid in enumerate(pick):
+            data = dict(eng.get(rid, "registration")["data"], liaison_name=f"测试干部{i}")
+            t = time.perf_counter()
+            eng.save("registration", data, record_id=rid)
+            edits.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            eng.save("visit", visit_for(rid))
+            visits.append((time.perf_counter() - t) * 1000)
+    finally:
+        eng.close()
+    print(f"ledger {args.data}: {len(rows)} people in the ledger")
+    for label, xs in (("edit a person file", edits), ("record a new visit", visits)):
+        first, rest = xs[0], sorted(xs[1:])
+        med, p95 = statistics.median(rest), rest[max(0, int(len(rest) * 0.95) - 1)]
+        verdict = "ok" if med <= TARGET_MS else "OVER"
+        print(f"Engine.save, {label:<20} first {first:7.1f} ms   then median {med:6.1f} ms  p95 {p95:6.1f} ms"
+              f"   target {TARGET_MS:.0f} ms  {med / TARGET_MS:.2f}x  {verdict}   (n={len(rest)})")
+
+
+if __name__ == "__main__":
+    main()
