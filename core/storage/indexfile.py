@@ -25,12 +25,17 @@ FORMAT = 2
 
 
 def signature(data_path: Path) -> list[int] | None:
-    """Size, mtime and inode; the same for a temp file and the file it is renamed to."""
+    """Size and mtime; the same for a temp file and the file it is renamed to.
+
+    Not the inode: a ledger copied with its times kept (`cp -a`, a restored backup, another
+    PC) must not look changed, or every village would be parsed again — and on each read-only
+    open, since those never rewrite an index.
+    """
     try:
         st = os.stat(data_path)
     except FileNotFoundError:
         return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return [st.st_size, st.st_mtime_ns]
 
 
 def load(index_path: Path, data_path: Path) -> dict[str, dict[str, Any]] | None:
@@ -40,7 +45,9 @@ def load(index_path: Path, data_path: Path) -> dict[str, dict[str, Any]] | None:
         return None
     if not (isinstance(content, dict) and isinstance(content.get("rows"), dict)):
         raise CorruptFile(index_path, "不是索引文件格式 (not an index file)")
-    if content.get("format") != FORMAT or content.get("data") != signature(data_path):
+    recorded = content.get("data")
+    # Indexes written before the inode was dropped carry it third; size and mtime decide.
+    if content.get("format") != FORMAT or not isinstance(recorded, list) or recorded[:2] != signature(data_path):
         return None
     return content["rows"]
 
