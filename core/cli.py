@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 from . import paths
 from .problems import CarebookError, ValidationFailed
@@ -334,16 +335,17 @@ def cmd_backups(args) -> int:
     return EXIT_OK
 
 
-def cmd_ui(args) -> int:
-    from tui.app import run  # the UI is optional for headless use; imported only here
-
+def cmd_ui(args, open_ui=None) -> int:
+    """Plain `carebook`: the terminal UI, handed in by `tui.launch` so core never imports it."""
+    if open_ui is None:
+        raise CarebookError("这里只有命令行，没有终端界面；请用 carebook 命令打开界面，或用 carebook --help 查看子命令")
     data_dir = _data_dir(args)
     if args.demo and not args.data:
         if not (data_dir / "records").exists():
             _err("首次打开演示台账，正在生成演示数据（约半分钟）……")
             cmd_demo(argparse.Namespace(data=str(data_dir), forms=args.forms, persons=DEMO_FIRST_RUN, seed=1))
-    return run(data_dir, demo=args.demo or paths.is_demo(data_dir),
-               forms_dir=Path(args.forms) if args.forms else None, low_spec=args.low_spec) or EXIT_OK
+    return open_ui(data_dir, demo=args.demo or paths.is_demo(data_dir),
+                   forms_dir=Path(args.forms) if args.forms else None, low_spec=args.low_spec) or EXIT_OK
 
 
 # ------------------------------------------------------------------ parser
@@ -481,13 +483,14 @@ def _in_chinese(parser: argparse.ArgumentParser) -> None:
                 _in_chinese(sub)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = None) -> int:
+    """Run one command; `open_ui(data_dir, demo=, forms_dir=, low_spec=)` opens the terminal UI."""
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
-    func = getattr(args, "func", None) or cmd_ui
+    func = getattr(args, "func", None)
     try:
-        return func(args)
+        return func(args) if func else cmd_ui(args, open_ui)
     except ValidationFailed as exc:
         for p in exc.problems:
             _out(f"{p.path}: {p.message}" if p.path else p.message)

@@ -121,3 +121,9 @@ def test_outdated_lists_records_of_an_older_form_version(folders, tmp_path):
     reg.write_text(text.replace(f"\nversion: {version}\n", f"\nversion: {version + 1}\n", 1), encoding="utf-8")
     res = run("records", "outdated", "registration", "--data", data, "--forms", forms)
     assert res.stdout.split() == [rid]
+
+
+def test_core_command_line_never_opens_the_ui_itself(tmp_path):
+    res = run("--data", tmp_path / "d")                  # core.cli alone: no UI was handed in
+    assert res.returncode == 2 and "终端界面" in res.stderr
+    assert "Traceback" not in res.stderr
