@@ -136,13 +136,14 @@ def cmd_records_update(args) -> int:
 
 
 def _mask_row(eng, form_id: str, row: dict) -> dict:
+    """Personal fields masked by the same rule the lists and exports use."""
     from .exporting import mask_value
+    from .exportform import pii_kind
 
     form = eng.form(form_id)
     out = dict(row)
     for f in form.fields_flat():
-        if f.id in out and getattr(f, "pii", False):
-            kind = {"cn-resident-id": "id", "phone": "phone"}.get(f.type, "address")
+        if f.id in out and (kind := pii_kind(f)):
             out[f.id] = mask_value(kind, out[f.id])
     return out
 

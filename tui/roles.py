@@ -13,6 +13,7 @@ from typing import Any
 
 from core.exporting import mask_value
 from core.problems import CarebookError
+from core.exportform import pii_kind   # one masking rule for lists, exports and the CLI
 
 PERSON_FORM = "registration"
 VISIT_FORM = "visit"
@@ -28,7 +29,6 @@ EXIT_REASON_LIST = "exit_reason"
 CREATED_SETTING = "ledger_created"   # set when staff chose 新建空台账, so the choice is asked once
 
 # Field types whose values are personal and shown masked outside the person's own file.
-PII_KINDS = {"cn-resident-id": "id", "phone": "phone"}
 
 
 def form_or_none(engine: Any, form_id: str):
@@ -79,17 +79,6 @@ def first_date_field(form) -> str | None:
     for f in form.top_fields():
         if f.type == "date" and not f.computed:
             return f.id
-    return None
-
-
-def pii_kind(field) -> str | None:
-    """How a list cell is masked: ID numbers and phones always, other `pii` fields cut."""
-    if field is None:
-        return None
-    if field.type in PII_KINDS:
-        return PII_KINDS[field.type]
-    if field.pii:
-        return field.pii if isinstance(field.pii, str) else "address"
     return None
 
 
