@@ -472,7 +472,29 @@ class _ChineseHelp(argparse.HelpFormatter):
         return super().add_usage(usage, actions, groups, prefix or "用法：")
 
 
+_ARGPARSE_ZH = (
+    ("the following arguments are required", "缺少参数"),
+    ("unrecognized arguments", "无法识别的参数"),
+    ("invalid choice", "无效的选择"),
+    ("expected one argument", "这个选项后面要跟一个值"),
+    ("invalid int value", "应为整数"),
+    ("choose from", "可选"),
+    ("argument ", "参数 "),
+)
+
+
+def _chinese_error(parser: argparse.ArgumentParser):
+    """argparse's complaints in Chinese (usage line, then the message), exit code 2."""
+    def error(message: str):
+        for en, zh in _ARGPARSE_ZH:
+            message = message.replace(en, zh)
+        parser.print_usage(sys.stderr)
+        parser.exit(EXIT_BROKEN, f"{parser.prog}：{message}\n")
+    return error
+
+
 def _in_chinese(parser: argparse.ArgumentParser) -> None:
+    parser.error = _chinese_error(parser)
     parser.formatter_class = _ChineseHelp
     parser._positionals.title = "参数"
     parser._optionals.title = "选项"

@@ -127,3 +127,8 @@ def test_core_command_line_never_opens_the_ui_itself(tmp_path):
     res = run("--data", tmp_path / "d")                  # core.cli alone: no UI was handed in
     assert res.returncode == 2 and "终端界面" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_wrong_arguments_are_told_in_chinese():
+    res = run("records", "add")
+    assert res.returncode == 2 and "缺少参数" in res.stderr and "error" not in res.stderr
