@@ -1,9 +1,11 @@
 """The safe expression language of form files (relevant, required, calculate, cases, rules).
 
-Admins write expressions; nothing they write may run arbitrary code, so evaluation goes through
-simpleeval's `EvalWithCompoundTypes` (comprehensions and list/dict literals, no attribute
-dunders, no imports) — never `eval`. Each expression is parsed once and the AST reused, since
-the same handful of expressions run for every record of a roster. `names_used` lets the form
+Admins write expressions; nothing they write may run arbitrary code. Each expression is parsed
+once and checked against a whitelist of node types (comprehensions and list/dict literals, no
+lambdas, no assignment, no attribute dunders), then compiled by `core.exprcompile` into a code
+object that runs with no built-ins and can only call the registered functions — the same
+language simpleeval defines, at native speed, since the same handful of expressions run for
+every record of a roster. `names_used` lets the form
 checker reject unknown names and functions when a form file loads, instead of when staff type.
 """
 from __future__ import annotations
@@ -16,7 +18,9 @@ import threading
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
-from simpleeval import EvalWithCompoundTypes, InvalidExpression, NameNotDefined
+from simpleeval import InvalidExpression, NameNotDefined
+
+from .exprcompile import FUNCTION_PREFIX, Compiled, base_globals
 
 
 class ExpressionError(Exception):
@@ -69,7 +73,8 @@ BUILTINS: dict[str, Callable] = {
 CONTEXT_NAMES = frozenset({"settings", "today", "True", "False", "None"})
 ROW_NAMES = frozenset({"row", "parent"})
 
-# AST node types simpleeval's EvalWithCompoundTypes can evaluate, checked at load time.
+# AST node types an expression may contain, checked when it is parsed (the language simpleeval's
+# EvalWithCompoundTypes defines).
 _ALLOWED_NODES = (
     ast.Expr, ast.Name, ast.Load, ast.Store, ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp,
     ast.Call, ast.keyword, ast.Subscript, ast.Attribute, ast.Slice, ast.JoinedStr, ast.FormattedValue,
@@ -84,6 +89,11 @@ def explain(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, NameNotDefined):
         return f"未知的名字 {exc.name} (NameNotDefined)"
+    if isinstance(exc, NameError):
+        name = getattr(exc, "name", None) or str(exc)
+        if name.startswith(FUNCTION_PREFIX):
+            return f"未知的函数 {name[len(FUNCTION_PREFIX):]} (NameError)"
+        return f"未知的名字 {name} (NameError)"
     if isinstance(exc, TypeError):
         return f"数据类型不匹配，可能有字段为空，可先用 empty(...) 判断 (TypeError: {exc})"
     if isinstance(exc, ZeroDivisionError):
@@ -108,13 +118,14 @@ class Evaluator:
     def __init__(self, functions: dict[str, Callable] | None = None):
         self.functions: dict[str, Callable] = {**BUILTINS, **(functions or {})}
         self._parsed: dict[str, ast.AST] = {}
+        self._compiled: dict[str, Compiled] = {}
+        self._globals = base_globals(self.functions)
         self._lock = threading.Lock()
-        self._local = threading.local()
 
     # --- parsing and static checks -------------------------------------------------------
 
     def parse(self, expr: str) -> ast.AST:
-        """Parse once; raise ExpressionError (Chinese) for syntax simpleeval cannot run."""
+        """Parse once; raise ExpressionError (Chinese) for syntax the language does not have."""
         node = self._parsed.get(expr)
         if node is not None:
             return node
@@ -160,20 +171,24 @@ class Evaluator:
 
     # --- evaluating -----------------------------------------------------------------------
 
+    def compiled(self, expr: str) -> Compiled:
+        """The expression's code object, compiled once (see `core.exprcompile` for why it is safe)."""
+        found = self._compiled.get(expr)
+        if found is None:
+            node = self.parse(expr)
+            try:
+                found = Compiled(node, expr.strip())
+            except (ValueError, SyntaxError) as exc:
+                raise ExpressionError(f"{exc}：{expr.strip()}") from None
+            with self._lock:
+                self._compiled[expr] = found
+        return found
+
     def eval(self, expr: str, names: dict[str, Any]) -> Any:
         """Evaluate; any failure becomes ExpressionError with a Chinese explanation."""
-        node = self.parse(expr)
-        # One simpleeval object per thread: it swaps handlers during comprehensions, so a shared
-        # instance would not be safe from the UI's worker threads, and building one per call
-        # cost more than evaluating (measured: a third of a bulk import).
-        if isinstance(node.value, ast.Name) and node.value.id in names:
-            return names[node.value.id]      # a bare field name: no evaluator needed
-        ev = getattr(self._local, "ev", None)
-        if ev is None:
-            ev = self._local.ev = EvalWithCompoundTypes(functions=self.functions, names={})
-        ev.names = names
+        code = self._compiled.get(expr) or self.compiled(expr)
         try:
-            return ev.eval(expr, previously_parsed=node)
+            return code.run(self._globals, names)
         except Exception as exc:  # noqa: BLE001 - admin expressions may fail in any way
             raise ExpressionError(explain(exc)) from exc
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
-
-from simpleeval import EvalWithCompoundTypes
+from typing import Any, Callable, Iterable, Iterator
 
 from plugins.cn.dates import parse_quarter, quarter_end, quarter_start
 
-from .expressions import CONTEXT_NAMES, ExpressionError, explain
+from .expressions import CONTEXT_NAMES, ExpressionError
 from .problems import FormError, Problem
 from .reportmodel import Column, Report
 
@@ -42,33 +41,13 @@ def report_file(eng, kind: str, file_id: str | None = None) -> dict:
     return found[0]
 
 
-class RowEval:
-    """Evaluates many expressions over many rows with one simpleeval object and parsed ASTs.
-
-    The engine's `Evaluator.eval` builds a fresh simpleeval per call (safe across UI threads);
-    a report is one thread going over tens of thousands of rows, so it reuses one.
-    """
-
-    def __init__(self, evaluator):
-        self.parse = evaluator.parse
-        self.ev = EvalWithCompoundTypes(functions=dict(evaluator.functions), names={})
-
-    def __call__(self, expr: str, names: dict[str, Any]) -> Any:
-        node = self.parse(expr)
-        self.ev.names = names
-        try:
-            return self.ev.eval(expr, previously_parsed=node)
-        except Exception as exc:  # noqa: BLE001 - admin expressions may fail in any way
-            raise ExpressionError(explain(exc)) from exc
-
-
-def names_in(evaluator, expr: str) -> set[str]:
+def names_in(evaluator, expr: str) -> frozenset[str]:
     """Free names an expression reads (comprehension variables and functions left out)."""
     node = evaluator.parse(expr)
     bound = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
              for n in ast.walk(c.target) if isinstance(n, ast.Name)}
     called = {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - bound - called
+    return frozenset({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - bound - called)
 
 
 def display(value: Any) -> Any:
@@ -90,11 +69,23 @@ def partitions_for(eng, form_id: str, town: str | None, village: str | None) -> 
 
 
 def pinyin_key(text: Any) -> tuple:
-    """Chinese names sorted as a register is: by pinyin, then by the characters."""
+    """Chinese names sorted as a register is: by pinyin, then by the characters.
+
+    Read character by character through a cache: a district has a few thousand distinct
+    characters and 50,000 names, and converting each name whole took a quarter of a roster.
+    (A name is read as its characters' usual readings, which is how pypinyin reads a name it has
+    no phrase for anyway.)"""
+    s = "" if text is None else str(text)
+    if s.isascii():
+        return (s, s)
+    return (" ".join(map(_char_pinyin, s)), s)
+
+
+@functools.lru_cache(maxsize=None)
+def _char_pinyin(ch: str) -> str:
     from pypinyin import lazy_pinyin
 
-    s = "" if text is None else str(text)
-    return (" ".join(lazy_pinyin(s)), s)
+    return "".join(lazy_pinyin(ch)) or ch
 
 
 # ---------------------------------------------------------------------------- roster
@@ -138,11 +129,11 @@ def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.dat
                  own_town: str | None = None) -> Iterator[dict]:
     form_id = spec.get("form", "registration")
     validator = eng.validator(form_id, town=own_town)    # one town's roster reads its own fields too
-    run = RowEval(eng.evaluator)
+    run = eng.evaluator.eval
     where = spec.get("where")
     sort = list(spec.get("sort") or [])
-    divs = eng.divisions
     used = _fields_used(eng, spec.get("columns", []), [where] if where else [])
+    cells = [(c["key"], _cell_reader(eng, c)) for c in spec.get("columns", [])]
     seq = 0
     for part in parts:
         chosen = []
@@ -159,36 +150,56 @@ def _roster_rows(eng, spec: dict, parts: list[str], town, village, as_of: dt.dat
         for _, names in chosen:
             seq += 1
             names["row_number"] = seq
-            yield {c["key"]: _cell(run, c, names, divs) for c in spec.get("columns", [])}
+            yield {key: cell(names) for key, cell in cells}
 
 
-def _fields_used(eng, columns: list[dict], exprs: list[str]) -> set[str]:
-    """The record fields a view reads: its columns' fields and every name its expressions use."""
+def _fields_used(eng, columns: list[dict], exprs: list[str]) -> frozenset[str]:
+    """The record fields a view reads: its columns' fields and every name its expressions use
+    (a frozenset, so `Validator.names` reuses the plan it makes for it)."""
     out = {c["field"] for c in columns if "field" in c}
     for expr in [*exprs, *(c["expr"] for c in columns if "expr" in c)]:
         out |= names_in(eng.evaluator, expr)
-    return out
+    return frozenset(out)
 
 
-def _truth(run: RowEval, expr: str, names: dict) -> bool:
+def _truth(run: Callable[[str, dict], Any], expr: str, names: dict) -> bool:
     try:
         return bool(run(expr, names))
     except ExpressionError:
         return False
 
 
-def _cell(run: RowEval, col: dict, names: dict, divs) -> Any:
+def _cell_reader(eng, col: dict) -> Callable[[dict], Any]:
+    """How one roster column reads its cell from a row's names, decided once per column: the
+    hot loop of a 50,000-row roster calls it a million times."""
     if "field" in col:
-        value = names.get(col["field"])
+        field = col["field"]
+
+        def value(names: dict) -> Any:
+            return names.get(field)
     else:
-        try:
-            value = run(col.get("expr", "None"), names)
-        except ExpressionError:
-            value = None
-    if col.get("division") and value:
-        value = divs.name(value) or value
-    value = display(value)
-    return "" if value is None else value
+        expr, run = col.get("expr", "None"), eng.evaluator.eval
+
+        def value(names: dict) -> Any:
+            try:
+                return run(expr, names)
+            except ExpressionError:
+                return None
+    if col.get("division"):
+        divisions = eng.divisions
+        cached_name = functools.lru_cache(maxsize=None)(divisions.name)
+        plain = value
+
+        def value(names: dict) -> Any:       # noqa: F811 - the division name over the code
+            code = plain(names)
+            if not code:
+                return code
+            return (cached_name(code) if isinstance(code, str) else divisions.name(code)) or code
+
+    def cell(names: dict) -> Any:
+        shown = display(value(names))
+        return "" if shown is None else shown
+    return cell
 
 
 def _roster_count(eng, spec: dict, town, village) -> int | None:
@@ -202,7 +213,7 @@ def _roster_count(eng, spec: dict, town, village) -> int | None:
         return len(rows)
     if not names_in(eng.evaluator, where) <= set(form.list_fields) | CONTEXT_NAMES:
         return None
-    run = RowEval(eng.evaluator)
+    run = eng.evaluator.eval
     validator = eng.validator(form_id)
     used = names_in(eng.evaluator, where)
     return sum(1 for r in rows if _truth(run, where, validator.names(r, used)))
@@ -260,7 +271,7 @@ class Tally:
             self.counts[code] = {c["key"]: 0 for c in self.cols}
         return self.counts[code]
 
-    def add(self, run: RowEval, cols: Iterable[dict], names: dict, unit: dict[str, int]) -> None:
+    def add(self, run: Callable[[str, dict], Any], cols: Iterable[dict], names: dict, unit: dict[str, int]) -> None:
         for c in cols:
             try:
                 hit = run(c["count"], names)
@@ -280,7 +291,7 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
                   town: str | None) -> None:
     form_id = spec.get("form", "registration")
     validator = eng.validator(form_id)
-    run = RowEval(eng.evaluator)
+    run = eng.evaluator.eval
     base = spec.get("base")
     in_base = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") != "all"]
     in_all = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") == "all"]
@@ -312,7 +323,7 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
     needed -= CONTEXT_NAMES | set(scope) | {"town", "village"}
     town_of = eng.divisions.town_of
     validator = eng.validator(visit_form)
-    run = RowEval(eng.evaluator)
+    run = eng.evaluator.eval
     for row in rows_with(eng, visit_form, needed).values():
         day = str(row.get(date_f) or "")[:10]
         if not (scope["q_start"].isoformat() <= day <= scope["q_end"].isoformat()):

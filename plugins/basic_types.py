@@ -109,8 +109,11 @@ def clean_date(value: Any, field) -> str:  # noqa: ARG001
     return parse_date(value).isoformat()
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def is_iso_date(value: Any) -> bool:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return False
     try:
         dt.date.fromisoformat(value)

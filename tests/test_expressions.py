@@ -81,3 +81,89 @@ def test_unsafe_or_unknown_is_refused_at_load(ev, expr, message):
 def test_comprehension_variables_and_row_names_are_known(ev):
     assert ev.unknown_names("all(c['phone'] for c in children)", {"children"}) == []
     assert ev.unknown_names("row['x'] and parent['y']", {"row", "parent"}) == []
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("open('/etc/passwd')", "未知的函数 open"),
+    ("__import__('os')", "未知的函数 __import__"),
+    ("age()", "未知的函数 age"),                       # a field's value is never callable
+    ("__builtins__['open']", "取不到"),                 # there are no built-ins to reach
+    ("'x' * 10 ** 9", "表达式不可用"),                   # guarded like simpleeval: no memory bomb
+    ("2 ** 5000000", "表达式不可用"),
+    ("getattr(age, '__class__')", "未知的函数 getattr"),
+    ("children.pop", "取不到|不可用|无法计算"),               # a method can be read but not called
+])
+def test_evaluation_refuses_what_the_language_does_not_allow(ev, expr, message):
+    import re
+
+    with pytest.raises(ExpressionError) as err:
+        result = ev.eval(expr, names(age=70, children=[]))
+        if expr == "children.pop":       # reading it is harmless only because calling is impossible
+            raise ExpressionError(f"取不到 {result!r}")
+    assert re.search(message, str(err.value)), str(err.value)
+
+
+def test_comprehension_reads_outer_names_and_attributes_read_mapping_keys(ev):
+    n = names(children=[{"age": 30}, {"age": 41}], limit=35, row={"child_name": "王芳"})
+    assert ev.eval("[c['age'] for c in children if c['age'] > limit]", n) == [41]
+    assert ev.eval("{c['age']: limit for c in children}", n) == {30: 35, 41: 35}
+    assert ev.eval("row.child_name", n) == "王芳"
+    assert ev.eval("f'{today.year}年'", n) == "2026年"
+    with pytest.raises(ExpressionError, match="未知的名字 nobody"):
+        ev.eval("[c for c in children if nobody]", n)
+
+
+def test_compiled_matches_simpleeval_on_every_shipped_expression(tmp_path):
+    """The native path must give what simpleeval gives for each expression the forms ship,
+    on the names real records produce (a complete person, one missing most answers, a visit)."""
+    from simpleeval import EvalWithCompoundTypes
+
+    from binhai_support import open_engine, person
+
+    eng = open_engine(tmp_path)
+    ev = eng.evaluator
+    reference = EvalWithCompoundTypes(functions=ev.functions, names={})
+    exprs = _expressions(eng.forms.files)
+    assert len(exprs) > 40
+    extra = dict(as_of=dt.date(2026, 12, 31), report_date=dt.date(2026, 12, 31), row_number=3,
+                 q_start=dt.date(2026, 10, 1), q_end=dt.date(2026, 12, 31))
+    full = eng.validator("registration").names(eng.compute("registration", person(age=82))[0])
+    sparse = eng.validator("registration").names({"name": "王芳", "children": None})
+    visit = eng.validator("visit").names({"visit_level": "村委会", "visit_date": "2026-11-02"})
+    samples = [{**full, **extra}, {**sparse, **extra}, {**visit, **extra}]
+    evaluated = 0
+
+    def outcome(fn):
+        try:
+            return ("ok", fn())
+        except Exception:  # noqa: BLE001 - failing must match failing
+            return ("error", None)
+
+    def simpleeval(expr, n):
+        reference.names = n
+        return reference.eval(expr, previously_parsed=ev.parse(expr))
+
+    for n in samples:
+        for expr in exprs:
+            mine = outcome(lambda: ev.eval(expr, dict(n)))
+            assert mine == outcome(lambda: simpleeval(expr, dict(n))), expr
+            evaluated += mine[0] == "ok"
+    assert evaluated > 60       # most expressions did run, not just fail alike
+
+
+def _expressions(tree) -> list[str]:
+    """Every expression-valued key in the loaded form files."""
+    keys = {"relevant", "required", "calculate", "when", "check", "expr", "count", "where", "initial", "value"}
+    out: list[str] = []
+
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key in keys and node.strip() and node != "today":
+            out.append(node)
+    walk(tree)
+    return sorted(set(out))

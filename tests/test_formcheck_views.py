@@ -80,7 +80,7 @@ def test_roster_columns_name_real_fields_and_valid_expressions(registry, forms):
     roster = forms / "roster.yaml"
     edit_all(roster, [
         ("field: health_status,", "field: health_state,"),
-        ('"age_on(id_birth_date(id_number), as_of)"', '"agee_on(id_birth_date(id_nummer), as_of)"'),
+        ('"age_on(birth_date, as_of)"', '"agee_on(birth_date, id_nummer)"'),
         ("{key: liaison, label: 包联干部, field: liaison_name, width: 8}",
             "{key: liaison, label: 包联干部, width: 8}"),
         ("{key: risk_level, label: 风险等级,", "{key: sex, label: 风险等级,"),

@@ -66,7 +66,10 @@ class Divisions:
             self._villages[v.parent].append(v)
 
     def get(self, code: object) -> Division | None:
-        return self._by_code.get(fold(code)) if code is not None else None
+        if code is None:
+            return None
+        found = self._by_code.get(code) if isinstance(code, str) else None   # stored codes are clean
+        return found or self._by_code.get(fold(code))
 
     def towns(self, on: date | None = None) -> list[Division]:
         return [t for t in self._towns if t.in_use(on)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from .text import fold
 
@@ -71,7 +72,19 @@ def check_id(value: object, today: date | None = None) -> str | None:
 
 
 def _valid(value: object) -> str:
-    """The normalised number, or ValueError with the reason when it is not valid."""
+    """The normalised number, or ValueError with the reason when it is not valid.
+
+    A roster row reads the birth date and the age from the same number: the last few thousand
+    valid numbers are remembered (a valid number stays valid; errors are never cached)."""
+    return _valid_text(value) if isinstance(value, str) else _checked(value)
+
+
+@lru_cache(maxsize=4096)
+def _valid_text(value: str) -> str:
+    return _checked(value)
+
+
+def _checked(value: object) -> str:
     number = normalize_id(value)
     reason = check_id(number)
     if reason:
