@@ -87,6 +87,14 @@ class ExportJob:
     def records(self) -> Iterator[Any]:
         return self.engine.iter_records(self.form_id)
 
+    def write_report(self, writer: Callable[..., int], report, path: Path) -> int:
+        """`writer(report, path, mask, progress)` for this job, in a second process when the
+        report is long (see `core.exportpipe`): a module-level writer function gets that for free."""
+        from .exportpipe import write_report
+
+        return write_report(writer, report, path, full=self.full,
+                            progress=lambda n: self.tick(n, report.row_count))
+
     def tick(self, done: int, total: int | None = None) -> None:
         if self.progress and done % 1000 == 0:
             self.progress(done, total)

@@ -35,7 +35,7 @@ class XlsxExporter:
             return [path]
         report = job.report()
         path = output_file(job.output, self.extension, report.name)
-        write_report_xlsx(report, path, job.mask, progress=lambda n: job.tick(n, report.row_count))
+        job.write_report(write_report_xlsx, report, path)
         return [path]
 
 
