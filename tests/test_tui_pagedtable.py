@@ -56,6 +56,7 @@ async def test_plain_cells_render_exactly_as_datatable_renders_them():
         # Both ways were exercised: most cells take the fast path, the tricky ones Rich's.
         assert compared == (table.row_count + 1) * len(COLUMNS) * 4
         assert compared * 0.5 < fast < compared
+        assert all(table._plain_cell(-1, col) for col in range(len(COLUMNS)))   # headers too
 
 
 @drive

@@ -113,7 +113,7 @@ class PagedTable(DataTable):
             if self.header_height != 1:
                 return None
             label = self.columns[column_key].label
-            if label.spans or label.style or label.justify or label.overflow or label.end:
+            if label.spans or label.style or label.justify or label.overflow or label.end not in ("", "\n"):
                 return None
             value: Any = label.plain
         else:
