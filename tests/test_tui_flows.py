@@ -12,10 +12,7 @@ from tui.screens.home import HomeScreen
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, TODAY, drive, make_app, save_person, screen_names, type_text  # noqa: E402
-
-VISIT = {"visit_level": "村委会", "visit_method": "入户", "saw_person": "是", "physical": "良好",
-         "mental": "良好", "daily_care": "正常", "hazards": ["无"], "referral": "否", "risk_change": "无"}
+from tui_support import SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text  # noqa: E402
 
 
 async def settle(pilot) -> None:

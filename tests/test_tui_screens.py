@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, save_person, TODAY, drive, make_app, screen_names, type_text  # noqa: E402
+from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, screen_names, type_text  # noqa: E402
 
 
 @drive
@@ -88,3 +88,51 @@ async def test_admin_corner_shows_form_checks_plugins_and_reloads(tmp_path):
         await pilot.press("f5")
         await pilot.pause()
         assert any("表单已重新加载" in n.message for n in app._notifications)
+
+
+@drive
+async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
+    """Opening a file builds and fills only 基本信息; the other tabs are made, and the visits and
+    the history read, when first shown; a tab hidden during a save shows the new state."""
+    from tui import roles
+
+    app = make_app(tmp_path / "data")
+    eng = app.engine
+    person = save_person(eng)
+    eng.save("visit", eng.new_record("visit", **roles.visit_context(eng, person.id, TODAY),
+                                     visitor="刘强", **VISIT))
+    reads: list[str] = []
+    related, history = eng.related, eng.history
+    eng.related = lambda *a, **k: reads.append("visits") or related(*a, **k)
+    eng.history = lambda *a, **k: reads.append("history") or history(*a, **k)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_person(person.id)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert "赵桂兰" in str(screen.query_one("#person-title").render())
+        assert PERSON["id_number"] in str(screen.query_one("#person-info").render())
+        assert not screen.query("#person-supporters, #person-visits, #person-history")
+        assert reads == []
+        await pilot.press("2")
+        await pilot.pause()
+        assert screen.query_one("#person-supporters").row_count == len(PERSON["children"])
+        await pilot.press("3")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        visits = screen.query_one("#person-visits")
+        assert visits.row_count == 1 and "共 1 次" in visits.border_title
+        await pilot.press("4")
+        await pilot.pause()
+        assert "张丽" in str(screen.query_one("#person-history").render())
+        assert reads == ["visits", "history"]
+        await pilot.press("2")                      # shown before: nothing is read again
+        await pilot.pause()
+        assert reads == ["visits", "history"]
+        await pilot.press("u")                      # a save while 历史 is hidden
+        await pilot.pause()
+        await pilot.press("4")
+        await pilot.pause()
+        assert "恢复在册" in str(screen.query_one("#person-history").render())

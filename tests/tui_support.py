@@ -84,6 +84,11 @@ PERSON = {
 }
 
 
+# What a visitor fills in on a visit besides who, when and by whom.
+VISIT = {"visit_level": "村委会", "visit_method": "入户", "saw_person": "是", "physical": "良好",
+         "mental": "良好", "daily_care": "正常", "hazards": ["无"], "referral": "否", "risk_change": "无"}
+
+
 def drive(test):
     """Run an async Pilot scenario as a plain pytest test (no asyncio plugin is installed)."""
     import asyncio

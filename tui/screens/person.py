@@ -46,61 +46,99 @@ class PersonScreen(BaseScreen):
         super().__init__()
         self.record_id = record_id
         self.record: dict | None = None
+        self.filled: set[str] = set()       # tabs drawn from the record as last read
 
     def compose(self) -> ComposeResult:
+        """The record is read here and the first tab built filled, so the file is laid out and
+        drawn once; the other tabs are built when first shown (`show_tab`)."""
+        self.read()
         yield from self.compose_header()
-        yield Static("", id="person-title")
+        yield Static(self.title_text(), id="person-title")
         with TabbedContent(id="person-tabs"):
             with TabPane("1 基本信息", id="info"):
                 with VerticalScroll():
-                    yield Static("", id="person-info")
-            with TabPane("2 子女及赡养人", id="supporters"):
-                yield PagedTable(id="person-supporters", cursor_type="row")
-            with TabPane("3 探访记录", id="visits"):
-                yield PagedTable(id="person-visits", cursor_type="row")
-            with TabPane("4 修改历史", id="history"):
-                with VerticalScroll():
-                    yield Static("", id="person-history")
+                    yield Static(self.info_text() if self.record else "", id="person-info")
+            yield TabPane("2 子女及赡养人", id="supporters")
+            yield TabPane("3 探访记录", id="visits")
+            yield TabPane("4 修改历史", id="history")
+        if self.record is not None:
+            self.filled.add("info")
         yield from self.compose_footer()
-
-    def on_mount(self) -> None:
-        self.reload()
 
     def on_screen_resume(self) -> None:
         # Back from an edit or a visit: read again only when something was saved.
         if self.shown_generation != self.app.generation:
             self.reload()
 
-    def reload(self) -> None:
+    def read(self) -> None:
+        """The record and the form it is shown with; every tab is now stale."""
         self.shown_generation = self.app.generation
+        self.filled = set()
         self.record = self.attempt(self.eng.get, self.record_id, roles.PERSON_FORM)
+        if self.record is not None:
+            # The form as this person's town sees it: a town's own fields (overlays, plugins) show too.
+            self.form = town_form(self.eng, roles.PERSON_FORM, self.record["version"], self.record["data"])
+
+    def title_text(self) -> str:
         if self.record is None:
-            self.query_one("#person-title", Static).update("没有找到这份档案")
-            return
+            return "没有找到这份档案"
         data = self.record["data"]
-        # The form as this person's town sees it: a town's own fields (overlays, plugins) show too.
-        self.form = town_form(self.eng, roles.PERSON_FORM, self.record["version"], data)
         status = data.get(roles.status_field(self.form)) or ""
         title = data.get(self.form.title_field or "name") or ""
         risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
-        self.query_one("#person-title", Static).update(
-            f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
-            f"  操作员 {escape(self.record.get('operator') or '-')}")
-        self.show_info(data)
-        self.show_supporters(data)
-        self.show_history()
-        self.query_one("#person-visits", PagedTable).border_title = "正在读取探访记录……"
-        self.load_visits(self.record_id)
+        return (f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
+                f"  操作员 {escape(self.record.get('operator') or '-')}")
+
+    def reload(self) -> None:
+        """Read again (after a save): the title and the tab on show are drawn now, the other
+        tabs when next shown."""
+        self.read()
+        self.query_one("#person-title", Static).update(self.title_text())
+        active = self.query_one(TabbedContent).active or "info"
+        if self.record is not None and self.query_one(f"#{active}", TabPane).children:
+            self.fill_tab(active)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self.show_tab(event.pane.id)
+
+    async def show_tab(self, tab: str) -> None:
+        """A tab's widgets are made the first time it is shown, and filled when shown after a
+        reload. Opening a file from the roster then builds and draws one tab, not four, and
+        reads no visits and no history until they are asked for (a district ledger's visit
+        file is ~100 ms cold, and a worker reading it slowed the drawing of the file)."""
+        if self.record is None or tab in self.filled:
+            return
+        pane = self.query_one(f"#{tab}", TabPane)
+        if not pane.children:
+            if tab == "history":
+                await pane.mount(VerticalScroll(Static("", id="person-history")))
+            else:
+                await pane.mount(PagedTable(id=f"person-{tab}", cursor_type="row"))
+        self.fill_tab(tab)
+
+    def fill_tab(self, tab: str) -> None:
+        self.filled.add(tab)
+        data = self.record["data"]
+        if tab == "info":
+            self.query_one("#person-info", Static).update(self.info_text())
+        elif tab == "supporters":
+            self.show_supporters(data)
+        elif tab == "history":
+            self.show_history()
+        elif tab == "visits":
+            self.query_one("#person-visits", PagedTable).border_title = "正在读取探访记录……"
+            self.load_visits(self.record_id)
 
     @work(thread=True, exclusive=True, group="person-visits")
     def load_visits(self, record_id: str) -> None:
         """The visits come from the village's visit file (~100 ms cold on a district ledger):
-        read after the file is on screen, since the first tab shows the registration."""
+        read in a worker when the tab is first shown, so the tab shows at once."""
         visits = self.app.attempt(self.eng.related, record_id, roles.VISIT_FORM)
         if visits is not None:
             self.app.call_from_thread(self.show_visits, visits)
 
-    def show_info(self, data: dict) -> None:
+    def info_text(self) -> str:
+        data = self.record["data"]
         divisions = self.eng.divisions
         reasons = self.record.get("meta", {}).get("reasons", {})
         lines = []
@@ -114,7 +152,7 @@ class PersonScreen(BaseScreen):
                 rows.append(escape(f"  {f.label}：{value}" + (f"（{why}）" if why else "")))
             if rows:
                 lines += [f"[b]{section.title}[/b]", *rows]
-        self.query_one("#person-info", Static).update("\n".join(lines))
+        return "\n".join(lines)
 
     def show_supporters(self, data: dict) -> None:
         table = self.query_one("#person-supporters", PagedTable)
