@@ -324,16 +324,18 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
     town_of = eng.divisions.town_of
     validator = eng.validator(visit_form)
     run = eng.evaluator.eval
+    first, last = scope["q_start"].isoformat(), scope["q_end"].isoformat()
+    read = frozenset(needed | {"town", "village"})
     for row in rows_with(eng, visit_form, needed).values():
         day = str(row.get(date_f) or "")[:10]
-        if not (scope["q_start"].isoformat() <= day <= scope["q_end"].isoformat()):
+        if not (first <= day <= last):
             continue
         if "town" not in row or "village" not in row:
             village_code = row.get("village") or row.get("_p") or ""
             row = {**row, "village": village_code, "town": row.get("town") or town_of(village_code)}
         if town and row.get("town") != town:
             continue
-        names = validator.names(row)
+        names = validator.names(row, read)
         names.update(scope)
         tally.add(run, cols, names, tally.unit(_unit_of(row, by_village) or ""))
 
