@@ -78,11 +78,22 @@ class ExportJob:
         return info
 
     def division_name(self, code: Any) -> str | None:
+        """A town or village name for its code, looked up once per code in this job (a records
+        export asks for the two of every one of 50,000 people)."""
+        names = self.__dict__.setdefault("_division_names", {})
+        try:
+            return names[code]
+        except KeyError:
+            pass
+        except TypeError:                 # an unhashable value cannot be a code
+            return None
         try:
             divisions = getattr(self.engine, "divisions", None)
-            return divisions.name(code) if divisions is not None else None
+            found = divisions.name(code) if divisions is not None else None
         except Exception:  # noqa: BLE001 - a name is a nicety; the code still identifies the place
-            return None
+            found = None
+        names[code] = found
+        return found
 
     def records(self) -> Iterator[Any]:
         return self.engine.iter_records(self.form_id)
