@@ -292,6 +292,7 @@ def _village(ck: _Checker, v: object, tm: _Map, where: str, town: Division, seen
 
 REPO_FORMS = Path(__file__).resolve().parents[2] / "forms"
 _forms_dir: Path | None = None
+_resolved: dict[Path, Path] = {}
 _cache: dict[Path, tuple[tuple[int, int], Divisions | DivisionsError]] = {}
 
 
@@ -317,9 +318,12 @@ def current() -> Divisions:
 
     Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad.
     """
-    path = data_path().resolve()
+    folder = forms_dir()
+    path = _resolved.get(folder)
+    if path is None:        # resolving walks every folder of the path: once per forms folder
+        path = _resolved[folder] = data_path().resolve()
     try:
-        st = path.stat()
+        st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size)
     except OSError:
         raise DivisionsError([Problem("找不到区划数据文件", file=str(path))]) from None
