@@ -456,8 +456,12 @@ class Engine:
         target = self.get(record_id)
         if target is None:
             return []
-        refs = [f.id for f in self.form(form_id).top_fields()
+        form = self.form(form_id)
+        refs = [f.id for f in form.top_fields()
                 if f.type == "record-ref" and f.options.get("form") == target["form"]]
+        if refs and set(refs) <= set(form.list_fields):     # the list rows say which: parse only those
+            return self.store.select(form_id, target["partition"],
+                                     lambda row: any(row.get(r) == record_id for r in refs))
         return [rec for rec in self.iter_records(form_id, [target["partition"]])
                 if any(rec["data"].get(r) == record_id for r in refs)]
 

@@ -28,3 +28,21 @@ def test_a_move_saved_without_the_old_village_leaves_no_duplicate(tmp_path):
         records = list(st.iter_records(TABLE))
         assert [(r["id"], r["data"]["name"]) for r in records] == [("a", "新")]
         assert st.index(TABLE)["a"]["_p"] == V2
+
+
+def test_select_reads_one_village_and_parses_only_the_rows_that_pass(tmp_path, monkeypatch):
+    from core.storage import partfile
+
+    with Store(tmp_path) as st:
+        st.put_many(TABLE, [item("a", V1, name="张三"), item("b", V1, name="李四"), item("c", V2, name="张三")])
+    with Store(tmp_path, readonly=True) as st:
+        parsed = []
+        real = partfile.json.loads
+        monkeypatch.setattr(partfile.json, "loads", lambda blob: parsed.append(blob) or real(blob))
+        found = st.select(TABLE, V1, lambda row: row.get("name") == "张三")
+        assert [(r["id"], r["data"]["name"]) for r in found] == [("a", "张三")]
+        documents = [b for b in parsed if isinstance(b, bytes)]   # index files are read as text
+        assert len(documents) == 1                            # the other document was not parsed
+        assert TABLE not in st._tables and set(st._partials[TABLE].by_part) == {V1}
+        assert st.select(TABLE, V2, lambda row: False) == []
+

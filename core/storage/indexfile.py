@@ -40,6 +40,12 @@ def signature(data_path: Path) -> list[int] | None:
 
 def load(index_path: Path, data_path: Path) -> dict[str, dict[str, Any]] | None:
     """Rows if the index is present and matches its data file; `None` means rebuild."""
+    found = load_with_layout(index_path, data_path)
+    return None if found is None else found[0]
+
+
+def load_with_layout(index_path: Path, data_path: Path) -> tuple[dict[str, dict[str, Any]], Any] | None:
+    """`load`, and the data file's layout from the same read (see `layout`)."""
     content = read_json(index_path)
     if content is None:
         return None
@@ -49,7 +55,7 @@ def load(index_path: Path, data_path: Path) -> dict[str, dict[str, Any]] | None:
     # Indexes written before the inode was dropped carry it third; size and mtime decide.
     if content.get("format") != FORMAT or not isinstance(recorded, list) or recorded[:2] != signature(data_path):
         return None
-    return content["rows"]
+    return content["rows"], content.get("layout")
 
 
 def layout(index_path: Path) -> Any:
