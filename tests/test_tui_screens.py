@@ -136,3 +136,60 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         await pilot.press("4")
         await pilot.pause()
         assert "恢复在册" in str(screen.query_one("#person-history").render())
+
+
+@drive
+async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(tmp_path):
+    """Staff open file after file: the kept screen is filled with the next person, on its first
+    tab, with no table, history or visit of the person before; a file opened on top of an open
+    one (from a form) is a screen of its own."""
+    from tui import roles
+
+    app = make_app(tmp_path / "data")
+    eng = app.engine
+    first = save_person(eng)
+    second = save_person(eng, name="钱秀英", id_number="120116194512120025", file_no="120116157201-9002", children_count=2,
+                         children=[{"child_name": "钱亮", "child_relation": "子", "child_whereabouts": "河北省沧州市",
+                                    "child_phone": "13811112222", "child_contact": "每周"},
+                                   {"child_name": "钱红", "child_relation": "女", "child_whereabouts": "北京市",
+                                    "child_phone": "13811113333", "child_contact": "每月"}])
+    eng.save("visit", eng.new_record("visit", **roles.visit_context(eng, first.id, TODAY),
+                                     visitor="刘强", **VISIT))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_person(first.id)
+        await pilot.pause()
+        kept = app.screen
+        for tab in "234":
+            await pilot.press(tab)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert kept.query_one("#person-visits").row_count == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        app.open_person(second.id)
+        await pilot.pause()
+        assert app.screen is kept and screen_names(app) == ["Screen", "HomeScreen", "PersonScreen"]
+        assert kept.query_one("#person-tabs").active == "info"
+        assert "钱秀英" in str(kept.query_one("#person-title").render())
+        info = str(kept.query_one("#person-info").render())
+        assert "120116194512120025" in info and PERSON["id_number"] not in info
+        assert kept.query_one("#person-visits").row_count == 0
+        assert "赵桂兰" not in str(kept.query_one("#person-history").render())
+        await pilot.press("2")
+        await pilot.pause()
+        assert kept.query_one("#person-supporters").row_count == 2
+        await pilot.press("3")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert kept.query_one("#person-visits").row_count == 0
+        assert "共 0 次" in kept.query_one("#person-visits").border_title
+        # From a form over the kept screen, another file opens in a screen of its own.
+        app.open_form(roles.PERSON_FORM, second.id)
+        await pilot.pause(0.3)
+        app.open_person(first.id)
+        await pilot.pause()
+        assert screen_names(app)[-3:] == ["PersonScreen", "FormEntryScreen", "PersonScreen"]
+        assert app.screen is not kept and "赵桂兰" in str(app.screen.query_one("#person-title").render())

@@ -53,6 +53,7 @@ class CarebookApp(App):
         # recompute on return only when it moved (a due list over 50,000 people is not free).
         self.generation = 0
         self._warmed = False
+        self._person_screen = None      # see open_person
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -172,9 +173,23 @@ class CarebookApp(App):
         self.push_screen(RosterScreen())
 
     def open_person(self, record_id: str) -> None:
+        """One person file screen is kept and shown again for the next person.
+
+        Staff open file after file from the roster; building the screen (tabs, scroll views,
+        footer keys: ~35 widgets styled and laid out) cost as much as drawing it. A new one is
+        made only when the kept one is already open (a file opened from a form on top of it).
+        """
         from .screens.person import PersonScreen
 
-        self.push_screen(PersonScreen(record_id))
+        screen = self._person_screen
+        if screen is not None and screen not in self.screen_stack:
+            screen.show_person(record_id)
+        else:
+            screen = PersonScreen(record_id)
+            if self._person_screen is None:
+                self._person_screen = screen
+                self.install_screen(screen, "person-file")
+        self.push_screen(screen)
 
     def open_form(self, form_id: str, record_id: str | None = None, **context: Any) -> None:
         from .screens.form_entry import FormEntryScreen

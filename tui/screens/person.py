@@ -65,6 +65,24 @@ class PersonScreen(BaseScreen):
             self.filled.add("info")
         yield from self.compose_footer()
 
+    def show_person(self, record_id: str) -> None:
+        """This screen again, for another person (`CarebookApp.open_person`). Nothing of the
+        last person stays: the tables and the history are emptied, the first tab is shown from
+        the top, focus goes where a new screen puts it; the file is read and drawn now, before
+        the screen is shown, and the other tabs when shown."""
+        self.record_id = record_id
+        for table in self.query(PagedTable):
+            table.clear()
+        for history in self.query("#person-history"):
+            history.update("")
+        for scroll in self.query(VerticalScroll):
+            scroll.scroll_home(animate=False)
+        self.query_one(TabbedContent).active = "info"
+        tabs = self.query_one("#person-tabs ContentTabs")
+        if self.focused is not tabs:        # a new screen focuses the tabs
+            self.set_focus(None)
+        self.reload()
+
     def on_screen_resume(self) -> None:
         # Back from an edit or a visit: read again only when something was saved.
         if self.shown_generation != self.app.generation:
@@ -94,6 +112,8 @@ class PersonScreen(BaseScreen):
         tabs when next shown."""
         self.read()
         self.query_one("#person-title", Static).update(self.title_text())
+        if self.record is None:
+            self.query_one("#person-info", Static).update("")
         active = self.query_one(TabbedContent).active or "info"
         if self.record is not None and self.query_one(f"#{active}", TabPane).children:
             self.fill_tab(active)
@@ -126,7 +146,9 @@ class PersonScreen(BaseScreen):
         elif tab == "history":
             self.show_history()
         elif tab == "visits":
-            self.query_one("#person-visits", PagedTable).border_title = "正在读取探访记录……"
+            table = self.query_one("#person-visits", PagedTable)
+            table.clear()
+            table.border_title = "正在读取探访记录……"
             self.load_visits(self.record_id)
 
     @work(thread=True, exclusive=True, group="person-visits")
@@ -135,7 +157,7 @@ class PersonScreen(BaseScreen):
         read in a worker when the tab is first shown, so the tab shows at once."""
         visits = self.app.attempt(self.eng.related, record_id, roles.VISIT_FORM)
         if visits is not None:
-            self.app.call_from_thread(self.show_visits, visits)
+            self.app.call_from_thread(self.show_visits, visits, record_id)
 
     def info_text(self) -> str:
         data = self.record["data"]
@@ -158,18 +180,19 @@ class PersonScreen(BaseScreen):
         table = self.query_one("#person-supporters", PagedTable)
         group = next((f for f in self.form.top_fields() if f.type == "repeat"), None)
         if group is None:
+            table.clear()
             return
         cols = [(f.id, f.label[:6], 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
         rows = [{"id": str(i), **{f.id: roles.display(self.form, f.id, r.get(f.id)) for f in group.fields}}
                 for i, r in enumerate(data.get(group.id) or [])]
         table.show_rows(cols, rows)
 
-    def show_visits(self, visits: list[dict]) -> None:
+    def show_visits(self, visits: list[dict], record_id: str) -> None:
         """Newest first. Read through `engine.related` (the person's village file): a query
         over the list rows would walk every visit in the district (300,000) to find a handful."""
         vform = roles.form_or_none(self.eng, roles.VISIT_FORM)
-        if vform is None or not self.is_mounted:     # closed before the worker finished
-            return
+        if vform is None or not self.is_mounted or record_id != self.record_id:
+            return      # closed, or showing another person, before the worker finished
         ref = roles.ref_field(vform, roles.PERSON_FORM)
         day = roles.first_date_field(vform)
         visits.sort(key=lambda r: str(r["data"].get(day) or ""), reverse=True)
