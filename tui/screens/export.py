@@ -104,5 +104,7 @@ class ExportScreen(BaseScreen):
         if written is None:
             result.update("导出没有完成，见右上角提示。")
             return
+        bar = self.query_one("#x-progress", ProgressBar)
+        bar.update(total=bar.total or 1, progress=bar.total or 1)   # progress ticks every 1000 rows
         result.update("已导出：\n" + "\n".join(str(p) for p in written))
         self.app.notify(f"已导出 {len(written)} 个文件", timeout=5)
