@@ -126,6 +126,34 @@ def cmd_records_add(args) -> int:
     return EXIT_OK
 
 
+def cmd_records_import(args) -> int:
+    from .importing import import_records
+
+    with _engine(args, readonly=args.dry_run) as eng:
+        res = import_records(eng, args.form, args.file, operator=args.operator or "", dry_run=args.dry_run,
+                             skip_bad=args.skip_bad)
+    for note in res.notes:
+        _err(f"提示：{note}")
+    for p in res.problems:
+        _out(str(p))
+    if args.dry_run:
+        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入，{res.refused} 行有问题（未保存）。")
+    elif res.problems and not args.skip_bad:
+        _err(f"共 {res.rows} 人，{res.refused} 行有问题，全部未导入。请改正后重新导入，"
+             "或加 --skip-bad 只导入没有问题的行。")
+    else:
+        _err(f"已导入 {res.saved} 人" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+    return EXIT_REFUSED if res.problems else EXIT_OK
+
+
+def cmd_records_template(args) -> int:
+    with _engine(args) as eng:
+        written = eng.export("records", args.format, Path(args.output), form=args.form, blank=True)
+    for p in written:
+        _out(str(p))
+    return EXIT_OK
+
+
 def cmd_records_update(args) -> int:
     data = _load_json_file(args.file)
     with _engine(args) as eng:
@@ -382,6 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--operator")
     c.add_argument("--accept", action="append", metavar="规则=理由", help="接受一条警告并说明理由")
     c.set_defaults(func=cmd_records_add)
+    c = rec.add_parser("import", parents=[common], help="从 Excel（.xlsx）或 CSV 文件批量导入记录")
+    c.add_argument("form")
+    c.add_argument("file", nargs="+", help="一个 .xlsx；或几个 .csv（主表和子表，如 registration.csv registration-children.csv）")
+    c.add_argument("--operator")
+    c.add_argument("--dry-run", action="store_true", help="只检查，不保存")
+    c.add_argument("--skip-bad", action="store_true", help="有问题的行不导入，其余照常导入")
+    c.set_defaults(func=cmd_records_import)
+    c = rec.add_parser("template", parents=[common], help="生成导入用的空白表格（表头即字段）")
+    c.add_argument("form")
+    c.add_argument("--output", required=True)
+    c.add_argument("--format", default="xlsx", choices=["xlsx", "csv"])
+    c.set_defaults(func=cmd_records_template)
     c = rec.add_parser("update", parents=[common], help="用 JSON 文件修改一条记录")
     c.add_argument("form")
     c.add_argument("id")

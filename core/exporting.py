@@ -96,6 +96,9 @@ class ExportJob:
         return found
 
     def records(self) -> Iterator[Any]:
+        """The form's records; none for a blank job (the import template: headers only)."""
+        if self.params.get("blank"):
+            return iter(())
         return self.engine.iter_records(self.form_id)
 
     def write_report(self, writer: Callable[..., int], report, path: Path) -> int:
