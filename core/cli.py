@@ -127,11 +127,9 @@ def cmd_records_add(args) -> int:
 
 
 def cmd_records_import(args) -> int:
-    from .importing import import_records
-
     with _engine(args, readonly=args.dry_run) as eng:
-        res = import_records(eng, args.form, args.file, operator=args.operator or "", dry_run=args.dry_run,
-                             skip_bad=args.skip_bad)
+        res = eng.import_records(args.form, args.file, operator=args.operator, dry_run=args.dry_run,
+                                 skip_bad=args.skip_bad)
     for note in res.notes:
         _err(f"提示：{note}")
     for p in res.problems:

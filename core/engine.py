@@ -533,6 +533,17 @@ class Engine:
             return reports.build_summary(self, **params)
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
+    def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
+                       operator: str | None = None):
+        """Records from an XLSX/CSV ledger (`core.importing`): checked row by row, saved only
+        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        from .importing import import_records
+
+        if self.readonly and not dry_run:
+            raise CarebookError("台账以只读方式打开，不能导入")
+        return import_records(self, form_id, paths, operator=operator or self.operator or "",
+                              dry_run=dry_run, skip_bad=skip_bad)
+
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
 
