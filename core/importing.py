@@ -194,17 +194,22 @@ def _people(eng, info: FormInfo, sheets: list[_Sheet], result: ImportResult) -> 
                             "可用 carebook records template 生成模板")
     start, header = found
     mapping: dict[int, FieldInfo | None] = {}
+    computed, unknown = [], []
     for i, name in enumerate(header):
         if not name or name in IGNORED:
             continue
         if name in (KEY, FILE_NO):
             mapping[i] = None
         elif name in columns and columns[name].computed:
-            result.notes.append(f"“{name}”是计算字段，已按其他字段重新计算，文件中的值未导入")
+            computed.append(name)
         elif name in columns:
             mapping[i] = columns[name]
         else:
-            result.notes.append(f"“{name}”不是表单 {info.id} 的字段，这一列未导入")
+            unknown.append(name)
+    if computed:
+        result.notes.append(f"{'、'.join(computed)}：计算字段，按其他字段重新计算，文件中的值未导入")
+    if unknown:
+        result.notes.append(f"{'、'.join(unknown)}：不是表单 {info.id} 的字段，这些列未导入")
     people = []
     renumbered = False
     for line, cells in sheet.rows[start + 1:]:

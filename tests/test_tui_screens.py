@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, screen_names, type_text  # noqa: E402
+from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, screen_names, type_text  # noqa: E402
 
 
 @drive
@@ -193,3 +193,49 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
         await pilot.pause()
         assert screen_names(app)[-3:] == ["PersonScreen", "FormEntryScreen", "PersonScreen"]
         assert app.screen is not kept and "赵桂兰" in str(app.screen.query_one("#person-title").render())
+
+
+@drive
+async def test_admin_imports_an_excel_ledger_checking_first(tmp_path):
+    """F6 in the admin corner: 检查 lists the problems and saves nothing; 导入 with the good rows
+    only saves those; the ledger grows by exactly them."""
+    source = open_engine(tmp_path / "source", persons=6)
+    [xlsx] = source.export("records", "xlsx", tmp_path / "old.xlsx", full=True)
+    source.close()
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb.worksheets[0]
+    id_col = [c.value for c in ws[1]].index("公民身份号码") + 1
+    ws.cell(3, id_col).value = "120107193801010031"           # the second person: a wrong check digit
+    wb.save(xlsx)
+    app = make_app(tmp_path / "data")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("f6")
+        await pilot.pause()
+        app.screen.query_one("#import-path").value = str(xlsx)
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = str(app.screen.query_one("#import-result").render())
+        assert "共 6 人，5 人可以导入，1 行有问题" in result and app.engine.count("registration") == 0
+        table = app.screen.query_one("#import-problems")
+        assert table.row_count >= 1 and "校验码" in str(table.get_row_at(0))
+        await pilot.press("f7")                                  # problems: nothing is saved
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "全部未导入" in str(app.screen.query_one("#import-result").render())
+        assert app.engine.count("registration") == 0
+        app.screen.query_one("#import-skip").value = True
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "已导入 5 人" in str(app.screen.query_one("#import-result").render())
+        assert app.engine.count("registration") == 5
+        await pilot.press("escape", "escape")                     # home counts the imported people
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "在册 5 人" in str(app.screen.query_one("#home-counts").render())

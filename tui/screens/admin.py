@@ -1,4 +1,5 @@
-"""Admin corner: form-file check results with file and line, reload forms, installed plugins.
+"""Admin corner: form-file check results with file and line, reload forms, installed plugins,
+and the way to the import of an existing Excel ledger (F6).
 
 Admins edit form files while staff work; reloading here applies the edit without a restart,
 and a broken file shows where it is broken instead of stopping the app.
@@ -15,8 +16,9 @@ from .base import BaseScreen
 
 
 class AdminScreen(BaseScreen):
-    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单")]
-    HELP_TEXT = "表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
+    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单"), Binding("f6", "import_ledger", "导入台账")]
+    HELP_TEXT = ("表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
+                 "F6 从 Excel 或 CSV 导入原有台账。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -49,6 +51,11 @@ class AdminScreen(BaseScreen):
             [{"id": p.name, "name": p.name, "source": p.source, "version": p.version,
               "hooks": "、".join(p.hooks)} for p in self.eng.plugins()])
         self.query_one("#admin-messages", Static).update("\n".join(self.eng.problems) or "（无）")
+
+    def action_import_ledger(self) -> None:
+        from .importer import ImportScreen
+
+        self.app.push_screen(ImportScreen())
 
     def action_reload_forms(self) -> None:
         problems = self.attempt(self.eng.reload_forms)
