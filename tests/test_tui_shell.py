@@ -72,6 +72,44 @@ async def test_home_counts_and_deadline(tmp_path):
 
 
 @drive
+async def test_home_draws_before_the_due_list_and_makes_its_table_when_ready(tmp_path):
+    """Home is usable while the due list computes (no table yet, V gives a hint); when the
+    list is ready its table appears, focused, and Enter opens the first person."""
+    import threading
+
+    app = make_app(tmp_path / "data", persons=40)
+    eng = app.engine
+    release = threading.Event()
+    visits_due = eng.visits_due
+
+    def held(*args, **kwargs):
+        release.wait(30)
+        return visits_due(*args, **kwargs)
+
+    eng.visits_due = held
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        assert "正在计算应探访人员" in str(home.query_one("#home-due").render())
+        assert not home.query("DataTable")
+        assert home.query_one("#home-due-wait").border_title == "应探访与已逾期（回车：打开档案）"
+        await pilot.press("v")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "HomeScreen"
+        assert any("请先在应探访列表中选中" in n.message for n in app._notifications)
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = home.query_one("#home-due-table")
+        assert table.row_count > 0 and home.focused is table
+        assert not home.query("#home-due-wait")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "PersonScreen"
+
+
+@drive
 async def test_f1_help_lists_keys_in_chinese(tmp_path):
     app = make_app(tmp_path / "data", persons=5)
     async with app.run_test(size=SIZE) as pilot:

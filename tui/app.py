@@ -124,18 +124,22 @@ class CarebookApp(App):
 
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
+        """Home, and over it the first-run choice or the operator prompt when needed; a
+        screen's module is imported only when that screen is shown."""
         self.refresh_subtitle()
         from .screens.home import HomeScreen
-        from .screens.operator import OperatorScreen
-        from .screens.start import StartScreen
 
         self.push_screen(HomeScreen())
         # The settings check first: counting people loads the whole list index, which on a
         # district ledger costs more than drawing the first screen.
         if not self.demo and not self.engine.settings.get(roles.CREATED_SETTING) \
                 and roles.ledger_is_empty(self.engine):
+            from .screens.start import StartScreen
+
             self.push_screen(StartScreen())
         elif not self.operator:
+            from .screens.operator import OperatorScreen
+
             self.push_screen(OperatorScreen())
 
     def switch_to_demo(self) -> None:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from .. import roles
 from ..roles import short_village
-from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
+
+if TYPE_CHECKING:
+    from ..widgets.pagedtable import PagedTable
 
 
 def quarter_deadline(today: dt.date) -> tuple[str, dt.date]:
@@ -34,6 +37,7 @@ def quarter_deadline(today: dt.date) -> tuple[str, dt.date]:
 DUE_COLUMNS = (("name", "姓名", 8), ("village", "村（居）委会", 12), ("risk", "风险", 4),
                ("level", "探访层级", 8), ("due", "应探访日期", 10), ("late", "状态", 12))
 DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them all
+DUE_TITLE = "应探访与已逾期（回车：打开档案）"
 
 
 def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict]]:
@@ -72,9 +76,12 @@ class HomeScreen(BaseScreen):
             yield Static("", id="home-counts", classes="panel")
             yield Static("正在计算应探访人员……", id="home-due", classes="panel")
         yield Static("", id="home-deadline")
-        table = PagedTable(id="home-due-table", cursor_type="row", zebra_stripes=True)
-        table.border_title = "应探访与已逾期（回车：打开档案）"
-        yield table
+        # The due table is made when the due list is ready (`_fill_due`): until then an empty
+        # box of the same look. A DataTable on the first screen cost ~25 ms of start-up (its
+        # module, its styles, the widget) for a table that is empty anyway.
+        box = Static("", id="home-due-wait")
+        box.border_title = DUE_TITLE
+        yield box
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -99,7 +106,7 @@ class HomeScreen(BaseScreen):
         self.shown_generation = self.app.generation
         self.show_deadline()
         self.query_one("#home-counts", Static).update("正在统计人数……")
-        self._fill_due(None)
+        self.query_one("#home-due", Static).update("正在计算应探访人员……")
         self.call_after_refresh(self.compute, self.app.today)
 
     @work(thread=True, exclusive=True, group="home")
@@ -143,8 +150,9 @@ class HomeScreen(BaseScreen):
             f"汇总表 {name}：报送截止 {due.isoformat()}，{when}    今天 {today.isoformat()}")
 
     # ------------------------------------------------------------------ visits due
-    def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False) -> None:
-        """Show what the worker prepared; the UI thread only draws."""
+    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False) -> None:
+        """Show what the worker prepared; the UI thread only draws. The table is made here
+        the first time, in place of the empty box, and focused as a new screen would focus it."""
         if not self.is_mounted:           # the demo switch replaced this screen meanwhile
             return
         panel = self.query_one("#home-due", Static)
@@ -153,13 +161,29 @@ class HomeScreen(BaseScreen):
             return
         text, rows = view
         panel.update(text)
-        self.query_one("#home-due-table", PagedTable).show_rows(DUE_COLUMNS, rows)
+        table = self._due_table()
+        if table is None:
+            from ..widgets.pagedtable import PagedTable
+
+            table = PagedTable(id="home-due-table", cursor_type="row", zebra_stripes=True)
+            table.border_title = DUE_TITLE
+            box = self.query_one("#home-due-wait")
+            await self.mount(table, before=box)
+            await box.remove()
+            if self.focused is None:
+                self.set_focus(table)
+        table.show_rows(DUE_COLUMNS, rows)
+
+    def _due_table(self) -> PagedTable | None:
+        tables = self.query("#home-due-table")
+        return tables.first() if tables else None
 
     def _selected_person(self) -> str | None:
-        key = self.query_one("#home-due-table", PagedTable).current_key()
+        table = self._due_table()
+        key = table.current_key() if table is not None else None
         return key.split("|")[0] if key else None
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event) -> None:
         rid = self._selected_person()
         if rid:
             self.app.open_person(rid)
