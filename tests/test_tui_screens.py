@@ -239,3 +239,22 @@ async def test_admin_imports_an_excel_ledger_checking_first(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "在册 5 人" in str(app.screen.query_one("#home-counts").render())
+
+
+@drive
+async def test_first_run_can_start_from_the_offices_excel(tmp_path):
+    from core.engine import Engine
+    from tui.app import CarebookApp
+
+    app = CarebookApp(Engine.open(tmp_path / "data"), today=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "导入原有台账" in str(app.screen.query_one("#import").label)
+        await pilot.press("i")
+        await pilot.pause()
+        assert screen_names(app)[-1] == "OperatorScreen"
+        await type_text(pilot, "李秀英")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen_names(app)[-2:] == ["HomeScreen", "ImportScreen"]
+        assert app.engine.settings.get("operator") == "李秀英"

@@ -1,4 +1,5 @@
-"""First run: an empty data folder offers a new, empty ledger or the demo ledger.
+"""First run: an empty data folder offers a new, empty ledger, one filled from the office's
+old Excel ledger (the import screen), or the demo ledger.
 
 The demo lives in its own folder (core.paths.demo_data_dir) so fictional people can never end
 up among real records; choosing it switches the whole app over and marks every screen 演示数据.
@@ -17,6 +18,7 @@ from .base import BaseScreen
 class StartScreen(BaseScreen):
     BINDINGS = [
         Binding("n", "new", "新建空台账"),
+        Binding("i", "import_ledger", "从 Excel 导入"),
         Binding("d", "demo", "打开演示数据"),
     ]
     HELP_TEXT = "数据文件夹里还没有台账。新建空台账后即可登记；演示数据中的人员均为虚构，用于培训。"
@@ -27,12 +29,15 @@ class StartScreen(BaseScreen):
             yield Static("欢迎使用农村留守老年人信息台账", classes="dialog-title")
             yield Static("这个数据文件夹里还没有台账。请选择：", classes="dialog-body")
             yield Button("N 新建空台账", id="new", variant="primary")
+            yield Button("I 新建并从 Excel/CSV 导入原有台账", id="import")
             yield Button("D 打开演示数据（虚构人员，用于培训）", id="demo")
         yield from self.compose_footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "new":
             self.action_new()
+        elif event.button.id == "import":
+            self.action_import_ledger()
         else:
             self.action_demo()
 
@@ -42,6 +47,14 @@ class StartScreen(BaseScreen):
     def action_new(self) -> None:
         self.app.attempt(self.eng.settings.set, roles.CREATED_SETTING, self.app.today.isoformat())
         self.app.pop_screen()
+        self._ask_operator()
+
+    def action_import_ledger(self) -> None:
+        from .importer import ImportScreen
+
+        self.app.attempt(self.eng.settings.set, roles.CREATED_SETTING, self.app.today.isoformat())
+        self.app.pop_screen()
+        self.app.push_screen(ImportScreen())
         self._ask_operator()
 
     def action_demo(self) -> None:
