@@ -78,6 +78,8 @@ def _importable(writer: Writer) -> tuple[str, str] | None:
     """(module, name) when the writer is a module-level function the child can import."""
     if os.environ.get("CAREBOOK_EXPORT_PROCESS", "").lower() in ("off", "0", "no"):
         return None
+    if getattr(sys, "frozen", False) or not sys.executable:
+        return None                   # a bundled program's executable is not a Python to run -c
     module, name = getattr(writer, "__module__", None), getattr(writer, "__qualname__", "")
     if not module or module == "__main__" or not name.isidentifier():
         return None
