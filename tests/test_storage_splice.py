@@ -1,0 +1,140 @@
+"""Index files of format 3: one list row per line, so a save splices its row into the file's text
+instead of parsing and encoding every row of the village. The spliced bytes must be exactly those
+of a full encode; anything not exactly as written (format 2, a rows part whose CRC does not match,
+an index that does not match its data) takes the full path, and format 2 is still read."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.storage import Store, indexfile, tinyfile
+from core.storage.indexfile import IndexText, LazyRows
+from core.storage.tinyfile import Documents
+
+from storage_support import TABLE, V1, V2, data_file, item  # noqa: E402,F401
+
+ROWS = {"a": {"name": "甲", "_p": V1}, 'b"q': {"name": "乙}\n,", "_p": V1}, "c": {"name": "丙", "_h": [V1, V2]}}
+
+
+@pytest.mark.parametrize("lines, removes", [
+    ({"b\"q": {"name": "换"}}, []),                        # replace in the middle
+    ({"a": {"name": "换"}, "c": {"x": 1}}, []),            # first and last
+    ({"new": {"name": "新"}}, []),                         # append
+    ({}, ["a"]), ({}, ['b"q']), ({}, ["c"]),              # remove first, middle, last
+    ({}, ["a", 'b"q', "c"]),                              # remove all
+    ({"new": {}}, ["a", 'b"q', "c", "missing"]),
+    ({"a": {"name": "留"}}, ["a"]),                        # put wins over remove, as in the store
+])
+def test_spliced_text_is_byte_identical_to_a_full_encode(lines, removes):
+    rows = dict(ROWS)
+    for rid in removes:
+        if rid not in lines:
+            rows.pop(rid, None)
+    rows.update(lines)
+    spliced = IndexText.from_rows(ROWS).spliced({rid: indexfile.row_line(rid, row) for rid, row in lines.items()}, removes)
+    assert spliced.body == IndexText.from_rows(rows).body
+    assert spliced.rows() == rows
+    raw = spliced.encode([1, 2], None)
+    assert json.loads(raw) == {"format": 3, "data": [1, 2], "layout": None, "check": json.loads(raw)["check"], "rows": rows}
+
+
+def test_empty_text_splices_and_encodes():
+    assert IndexText().spliced({"a": b'"a":{}'}, []).body == b'\n"a":{}\n'
+    assert json.loads(IndexText().encode([0, 0], None))["rows"] == {}
+
+
+def test_lazy_rows_find_rows_without_parsing_them_all():
+    lazy = LazyRows(IndexText.from_rows(ROWS), V1)
+    assert lazy.get("c") == {"name": "丙", "_h": [V1, V2], "_p": V1} and lazy.get("zz") is None
+    assert len(lazy) == 3 and lazy._rows is None
+    assert lazy.ids() == set(ROWS) and 'b"q' in lazy       # an id with an escape: found by parsing
+    assert dict(lazy) == {rid: {**row, "_p": V1} for rid, row in ROWS.items()}
+
+
+def _index(tmp_path, village=V1):
+    return tmp_path / f"records/{TABLE}/{village}.index.json"
+
+
+def test_store_splices_and_a_new_save_into_a_cold_village_parses_no_rows(tmp_path, monkeypatch):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item(f"r{i}", V1, f"老人{i}") for i in range(30)])
+        s.put(TABLE, *item("r3", V1, "改名"))             # the whole table is loaded: spliced from disk
+    with Store(tmp_path, backup_every_hours=None) as s:
+        encoded = []
+        real = IndexText.from_rows
+        monkeypatch.setattr(IndexText, "from_rows", classmethod(lambda cls, rows: encoded.append(rows) or real(rows)))
+        s.put(TABLE, *item("new", V1, "新人"))            # table not loaded: one village, kept as text
+        s.put(TABLE, *item("r5", V1, "又改"))
+        lazy = s._partials[TABLE].lazy[V1]
+        assert encoded == [] and lazy._rows is None        # no row encoded or parsed whole
+        assert s.select(TABLE, V1, lambda row: row["name"] == "新人")[0]["id"] == "new"
+    raw = _index(tmp_path).read_bytes()
+    content = json.loads(raw)
+    assert raw == indexfile.encode(content["data"], content["rows"], content["layout"])
+    with Store(tmp_path, backup_every_hours=None) as s:
+        names = {rid: row["name"] for rid, row in s.index(TABLE).items()}
+        assert len(names) == 31 and names["r3"] == "改名" and names["r5"] == "又改" and s.problems == []
+
+
+def test_rows_part_not_as_written_is_not_spliced(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V1, "乙")])
+    index = _index(tmp_path)
+    raw = index.read_bytes()
+    assert indexfile.read_text(index, data_file(tmp_path)) is not None
+    index.write_bytes(raw.replace("甲".encode(), "丁".encode()))  # same size, still JSON: CRC differs
+    assert indexfile.read_text(index, data_file(tmp_path)) is None
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("c", V1, "丙"))                # read with json.loads, encoded whole
+    rows = json.loads(index.read_bytes())["rows"]
+    assert {rid: r["name"] for rid, r in rows.items()} == {"a": "丁", "b": "乙", "c": "丙"}
+    assert indexfile.read_text(index, data_file(tmp_path)) is not None
+
+
+def _as_format_2(tmp_path, village=V1) -> None:
+    """Rewrite a village's index as carebook wrote it before format 3 (spans absolute)."""
+    index = _index(tmp_path, village)
+    content = json.loads(index.read_bytes())
+    raw = data_file(tmp_path, village).read_bytes()
+    docs = Documents.from_layout(raw, content["layout"])
+    spans, pos = [], len(b'{"_default":{')
+    owner = {key: rid for rid, key in docs.ids.items()}
+    for n, (key, blob) in enumerate(docs.texts.items()):
+        pos += len(key) + 3 + (1 if n else 0)
+        spans.append([key, owner.get(key), pos, pos + len(blob)])
+        pos += len(blob)
+    layout = {"size": len(raw), "crc": content["layout"]["crc"], "spans": spans}
+    index.write_bytes(json.dumps({"format": 2, "data": content["data"], "rows": content["rows"], "layout": layout},
+                                 ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def test_index_of_format_2_is_read_and_its_layout_still_cuts_the_data_file(tmp_path, monkeypatch):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item(f"r{i}", V1, f"老人{i}") for i in range(12)] + [item("x", V2, "外村")])
+    _as_format_2(tmp_path)
+    assert indexfile.read_text(_index(tmp_path), data_file(tmp_path)) is None
+    with Store(tmp_path, readonly=True) as s:                 # open reads format 2 as it is
+        assert len(s.index(TABLE)) == 13 and s.problems == []
+    monkeypatch.setattr(tinyfile, "parse", lambda path, raw: pytest.fail(f"parsed {path}"))
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("r4", V1, "改名"))             # cut by the old spans, not parsed
+        s.put(TABLE, *item("new", V1, "新人"))
+    assert json.loads(_index(tmp_path).read_bytes())["format"] == 3
+    with Store(tmp_path, backup_every_hours=None) as s:
+        names = {rid: row["name"] for rid, row in s.index(TABLE).items()}
+        assert len(names) == 14 and names["r4"] == "改名" and s.problems == []
+
+
+def test_layout_round_trip_and_old_spans():
+    docs = Documents().changed({"a": b'{"id":"a"}', "b": '{"id":"b","n":"二"}'.encode(), "c": b'{"id":"c"}'}, set())
+    raw, layout = docs.changed({"d": b'{"id":"d"}'}, {"b"}).encode()
+    assert layout["keys"] == ["1", "3", "4"] and layout["rids"] == ["a", "c", "d"]
+    cut = Documents.from_layout(raw, layout)
+    assert cut.texts == {"1": b'{"id":"a"}', "3": b'{"id":"c"}', "4": b'{"id":"d"}'} and cut.next_id == 5
+    assert cut.encode() == (raw, layout)
+    assert Documents.from_layout(raw, {**layout, "lens": layout["lens"][:-1]}) is None
+    assert Documents.from_layout(raw, {**layout, "lens": [11, 10, 10]}) is None    # spans do not fit the bytes
+    spans = [["1", "a", 17, 27], ["3", "c", 32, 42], ["4", "d", 47, 57]]
+    old = Documents.from_layout(raw, {"size": len(raw), "crc": layout["crc"], "spans": spans})
+    assert old.texts == cut.texts and old.ids == cut.ids and old.next_id == 5
