@@ -138,3 +138,22 @@ def test_layout_round_trip_and_old_spans():
     spans = [["1", "a", 17, 27], ["3", "c", 32, 42], ["4", "d", 47, 57]]
     old = Documents.from_layout(raw, {"size": len(raw), "crc": layout["crc"], "spans": spans})
     assert old.texts == cut.texts and old.ids == cut.ids and old.next_id == 5
+
+
+def test_a_record_and_its_derived_rows_are_made_durable_in_one_commit(tmp_path, monkeypatch):
+    from core.storage import atomic
+
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1)])
+        s.put_many("rollup", [({"id": "p1", "partition": V2, "data": {}}, {"last": "2026-01-01"}, None)])
+    commits = []
+    real = atomic.commit
+    monkeypatch.setattr(atomic, "commit", lambda staged, *a, **k: commits.append([p.name for _, p in staged]) or real(staged, *a, **k))
+    with Store(tmp_path, backup_every_hours=None) as s:
+        rollup = [({"id": "p1", "partition": V2, "data": {}}, {"last": "2026-02-01"}, None),
+                  ({"id": "p2", "partition": V1, "data": {}}, {"last": "2026-02-01"}, None)]
+        s.put(TABLE, *item("b", V1, "乙"), derived=("rollup", rollup))
+    assert commits == [[f"{V1}.json", f"{V1}.index.json", f"{V1}.json", f"{V1}.index.json", f"{V2}.json", f"{V2}.index.json"]]
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert {rid: r["last"] for rid, r in s.index("rollup").items()} == {"p1": "2026-02-01", "p2": "2026-02-01"}
+        assert set(s.index(TABLE)) == {"a", "b"} and s.history("rollup", "p2") == [] and len(s.history(TABLE, "b")) == 1

@@ -74,8 +74,9 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-# Threads start on first use; two are enough for a village file and its index.
-_syncer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carebook-fsync")
+# Threads start on first use; three, with the caller, cover a save's four files (a village file
+# and its index, its rollup's two).
+_syncer = ThreadPoolExecutor(max_workers=3, thread_name_prefix="carebook-fsync")
 
 
 def commit(staged: list[tuple[Path, Path]], sync_dir: bool = True) -> None:

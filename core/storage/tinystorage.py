@@ -96,15 +96,22 @@ class VillageStorage(Storage):
     @staticmethod
     def commit(path: Path, raw: bytes, docs: Documents, layout: dict[str, Any] | None,
                companions: Companions | None) -> None:
-        """Write a village file's bytes and its companions: all renamed once all are on disk.
+        """Write a village file's bytes and its companions: all renamed once all are on disk."""
+        VillageStorage.commit_many([(path, raw, docs, layout, companions)])
+
+    @staticmethod
+    def commit_many(villages: "list[tuple[Path, bytes, Documents, dict[str, Any] | None, Companions | None]]") -> None:
+        """`commit` for several village files at once (one round of fsyncs for all).
 
         Shared with `Store`'s single-save path, which makes the same bytes without TinyDB.
         """
-        staged = [(atomic.stage(path, raw), path)]
+        staged: list[tuple[Path, Path]] = []
         try:
-            if companions is not None:
-                for other, blob in companions(staged[0][0], docs, layout):
-                    staged.append((atomic.stage(other, blob), other))
+            for path, raw, docs, layout, companions in villages:
+                staged.append((atomic.stage(path, raw), path))
+                if companions is not None:
+                    for other, blob in companions(staged[-1][0], docs, layout):
+                        staged.append((atomic.stage(other, blob), other))
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
