@@ -7,7 +7,9 @@ from typing import Any
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
+
+from ..widgets.footer import KeysFooter
 
 
 class BaseScreen(Screen):
@@ -24,7 +26,7 @@ class BaseScreen(Screen):
         yield Header(icon="")
 
     def compose_footer(self):
-        yield Footer()
+        yield KeysFooter()
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
