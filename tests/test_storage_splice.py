@@ -112,8 +112,10 @@ def _as_format_2(tmp_path, village=V1) -> None:
 def test_index_of_format_2_is_read_and_its_layout_still_cuts_the_data_file(tmp_path, monkeypatch):
     with Store(tmp_path, backup_every_hours=None) as s:
         s.put_many(TABLE, [item(f"r{i}", V1, f"老人{i}") for i in range(12)] + [item("x", V2, "外村")])
+    rows = json.loads(_index(tmp_path).read_bytes())["rows"]
     _as_format_2(tmp_path)
-    assert indexfile.read_text(_index(tmp_path), data_file(tmp_path)) is None
+    text, _ = indexfile.read_text(_index(tmp_path), data_file(tmp_path))   # cut into lines, rows not parsed
+    assert text.body == IndexText.from_rows(rows).body
     with Store(tmp_path, readonly=True) as s:                 # open reads format 2 as it is
         assert len(s.index(TABLE)) == 13 and s.problems == []
     monkeypatch.setattr(tinyfile, "parse", lambda path, raw: pytest.fail(f"parsed {path}"))
@@ -157,3 +159,55 @@ def test_a_record_and_its_derived_rows_are_made_durable_in_one_commit(tmp_path, 
     with Store(tmp_path, backup_every_hours=None) as s:
         assert {rid: r["last"] for rid, r in s.index("rollup").items()} == {"p1": "2026-02-01", "p2": "2026-02-01"}
         assert set(s.index(TABLE)) == {"a", "b"} and s.history("rollup", "p2") == [] and len(s.history(TABLE, "b")) == 1
+
+
+def _docs(n: int) -> Documents:
+    return Documents().changed({f"r{i}": f'{{"id":"r{i}","n":"{"老" * i}"}}'.encode() for i in range(n)}, set())
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+@pytest.mark.parametrize("upserts", [
+    {"r0": b'{"id":"r0","n":"longer than before"}'}, {"r4": b'{"id":"r4"}'}, {"r2": b'{"id":"r2"}'},
+    {"new": b'{"id":"new"}'}, {"new": b'{"id":"new"}', "r1": b'{"id":"r1","x":[1]}', "n2": b'{"id":"n2"}'},
+])
+def test_data_file_spliced_into_its_bytes_is_byte_identical_to_a_full_encode(n, upserts):
+    whole = _docs(n)
+    raw, layout = whole.encode()
+    held = Documents.from_layout(raw, layout)
+    assert held._spliced is not None and held.encode() == (raw, layout)
+    upserts = {rid: blob for rid, blob in upserts.items() if rid.startswith("n") or int(rid[1:]) < n}
+    spliced = held.changed(upserts, set())
+    again = whole.changed(upserts, set())
+    assert spliced._spliced is not None                        # no document was cut
+    assert spliced.encode() == again.encode()
+    assert spliced.ids == again.ids and spliced.next_id == again.next_id and spliced.size() == again.size()
+    assert all(spliced.text(key) == blob for key, blob in again.texts.items())
+    assert spliced.texts == again.texts and spliced._spliced is None   # cut on demand, then held as texts
+    assert held.encode() == (raw, layout)                      # the original is left as it was
+
+
+def test_a_removal_or_a_layout_that_does_not_fit_takes_the_full_path():
+    raw, layout = _docs(3).encode()
+    held = Documents.from_layout(raw, layout)
+    moved = held.changed({"r1": b'{"id":"r1"}'}, {"r0"})
+    assert moved._spliced is None and moved.encode() == _docs(3).changed({"r1": b'{"id":"r1"}'}, {"r0"}).encode()
+    assert Documents.from_layout(raw, {**layout, "keys": ["1", "1", "3"]}) is None
+    assert Documents.from_layout(raw, {**layout, "lens": [*layout["lens"][:2], "9"]}) is None
+
+
+def test_format_2_rows_that_do_not_match_the_data_layout_are_parsed_not_cut(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V1, "乙")])
+    _as_format_2(tmp_path)
+    index = _index(tmp_path)
+    content = json.loads(index.read_bytes())
+    for rows in ({**content["rows"], "ghost": {"name": "无"}},                   # a row the data file lacks
+                 {**content["rows"], "a": {"x": {"nested": 1}, "name": "甲"}}):  # an object inside a row
+        raw = json.dumps({**content, "rows": rows}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        assert indexfile._cut_v2(raw) is None
+    assert indexfile._cut_v2(index.read_bytes()) is not None
+    index.write_bytes(index.read_bytes().replace(b'"rows":{', b'"rows": {'))     # not as carebook wrote it
+    assert indexfile.read_text(index, data_file(tmp_path)) is None
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("c", V1, "丙"))
+        assert {rid: r["name"] for rid, r in s.index(TABLE).items()} == {"a": "甲", "b": "乙", "c": "丙"}

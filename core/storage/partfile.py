@@ -65,7 +65,7 @@ class PartitionFile:
     def get(self, rid: str) -> dict[str, Any] | None:
         """A fresh parse of one document: the caller may change it freely."""
         key = self.docs.ids.get(rid)
-        return None if key is None else json.loads(self.docs.texts[key])
+        return None if key is None else json.loads(self.docs.text(key))
 
     def records(self) -> list[dict[str, Any]]:
         """Every carebook document, freshly parsed, in file order."""
@@ -80,4 +80,6 @@ class PartitionFile:
         """The partition after the change, its file bytes and layout; `self` is not changed."""
         docs = self.docs.changed(upserts, removes)
         raw, layout = docs.encode()
+        if layout is not None:   # held as the bytes just written: the next save splices into them
+            docs = Documents.from_encoded(raw, layout)
         return PartitionFile(self.path, docs), raw, layout

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any, Callable
@@ -73,21 +72,56 @@ def record_id(doc: Any) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-@dataclass
 class Documents:
     """The documents of one TinyDB file as JSON text, in file order.
 
     `texts` maps TinyDB document id → the document's JSON; `ids` maps carebook record id →
     document id; `others` holds any other tables verbatim (carebook writes none).
+
+    A file cut by its layout, or just written, is held as its bytes and layout instead
+    (`_Spliced`): no text per document is cut until one is asked for (`text` cuts one,
+    `texts` all), and a save splices the changed document into the bytes (`changed`) — a new
+    visit appends to a 2.5 MB village without cutting 2,400 documents (~1 ms) or joining them
+    again (~2 ms), and extends the CRC-32 instead of computing it afresh (~1 ms).
     """
 
-    texts: dict[str, bytes] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
-    others: list[tuple[bytes, bytes]] = field(default_factory=list)
-    next_id: int = 1
+    def __init__(self, texts: dict[str, bytes] | None = None, ids: dict[str, str] | None = None,
+                 others: list[tuple[bytes, bytes]] | None = None, next_id: int = 1):
+        self._texts: dict[str, bytes] | None = texts if texts is not None else {}
+        self.ids = ids if ids is not None else {}
+        self.others = others if others is not None else []
+        self.next_id = next_id
+        self._spliced: _Spliced | None = None
+
+    @property
+    def texts(self) -> dict[str, bytes]:
+        if self._texts is None:
+            assert self._spliced is not None
+            self._texts = self._spliced.cut()
+            self._spliced = None    # one copy of the village in memory, not two
+        return self._texts
+
+    @texts.setter
+    def texts(self, value: dict[str, bytes]) -> None:
+        self._texts, self._spliced = value, None
+
+    def text(self, key: str) -> bytes:
+        """One document's JSON, cut without cutting the others."""
+        return self._spliced.text(key) if self._spliced is not None else self.texts[key]
 
     def size(self) -> int:
-        return sum(map(len, self.texts.values()))
+        return sum(self._spliced.lens) if self._spliced is not None else sum(map(len, self.texts.values()))
+
+    @classmethod
+    def _of_bytes(cls, spliced: "_Spliced") -> "Documents":
+        docs = cls(None, spliced.ids(), [], max(map(int, spliced.keys), default=0) + 1)
+        docs._texts, docs._spliced = None, spliced
+        return docs
+
+    @classmethod
+    def from_encoded(cls, raw: bytes, layout: dict[str, Any]) -> "Documents":
+        """The documents `encode` just gave `raw` and `layout` for, held as those bytes."""
+        return cls._of_bytes(_Spliced(raw, layout["keys"], layout["rids"], layout["lens"], layout["crc"]))
 
     @classmethod
     def from_tables(cls, tables: dict[str, Any]) -> "Documents":
@@ -123,6 +157,11 @@ class Documents:
         holding the new one has reached the disk. A record keeps its TinyDB id when replaced;
         a new one gets TinyDB's next id (highest so far + 1).
         """
+        if self._spliced is not None and not any(rid in self.ids and rid not in upserts for rid in removes):
+            docs = self
+            for rid, blob in upserts.items():
+                docs = docs._splice(rid, blob)
+            return docs
         texts, ids, next_id = dict(self.texts), dict(self.ids), self.next_id
         for rid in removes:
             if rid not in upserts and rid in ids:
@@ -135,6 +174,16 @@ class Documents:
             texts[key] = blob
         return Documents(texts, ids, self.others, next_id)
 
+    def _splice(self, rid: str, blob: bytes) -> "Documents":
+        assert self._spliced is not None
+        key = self.ids.get(rid)
+        if key is not None:
+            docs = Documents._of_bytes(self._spliced.replaced(key, blob))
+        else:
+            key = str(self.next_id)
+            docs = Documents._of_bytes(self._spliced.appended(key, rid, blob))
+        return docs
+
     def encode(self) -> tuple[bytes, dict[str, Any] | None]:
         """The file bytes and their layout (`None` when the file has other tables).
 
@@ -144,6 +193,8 @@ class Documents:
         cost ~2 ms a save for a village of visits). One `join` of cached key prefixes and the
         documents' text makes the bytes, with no Python step per document.
         """
+        if self._spliced is not None:
+            return self._spliced.raw, self._spliced.layout()
         texts = self.texts
         keys = list(texts)
         body = b"".join(chain.from_iterable(zip(map(_LEADS.__getitem__, keys), texts.values())))
@@ -171,19 +222,13 @@ class Documents:
             if "spans" in layout:
                 return cls._from_spans(raw, layout["spans"])
             keys, rids, lens = layout["keys"], layout["rids"], layout["lens"]
-            if not len(keys) == len(rids) == len(lens):
+            if not (len(keys) == len(rids) == len(lens) == len(set(keys))) or not all(type(n) is int for n in lens):
                 return None
-            texts: dict[str, bytes] = {}
-            pos = len(_HEAD) - 1  # as if the first document had a comma before it
-            for key, n in zip(keys, lens):
-                pos += len(_LEADS[key])
-                texts[key] = raw[pos:pos + n]
-                pos += n
-            if raw[pos:] != b"}}" or len(texts) != len(keys):
+            spliced = _Spliced(raw, keys, rids, lens, layout["crc"])
+            if spliced.end() != len(raw) - 2 or not raw.endswith(b"}}"):
                 return None
-            ids = {rid: key for key, rid in zip(keys, rids) if rid is not None}
             # Ids in a layout we wrote are decimal (checked when they came in): no per-key test.
-            return cls(texts, ids, [], max(map(int, keys), default=0) + 1)
+            return cls._of_bytes(spliced)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -196,6 +241,82 @@ class Documents:
             if rid is not None:
                 ids[rid] = key
         return cls(texts, ids, [], max(map(int, texts), default=0) + 1)
+
+
+class _Spliced:
+    """A village file as its bytes and layout (see `Documents`); never changed in place.
+
+    Document `i` starts after `_HEAD` and every earlier document with its lead (`,"<id>":`,
+    the first without the comma): sums over the lengths, done in C, not a walk in Python.
+    """
+
+    __slots__ = ("raw", "keys", "rids", "lens", "crc", "_at", "_leads", "_crc_open")
+
+    def __init__(self, raw: bytes, keys: list[str], rids: list[str | None], lens: list[int], crc: int,
+                 crc_open: int | None = None):
+        self.raw, self.keys, self.rids, self.lens, self.crc = raw, keys, rids, lens, crc
+        self._crc_open = crc_open      # CRC-32 of all but the closing `}}`, to extend on append
+        self._at: dict[str, int] | None = None
+        self._leads: list[int] | None = None
+
+    def ids(self) -> dict[str, str]:
+        ids = dict(zip(self.rids, self.keys))
+        ids.pop(None, None)  # type: ignore[call-overload]
+        return ids
+
+    def _lead_lens(self) -> list[int]:
+        if self._leads is None:
+            self._leads = list(map(len, map(_LEADS.__getitem__, self.keys)))
+        return self._leads
+
+    def _start(self, i: int) -> int:
+        return len(_HEAD) - 1 + sum(self.lens[:i]) + sum(self._lead_lens()[:i + 1])
+
+    def end(self) -> int:
+        return len(_HEAD) - 1 + sum(self.lens) + sum(self._lead_lens()) if self.keys else len(_HEAD)
+
+    def _index(self, key: str) -> int:
+        if self._at is None:
+            self._at = dict(zip(self.keys, range(len(self.keys))))
+        return self._at[key]
+
+    def text(self, key: str) -> bytes:
+        i = self._index(key)
+        start = self._start(i)
+        return self.raw[start:start + self.lens[i]]
+
+    def cut(self) -> dict[str, bytes]:
+        texts: dict[str, bytes] = {}
+        raw, pos = self.raw, len(_HEAD) - 1
+        for key, lead, n in zip(self.keys, self._lead_lens(), self.lens):
+            pos += lead
+            texts[key] = raw[pos:pos + n]
+            pos += n
+        return texts
+
+    def layout(self) -> dict[str, Any]:
+        return {"size": len(self.raw), "crc": self.crc, "keys": self.keys, "rids": self.rids, "lens": self.lens}
+
+    def replaced(self, key: str, blob: bytes) -> "_Spliced":
+        i = self._index(key)
+        start = self._start(i)
+        view = memoryview(self.raw)
+        raw = b"".join((view[:start], blob, view[start + self.lens[i]:]))
+        lens = list(self.lens)
+        lens[i] = len(blob)
+        nxt = _Spliced(raw, self.keys, self.rids, lens, zlib.crc32(raw))
+        nxt._at, nxt._leads = self._at, self._leads
+        return nxt
+
+    def appended(self, key: str, rid: str, blob: bytes) -> "_Spliced":
+        lead = _LEADS[key] if self.keys else _LEADS[key][1:]
+        view = memoryview(self.raw)
+        if self._crc_open is None:
+            self._crc_open = zlib.crc32(view[:-2])
+        crc_open = zlib.crc32(blob, zlib.crc32(lead, self._crc_open))
+        raw = b"".join((view[:-2], lead, blob, b"}}"))
+        return _Spliced(raw, self.keys + [key], self.rids + [rid], self.lens + [len(blob)],
+                        zlib.crc32(b"}}", crc_open), crc_open)
 
 
 class _Leads(dict):
