@@ -11,6 +11,11 @@ also builds the validator and loads the list rows.
 Each save goes to a village not read before (the slowest case: its files are read first); a
 last run records visit after visit in one village, as a village clerk does.
 The ledger is written to (one field of 40 people, 80 new visits): use a copy.
+
+On a ledger written before index format 3 (`core/storage/indexfile.py`) the first save to each
+village also cuts its old index into lines (~3 ms, once per village); that is what each "new
+visit" here pays, since every one goes to a village not saved to before. Opening a fresh copy
+also takes the day's backup (~700 MB copied), whose writeback competes with the saves' writes.
 """
 from __future__ import annotations
 

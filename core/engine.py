@@ -341,7 +341,7 @@ class Engine:
         row = self._index_row(form, record)
         # The rollup row goes into the same commit as the record: one round of fsyncs, not two.
         rollup = self._rollup_items(form, [record], {record["id"]: old} if old else {})
-        self.store.put(form_id, record, row, self._history_entry(record, old, note), derived=rollup)
+        self.store.put(form_id, record, row, self._history_entry(record, old, note), derived=rollup, new=old is None)
         if form_id in self._indexes:          # not loaded yet: it will read this row from disk
             self._indexes[form_id].put(record["id"], row)
         for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):

@@ -211,3 +211,33 @@ def test_format_2_rows_that_do_not_match_the_data_layout_are_parsed_not_cut(tmp_
     with Store(tmp_path, backup_every_hours=None) as s:
         s.put(TABLE, *item("c", V1, "丙"))
         assert {rid: r["name"] for rid, r in s.index(TABLE).items()} == {"a": "甲", "b": "乙", "c": "丙"}
+
+
+def test_a_new_record_does_not_look_through_other_villages_and_a_move_still_does(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V2, "乙")])
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("n1", V1, "新一"), new=True)
+        s.put(TABLE, *item("n2", V2, "新二"), new=True)
+        assert s._partials[TABLE].lazy[V1]._ids is None          # V1's ids never listed
+        s.put(TABLE, *item("a", V2, "甲"))                        # a move: found in V1, removed there
+        assert "a" not in s._partials[TABLE].lazy[V1]
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert {rid: row["_p"] for rid, row in s.index(TABLE).items()} == {"a": V2, "b": V2, "n1": V1, "n2": V2}
+        assert [h["diff"] for h in s.history(TABLE, "a")] == [{"name": [None, "甲"]}] * 2
+
+
+def test_a_village_written_in_this_session_splices_into_what_it_wrote(tmp_path, monkeypatch):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲")])
+    reads = []
+    real = indexfile.read_text
+    monkeypatch.setattr(indexfile, "read_text", lambda *a: reads.append(a) or real(*a))
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert s.count(TABLE) == 1                                 # whole table loaded: rows parsed
+        for name in ("乙", "丙", "丁"):
+            s.put(TABLE, *item(f"r{name}", V1, name), new=True)
+    assert len(reads) == 1                                         # the file was read for the first save only
+    raw = _index(tmp_path).read_bytes()
+    content = json.loads(raw)
+    assert raw == indexfile.encode(content["data"], content["rows"], content["layout"]) and len(content["rows"]) == 4

@@ -32,6 +32,7 @@ import json
 import os
 import re
 import zlib
+from operator import countOf, itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -86,8 +87,17 @@ def layout(index_path: Path) -> Any:
     CRC-32 match it, so a damaged or stale index just means the file gets parsed.
     """
     try:
-        content = read_json(index_path)
-    except CorruptFile:
+        raw = index_path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        if raw.startswith(b'{"format":3,') and raw.find(b"\n") > 0:   # the first line holds it
+            content = json.loads(raw[:raw.index(b"\n")] + b"}}")
+        elif raw.startswith(b'{"format":2,') and raw.rfind(_V2_TAIL) > 0:   # the end of the line
+            return json.loads(raw[raw.rfind(_V2_TAIL) + len(_V2_TAIL):-1])
+        else:
+            content = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         return None
     return content.get("layout") if isinstance(content, dict) else None
 
@@ -195,7 +205,7 @@ class IndexText:
     def encode(self, sig: list[int], data_layout: dict[str, Any] | None) -> bytes:
         head = (b'{"format":3,"data":' + atomic.dumps(sig) + b',"layout":' + atomic.dumps(data_layout)
                 + b',"check":' + str(zlib.crc32(self.body)).encode() + b"," + _ROWS)
-        return head + self.body + b"}}"
+        return b"".join((head, self.body, b"}}"))
 
 
 def read_text(index_path: Path, data_path: Path) -> tuple[IndexText, Any] | None:
@@ -265,15 +275,19 @@ def _cut_v2(raw: bytes) -> tuple[list[Any], IndexText, Any] | None:
     try:
         sig = json.loads(head.group(1))
         data_layout = json.loads(raw[close + len(_V2_TAIL):-1])
-        rids = {span[1].encode("utf-8") for span in data_layout["spans"] if isinstance(span[1], str)}
-        spans = sum(1 for span in data_layout["spans"] if span[1] is not None)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        listed = list(map(itemgetter(1), data_layout["spans"]))   # record id of each document
+        rids = set(listed)
+        rids.discard(None)
+        spans = len(listed) - countOf(listed, None)
+        region = raw[head.end():close]
+        body = b"\n" + region.replace(b'},"', b'},\n"') + b"\n" if region else b""
+        ids = _LINE_ID.findall(body)
+        lines = body.count(b"\n") - 1 if body else 0
+        if not (len(ids) == lines == spans == len(rids) and set(map(bytes.decode, ids)) == rids):
+            return None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError):
         return None
-    region = raw[head.end():close]
-    body = b"\n" + region.replace(b'},"', b'},\n"') + b"\n" if region else b""
-    ids = _LINE_ID.findall(body)
-    lines = body.count(b"\n") - 1 if body else 0
-    if not (len(ids) == lines == spans == len(rids) and set(ids) == rids) or not region.endswith(b"}") and region:
+    if region and not region.endswith(b"}"):
         return None
     return sig, IndexText(body), data_layout
 

@@ -31,6 +31,8 @@ class PartitionFile:
     def __init__(self, path: Path, docs: Documents | None = None):
         self.path = path
         self.docs = docs if docs is not None else Documents()
+        # The index file's rows part as this store last wrote it (`Store._index_text`).
+        self.index_text: Any = None
 
     @classmethod
     def load(cls, path: Path, layout: Any = None) -> "PartitionFile":

@@ -283,15 +283,22 @@ class Store:
     def _index_text(self, table: str, state: _Table, p: str) -> IndexText | None:
         """The rows part of `p`'s index file as text to splice a save into, or `None`.
 
-        A lazily read partition holds it; otherwise it is read again from the file (~0.5 ms),
-        which in a writer's session holds exactly the rows this store has for `p` (they were read
-        from it or written to it); `None` when it is not a format-3 file matching its data.
+        A lazily read partition holds it, a village written in this session keeps what it wrote
+        (`PartitionFile.index_text`); otherwise it is read again from the file, which in a
+        writer's session holds exactly the rows this store has for `p` (they were read from it
+        or written to it); `None` when it cannot be cut into lines (`indexfile.read_text`).
         """
         lazy = state.lazy.get(p)
         if lazy is not None:
             return lazy.text
+        cached = self._cache.get((table, p))
+        if cached is not None and cached.index_text is not None:
+            return cached.index_text
         found = indexfile.read_text(self._index_path(table, p), self._data_path(table, p))
-        return found[0] if found is not None else None
+        if found is None:
+            return None
+        self._keep_layout(table, p, found[1])
+        return found[0]
 
     def _partition(self, table: str, p: str) -> tuple[PartitionFile, bool]:
         """The partition (LRU-cached) and whether its file was just found damaged."""
@@ -304,8 +311,7 @@ class Store:
         damaged = False
         data_layout = self._layouts.pop(key, None)
         if data_layout is None:
-            found = indexfile.read_text(self._index_path(table, p), path)
-            data_layout = found[1] if found is not None else indexfile.layout(self._index_path(table, p))
+            data_layout = indexfile.layout(self._index_path(table, p))
         try:
             part = PartitionFile.load(path, data_layout)
         except CorruptFile as exc:
@@ -353,9 +359,13 @@ class Store:
         several partitions durable in one round of fsyncs (a visit and its rollup row).
         """
         state = self._tables.get(table) or self._partials[table]
+        # The index text first: read from the file, it brings the data file's layout along.
+        old_text = self._index_text(table, state, p)
         part = self._usable_partition(table, state, p)
         if part.path in self._unmovable:  # writing would overwrite the damaged file
             raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
+        if not state.by_part.get(p):   # no rows (or the data file was just set aside, rows dropped)
+            old_text = None
         fresh: dict[str, dict[str, Any]] = {}
         for rid, (doc, _) in docs.items():
             row = fresh[rid] = {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p}
@@ -363,7 +373,6 @@ class Store:
                 row[HIST_KEY] = doc[HIST_KEY]
         # The index: the changed rows spliced into the file's text (the same bytes a full
         # encode gives, without encoding 2,400 rows); encoded whole when no text is at hand.
-        old_text = self._index_text(table, state, p)
         if old_text is not None:
             text = old_text.spliced({rid: indexfile.row_line(rid, row) for rid, row in fresh.items()}, removes)
         else:
@@ -398,6 +407,7 @@ class Store:
             self._write_failed(pendings, exc)
         for pd in pendings:
             table, p, state = pd.table, pd.p, pd.state
+            pd.new_part.index_text = pd.text
             self._remember(table, p, pd.new_part)
             if p in state.lazy:
                 state.by_part[p] = state.lazy[p] = state.lazy[p].after(pd.text, pd.fresh, pd.removes)
@@ -421,7 +431,7 @@ class Store:
             raise StorageError(f"记录已保存，但修改历史未能写入（{exc.strerror or exc}），请检查磁盘空间 (history write failed)") from None
 
     def _prepare(self, record: dict[str, Any], index_row: dict[str, Any], entry: dict[str, Any] | None,
-                 state: _Table, also: str | None = None, encode: bool = True,
+                 state: _Table, also: str | None = None, encode: bool = True, fresh: bool = False,
                  ) -> tuple[str, str, dict[str, Any], bytes | None, bytes | None, str | None]:
         """Check one item and serialise what can fail before any file is touched.
 
@@ -439,7 +449,7 @@ class Store:
         p = names.check_partition(record.get("partition"))
         t = self._next_t()
         doc = {**record, ROW_KEY: dict(index_row), TIME_KEY: t}
-        held = state.row(rid, p)
+        held = state.rows.get(rid) if fresh else state.row(rid, p)
         moved_from = held["_p"] if held is not None and held["_p"] != p else None
         lived = {p, *([also] if also else []), *(_history_partitions(held) if held else ())}
         if len(lived) > 1:
@@ -454,16 +464,18 @@ class Store:
     @_serialised
     def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
             history_entry: dict[str, Any] | None = None, *,
-            derived: tuple[str, list[Item]] | None = None) -> None:
+            derived: tuple[str, list[Item]] | None = None, new: bool = False) -> None:
         """Save one record; a record whose partition changed leaves its old file in the same call.
 
         `derived`: `(table, items)` of rows kept from this record (the engine's rollup of latest
         visits), written in the same commit: every file of both reaches the disk in one round
         of fsyncs before any is renamed (~3 ms less than a second commit), then history.
+        `new`: the record's id was just made (a fresh uuid4), so no stored copy is looked for in
+        the villages read lazily (~0.5 ms each to list their ids).
         """
         self._check_writable()
         state = self._state_for(table, names.check_partition(record.get("partition")) if isinstance(record, dict) else None)
-        rid, p, doc, blob, line, moved_from = self._prepare(record, index_row, history_entry, state)
+        rid, p, doc, blob, line, moved_from = self._prepare(record, index_row, history_entry, state, fresh=new)
         writes = [(table, p, {rid: (doc, blob)}, set())]
         if moved_from is not None:
             writes.append((table, moved_from, {}, {rid}))

@@ -20,6 +20,7 @@ import json
 import re
 import zlib
 from itertools import chain
+from operator import itemgetter, sub
 from pathlib import Path
 from typing import Any, Callable
 
@@ -217,30 +218,25 @@ class Documents:
         start, end of each document) are read too.
         """
         try:
-            if len(raw) != layout["size"] or zlib.crc32(raw) != layout["crc"]:
+            # The CRC-32 of all but the closing `}}` is kept: an append extends it (`_Spliced`).
+            crc_open = zlib.crc32(memoryview(raw)[:-2])
+            if len(raw) != layout["size"] or zlib.crc32(raw[-2:], crc_open) != layout["crc"]:
                 return None
-            if "spans" in layout:
-                return cls._from_spans(raw, layout["spans"])
-            keys, rids, lens = layout["keys"], layout["rids"], layout["lens"]
+            if "spans" in layout:   # index format 2: start and end of each document
+                spans = layout["spans"]
+                keys, rids = list(map(itemgetter(0), spans)), list(map(itemgetter(1), spans))
+                lens = list(map(sub, map(itemgetter(3), spans), map(itemgetter(2), spans)))
+            else:
+                keys, rids, lens = layout["keys"], layout["rids"], layout["lens"]
             if not (len(keys) == len(rids) == len(lens) == len(set(keys))) or not all(type(n) is int for n in lens):
                 return None
-            spliced = _Spliced(raw, keys, rids, lens, layout["crc"])
+            spliced = _Spliced(raw, keys, rids, lens, layout["crc"], crc_open)
             if spliced.end() != len(raw) - 2 or not raw.endswith(b"}}"):
                 return None
             # Ids in a layout we wrote are decimal (checked when they came in): no per-key test.
             return cls._of_bytes(spliced)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
-
-    @classmethod
-    def _from_spans(cls, raw: bytes, spans: Any) -> "Documents":
-        texts: dict[str, bytes] = {}
-        ids: dict[str, str] = {}
-        for key, rid, start, end in spans:
-            texts[key] = raw[start:end]
-            if rid is not None:
-                ids[rid] = key
-        return cls(texts, ids, [], max(map(int, texts), default=0) + 1)
 
 
 class _Spliced:
