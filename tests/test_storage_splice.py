@@ -241,3 +241,15 @@ def test_a_village_written_in_this_session_splices_into_what_it_wrote(tmp_path, 
     raw = _index(tmp_path).read_bytes()
     content = json.loads(raw)
     assert raw == indexfile.encode(content["data"], content["rows"], content["layout"]) and len(content["rows"]) == 4
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_batch_of_lines_is_cut_once_and_still_byte_identical(escaped):
+    rows = {f"r{i}": {"n": i} for i in range(30)}
+    if escaped:
+        rows['q"x'] = {"n": "esc"}                               # cannot be keyed by its bytes: one by one
+    lines = {f"r{i}": {"n": -i} for i in range(0, 30, 3)} | {f"new{i}": {"n": i} for i in range(12)}
+    removes = ["r1", "r4", "r29", "r3", "gone"]
+    expected = {rid: row for rid, row in rows.items() if rid not in removes or rid in lines} | lines
+    spliced = IndexText.from_rows(rows).spliced({rid: indexfile.row_line(rid, row) for rid, row in lines.items()}, removes)
+    assert spliced.body == IndexText.from_rows(expected).body

@@ -43,6 +43,7 @@ from .tinyfile import CorruptFile, loads, read_json, record_id
 FORMAT = 3
 READABLE = (2, 3)   # format 2: rows and layout on one line; read, rewritten in format 3 at the next save
 _ROWS = b'"rows":{'
+_LINE_ID = re.compile(rb'\n"([^"\\\n]*)":\{')   # the record id starting each row line
 _END = b"\n}}"
 
 
@@ -175,7 +176,16 @@ class IndexText:
         return json.loads(b"{" + self.body + b"}")
 
     def spliced(self, lines: dict[str, bytes], removes: Iterable[str]) -> "IndexText":
-        """A new text with `lines` (record id → `row_line`) put and `removes` dropped."""
+        """A new text with `lines` (record id → `row_line`) put and `removes` dropped.
+
+        A few lines are spliced one by one (each a search and a copy of the text); a batch (a
+        bulk load into a village) would make that quadratic, so it is cut into lines once.
+        """
+        removes = list(removes)
+        if len(lines) + len(removes) > 8:
+            batch = self._batch(lines, removes)
+            if batch is not None:
+                return batch
         body = self.body
         for rid in removes:
             if rid in lines:
@@ -201,6 +211,24 @@ class IndexText:
             else:
                 body = b"\n" + line + b"\n"
         return IndexText(body)
+
+    def _batch(self, lines: dict[str, bytes], removes: list[str]) -> "IndexText | None":
+        """`spliced` for many lines: the text as a dict of lines by id, changed, joined once.
+        `None` when an id needs escaping in JSON (the lines could not be keyed by their bytes)."""
+        keyed = self.body[1:-1].split(b",\n") if self.body else []
+        ids = _LINE_ID.findall(self.body)
+        if len(ids) != len(keyed):
+            return None
+        by_id = dict(zip(ids, keyed))
+        for rid in [*removes, *lines]:
+            if atomic.dumps(rid)[1:-1] != rid.encode("utf-8"):
+                return None
+        for rid in removes:
+            if rid not in lines:
+                by_id.pop(rid.encode("utf-8"), None)
+        for rid, line in lines.items():
+            by_id[rid.encode("utf-8")] = line
+        return IndexText(b"\n" + b",\n".join(by_id.values()) + b"\n" if by_id else b"")
 
     def encode(self, sig: list[int], data_layout: dict[str, Any] | None) -> bytes:
         head = (b'{"format":3,"data":' + atomic.dumps(sig) + b',"layout":' + atomic.dumps(data_layout)
@@ -252,7 +280,6 @@ def read_text(index_path: Path, data_path: Path) -> tuple[IndexText, Any] | None
 
 _V2_HEAD = re.compile(rb'\{"format":2,"data":(\[[0-9,]*\]),"rows":\{')
 _V2_TAIL = b'},"layout":'
-_LINE_ID = re.compile(rb'\n"([^"\\\n]*)":\{')
 
 
 def _cut_v2(raw: bytes) -> tuple[list[Any], IndexText, Any] | None:
@@ -299,7 +326,6 @@ class LazyRows(Mapping[str, dict]):
     bytes), not its ~2,400 neighbours as dicts; iterating parses them all at once.
     """
 
-    _ID = re.compile(rb'\n"([^"\\\n]*)":')
 
     def __init__(self, text: IndexText, partition: str):
         self.text = text
@@ -325,7 +351,7 @@ class LazyRows(Mapping[str, dict]):
     def ids(self) -> set[str]:
         """Every record id, found in the bytes (~0.5 ms for 2,400 rows) without parsing a row."""
         if self._ids is None:
-            found = {m.decode("utf-8") for m in self._ID.findall(self.text.body)}
+            found = {m.decode("utf-8") for m in _LINE_ID.findall(self.text.body)}
             self._ids = found if len(found) == len(self) else set(self._all())  # an id with escapes
         return self._ids
 

@@ -158,7 +158,10 @@ class Documents:
         holding the new one has reached the disk. A record keeps its TinyDB id when replaced;
         a new one gets TinyDB's next id (highest so far + 1).
         """
-        if self._spliced is not None and not any(rid in self.ids and rid not in upserts for rid in removes):
+        # A few documents are spliced into the bytes; a batch (a bulk load) would copy the whole
+        # file once per document, so it cuts the file into texts and joins them once instead.
+        if (self._spliced is not None and len(upserts) <= _SPLICE_AT_MOST
+                and not any(rid in self.ids and rid not in upserts for rid in removes)):
             docs = self
             for rid, blob in upserts.items():
                 docs = docs._splice(rid, blob)
@@ -237,6 +240,9 @@ class Documents:
             return cls._of_bytes(spliced)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
+
+
+_SPLICE_AT_MOST = 4
 
 
 class _Spliced:
