@@ -82,6 +82,7 @@ class PartitionFile:
         """The partition after the change, its file bytes and layout; `self` is not changed."""
         docs = self.docs.changed(upserts, removes)
         raw, layout = docs.encode()
-        if layout is not None:   # held as the bytes just written: the next save splices into them
+        # Held as the bytes just written: the next save splices into them.
+        if layout is not None and not docs.is_spliced:
             docs = Documents.from_encoded(raw, layout)
         return PartitionFile(self.path, docs), raw, layout

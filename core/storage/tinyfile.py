@@ -114,10 +114,18 @@ class Documents:
         return sum(self._spliced.lens) if self._spliced is not None else sum(map(len, self.texts.values()))
 
     @classmethod
-    def _of_bytes(cls, spliced: "_Spliced") -> "Documents":
-        docs = cls(None, spliced.ids(), [], max(map(int, spliced.keys), default=0) + 1)
+    def _of_bytes(cls, spliced: "_Spliced", ids: dict[str, str] | None = None, next_id: int | None = None
+                  ) -> "Documents":
+        if next_id is None:
+            next_id = max(map(int, spliced.keys), default=0) + 1
+        docs = cls(None, spliced.ids() if ids is None else ids, [], next_id)
         docs._texts, docs._spliced = None, spliced
         return docs
+
+    @property
+    def is_spliced(self) -> bool:
+        """Held as the file's bytes and layout (see the class docstring)."""
+        return self._spliced is not None
 
     @classmethod
     def from_encoded(cls, raw: bytes, layout: dict[str, Any]) -> "Documents":
@@ -182,11 +190,9 @@ class Documents:
         assert self._spliced is not None
         key = self.ids.get(rid)
         if key is not None:
-            docs = Documents._of_bytes(self._spliced.replaced(key, blob))
-        else:
-            key = str(self.next_id)
-            docs = Documents._of_bytes(self._spliced.appended(key, rid, blob))
-        return docs
+            return Documents._of_bytes(self._spliced.replaced(key, blob), self.ids, self.next_id)
+        key = str(self.next_id)
+        return Documents._of_bytes(self._spliced.appended(key, rid, blob), {**self.ids, rid: key}, self.next_id + 1)
 
     def encode(self) -> tuple[bytes, dict[str, Any] | None]:
         """The file bytes and their layout (`None` when the file has other tables).
