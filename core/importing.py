@@ -18,13 +18,15 @@ file and run again); `skip_bad` saves the good rows and reports the rest. A mask
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .exportform import FILE_NO, FieldInfo, FormInfo, column_labels
 from .exporting import ExportJob
@@ -58,10 +60,23 @@ class ImportResult:
         return len({(p.sheet, p.line) for p in self.problems})
 
 
-@dataclass
 class _Sheet:
-    name: str
-    rows: list[tuple[int, list[Any]]]     # (row number, cells)
+    """A sheet read as it is walked: (row number, cells) pairs, the top rows kept for finding
+    the header. A district's 50,000-row workbook is never held as cells (~300 MB)."""
+
+    def __init__(self, name: str, rows: Iterable[tuple[int, list[Any]]]):
+        self.name = name
+        self._rows = iter(rows)
+        self.top: list[tuple[int, list[Any]]] = []
+        for row in self._rows:
+            self.top.append(row)
+            if len(self.top) == HEADER_SCAN:
+                break
+
+    def after(self, index: int) -> Iterator[tuple[int, list[Any]]]:
+        """The rows after top row `index` (the header), once."""
+        yield from self.top[index + 1:]
+        yield from self._rows
 
 
 @dataclass
@@ -79,10 +94,11 @@ def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], 
     files are one workbook: `registration.csv` and `registration-children.csv` as exported."""
     files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     info = ExportJob(what="records", output=files[0], engine=eng, params={"form": form_id}).form()
-    sheets = [sheet for path in files for sheet in _read(path)]
     result = ImportResult()
-    people = _people(eng, info, sheets, result)
-    _children(eng, info, sheets, people, result)
+    with contextlib.ExitStack() as open_files:
+        sheets = [sheet for path in files for sheet in _read(path, open_files)]
+        people = _people(eng, info, sheets, result)
+        _children(eng, info, sheets, people, result)
     result.rows = len(people)
     good = []
     for person in people:
@@ -115,30 +131,30 @@ def _say(p: Problem) -> str:
 
 
 # ------------------------------------------------------------------------------ reading files
-def _read(path: Path) -> list[_Sheet]:
+def _read(path: Path, open_files: contextlib.ExitStack) -> list[_Sheet]:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise CarebookError(f"找不到文件 {path}")
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
+        return _read_xlsx(path, open_files)
     if suffix in (".csv", ".txt"):
         return [_read_csv(path)]
     raise CarebookError(f"只能导入 .xlsx 或 .csv 文件：{path.name}（.xls 请先在 Excel 中另存为 .xlsx）")
 
 
-def _read_xlsx(path: Path) -> list[_Sheet]:
+def _read_xlsx(path: Path, open_files: contextlib.ExitStack) -> list[_Sheet]:
+    """openpyxl's read-only mode: rows come from the file as they are walked (it stays open
+    until the import is done)."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise CarebookError(f"无法读取 Excel 文件 {path.name}：{exc}") from None
-    try:
-        return [_Sheet(ws.title, [(i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)])
-                for ws in wb.worksheets]
-    finally:
-        wb.close()
+    open_files.callback(wb.close)
+    return [_Sheet(ws.title, ((i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)))
+            for ws in wb.worksheets]
 
 
 def _read_csv(path: Path) -> _Sheet:
@@ -151,12 +167,12 @@ def _read_csv(path: Path) -> _Sheet:
             continue
     else:
         raise CarebookError(f"无法识别 {path.name} 的文字编码（请另存为 UTF-8 的 CSV）")
-    return _Sheet(path.stem, [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), 1)])
+    return _Sheet(path.stem, enumerate(csv.reader(io.StringIO(text)), 1))
 
 
 def _header(sheet: _Sheet, known: set[str]) -> tuple[int, list[str]] | None:
     """The header row: the first of the top rows where at least two cells name known columns."""
-    for n, (line, cells) in enumerate(sheet.rows[:HEADER_SCAN]):
+    for n, (line, cells) in enumerate(sheet.top):
         names = [_text(c) for c in cells]
         if sum(1 for c in names if c in known) >= 2:
             return n, names
@@ -212,7 +228,7 @@ def _people(eng, info: FormInfo, sheets: list[_Sheet], result: ImportResult) -> 
         result.notes.append(f"{'、'.join(unknown)}：不是表单 {info.id} 的字段，这些列未导入")
     people = []
     renumbered = False
-    for line, cells in sheet.rows[start + 1:]:
+    for line, cells in sheet.after(start):
         if not any(_text(c) for c in cells):
             continue
         data: dict[str, Any] = {}
@@ -313,7 +329,7 @@ def _children(eng, info: FormInfo, sheets: list[_Sheet], people: list[_Person], 
             result.notes.append(f"工作表“{sheet.name}”没有“档案编号”列，无法对应到人，未导入")
             continue
         key_at = header.index(KEY) if KEY in header else header.index(FILE_NO)
-        for line, cells in sheet.rows[start + 1:]:
+        for line, cells in sheet.after(start):
             if not any(_text(c) for c in cells):
                 continue
             owner = by_key.get(_text(cells[key_at]) if key_at < len(cells) else "")
