@@ -16,7 +16,6 @@ import ast
 import datetime as dt
 import functools
 import re
-from collections import defaultdict
 from typing import Any, Callable, Iterable, Iterator
 
 from plugins.cn.dates import parse_quarter, quarter_end, quarter_start
@@ -326,10 +325,10 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
     run = eng.evaluator.eval
     first, last = scope["q_start"].isoformat(), scope["q_end"].isoformat()
     read = frozenset(needed | {"town", "village"})
-    for row in rows_with(eng, visit_form, needed).values():
-        day = str(row.get(date_f) or "")[:10]
-        if not (first <= day <= last):
-            continue
+    def in_quarter(row: dict) -> bool:
+        return first <= str(row.get(date_f) or "")[:10] <= last
+
+    for row in rows_with(eng, visit_form, needed, in_quarter).values():
         if "town" not in row or "village" not in row:
             village_code = row.get("village") or row.get("_p") or ""
             row = {**row, "village": village_code, "town": row.get("town") or town_of(village_code)}

@@ -46,3 +46,23 @@ def test_select_reads_one_village_and_parses_only_the_rows_that_pass(tmp_path, m
         assert TABLE not in st._tables and set(st._partials[TABLE].by_part) == {V1}
         assert st.select(TABLE, V2, lambda row: False) == []
 
+
+
+def test_scan_rows_reads_every_village_keeps_only_what_is_asked_and_loads_nothing(tmp_path):
+    with Store(tmp_path) as st:
+        st.put_many(TABLE, [item("a", V1, name="张三"), item("b", V1, name="李四"), item("c", V2, name="王五")])
+    with Store(tmp_path, readonly=True) as st:
+        rows = st.scan_rows(TABLE, ["name"], where=lambda row: row.get("name") != "李四")
+        assert rows == {"a": {"name": "张三", "_p": V1}, "c": {"name": "王五", "_p": V2}}
+        assert TABLE not in st._tables and not st._partials.get(TABLE)   # nothing kept for the session
+        st.index(TABLE)                                                  # loaded whole: answered from memory
+        assert set(st.scan_rows(TABLE, ["name"])) == {"a", "b", "c"}
+
+
+def test_scan_rows_counts_a_record_left_in_two_villages_once(tmp_path):
+    with Store(tmp_path) as st:
+        st.put_many(TABLE, [item("a", V1, name="旧")])
+    with Store(tmp_path) as st:
+        st.put(TABLE, *item("a", V2, name="新"))             # moved; V1's old copy is left behind
+    with Store(tmp_path, readonly=True) as st:
+        assert st.scan_rows(TABLE, ["name"]) == {"a": {"name": "新", "_p": V2}}
