@@ -223,3 +223,26 @@ def test_a_persons_visits_are_read_from_their_village_alone(tmp_path):
         assert eng.latest("visit")[here]["村委会"] == (TODAY - dt.timedelta(days=10)).isoformat()
     finally:
         eng.close()
+
+
+def test_bulk_save_writes_in_batches_cut_where_the_village_changes(tmp_path, monkeypatch):
+    """A long bulk save is written in batches (memory stays bounded) and a batch is cut only
+    where the partition changes, so village-ordered input writes each village file once."""
+    import core.engine as engine_module
+    from binhai_support import TOWN2, VILLAGE, VILLAGE2
+
+    monkeypatch.setattr(engine_module, "BULK_BATCH", 2)
+    eng = open_engine(tmp_path)
+    writes = []
+    put_many = eng.store.put_many
+    monkeypatch.setattr(eng.store, "put_many", lambda table, items: writes.append(
+        (table, sorted({rec["partition"] for rec, _, _ in items}))) or put_many(table, items))
+    people = [person(name=f"甲{i}") for i in range(3)] + \
+        [person(name=f"乙{i}", town=TOWN2, village=VILLAGE2) for i in range(2)]
+    assert eng.bulk_save("registration", people) == 5
+    assert [w for w in writes if w[0] == "registration"] == [("registration", [VILLAGE]),
+                                                               ("registration", [VILLAGE2])]
+    eng.close()
+    eng = Engine.open(tmp_path / "data", tmp_path / "forms", readonly=True)
+    assert sorted(r["data"]["name"] for r in eng.iter_records("registration")) == ["乙0", "乙1", "甲0", "甲1", "甲2"]
+    eng.close()

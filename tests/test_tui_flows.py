@@ -12,7 +12,7 @@ from tui.screens.home import HomeScreen
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text  # noqa: E402
+from tui_support import SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text, until  # noqa: E402
 
 
 async def settle(pilot) -> None:
@@ -36,7 +36,7 @@ async def test_visit_from_home_due_list_is_prefilled_with_that_person(tmp_path):
         name = eng.get(chosen)["data"]["name"]
         visits_before = eng.count("visit")
         await pilot.press("v")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert screen_names(app)[-1] == "FormEntryScreen"
         view = app.screen.view
         assert view.rows["person"].get_value() == chosen
@@ -67,7 +67,7 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
         app.open_person(person.id)
         await settle(pilot)
         await pilot.press("e")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert screen_names(app)[-1] == "FormEntryScreen"
         await pilot.press("ctrl+r")
         await pilot.pause()

@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, screen_names, type_text  # noqa: E402
+from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -20,7 +20,7 @@ async def test_visit_entry_from_person_file_is_prefilled(tmp_path):
         app.open_person(person.id)
         await pilot.pause()
         await pilot.press("v")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert screen_names(app)[-1] == "FormEntryScreen"
         view = app.screen.view
         assert view.rows["visit_date"].get_value() == TODAY.isoformat()
@@ -32,7 +32,7 @@ async def test_visit_entry_from_person_file_is_prefilled(tmp_path):
         view.rows["visitor"].editor.focus()
         await type_text(pilot, "刘强")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         assert eng.count("visit") == 1
         await pilot.press("3")

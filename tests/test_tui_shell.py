@@ -10,7 +10,7 @@ from tui.app import CarebookApp
 from tui.screens.home import HomeScreen
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, screen_names, type_text  # noqa: E402
+from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -134,7 +134,7 @@ async def test_command_palette_finds_screens_by_chinese_name(tmp_path):
         await type_text(pilot, "花名册")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
         assert screen_names(app)[-1] == "RosterScreen"
 
 

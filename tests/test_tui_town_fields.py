@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_tui_form import fill_person  # noqa: E402
-from tui_support import PERSON, SIZE, drive, make_app, screen_names, type_text  # noqa: E402
+from tui_support import PERSON, SIZE, drive, make_app, screen_names, type_text, until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = ROOT / "examples" / "overlays" / "taiping-mutual-aid.yaml"
@@ -46,7 +46,7 @@ async def new_registration(pilot) -> None:
     """From the home screen, 新建 a registration (an empty form: no town picked yet)."""
     await pilot.pause()
     await pilot.press("n")
-    await pilot.pause(0.3)
+    await until(pilot, lambda: screen_names(pilot.app)[-1] == "FormEntryScreen")
     assert screen_names(pilot.app)[-1] == "FormEntryScreen"
 
 
@@ -97,7 +97,7 @@ async def test_town_field_shows_only_after_taiping_is_picked_and_nothing_typed_i
         rest.update(town=TAIPING, village=TAIPING_VILLAGE, file_no=f"{TAIPING_VILLAGE}-9001")
         await fill_person(app, pilot, rest)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         rec = app.engine.get(app.screen.record_id)
         assert rec["data"][FIELD] == "是" and rec["data"]["name"] == "赵桂兰"
@@ -122,7 +122,7 @@ async def test_taiping_record_must_answer_the_town_field_and_opens_with_it(tmp_p
         row.set_value("否")
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         await pilot.press("e")                               # 修改: an existing 太平镇 record
         await pilot.pause(0.3)

@@ -46,6 +46,18 @@ async def type_text(pilot, text: str) -> None:
         await pilot.pause()
 
 
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Wait until the UI reaches a state (a screen shown, a save done) rather than a fixed
+    time: 0.3 s was not always enough on a loaded two-core machine. The caller still asserts
+    the state, so a UI that never gets there fails as before."""
+    import asyncio
+
+    end = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < end:
+        await pilot.pause(0.05)
+    await pilot.pause(0.1)          # and the messages that state sent (a new screen's mount)
+
+
 def screen_names(app) -> list[str]:
     return [type(s).__name__ for s in app.screen_stack]
 
