@@ -81,7 +81,7 @@ async def test_town_field_shows_only_after_taiping_is_picked_and_nothing_typed_i
             assert view.rows[fid].get_value() == typed       # the redraw kept what was typed
         assert app.focused is view.rows["town"].editor       # focus stays where the clerk was
         row.editor.focus()
-        await pilot.pause()
+        await until(pilot, lambda: row.region.y < SIZE[1] and row.region.bottom > 0)
         assert row.region.y < SIZE[1] and row.region.bottom > 0   # scrolled into the 80x24 screen
 
         row.set_value("是")
