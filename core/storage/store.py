@@ -48,6 +48,14 @@ def _serialised(method):
     return locked
 
 
+def _share(shared: dict[Any, Any], value: Any) -> Any:
+    """`value`, or the equal one seen before: 200,000 kept visit rows hold a few hundred
+    distinct dates and levels, not 400,000 strings."""
+    if isinstance(value, str) and len(value) <= 32:
+        return shared.setdefault(value, value)
+    return value
+
+
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
     """A freshly parsed document without storage keys (callers may change it freely)."""
     return {k: v for k, v in doc.items() if k not in PRIVATE_KEYS}
@@ -583,10 +591,11 @@ class Store:
         is returned once: the newer of the copies that pass `where`.
         """
         fields = tuple(fields)
+        shared: dict[Any, Any] = {}      # one copy of each repeated value (a date, a level)
 
         def pick(row: dict[str, Any], p: str) -> dict[str, Any]:
-            out = {f: row.get(f) for f in fields}
-            out["_p"] = p
+            out = {f: _share(shared, row.get(f)) for f in fields}
+            out["_p"] = _share(shared, p)
             return out
 
         with self._mutex:
