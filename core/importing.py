@@ -22,19 +22,17 @@ import contextlib
 import csv
 import datetime as dt
 import io
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .exportform import FILE_NO, FieldInfo, FormInfo, column_labels
+from .exportform import FILE_NO, FieldInfo, FormInfo, column_labels, split_multi
 from .exporting import ExportJob
 from .problems import CarebookError, Problem
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
 KEY = "档案编号"
-SEPARATORS = re.compile(r"[、,，;；\n]")
 IGNORED = {"记录ID", "表单版本", "更新时间", "序号", "id", "version", "updated", "row"}
 
 
@@ -66,12 +64,21 @@ class _Sheet:
 
     def __init__(self, name: str, rows: Iterable[tuple[int, list[Any]]]):
         self.name = name
-        self._rows = iter(rows)
+        self._rows = self._read(rows)
         self.top: list[tuple[int, list[Any]]] = []
         for row in self._rows:
             self.top.append(row)
             if len(self.top) == HEADER_SCAN:
                 break
+
+    def _read(self, rows: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+        """The rows, a file damaged part-way (a sheet whose XML breaks off, a bad CSV quote)
+        told in Chinese: the reading libraries raise their own errors (an XML ParseError is a
+        SyntaxError) only once they reach the damage."""
+        try:
+            yield from rows
+        except (csv.Error, zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, SyntaxError) as exc:
+            raise CarebookError(f"工作表“{self.name}”读到一半读不下去了，文件可能已损坏（{type(exc).__name__}: {exc}）") from None
 
     def after(self, index: int) -> Iterator[tuple[int, list[Any]]]:
         """The rows after top row `index` (the header), once."""
@@ -226,6 +233,8 @@ def _people(eng, info: FormInfo, sheets: list[_Sheet], result: ImportResult) -> 
         result.notes.append(f"{'、'.join(computed)}：计算字段，按其他字段重新计算，文件中的值未导入")
     if unknown:
         result.notes.append(f"{'、'.join(unknown)}：不是表单 {info.id} 的字段，这些列未导入")
+    # The town first, so a village given by name is looked for in its own town.
+    columns_in_order = sorted(mapping.items(), key=lambda kv: not (kv[1] is not None and kv[1].id == "town"))
     people = []
     renumbered = False
     for line, cells in sheet.after(start):
@@ -234,7 +243,7 @@ def _people(eng, info: FormInfo, sheets: list[_Sheet], result: ImportResult) -> 
         data: dict[str, Any] = {}
         problems: list[str] = []
         key = ""
-        for i, f in sorted(mapping.items(), key=lambda kv: not (kv[1] is not None and kv[1].id == "town")):
+        for i, f in columns_in_order:
             value = cells[i] if i < len(cells) else None
             if f is None:
                 key = _text(value)
@@ -275,7 +284,7 @@ def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if f.type == "multi":
-        items = value if isinstance(value, list) else [s.strip() for s in SEPARATORS.split(str(value)) if s.strip()]
+        items = value if isinstance(value, list) else split_multi(str(value))
         return [_choice(f, item) for item in items]
     if f.choices:
         return _choice(f, value)
@@ -298,8 +307,9 @@ def _division(eng, value: Any, town: str | None) -> str:
     """A town or village code, from its code or its name (a village name within its town)."""
     text = _text(value)
     divisions = eng.divisions
-    if divisions.get(text) is not None:
-        return divisions.get(text).code
+    found = divisions.get(text)
+    if found is not None:
+        return found.code
     candidates = [t for t in divisions.towns() if t.name == text]
     if not candidates:
         towns = [town] if town else [t.code for t in divisions.towns()]

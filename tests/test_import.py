@@ -15,6 +15,7 @@ from core import demo
 from core.cli import main
 from core.engine import Engine
 from core.importing import import_records
+from core.problems import CarebookError
 
 
 def stored(eng: Engine) -> dict[str, dict]:
@@ -161,3 +162,17 @@ def test_cli_template_then_import(tmp_path, capsys):
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
     assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "old.xls")]) != 0
     assert "只能导入 .xlsx 或 .csv" in capsys.readouterr().err
+
+
+def test_a_workbook_damaged_part_way_is_a_message_not_a_traceback(source, tmp_path):
+    import zipfile
+
+    [good] = source.export("records", "xlsx", tmp_path / "good.xlsx", full=True)
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(tmp_path / "cut.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]                   # the sheet breaks off half-way
+            dst.writestr(item, data)
+    with pytest.raises(CarebookError, match="读到一半读不下去了，文件可能已损坏"):
+        import_records(open_engine(tmp_path / "b"), "registration", tmp_path / "cut.xlsx", dry_run=True)
