@@ -14,10 +14,19 @@ shows them filled for those towns and blank for every other town.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 MULTI_SEP = "、"
+# What people put between several choices typed into one cell or one line of text.
+_MULTI_SPLIT = re.compile(r"[、,，;；\n]")
+
+
+def split_multi(text: str) -> list[str]:
+    """`高血压、糖尿病` (or commas, semicolons, lines) as its items, blanks dropped."""
+    return [s.strip() for s in _MULTI_SPLIT.split(text) if s.strip()]
+
 FILE_NO = "file_no"
 TOWN = "town"           # the field the engine reads a record's town from (town overlays)
 # Whatever the form file says, these types always hold personal data: a forgotten `pii: true`

@@ -78,22 +78,16 @@ class ExportJob:
         return info
 
     def division_name(self, code: Any) -> str | None:
-        """A town or village name for its code, looked up once per code in this job (a records
-        export asks for the two of every one of 50,000 people)."""
-        names = self.__dict__.setdefault("_division_names", {})
+        """A town or village name for its code. The division list is fetched once per job:
+        `engine.divisions` checks its file, and a records export asks for the two names of
+        every one of 50,000 people."""
         try:
-            return names[code]
-        except KeyError:
-            pass
-        except TypeError:                 # an unhashable value cannot be a code
-            return None
-        try:
-            divisions = getattr(self.engine, "divisions", None)
-            found = divisions.name(code) if divisions is not None else None
+            if "_divisions" not in self.__dict__:
+                self.__dict__["_divisions"] = getattr(self.engine, "divisions", None)
+            divisions = self.__dict__["_divisions"]
+            return divisions.name(code) if divisions is not None else None
         except Exception:  # noqa: BLE001 - a name is a nicety; the code still identifies the place
-            found = None
-        names[code] = found
-        return found
+            return None
 
     def records(self) -> Iterator[Any]:
         """The form's records; none for a blank job (the import template: headers only)."""

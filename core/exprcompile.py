@@ -20,6 +20,7 @@ the rewritten tree says:
 from __future__ import annotations
 
 import ast
+import copy
 import types
 from typing import Any, Callable
 
@@ -93,7 +94,7 @@ class Compiled:
         value = node.value
         self.bare = value.id if isinstance(value, ast.Name) else None
         self.scoped = any(isinstance(n, _SCOPED) for n in ast.walk(value))
-        body = _Rewrite().visit(ast.Expression(body=copy_tree(value)))
+        body = _Rewrite().visit(ast.Expression(body=copy.deepcopy(value)))   # the checker keeps the original
         self.code = compile(ast.fix_missing_locations(body), f"<表达式 {source}>", "eval")
 
     def run(self, globals_: dict[str, Any], names: dict[str, Any]) -> Any:
@@ -103,7 +104,3 @@ class Compiled:
             return eval(self.code, {**globals_, **names})  # noqa: S307 - checked and rewritten AST, no built-ins
         return eval(self.code, globals_, names)  # noqa: S307 - checked and rewritten AST, no built-ins
 
-
-def copy_tree(node: ast.AST) -> ast.AST:
-    """A deep copy, so rewriting never changes the AST the form checker keeps reading."""
-    return ast.parse(ast.unparse(node), mode="eval").body

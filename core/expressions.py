@@ -209,11 +209,16 @@ class Evaluator:
             return False
 
 
+def settings_names(settings: dict[str, Any] | None) -> SimpleNamespace:
+    """A form's `settings:` as expressions read them (`settings.advanced_age`)."""
+    return SimpleNamespace(**(settings or {}))
+
+
 def scope(values: dict[str, Any], settings: dict[str, Any] | None, today: dt.date | None = None,
           **extra: Any) -> dict[str, Any]:
     """The names an expression sees: field values plus `settings`, `today` and any extras."""
     names = dict(values)
-    names["settings"] = SimpleNamespace(**(settings or {}))
+    names["settings"] = settings_names(settings)
     names["today"] = today or dt.date.today()
     names.update(extra)
     return names

@@ -185,15 +185,12 @@ def _cell_reader(eng, col: dict) -> Callable[[dict], Any]:
             except ExpressionError:
                 return None
     if col.get("division"):
-        divisions = eng.divisions
-        cached_name = functools.lru_cache(maxsize=None)(divisions.name)
+        divisions = eng.divisions           # once per column: `eng.divisions` checks the file
         plain = value
 
         def value(names: dict) -> Any:       # noqa: F811 - the division name over the code
             code = plain(names)
-            if not code:
-                return code
-            return (cached_name(code) if isinstance(code, str) else divisions.name(code)) or code
+            return (divisions.name(code) or code) if code else code
 
     def cell(names: dict) -> Any:
         shown = display(value(names))

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .compile import compile_form
-from .expressions import Evaluator, ExpressionError, empty, scope
+from .expressions import Evaluator, ExpressionError, empty, settings_names
 from .formmodel import Field, Form, Rule
 from .metaschema import TYPE_NAMES
 from .problems import Problem
@@ -69,7 +69,7 @@ class Validator:
         self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
         self._converters: dict[int, Callable[[Any], Any] | None] = {}
         self._plans: dict[frozenset | None, list] = {}
-        self._settings = scope({}, form.settings)["settings"]
+        self._settings = settings_names(form.settings)       # shared by every `names` call
 
     @classmethod
     def for_form(cls, form: Form, registry: Registry) -> "Validator":

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from core.exportform import split_multi
 from core.hookspecs import hookimpl
 
 
@@ -145,7 +146,7 @@ def clean_choice(value: Any, field) -> str:  # noqa: ARG001
 
 def clean_multi(value: Any, field) -> list[str] | None:  # noqa: ARG001
     if isinstance(value, str):
-        value = re.split(r"[、,，;；\n]", value)
+        value = split_multi(value)
     if not isinstance(value, (list, tuple, set)):
         raise ValueError("应为多个选项的列表")
     items = [str(v).strip() for v in value if v is not None and str(v).strip()]

@@ -11,6 +11,7 @@ lists) and a date to mean "in use on that day".
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -104,12 +105,10 @@ class _Map(dict):
     key_lines: dict
 
 
+@functools.cache
 def _line_loader():
     """A SafeLoader whose mappings remember their lines, made on the first read: PyYAML is
     imported then, not when the plugin loads at start-up (~16 ms of the app's start)."""
-    global _LOADER
-    if _LOADER is not None:
-        return _LOADER
     import yaml
 
     class _LineLoader(yaml.SafeLoader):
@@ -129,11 +128,7 @@ def _line_loader():
         return result
 
     _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-    _LOADER = _LineLoader
-    return _LOADER
-
-
-_LOADER = None
+    return _LineLoader
 
 
 class _Checker:
