@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, screen_names, type_text, until  # noqa: E402
+from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -250,11 +250,6 @@ async def test_first_run_can_start_from_the_offices_excel(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "导入原有台账" in str(app.screen.query_one("#import").label)
-        await pilot.press("i")
-        await pilot.pause()
-        assert screen_names(app)[-1] == "OperatorScreen"
-        await type_text(pilot, "李秀英")
-        await pilot.press("enter")
-        await pilot.pause()
+        await first_run_choice(pilot, "i", "李秀英")
         assert screen_names(app)[-2:] == ["HomeScreen", "ImportScreen"]
         assert app.engine.settings.get("operator") == "李秀英"

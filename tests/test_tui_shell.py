@@ -10,7 +10,7 @@ from tui.app import CarebookApp
 from tui.screens.home import HomeScreen
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, screen_names, type_text, until  # noqa: E402
+from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -20,12 +20,7 @@ async def test_empty_ledger_offers_new_or_demo_and_new_asks_operator(tmp_path):
         await pilot.pause()
         assert screen_names(app)[-1] == "StartScreen"
         assert "新建空台账" in str(app.screen.query_one("#new").label)
-        await pilot.press("n")
-        await pilot.pause()
-        assert screen_names(app)[-1] == "OperatorScreen"
-        await type_text(pilot, "李秀英")
-        await pilot.press("enter")
-        await pilot.pause()
+        await first_run_choice(pilot, "n", "李秀英")
         assert isinstance(app.screen, HomeScreen)
         assert "李秀英" in app.sub_title
     # Remembered in the ledger: the next start does not ask again.

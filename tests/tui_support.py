@@ -58,6 +58,16 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
     await pilot.pause(0.1)          # and the messages that state sent (a new screen's mount)
 
 
+async def first_run_choice(pilot, key: str, operator: str) -> None:
+    """On the empty-ledger screen: press `key` (n / i / d), then say who is working."""
+    await pilot.press(key)
+    await pilot.pause()
+    assert screen_names(pilot.app)[-1] == "OperatorScreen"
+    await type_text(pilot, operator)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 def screen_names(app) -> list[str]:
     return [type(s).__name__ for s in app.screen_stack]
 
