@@ -10,7 +10,7 @@ also used by the tests as realistic input.
 With `--data` (a copy of a ledger, e.g. `carebook demo --persons 50000`), the whole
 `Engine.export("roster", "xlsx")` is measured too — reading every record, the roster's
 expressions, the pinyin sort and the writer — once with the writer in a second process
-(`core.exportpipe`, the default) and once all in one process (`CAREBOOK_EXPORT_PROCESS=off`,
+(`core.transfer.exportpipe`, the default) and once all in one process (`CAREBOOK_EXPORT_PROCESS=off`,
 the baseline), in the same run. Peak memory there is the exporting process's plus the writing
 process's peaks (an upper bound: the two peaks need not coincide).
 """
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from core.reportmodel import Column, Report
+from core.reporting.reportmodel import Column, Report
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "秀兰桂英玉珍淑芬凤英建国国华志强德福永利春生金山宝林文清"
@@ -99,7 +99,7 @@ def _peak_mb() -> float:
 
 
 def run_streamed(rows: int, out: Path) -> dict:
-    from core.exporting import mask_value
+    from core.transfer.exporting import mask_value
     from plugins.xlsx_report import write_report_xlsx
 
     t, cpu = time.perf_counter(), _cpu()
@@ -116,7 +116,7 @@ def run_naive(rows: int, out: Path) -> dict:
     """The baseline: openpyxl in normal mode, every row held as cells until save."""
     from openpyxl import Workbook
 
-    from core.exporting import mask_value
+    from core.transfer.exporting import mask_value
 
     t, cpu = time.perf_counter(), _cpu()
     wb = Workbook()
@@ -153,7 +153,7 @@ def _watch_writers() -> list[float]:
     writer started by a 200 MB process shows 200 MB whatever it uses itself."""
     import threading
 
-    from core import exportpipe
+    from core.transfer import exportpipe
 
     peaks: list[float] = []
     real = exportpipe.subprocess.Popen

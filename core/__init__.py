@@ -2,6 +2,6 @@
 
 Plugin authors need only ``hookimpl`` from here; the UI and scripts use ``Engine``.
 """
-from .hookspecs import hookimpl
+from core.hookspecs import hookimpl
 
 __all__ = ["hookimpl"]

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import paths
-from .problems import CarebookError, ValidationFailed
+from core import paths
+from core.problems import CarebookError, ValidationFailed
 
 EXIT_OK, EXIT_REFUSED, EXIT_BROKEN = 0, 1, 2
 DEMO_FIRST_RUN = 500   # people in the demo ledger `carebook --demo` makes on first use (~30 s)
@@ -49,15 +49,15 @@ def _data_dir(args) -> Path:
 
 
 def _engine(args, readonly: bool = False):
-    from .engine import Engine
+    from core.engine import Engine
 
     return Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
 
 
 # ------------------------------------------------------------------ forms
 def cmd_forms_check(args) -> int:
-    from .formload import check_paths
-    from .plugins import build_registry, load_plugins
+    from core.formlang.formload import check_paths
+    from core.plugins import build_registry, load_plugins
 
     targets = [Path(p) for p in args.paths] or [Path(args.forms) if args.forms else paths.default_forms_dir()]
     registry = build_registry(load_plugins())
@@ -75,7 +75,7 @@ def cmd_forms_check(args) -> int:
 
 
 def cmd_forms_schema(args) -> int:
-    from .compile import compile_form
+    from core.formlang.compile import compile_form
 
     with _engine(args, readonly=True) as eng:
         _json(compile_form(eng.form(args.form), eng.registry))
@@ -163,8 +163,8 @@ def cmd_records_update(args) -> int:
 
 def _mask_row(eng, form_id: str, row: dict) -> dict:
     """Personal fields masked by the same rule the lists and exports use."""
-    from .exporting import mask_value
-    from .exportform import pii_kind
+    from core.transfer.exporting import mask_value
+    from core.transfer.exportform import pii_kind
 
     form = eng.form(form_id)
     out = dict(row)
@@ -287,7 +287,7 @@ def cmd_report(args) -> int:
             params["as_of"] = _date(args.as_of)
         rep = eng.report(args.name, **params)
         if args.name == "roster" and not args.full:
-            from .exporting import mask_value
+            from core.transfer.exporting import mask_value
 
             rep.rows = ({k: (mask_value(c.pii, r.get(k)) if (c := _col(rep, k)) and c.pii else v)
                          for k, v in r.items()} for r in rep.rows)
@@ -322,11 +322,11 @@ def cmd_export(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import generate
+    from core.transfer.demo import generate
 
     data_dir = Path(args.data) if args.data else paths.demo_data_dir()
     paths.mark_demo(data_dir)
-    from .engine import Engine
+    from core.engine import Engine
 
     with Engine.open(data_dir, args.forms, operator="演示数据") as eng:
         result = generate(eng, persons=args.persons, seed=args.seed,
@@ -350,7 +350,7 @@ def cmd_plugins_list(args) -> int:
 
 
 def cmd_backups(args) -> int:
-    from .storage import list_backups, restore_backup
+    from core.storage import list_backups, restore_backup
 
     root = _data_dir(args)
     if args.action == "list":

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from . import paths
-from .exporting import ExportJob
-from .formsnapshots import FormSnapshots
-from .plugins import PluginInfo, build_registry, load_plugins
-from .problems import CarebookError, FormError, Problem, ValidationFailed
-from .recordindex import RecordIndex, Page
-from .storage import Store
+from core import paths
+from core.transfer.exporting import ExportJob
+from core.formlang.formsnapshots import FormSnapshots
+from core.plugins import PluginInfo, build_registry, load_plugins
+from core.problems import CarebookError, FormError, Problem, ValidationFailed
+from core.records.recordindex import RecordIndex, Page
+from core.storage import Store
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
@@ -76,8 +76,8 @@ class Engine:
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
                  today: Callable[[], dt.date] | None = None):
-        from .formload import load_form_dir
-        from .expressions import Evaluator
+        from core.formlang.formload import load_form_dir
+        from core.formlang.expressions import Evaluator
 
         self.data_dir = Path(data_dir)
         self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
@@ -151,7 +151,7 @@ class Engine:
         return self.forms.form_for_town(form, town, additions)
 
     def validator(self, form_id: str, version: int | None = None, town: str | None = None):
-        from .validation import Validator
+        from core.records.validation import Validator
 
         form = self.form(form_id, version)
         key = (form_id, form.version, town or "", id(form))
@@ -530,7 +530,7 @@ class Engine:
 
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
         """Keep what staff typed so a crash or a closed window loses at most one field."""
-        from .storage.atomic import dumps, write_bytes
+        from core.storage.atomic import dumps, write_bytes
 
         write_bytes(self._draft_path(form_id, record_id),
                     dumps({"form": form_id, "record": record_id, "at": now_iso(), "data": data}))
@@ -547,12 +547,12 @@ class Engine:
 
     # ----------------------------------------------------------------- reports, visits, export
     def visits_due(self, as_of: dt.date | None = None, town: str | None = None, village: str | None = None):
-        from .schedule import visits_due
+        from core.reporting.schedule import visits_due
 
         return visits_due(self, as_of=as_of, town=town, village=village)
 
     def report(self, name: str, **params):
-        from . import reports
+        from core.reporting import reports
 
         if name in self.registry.reports:
             return self.registry.reports[name](self, **params)
@@ -564,9 +564,9 @@ class Engine:
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
                        operator: str | None = None):
-        """Records from an XLSX/CSV ledger (`core.importing`): checked row by row, saved only
+        """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
         when every row is sound (or `skip_bad`); returns an `ImportResult`."""
-        from .importing import import_records
+        from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
             raise CarebookError("台账以只读方式打开，不能导入")

@@ -57,7 +57,7 @@ def register_exporters(register):
     Call ``register(exporter)``: an object with ``name`` (e.g. ``"xlsx"``), ``label`` (Chinese),
     ``extension`` (e.g. ``".xlsx"``), ``supports`` (a set of what it can export: ``"roster"``,
     ``"summary"``, ``"records"``, ``"form"``) and ``export(job) -> list[Path]`` where ``job`` is
-    a ``core.exporting.ExportJob``. All implementations are called. Added in 0.1.
+    a ``core.transfer.exporting.ExportJob``. All implementations are called. Added in 0.1.
     """
 
 
@@ -65,7 +65,7 @@ def register_exporters(register):
 def register_reports(register):
     """Add report kinds beside the form-file ``view`` and ``report`` kinds.
 
-    Call ``register(name, build)`` where ``build(engine, **params) -> core.reports.Report``.
+    Call ``register(name, build)`` where ``build(engine, **params) -> core.reporting.reports.Report``.
     All implementations are called. Added in 0.1.
     """
 

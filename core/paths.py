@@ -56,7 +56,7 @@ class SettingsFile:
         return self._data.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        from .storage.atomic import dumps, write_bytes
+        from core.storage.atomic import dumps, write_bytes
 
         self._data[key] = value
         write_bytes(self.path, dumps(self._data))

@@ -25,8 +25,8 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .registry import Registry
+from core import hookspecs
+from core.registry import Registry
 
 BUILTIN_PLUGINS = (
     "plugins.basic_types",

@@ -4,7 +4,7 @@ Each type says how a value looks in JSON Schema (`json_schema`), how staff input
 before it is checked (`normalize`: "12" -> 12, "2026/1/5" -> "2026-01-05", trimmed text), which
 widget the UI should draw, and — for dates — how a stored value reads inside expressions
 (`to_python`). Constraints that every type shares (min/max, lengths, choices, rows) are added by
-`core.compile`, so a plugin type gets them without repeating them.
+`core.formlang.compile`, so a plugin type gets them without repeating them.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.exportform import split_multi
+from core.transfer.exportform import split_multi
 from core.hookspecs import hookimpl
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import core
-from core.exporting import ExportJob, cn_date, output_file
-from core.exportform import FieldInfo, FormInfo, file_no, get, record_data
+from core.transfer.exporting import ExportJob, cn_date, output_file
+from core.transfer.exportform import FieldInfo, FormInfo, file_no, get, record_data
 from plugins.print_hints import Speaker, field_hint, section_hint
 
 CSS = """

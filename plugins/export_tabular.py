@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import core
-from core.exporting import ExportJob, output_file, sibling
-from core.exportform import flat_record, group_headers, masked_record, parent_headers
+from core.transfer.exporting import ExportJob, output_file, sibling
+from core.transfer.exportform import flat_record, group_headers, masked_record, parent_headers
 
 
 def report_header(column) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import core
-from core.exporting import ExportJob, output_file
+from core.transfer.exporting import ExportJob, output_file
 
 # The writers (and xlsxwriter, ~50 ms to import) load on the first export, not at start-up:
 # every plugin module is imported when the app opens, and staff wait for that.

@@ -12,9 +12,9 @@ from datetime import date
 from functools import wraps
 from typing import Callable
 
-from core import hookimpl
+from core import dates, hookimpl
 
-from .cn import dates, divisions, ids, phones
+from .cn import divisions, ids, phones
 
 _TODAY = object()   # marks an omitted "on" argument: today is meant
 
@@ -67,7 +67,7 @@ def id_age(number, on=_TODAY):
 
 @_safe
 def months_between(a, b):
-    """Whole calendar months from a to b; see plugins.cn.dates.months_between."""
+    """Whole calendar months from a to b; see core.dates.months_between."""
     return dates.months_between(*_dates(a, b))
 
 

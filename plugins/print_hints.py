@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Callable
 
-from core.exportform import FieldInfo
+from core.transfer.exportform import FieldInfo
 
 NEGATE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
           ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.In: ast.NotIn, ast.NotIn: ast.In,

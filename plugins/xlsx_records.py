@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
-from core.exporting import safe_name, text_width
-from core.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
+from core.transfer.exporting import safe_name, text_width
+from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
 
 MAX_WIDTH = 40
 

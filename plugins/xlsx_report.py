@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import xlsxwriter
 
-from core.exporting import cn_date, cn_period, safe_name, text_width
-from core.reportmodel import Column, Report
+from core.transfer.exporting import cn_date, cn_period, safe_name, text_width
+from core.reporting.reportmodel import Column, Report
 
 WRAP_AT = 20          # characters: a column grows with its data up to this, then text wraps
 MIN_WIDTH = 4

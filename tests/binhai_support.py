@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from core.demo import make_id
+from core.transfer.demo import make_id
 from core.engine import Engine
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"

@@ -1,6 +1,6 @@
 """An independent count of the quarterly summary's 31 columns, straight from the stored records.
 
-The summary is computed by `core/reports.py` from the expressions in `forms/summary.yaml`; the
+The summary is computed by `core/reporting/reports.py` from the expressions in `forms/summary.yaml`; the
 tests count the same columns again in plain Python from the definitions in the domain notes
 (annex 3), reading only `Engine.iter_records`, so a drift between the form file, the report
 builder and what a column is meant to count shows up as a named cell.

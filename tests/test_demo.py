@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from binhai_support import TODAY, open_engine
-from core import demo
+from core.transfer import demo
 from plugins.cn.ids import check_id
 
 

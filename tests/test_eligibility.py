@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 import datetime as dt
 
 from binhai_support import TODAY, copy_forms, open_engine, person, set_setting, years_before
-from plugins.cn.dates import add_months
+from core.dates import add_months
 
 
 def eligible(eng, data):

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from core import hookimpl
-from core.expressions import Evaluator, ExpressionError, scope
+from core.formlang.expressions import Evaluator, ExpressionError, scope
 from core.plugins import build_registry, load_plugins
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from core.formmodel import Field
+from core.formlang.formmodel import Field
 from core.plugins import build_registry, load_plugins
 
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 import pytest
 
 from binhai_support import copy_forms, edit
-from core.formload import load_form_dir
+from core.formlang.formload import load_form_dir
 from core.plugins import build_registry, load_plugins
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from core.formload import check_paths, compile_form_text, load_form_dir
+from core.formlang.formload import check_paths, compile_form_text, load_form_dir
 from core.plugins import build_registry, load_plugins
 from core.problems import FormError
 
@@ -165,7 +165,7 @@ def test_overlay_problems_are_located_in_the_overlay_file(tmp_path, registry):
 
 
 def test_compiled_schema_shape(registry):
-    from core.compile import compile_form
+    from core.formlang.compile import compile_form
     schema = compile_form(load_form_dir(FIXTURES / "forms_basic", registry).get("person"), registry)
     props = schema["properties"]
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -11,10 +11,10 @@ import openpyxl
 import pytest
 
 from binhai_support import TOWN, VILLAGE, open_engine, person
-from core import demo
+from core.transfer import demo
 from core.cli import main
 from core.engine import Engine
-from core.importing import import_records
+from core.transfer.importing import import_records
 from core.problems import CarebookError
 
 
@@ -55,8 +55,8 @@ def test_a_masked_export_is_refused_and_nothing_is_saved(source, tmp_path):
 def office_sheet(eng, path, people, title=True, names=True):
     """An office's own Excel: a title line, then the labels staff know (a column of its own
     too), town and village by name, dates as Excel dates."""
-    from core.exportform import column_labels
-    from core.exporting import ExportJob
+    from core.transfer.exportform import column_labels
+    from core.transfer.exporting import ExportJob
 
     info = ExportJob(what="records", output=path, engine=eng).form()
     labels = dict(zip([f.id for f in info.table_fields], column_labels(info)))

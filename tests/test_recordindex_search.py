@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from core.recordindex import JOIN_FROM, SEARCH_KEY, RecordIndex
+from core.records.recordindex import JOIN_FROM, SEARCH_KEY, RecordIndex
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
 GIVEN = "秀英桂兰玉凤芝淑珍华明国强建军志刚海波春生德福美丽红梅文"

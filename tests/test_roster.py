@@ -9,7 +9,7 @@ import datetime as dt
 import types
 
 from binhai_support import TOWN, TOWN2, VILLAGE, VILLAGE2, open_engine, person
-from core.reports import pinyin_key
+from core.reporting.reports import pinyin_key
 
 
 def test_roster_rows_order_and_columns(tmp_path):

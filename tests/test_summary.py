@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from binhai_support import TODAY, TOWN, VILLAGE, copy_forms, edit, open_engine, person
-from core import demo
+from core.transfer import demo
 from summary_count import assert_rows_match, independent_count
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"

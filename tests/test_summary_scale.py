@@ -2,7 +2,7 @@
 an independent count of the stored records.
 
 The CLI's `--json` rows and total are compared cell by cell, town by town, with the count in
-`summary_count.py` (plain Python over `Engine.iter_records`, not through `core/reports.py`).
+`summary_count.py` (plain Python over `Engine.iter_records`, not through `core/reporting/reports.py`).
 
 Generating 5,000 validated people takes most of a minute, so the ledger is made once for the
 module with the visit history cut down (one quarter of town visits, a week of village visits):
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 import pytest
 
 from binhai_support import TODAY, copy_forms
-from core import demo
+from core.transfer import demo
 from core.engine import Engine
 from summary_count import KEYS, assert_rows_match, independent_count, quarter_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.recordindex import pinyin_initials
+from core.records.recordindex import pinyin_initials
 from tui.screens.roster import PAGE
 from tui.widgets.pagedtable import PagedTable
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from core.formload import load_form_dir
+from core.formlang.formload import load_form_dir
 from core.plugins import build_registry, load_plugins
-from core.validation import Validator
+from core.records.validation import Validator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TODAY = dt.date(2026, 11, 30)

@@ -1,5 +1,5 @@
 """The safe YAML loader: positions, YAML 1.1 pitfalls kept visible, duplicate keys and syntax errors located."""
-from core.yamlload import load_file, load_text
+from core.formlang.yamlload import load_file, load_text
 
 
 def test_positions_of_keys_and_values():
@@ -59,7 +59,7 @@ def test_empty_file_and_bad_encoding(tmp_path):
 
 
 def test_parsed_files_are_cached_by_content_and_an_edit_is_seen(tmp_path, monkeypatch):
-    from core.yamlload import load_file
+    from core.formlang.yamlload import load_file
 
     monkeypatch.setenv("CAREBOOK_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "a.yaml"

@@ -20,7 +20,7 @@ def open_engine(folder: Path, persons: int = 0, forms_dir: Path | None = None) -
     """`forms_dir`: a copied forms folder (e.g. with a town overlay added); default the shipped one."""
     eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
     if persons:
-        from core import demo
+        from core.transfer import demo
 
         demo.generate(eng, persons=persons, seed=7, as_of=TODAY)
     eng.settings.set("ledger_created", TODAY.isoformat())   # past the first-run choice

@@ -274,7 +274,7 @@ def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: 
     folder = folder or paths.demo_data_dir()
     engine = Engine.open(folder, forms_dir)
     if not paths.is_demo(folder) or roles.ledger_is_empty(engine):
-        from core import demo as demo_data
+        from core.transfer import demo as demo_data
 
         demo_data.generate(engine, persons=persons)
         paths.mark_demo(folder)

@@ -3,8 +3,8 @@
 Public names: `Store`, `StorageError`, `StoreLocked`, `list_backups`, `restore_backup`,
 `Backup`. Everything else in this package is internal.
 """
-from .backups import Backup, list_backups, restore_backup
-from .errors import StorageError, StoreLocked
-from .store import Store
+from core.storage.backups import Backup, list_backups, restore_backup
+from core.storage.errors import StorageError, StoreLocked
+from core.storage.store import Store
 
 __all__ = ["Backup", "Store", "StorageError", "StoreLocked", "list_backups", "restore_backup"]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import atomic, lock
-from .errors import StorageError
-from .tinyfile import CorruptFile, read_json
+from core.storage import atomic, lock
+from core.storage.errors import StorageError
+from core.storage.tinyfile import CorruptFile, read_json
 
 BACKUPS = "backups"
 COPIED = ("records", "history")

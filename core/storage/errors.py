@@ -5,7 +5,7 @@ message instead of a traceback.
 """
 from __future__ import annotations
 
-from ..problems import CarebookError
+from core.problems import CarebookError
 
 
 class StorageError(CarebookError):

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from core.storage import atomic
 
 ID_KEY, TIME_KEY = "_id", "_t"
 

@@ -36,9 +36,9 @@ from operator import countOf, itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import atomic
-from .partfile import HIST_KEY, ROW_KEY, TIME_KEY
-from .tinyfile import CorruptFile, loads, read_json, record_id
+from core.storage import atomic
+from core.storage.partfile import HIST_KEY, ROW_KEY, TIME_KEY
+from core.storage.tinyfile import CorruptFile, loads, read_json, record_id
 
 FORMAT = 3
 READABLE = (2, 3)   # format 2: rows and layout on one line; read, rewritten in format 3 at the next save

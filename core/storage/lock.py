@@ -11,7 +11,7 @@ from pathlib import Path
 
 import filelock
 
-from .errors import StoreLocked
+from core.storage.errors import StoreLocked
 
 LOCK_NAME = ".lock"
 

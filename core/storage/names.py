@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import StorageError
+from core.storage.errors import StorageError
 
 NO_PARTITION = "_none"
 _TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")

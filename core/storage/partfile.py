@@ -17,9 +17,9 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from . import tinyfile
-from .tinyfile import TABLE, Documents
-from .tinystorage import VillageStorage
+from core.storage import tinyfile
+from core.storage.tinyfile import TABLE, Documents
+from core.storage.tinystorage import VillageStorage
 
 ROW_KEY = "_row"
 TIME_KEY = "_t"

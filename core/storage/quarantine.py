@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from ..problems import Problem
-from . import atomic, backups
+from core.problems import Problem
+from core.storage import atomic, backups
 
 QUARANTINE = "quarantine"
 

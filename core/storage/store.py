@@ -26,13 +26,13 @@ from tinydb import TinyDB, where
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
-from ..problems import Problem
-from . import atomic, backups, history, indexfile, lock, names, quarantine
-from .errors import StorageError
-from .indexfile import IndexText, LazyRows
-from .partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
-from .tinyfile import TABLE, CorruptFile, Documents
-from .tinystorage import VillageStorage
+from core.problems import Problem
+from core.storage import atomic, backups, history, indexfile, lock, names, quarantine
+from core.storage.errors import StorageError
+from core.storage.indexfile import IndexText, LazyRows
+from core.storage.partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
+from core.storage.tinyfile import TABLE, CorruptFile, Documents
+from core.storage.tinystorage import VillageStorage
 
 RECORDS, HISTORY = "records", "history"
 DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"

@@ -24,7 +24,7 @@ from operator import itemgetter, sub
 from pathlib import Path
 from typing import Any, Callable
 
-from . import atomic
+from core.storage import atomic
 
 TABLE = "_default"
 _HEAD = b'{"_default":{'

@@ -39,9 +39,9 @@ from typing import Any, Callable
 
 from tinydb.storages import Storage
 
-from . import atomic
-from .errors import StorageError
-from .tinyfile import TABLE, Documents, check_tables, loads, parse_tables
+from core.storage import atomic
+from core.storage.errors import StorageError
+from core.storage.tinyfile import TABLE, Documents, check_tables, loads, parse_tables
 
 # (temp data file, new documents, new layout) → [(path, bytes)] to make durable with it.
 Companions = Callable[[Path, Documents, "dict[str, Any] | None"], "list[tuple[Path, bytes]]"]

@@ -351,7 +351,7 @@ def _load_cached(path: Path) -> Divisions:
     a start then neither imports PyYAML nor parses 150 villages."""
     import hashlib
 
-    from core.yamlload import cache_get, cache_put
+    from core.formlang.yamlload import cache_get, cache_put
 
     try:
         key = "divisions-" + hashlib.sha256(path.read_bytes()).hexdigest()

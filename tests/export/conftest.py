@@ -14,7 +14,7 @@ import pytest
 
 from core.engine import Engine
 from core.problems import Problem
-from core.reportmodel import Column, Report
+from core.reporting.reportmodel import Column, Report
 
 # bench/ is not an installed package; `.venv/bin/pytest` does not put the project root on
 # sys.path, so the benchmark's row generator is reached this way.

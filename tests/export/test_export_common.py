@@ -1,8 +1,8 @@
 """Tests of what all exporters share: widths, output names, masking, records as rows."""
 from __future__ import annotations
 
-from core.exportform import file_no, flat_record, form_info, masked_record, parent_headers
-from core.exporting import ExportJob, mask_value, output_file, sibling, text_width
+from core.transfer.exportform import file_no, flat_record, form_info, masked_record, parent_headers
+from core.transfer.exporting import ExportJob, mask_value, output_file, sibling, text_width
 
 ID_1 = "120107193801010032"
 VILLAGE = "120116009201"
@@ -64,7 +64,7 @@ def test_masked_record_keeps_codes_and_masks_children(reg_form, records):
 
 
 def test_paper_dates_and_periods():
-    from core.exporting import cn_date, cn_period
+    from core.transfer.exporting import cn_date, cn_period
 
     assert cn_date("2026-11-30") == "2026年11月30日" and cn_date("2024-05-01") == "2024年5月1日"
     assert cn_date("") == "" and cn_date("2026年11月30日") == "2026年11月30日"

@@ -17,7 +17,7 @@ def eng(engine):
 
 @pytest.fixture(scope="module")
 def demo_eng(eng):
-    from core import demo
+    from core.transfer import demo
 
     try:
         demo.generate(eng, persons=40, seed=5)

@@ -1,4 +1,4 @@
-"""A long report is written by a second process while the engine reads rows (core.exportpipe):
+"""A long report is written by a second process while the engine reads rows (core.transfer.exportpipe):
 the file must be the same as written in-process, masking included, and every failure — the
 writer's, the reader's, a writer that dies — must come back as an error, never a hang or a
 half-written file."""
@@ -9,14 +9,14 @@ import subprocess
 import openpyxl
 import pytest
 
-from core import exportpipe
-from core.exportpipe import ExportFailed, write_report
-from core.reportmodel import Column, Report
+from core.transfer import exportpipe
+from core.transfer.exportpipe import ExportFailed, write_report
+from core.reporting.reportmodel import Column, Report
 
 
 @pytest.fixture(scope="module")
 def demo_eng(engine):
-    from core import demo
+    from core.transfer import demo
 
     demo.generate(engine, persons=40, seed=7)
     return engine

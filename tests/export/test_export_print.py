@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from core.exportform import form_info
-from core.exporting import mask_value
+from core.transfer.exportform import form_info
+from core.transfer.exporting import mask_value
 from plugins.export_print import FormPrinter
 from plugins.print_hints import Speaker, field_hint, section_hint
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
-from core.exportform import form_info
-from core.exporting import mask_value
+from core.transfer.exportform import form_info
+from core.transfer.exporting import mask_value
 from plugins.export_tabular import write_records_csv, write_report_csv
 
 ID_1 = "120107193801010032"

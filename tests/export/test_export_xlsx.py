@@ -7,9 +7,9 @@ import subprocess
 import openpyxl
 import pytest
 
-from core.exportform import form_info
-from core.exporting import mask_value, text_width
-from core.reportmodel import Column, Report
+from core.transfer.exportform import form_info
+from core.transfer.exporting import mask_value, text_width
+from core.reporting.reportmodel import Column, Report
 from plugins.xlsx_records import write_records_xlsx
 from plugins.xlsx_report import header_cells, write_report_xlsx
 

@@ -51,7 +51,7 @@ def test_blocked_by_name(monkeypatch):
 def test_export_through_the_engine(tmp_path):
     """The real path staff take: the engine builds the roster and hands the job over."""
     engine_mod = pytest.importorskip("core.engine", exc_type=ImportError)
-    pytest.importorskip("core.reports", exc_type=ImportError)    # the roster builder
+    pytest.importorskip("core.reporting.reports", exc_type=ImportError)    # the roster builder
     eng = engine_mod.Engine.open(tmp_path / "data")
     try:
         assert "markdown" in eng.registry.exporters

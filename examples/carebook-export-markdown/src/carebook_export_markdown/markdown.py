@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from core.exporting import ExportJob, output_file
+from core.transfer.exporting import ExportJob, output_file
 from core.problems import CarebookError
-from core.reportmodel import Column, Report
+from core.reporting.reportmodel import Column, Report
 
 Mask = Callable[[str | None, Any], Any]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .expressions import Evaluator
-from .formcheck import FormChecker, Scope
-from .formmodel import Choices, Form, choice_items
-from .metaschema import MetaCheck
-from .overlay import Overlay, TownForms
-from .problems import FormError, Problem
-from .viewcheck import FileChecker
-from .registry import Registry
-from .yamlload import YamlDoc, load_file, load_text
+from core.formlang.expressions import Evaluator
+from core.formlang.formcheck import FormChecker, Scope
+from core.formlang.formmodel import Choices, Form, choice_items
+from core.formlang.metaschema import MetaCheck
+from core.formlang.overlay import Overlay, TownForms
+from core.problems import FormError, Problem
+from core.formlang.viewcheck import FileChecker
+from core.registry import Registry
+from core.formlang.yamlload import YamlDoc, load_file, load_text
 
 SUFFIXES = (".yaml", ".yml", ".json")
 SUBFOLDERS = ("lists", "overlays")

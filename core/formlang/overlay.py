@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .formmodel import Form, choice_items
+from core.formlang.formmodel import Form, choice_items
 
 
 @dataclass

@@ -14,7 +14,7 @@ the caller's main script (a host script without a `__main__` guard would export 
 whose "fork" is unsafe beside the UI's threads. Short reports, a writer that is not a
 module-level function, or `CAREBOOK_EXPORT_PROCESS=off` keep everything in this process, with
 the same result. The child never sees the engine, the records or the operator: only finished
-rows, masked by the same rule (`core.exporting.mask_value`) as in-process.
+rows, masked by the same rule (`core.transfer.exporting.mask_value`) as in-process.
 """
 from __future__ import annotations
 
@@ -30,15 +30,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, BinaryIO
 
-from .exporting import mask_value
-from .reportmodel import Report
+from core.transfer.exporting import mask_value
+from core.reporting.reportmodel import Report
 
 Writer = Callable[..., int]
 BATCH = 500                    # rows per message: large enough that pickling is cheap per row
 MIN_ROWS = 5000                # below this, starting a process costs more than it saves
 _TAIL = ("total", "checks", "notes", "late", "due", "row_count")   # may be set while rows stream
-_ROOT = str(Path(__file__).resolve().parents[1])                   # where `core` is importable from
-_BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from core.exportpipe import child_main; child_main()"
+_ROOT = str(Path(__file__).resolve().parents[2])                   # where `core` is importable from
+_BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from core.transfer.exportpipe import child_main; child_main()"
 
 
 class ExportFailed(Exception):

@@ -21,7 +21,7 @@ class FormSnapshots:
         return self.folder / form_id / f"v{version}{suffix}"
 
     def keep(self, formset) -> None:
-        from .storage.atomic import write_bytes
+        from core.storage.atomic import write_bytes
 
         for form in formset.forms.values():
             src = Path(form.source) if getattr(form, "source", None) else None
@@ -37,7 +37,7 @@ class FormSnapshots:
         key = (form_id, version)
         if key in self._cache:
             return self._cache[key]
-        from .formload import compile_form_text
+        from core.formlang.formload import compile_form_text
 
         for suffix in (".yaml", ".yml", ".json"):
             path = self._path(form_id, version, suffix)

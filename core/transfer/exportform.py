@@ -2,7 +2,7 @@
 
 Exporters must not each re-learn the form language (choice lists by name, repeat groups,
 booleans, which fields are personal), or a CSV and a spreadsheet of the same records would
-disagree. `form_info` reads a `core.formmodel.Form` — or the same shape as plain dicts, as
+disagree. `form_info` reads a `core.formlang.formmodel.Form` — or the same shape as plain dicts, as
 loaded from a form file — into `FormInfo`, and `flat_record` turns one stored record into a
 parent row plus one list of rows per repeat group, already masked.
 

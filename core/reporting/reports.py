@@ -18,11 +18,11 @@ import functools
 import re
 from typing import Any, Callable, Iterable, Iterator
 
-from plugins.cn.dates import parse_quarter, quarter_end, quarter_start
+from core.dates import parse_quarter, quarter_end, quarter_start
 
-from .expressions import CONTEXT_NAMES, ExpressionError
-from .problems import FormError, Problem
-from .reportmodel import Column, Report
+from core.formlang.expressions import CONTEXT_NAMES, ExpressionError
+from core.problems import FormError, Problem
+from core.reporting.reportmodel import Column, Report
 
 LIST_SEPARATOR = "、"
 
@@ -108,7 +108,7 @@ def town_roster_columns(eng, spec: dict, town: str | None) -> list[dict]:
     town_form = eng.form(form_id, town=town)
     if town_form is base:
         return []
-    from .exportform import pii_kind
+    from core.transfer.exportform import pii_kind
 
     declared = {f.id for f in base.fields_flat()}
     taken = {c["key"] for c in spec.get("columns", [])}
@@ -310,7 +310,7 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
     cols = [c for c in tally.cols if c.get("over") == visit_form]
     if not cols:
         return
-    from .schedule import rows_with
+    from core.reporting.schedule import rows_with
 
     date_f = spec.get("visit_date_field", "visit_date")
     needed = {date_f} | set().union(*(names_in(eng.evaluator, c["count"]) for c in cols))

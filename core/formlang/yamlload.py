@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 
-from .problems import Problem
+from core.problems import Problem
 
 Path_ = tuple  # a path into the document: ("sections", 0, "fields", 2, "type")
 
@@ -89,7 +89,7 @@ def load_text(text: str, file: str = "<text>") -> YamlDoc:
 
     PyYAML is imported here, not with this module: form files come from the cache on almost
     every start, and importing PyYAML cost ~16 ms of the app's start-up."""
-    from .yamlparse import parse
+    from core.formlang.yamlparse import parse
 
     return parse(text, file)
 

@@ -12,10 +12,10 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .expressions import ROW_NAMES, Evaluator, ExpressionError
-from .problems import Problem
-from .registry import Registry
-from .yamlload import YamlDoc
+from core.formlang.expressions import ROW_NAMES, Evaluator, ExpressionError
+from core.problems import Problem
+from core.registry import Registry
+from core.formlang.yamlload import YamlDoc
 
 _FIELD_EXPRESSIONS = ("relevant", "calculate", "initial")
 

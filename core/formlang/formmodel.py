@@ -2,7 +2,7 @@
 
 Everything downstream — compiling to JSON Schema, validation, the UI, reports — reads these
 dataclasses rather than the raw YAML dict, so key names and defaults live in one place.
-`Form.from_raw` does no checking (see `core.formload` for that): it trusts a dict that already
+`Form.from_raw` does no checking (see `core.formlang.formload` for that): it trusts a dict that already
 passed the meta-schema and the semantic checks, which is also what the engine stores as a
 snapshot for records saved under an older version.
 """
@@ -206,7 +206,7 @@ class Form:
     def snapshot_text(self) -> str:
         """The form file as JSON with every list it uses inlined, so it rebuilds on its own later.
 
-        The engine stores this per version; `core.formload.compile_form_text` reads it back, so a
+        The engine stores this per version; `core.formlang.formload.compile_form_text` reads it back, so a
         record saved under version N still validates under version N after the file changed.
         """
         raw = copy.deepcopy(self.raw)

@@ -1,6 +1,6 @@
 """The shape every report has, whoever builds it and whoever writes it out.
 
-Report builders (`core/reports.py`, plugins' `register_reports`) produce a `Report`; the TUI
+Report builders (`core/reporting/reports.py`, plugins' `register_reports`) produce a `Report`; the TUI
 draws it and exporters write it. Rows may be an iterator so a 50,000-person roster streams
 from storage to file without being held in memory.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .problems import Problem
+from core.problems import Problem
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Admins write expressions; nothing they write may run arbitrary code. Each expression is parsed
 once and checked against a whitelist of node types (comprehensions and list/dict literals, no
-lambdas, no assignment, no attribute dunders), then compiled by `core.exprcompile` into a code
+lambdas, no assignment, no attribute dunders), then compiled by `core.formlang.exprcompile` into a code
 object that runs with no built-ins and can only call the registered functions — the same
 language simpleeval defines, at native speed, since the same handful of expressions run for
 every record of a roster. `names_used` lets the form
@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from simpleeval import InvalidExpression, NameNotDefined
 
-from .exprcompile import FUNCTION_PREFIX, Compiled, base_globals
+from core.formlang.exprcompile import FUNCTION_PREFIX, Compiled, base_globals
 
 
 class ExpressionError(Exception):
@@ -172,7 +172,7 @@ class Evaluator:
     # --- evaluating -----------------------------------------------------------------------
 
     def compiled(self, expr: str) -> Compiled:
-        """The expression's code object, compiled once (see `core.exprcompile` for why it is safe)."""
+        """The expression's code object, compiled once (see `core.formlang.exprcompile` for why it is safe)."""
         found = self._compiled.get(expr)
         if found is None:
             node = self.parse(expr)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .exportform import FILE_NO, FieldInfo, FormInfo, column_labels, split_multi
-from .exporting import ExportJob
-from .problems import CarebookError, Problem
+from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, column_labels, split_multi
+from core.transfer.exporting import ExportJob
+from core.problems import CarebookError, Problem
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
 KEY = "档案编号"

@@ -16,14 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .problems import Problem
-from .registry import Registry
-from .yamlload import YamlDoc, cache_get, cache_put
+from core.problems import Problem
+from core.registry import Registry
+from core.formlang.yamlload import YamlDoc, cache_get, cache_put
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "form.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "form.schema.json"
 
 TYPE_NAMES = {"string": "文字", "integer": "整数", "number": "数字", "boolean": "true/false",
               "array": "列表", "object": "映射（键: 值）", "null": "空值"}

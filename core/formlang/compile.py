@@ -2,15 +2,15 @@
 
 The schema carries what is fixed per field — type, format, choices, bounds, lengths, rows — and
 `additionalProperties: false` so a misspelt or stale key is caught. Required-ness is left out on
-purpose: relevance makes it conditional, so `core.validation` decides it per record. Shared
+purpose: relevance makes it conditional, so `core.records.validation` decides it per record. Shared
 constraints are added here rather than in each field type, so plugin types get them for free.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .formmodel import Field, Form
-from .registry import Registry
+from core.formlang.formmodel import Field, Form
+from core.registry import Registry
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

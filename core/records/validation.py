@@ -13,12 +13,12 @@ from typing import Any, Callable, Iterable
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from .compile import compile_form
-from .expressions import Evaluator, ExpressionError, empty, settings_names
-from .formmodel import Field, Form, Rule
-from .metaschema import TYPE_NAMES
-from .problems import Problem
-from .registry import Registry
+from core.formlang.compile import compile_form
+from core.formlang.expressions import Evaluator, ExpressionError, empty, settings_names
+from core.formlang.formmodel import Field, Form, Rule
+from core.formlang.metaschema import TYPE_NAMES
+from core.problems import Problem
+from core.registry import Registry
 
 UniqueLookup = Callable[[str, Any], Any]
 _UNSET = object()

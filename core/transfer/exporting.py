@@ -5,7 +5,7 @@ export in the history. Masking lives here, not in each exporter, so no exporter 
 
 The helpers below are shared by every built-in exporter (and open to third-party ones):
 where output files go, how wide Chinese text is, and how a form and its records become flat
-tables of labelled text (`core.exportform`). Keeping them here means CSV, XLSX and the printed
+tables of labelled text (`core.transfer.exportform`). Keeping them here means CSV, XLSX and the printed
 form agree on what a record looks like on paper.
 """
 from __future__ import annotations
@@ -62,14 +62,14 @@ class ExportJob:
         return self.engine.report(self.what, **params)
 
     def form(self, form_id: str | None = None, version: int | None = None, town: str | None = None):
-        """The exporters' view of a form (`core.exportform.FormInfo`), division names included.
+        """The exporters' view of a form (`core.transfer.exportform.FormInfo`), division names included.
 
         A records export covers every town, so it also carries the fields town overlays and
         plugins add (as extra columns, blank for the other towns): done here, not in each
         exporter, so no records exporter — nor the masking of a town field marked `pii` —
         can miss them. A printed form is the one its town sees: one person's form carries
         their town's fields, and a blank form for `--town` that town's."""
-        from .exportform import form_info, town_forms, with_town_fields
+        from core.transfer.exportform import form_info, town_forms, with_town_fields
 
         form_id = form_id or self.form_id
         info = form_info(self.engine.form(form_id, version=version, town=town), names=self.division_name)
@@ -97,8 +97,8 @@ class ExportJob:
 
     def write_report(self, writer: Callable[..., int], report, path: Path) -> int:
         """`writer(report, path, mask, progress)` for this job, in a second process when the
-        report is long (see `core.exportpipe`): a module-level writer function gets that for free."""
-        from .exportpipe import write_report
+        report is long (see `core.transfer.exportpipe`): a module-level writer function gets that for free."""
+        from core.transfer.exportpipe import write_report
 
         return write_report(writer, report, path, full=self.full,
                             progress=lambda n: self.tick(n, report.row_count))

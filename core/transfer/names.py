@@ -3,7 +3,7 @@
 Surnames carry rough weights from the frequency tables of the 2020 census (王李张刘陈 lead);
 given names are drawn from characters common for people born 1925–1965 in northern China, by
 sex, so a demo roster looks like a real village roster (王秀英, 张德山) rather than random text.
-Kept apart from `core.demo` so the generator stays about the ledger, not about names.
+Kept apart from `core.transfer.demo` so the generator stays about the ledger, not about names.
 """
 from __future__ import annotations
 

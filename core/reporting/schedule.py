@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from plugins.cn.dates import add_months, quarter_end
+from core.dates import add_months, quarter_end
 
-from .problems import FormError
+from core.problems import FormError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A synthetic but realistic Binhai ledger, for trying the program and for tests at scale.
 
-Nothing here is a real person: names come from `core.names`, ID numbers are made up with
+Nothing here is a real person: names come from `core.transfer.names`, ID numbers are made up with
 correct check characters. The mixes (ages skewed to the 60s, most children working in other
 provinces, a few 特困/低保, ~5 % 退出, visits mostly on time) follow the domain notes, so the
 roster, the summary and the due list look like an office's, and every record passes the same
@@ -22,10 +22,10 @@ import datetime as dt
 import random
 from typing import Any, Iterator
 
-from plugins.cn.dates import add_months, quarter_end, quarter_start
+from core.dates import add_months, quarter_end, quarter_start
 from plugins.cn.ids import check_char
 
-from . import names
+from core.transfer import names
 
 OPERATOR = "演示数据"
 # Where elders' ID numbers were first issued: the three former districts, Binhai itself, and a

@@ -15,13 +15,13 @@ from __future__ import annotations
 import ast
 from typing import Any, Iterable
 
-from .expressions import ExpressionError
-from .formcheck import FormChecker, Scope, suggest
-from .formmodel import Form
-from .problems import Problem
-from .yamlload import YamlDoc
+from core.formlang.expressions import ExpressionError
+from core.formlang.formcheck import FormChecker, Scope, suggest
+from core.formlang.formmodel import Form
+from core.problems import Problem
+from core.formlang.yamlload import YamlDoc
 
-# Names the builders in core/reports.py add to a record's fields (besides settings and today).
+# Names the builders in core/reporting/reports.py add to a record's fields (besides settings and today).
 VIEW_NAMES = frozenset({"as_of"})
 VIEW_CELL_NAMES = VIEW_NAMES | {"row_number"}      # row_number is known only once a row is chosen
 REPORT_NAMES = frozenset({"q_start", "q_end", "report_date"})

@@ -1,4 +1,4 @@
-"""PyYAML's part of loading form files: composing nodes with positions (see `core.yamlload`).
+"""PyYAML's part of loading form files: composing nodes with positions (see `core.formlang.yamlload`).
 
 Kept apart so that PyYAML is imported only when a file is parsed, not on a start whose form
 files all come from the cache.
@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem
-from .yamlload import Coerced, Path_, YamlDoc, dotted
+from core.problems import Problem
+from core.formlang.yamlload import Coerced, Path_, YamlDoc, dotted
 
 
 class _Resolver(yaml.resolver.BaseResolver):
