@@ -12,7 +12,8 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from core import paths
 from core.problems import CarebookError, ValidationFailed
@@ -500,7 +501,40 @@ def build_parser() -> argparse.ArgumentParser:
     c = bk.add_parser("restore", parents=[common], help="从备份恢复")
     c.add_argument("name")
     c.set_defaults(func=cmd_backups)
+    _register_command_modules(CommandGroups(sub, {"forms": forms, "records": rec, "visits": vis,
+                                                  "report": rep, "plugins": plug, "backups": bk},
+                                            common))
     return p
+
+
+@dataclass
+class CommandGroups:
+    """What a command module in `core/commands/` adds its subcommands to.
+
+    `root` takes new top-level commands (`carebook followups ...`); `groups[name]` the
+    existing ones (`forms`, `records`, `visits`, `report`, `plugins`, `backups`); `common` is the
+    parent parser that gives each subcommand `--data`/`--forms`."""
+
+    root: Any
+    groups: dict[str, Any]
+    common: argparse.ArgumentParser
+
+
+def _register_command_modules(target: CommandGroups) -> None:
+    """Each module of `core.commands` with a `register(target)` adds its own subcommands.
+
+    Modules are found by name, in sorted order, so a new command family is one new file and
+    no shared list to edit."""
+    import importlib
+    import pkgutil
+
+    from core import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"core.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(target)
 
 
 class _ChineseHelp(argparse.HelpFormatter):
