@@ -363,10 +363,11 @@ def cmd_plugins_list(args) -> int:
                 _out(f"{i.name}\t{i.source}\t{i.version or '-'}\t{', '.join(i.hooks)}")
         for msg in eng.registry.notes:
             _err(f"说明：{msg}")
-        for msg in eng.registry.problems:
+        problems = eng.plugin_problems()
+        for msg in problems:
             _err(f"插件问题：{msg}")
-        if eng.registry.problems:
-            _err(f"有 {len(eng.registry.problems)} 个插件问题，见上。")
+        if problems:
+            _err(f"有 {len(problems)} 个插件问题，见上。")
             return EXIT_BROKEN
     return EXIT_OK
 

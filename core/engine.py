@@ -639,6 +639,15 @@ class Engine:
             raise CarebookError(f"没有插件提供数据 “{name}”（运行 carebook plugins list 查看插件）")
         return get()
 
+    def plugin_problems(self) -> list[str]:
+        """Everything wrong with the plugins, for `plugins list` and the admin corner: loading,
+        registering, misspelled hooks, and `extend_form` answers for every form and town."""
+        try:
+            towns = [t.code for t in self.divisions.towns()]
+        except CarebookError:
+            towns = []                  # the division file's problems are reported on their own
+        return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
+
     def _refuse_data_plugins(self) -> None:
         """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
         folder = self.data_dir / "plugins"
