@@ -297,7 +297,6 @@ def _village(ck: _Checker, v: object, tm: _Map, where: str, town: Division, seen
 
 # ---- the division file of one forms folder ------------------------------------------------
 
-REPO_FORMS = Path(__file__).resolve().parents[2] / "forms"
 # Parsed files by resolved path and (mtime, size): a cache of file contents, not a "current"
 # folder — every engine asks through its own `DivisionFile`, so two engines on two forms
 # folders never see each other's villages.
@@ -306,8 +305,9 @@ _cache: dict[Path, tuple[tuple[int, int], Divisions | DivisionsError]] = {}
 
 def default_forms_dir() -> Path:
     """Where a division file is looked for when no engine names a forms folder."""
-    env = os.environ.get("CAREBOOK_FORMS")
-    return Path(env) if env else REPO_FORMS
+    from core.paths import default_forms_dir
+
+    return default_forms_dir()
 
 
 class DivisionFile:
