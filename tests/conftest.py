@@ -2,6 +2,8 @@
 user's cache, so tests never see (or leave) anything outside their tmp folders."""
 import pytest
 
+pytest_plugins = ["carebook.testing"]   # the fixtures plugin authors get (carebook_ledger, ...)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_form_cache(tmp_path_factory):

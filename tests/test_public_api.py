@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import carebook
 from carebook import types
 from carebook.testing import ProgressLog, make_ledger, run_export, sample_report, shipped_forms
-from carebook.testing import carebook_ledger, carebook_progress  # noqa: F401 - the fixtures
 
 
 def test_every_exported_name_exists():
