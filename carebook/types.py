@@ -23,7 +23,7 @@ Mask = Callable[[str | None, Any], Any]
 #: ``progress(done, total)``: rows written so far and the total when known.
 Progress = Callable[[int, int | None], None]
 #: A module-level writer for ``job.write_report``: ``writer(report, path, mask, progress) -> rows``.
-Writer = Callable[["Report", Path, Mask, Callable[[int], None]], int]
+Writer = Callable[["Report", Path, Mask, Callable[[int], None] | None], int]
 
 
 @runtime_checkable
