@@ -179,7 +179,7 @@ class Engine:
     def new_record(self, form_id: str, **context) -> dict:
         """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
         form = self.form(form_id)
-        v = self.validator(form_id, town=context.get("town"))
+        v = self._display_validator(form_id, context.get("town"))
         data: dict[str, Any] = {}
         for f in form.top_fields():
             if f.computed:
@@ -196,7 +196,7 @@ class Engine:
 
     def compute(self, form_id: str, data: dict, overrides: dict | None = None) -> tuple[dict, dict]:
         """Computed fields and `cases` with the reason that fired, for live display."""
-        return self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
+        return self._display_validator(form_id, data.get("town")).compute(data, overrides=overrides)
 
     def check(self, form_id: str, data: dict, record_id: str | None = None, *, version: int | None = None,
               accepted: dict[str, str] | None = None, overrides: dict | None = None) -> tuple[dict, list[Problem]]:
@@ -647,6 +647,14 @@ class Engine:
         except CarebookError:
             towns = []                  # the division file's problems are reported on their own
         return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
+
+    def _display_validator(self, form_id: str, town: str | None):
+        """The town's validator for showing computed values; without a broken plugin's
+        additions so the form still opens — `check` (and so every save) reports the plugin."""
+        try:
+            return self.validator(form_id, town=town)
+        except PluginFailed:
+            return self.validator(form_id)
 
     def _refuse_data_plugins(self) -> None:
         """Say so when a ledger still has a `plugins/` folder: it is not read any more."""

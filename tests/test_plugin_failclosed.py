@@ -254,3 +254,15 @@ def test_admin_corner_shows_plugin_failures(tmp_path, monkeypatch):
             assert "插件问题 1 个" in screen
             assert "broken.py" in screen
     scenario()
+
+
+def test_a_broken_extend_form_still_opens_the_form_but_never_saves(tmp_path):
+    """Staff can still see and fill the form (computed values shown); the save says why not."""
+    def extend_form(form_id, town):
+        raise KeyError(town)
+    with engine(tmp_path, Plug("bad_extend", "extend_form", extend_form)) as eng:
+        start = eng.new_record("registration", town=TOWN)
+        assert start["town"] == TOWN
+        data, _ = eng.compute("registration", person())
+        assert data["risk_level"]
+        assert "插件 bad_extend 的 extend_form" in refused(eng, person())
