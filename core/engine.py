@@ -99,6 +99,7 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._row_fields: dict[str, frozenset[str]] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -118,6 +119,7 @@ class Engine:
         """Re-read the form files (the admin edited them) without restarting."""
         self.forms.reload()
         self._validators.clear()
+        self._row_fields = None
         if not self.readonly:
             self.snapshots.keep(self.forms)
         return list(self.forms.problems)
@@ -326,7 +328,15 @@ class Engine:
 
     def _index_row(self, form, record: dict) -> dict:
         # `_p` as the store keeps it, so rows saved in this session look like rows read at open
-        return {**RecordIndex.row_for(form, record), "_p": record["partition"]}
+        return {**RecordIndex.row_for(form, record, self.row_fields(form.id)), "_p": record["partition"]}
+
+    def row_fields(self, form_id: str) -> frozenset[str]:
+        """Fields the list rows of `form_id` carry for reports and due lists, besides `list_fields`
+        (worked out from the report, schedule and view files; see `core.reporting.rowfields`)."""
+        if self._row_fields is None:
+            from core.reporting.rowfields import declared_row_fields
+            self._row_fields = declared_row_fields(self.forms.files, self.evaluator, self.forms)
+        return self._row_fields.get(form_id, frozenset())
 
     def _history_entry(self, record: dict, old: dict | None, note: str | None) -> dict:
         return {
