@@ -171,6 +171,10 @@ class Engine:
             idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id))
         return idx
 
+    def index_loaded(self, form_id: str) -> bool:
+        """Whether the form's list rows are already in memory (reading them again is waste)."""
+        return form_id in self._indexes
+
     def new_record(self, form_id: str, **context) -> dict:
         """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
         form = self.form(form_id)

@@ -73,3 +73,17 @@ def test_a_column_on_a_field_rows_do_not_carry_yet_is_counted_from_records(ledge
                        and rec["data"].get("status") != "退出")
         rep = eng.report("summary", quarter=Q, as_of=TODAY)
     assert rep.total["c32"] == expected > 0
+
+
+def test_due_list_from_rows_in_memory_equals_due_list_read_from_files(ledger):
+    root, forms = ledger
+    with Engine.open(root / "data", forms_dir=forms, readonly=True, today=lambda: TODAY) as eng:
+        assert not eng.index_loaded("registration")
+        from_files = eng.visits_due(as_of=TODAY)
+    with Engine.open(root / "data", forms_dir=forms, readonly=True, today=lambda: TODAY) as eng:
+        eng.index("registration")
+        eng.index("visit")
+        held = eng.visits_due(as_of=TODAY)
+        summary_held = eng.report("summary", quarter=Q, as_of=TODAY).total
+    assert len(from_files) > 20 and held == from_files
+    assert summary_held == _summary(root, forms)[1]
