@@ -21,13 +21,13 @@ from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
 from core.plugins import PluginInfo, build_registry, load_plugins
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
+from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
 NO_PARTITION = "_none"
-ROLLUP_PREFIX = "rollup_"     # engine-kept tables (see Engine.latest); not a form id prefix
 
 
 BULK_BATCH = 20000        # records a bulk save holds before writing (see `Engine.bulk_save`)
@@ -407,13 +407,7 @@ class Engine:
         return n
 
     # ----------------------------------------------------------------- rollups
-    # A form may declare `rollup: {ref: person, key: visit_level, date: visit_date}`: the engine
-    # then keeps, per referenced record, the latest date per key value in a small table of its
-    # own. Due lists need only that, so they never load 300,000 visit rows into memory.
-
-    @staticmethod
-    def _rollup_table(form_id: str) -> str:
-        return f"{ROLLUP_PREFIX}{form_id}"
+    # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
 
     def _rollup(self, form, records: list[dict], olds: dict[str, dict]) -> None:
         found = self._rollup_items(form, records, olds)
@@ -421,72 +415,28 @@ class Engine:
             self.store.put_many(*found)
 
     def _rollup_items(self, form, records: list[dict], olds: dict[str, dict]) -> tuple[str, list] | None:
-        """The rollup table and its rows these records change (`None`: the form has no rollup)."""
-        spec = form.raw.get("rollup") if getattr(form, "raw", None) else None
-        if not spec or self.readonly:
-            return None
-        ref_f, date_f, key_f = spec["ref"], spec["date"], spec.get("key")
-        table = self._rollup_table(form.id)
-        changed: dict[str, dict] = {}
-        parts: dict[str, str] = {}
-        rescan: set[str] = set()
+        return rollup.items(self, form, records, olds)
 
-        def fact(data: dict) -> tuple:
-            return data.get(ref_f), str(data.get(key_f) or "") if key_f else "", data.get(date_f)
-
-        # Only the rows these records touch (a copy of the whole table cost ~1.5 ms a save).
-        touched = [fact(d)[0] for rec in records for d in (rec["data"], (olds.get(rec["id"]) or {}).get("data") or {})]
-        held = self.store.rows(table, [ref for ref in touched if isinstance(ref, str)])
-        for rec in records:
-            ref, key, day = fact(rec["data"])
-            old = olds.get(rec["id"])
-            if old is not None and fact(old["data"]) != (ref, key, day) and fact(old["data"])[0]:
-                rescan.add(fact(old["data"])[0])   # an edited date may lower the latest one
-            if not ref or not day:
-                continue
-            row = changed.get(ref) or {k: v for k, v in held.get(ref, {}).items() if not k.startswith("_")}
-            if row.get(key) is None or str(day) > row[key]:
-                row[key] = str(day)
-            changed[ref] = row
-            parts[ref] = rec["partition"]
-        if rescan:
-            full = self._rollup_scan(form)
-            for ref in rescan:
-                changed[ref] = full.get(ref, {})
-                parts.setdefault(ref, held.get(ref, {}).get("_p"))
-        return table, [({"id": ref, "form": table, "version": 1, "partition": parts.get(ref) or held.get(ref, {}).get("_p"),
-                         "data": row}, dict(row), None) for ref, row in changed.items()]
-
-    def _rollup_scan(self, form) -> dict[str, dict]:
-        """Latest dates recomputed from every record's list row (slow; rebuilds and rare edits)."""
-        spec = form.raw["rollup"]
-        out: dict[str, dict] = {}
-        for row in self.index(form.id).rows.values():
-            ref, day = row.get(spec["ref"]), row.get(spec["date"])
-            key = str(row.get(spec.get("key")) or "") if spec.get("key") else ""
-            if ref and day and (out.setdefault(ref, {}).get(key) or "") < str(day):
-                out[ref][key] = str(day)
-        return out
-
-    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
-        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`.
+    def rollup_rows(self, form_id: str) -> dict[str, dict]:
+        """{referenced record id: rollup row} for a form with a `rollup` (see `core.records.rollup`).
 
         Rebuilt once from the form's records when the rollup table is missing (a ledger from
         before rollups, or a damaged file set aside).
         """
         form = self.form(form_id)
-        if not form.raw.get("rollup"):
+        if not rollup.spec_of(form):
             raise CarebookError(f"表单 “{form_id}” 没有声明 rollup")
-        table = self._rollup_table(form_id)
-        rows = self.store.index(table)
+        rows = self.store.index(rollup.table_of(form_id))
         if not rows and self.store.count(form_id):
-            full = self._rollup_scan(form)
+            table, items = rollup.rebuild_items(self, form)
             if not self.readonly:
-                ref_parts = {r.get(form.raw["rollup"]["ref"]): r.get("_p") for r in self.index(form_id).rows.values()}
-                self.store.put_many(table, [({"id": ref, "form": table, "version": 1, "partition": ref_parts.get(ref),
-                                              "data": row}, dict(row), None) for ref, row in full.items()])
-            return full
-        return {ref: {k: v for k, v in row.items() if not k.startswith("_")} for ref, row in rows.items()}
+                self.store.put_many(table, items)
+            return {item[0]["id"]: {**item[1], "_p": item[0]["partition"]} for item in items}
+        return rows
+
+    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
+        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`."""
+        return rollup.latest_of(self.rollup_rows(form_id))
 
     def related(self, record_id: str, form_id: str) -> list[dict]:
         """Records of `form_id` that refer to `record_id` (a person's visits), read from the

@@ -18,7 +18,7 @@ import functools
 import re
 from typing import Any, Callable, Iterable, Iterator
 
-from core.dates import parse_quarter, quarter_end, quarter_start
+from core.dates import parse_quarter, quarter_end, quarter_of, quarter_start
 
 from core.formlang.expressions import CONTEXT_NAMES, ExpressionError
 from core.problems import FormError, Problem
@@ -367,6 +367,8 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
     # has to be read from the 300,000 full visit records.
     needed -= CONTEXT_NAMES | set(scope) | {"town", "village"}
     town_of = eng.divisions.town_of
+    if _count_visits_from_rollup(eng, spec, tally, scope, by_village, town, cols, needed, date_f):
+        return
     validator = eng.validator(visit_form)
     first, last = scope["q_start"].isoformat(), scope["q_end"].isoformat()
     read = frozenset(needed | {"town", "village"})
@@ -383,6 +385,44 @@ def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, 
         names = validator.names(row, read)
         names.update(scope)
         count(names, tally.unit(_unit_of(row, by_village) or ""))
+
+
+def _count_visits_from_rollup(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, town: str | None,
+                              cols: list[dict], needed: set[str], date_f: str) -> bool:
+    """Visit columns that read only the rollup's key (`visit_level == '村委会'`) summed from the
+    per-person quarterly counts kept at save time (`core.records.rollup`), without reading the
+    quarter's visits. False when the counts cannot answer (other fields read, no rollup, rows
+    written before counts were kept): the caller then counts the visits themselves."""
+    from core.records import rollup
+
+    visit_form = spec.get("visit_form", "visit")
+    form = eng.form(visit_form)
+    rspec = rollup.spec_of(form) if form is not None else None
+    if not rollup.covers(rspec, date_f, set(needed)):
+        return False
+    counts = rollup.quarter_counts(eng.rollup_rows(visit_form).values(), quarter_of(scope["q_start"]))
+    if counts is None:
+        return False
+    key_f, town_of = rspec["key"], eng.divisions.town_of
+    validator = eng.validator(visit_form)
+    count = tally.counter(eng.evaluator, cols)
+    hits: dict[str, dict[str, int]] = {}          # key value -> the columns one such visit adds to
+    for village, per_key in counts:
+        village = village or ""
+        row_town = town_of(village) if village else None
+        if town and row_town != town:
+            continue
+        unit = tally.unit((village if by_village else row_town) or "")
+        for key, n in per_key.items():
+            if key not in hits:
+                names = validator.names({key_f: key}, frozenset({key_f}))
+                names.update(scope)
+                hits[key] = {c["key"]: 0 for c in cols}
+                count(names, hits[key])
+            for col, one in hits[key].items():
+                if one:
+                    unit[col] += one * n
+    return True
 
 
 def pretty_identity(expr: str) -> str:
