@@ -12,14 +12,15 @@ import datetime as dt
 import json
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
-from core.plugins import PluginInfo, build_registry, load_plugins
+from core import hookcalls
+from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
@@ -64,6 +65,7 @@ def field_diff(old: dict | None, new: dict, prefix: str = "") -> list[dict]:
 class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
+    plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
 
     @property
     def id(self) -> str:
@@ -75,7 +77,7 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
@@ -86,9 +88,12 @@ class Engine:
         # reproducible demo ledgers pin it.
         self.today: Callable[[], dt.date] = today or dt.date.today
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.plugin_set = load_plugins(local_dir=self.data_dir / "plugins", extra=extra_plugins)
-        self.plugin_set.call_each("configure", engine=self)
-        self.registry = build_registry(self.plugin_set)
+        # Local plugins come only from the configured folder (`plugins_dir`, CAREBOOK_PLUGINS_DIR):
+        # code in the data folder would run for anyone who can write a ledger file.
+        self.plugin_set = load_plugins(local_dir=plugins_dir, extra=extra_plugins)
+        self._refuse_data_plugins()
+        self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
+        self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
         self.store = Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
@@ -149,7 +154,9 @@ class Engine:
         return [f for f in self.forms.forms.values()]
 
     def _form_for_town(self, form, town: str):
-        additions = [res for _, res in self.plugin_set.call_each("extend_form", form_id=form.id, town=town) if res]
+        """Overlay files and plugin additions for `town`; a broken `extend_form` raises
+        `PluginFailed` (`core.hookcalls`): a form missing a plugin's fields is never used."""
+        additions = hookcalls.town_additions(self.plugin_set, self.forms, form.id, town)
         return self.forms.form_for_town(form, town, additions)
 
     def validator(self, form_id: str, version: int | None = None, town: str | None = None):
@@ -204,7 +211,10 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
-        v = self.validator(form_id, version, town=data.get("town"))
+        try:
+            v = self.validator(form_id, version, town=data.get("town"))
+        except PluginFailed as exc:           # fail closed: no check without the plugin's fields
+            return dict(data), [hookcalls.as_problem(exc)]
         clean, problems = v.check(
             data,
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
@@ -212,11 +222,7 @@ class Engine:
             overrides=overrides,
         )
         problems.extend(self._dangling_refs(v.form, clean))
-        for _plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=clean,
-                                                      record_id=record_id):
-            problems.extend(p for p in (res or []) if p.is_error or p.rule not in (accepted or {}))
-        problems.extend(Problem(f"插件出错：{m}", severity="warning", rule="plugin")
-                        for m in self._drain_plugin_problems())
+        problems.extend(hookcalls.record_problems(self.plugin_set, form_id, clean, record_id, accepted or {}))
         return clean, problems
 
     def _dangling_refs(self, form, data: dict) -> list[Problem]:
@@ -262,8 +268,8 @@ class Engine:
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
-        self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems)
+        errors = self._write(form_id, record, old, note=note)
+        return SaveResult(record, problems, errors)
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
@@ -272,12 +278,10 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        blocking = [p for p in problems if p.rule != "plugin"]
-        if blocking:
-            raise ValidationFailed(blocking)
+        if problems:                       # errors, unaccepted warnings, broken plugins
+            raise ValidationFailed(problems)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
-        data = self.plugin_set.chain("before_save", "data", data, form_id=form_id,
-                                     record_id=old["id"] if old else None)
+        data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
         meta = {"reasons": computed_reasons}
         if overrides:
@@ -353,7 +357,7 @@ class Engine:
             "note": note or "",
         }
 
-    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> None:
+    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> list[str]:
         form = self.form(form_id)
         row = self._index_row(form, record)
         # The rollup row goes into the same commit as the record: one round of fsyncs, not two.
@@ -361,8 +365,7 @@ class Engine:
         self.store.put(form_id, record, row, self._history_entry(record, old, note), derived=rollup, new=old is None)
         if form_id in self._indexes:          # not loaded yet: it will read this row from disk
             self._indexes[form_id].put(record["id"], row)
-        for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):
-            pass
+        return hookcalls.after_save(self.plugin_set, form_id, record)
 
     def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
                   on_problem: Callable[[int, list[Problem]], None] | None = None,
@@ -586,16 +589,36 @@ class Engine:
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
 
-    def _drain_plugin_problems(self) -> list[str]:
-        out, self.plugin_set.problems[:] = list(self.plugin_set.problems), []
-        return out
-
+    # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
     def divisions(self):
-        """The town/village list of the engine's forms folder (re-read when the admin edits it)."""
-        from plugins.cn.divisions import current  # the built-in division data plugin
+        """The town/village list of the engine's forms folder (re-read when the admin edits it);
+        registered by a plugin (`register_data`) for this engine alone."""
+        return self.data("divisions")
 
-        return current()
+    def data(self, name: str) -> Any:
+        """A data set a plugin registered for this engine (`register_data`), as it is now."""
+        get = self.registry.data.get(name)
+        if get is None:
+            raise CarebookError(f"没有插件提供数据 “{name}”（运行 carebook plugins list 查看插件）")
+        return get()
+
+    def plugin_problems(self) -> list[str]:
+        """Everything wrong with the plugins, for `plugins list` and the admin corner: loading,
+        registering, misspelled hooks, and `extend_form` answers for every form and town."""
+        try:
+            towns = [t.code for t in self.divisions.towns()]
+        except CarebookError:
+            towns = []                  # the division file's problems are reported on their own
+        return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
+
+    def _refuse_data_plugins(self) -> None:
+        """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
+        folder = self.data_dir / "plugins"
+        if folder.is_dir() and any(folder.glob("*.py")):
+            self.plugin_set.problems.append(
+                f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
+                f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
 
 
 def _template_names(template: str) -> list[str]:
