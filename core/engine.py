@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
-from core.storage import Store
+from core.storage import Store, chain, check_output
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
@@ -329,9 +328,7 @@ class Engine:
                 continue   # a part of the prefix is still empty: the required rules will say so
             if "{" in head and not all(data.get(k) for k in _template_names(head)):
                 continue
-            taken = [str(row.get(f.id) or "") for row in self.index(form.id).rows.values()]
-            seqs = [int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()]
-            data = {**data, f.id: f.autonumber.format(**{**data, "seq": max(seqs, default=0) + 1})}
+            data = {**data, f.id: f.autonumber.format(**{**data, "seq": self._next_number(form, f.id, prefix, data)})}
         return data
 
     def _index_row(self, form, record: dict) -> dict:
@@ -551,6 +548,7 @@ class Engine:
             raise CarebookError(f"没有名为 “{fmt}” 的导出格式（已安装：{names}）")
         if what not in getattr(exp, "supports", {what}):
             raise CarebookError(f"导出格式 “{fmt}” 不支持导出 {what}")
+        check_output(self.data_dir, output)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
         try:
             written = list(exp.export(job) or [])
@@ -567,27 +565,33 @@ class Engine:
         """Actions that concern the whole ledger (exports in full) go to an append-only log."""
         if self.readonly:
             return
-        entry = {"at": now_iso(), "operator": self.operator, **entry}
-        path = self.data_dir / "history" / "audit.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        chain.append_audit(self.data_dir, {"at": now_iso(), "operator": self.operator, **entry})
 
     def audit_log(self) -> list[dict]:
-        path = self.data_dir / "history" / "audit.jsonl"
-        out = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
+        return chain.read_audit(self.data_dir)
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
+
+    # ----------------------------------------------------------------- storage (issue 14: numbering)
+    def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:
+        """The next sequence number after `prefix` from the village's stored counter (`Store.
+        next_number`); the list rows are scanned only to seed a village that has none yet."""
+        def seed() -> int:
+            taken = [str(row.get(field_id) or "") for row in self.index(form.id).rows.values()]
+            return max((int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()),
+                       default=0)
+
+        def taken(n: int) -> bool:
+            value = form.field(field_id).autonumber.format(**{**data, "seq": n})
+            return self.index(form.id).find(field_id, value) is not None
+
+        part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
+        return self.store.next_number(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken)
+
+    def verify_rollups(self) -> list[str]:
+        """Findings for `carebook verify`: stored rollup rows that differ from the records."""
+        return [msg for form in self.record_forms() if rollup.spec_of(form) for msg in rollup.differences(self, form)]
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
