@@ -49,10 +49,25 @@ def _data_dir(args) -> Path:
     return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
 
 
+_OPENED: list = []     # engines this command opened: their storage problems are told at the end
+
+
 def _engine(args, readonly: bool = False):
     from core.engine import Engine
 
-    return Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+    eng = Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+    _OPENED.append(eng)
+    return eng
+
+
+def _tell_storage_problems() -> None:
+    """Every command says what the storage set aside or rebuilt and where a good copy is."""
+    while _OPENED:
+        for p in _OPENED.pop(0).store.problems:
+            try:
+                _err(f"注意：{p}")
+            except (OSError, ValueError):     # stderr already closed (`carebook ... | head`)
+                return
 
 
 # ------------------------------------------------------------------ forms
@@ -380,8 +395,9 @@ def cmd_backups(args) -> int:
         for b in list_backups(root):
             _out(str(b))
         return EXIT_OK
-    restore_backup(root, args.name)
-    _out(f"已从备份 {args.name} 恢复。")
+    operator = args.operator or paths.SettingsFile(root / "settings.json").get("operator") or ""
+    aside = restore_backup(root, args.name, operator=operator)
+    _out(f"已从备份 {args.name} 恢复；原来的文件移到了 {aside}。")
     return EXIT_OK
 
 
@@ -522,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_parser("list", parents=[common], help="列出备份").set_defaults(func=cmd_backups)
     c = bk.add_parser("restore", parents=[common], help="从备份恢复")
     c.add_argument("name")
+    c.add_argument("--operator", help="操作员（记入操作日志）")
     c.set_defaults(func=cmd_backups)
     _register_command_modules(CommandGroups(sub, {"forms": forms, "records": rec, "visits": vis,
                                                   "report": rep, "plugins": plug, "backups": bk},
@@ -622,6 +639,8 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
         return EXIT_OK
     except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
         return _internal_error()
+    finally:
+        _tell_storage_problems()
 
 
 def _problem_line(p) -> str:
