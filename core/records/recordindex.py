@@ -12,7 +12,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any
+from typing import Any, Iterable
 
 SEARCH_KEY = "_s"
 JOIN_FROM = 2000        # keys searched by one joined string from this many on (`_search`)
