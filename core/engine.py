@@ -519,7 +519,7 @@ class Engine:
         from core.reporting import reports
 
         if name in self.registry.reports:
-            return self.registry.reports[name](self, **params)
+            return hookcalls.plugin_report(self.registry, name, self.registry.reports[name](self, **params))
         if name == "roster":
             return reports.build_roster(self, **params)
         if name == "summary":
@@ -551,7 +551,7 @@ class Engine:
         check_output(self.data_dir, output)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
         try:
-            written = list(exp.export(job) or [])
+            written = hookcalls.exported_paths(self.registry, fmt, exp.export(job))
         except CarebookError:
             raise
         except Exception as exc:  # noqa: BLE001 - an exporter plugin's failure is named, not a traceback

@@ -15,7 +15,7 @@ import pytest
 from binhai_support import TOWN, TOWN2, VILLAGE2, copy_forms, person
 from core.cli import main
 from core.engine import Engine
-from core.problems import Problem, ValidationFailed
+from core.problems import CarebookError, Problem, ValidationFailed
 
 
 class Plug:
@@ -266,3 +266,22 @@ def test_a_broken_extend_form_still_opens_the_form_but_never_saves(tmp_path):
         data, _ = eng.compute("registration", person())
         assert data["risk_level"]
         assert "插件 bad_extend 的 extend_form" in refused(eng, person())
+
+
+def test_exporter_returning_a_string_names_the_plugin(tmp_path):
+    class Odd:
+        name, label, extension, supports = "odd", "怪", ".txt", frozenset({"roster"})
+
+        def export(self, job):
+            return "out.txt"
+    plug = Plug("odd_exporter", "register_exporters", lambda register: register(Odd()))
+    with engine(tmp_path, plug) as eng:
+        with pytest.raises(CarebookError, match="插件 odd_exporter 的导出器 “odd” 应返回写出的文件路径列表"):
+            eng.export("roster", "odd", tmp_path / "out")
+
+
+def test_report_builder_returning_a_list_names_the_plugin(tmp_path):
+    plug = Plug("odd_report", "register_reports", lambda register: register("odd", lambda eng, **kw: []))
+    with engine(tmp_path, plug) as eng:
+        with pytest.raises(CarebookError, match="插件 odd_report 的报表 “odd” 应返回 Report"):
+            eng.report("odd")
