@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from core import paths
 from core.transfer.exporting import ExportJob
@@ -24,6 +24,13 @@ from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store, chain, check_output
+
+if TYPE_CHECKING:                    # the facade's types, without importing them at start-up
+    from core.formlang.formmodel import Form
+    from core.records.validation import Validator
+    from core.reporting.reportmodel import Report
+    from core.reporting.schedule import DueItem
+    from core.transfer.importing import ImportResult
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
@@ -137,7 +144,7 @@ class Engine:
         return out
 
     # ----------------------------------------------------------------- forms
-    def form(self, form_id: str, version: int | None = None, town: str | None = None):
+    def form(self, form_id: str, version: int | None = None, town: str | None = None) -> Form:
         form = self.forms.get(form_id)
         if form is None:
             raise FormError(f"没有找到表单 “{form_id}”（或它的表单文件有错误，请运行 carebook forms check）")
@@ -149,16 +156,16 @@ class Engine:
             form = self._form_for_town(form, town)
         return form
 
-    def record_forms(self) -> list:
+    def record_forms(self) -> list[Form]:
         return [f for f in self.forms.forms.values()]
 
-    def _form_for_town(self, form, town: str):
+    def _form_for_town(self, form: Form, town: str) -> Form:
         """Overlay files and plugin additions for `town`; a broken `extend_form` raises
         `PluginFailed` (`core.hookcalls`): a form missing a plugin's fields is never used."""
         additions = hookcalls.town_additions(self.plugin_set, self.forms, form.id, town)
         return self.forms.form_for_town(form, town, additions)
 
-    def validator(self, form_id: str, version: int | None = None, town: str | None = None):
+    def validator(self, form_id: str, version: int | None = None, town: str | None = None) -> Validator:
         from core.records.validation import Validator
 
         form = self.form(form_id, version)
@@ -282,7 +289,7 @@ class Engine:
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
-        meta = {"reasons": computed_reasons}
+        meta: dict[str, Any] = {"reasons": computed_reasons}
         if overrides:
             meta["overrides"] = overrides
         if accepted:
@@ -374,7 +381,8 @@ class Engine:
         (an export, the demo) still writes each village file once; each batch is its own
         commit, as each village file always was."""
         form = self.form(form_id)
-        items, n, last_part = [], 0, None
+        items: list[tuple[dict, dict, dict]] = []
+        n, last_part = 0, None
 
         def flush() -> None:
             if items:
@@ -510,12 +518,13 @@ class Engine:
         self._draft_path(form_id, record_id).unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- reports, visits, export
-    def visits_due(self, as_of: dt.date | None = None, town: str | None = None, village: str | None = None):
+    def visits_due(self, as_of: dt.date | None = None, town: str | None = None,
+                   village: str | None = None) -> list[DueItem]:
         from core.reporting.schedule import visits_due
 
         return visits_due(self, as_of=as_of, town=town, village=village)
 
-    def report(self, name: str, **params):
+    def report(self, name: str, **params: Any) -> Report:
         from core.reporting import reports
 
         if name in self.registry.reports:
@@ -527,7 +536,7 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None) -> ImportResult:
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
         when every row is sound (or `skip_bad`); returns an `ImportResult`."""
         from core.transfer.importing import import_records
@@ -537,11 +546,11 @@ class Engine:
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
                               dry_run=dry_run, skip_bad=skip_bad)
 
-    def exporters(self) -> list:
+    def exporters(self) -> list[Any]:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
 
     def export(self, what: str, fmt: str, output: Path | str, *, full: bool = False,
-               progress=None, **params) -> list[Path]:
+               progress: Callable[[int, int | None], None] | None = None, **params: Any) -> list[Path]:
         exp = self.registry.exporters.get(fmt)
         if exp is None:
             names = "、".join(sorted(self.registry.exporters)) or "无"
@@ -595,7 +604,7 @@ class Engine:
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
-    def divisions(self):
+    def divisions(self) -> Any:
         """The town/village list of the engine's forms folder (re-read when the admin edits it);
         registered by a plugin (`register_data`) for this engine alone."""
         return self.data("divisions")
@@ -616,7 +625,7 @@ class Engine:
             towns = []                  # the division file's problems are reported on their own
         return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
 
-    def _display_validator(self, form_id: str, town: str | None):
+    def _display_validator(self, form_id: str, town: str | None) -> Validator:
         """The town's validator for showing computed values; without a broken plugin's
         additions so the form still opens — `check` (and so every save) reports the plugin."""
         try:

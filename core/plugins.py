@@ -250,7 +250,7 @@ def _load_folder(folder: Path, ps: PluginSet, add: Callable[..., None], allow: s
         add(name, mod, "本地目录", "", str(path))
 
 
-REGISTRIES = (
+REGISTRIES: tuple[tuple[str, Callable[[Registry], Callable[..., None]]], ...] = (
     ("register_field_types", lambda reg: reg.add_field_type),
     ("register_formats", lambda reg: reg.add_format),
     ("register_functions", lambda reg: reg.add_function),
@@ -270,9 +270,8 @@ def build_registry(ps: PluginSet, engine: Any = None) -> Registry:
     """
     reg = Registry()
     for hook, adder in REGISTRIES:
-        add = adder(reg)
-        bind = (lambda plugin, hook=hook, add=add:          # noqa: E731 - one callback per plugin
-                {"register": partial(_registering, add, plugin, hook)})
+        def bind(plugin: str, hook: str = hook, add: Callable[..., None] = adder(reg)) -> dict[str, Any]:
+            return {"register": partial(_registering, add, plugin, hook)}    # knows who registers
         for plugin, res in ps.call(hook, action="加载插件时", strict=False, bind=bind, engine=engine):
             if res is not None:
                 reg.problems.append(f"插件 {plugin} 的 {hook} 应通过 register(...) 登记，不要返回值"
