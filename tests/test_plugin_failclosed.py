@@ -269,3 +269,17 @@ def test_report_builder_returning_a_list_names_the_plugin(tmp_path):
     with engine(tmp_path, plug) as eng:
         with pytest.raises(CarebookError, match="插件 odd_report 的报表 “odd” 应返回 Report"):
             eng.report("odd")
+
+
+def test_a_check_that_hangs_stops_the_save_after_the_timeout(tmp_path, monkeypatch):
+    import time
+
+    def validate_record(form_id, data, record_id):
+        time.sleep(2)
+    monkeypatch.setenv("CAREBOOK_PLUGINS_TIMEOUT", "0.3")
+    with engine(tmp_path, Plug("slow_check", "validate_record", validate_record)) as eng:
+        started = time.monotonic()
+        msg = refused(eng, person())
+        assert time.monotonic() - started < 1.8
+    assert_names(msg, "slow_check", "validate_record", "检查记录")
+    assert "超过 0.3 秒没有完成" in msg
