@@ -16,6 +16,7 @@ updates only that revision, else `EditConflict` says who saved it meanwhile and 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -53,24 +54,11 @@ def _when(ts: Any) -> str:
 
 
 def _guarded(method):
-    """One lock per store; driver errors become `StorageError` in Chinese, and a lost
-    connection is dropped so the next call connects again."""
+    """One lock per store; driver errors become `StorageError` in Chinese (`PgStore.errors`)."""
     @functools.wraps(method)
     def run(self: "PgStore", *args: Any, **kwargs: Any) -> Any:
-        with self._mutex:
-            try:
-                return method(self, *args, **kwargs)
-            except StorageError:
-                raise
-            except pgerrors.InsufficientPrivilege as exc:
-                raise StorageError(f"没有权限：本账号（{self.login}）只能查看和修改自己范围内的记录（{_first_line(exc)}）"
-                                   " (permission denied)") from None
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self._drop()
-                raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
-                                   "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
-            except psycopg.Error as exc:
-                raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
+        with self._mutex, self.errors():
+            return method(self, *args, **kwargs)
     return run
 
 
@@ -109,6 +97,7 @@ class PgStore:
         self._conn: Any = None
         self._revs: dict[tuple[str, str], int] = {}
         self._closed = False
+        self.login = "?"
         self._open(create)
 
     # ----------------------------------------------------------------- connection
@@ -145,6 +134,30 @@ class PgStore:
             except Exception:  # noqa: BLE001 - already broken; closing is best effort
                 pass
 
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Driver errors as `StorageError` in Chinese; a lost connection is dropped so the
+        next call connects again."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except pgerrors.InsufficientPrivilege as exc:
+            raise StorageError(f"没有权限：本账号（{self.login}）只能查看和修改自己范围内的记录（{_first_line(exc)}）"
+                               " (permission denied)") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._drop()
+            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
+                               "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+        except psycopg.Error as exc:
+            raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """The connection under the store's lock, errors translated (operator accounts, copies)."""
+        with self._mutex, self.errors():
+            yield self._connection()
+
     def _check_writable(self) -> None:
         if self.readonly:
             raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
@@ -169,7 +182,7 @@ class PgStore:
                                    "WHERE tbl = %s AND id = %s AND rev = %s RETURNING rev",
                                    (p, doc, row, table, rid, seen))
                 if cur.rowcount == 0:
-                    self._conflict(conn, table, rid)
+                    self._conflict(conn, table, rid, seen)
             else:
                 cur = self._upsert(conn, table, rid, p, doc, row)
             self._revs[(table, rid)] = cur.fetchone()[0]
@@ -188,14 +201,18 @@ class PgStore:
                             "ON CONFLICT (tbl, id) DO UPDATE SET partition = EXCLUDED.partition, "
                             "doc = EXCLUDED.doc, row = EXCLUDED.row RETURNING rev", (table, rid, p, doc, row))
 
-    def _conflict(self, conn: Any, table: str, rid: str) -> None:
-        found = conn.execute("SELECT r.saved_by, r.saved_at, o.display FROM records r "
-                             "LEFT JOIN operators o ON o.login = r.saved_by WHERE r.tbl = %s AND r.id = %s",
-                             (table, rid)).fetchone()
+    def _conflict(self, conn: Any, table: str, rid: str, seen: int) -> None:
+        """Why an update of revision `seen` changed no row: someone saved since, or (same
+        revision, still readable) the row security refused this login the write."""
+        found = conn.execute("SELECT saved_by, saved_at, doc->>'operator', rev FROM records "
+                             "WHERE tbl = %s AND id = %s", (table, rid)).fetchone()
         self._revs.pop((table, rid), None)
         if found is None:
             raise EditConflict("这条记录已不在您的范围内或已被移走，未保存。请返回重新打开。")
-        login, at, display = found
+        login, at, display, rev = found
+        if rev == seen:
+            raise StorageError(f"没有权限：本账号（{self.login}）不能修改这条记录（不在可修改的范围内）"
+                               " (row-level security)")
         raise EditConflict(f"这条记录在您打开之后已被 {display or login} 于 {_when(at)} 修改，"
                            "您的修改未保存（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
 
