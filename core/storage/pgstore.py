@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import threading
+import time
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 NO_PARTITION = "_none"
 ROW_META = ("_p", "_t", "_h")          # keys a store adds to list rows; not saved as row data
 CONNECT_TIMEOUT = 5
+IDLE_CHECK = 2.0                       # seconds unused after which the connection is tried first
 
 
 def describe(url: str) -> str:
@@ -95,6 +97,7 @@ class PgStore:
         self.problems: list[Problem] = []
         self._mutex = threading.RLock()
         self._conn: Any = None
+        self._used = 0.0
         self._revs: dict[tuple[str, str], int] = {}
         self._closed = False
         self.login = "?"
@@ -116,8 +119,18 @@ class PgStore:
         self.operator_name, self.role, self.scope = found if found else (self.login, "owner", "")
 
     def _connection(self) -> Any:
+        """The connection; after `IDLE_CHECK` seconds unused it is tried first and opened
+        again if the server restarted meanwhile, so a clerk back from a break saves at once
+        instead of meeting the dead socket's error."""
         if self._closed:
             raise StorageError("数据存储已关闭 (store closed)")
+        now = time.monotonic()
+        if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                self._drop()
+        self._used = now
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                                          application_name="carebook")
@@ -147,6 +160,9 @@ class PgStore:
                                " (permission denied)") from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self._drop()
+            if "password authentication failed" in str(exc):
+                raise StorageError(f"无法登录数据库服务器 {describe(self.url)}：登录名或密码不对"
+                                   " (password authentication failed)") from None
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
                                "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
         except psycopg.Error as exc:
