@@ -45,7 +45,7 @@ def _date(s: str | None) -> dt.date | None:
 
 def _data_dir(args) -> Path:
     if args.data:
-        return Path(args.data)
+        return args.data if paths.is_server(args.data) else Path(args.data)   # a server URL stays a string
     return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
 
 
@@ -391,6 +391,8 @@ def cmd_backups(args) -> int:
     from core.storage import list_backups, restore_backup
 
     root = _data_dir(args)
+    if paths.is_server(root):
+        raise CarebookError("服务器上的台账由服务器备份（pg_dump 或基础备份），见 docs/scale.md")
     if args.action == "list":
         for b in list_backups(root):
             _out(str(b))

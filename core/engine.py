@@ -24,6 +24,7 @@ from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store, chain, check_output
+from core.storage.contract import RecordStore
 
 if TYPE_CHECKING:                    # the facade's types, without importing them at start-up
     from core.formlang.formmodel import Form
@@ -83,7 +84,8 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None,
+                 store: "RecordStore | None" = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
@@ -101,7 +103,7 @@ class Engine:
         self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
         self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
-        self.store = Store(self.data_dir, readonly=readonly)
+        self.store: RecordStore = store if store is not None else Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
         self.operator = operator or self.settings.get("operator") or ""
         self.forms = load_form_dir(self.forms_dir, self.registry)
@@ -115,6 +117,8 @@ class Engine:
     # ----------------------------------------------------------------- lifecycle
     @classmethod
     def open(cls, data_dir: Path | str, forms_dir: Path | str | None = None, **kw) -> "Engine":
+        if paths.is_server(data_dir):
+            return cls._open_server(str(data_dir), forms_dir, **kw)
         return cls(Path(data_dir), Path(forms_dir) if forms_dir else None, **kw)
 
     def close(self) -> None:
@@ -260,17 +264,21 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None) -> SaveResult:
+             note: str | None = None, base: str | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
+        `base`: the `updated` stamp of the record as the form opened it; a record saved by
+        someone else since is refused (`EditConflict`), not overwritten.
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
+        if base is not None and old is not None and old.get("updated") != base:
+            _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
@@ -574,9 +582,14 @@ class Engine:
         """Actions that concern the whole ledger (exports in full) go to an append-only log."""
         if self.readonly:
             return
-        chain.append_audit(self.data_dir, {"at": now_iso(), "operator": self.operator, **entry})
+        entry = {"at": now_iso(), "operator": self.operator, **entry}
+        if hasattr(self.store, "append_audit"):        # a server ledger keeps it on the server
+            return self.store.append_audit(entry)
+        chain.append_audit(self.data_dir, entry)
 
     def audit_log(self) -> list[dict]:
+        if hasattr(self.store, "audit_log"):
+            return self.store.audit_log()
         return chain.read_audit(self.data_dir)
 
     def plugins(self) -> list[PluginInfo]:
@@ -640,6 +653,31 @@ class Engine:
             self.plugin_set.problems.append(
                 f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
                 f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
+
+
+    # ----------------------------------------------------------------- server ledgers (issue 11)
+    @classmethod
+    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
+        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
+        an operator login's own name goes into history (the server stamps it too)."""
+        from core.storage.pgstore import PgStore
+
+        store = PgStore(url, readonly=kw.get("readonly", False))
+        if store.role != "owner" or not kw.get("operator"):
+            kw["operator"] = store.operator_name
+        try:
+            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+        except BaseException:
+            store.close()
+            raise
+
+
+def _refuse_stale(current: dict) -> None:
+    from core.storage.contract import EditConflict
+
+    raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
+                       f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
+                       "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
 
 
 def _template_names(template: str) -> list[str]:
