@@ -608,8 +608,14 @@ class Engine:
             value = form.field(field_id).autonumber.format(**{**data, "seq": n})
             return self.index(form.id).find(field_id, value) is not None
 
+        counter = getattr(self.store, "next_number", None)
+        if counter is None:     # a backend without stored counters (PostgreSQL): count the list rows
+            n = seed() + 1
+            while taken(n):
+                n += 1
+            return n
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return self.store.next_number(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken)
+        return int(counter(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken))
 
     def verify_rollups(self) -> list[str]:
         """Findings for `carebook verify`: stored rollup rows that differ from the records."""
