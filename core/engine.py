@@ -652,6 +652,34 @@ class Engine:
         except PluginFailed:
             return self.validator(form_id)
 
+    # The UI's ways in (issue 12): `tui/` reaches the engine only through this facade and the
+    # public `carebook` package (tests/test_tui_boundary.py), so these small doors live here.
+    @staticmethod
+    def demo_folder() -> Path:
+        """The per-user demo ledger's folder (`CAREBOOK_DEMO_DATA` or the user data folder)."""
+        return paths.demo_data_dir()
+
+    @property
+    def is_demo(self) -> bool:
+        """True for a demo ledger (its folder carries the marker every screen reads)."""
+        return paths.is_demo(self.data_dir)
+
+    def fill_demo(self, persons: int = 300, **kw: Any) -> dict[str, int]:
+        """Fill this ledger with made-up people and their visits and mark it a demo ledger."""
+        from core.transfer import demo
+
+        counts = demo.generate(self, persons=persons, **kw)
+        paths.mark_demo(self.data_dir)
+        return counts
+
+    @staticmethod
+    def pii_kind(field: Any) -> str | None:
+        """How a form field is masked ("id", "phone", "address", "name" or None): the one rule
+        lists, exports and the command line share."""
+        from core.transfer.exportform import pii_kind
+
+        return pii_kind(field)
+
     def _refuse_data_plugins(self) -> None:
         """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
         folder = self.data_dir / "plugins"

@@ -1,0 +1,29 @@
+"""The terminal UI reaches the engine only through the facade and the public API.
+
+`tui/` may import `core.engine` (the facade, which re-exports the errors the UI shows) and the
+public `carebook` package — not `core.paths`, `core.transfer.*`, `core.problems` or any other
+internal module, so the engine's insides can move without the UI following. `tui/launch.py`,
+the entry point that joins the command line and the UI, may also import `core.cli`. Checked on
+the source (imports inside functions count too), like the import hygiene of `core/`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from binhai_support import copy_forms
+from core.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_facade_doors_the_ui_uses(tmp_path):
+    with Engine.open(tmp_path / "demo", copy_forms(tmp_path), operator="测试员") as eng:
+        assert not eng.is_demo
+        counts = eng.fill_demo(persons=5, village_days=30, town_quarters=1)
+        assert counts["registration"] == 5 and eng.is_demo
+        form = eng.form("registration")
+        assert Engine.pii_kind(form.field("id_number")) == "id"
+        assert Engine.pii_kind(form.field("name")) in ("name", None)
+    from core import paths
+
+    assert Engine.demo_folder() == paths.demo_data_dir()
