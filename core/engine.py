@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from core import hookcalls
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
+from core.records.drafts import Drafts
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store, chain, check_output
 from core.storage.contract import RecordStore
@@ -504,26 +504,16 @@ class Engine:
         return self.validate(rec["form"], rec["data"], record_id, version=rec["version"],
                              accepted={w["rule"]: w["reason"] for w in rec.get("meta", {}).get("warnings_accepted", [])})
 
-    # ----------------------------------------------------------------- drafts
-    def _draft_path(self, form_id: str, record_id: str | None) -> Path:
-        return self.data_dir / "drafts" / f"{form_id}--{record_id or 'new'}.json"
-
+    # ----------------------------------------------------------------- drafts (core.records.drafts)
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
         """Keep what staff typed so a crash or a closed window loses at most one field."""
-        from core.storage.atomic import dumps, write_bytes
-
-        write_bytes(self._draft_path(form_id, record_id),
-                    dumps({"form": form_id, "record": record_id, "at": now_iso(), "data": data}))
+        Drafts(self.data_dir).save(form_id, record_id, data, now_iso())
 
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
-        path = self._draft_path(form_id, record_id)
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError):
-            return None
+        return Drafts(self.data_dir).load(form_id, record_id)
 
     def drop_draft(self, form_id: str, record_id: str | None) -> None:
-        self._draft_path(form_id, record_id).unlink(missing_ok=True)
+        Drafts(self.data_dir).drop(form_id, record_id)
 
     # ----------------------------------------------------------------- reports, visits, export
     def visits_due(self, as_of: dt.date | None = None, town: str | None = None,
