@@ -627,6 +627,11 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     except BrokenPipeError:   # `carebook ... | head`: the reader left; not an error
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:   # the machine's trouble (read-only, full, no permission), not a bug
+        from core.oserrors import describe_os_error
+
+        _err(f"错误：{describe_os_error(exc)}")
+        return EXIT_BROKEN
     except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
         return _internal_error()
 

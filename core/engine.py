@@ -21,6 +21,7 @@ from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
 from core.plugins import PluginInfo, build_registry, load_plugins
+from core.oserrors import describe_os_error
 from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records.recordindex import RecordIndex, Page
@@ -546,9 +547,10 @@ class Engine:
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
         path = self._draft_path(form_id, record_id)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError, TypeError):   # damaged or not ours: no draft
+            data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):   # damaged or not ours: no draft
             return None
+        return data if isinstance(data, dict) else None
 
     def drop_draft(self, form_id: str, record_id: str | None) -> None:
         self._draft_path(form_id, record_id).unlink(missing_ok=True)
@@ -601,6 +603,8 @@ class Engine:
             written = list(exp.export(job) or [])
         except CarebookError:
             raise
+        except OSError as exc:     # the output folder is read-only, full, not a folder ...
+            raise CarebookError(f"导出失败：{describe_os_error(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - an exporter plugin's failure is named, not a traceback
             raise CarebookError(f"导出失败（插件 {self.registry.provided_by.get('exporter:' + fmt, fmt)}）："
                                 f"{type(exc).__name__}: {exc}") from exc
@@ -652,7 +656,7 @@ class Engine:
 
     def require_operator(self, what: str) -> str:
         """The operator's name, or a Chinese refusal saying how to give one."""
-        name = (self.operator or "").strip()
+        name = self.operator.strip() if isinstance(self.operator, str) else ""
         if not name:
             raise CarebookError(f"{what}需要写明操作员：请加 --operator 姓名（或在界面中填写操作员）")
         return name
