@@ -147,7 +147,14 @@ def test_csv_and_xlsx_cells_are_never_formulas(tmp_path):
     [roster] = eng.export("roster", "csv", tmp_path / "roster.csv")
     with open(roster, encoding="utf-8-sig", newline="") as fh:
         assert not [c for row in csv.reader(fh) for c in row if c and c[0] in "=+-@\t\r"]
+    # A full export still imports into another ledger as it was typed.
+    full = eng.export("records", "csv", tmp_path / "full.csv", full=True)
     eng.close()
+    other = Engine.open(tmp_path / "other", tmp_path / "forms", operator="测试员")
+    res = other.import_records("registration", full)
+    assert res.saved == 4, [str(p) for p in res.problems]
+    assert sorted(r["data"]["address"] for r in other.iter_records("registration")) == sorted(FORMULAS[:4])
+    other.close()
 
 
 @pytest.mark.parametrize("bad", ["王\x1b[2J秀英", "王\u202e英秀", "王\u200b秀英", "王\x00秀英", "王\u2066秀英"])
