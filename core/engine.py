@@ -80,7 +80,9 @@ class Engine:
         from core.formlang.expressions import Evaluator
 
         self.data_dir = Path(data_dir)
-        self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
+        # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
+        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
@@ -99,6 +101,7 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._guard_forms()
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -115,12 +118,11 @@ class Engine:
         self.close()
 
     def reload_forms(self) -> list[Problem]:
-        """Re-read the form files (the admin edited them) without restarting."""
-        self.forms.reload()
-        self._validators.clear()
-        if not self.readonly:
-            self.snapshots.keep(self.forms)
-        return list(self.forms.problems)
+        """Re-read the form files (the admin edited them) without restarting; a broken edit keeps
+        the last good set and says why (`core.lifecycle.publish.reload`)."""
+        from core.lifecycle.publish import reload
+
+        return reload(self)
 
     @property
     def problems(self) -> list[str]:
@@ -279,7 +281,8 @@ class Engine:
         if accepted:
             meta["warnings_accepted"] = [{"rule": r, "reason": t} for r, t in accepted.items()]
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return {
+        retired = self._retired_values(form_id, data, old, stamp)
+        return {**({"retired": retired} if retired else {}),
             "id": old["id"] if old else str(uuid.uuid4()),
             "form": form_id,
             "version": form.version,
@@ -632,6 +635,26 @@ class Engine:
         from plugins.cn.divisions import current  # the built-in division data plugin
 
         return current()
+
+
+    # ----------------------------------------------------------------- form lifecycle (issue 10)
+    # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
+
+    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+        from core.lifecycle.publish import staff_forms_dir
+
+        return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
+
+    def _guard_forms(self) -> None:
+        from core.lifecycle.publish import guard
+
+        guard(self)
+
+    def _retired_values(self, form_id: str, data: dict, old: dict | None, at: str) -> dict:
+        """Values of fields the form no longer has, carried over from `old` (never erased)."""
+        from core.lifecycle.retired import carry
+
+        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at)
 
 
 def _template_names(template: str) -> list[str]:
