@@ -656,6 +656,13 @@ class Engine:
 
         return carry(self.validator(form_id, town=data.get("town")).form, old, data, at)
 
+    def refresh_for_today(self):
+        """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
+        the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
+        from core.lifecycle.reevaluate import refresh_for_today
+
+        return refresh_for_today(self)
+
 
 def _template_names(template: str) -> list[str]:
     """The field ids a `{village}-...` template refers to."""

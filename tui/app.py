@@ -298,6 +298,10 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
+    try:    # ages and what follows from them, recomputed on the first open of a new day
+        engine.refresh_for_today()
+    except CarebookError as exc:
+        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
     app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir))
     app.run()

@@ -23,7 +23,7 @@ from pathlib import Path
 from core.problems import CarebookError, Problem
 
 PUBLISHED = "published-forms"
-STAMP = "PUBLISHED.json"
+STAMP = "PUBLISHED.stamp"   # not .json/.yaml: the folder is loaded as form files
 
 
 def published_dir(data_dir: Path) -> Path:
