@@ -583,6 +583,7 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
+    args.open_ui = open_ui          # for commands that show the UI (forms preview)
     func = getattr(args, "func", None)
     try:
         return func(args) if func else cmd_ui(args, open_ui)

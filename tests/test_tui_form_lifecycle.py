@@ -44,3 +44,27 @@ async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tm
         await pilot.pause(0.3)
         shot = screen_text(app)
         assert "共 1" in shot and ("赵*兰" in shot or "赵桂兰" in shot), shot
+
+
+@drive
+async def test_preview_opens_the_form_on_a_scratch_ledger_not_the_real_one(tmp_path):
+    from core.engine import Engine
+    from core.lifecycle.preview import scratch_ledger
+    from tui.app import CarebookApp
+
+    forms = tmp_path / "forms"
+    shutil.copytree(FORMS, forms)
+    real = tmp_path / "data"
+    Engine.open(real, forms).close()
+    before = sorted(p.relative_to(real) for p in real.rglob("*"))
+    scratch, notes = scratch_ledger(forms, persons=5)
+    assert notes == [] and not scratch.is_relative_to(real)
+    eng = Engine.open(scratch, forms)
+    assert eng.count("registration") == 5
+    app = CarebookApp(eng, demo=True, start_form="registration")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
+        shot = screen_text(app)
+        assert "演示数据" in shot and "档案编号" in shot
+    assert sorted(p.relative_to(real) for p in real.rglob("*")) == before
+    shutil.rmtree(scratch)

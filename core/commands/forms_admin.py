@@ -153,6 +153,81 @@ def cmd_records_reevaluate(args) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ forms diff / preview
+def cmd_forms_diff(args) -> int:
+    from core.cli import EXIT_OK, _err, _out
+    from core.lifecycle import formdiff
+    from core.lifecycle.publish import baseline, is_complete, published_dir
+
+    with _working_engine(args, readonly=True) as eng:
+        pub = published_dir(eng.data_dir)
+        if not is_complete(pub):
+            _err("台账还没有发布过表单：与台账里保存的最新版本比较。")
+        total = 0
+        for form in sorted(eng.record_forms(), key=lambda f: f.id):
+            if args.form and form.id != args.form:
+                continue
+            old = baseline(eng, form.id)
+            if old is None:
+                _out(f"{form.id}：新表单（第{form.version}版）")
+                continue
+            changes = formdiff.diff_forms(old, form)
+            total += len(changes)
+            head = f"{form.id}：已发布第{old.version}版 → 工作副本第{form.version}版"
+            _out(head + ("" if changes else "，没有改动"))
+            for c in changes:
+                _out(f"  {'' if c.structural else '（仅显示）'}{c}")
+        if is_complete(pub) and not args.form:
+            from core.formlang.formload import load_form_dir
+
+            published = load_form_dir(pub, eng.registry)
+            for fid in sorted(set(eng.forms.files) | set(published.files)):
+                changes = formdiff.diff_columns(published.files.get(fid), eng.forms.files.get(fid))
+                total += len(changes)
+                if changes:
+                    _out(f"{fid}：")
+                    for c in changes:
+                        _out(f"  {c}")
+        _err(f"共 {total} 处改动。")
+    return EXIT_OK
+
+
+def cmd_forms_preview(args) -> int:
+    from core.cli import EXIT_OK, _err, _out
+    from core.lifecycle.preview import scratch_ledger
+
+    folder = _working_dir(args)
+    with _working_engine(args, readonly=True) as eng:
+        eng.form(args.form)           # an unknown form is a message before anything is made
+    scratch, notes = scratch_ledger(folder, persons=args.persons)
+    for note in notes:
+        _err(f"提示：{note}")
+    _out(f"预览台账（测试数据，与正式台账无关）：{scratch}")
+    if args.no_ui or args.open_ui is None:
+        return EXIT_OK
+    return args.open_ui(scratch, demo=True, forms_dir=folder, low_spec=False, start_form=args.form) or EXIT_OK
+
+
+# ------------------------------------------------------------------ forms test
+def cmd_forms_test(args) -> int:
+    from core.cli import EXIT_OK, EXIT_REFUSED, _err, _out
+    from core.lifecycle.formtests import run
+
+    results, problems = run(_working_dir(args), [Path(p) for p in args.files] or None)
+    for p in problems:
+        _out(str(p))
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if not r.ok or args.verbose:
+            _out(f"{'通过' if r.ok else '不通过'}  {r.file}：{r.name}")
+        for f in r.failures:
+            _out(f"    {f}")
+    if not results and not problems:
+        _err("没有表单测试（forms/tests/*.yaml）。")
+    _err(f"表单测试：{len(results) - len(failed)} 个通过，{len(failed)} 个不通过。")
+    return EXIT_REFUSED if failed or problems else EXIT_OK
+
+
 def register(target) -> None:
     forms = target.groups["forms"]
     check = forms.choices["check"]
@@ -168,6 +243,21 @@ def register(target) -> None:
     c = forms.add_parser("publish", parents=[target.common], help="检查后发布表单：工作人员从此使用这一版")
     c.add_argument("--operator")
     c.set_defaults(func=cmd_forms_publish)
+
+    c = forms.add_parser("diff", parents=[target.common], help="已发布的表单与工作副本的区别：字段、选项、规则、栏目")
+    c.add_argument("form", nargs="?", help="只看这个表单")
+    c.set_defaults(func=cmd_forms_diff)
+
+    c = forms.add_parser("preview", parents=[target.common], help="在临时的测试台账上打开表单（不碰正式台账）")
+    c.add_argument("form")
+    c.add_argument("--persons", type=int, default=12, help="测试台账里的虚构人数")
+    c.add_argument("--no-ui", action="store_true", help="只生成测试台账，不打开界面")
+    c.set_defaults(func=cmd_forms_preview)
+
+    c = forms.add_parser("test", parents=[target.common], help="运行表单测试（forms/tests/*.yaml：给定填写内容，应得的结果）")
+    c.add_argument("files", nargs="*")
+    c.add_argument("-v", "--verbose", action="store_true", help="也列出通过的情形")
+    c.set_defaults(func=cmd_forms_test)
 
     c = target.groups["records"].add_parser("reevaluate", parents=[target.common],
                                             help="按当前表单和今天的日期重新计算自动计算的字段（年龄、认定结果、风险等级）")
