@@ -218,3 +218,26 @@ def test_staff_run_the_published_set_until_a_new_one_is_published(tmp_path, caps
     edit(forms / "registration.yaml", "version: 2\ntitle:", "version: 2\ntitle:\n  - oops")
     code, out, err = run(capsys, "forms", "publish", "--forms", forms, "--data", data, "--operator", "张三")
     assert code == 1 and "未发布" in err
+
+
+def test_full_width_colon_is_named_on_its_own_line(tmp_path, capsys):
+    forms = copy_forms(tmp_path)
+    edit(forms / "registration.yaml", "      - {id: filler, label: 填表人, type: text, required: true, max_length: 20}",
+         "      - id: filler\n        label： 填表人\n        type: text")
+    line = (forms / "registration.yaml").read_text(encoding="utf-8").splitlines().index("        label： 填表人") + 1
+    code, out, _ = run(capsys, "forms", "check", "--forms", forms, "--no-data")
+    assert code == 1
+    assert f"registration.yaml:{line}:14: “label” 后面是全角冒号“：”（中文输入法）" in out
+
+
+def test_a_bad_divisions_file_is_reported_by_check_and_never_reaches_staff(tmp_path, capsys):
+    forms = copy_forms(tmp_path)
+    with open_engine(tmp_path, forms) as eng:
+        eng.save("registration", person())
+    edit(forms / "data" / "divisions.yaml", 'code: "120116157201"', "code: 120116157201")
+    code, out, _ = run(capsys, "forms", "check", "--forms", forms, "--no-data")
+    assert code == 1 and "divisions.yaml:" in out and "代码必须写成带引号的字符串" in out
+    with Engine.open(tmp_path / "data", forms) as eng:
+        assert "继续使用上次检查通过的表单" in eng.forms.problems[0].message
+        assert eng.divisions.name("120116157201") == "渡口村"
+        assert eng.report("roster", as_of=TODAY).rows

@@ -228,11 +228,26 @@ def cmd_forms_test(args) -> int:
     return EXIT_REFUSED if failed or problems else EXIT_OK
 
 
+# ------------------------------------------------------------------ forms schema
+def cmd_forms_schema(args) -> int:
+    """The compiled schema with conditional required/relevant as `if`/`then` (for other tools)."""
+    from core.cli import EXIT_OK, _engine, _json
+    from core.formlang.compile import compile_form
+    from core.formlang.schemaconditions import with_conditions
+
+    with _engine(args, readonly=True) as eng:
+        form = eng.form(args.form)
+        _json(with_conditions(compile_form(form, eng.registry), form))
+    return EXIT_OK
+
+
 def register(target) -> None:
     forms = target.groups["forms"]
     check = forms.choices["check"]
     check.add_argument("--no-data", action="store_true", help="只检查文件，不核对台账中的记录")
     check.set_defaults(func=cmd_forms_check)
+
+    forms.choices["schema"].set_defaults(func=cmd_forms_schema)
 
     c = forms.add_parser("migrate", parents=[target.common], help="按 forms/migrations/ 中的迁移文件修改已保存的记录")
     c.add_argument("files", nargs="*", help="只执行这些迁移文件（默认：forms/migrations/ 下全部未执行的）")
