@@ -108,3 +108,28 @@ def today_dependent(form) -> list[str]:
                 stale.add(fid)
                 grew = True
     return [f.id for f in form.top_fields() if f.id in stale]
+
+
+def names_read(form) -> tuple[frozenset, frozenset]:
+    """(names computed fields read, names rules read) among a `Form`'s top-level fields, each
+    with the fields themselves: re-evaluating 50,000 records converts only these, not all 60."""
+    def exprs_of(f) -> list:
+        return [f.calculate] + [c.when for c in f.cases]
+
+    def rule_exprs(rules) -> list:
+        return [e for r in rules for e in (r.check, r.when)]
+
+    computed: set[str] = set()
+    ruled: set[str] = set()
+    for f in form.top_fields():
+        kids = [c for c in f.fields if c.computed]
+        if f.computed or kids:
+            computed.add(f.id)
+            computed.update(*(names_in(e) for e in exprs_of(f)), *(names_in(e) for c in kids for e in exprs_of(c)))
+        rules = rule_exprs(f.rules) + [e for c in f.fields for e in rule_exprs(c.rules)]
+        if rules:
+            ruled.add(f.id)
+            ruled.update(*(names_in(e) for e in rules))
+    ruled.update(*(names_in(e) for e in rule_exprs(form.rules)))
+    top = {f.id for f in form.top_fields()}
+    return frozenset(computed & top), frozenset(ruled & top)

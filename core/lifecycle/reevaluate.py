@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core.formlang.calcdeps import names_read
 from core.problems import CarebookError
 
 MARKER = Path("lifecycle") / "evaluated.json"
@@ -65,14 +66,16 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                 result.records += 1
                 data = rec.get("data") or {}
                 town = data.get("town")
-                v = validators.get(town)
-                if v is None:
-                    v = validators[town] = engine.validator(form.id, town=town)
+                plan = validators.get(town)
+                if plan is None:
+                    v = engine.validator(form.id, town=town)
+                    plan = validators[town] = (v, *names_read(v.form))
+                v, reads, rule_reads = plan
                 meta = rec.get("meta") or {}
-                new, reasons = v.compute(data, overrides=meta.get("overrides"))
+                new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
                 diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed if data.get(f.id) != new.get(f.id)]
                 if rules:
-                    for p in v._rules(new):
+                    for p in v._rules(new, rule_reads):
                         result.rule_failures[(form.id, p.rule, p.message)] += 1
                 if not diffs:
                     continue
