@@ -49,6 +49,8 @@ def cmd_forms_check(args) -> int:
         if text:
             _out(text.rstrip("\n"))
         problems += division_problems(_working_dir(args))
+        if code == EXIT_OK:
+            problems += _literal_problems(args)
         if not args.no_data and _has_records(args) and code == EXIT_OK:
             from core.lifecycle import datacheck
 
@@ -63,6 +65,14 @@ def cmd_forms_check(args) -> int:
     if code == EXIT_OK and not args.paths:
         _out("表单文件检查通过。" + ("" if args.no_data or not _has_records(args) else "已核对台账中的记录。"))
     return code
+
+
+def _literal_problems(args) -> list:
+    from core.formlang.formload import load_form_dir
+    from core.lifecycle.literals import literal_problems
+    from core.plugins import build_registry, load_plugins
+
+    return literal_problems(load_form_dir(_working_dir(args), build_registry(load_plugins())))
 
 
 # ------------------------------------------------------------------ forms migrate
