@@ -196,8 +196,10 @@ def cmd_records_show(args) -> int:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
+        from core.transfer.exportform import masked_retired
+
         if not args.full:
-            rec = {**rec, "data": _mask_row(eng, rec["form"], rec["data"])}
+            rec = {**rec, "data": _mask_row(eng, rec["form"], rec["data"]), **masked_retired(rec)}
         if args.json:
             _json(rec)
         else:
@@ -207,6 +209,8 @@ def cmd_records_show(args) -> int:
             for f in form.fields_flat():
                 if f.id in rec["data"]:
                     _out(f"  {f.label}: {rec['data'][f.id]}")
+            for key, item in (rec.get("retired") or {}).items():   # fields the form no longer has
+                _out(f"  （已停用）{item.get('label') or key}: {item.get('value')}")
     return EXIT_OK
 
 

@@ -654,7 +654,11 @@ class Engine:
         """Values of fields the form no longer has, carried over from `old` (never erased)."""
         from core.lifecycle.retired import carry
 
-        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at)
+        try:
+            old_form = self.form(form_id, old["version"]) if old else None
+        except CarebookError:
+            old_form = None
+        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
 
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on

@@ -246,3 +246,49 @@ def test_a_bad_divisions_file_is_reported_by_check_and_never_reaches_staff(tmp_p
         assert "继续使用上次检查通过的表单" in eng.forms.problems[0].message
         assert eng.divisions.name("120116157201") == "渡口村"
         assert eng.report("roster", as_of=TODAY).rows
+
+
+def test_retired_values_are_exported_and_personal_ones_masked(tmp_path):
+    import csv
+    import json
+
+    import openpyxl
+
+    forms, data, ids = _ledger(tmp_path, n=1, head="陈刚", liaison_phone="13812345678")
+    edit(forms / "registration.yaml", "      - {id: head, label: 单位负责人, type: text, max_length: 20}\n", "")
+    edit(forms / "registration.yaml", "      - {id: liaison_phone, label: 包联干部电话, type: phone, required: true}\n", "")
+    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    with Engine.open(data, forms, operator="李芳") as eng:
+        old = eng.get(ids[0])
+        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
+                 record_id=ids[0])
+        assert eng.forms_dir == eng._working_forms_dir, eng.forms.problems
+        assert eng.get(ids[0])["retired"]["liaison_phone"]["pii"] == "phone"
+        [x] = eng.export("records", "xlsx", tmp_path / "out")
+        ws = openpyxl.load_workbook(x, read_only=True).worksheets[0]
+        rows = [[c for c in r] for r in ws.iter_rows(values_only=True)]
+        col = next(r for r in rows if r and "停用字段的值" in r).index("停用字段的值")
+        cells = [r[col] for r in rows if r and len(r) > col and r[col] and r[col] != "停用字段的值"]
+        assert cells == ["单位负责人=陈刚；包联干部电话=138****5678"]
+        [js] = eng.export("records", "json", tmp_path / "j")
+        rec = json.loads(js.read_text(encoding="utf-8"))[0]
+        assert rec["retired"]["head"]["value"] == "陈刚" and rec["retired"]["liaison_phone"]["value"] == "138****5678"
+        paths = eng.export("records", "csv", tmp_path / "c", full=True)
+        with open(paths[0], encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+        assert table[1][table[0].index("停用字段的值")] == "单位负责人=陈刚；包联干部电话=13812345678"
+
+
+def test_records_show_lists_retired_values_masked(tmp_path, capsys):
+    forms, data, ids = _ledger(tmp_path, n=1, head="陈刚", liaison_phone="13812345678")
+    edit(forms / "registration.yaml", "      - {id: head, label: 单位负责人, type: text, max_length: 20}\n", "")
+    edit(forms / "registration.yaml", "      - {id: liaison_phone, label: 包联干部电话, type: phone, required: true}\n", "")
+    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    with Engine.open(data, forms, operator="李芳") as eng:
+        old = eng.get(ids[0])
+        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
+                 record_id=ids[0])
+    code, out, _ = run(capsys, "records", "show", ids[0], "--forms", forms, "--data", data)
+    assert code == 0 and "（已停用）单位负责人: 陈刚" in out and "（已停用）包联干部电话: 138****5678" in out
+    code, out, _ = run(capsys, "records", "show", ids[0], "--json", "--forms", forms, "--data", data)
+    assert "13812345678" not in out and "138****5678" in out

@@ -165,7 +165,7 @@ def _move(holder: dict, a: str, b: str) -> str:
     return "moved"
 
 
-def apply_step(step: Step, record: dict, stamp: dict) -> str:
+def apply_step(step: Step, record: dict, stamp: dict, old_form=None) -> str:
     """Change `record` (its `data` and `retired`) in place; 'moved', 'conflict' or ''."""
     data = record.setdefault("data", {})
     group, child = _split(step.field)
@@ -196,12 +196,25 @@ def apply_step(step: Step, record: dict, stamp: dict) -> str:
             raise CarebookError(f"retire_field 只能用于整条记录的字段，不能用于重复组里的 {step.field}")
         if group not in data or empty(data.get(group)):
             return ""
-        record.setdefault("retired", {})[group] = {"value": data.pop(group), **stamp}
+        from core.lifecycle.retired import entry
+
+        record.setdefault("retired", {})[group] = entry(data.pop(group), stamp["at"], stamp["version"], stamp["by"],
+                                                        old_form, group)
         return "moved"
     raise CarebookError(f"未知的迁移操作 {step.op}")
 
 
 # ---------------------------------------------------------------------------- plan and apply
+
+def _old_form(engine, form_id: str, version, cache: dict):
+    """The form version a record was saved under (None when it cannot be rebuilt)."""
+    if version not in cache:
+        try:
+            cache[version] = engine.form(form_id, version)
+        except CarebookError:
+            cache[version] = None
+    return cache[version]
+
 
 def _working_copy(rec: dict) -> dict:
     """A copy the steps may change: data, its repeat rows and `retired` copied, values shared
@@ -272,6 +285,7 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
         plan.backup = make_backup(engine.data_dir).name
     at = now_iso()
     stamp = {"at": at, "by": f"迁移 {migration.id}", "version": None}
+    olds: dict = {}
     for part in list(engine.store.partitions(migration.form)):
         items = []
         for rec in engine.iter_records(migration.form, [part]):
@@ -279,8 +293,9 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
             new = _working_copy(rec)
             stamp["version"] = rec.get("version")
             changed = False
+            old_form = _old_form(engine, migration.form, rec.get("version"), olds)
             for res in results:
-                outcome = apply_step(res.step, new, dict(stamp))
+                outcome = apply_step(res.step, new, dict(stamp), old_form)
                 if outcome == "conflict":
                     res.conflicts += 1
                     if len(res.conflict_samples) < 3:
