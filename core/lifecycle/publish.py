@@ -109,12 +109,7 @@ def guard(engine) -> None:
         return
     if working == pub or not is_complete(pub):
         return
-    from core.formlang.formload import load_form_dir
-
-    engine.forms_dir = pub
-    engine.plugin_set.call_each("configure", engine=engine)
-    engine.forms = load_form_dir(pub, engine.registry)
-    engine._validators.clear()
+    _switch(engine, pub)
     st = stamp_of(pub)
     first = errors[0]
     engine.forms.problems[:0] = [Problem(
@@ -123,14 +118,27 @@ def guard(engine) -> None:
         file=first.file, line=first.line, col=first.col, severity="warning", rule="fallback")]
 
 
+def _switch(engine, folder: Path) -> None:
+    """Run `folder`: plugins registered per engine (its division list, division functions) are
+    asked again so they read that folder's data, then its forms are loaded."""
+    from core.formlang.expressions import Evaluator
+    from core.formlang.formload import load_form_dir
+    from core.plugins import build_registry
+
+    moved = engine.forms_dir != folder
+    engine.forms_dir = folder
+    if moved:
+        engine.plugin_set.call_each("configure", engine=engine)
+        engine.registry = build_registry(engine.plugin_set, engine=engine)
+        engine.evaluator = Evaluator(engine.registry.functions)
+        engine.snapshots.registry = engine.registry
+    engine.forms = load_form_dir(folder, engine.registry)
+    engine._validators.clear()
+
+
 def reload(engine) -> list[Problem]:
     """Read the working folder again; a broken edit keeps the last good set (see `guard`)."""
-    from core.formlang.formload import load_form_dir
-
-    engine.forms_dir = engine._working_forms_dir
-    engine.plugin_set.call_each("configure", engine=engine)
-    engine.forms = load_form_dir(engine.forms_dir, engine.registry)
-    engine._validators.clear()
+    _switch(engine, engine._working_forms_dir)
     guard(engine)
     if not engine.readonly:
         engine.snapshots.keep(engine.forms)
