@@ -1,8 +1,7 @@
 """`carebook divisions import FILE.csv`: a new edition of the official 统计用区划代码 village list
-applied to the working forms' `data/divisions.yaml` (logic: `plugins.cn.divisions_import`)."""
+applied to the working forms' `data/divisions.yaml` (logic: `core.lifecycle.divisionsimport`)."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from core import paths
@@ -10,14 +9,14 @@ from core import paths
 
 def cmd_divisions_import(args) -> int:
     from core.cli import EXIT_OK, EXIT_REFUSED, _date, _err, _out
+    from core.lifecycle import divisionsimport as imp
     from core.storage.atomic import write_bytes
-    # The division file's format belongs to the built-in division plugin (as for Engine.divisions).
-    from plugins.cn import divisions_import as imp
 
-    target = (Path(args.forms) if args.forms else paths.default_forms_dir()) / "data" / "divisions.yaml"
+    folder = Path(args.forms) if args.forms else paths.default_forms_dir()
+    target = folder / "data" / "divisions.yaml"
     rows = imp.read_csv(Path(args.file))
     valid_from = _date(args.valid_from) if args.valid_from else None
-    plan = imp.plan(target, rows, valid_from)
+    plan = imp.plan(folder, rows, valid_from)
     for r in plan.added:
         _out(f"新增  {r.code}  {r.name}")
     for r, old in plan.renamed:
@@ -34,8 +33,8 @@ def cmd_divisions_import(args) -> int:
     if args.dry_run:
         _err("以上为预演（--dry-run），区划文件未改。")
         return EXIT_OK
-    text = imp.apply(target, plan, source=Path(args.file).name)
-    problems = imp.check_text(text, target)
+    text = imp.apply(folder, plan, source=Path(args.file).name)
+    problems = imp.check_text(text)
     if problems:
         for p in problems:
             _out(str(p))

@@ -88,7 +88,7 @@ def file_errors(engine) -> list[Problem]:
     out = [p for p in engine.forms.problems if p.is_error]
     from core.lifecycle.divisioncheck import division_problems
 
-    out += [p for p in division_problems(engine.forms_dir) if p.is_error]
+    out += [p for p in division_problems(engine) if p.is_error]
     return out
 
 

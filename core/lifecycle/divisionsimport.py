@@ -7,7 +7,9 @@ admin downloads the new edition as CSV (columns `code` and `village` or `name`; 
 it. Nothing is deleted: a village missing from the new edition gets `valid_to` (the day before
 the edition's date), so old records still show its name; a new one gets `valid_from`. The file is
 edited line by line, so the admin's comments and layout stay, and the result must load with the
-division checks before it replaces the file.
+division checks before it replaces the file. The current list and those checks come from the
+plugin that registers the `divisions` data set (`core.lifecycle.divisioncheck`), so this module
+knows the file's layout, not its rules.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.lifecycle.divisioncheck import division_problems, divisions_of
 from core.problems import CarebookError, Problem
-from plugins.cn.divisions import DivisionsError, load_divisions
 
 _CODE = re.compile(r"\d{12}")
 PLACEHOLDER = re.compile(r"第\d+村$")
@@ -87,9 +89,13 @@ def read_csv(path: Path) -> list[Row]:
     return rows
 
 
-def plan(divisions_file: Path, rows: list[Row], valid_from: dt.date | None = None) -> Plan:
+def _file(forms_dir: Path) -> Path:
+    return Path(forms_dir) / "data" / "divisions.yaml"
+
+
+def plan(forms_dir: Path, rows: list[Row], valid_from: dt.date | None = None) -> Plan:
     """What applying `rows` would change (only towns the list covers lose villages)."""
-    current = load_divisions(divisions_file)
+    current = divisions_of(forms_dir)
     out = Plan(valid_from=valid_from)
     listed = {r.code for r in rows}
     towns = {r.town_code for r in rows}
@@ -125,10 +131,10 @@ def _line(indent: str, code: str, name: str, start: str | None, end: str | None,
 _VILLAGE_LINE = re.compile(r'^(\s*)- \{code: "(\d{12})".*$')
 
 
-def apply(divisions_file: Path, p: Plan, source: str = "") -> str:
+def apply(forms_dir: Path, p: Plan, source: str = "") -> str:
     """The new text of the division file (checked by the division loader before it is written)."""
-    current = load_divisions(divisions_file)
-    lines = Path(divisions_file).read_text(encoding="utf-8").splitlines()
+    current = divisions_of(forms_dir)
+    lines = _file(forms_dir).read_text(encoding="utf-8").splitlines()
     names = {r.code: r.name for r, _ in p.renamed} | {r.code: r.name for r in p.confirmed}
     end_day = (p.valid_from - dt.timedelta(days=1)).isoformat() if p.valid_from else dt.date.today().isoformat()
     retired = {code for code, _ in p.retired}
@@ -164,14 +170,11 @@ def apply(divisions_file: Path, p: Plan, source: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def check_text(text: str, divisions_file: Path) -> list[Problem]:
-    """Problems of the new text, loaded exactly as the app will load it."""
-    probe = Path(divisions_file).with_name(".divisions-import-check.yaml")
-    probe.write_text(text, encoding="utf-8")
-    try:
-        load_divisions(probe)
-        return []
-    except DivisionsError as exc:
-        return list(exc.problems)
-    finally:
-        probe.unlink(missing_ok=True)
+def check_text(text: str) -> list[Problem]:
+    """Problems of the new text, loaded exactly as the app will load it (from a scratch folder)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="carebook-divisions-") as scratch:
+        (Path(scratch) / "data").mkdir()
+        _file(Path(scratch)).write_text(text, encoding="utf-8")
+        return division_problems(Path(scratch))
