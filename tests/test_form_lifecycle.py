@@ -248,21 +248,30 @@ def test_a_bad_divisions_file_is_reported_by_check_and_never_reaches_staff(tmp_p
         assert eng.report("roster", as_of=TODAY).rows
 
 
+def _two_fields_deleted_then_saved(tmp_path) -> tuple[Path, Path, str]:
+    """A person with 单位负责人 and 包联干部电话, both fields then deleted and the record saved
+    the way a form screen saves it (only the fields the form still has)."""
+    forms, data, ids = _ledger(tmp_path, n=1, head="陈刚", liaison_phone="13812345678")
+    edit(forms / "registration.yaml", "      - {id: head, label: 单位负责人, type: text, max_length: 20}\n", "")
+    edit(forms / "registration.yaml", "      - {id: liaison_phone, label: 包联干部电话, type: phone, required: true}\n", "")
+    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    with Engine.open(data, forms, operator="李芳") as eng:
+        assert eng.forms_dir == eng._working_forms_dir, eng.forms.problems
+        old = eng.get(ids[0])
+        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
+                 record_id=ids[0])
+    return forms, data, ids[0]
+
+
 def test_retired_values_are_exported_and_personal_ones_masked(tmp_path):
     import csv
     import json
 
     import openpyxl
 
-    forms, data, ids = _ledger(tmp_path, n=1, head="陈刚", liaison_phone="13812345678")
-    edit(forms / "registration.yaml", "      - {id: head, label: 单位负责人, type: text, max_length: 20}\n", "")
-    edit(forms / "registration.yaml", "      - {id: liaison_phone, label: 包联干部电话, type: phone, required: true}\n", "")
-    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    forms, data, rid = _two_fields_deleted_then_saved(tmp_path)
+    ids = [rid]
     with Engine.open(data, forms, operator="李芳") as eng:
-        old = eng.get(ids[0])
-        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
-                 record_id=ids[0])
-        assert eng.forms_dir == eng._working_forms_dir, eng.forms.problems
         assert eng.get(ids[0])["retired"]["liaison_phone"]["pii"] == "phone"
         [x] = eng.export("records", "xlsx", tmp_path / "out")
         ws = openpyxl.load_workbook(x, read_only=True).worksheets[0]
@@ -280,14 +289,8 @@ def test_retired_values_are_exported_and_personal_ones_masked(tmp_path):
 
 
 def test_records_show_lists_retired_values_masked(tmp_path, capsys):
-    forms, data, ids = _ledger(tmp_path, n=1, head="陈刚", liaison_phone="13812345678")
-    edit(forms / "registration.yaml", "      - {id: head, label: 单位负责人, type: text, max_length: 20}\n", "")
-    edit(forms / "registration.yaml", "      - {id: liaison_phone, label: 包联干部电话, type: phone, required: true}\n", "")
-    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
-    with Engine.open(data, forms, operator="李芳") as eng:
-        old = eng.get(ids[0])
-        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
-                 record_id=ids[0])
+    forms, data, rid = _two_fields_deleted_then_saved(tmp_path)
+    ids = [rid]
     code, out, _ = run(capsys, "records", "show", ids[0], "--forms", forms, "--data", data)
     assert code == 0 and "（已停用）单位负责人: 陈刚" in out and "（已停用）包联干部电话: 138****5678" in out
     code, out, _ = run(capsys, "records", "show", ids[0], "--json", "--forms", forms, "--data", data)
