@@ -248,8 +248,10 @@ def cmd_records_show(args) -> int:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
+        from core.transfer.exportform import masked_retired
+
         if not args.full:
-            rec = eng.masked(rec)
+            rec = {**eng.masked(rec), **masked_retired(rec)}
         if args.json:
             _json(rec)
         else:
@@ -259,6 +261,8 @@ def cmd_records_show(args) -> int:
             for f in form.fields_flat():
                 if f.id in rec["data"]:
                     _out(f"  {f.label}: {rec['data'][f.id]}")
+            for key, item in (rec.get("retired") or {}).items():   # fields the form no longer has
+                _out(f"  （已停用）{item.get('label') or key}: {item.get('value')}")
     return EXIT_OK
 
 
@@ -653,6 +657,7 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
+    args.open_ui = open_ui          # for commands that show the UI (forms preview)
     func = getattr(args, "func", None)
     try:
         return func(args) if func else cmd_ui(args, open_ui)

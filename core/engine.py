@@ -88,7 +88,9 @@ class Engine:
         from core.formlang.expressions import Evaluator
 
         self.data_dir = Path(data_dir)
-        self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
+        # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
+        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
@@ -111,6 +113,7 @@ class Engine:
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
         self._row_fields: dict[str, frozenset[str]] | None = None
+        self._guard_forms()
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -129,13 +132,12 @@ class Engine:
         self.close()
 
     def reload_forms(self) -> list[Problem]:
-        """Re-read the form files (the admin edited them) without restarting."""
-        self.forms.reload()
-        self._validators.clear()
+        """Re-read the form files (the admin edited them) without restarting; a broken edit keeps
+        the last good set and says why (`core.lifecycle.publish.reload`)."""
+        from core.lifecycle.publish import reload
+
         self._row_fields = None
-        if not self.readonly:
-            self.snapshots.keep(self.forms)
-        return list(self.forms.problems)
+        return reload(self)
 
     @property
     def problems(self) -> list[str]:
@@ -305,7 +307,8 @@ class Engine:
         if accepted:
             meta["warnings_accepted"] = [{"rule": r, "reason": t} for r, t in accepted.items()]
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return {
+        retired = self._retired_values(form_id, data, old, stamp)
+        return {**({"retired": retired} if retired else {}),
             "id": old["id"] if old else str(uuid.uuid4()),
             "form": form_id,
             "version": form.version,
@@ -720,12 +723,45 @@ class Engine:
             raise
 
 
+    # ----------------------------------------------------------------- form lifecycle (issue 10)
+    # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
+
+    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+        from core.lifecycle.publish import staff_forms_dir
+
+        return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
+
+    def _guard_forms(self) -> None:
+        from core.lifecycle.publish import guard
+
+        guard(self)
+
+    def _retired_values(self, form_id: str, data: dict, old: dict | None, at: str) -> dict:
+        """Values of fields the form no longer has, carried over from `old` (never erased)."""
+        from core.lifecycle.retired import carry
+
+        try:
+            old_form = self.form(form_id, old["version"]) if old else None
+        except CarebookError:
+            old_form = None
+        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
+
+    def refresh_for_today(self):
+        """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
+        the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
+        from core.lifecycle.reevaluate import refresh_for_today
+
+        return refresh_for_today(self)
+
+
 def _refuse_stale(current: dict) -> None:
     from core.storage.contract import EditConflict
 
     raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
                        f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
                        "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+
+
 _FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 

@@ -150,7 +150,7 @@ def test_cli_template_then_import(tmp_path, capsys):
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx").worksheets[0]
     header = [c.value for c in ws[1]]
     assert header[:3] == ["档案编号", "街镇", "村（居）委会"] and ws.max_row == 1
-    assert "公民身份号码" in header and header[-3:] == ["记录ID", "表单版本", "更新时间"]
+    assert "公民身份号码" in header and header[-4:] == ["记录ID", "表单版本", "更新时间", "停用字段的值"]
     assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "t.xlsx"),
                  "--operator", "导入员"]) == 0
     assert "已导入 0 人" in capsys.readouterr().err

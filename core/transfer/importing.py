@@ -34,7 +34,7 @@ from core.problems import CarebookError, Problem
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
 KEY = "档案编号"
-IGNORED = {"记录ID", "表单版本", "更新时间", "序号", "id", "version", "updated", "row"}
+IGNORED = {"记录ID", "表单版本", "更新时间", "停用字段的值", "序号", "id", "version", "updated", "row"}
 
 
 @dataclass
