@@ -21,6 +21,7 @@ from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
 from core.plugins import PluginInfo, build_registry, load_plugins
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
+from core.records import incomplete
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store
 
@@ -266,7 +267,7 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        blocking = [p for p in problems if p.rule != "plugin"]
+        blocking = [p for p in incomplete.blocking(form, data, problems) if p.rule != "plugin"]
         if blocking:
             raise ValidationFailed(blocking)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
@@ -563,15 +564,17 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
+                       strict: bool = False):
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
-        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
+        unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
         from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
             raise CarebookError("台账以只读方式打开，不能导入")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
-                              dry_run=dry_run, skip_bad=skip_bad)
+                              dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
@@ -625,6 +628,18 @@ class Engine:
     def _drain_plugin_problems(self) -> list[str]:
         out, self.plugin_set.problems[:] = list(self.plugin_set.problems), []
         return out
+
+    # ----------------------------------------------------------------- office sheets (issue 15)
+    def import_mapping(self, form_id: str, paths, *, fixed: dict[str, str] | None = None, mapping=None):
+        """The column mapping an import of `paths` would use (`core.transfer.importmap.ColumnMap`),
+        for the admin to review and save before importing."""
+        from core.transfer.importing import propose_mapping
+
+        return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
+
+    def incomplete(self, form_id: str) -> list[dict]:
+        """Records still 待补全, each with what it lacks (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id)
 
     @property
     def divisions(self):
