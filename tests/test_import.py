@@ -100,7 +100,8 @@ def test_an_offices_own_sheet_with_names_dates_and_bad_rows(tmp_path):
     # not strict: the unknown village is left to fill in (待补全); the wrong ID number still refuses
     assert {p.line for p in res.problems} == {4}
     [later] = res.incomplete
-    assert later.line == 5 and any("没有“没有这个村”" in m for m in later.missing)
+    assert later.line == 5 and "村（居）委会" in later.missing
+    assert any("没有“没有这个村”" in m for m in later.refused_cells)
     res = import_records(eng, "registration", path, skip_bad=True, strict=True)
     assert res.saved == 1
     saved = stored(eng)[good["id_number"]]

@@ -46,13 +46,11 @@ def blocking(form, data: dict, problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if not deferrable(data, p)]
 
 
-def missing(problems: list[Problem], data: dict) -> list[str]:
-    """What is left to complete, as short phrases: 民族、婚姻状况、子女及其他赡养人 第 1 行：与老人关系."""
-    out = []
-    for p in problems:
-        if deferrable(data, p):
-            text = p.message.replace(" 必须填写 (required)", "").replace(" (minItems)", "")
-            out.append(text)
+def missing(problems: list[Problem]) -> list[str]:
+    """What is left to fill in, as short phrases: 民族、婚姻状况、子女及其他赡养人 第 1 行：与老人关系.
+    Rules and warnings are left to the form, where they show once the answers are there."""
+    out = [p.message.replace(" 必须填写 (required)", "").replace(" (minItems)", "")
+           for p in problems if p.rule in MISSING_RULES]
     return list(dict.fromkeys(out))
 
 
@@ -70,6 +68,6 @@ def incomplete_records(eng, form_id: str) -> list[dict[str, Any]]:
         if record is None:
             continue
         problems = eng.validate(form_id, record["data"], rid)
-        out.append({"id": rid, "data": record["data"], "missing": missing(problems, record["data"])})
+        out.append({"id": rid, "data": record["data"], "missing": missing(problems)})
     title = form.title_field or "name"
     return sorted(out, key=lambda r: (str(r["data"].get("village") or ""), str(r["data"].get(title) or "")))

@@ -54,11 +54,13 @@ class Incomplete:
     line: int
     name: str
     id_number: str
-    missing: list[str]
+    missing: list[str]                                   # answers the file did not give
+    refused_cells: list[str] = field(default_factory=list)   # cells the form could not take, and why
 
     def __str__(self) -> str:
         who = f"{self.name} {mask_value('id', self.id_number)}".strip()
-        return f"{self.sheet} 第 {self.line} 行 {who}：缺 {'、'.join(self.missing)}"
+        cells = f"；未导入的值：{'；'.join(self.refused_cells)}" if self.refused_cells else ""
+        return f"{self.sheet} 第 {self.line} 行 {who}：缺 {len(self.missing)} 项（{'、'.join(self.missing)}）{cells}"
 
 
 @dataclass
@@ -214,7 +216,7 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
     person.data = data
     result.incomplete.append(Incomplete(person.sheet, person.line, str(data.get(keys[0]) or ""),
                                         str(clean.get(keys[1]) if len(keys) > 1 else ""),
-                                        incomplete.missing(found, clean) + list(notes.values())))
+                                        incomplete.missing(found), list(notes.values())))
     return True
 
 
@@ -344,7 +346,7 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
         for i, f in scalar:
             _put(eng, f, cells[i] if i < len(cells) else None, person)
         for fid, text in whole:
-            if fid not in person.data:
+            if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
                 _put(eng, info.field(fid), text, person)
         for fid, value in defaults.items():
             person.data.setdefault(fid, value)

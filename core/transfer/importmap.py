@@ -81,12 +81,15 @@ class ColumnMap:
     def describe(self) -> list[str]:
         """The mapping as printed by `records import --map` and shown on the import screen."""
         info = self.info
-        lines = [f"工作表“{self.sheet}”，表头在第 {self.header_line} 行" + (f"；标题：{self.title}" if self.title else "")]
+        lines = [f"工作表“{self.sheet}”，表头在第 {self.header_line} 行" + (f"；标题：{self.title}" if self.title else ""),
+                 "  文件中的列 → 字段（依据 把握）"]
         width = max([len(c.header) for c in self.columns] + [4])
+        why = {COMPUTED: "（不导入：计算字段，按其他字段重新算）", UNKNOWN: "（未识别，不导入）",
+               TWICE: "（与前面的列对应同一字段，不导入）"}
         for c in self.columns:
-            where = target_label(info, c.target) if c.target else "（不导入）"
-            conf = f"{c.confidence:.0%}" if c.target else ""
-            lines.append(f"  {c.header or '（空）':{chr(12288)}<{width}} → {where}  {c.how} {conf}".rstrip())
+            header = (c.header or "（空）").replace("\n", " ")
+            where = f"{target_label(info, c.target)}（{c.how} {c.confidence:.0%}）" if c.target else why.get(c.how, "（不导入）")
+            lines.append(f"  {header:{chr(12288)}<{width}} → {where}")
         for fid, text in self.fixed.items():
             lines.append(f"  全表统一：{target_label(info, fid)} = {text}")
         for fid, text in self.from_title.items():
