@@ -129,8 +129,9 @@ def cmd_records_add(args) -> int:
 
 def cmd_records_import(args) -> int:
     from core.transfer.importing import mapping_path
+    from core.transfer.importmap import parse_fixed
 
-    fixed = _parse_set(args.set or [])
+    fixed = parse_fixed(args.set or [])
     with _engine(args, readonly=args.dry_run or args.map is not None) as eng:
         if args.map is not None:
             cmap = eng.import_mapping(args.form, args.file, fixed=fixed, mapping=args.mapping)
@@ -158,17 +159,6 @@ def cmd_records_import(args) -> int:
         for item in res.incomplete:
             _out(f"  {item}")
     return EXIT_REFUSED if res.problems else EXIT_OK
-
-
-def _parse_set(items: list[str]) -> dict[str, str]:
-    """`--set town=太平镇` pairs (a field id or its label, then a name or a code)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise CarebookError(f"--set 应写成 字段=值，如 --set town=太平镇（收到：{item}）")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def cmd_records_template(args) -> int:

@@ -120,6 +120,17 @@ class ColumnMap:
         return path
 
 
+def parse_fixed(items: list[str]) -> dict[str, str]:
+    """`town=太平镇` pairs (--set, or the import screen's box): a field id or label, then a name or code."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise CarebookError(f"全表统一的值应写成 字段=值，如 town=太平镇（收到：{item}）")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def target_label(info: FormInfo | None, target: str) -> str:
     """`children.2.child_phone` → 子女及其他赡养人 第2人 联系电话; `id_number` → 公民身份号码."""
     if info is None:
