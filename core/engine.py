@@ -637,9 +637,10 @@ class Engine:
 
         return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
 
-    def incomplete(self, form_id: str) -> list[dict]:
-        """Records still 待补全, each with what it lacks (`core.records.incomplete`)."""
-        return incomplete.incomplete_records(self, form_id)
+    def incomplete(self, form_id: str, ids: Iterable[str] | None = None) -> list[dict]:
+        """Records still 待补全 (all, or those of `ids`), each with what it lacks
+        (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id, ids)
 
     @property
     def divisions(self):

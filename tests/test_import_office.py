@@ -153,6 +153,7 @@ def test_strict_keeps_all_or_nothing(eng, tmp_path):
     messages = [p.message for p in res.problems]
     assert "民族 必须填写 (required)" in messages
     assert not any("TypeError" in m or "无法计算" in m for m in messages)
+    assert messages.count("警告（需在登记界面填写理由后保存）：子女数 未填写，无法核对子女及其他赡养人") == 4   # once a row
 
 
 def test_town_roster_with_village_column_and_merged_titles(eng, tmp_path):

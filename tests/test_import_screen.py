@@ -49,3 +49,9 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "待补全 5 人" in screen_text(app)
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "RosterScreen")
+        app.screen.query_one("#f-status").value = "待补全"
+        await pilot.pause()
+        text = screen_text(app)
+        assert "共 5 人" in text and "缺项" in text and "王秀英" in text and "项：填表人、民族" in text

@@ -10,7 +10,7 @@ is completed in the registration form and set to 在册, at which point the norm
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from core.formlang.expressions import empty
 from core.problems import Problem
@@ -54,15 +54,17 @@ def missing(problems: list[Problem]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def incomplete_records(eng, form_id: str) -> list[dict[str, Any]]:
-    """Every stored record of the form still 待补全, with what it lacks (home screen, roster)."""
+def incomplete_records(eng, form_id: str, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every stored record of the form still 待补全 (or those of `ids`: a roster page), with
+    what it lacks."""
     form = eng.form(form_id)
     mark = marker(form)
     if mark is None:
         return []
     out = []
-    for rid, row in eng.index(form_id).rows.items():
-        if str(row.get(mark[0]) or "") != mark[1]:
+    rows = eng.index(form_id).rows
+    for rid in (rows if ids is None else [i for i in ids if i in rows]):
+        if str(rows[rid].get(mark[0]) or "") != mark[1]:
             continue
         record = eng.get(rid, form_id)
         if record is None:
