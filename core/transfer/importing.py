@@ -180,25 +180,24 @@ def _say(p: Problem) -> str:
 def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bool:
     """Whether the row is saved: complete as it is; or, unless `strict`, as 待补全 when what
     stands between it and a complete file is only missing or unreadable answers — never when
-    its name or ID number is missing or wrong (nobody could find the person again)."""
+    its name or ID number is missing or wrong (nobody could find the person again).
+
+    One validation per row in the usual cases (a complete row; a roster row plainly lacking
+    required answers, checked at once as 待补全): validation is most of an import's time."""
     mark = incomplete.marker(form)
-    if not person.problems and not person.bad_cells:
+    may_defer = not strict and mark is not None and not person.problems
+    if not may_defer or (not person.bad_cells and not _lacks_answers(form, person.data)):
         _, found = eng.check(form.id, person.data)
-        if not found:
+        if not (found or person.problems or person.bad_cells):
             return True
-        if strict or mark is None:
-            result.problems += [RowProblem(person.sheet, person.line, _say(p)) for p in found]
+        if not may_defer:
+            messages = person.problems + list(person.bad_cells.values()) + [_say(p) for p in found]
+            result.problems += [RowProblem(person.sheet, person.line, m) for m in messages]
             return False
-    elif strict or mark is None or person.problems:
-        messages = person.problems + list(person.bad_cells.values())
-        if not person.problems:
-            messages += [_say(p) for p in eng.check(form.id, person.data)[1]]
-        result.problems += [RowProblem(person.sheet, person.line, m) for m in messages]
-        return False
     data = {**person.data, mark[0]: mark[1]}
     keys = [form.title_field or "name"] + [f.id for f in form.top_fields() if f.unique and not f.autonumber]
     notes = dict(person.bad_cells)
-    for _ in range(2):
+    for _ in range(3):
         clean, found = eng.check(form.id, data)
         hard = incomplete.blocking(form, data, found)
         fields = {p.path.split(".")[0] for p in hard}
@@ -207,6 +206,8 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
         for p in hard:               # a value the form cannot take (健康状况 “良好”): left to fill in
             notes.setdefault(p.path.split(".")[0], _say(p))
             data.pop(p.path.split(".")[0], None)
+    if not found and not notes:      # complete after all (the guess above was wrong): as the file says
+        return _judge(eng, form, person, True, result)
     lacking = [k for k in keys if not data.get(k) or k in notes]
     if hard or lacking:
         said = [f"{'、'.join(_label(form, k) for k in lacking)} 缺失或有误，不能作为待补全导入"] if lacking else []
@@ -218,6 +219,12 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
                                         str(clean.get(keys[1]) if len(keys) > 1 else ""),
                                         incomplete.missing(found), list(notes.values())))
     return True
+
+
+def _lacks_answers(form, data: dict) -> bool:
+    """A quick look: a field required outright (no condition, shown always) is empty."""
+    return any(f.required is True and not f.relevant and not f.computed and f.id not in data
+               for s in form.sections if not s.relevant for f in s.fields)
 
 
 def _label(form, field_id: str) -> str:
@@ -336,6 +343,7 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
     defaults = {f.id: f.default for f in form.top_fields() if f.default is not None and not f.computed}
     people = []
     renumbered = False
+    converted: dict[tuple, tuple[Any, str | None]] = {}
     for line, cells in sheet.after(start):
         if not any(_text(c) for c in cells):
             continue
@@ -347,7 +355,16 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
             _put(eng, f, cells[i] if i < len(cells) else None, person)
         for fid, text in whole:
             if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
-                _put(eng, info.field(fid), text, person)
+                key = (fid, text, person.data.get("town"))    # converted once, not once a row
+                if key not in converted:
+                    probe = _Person(sheet.name, line, "", {"town": key[2]} if key[2] else {}, [])
+                    _put(eng, info.field(fid), text, probe)
+                    converted[key] = (probe.data.get(fid), probe.bad_cells.get(fid))
+                value, bad = converted[key]
+                if bad:
+                    person.bad_cells[fid] = bad
+                elif value is not None:
+                    person.data[fid] = value
         for fid, value in defaults.items():
             person.data.setdefault(fid, value)
         _children_in_columns(eng, info, cells, kids, person)
