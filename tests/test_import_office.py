@@ -237,3 +237,31 @@ def test_cli_map_then_import_with_the_reviewed_mapping(tmp_path, capsys):
         assert eng.count("registration") == 5
         assert sum(len(r["data"].get("children", [])) for r in eng.iter_records("registration")) == 5
     print(out)
+
+
+def test_a_corrected_mapping_file_is_used_and_a_wrong_target_named(eng, tmp_path):
+    path, people = village_roster(tmp_path / "v.xlsx")
+    saved = eng.import_mapping("registration", path).save(tmp_path / "v.列对应.yaml")
+    text = saved.read_text(encoding="utf-8")
+    # the admin decides 子女务工地点 is the child's employer, not where they went
+    saved.write_text(text.replace('"子女务工地点": "children.child_whereabouts"',
+                                  '"子女务工地点": "children.child_employer"'), encoding="utf-8")
+    res = import_records(eng, "registration", path, mapping=saved, fixed={"filing_date": FILED})
+    assert res.saved == 5
+    wang = next(r["data"] for r in eng.iter_records("registration") if r["data"]["name"] == "王秀英")
+    assert [c.get("child_employer") for c in wang["children"]] == ["北京市", "河北省廊坊市"]
+    assert not any("child_whereabouts" in c for c in wang["children"])
+    saved.write_text(text.replace('"家庭住址": "address"', '"家庭住址": "home"'), encoding="utf-8")
+    with pytest.raises(CarebookError, match="columns 第 7 项：“家庭住址”对应的 home 不是表单 registration 的字段"):
+        import_records(eng, "registration", path, mapping=saved)
+
+
+def test_a_phone_column_right_after_the_childs_name_is_the_childs(eng, tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["姓名", "身份证号码", "联系电话", "子女姓名", "联系电话", "村"])
+    ws.append(["王秀英", an_id(70, "女"), "13612345678", "张伟", "13900001111", "翟庄子村"])
+    wb.save(tmp_path / "p.xlsx")
+    cmap = eng.import_mapping("registration", tmp_path / "p.xlsx")
+    assert [c.target for c in cmap.columns] == ["name", "id_number", "phone", "children.child_name",
+                                                 "children.child_phone", "village"]
