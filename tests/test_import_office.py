@@ -46,22 +46,14 @@ def village_roster(path, people=None):
         ["周凤琴", "女", an_id(66, "女"), 66, "15822223333", "翟庄子村东街9号", "周明", "13300005555",
          "河北省沧州市", "健康", "与配偶同住", ""],
     ]
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "花名册"
-    ws.append(["太平镇翟庄子村农村留守老年人花名册"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(VILLAGE_HEADER))
-    ws.append(VILLAGE_HEADER)
-    for n, row in enumerate(people, 1):
-        ws.append([n, *row])
-    wb.save(path)
-    return path, people
+    return workbook(path, "花名册", [(["太平镇翟庄子村农村留守老年人花名册"], len(VILLAGE_HEADER))],
+                    VILLAGE_HEADER, people), people
 
 
 def town_roster(path):
     """太平镇's roster: two merged title rows, a 村 column, children as 子女1/子女1电话/子女2/子女2电话,
     header cells with line breaks and full-width brackets; one person without an ID number."""
-    header = ["序号", "村", "姓名", "身份证号", "性别", "年龄", "联系\n电话", "住址", "子女1", "子女1电话",
+    header = ["序号", "村", "姓名", "身份证号", "性别", "年龄", "联系\n电话", "住　址", "子女1", "子女1电话",
               "子女2", "子女2电话", "备注"]
     rows = [
         ["翟庄子村", "刘玉珍", an_id(81, "女"), "女", 81, "13611112222", "翟庄子村1号", "刘刚", "13911112222",
@@ -70,18 +62,25 @@ def town_roster(path):
         ["太平村", "何淑芬", an_id(65, "女"), "女", 65, "13633334444", "太平村5号", "", "", "", "", "子女在本地"],
         ["太平村", "郭老汉", "", "男", 77, "", "太平村8号", "郭平", "13944445555", "", "", "身份证号待核实"],
     ]
+    titles = [(["太平镇农村留守老年人花名册"], len(header)),
+              (["填报单位：太平镇人民政府（盖章）", *[None] * 8, "填报时间：2026年11月"], 9)]
+    return workbook(path, "Sheet1", titles, header, rows), rows
+
+
+def workbook(path, sheet: str, titles: list[tuple[list, int]], header: list[str], rows: list[list]):
+    """A roster as offices lay it out: title rows merged over `n` columns, the header, then the
+    people numbered in a 序号 column."""
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "Sheet1"
-    ws.append(["太平镇农村留守老年人花名册"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    ws.append(["填报单位：太平镇人民政府（盖章）", None, None, None, None, None, None, None, None, "填报时间：2026年11月"])
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=9)
+    ws.title = sheet
+    for line, (cells, width) in enumerate(titles, 1):
+        ws.append(cells)
+        ws.merge_cells(start_row=line, start_column=1, end_row=line, end_column=width)
     ws.append(header)
     for n, row in enumerate(rows, 1):
         ws.append([n, *row])
     wb.save(path)
-    return path, rows
+    return path
 
 
 def wps_csv(path):
@@ -93,7 +92,7 @@ def wps_csv(path):
     ]
     with open(path, "w", encoding="gbk", newline="") as fh:
         w = csv.writer(fh, lineterminator="\r\n")
-        w.writerow(["序号", "姓 名", "身份证号码", "手机号", "家庭住址", "健康状况", "子女人数"])
+        w.writerow(["序号", "姓　名", "身份证号码", "手机号", "家庭住址", "健康状况", "子女人数"])
         w.writerows(rows)
         w.writerow(["合计", "共3人", "", "", "", "", "6"])
     return path, rows
@@ -161,7 +160,7 @@ def test_town_roster_with_village_column_and_merged_titles(eng, tmp_path):
     cmap = eng.import_mapping("registration", path, fixed={"filing_date": FILED})
     assert cmap.header_line == 3 and cmap.from_title == {"town": "太平镇"}
     t = targets(cmap)
-    assert (t["村"], t["身份证号"], t["联系\n电话"], t["住址"]) == ("village", "id_number", "phone", "address")
+    assert (t["村"], t["身份证号"], t["联系\n电话"], t["住　址"]) == ("village", "id_number", "phone", "address")
     assert (t["子女1"], t["子女1电话"], t["子女2"], t["子女2电话"]) == (
         "children.1.child_name", "children.1.child_phone", "children.2.child_name", "children.2.child_phone")
     res = import_records(eng, "registration", path, mapping=cmap)
@@ -179,7 +178,7 @@ def test_wps_gbk_csv_with_a_total_row(eng, tmp_path):
     path, rows = wps_csv(tmp_path / "名单.csv")
     fixed = {"town": "太平镇", "村（居）委会": "翟庄子村", "filing_date": FILED}
     cmap = eng.import_mapping("registration", path, fixed=fixed)
-    assert targets(cmap) == {"序号": None, "姓 名": "name", "身份证号码": "id_number", "手机号": "phone",
+    assert targets(cmap) == {"序号": None, "姓　名": "name", "身份证号码": "id_number", "手机号": "phone",
                              "家庭住址": "address", "健康状况": "health_status", "子女人数": "children_count"}
     res = import_records(eng, "registration", path, fixed=fixed)
     assert res.problems == [] and res.rows == 3 and res.saved == 3 and len(res.incomplete) == 3

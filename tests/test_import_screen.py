@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_import_office import village_roster  # noqa: E402
-from tui_support import SIZE, TODAY, drive, make_app, until  # noqa: E402
+from tui_support import SIZE, TODAY, drive, make_app, screen_names, until  # noqa: E402
 
 
 def screen_text(app) -> str:
@@ -22,11 +22,10 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
     path, people = village_roster(tmp_path / "翟庄子村花名册.xlsx")
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("a")
-        await pilot.pause()
+        await pilot.press("a")                            # the admin corner, then its import screen
+        await until(pilot, lambda: screen_names(app)[-1] == "AdminScreen")
         await pilot.press("f6")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "ImportScreen")
+        await until(pilot, lambda: screen_names(app)[-1] == "ImportScreen")
         app.screen.query_one("#import-path").value = str(path)
         filed = (TODAY - dt.timedelta(days=5)).isoformat()
         app.screen.query_one("#import-set").value = f"filing_date={filed}"
@@ -50,7 +49,7 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
         await pilot.pause()
         assert "待补全 5 人" in screen_text(app)
         await pilot.press("r")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "RosterScreen")
+        await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
         app.screen.query_one("#f-status").value = "待补全"
         await pilot.pause()
         text = screen_text(app)
