@@ -13,8 +13,8 @@ import datetime as dt
 
 import openpyxl
 import pytest
-
 from binhai_support import TODAY, id_for, open_engine, person, years_before
+
 from core.cli import main
 from core.engine import Engine
 from core.problems import CarebookError
@@ -175,7 +175,7 @@ def test_town_roster_with_village_column_and_merged_titles(eng, tmp_path):
 
 
 def test_wps_gbk_csv_with_a_total_row(eng, tmp_path):
-    path, rows = wps_csv(tmp_path / "名单.csv")
+    path, _ = wps_csv(tmp_path / "名单.csv")
     fixed = {"town": "太平镇", "村（居）委会": "翟庄子村", "filing_date": FILED}
     cmap = eng.import_mapping("registration", path, fixed=fixed)
     assert targets(cmap) == {"序号": None, "姓　名": "name", "身份证号码": "id_number", "手机号": "phone",
@@ -188,7 +188,7 @@ def test_wps_gbk_csv_with_a_total_row(eng, tmp_path):
 
 
 def test_incomplete_people_are_listed_kept_out_of_the_summary_and_completed(eng, tmp_path):
-    path, people = village_roster(tmp_path / "v.xlsx")
+    path, _ = village_roster(tmp_path / "v.xlsx")
     import_records(eng, "registration", path, fixed={"filing_date": FILED})
     later = eng.incomplete("registration")
     assert len(later) == 5 and all("民族" in r["missing"] for r in later)
@@ -239,7 +239,7 @@ def test_cli_map_then_import_with_the_reviewed_mapping(tmp_path, capsys):
 
 
 def test_a_corrected_mapping_file_is_used_and_a_wrong_target_named(eng, tmp_path):
-    path, people = village_roster(tmp_path / "v.xlsx")
+    path, _ = village_roster(tmp_path / "v.xlsx")
     saved = eng.import_mapping("registration", path).save(tmp_path / "v.列对应.yaml")
     text = saved.read_text(encoding="utf-8")
     # the admin decides 子女务工地点 is the child's employer, not where they went

@@ -19,7 +19,7 @@ def screen_text(app) -> str:
 
 @drive
 async def test_mapping_screen_then_import_as_incomplete(tmp_path):
-    path, people = village_roster(tmp_path / "翟庄子村花名册.xlsx")
+    path, _ = village_roster(tmp_path / "翟庄子村花名册.xlsx")
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")                            # the admin corner, then its import screen

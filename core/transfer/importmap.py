@@ -101,17 +101,16 @@ class ColumnMap:
 
     def to_yaml(self) -> str:
         """A small file the admin can read and correct: one line per column of the sheet."""
-        q = lambda s: json.dumps(s, ensure_ascii=False)           # noqa: E731 - quoted, so 是/否/no stay text
         out = ["# carebook 导入列对应：records import --map 生成。核对每一列对应的字段（写 null 即不导入），",
                "# 然后 carebook records import 表单 文件 --mapping 本文件 导入。",
-               f"form: {self.form}", f"sheet: {q(self.sheet)}", f"header_row: {self.header_line}", "columns:"]
+               f"form: {self.form}", f"sheet: {_quoted(self.sheet)}", f"header_row: {self.header_line}", "columns:"]
         for c in self.columns:
-            out.append(f"  - {q(c.header)}: {q(c.target) if c.target else 'null'}    # {c.how}"
+            out.append(f"  - {_quoted(c.header)}: {_quoted(c.target) if c.target else 'null'}    # {c.how}"
                        + (f" {c.confidence:.0%}" if c.target else ""))
         if self.fixed or self.from_title:
             out.append("set:                     # 全表统一的值（名称或代码）")
             for fid, text in {**self.from_title, **self.fixed}.items():
-                out.append(f"  {fid}: {q(text)}")
+                out.append(f"  {fid}: {_quoted(text)}")
         return "\n".join(out) + "\n"
 
     def save(self, path: Path | str) -> Path:
@@ -129,6 +128,11 @@ def parse_fixed(items: list[str]) -> dict[str, str]:
             raise CarebookError(f"全表统一的值应写成 字段=值，如 town=太平镇（收到：{item}）")
         out[key.strip()] = value.strip()
     return out
+
+
+def _quoted(text: str) -> str:
+    """A YAML string in double quotes (JSON's form), so 是/否/no/010 stay text when read back."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def target_label(info: FormInfo | None, target: str) -> str:
