@@ -209,6 +209,7 @@ def test_keycase_report_counts_equal_a_count_over_the_records(eng):
     as_of = dt.date(2026, 12, 10)
     rep = eng.report("summary", report="keycases", quarter="2026Q4", as_of=as_of)
     assert rep.title == "重点帮扶对象跟进情况表" and rep.checks == []
+    assert rep.notes[0] == "统计期：2026-10-01 至 2026-12-31；按生成日期数新增、按办结日期数办结，逾期未办结按 2026-12-10 计算"
     expected = _independent_counts(eng, dt.date(2026, 10, 1), dt.date(2026, 12, 31), as_of)
     labels = {c.key: (c.groups[0], c.label) for c in rep.columns if c.groups}
     group = {"本季度新增": "新增", "本季度办结": "办结", "期末逾期未办结": "逾期"}
@@ -226,11 +227,11 @@ def test_keycase_report_counts_equal_a_count_over_the_records(eng):
             assert row[key] == want, (row["unit"], g, label)
             seen[key] += row[key]
     assert all(seen[k] == rep.total[k] for k in labels)
-    assert rep.total["c1"] > 0 and rep.total["c6"] > 0 and rep.total["c11"] > 0 and rep.total["c16"] > 0
+    assert rep.total["c1"] > 0 and rep.total["c6"] > 0 and rep.total["c11"] > 0 and rep.total["c12"] > 0
     # Another day, another answer: overdue is counted on the report date.
     later = eng.report("summary", report="keycases", quarter="2026Q4", as_of=dt.date(2026, 12, 31))
     exp_later = _independent_counts(eng, dt.date(2026, 10, 1), dt.date(2026, 12, 31), dt.date(2026, 12, 31))
-    assert later.total["c11"] == sum(c[("逾期", k)] for c in exp_later.values() for k in KINDS)
+    assert later.total["c12"] == sum(c[("逾期", k)] for c in exp_later.values() for k in KINDS)
 
 
 def test_keycase_report_exports_to_xlsx_like_the_summary(eng, tmp_path):
@@ -244,3 +245,19 @@ def test_keycase_report_exports_to_xlsx_like_the_summary(eng, tmp_path):
     assert "期末逾期未办结" in cells and "通知子女" in cells
     rep = eng.report("summary", report="keycases", quarter="2026Q4")
     assert str(rep.total["c1"]) in cells or rep.total["c1"] in [c.value for row in sheet.iter_rows() for c in row]
+
+
+def test_a_misspelt_followup_rule_is_named_when_the_forms_load(tmp_path):
+    from core.formlang.formload import check_paths
+    from core.plugins import build_registry, load_plugins
+
+    forms = tmp_path / "forms"
+    shutil.copytree(FORMS, forms)
+    visit_file = forms / "visit.yaml"
+    text = visit_file.read_text(encoding="utf-8")
+    text = text.replace("when: \"referral == '是' and has(referral_to, '转介部门')\"",
+                        "when: \"referal == '是' and has(referral_to, '转介部门')\"")
+    visit_file.write_text(text.replace("    - kind: 上报街镇", "    - kind: 上报县里"), encoding="utf-8")
+    problems = [str(p) for p in check_paths([forms], build_registry(load_plugins()))]
+    assert any("followups.items.1.kind: “上报县里” 不在 followup 的字段 kind 的选项中" in p for p in problems)
+    assert any("followups.items.2.when: 未知的名字 referal" in p and "是不是 referral" in p for p in problems)

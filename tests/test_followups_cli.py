@@ -64,4 +64,20 @@ def test_keycase_report_prints_per_town(tmp_path):
     rep = json.loads(res.stdout)
     assert rep["title"] == "重点帮扶对象跟进情况表"
     row = next(r for r in rep["rows"] if r["unit_code"] == "120116157000")
-    assert (row["c1"], row["c3"], row["c5"], row["c11"]) == (2, 1, 1, 2)
+    assert (row["c1"], row["c3"], row["c5"], row["c12"]) == (2, 1, 1, 2)
+
+
+def test_keycase_report_exports_as_csv_by_village_for_a_town(tmp_path):
+    import csv
+
+    data = tmp_path / "data"
+    eng = open_engine(data)
+    visit(eng, person_in(eng, 1).id, "2026-11-10", **REFERRAL_AND_RAISED)
+    eng.close()
+    res = run("followups", "export", "--data", data, "--format", "csv", "--output", tmp_path / "跟进情况",
+              "--quarter", "2026Q4", "--town", "小王庄镇")
+    assert res.returncode == 0, res.stderr
+    with open(res.stdout.strip(), encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:3] == ["村（居）委会", "本季度新增/合计", "本季度新增/应急处置"]
+    assert rows[1][0] == "渡口村" and rows[1][1] == "2"

@@ -7,6 +7,7 @@
     carebook followups accept-risk ID | refuse-risk ID --reason TEXT
     carebook followups sync                       (create what imported visits call for)
     carebook followups report [--quarter 2026Q4] [--town T] [--by-village] [--json]
+    carebook followups export --format xlsx --output FILE [--quarter 2026Q4] [--town T]
 
 IDs may be shortened to their first 8 characters, as `list` prints them. Personal fields are
 masked as in the roster and `records list` (`--full` shows them and is the caller's choice).
@@ -77,6 +78,13 @@ def register(target) -> None:
     c.add_argument("--as-of")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_report)
+
+    c = sub.add_parser("export", parents=[common], help="导出重点帮扶对象跟进情况表（同汇总表的格式）")
+    c.add_argument("--format", required=True, help="导出格式，如 xlsx、csv")
+    c.add_argument("--output", required=True)
+    c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
+    c.add_argument("--town")
+    c.set_defaults(func=cmd_export)
 
 
 def _who_when(parser) -> None:
@@ -201,3 +209,19 @@ def cmd_report(args) -> int:
         rep = eng.report("summary", **params)
         _print_report(rep, args.json)
         return EXIT_REFUSED if rep.checks else EXIT_OK
+
+
+def cmd_export(args) -> int:
+    """The key-case report through the same exporters as the summary (`what: summary` with this
+    report file): the same sheet layout, the same audit log line."""
+    from pathlib import Path
+
+    from core.cli import EXIT_OK, _current_quarter, _engine, _out
+
+    with _engine(args) as eng:
+        params = {"report": "keycases", "quarter": args.quarter or _current_quarter(eng.today())}
+        if args.town:
+            params["town"] = _division(eng, args.town, "town")
+        for path in eng.export("summary", args.format, Path(args.output), **params):
+            _out(str(path))
+    return EXIT_OK
