@@ -195,13 +195,21 @@ def cmd_sync(args) -> int:
     return EXIT_OK
 
 
+def _report_params(eng, args) -> dict:
+    """The key-case report (`forms/keycases.yaml`) of a quarter, for one town if asked."""
+    from core.cli import _current_quarter
+
+    params = {"report": "keycases", "quarter": args.quarter or _current_quarter(eng.today())}
+    if args.town:
+        params["town"] = _division(eng, args.town, "town")
+    return params
+
+
 def cmd_report(args) -> int:
-    from core.cli import EXIT_OK, EXIT_REFUSED, _current_quarter, _date, _engine, _print_report
+    from core.cli import EXIT_OK, EXIT_REFUSED, _date, _engine, _print_report
 
     with _engine(args, readonly=True) as eng:
-        params = {"report": "keycases", "quarter": args.quarter or _current_quarter(eng.today())}
-        if args.town:
-            params["town"] = _division(eng, args.town, "town")
+        params = _report_params(eng, args)
         if args.by_village:
             params["by_village"] = True
         if args.as_of:
@@ -216,12 +224,9 @@ def cmd_export(args) -> int:
     report file): the same sheet layout, the same audit log line."""
     from pathlib import Path
 
-    from core.cli import EXIT_OK, _current_quarter, _engine, _out
+    from core.cli import EXIT_OK, _engine, _out
 
     with _engine(args) as eng:
-        params = {"report": "keycases", "quarter": args.quarter or _current_quarter(eng.today())}
-        if args.town:
-            params["town"] = _division(eng, args.town, "town")
-        for path in eng.export("summary", args.format, Path(args.output), **params):
+        for path in eng.export("summary", args.format, Path(args.output), **_report_params(eng, args)):
             _out(str(path))
     return EXIT_OK
