@@ -166,3 +166,43 @@ async def test_town_view_lists_referrals_from_its_villages(tmp_path):
         assert "街镇收到的上报、转介和应急（各村）" in text and "共 2 件" in text
         assert "赵桂兰" in text and "上报街镇" in text and "钱秀英" in text and "转介部门" in text
         assert "通知子女督促照顾" not in text and "风险等级复核" not in text
+
+
+@drive
+async def test_a_visit_recorded_on_screen_creates_its_followups_once(tmp_path):
+    eng = open_engine(tmp_path / "data")
+    person = person_in(eng, 1)
+    app = CarebookApp(eng, today=TODAY)
+    shown, notify = [], app.notify           # every message, kept after its toast times out
+
+    def keep(message, **kw):
+        shown.append(message)
+        return notify(message, **kw)
+    app.notify = keep
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_person(person.id)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
+        await pilot.press("v")
+        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
+        view = app.screen.view
+        for fid, value in {"visit_level": "村委会", "visit_method": "入户", "saw_person": "是",
+                           "physical": "良好", "mental": "良好", "daily_care": "正常", "hazards": ["无"],
+                           "referral": "是", "risk_change": "升高"}.items():
+            view.rows[fid].set_value(value)
+        await pilot.pause()
+        view.rows["referral_to"].set_value(["上报街镇"])
+        view.rows["referral_detail"].editor.focus()
+        await type_text(pilot, "请街镇协调护理")
+        view.rows["visitor"].editor.focus()
+        await type_text(pilot, "刘强")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
+        assert any("已生成跟进事项：上报街镇、通知子女督促照顾、风险等级复核" in n for n in shown), shown
+        assert "中风险（探访建议：高，5 跟进）" in screen_text(app)
+        await pilot.press("5")
+        await until(pilot, lambda: "上报街镇" in screen_text(app))
+        assert "通知子女督促照顾" in screen_text(app) and "风险等级复核" in screen_text(app)
+        kinds = sorted(i.kind for i in eng.followups(person=person.id))
+        assert kinds == ["上报街镇", "通知子女督促照顾", "风险等级复核"]
+        assert eng.related(person.id, "followup")[0]["data"]["opened_on"] == TODAY.isoformat()

@@ -117,3 +117,9 @@ def risk_proposal_note(engine: Any, person_id: str) -> str:
     except Exception:  # noqa: BLE001 - a note in a title must never stop the file opening
         return ""
     return f"（探访建议：{found[0].proposed_risk}，5 跟进）" if found else ""
+
+
+def followups_note(result: Any) -> str:
+    """"；已生成跟进事项：上报街镇、通知子女督促照顾" after a save that created some."""
+    made = [r["data"].get("kind", "") for r in (getattr(result, "followups", None) or [])]
+    return f"；已生成跟进事项：{'、'.join(made)}（首页 F 查看）" if made else ""
