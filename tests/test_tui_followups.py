@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 from followup_support import REFERRAL_AND_RAISED, person_in, visit  # noqa: E402
 from tui_support import SIZE, TODAY, drive, open_engine, screen_names, type_text, until  # noqa: E402
 from tui.app import CarebookApp  # noqa: E402
+from tui.screens.followups import FollowupScreen  # noqa: E402
 
 
 def screen_text(app) -> str:
@@ -206,3 +207,30 @@ async def test_a_visit_recorded_on_screen_creates_its_followups_once(tmp_path):
         kinds = sorted(i.kind for i in eng.followups(person=person.id))
         assert kinds == ["上报街镇", "通知子女督促照顾", "风险等级复核"]
         assert eng.related(person.id, "followup")[0]["data"]["opened_on"] == TODAY.isoformat()
+
+
+@drive
+async def test_a_contact_with_a_child_shows_on_that_childs_row(tmp_path):
+    eng = open_engine(tmp_path / "data")
+    person = person_in(eng, 1)
+    saved = visit(eng, person.id, "2026-11-20", problems=["生活"])
+    notify = next(r for r in saved.followups if r["data"]["kind"] == "通知子女督促照顾")
+    app = CarebookApp(eng, today=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen(FollowupScreen(notify["id"]))
+        await until(pilot, lambda: screen_names(app)[-1] == "FollowupScreen")
+        await pilot.press("c")
+        await until(pilot, lambda: screen_names(app)[-1] == "PromptScreen")
+        app.screen.query_one("#ask-outcome").value = "未接通"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "第1位 赵明 电话：未接通" in screen_text(app))
+        assert "状态：处理中" in screen_text(app)
+        await pilot.press("f")
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
+        await pilot.press("2")
+        await until(pilot, lambda: "最近联系" in screen_text(app))
+        row = next(line for line in screen_text(app).splitlines() if "赵明" in line)
+        assert "11-30 电话 未接通" in row
+        contact = eng.get(notify["id"])["data"]["contacts"][0]
+        assert (contact["contact_row"], contact["contact_by"], contact["contact_date"]) == (1, "张丽", "2026-11-30")

@@ -18,7 +18,7 @@ from core.problems import CarebookError, ValidationFailed
 
 from .. import roles
 from ..form_renderer import town_form
-from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups
+from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 from .prompt import Ask, PromptScreen
@@ -190,7 +190,7 @@ class PersonScreen(BaseScreen):
         cols = [(f.id, f.label[:6], 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
         rows = [{"id": str(i), **{f.id: roles.display(self.form, f.id, r.get(f.id)) for f in group.fields}}
                 for i, r in enumerate(data.get(group.id) or [])]
-        table.show_rows(cols, rows)
+        table.show_rows(*with_last_contacts(self.eng, self.record_id, cols, rows))
 
     def show_visits(self, visits: list[dict], record_id: str) -> None:
         """Newest first. Read through `engine.related` (the person's village file): a query

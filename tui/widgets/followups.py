@@ -123,3 +123,24 @@ def followups_note(result: Any) -> str:
     """"；已生成跟进事项：上报街镇、通知子女督促照顾" after a save that created some."""
     made = [r["data"].get("kind", "") for r in (getattr(result, "followups", None) or [])]
     return f"；已生成跟进事项：{'、'.join(made)}（首页 F 查看）" if made else ""
+
+
+def with_last_contacts(engine: Any, person_id: str, cols: list, rows: list[dict]) -> tuple[list, list[dict]]:
+    """The person file's 子女及赡养人 table with each row's latest contact from the follow-ups
+    ("11-30 电话 未接通"), so staff see whom they reached without opening every follow-up."""
+    try:
+        records = engine.related(person_id, "followup")
+    except Exception:  # noqa: BLE001 - the children's table shows without it
+        return cols, rows
+    latest: dict[int, tuple] = {}
+    for rec in records:
+        for c in rec["data"].get("contacts") or []:
+            key = (str(c.get("contact_date") or ""), rec.get("updated") or "")
+            row = c.get("contact_row")
+            if isinstance(row, int) and (row not in latest or key >= latest[row][0]):   # later in the list wins a tie
+                latest[row] = (key, f"{key[0][5:]} {c.get('contact_channel') or ''} {c.get('contact_outcome') or ''}")
+    if not latest:
+        return cols, rows
+    # Beside the name: the row is wider than 80 columns, and this is what staff look for.
+    return ([*cols[:1], ("last_contact", "最近联系", 18), *cols[1:]],
+            [{**r, "last_contact": latest[int(r["id"]) + 1][1] if int(r["id"]) + 1 in latest else ""} for r in rows])
