@@ -128,13 +128,13 @@ def followups_note(result: Any) -> str:
 def with_last_contacts(engine: Any, person_id: str, cols: list, rows: list[dict]) -> tuple[list, list[dict]]:
     """The person file's 子女及赡养人 table with each row's latest contact from the follow-ups
     ("11-30 电话 未接通"), so staff see whom they reached without opening every follow-up."""
-    try:
-        records = engine.related(person_id, "followup")
+    try:   # the person's few follow-ups, found from the list rows held in memory
+        records = [engine.get(i.id, "followup") or {} for i in engine.followups(person=person_id, open_only=False)]
     except Exception:  # noqa: BLE001 - the children's table shows without it
         return cols, rows
     latest: dict[int, tuple] = {}
     for rec in records:
-        for c in rec["data"].get("contacts") or []:
+        for c in (rec.get("data") or {}).get("contacts") or []:
             key = (str(c.get("contact_date") or ""), rec.get("updated") or "")
             row = c.get("contact_row")
             if isinstance(row, int) and (row not in latest or key >= latest[row][0]):   # later in the list wins a tie
