@@ -11,7 +11,16 @@ from typing import Any
 
 from core.problems import CarebookError
 
-_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
+_FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_ids(form_id: Any, record_id: Any = None) -> None:
+    """A form id and record id safe to put in a file name (no `/`, `..`, NUL, drive letters)."""
+    if not isinstance(form_id, str) or not _FORM_ID.fullmatch(form_id):
+        raise CarebookError(f"表单编号不合规：{form_id!r}")
+    if record_id is not None and (not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id)):
+        raise CarebookError(f"记录编号不合规：{record_id!r}")
 
 
 class Drafts:
@@ -22,10 +31,8 @@ class Drafts:
 
     def path(self, form_id: str, record_id: str | None) -> Path:
         """The draft file; an id that could leave the folder (``../``) is refused."""
-        parts = (form_id, record_id or "new")
-        if not all(isinstance(p, str) and _SAFE.fullmatch(p) and p not in (".", "..") for p in parts):
-            raise CarebookError(f"草稿的表单或记录编号无效：{form_id!r} {record_id!r}")
-        return self.folder / f"{parts[0]}--{parts[1]}.json"
+        check_ids(form_id, record_id)
+        return self.folder / f"{form_id}--{record_id or 'new'}.json"
 
     def save(self, form_id: str, record_id: str | None, data: dict[str, Any], at: str) -> None:
         from core.storage.atomic import dumps, write_bytes
@@ -36,7 +43,7 @@ class Drafts:
     def load(self, form_id: str, record_id: str | None) -> dict[str, Any] | None:
         try:
             found = json.loads(self.path(form_id, record_id).read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):   # damaged or not ours
             return None
         return found if isinstance(found, dict) else None
 
