@@ -36,7 +36,7 @@ if TYPE_CHECKING:                    # the facade's types, without importing the
     from core.reporting.schedule import DueItem
     from core.transfer.importing import ImportResult
 
-__all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
+__all__ = ["CarebookError", "Engine", "Page", "Problem", "ValidationFailed"]
 
 NO_PARTITION = "_none"
 
@@ -795,14 +795,6 @@ class Engine:
         paths.mark_demo(self.data_dir)
         return counts
 
-    @staticmethod
-    def pii_kind(field: Any) -> str | None:
-        """How a form field is masked ("id", "phone", "address", "name" or None): the one rule
-        lists, exports and the command line share."""
-        from core.transfer.exportform import pii_kind
-
-        return pii_kind(field)
-
     def _refuse_data_plugins(self) -> None:
         """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
         folder = self.data_dir / "plugins"
@@ -866,6 +858,27 @@ def _refuse_stale(current: dict) -> None:
     raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
                        f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
                        "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+
+
+# Names the terminal UI uses beside `Engine`. `tui/` imports only `core.engine` and `carebook`
+# (tests/test_tui_boundary.py), so the few helpers it shares with the engine are handed out
+# here — each module imported when the name is first asked for, keeping start-up light.
+UI_NAMES = {
+    "pii_kind": "core.transfer.exportform",        # how a field is masked: one rule everywhere
+    "pinyin_initials": "core.records.recordindex",  # the search key of a name
+    "children_of": "core.followups.tracking",
+    "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping
+    "parse_fixed": "core.transfer.importmap",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = UI_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.engine' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def _template_names(template: str) -> list[str]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import importlib
+
 from binhai_support import copy_forms
+from core import engine as facade
 from core.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,8 +25,12 @@ def test_facade_doors_the_ui_uses(tmp_path):
         counts = eng.fill_demo(persons=5, village_days=30, town_quarters=1)
         assert counts["registration"] == 5 and eng.is_demo
         form = eng.form("registration")
-        assert Engine.pii_kind(form.field("id_number")) == "id"
-        assert Engine.pii_kind(form.field("name")) in ("name", None)
+        assert facade.pii_kind(form.field("id_number")) == "id"
     from core import paths
 
     assert Engine.demo_folder() == paths.demo_data_dir()
+
+
+def test_every_name_the_facade_hands_the_ui_exists():
+    for name, module in facade.UI_NAMES.items():
+        assert getattr(facade, name) is getattr(importlib.import_module(module), name)
