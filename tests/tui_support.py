@@ -126,3 +126,19 @@ def drive(test):
 def save_person(eng, **changes):
     """A registered person, saved the way the form saves one (defaults such as 在册 included)."""
     return eng.save("registration", eng.new_record("registration", **dict(PERSON, **changes)))
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as lines of text: the top screen composited at its size,
+    read from the rendered strips (not from widget state), so a message that is set but hidden,
+    cut or scrolled away is not found. Wide characters appear once."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def region_text(app, widget) -> list[str]:
+    """The rendered lines inside one widget's region on screen (e.g. the form beside the section
+    list), cut from the composited screen as `screen_text` reads it."""
+    region = widget.region
+    strips = app.screen._compositor.render_strips()
+    return [s.crop(region.x, region.right).text.rstrip() for s in strips[region.y:region.bottom]]

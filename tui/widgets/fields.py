@@ -68,7 +68,9 @@ class FieldRow(Vertical):
         with Horizontal(classes="field-line"):
             yield Label(self.field.label + ("*" if required else ""), classes="field-label")
             yield self._editor()
-        yield Static("", classes="field-error")
+        error = Static("", classes="field-error")
+        error.display = False
+        yield error
 
     def _editor(self) -> Widget:
         f, eid = self.field, f"f-{self.field.id}"
@@ -190,9 +192,16 @@ class FieldRow(Vertical):
             self._quiet = False
 
     def show_error(self, message: str | None) -> None:
+        """The message on its own line under the field, marked with ！ so it reads without
+        colour; shown by `display`, not by CSS `:empty` (which kept an updated Static hidden)."""
         err = self.query_one(".field-error", Static)
-        err.update(message or "")
+        err.update(f"！{message}" if message else "")
+        err.display = bool(message)
         self.set_class(bool(message), "has-error")
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one(".field-error", Static).render()) if self.has_class("has-error") else ""
 
     # ------------------------------------------------------------------ events up
     def _changed(self) -> None:
