@@ -66,19 +66,19 @@ async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_fie
         assert screen_names(app)[-1] == "FormEntryScreen"
         panel = app.screen.query_one("#form-problems")
         text = "\n".join(region_text(app, panel))
-        assert "需要改正" in text and "填表人：必须填写" in text.replace(" ", ""), text
+        assert "需要改正" in text and "姓名：必须填写" in text.replace(" ", ""), text
         for word in ("(required)", "(normalize)", "性别"):
             assert word not in screen_text(app)
         before = panel.option_count
         await pilot.pause(12)                             # no toast timeout takes it away
         assert panel.display and panel.option_count == before
         # Fill one field: the list shrinks by it.
-        app.screen.view.rows["filler"].editor.focus()
-        await type_text(pilot, "王芳")
+        app.screen.view.rows["name"].editor.focus()
+        await type_text(pilot, "钱淑珍")
         await pilot.press("tab")
         await pilot.pause(0.3)
         assert panel.option_count == before - 1
-        assert "填表人：必须填写" not in "\n".join(region_text(app, panel)).replace(" ", "")
+        assert "姓名：必须填写" not in "\n".join(region_text(app, panel)).replace(" ", "")
         # F8, then Enter on the first line: focus goes to that field.
         await pilot.press("f8")
         await pilot.pause()

@@ -93,15 +93,24 @@ class FormEntryScreen(BaseScreen):
         self.view.set_data(self.start, self._ref_labels(self.start))
         self.recompute()
         self.call_after_refresh(self._take_baseline)
-        first = next((r for r in self.view.rows.values() if not r.computed and r.display), None)
-        if first:
-            first.editor.focus()
+        self.focus_first_empty()
         draft = self.attempt(self.eng.load_draft, self.form_id, self.record_id)
         if draft and draft != self.start:
             self.app.push_screen(
                 ConfirmScreen("发现上次未保存的草稿，是否恢复？",
                               [("restore", "恢复草稿"), ("drop", "不恢复，删除草稿")], title="草稿"),
                 lambda answer: self._draft_answer(answer, draft))
+
+    def focus_first_empty(self) -> None:
+        """Focus where typing starts: on a new record the first shown required field still empty
+        (a visit opened with person, date, level and visitor filled starts at 是否见到本人), else
+        the first empty one; on a record being corrected, the first field."""
+        rows = [r for r in self.view.rows.values() if not r.computed and r.display
+                and r.hint not in ("reference", "repeat")]
+        empty = [r for r in rows if r.get_value() in (None, "", [])] if self.record is None else []
+        first = next((r for r in empty if r.field.required is True), empty[0] if empty else rows[0] if rows else None)
+        if first is not None:
+            first.editor.focus()
 
     def _take_baseline(self) -> None:
         self.baseline = (self.current_data(), dict(self.overrides))
