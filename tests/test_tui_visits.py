@@ -138,3 +138,31 @@ async def test_registration_starts_with_the_operator_as_filler(tmp_path):
         await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert app.screen.view.rows["filler"].get_value() == OPERATOR
         assert not app.screen.dirty                   # a default, not a change to ask about
+
+
+@drive
+async def test_rounds_from_a_village_picked_in_the_roster(tmp_path):
+    from tui.screens.home import due_window
+
+    app = make_app(tmp_path / "data", persons=60)
+    eng = app.engine
+    items = due_window(eng.visits_due(as_of=TODAY), TODAY)
+    village = max({i.village for i in items}, key=lambda v: sum(i.village == v for i in items))
+    due = list(dict.fromkeys((i.record_id, i.level) for i in items if i.village == village))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
+        app.screen.query_one("#f-town").value = eng.divisions.town_of(village)
+        await pilot.pause(0.3)
+        app.screen.query_one("#f-village").value = village
+        await pilot.pause(0.3)
+        app.screen.query_one("#roster-table").focus()
+        before = eng.count("visit")
+        await pilot.press("w")
+        await until(pilot, lambda: screen_names(app)[-1] == "QuickVisitScreen")
+        for n in range(1, len(due) + 1):
+            await until(pilot, lambda: f"第 {n}/{len(due)} 位" in screen_text(app))
+            await pilot.press("enter")
+        await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
+        assert eng.count("visit") == before + len(due)

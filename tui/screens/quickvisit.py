@@ -44,6 +44,9 @@ class QuickVisitScreen(ModalScreen[str | None]):
         self.position = position          # "第 2/5 位" in a round, "" for one visit
         eng = self.app.engine
         self.form = eng.form(roles.VISIT_FORM)
+        if level is None:       # not from a due row: the first level of the list (村委会, the village's)
+            levels = self.form.choices_for(self.form.field(roles.VISIT_LEVEL)) if self.form.field(roles.VISIT_LEVEL) else []
+            level = levels[0][0] if levels else None
         self.data = roles.visit_context(eng, person_id, self.app.today, self.app.operator, level)
         self.data.update(roles.routine_values(self.form))
 

@@ -66,6 +66,7 @@ class RosterScreen(BaseScreen):
         Binding("ctrl+f", "focus_search", "查找"),
         Binding("n", "app.go('register')", "新建登记"),
         Binding("v", "visit", "登记探访"),
+        Binding("w", "rounds", "巡访本村"),
         Binding("f6", "sort_next", "排序列"),
         Binding("f7", "sort_flip", "升/降序"),
         Binding("ctrl+pagedown", "page(1)", "下一页", show=False),
@@ -73,6 +74,7 @@ class RosterScreen(BaseScreen):
     ]
     HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名的拼音首字母，列表随输入更新。"
                  "名单框选择列出哪些人：在册全部、认定留守老人（与导出的花名册相同）、已退出或全部。"
+                 "V 登记一次例行探访；选了村后按 W 巡访该村 7 天内应探访的人。"
                  "Tab 切换到筛选和列表；列表中回车打开档案，PageDown/PageUp 翻页，F6 换排序列，F7 升降序。")
 
     def __init__(self) -> None:
@@ -279,6 +281,23 @@ class RosterScreen(BaseScreen):
         self.app.open_person(event.row_key.value)
 
     def action_visit(self) -> None:
+        """A routine visit of the person under the cursor (Enter saves, F2 the full form)."""
         rid = self.query_one("#roster-table", PagedTable).current_key()
         if rid:
-            self.app.open_visit(rid)
+            self.app.quick_visit(rid)
+
+    def action_rounds(self) -> None:
+        """The village picked in the filters: its people due within 7 days or overdue, in the
+        home list's order, one after another."""
+        from .home import due_window
+
+        village = self.query_one("#f-village", Select).value
+        if village is Select.NULL:
+            self.app.notify("请先在筛选中选择一个村，再按 W 巡访该村应探访的人")
+            return
+        items = self.attempt(self.eng.visits_due, as_of=self.app.today, village=village) or []
+        people = list(dict.fromkeys((i.record_id, i.level) for i in due_window(items, self.app.today)))
+        if not people:
+            self.app.notify("该村 7 天内没有应探访的人")
+            return
+        self.app.visit_rounds(people, roles.short_village(self.eng.divisions, village))
