@@ -27,11 +27,12 @@ from core.transfer.importmap import parse_fixed
 
 from .. import roles
 from ..widgets.pagedtable import PagedTable
+from ..widgets.ticks import TickBox
 from .base import BaseScreen
 
 HELP = ("文件第一行（或标题下一行）为表头，写表单上的字段名（姓名、公民身份号码、村（居）委会……）。"
         "子女情况放在名为“子女及其他赡养人”的工作表，每行写本人的档案编号。"
-        "可先用 carebook records template registration --output 模板.xlsx 生成模板。")
+        "可先在“导出”中选“空白登记表”生成模板。")
 
 
 class ImportScreen(BaseScreen):
@@ -53,7 +54,7 @@ class ImportScreen(BaseScreen):
             yield Input("", id="import-path", compact=True, placeholder="如 /home/zhang/旧台账.xlsx 或 D:\\台账\\2025.xlsx")
             yield Input("", id="import-set", compact=True,
                         placeholder="全表统一的值，如 village=翟庄子村 filing_date=2026-12-01（可不填）")
-            yield Checkbox("只导入没有问题的行（其余列在下面）", id="import-skip", compact=True)
+            yield TickBox("只导入没有问题的行（其余列在下面）", id="import-skip", compact=True)
             with Horizontal(id="import-buttons"):
                 yield Button("列对应 F5", id="import-map", compact=True)
                 yield Button("检查 F6", id="import-check", compact=True)
