@@ -32,7 +32,7 @@ from core.records import incomplete
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
 from core.transfer.exporting import ExportJob, mask_value
 from core.transfer.importmap import (COMPUTED, KEY, ColumnMap, Matcher, apply_saved, divisions_in_title, norm,
-                                     propose, read_mapping, total_row)
+                                     propose, read_mapping, total_row, two_row_header)
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
 
@@ -296,23 +296,26 @@ def _locate(eng, info: FormInfo, form, sheets: list[_Sheet], mapping, fixed: dic
     best = None
     for sheet in sorted(sheets, key=lambda sh: saved is not None and sh.name != saved.sheet):
         for n, (line, cells) in enumerate(sheet.top):
+            below = sheet.top[n + 1][1] if n + 1 < len(sheet.top) else None
+            joined = two_row_header(cells, below)          # 子女情况 over 姓名 | 联系电话 …
+            cells = joined or cells
             columns = apply_saved(saved, cells) if saved else propose(matcher, cells)
             score = sum(1 for c in columns if c.target)
             if score >= 3 and (best is None or score > best[0]):
-                best = (score, sheet, n, line, columns)
+                best = (score, sheet, n, line, columns, n + 1 if joined else n)
         if best is not None:
             break
     if best is None:
         raise CarebookError("文件里找不到表头行（第一行或标题下几行应是列名，如 姓名、身份证号码）；"
                             "可用 carebook records template 生成模板")
-    _, sheet, n, line, columns = best
+    _, sheet, n, line, columns, last = best
     title = " ".join(_text(c) for _, cells in sheet.top[:n] for c in cells if _text(c))
     cmap = ColumnMap(info.id, sheet.name, line, columns, title=title, reviewed=saved is not None, info=info)
     cmap.fixed = {_field_id(matcher, k): str(v) for k, v in {**(saved.fixed if saved else {}), **(fixed or {})}.items()}
     for fid, name in divisions_in_title(eng.divisions, title).items():
         if fid in {f.id for f in info.table_fields} and fid not in cmap.fixed:
             cmap.from_title[fid] = name
-    return cmap, sheet, n
+    return cmap, sheet, last
 
 
 def _field_id(matcher: Matcher, key: str) -> str:
