@@ -94,6 +94,7 @@ def wps_csv(path):
         w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(["序号", "姓　名", "身份证号码", "手机号", "家庭住址", "健康状况", "子女人数"])
         w.writerows(rows)
+        w.writerows([[str(n), "", "", "", "", "", ""] for n in (4, 5)])    # numbered, never filled
         w.writerow(["合计", "共3人", "", "", "", "", "6"])
     return path, rows
 
@@ -182,7 +183,8 @@ def test_wps_gbk_csv_with_a_total_row(eng, tmp_path):
                              "家庭住址": "address", "健康状况": "health_status", "子女人数": "children_count"}
     res = import_records(eng, "registration", path, fixed=fixed)
     assert res.problems == [] and res.rows == 3 and res.saved == 3 and len(res.incomplete) == 3
-    assert any("第 5 行是合计" in n for n in res.notes)
+    assert any("第 7 行是合计" in n for n in res.notes)
+    assert any("2 行只填了序号" in n for n in res.notes)
     stored = {r["data"]["name"]: r["data"] for r in eng.iter_records("registration")}
     assert stored["黄秀珍"]["children_count"] == 3 and stored["黄秀珍"]["village"] == ZHAI
 

@@ -347,11 +347,16 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
     people = []
     renumbered = False
     converted: dict[tuple, tuple[Any, str | None]] = {}
+    read = [c.index for c in cmap.columns if c.target]
+    blank: list[int] = []
     for line, cells in sheet.after(start):
         if not any(_text(c) for c in cells):
             continue
         if total_row(cells):
             result.notes.append(f"{sheet.name} 第 {line} 行是合计或落款行（{_first_text(cells)}），已跳过")
+            continue
+        if not any(_text(cells[i]) for i in read if i < len(cells)):
+            blank.append(line)            # a pre-numbered empty row: 序号 only
             continue
         person = _Person(sheet.name, line, "", {}, [])
         for i, f in scalar:
@@ -379,6 +384,8 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
             renumbered = True
             result.notes.append("档案编号不是“村代码-序号”格式的，已按本系统规则重新编号（子表仍按原编号对应到人）")
         people.append(person)
+    if blank:
+        result.notes.append(f"{sheet.name} 有 {len(blank)} 行只填了序号或备注等不导入的列（第 {blank[0]} 行起），已跳过")
     return people
 
 
