@@ -229,7 +229,7 @@ def test_cli_map_then_import_with_the_reviewed_mapping(tmp_path, capsys):
     text = saved.read_text(encoding="utf-8")
     assert '- "子女联系电话": "children.child_phone"' in text
     (tmp_path / "mapping-output.txt").write_text(out, encoding="utf-8")
-    assert main(base + ["--mapping", str(saved), "--set", f"filing_date={FILED}"]) == 0
+    assert main(base + ["--mapping", str(saved), "--set", f"filing_date={FILED}", "--operator", "李芳"]) == 0
     out, err = capsys.readouterr()
     assert "已导入 5 人（其中 5 人待补全）" in err
     assert "待补全 5 人" in out and out.count("缺 ") == 5 and "王秀英" in out

@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from core.formlang.calcdeps import cycle_problems
 from core.formlang.expressions import ROW_NAMES, Evaluator, ExpressionError
 from core.problems import Problem
 from core.registry import Registry
@@ -191,6 +192,7 @@ class FormChecker:
                                    rule="incomplete"))
         out += self.duplicate_rule_ids(doc, raw)
         out += self._rollup(doc, raw.get("rollup"), sections)
+        out += cycle_problems(doc)
         return out
 
     @staticmethod

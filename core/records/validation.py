@@ -209,16 +209,18 @@ class Validator:
             value = None
         return value, reason
 
-    def compute(self, data: dict, overrides: dict | None = None) -> tuple[dict, dict[str, str]]:
+    def compute(self, data: dict, overrides: dict | None = None,
+                only: frozenset | None = None) -> tuple[dict, dict[str, str]]:
         """Fill `calculate` and `cases` fields, in form order; returns (data, case reasons).
 
         A field with `override: true` listed in `overrides` (``{field: {"reason": ..., "value"?: ...}}``
-        with a non-empty reason) keeps the staff's value instead of the computed one.
+        with a non-empty reason) keeps the staff's value instead of the computed one. `only`: the
+        names the computed fields' expressions read (re-evaluating a whole ledger converts just those).
         """
         data = dict(data or {})
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        names = self.names(data)   # kept current as fields are filled, not rebuilt per field
+        names = self.names(data, only)   # kept current as fields are filled, not rebuilt per field
         for field in self.form.top_fields():
             if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
                 data[field.id] = self._compute_rows(field, data, names)
@@ -438,9 +440,9 @@ class Validator:
             cache[key] = list(dict.fromkeys(found))
         return cache[key]
 
-    def _rules(self, data: dict) -> list[Problem]:
+    def _rules(self, data: dict, only: frozenset | None = None) -> list[Problem]:
         out = []
-        names = self.names(data)
+        names = self.names(data, only)
         for f in self.form.top_fields():
             if f.id not in data:
                 continue     # a field's own rules judge its value; an empty field is `required`'s business

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from core.textsafety import unsafe_cell
 from core.problems import CarebookError, Problem
 from core.records import incomplete
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
@@ -282,7 +283,9 @@ def _header(sheet: _Sheet, known: set[str]) -> tuple[int, list[str]] | None:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A cell as text; the apostrophe an export put before `=`, `+`, `-`, `@` (so Excel shows
+    the value rather than running it, `core.textsafety.safe_cell`) is taken off again."""
+    return "" if value is None else unsafe_cell(str(value).strip())
 
 
 # ------------------------------------------------------------------------------ the mapping
@@ -444,6 +447,7 @@ def _put(eng, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = N
 
 
 def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
+    value = unsafe_cell(value)
     if isinstance(value, dt.datetime):
         value = value.date() if value.time() == dt.time() else value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):

@@ -30,7 +30,7 @@ from core.problems import CarebookError
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, column_labels
 
 KEY = "档案编号"
-IGNORED = {"记录ID", "表单版本", "更新时间", "序号", "编号", "id", "version", "updated", "row", "备注", "说明"}
+IGNORED = {"记录ID", "表单版本", "更新时间", "停用字段的值", "序号", "编号", "id", "version", "updated", "row", "备注", "说明"}
 CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _SLOT = re.compile(r"^(\d+|[一二三四五六七八九十])?(?:的)?(.*)$")
 TOTAL_WORDS = ("合计", "总计", "小计", "共计")
