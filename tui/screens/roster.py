@@ -100,7 +100,11 @@ class RosterScreen(BaseScreen):
                 continue
             width = WIDTHS.get(f.type)
             if width is None and f.choices is not None:
-                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for _, lab in self.form.choices_for(f))])
+                # 待补全 shows as 待补 here: a wider status column would push 电话 off 80 columns,
+                # and the 待补全 filter names it in full (with a 缺项 column)
+                later = (self.form.incomplete or {}).get("value")
+                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for v, lab in self.form.choices_for(f)
+                                                                      if v != later)])
             elif width is None:
                 width = 17 if f.unique else TEXT_WIDTH
             cols.append((fid, header(fid, f.label, min(width, 20)), min(width, 20)))
