@@ -865,6 +865,8 @@ def _refuse_stale(current: dict) -> None:
 # here — each module imported when the name is first asked for, keeping start-up light.
 UI_NAMES = {
     "pii_kind": "core.transfer.exportform",        # how a field is masked: one rule everywhere
+    "clerk_problem": "core.records.wording",       # a problem in a clerk's words
+    "plain": "core.records.wording",
     "pinyin_initials": "core.records.recordindex",  # the search key of a name
     "children_of": "core.followups.tracking",
     "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping

@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
+from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, until  # noqa: E402
 
 
 @drive

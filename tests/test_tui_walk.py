@@ -23,7 +23,7 @@ from textual.widgets._footer import FooterKey
 from textual.widgets._tabbed_content import ContentTab
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import (PERSON, SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
+from tui_support import (SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
                          screen_text, until)
 
 KEY = re.compile(r"(?:(?:Ctrl|Shift|Alt)\+)*(?:F\d{1,2}|Esc|Tab|Insert|Delete|Home|End|PageUp|PageDown|[A-Z0-9])")

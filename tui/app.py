@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from core.engine import Engine
-from core.problems import CarebookError
+from core.engine import CarebookError
 
 from . import roles
 from .widgets.followups import emergency_mark
@@ -308,15 +308,9 @@ class CarebookApp(App):
 def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: Path | None = None) -> Engine:
     """Open (and on first use fill) a demo ledger, which lives apart from real records:
     `folder` (a demo ledger given with --data), else the per-user demo folder."""
-    from core import paths
-
-    folder = folder or paths.demo_data_dir()
-    engine = Engine.open(folder, forms_dir)
-    if not paths.is_demo(folder) or roles.ledger_is_empty(engine):
-        from core.transfer import demo as demo_data
-
-        demo_data.generate(engine, persons=persons)
-        paths.mark_demo(folder)
+    engine = Engine.open(folder or Engine.demo_folder(), forms_dir)
+    if not engine.is_demo or roles.ledger_is_empty(engine):
+        engine.fill_demo(persons=persons)
     return engine
 
 
@@ -325,8 +319,6 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
     import os
     import sys
-
-    from core import paths
 
     if low_spec:
         os.environ.setdefault("TEXTUAL_FPS", "15")
@@ -342,7 +334,7 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.refresh_for_today()
     except CarebookError as exc:
         print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
-    app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
+    app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
     return 0

@@ -17,8 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.problems import Problem
-from core.records.wording import clerk_problem
+from core.engine import Problem
+from core.engine import clerk_problem
 
 from .widgets.fields import FieldRow
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.command import CommandList, CommandPalette, Hit, Hits, Provider
 from textual.widgets.option_list import Option
 
-from core.records.recordindex import pinyin_initials
+from core.engine import pinyin_initials
 
 from . import roles
 

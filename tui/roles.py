@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.transfer.exporting import mask_value
-from core.problems import CarebookError
-from core.transfer.exportform import pii_kind   # one masking rule for lists, exports and the CLI
+from carebook import mask_value
+from core.engine import CarebookError
+from core.engine import pii_kind   # one masking rule for lists, exports and the CLI
 
 PERSON_FORM = "registration"
 VISIT_FORM = "visit"

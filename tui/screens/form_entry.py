@@ -21,8 +21,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.problems import CarebookError, Problem, ValidationFailed
-from core.records.wording import clerk_problem, plain
+from core.engine import CarebookError, Problem, ValidationFailed
+from core.engine import clerk_problem, plain
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
@@ -319,6 +319,8 @@ class FormEntryScreen(BaseScreen):
         self.app.ledger_changed()
         self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
         self.app.notify(f"已保存：{self.form.title}" + followups_note(result), timeout=4)
+        for msg in result.plugin_errors:      # saved; a plugin's after_save did not finish
+            self.app.show_error(msg)
         saved_id = result.id
         self.app.pop_screen()
         if self.form_id == roles.PERSON_FORM and self.record_id is None:

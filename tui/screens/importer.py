@@ -21,9 +21,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from core.problems import CarebookError
-from core.transfer.importing import mapping_path
-from core.transfer.importmap import parse_fixed
+from core.engine import CarebookError
+from core.engine import mapping_path
+from core.engine import parse_fixed
 
 from .. import roles
 from ..widgets.pagedtable import PagedTable

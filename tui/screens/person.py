@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from core.problems import CarebookError, ValidationFailed
+from core.engine import CarebookError, ValidationFailed
 
 from .. import roles
 from ..form_renderer import town_form

@@ -20,8 +20,8 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
-from core.problems import CarebookError, ValidationFailed
-from core.records.wording import clerk_problem
+from core.engine import CarebookError, ValidationFailed
+from core.engine import clerk_problem
 
 from .. import roles
 

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from core.records.wording import clerk_problem
+from core.engine import clerk_problem
 
 
 class ProblemsPanel(OptionList):
