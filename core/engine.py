@@ -257,20 +257,21 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None, base: str | None = None) -> SaveResult:
+             note: str | None = None, base: dict | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
-        `base`: the `updated` stamp of the record as the form opened it; a record saved by
-        someone else since is refused (`EditConflict`), not overwritten.
+        `base`: the record as the form opened it; a record saved differently by someone else
+        since is refused (`EditConflict`), not overwritten. (Compared whole, not by its
+        `updated` stamp: two saves within one second share a stamp.)
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
-        if base is not None and old is not None and old.get("updated") != base:
+        if base is not None and old is not None and old != base:
             _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)

@@ -105,6 +105,7 @@ def start_server() -> PgServer:
     done = _run([str(bindir / "initdb"), "-D", str(root / "data"), "-U", OWNER, "-E", "UTF8",
                  "--locale=C", "--auth=trust", "-N"], run_as)
     if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
     # The owner (the admin's own account on the server machine) is trusted on the socket;
     # every operator login needs its SCRAM password.

@@ -35,16 +35,16 @@ def test_second_save_of_the_same_person_is_refused_with_who_and_when(desks):
     url_a, url_b, pid = desks
     with Engine.open(url_a) as a, Engine.open(url_b) as b:
         opened_a, opened_b = a.get(pid), b.get(pid)          # both open the person's form
-        a.save("registration", {**opened_a["data"], "address": "甲改的地址"}, pid, base=opened_a["updated"])
+        a.save("registration", {**opened_a["data"], "address": "甲改的地址"}, pid, base=opened_a)
         with pytest.raises(EditConflict) as refused:
-            b.save("registration", {**opened_b["data"], "address": "乙改的地址"}, pid, base=opened_b["updated"])
+            b.save("registration", {**opened_b["data"], "address": "乙改的地址"}, pid, base=opened_b)
         assert "甲经办" in str(refused.value) and "修改，您的修改未保存" in str(refused.value)
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", str(refused.value))
         assert b.get(pid)["data"]["address"] == "甲改的地址"       # nothing lost, nothing overwritten
         assert [h["operator"] for h in b.history(pid)] == ["管理员", "甲经办"]
         # after reopening, the second clerk's edit goes through
         fresh = b.get(pid)
-        b.save("registration", {**fresh["data"], "address": "乙改的地址"}, pid, base=fresh["updated"])
+        b.save("registration", {**fresh["data"], "address": "乙改的地址"}, pid, base=fresh)
         assert a.get(pid)["data"]["address"] == "乙改的地址"
 
 
@@ -87,7 +87,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             await type_text(pilot, "乙在表单里输入的地址")
             with Engine.open(url_a) as a:                         # meanwhile, on the other desk
                 rec = a.get(pid)
-                a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec["updated"])
+                a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec)
             await pilot.press("ctrl+s")
             await pilot.pause(0.5)
             assert screen_names(app)[-1] == "FormEntryScreen"    # still on the form

@@ -36,7 +36,7 @@ def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_serv
         own_server.stop()
         try:
             with pytest.raises(StorageError, match="无法连接数据库服务器") as down:
-                eng.save("registration", typed, pid, base=rec["updated"])
+                eng.save("registration", typed, pid, base=rec)
             assert "草稿" in str(down.value)
             with pytest.raises(StorageError, match="无法连接数据库服务器"):
                 eng.history(pid)
@@ -44,7 +44,7 @@ def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_serv
         finally:
             own_server.start()
         time.sleep(2.2)                                       # the clerk waits; the server is back
-        eng.save("registration", eng.load_draft("registration", pid), pid, base=rec["updated"])
+        eng.save("registration", eng.load_draft("registration", pid), pid, base=rec)
         assert eng.get(pid)["data"]["address"] == "断网时输入的地址"
 
 

@@ -239,10 +239,4 @@ def test_acknowledged_saves_and_whole_commits_survive_sigkill(backend):
                 gaps.append(f"{rid}: history")
             if s.rows("rollup_registration", [rid]).get(rid, {}).get("n") != n:
                 gaps.append(f"{rid}: derived row")
-    if gaps and backend.kind == "folder":
-        # Known gap of the folder store at this commit: the history line is appended after the
-        # village files are replaced, and the derived table's file is renamed separately, so a
-        # kill in between loses one of them. The journal commit protocol being written on
-        # branch `store` makes them one commit; this case then passes as it does on the server.
-        pytest.xfail(f"folder store, not one commit yet: {gaps[:3]}")
     assert gaps == []

@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS history (
     at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS history_record ON history (tbl, rid);
 
+CREATE TABLE IF NOT EXISTS counters (
+    tbl text NOT NULL,
+    partition text NOT NULL,
+    key text NOT NULL,
+    value bigint NOT NULL,
+    PRIMARY KEY (tbl, partition, key));
+
 CREATE TABLE IF NOT EXISTS audit (
     seq bigserial PRIMARY KEY,
     entry jsonb NOT NULL,
@@ -133,6 +140,12 @@ DROP POLICY IF EXISTS scope_insert ON history;
 CREATE POLICY scope_insert ON history FOR INSERT
     WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
 
+ALTER TABLE counters ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS scope_all ON counters;
+CREATE POLICY scope_all ON counters FOR ALL
+    USING (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user))
+    WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
+
 DROP POLICY IF EXISTS own_or_all ON audit;
 CREATE POLICY own_or_all ON audit FOR SELECT
     USING (login = current_user OR (SELECT o.read_pattern FROM {SCHEMA}.operators o
@@ -149,6 +162,7 @@ GRANT USAGE ON SCHEMA {SCHEMA} TO {STAFF};
 GRANT SELECT ON meta, operators TO {STAFF};
 GRANT SELECT, INSERT, UPDATE ON records TO {STAFF};
 GRANT SELECT, INSERT ON history, audit TO {STAFF};
+GRANT SELECT, INSERT, UPDATE ON counters TO {STAFF};
 GRANT USAGE ON SEQUENCE history_seq_seq, audit_seq_seq TO {STAFF};
 
 INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;

@@ -266,6 +266,25 @@ class PgStore:
         with conn.transaction():
             return self._put_items(conn, table, list(items))
 
+    @_guarded
+    def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
+                    taken: Callable[[int], bool] = lambda n: False) -> int:
+        """Taken at once on the server (one statement, row-locked), so two desks saving into
+        one village never get the same number; a refused save leaves a gap."""
+        self._check_writable()
+        conn = self._connection()
+        held = conn.execute("SELECT 1 FROM counters WHERE tbl = %s AND partition = %s AND key = %s",
+                            (table, partition, key)).fetchone()
+        start = 0 if held else seed()
+        while True:
+            n = conn.execute("INSERT INTO counters (tbl, partition, key, value) VALUES (%s, %s, %s, %s) "
+                             "ON CONFLICT (tbl, partition, key) DO UPDATE "
+                             "SET value = greatest(counters.value + 1, EXCLUDED.value) RETURNING value",
+                             (table, partition, key, start + 1)).fetchone()[0]
+            if not taken(n):
+                return n
+            start = n
+
     # ----------------------------------------------------------------- reading
     @_guarded
     def get(self, table: str, rid: str) -> dict[str, Any] | None:
