@@ -240,3 +240,16 @@ def test_acknowledged_saves_and_whole_commits_survive_sigkill(backend):
             if s.rows("rollup_registration", [rid]).get(rid, {}).get("n") != n:
                 gaps.append(f"{rid}: derived row")
     assert gaps == []
+
+
+def test_numbers_are_never_handed_out_twice(backend):
+    with backend.open() as s:
+        first = s.next_number(TABLE, V1, "file_no:X-", seed=lambda: 7)
+        assert first == 8                                   # seeded from the highest in use
+        s.put(TABLE, *item("a", V1), new=True)              # the folder keeps it with the save
+        second = s.next_number(TABLE, V1, "file_no:X-", seed=lambda: 0, taken=lambda n: n == 9)
+        assert second == 10                                 # 9 was typed by hand
+        s.put(TABLE, *item("b", V1), new=True)
+        assert s.next_number(TABLE, V2, "file_no:X-", seed=lambda: 0) == 1      # per village
+    with backend.open() as s:
+        assert s.next_number(TABLE, V1, "file_no:X-", seed=lambda: 0) == 11
