@@ -655,6 +655,24 @@ class Engine:
             store.close()
             raise
 
+    def fetch_changes(self) -> dict[str, dict[str, dict]]:
+        """{form: {id: list row}} other desks saved since the lists were loaded (a server
+        ledger; a folder has one writer, so nothing). Safe in a worker thread: it only reads."""
+        changes = getattr(self.store, "changes", None)
+        return {} if changes is None else {fid: changes(fid) for fid in list(self._indexes)}
+
+    def apply_changes(self, found: dict[str, dict[str, dict]]) -> bool:
+        """Put fetched rows into the loaded lists (on the thread that reads them); True when
+        any differed, so counts and due lists are redrawn."""
+        changed = False
+        for fid, rows in found.items():
+            idx = self._indexes.get(fid)
+            for rid, row in rows.items():
+                if idx is not None and idx.rows.get(rid) != row:
+                    idx.put(rid, row)
+                    changed = True
+        return changed
+
 
 def _refuse_stale(current: dict) -> None:
     from core.storage.contract import EditConflict

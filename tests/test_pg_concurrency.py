@@ -99,3 +99,27 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             assert b.get(pid)["data"]["address"] == "甲改的地址"
     finally:
         b.close()
+
+
+@drive
+async def test_counts_on_the_home_screen_follow_what_other_desks_save(desks, monkeypatch):
+    from tui.app import CarebookApp
+    from tui_support import until
+
+    url_a, url_b, pid = desks
+    monkeypatch.setattr(CarebookApp, "SERVER_POLL_SECONDS", 0.5)
+    b = Engine.open(url_b)
+    b.settings.set("ledger_created", "2026-11-30")
+    app = CarebookApp(b)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "在册 1 人" in screen_text(app))
+            assert "在册 1 人" in screen_text(app)
+            with Engine.open(url_a) as a:                       # another desk registers two people
+                for name in ("李桂芝", "刘淑珍"):
+                    a.save("registration", person(town=TOWN, village=VILLAGE, file_no=None, name=name))
+            await until(pilot, lambda: "在册 3 人" in screen_text(app))
+            assert "在册 3 人" in screen_text(app)
+            assert b.count("registration") == 3 and len(b.query("registration", text="李桂芝").rows) == 1
+    finally:
+        b.close()

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS records (
     saved_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tbl, id));
 CREATE INDEX IF NOT EXISTS records_partition ON records (tbl, partition);
+CREATE INDEX IF NOT EXISTS records_saved ON records (tbl, saved_at);
 
 CREATE TABLE IF NOT EXISTS history (
     seq bigserial PRIMARY KEY,

@@ -39,6 +39,7 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 NO_PARTITION = "_none"
 ROW_META = ("_p", "_t", "_h")          # keys a store adds to list rows; not saved as row data
 CONNECT_TIMEOUT = 5
+CHANGE_MARGIN = "60 seconds"            # overlap when asking for changes (see `changes`)
 IDLE_CHECK = 2.0                       # seconds unused after which the connection is tried first
 
 
@@ -98,6 +99,7 @@ class PgStore:
         self._mutex = threading.RLock()
         self._conn: Any = None
         self._used = 0.0
+        self._looked: dict[str, Any] = {}      # table -> server time its rows were last read
         self._revs: dict[tuple[str, str], int] = {}
         self._closed = False
         self.login = "?"
@@ -299,7 +301,24 @@ class PgStore:
 
     @_guarded
     def index(self, table: str) -> dict[str, dict[str, Any]]:
-        cur = self._connection().execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        conn = self._connection()
+        self._looked[table] = conn.execute("SELECT now()").fetchone()[0]
+        cur = conn.execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        return {rid: {**row, "_p": p} for rid, p, row in cur}
+
+    @_guarded
+    def changes(self, table: str) -> dict[str, dict[str, Any]]:
+        """List rows saved (by any desk) since this store last read the table's rows or its
+        changes — with `CHANGE_MARGIN` of overlap, since a save's stamp is its transaction's
+        start and it may commit later. Callers apply them idempotently."""
+        conn = self._connection()
+        now = conn.execute("SELECT now()").fetchone()[0]
+        since = self._looked.get(table)
+        self._looked[table] = now
+        if since is None:
+            return {}
+        cur = conn.execute("SELECT id, partition, row FROM records WHERE tbl = %s AND saved_at >= %s - %s::interval",
+                           (table, since, CHANGE_MARGIN))
         return {rid: {**row, "_p": p} for rid, p, row in cur}
 
     @_guarded
