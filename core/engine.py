@@ -649,11 +649,19 @@ class Engine:
         store = PgStore(url, readonly=kw.get("readonly", False))
         if store.role != "owner" or not kw.get("operator"):
             kw["operator"] = store.operator_name
+        from core.storage import pgforms
+
         try:
-            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+            engine = cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
         except BaseException:
             store.close()
             raise
+        try:
+            pgforms.sync(engine)           # every desk on the same form versions
+        except BaseException:
+            engine.close()
+            raise
+        return engine
 
     def fetch_changes(self) -> dict[str, dict[str, dict]]:
         """{form: {id: list row}} other desks saved since the lists were loaded (a server

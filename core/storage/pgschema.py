@@ -74,6 +74,15 @@ CREATE TABLE IF NOT EXISTS counters (
     value bigint NOT NULL,
     PRIMARY KEY (tbl, partition, key));
 
+CREATE TABLE IF NOT EXISTS forms (
+    form_id text NOT NULL,
+    version integer NOT NULL,
+    suffix text NOT NULL,
+    source text NOT NULL,
+    published_by name NOT NULL DEFAULT current_user,
+    published_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (form_id, version));
+
 CREATE TABLE IF NOT EXISTS audit (
     seq bigserial PRIMARY KEY,
     entry jsonb NOT NULL,
@@ -147,6 +156,13 @@ CREATE POLICY scope_all ON counters FOR ALL
     USING (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user))
     WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
 
+ALTER TABLE forms ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS everyone_reads ON forms;
+CREATE POLICY everyone_reads ON forms FOR SELECT USING (true);
+DROP POLICY IF EXISTS admin_publishes ON forms;
+CREATE POLICY admin_publishes ON forms FOR INSERT
+    WITH CHECK ((SELECT o.role FROM {SCHEMA}.operators o WHERE o.login = current_user) = 'admin');
+
 DROP POLICY IF EXISTS own_or_all ON audit;
 CREATE POLICY own_or_all ON audit FOR SELECT
     USING (login = current_user OR (SELECT o.read_pattern FROM {SCHEMA}.operators o
@@ -164,6 +180,7 @@ GRANT SELECT ON meta, operators TO {STAFF};
 GRANT SELECT, INSERT, UPDATE ON records TO {STAFF};
 GRANT SELECT, INSERT ON history, audit TO {STAFF};
 GRANT SELECT, INSERT, UPDATE ON counters TO {STAFF};
+GRANT SELECT, INSERT ON forms TO {STAFF};
 GRANT USAGE ON SEQUENCE history_seq_seq, audit_seq_seq TO {STAFF};
 
 INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
