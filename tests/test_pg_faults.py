@@ -18,11 +18,8 @@ from core.storage import StorageError
 
 @pytest.fixture(scope="module")
 def own_server():
-    if pg_support.pg_bin() is None:
-        pytest.skip("PostgreSQL 未安装（找不到 initdb；Debian: apt-get install postgresql）：跳过服务器测试")
-    server = pg_support.start_server()
-    yield server
-    pg_support.remove_server(server)
+    with pg_support.server_for_tests() as server:
+        yield server
 
 
 def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_server, tmp_path, monkeypatch):
