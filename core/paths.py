@@ -102,7 +102,9 @@ class SettingsFile:
         self.path = Path(path)
         try:
             self._data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
+            self._data = {}
+        if not isinstance(self._data, dict):     # damaged: `[1, 2]` is JSON but no settings
             self._data = {}
 
     def get(self, key: str, default: Any = None) -> Any:
