@@ -114,6 +114,7 @@ def test_partial_reads(backend):
         assert len(s.scan_rows(TABLE, ["name"])) == 30
         assert sorted(r["data"]["n"] for r in s.iter_records(TABLE, [V1])) == list(range(0, 30, 3))
         assert len(list(s.iter_records(TABLE))) == 30
+        assert s.partitions(TABLE) == [V1, V2, V3] and s.partitions("visit") == []
 
 
 def test_refusals_are_chinese_storage_errors_and_write_nothing(backend):

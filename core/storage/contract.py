@@ -104,6 +104,10 @@ class RecordStore(Protocol):
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[Record]:
         """Every record (of those partitions), one partition at a time."""
 
+    def partitions(self, table: str) -> list[str]:
+        """The partitions (villages) holding records of the table, sorted (a migration or a
+        re-evaluation walks them one at a time)."""
+
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
         """Every history entry of a record, oldest first, across its moves."""
 
@@ -114,4 +118,4 @@ class RecordStore(Protocol):
 
 #: The methods above by name, for the conformance check in the tests and in `PgStore`.
 METHODS = ("put", "put_many", "next_number", "get", "index", "rows", "count", "select", "scan_rows",
-           "iter_records", "history", "close")
+           "iter_records", "partitions", "history", "close")

@@ -359,12 +359,12 @@ class PgStore:
 
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """One query per partition, so a district's 300,000 visits are never held at once."""
-        chosen = self._partitions(table) if partitions is None else list(partitions)
+        chosen = self.partitions(table) if partitions is None else list(partitions)
         for p in chosen:
             yield from self._partition_docs(table, p)
 
     @_guarded
-    def _partitions(self, table: str) -> list[str]:
+    def partitions(self, table: str) -> list[str]:
         cur = self._connection().execute("SELECT DISTINCT partition FROM records WHERE tbl = %s ORDER BY 1", (table,))
         return [p for (p,) in cur]
 
