@@ -254,3 +254,17 @@ def test_numbers_are_never_handed_out_twice(backend):
         assert s.next_number(TABLE, V2, "file_no:X-", seed=lambda: 0) == 1      # per village
     with backend.open() as s:
         assert s.next_number(TABLE, V1, "file_no:X-", seed=lambda: 0) == 11
+
+
+def test_whole_table_history_equals_each_records(backend):
+    """`histories` (beyond the contract: the ledger copy's one pass) agrees with `history`,
+    also for saves not yet written out of the folder's journal."""
+    with backend.open() as s:
+        s.put_many(TABLE, [item(f"r{i}", (V1, V2)[i % 2], f"人{i}") for i in range(6)])
+        s.put(TABLE, *item("r1", V3, "搬家的人"))
+        s.put(TABLE, *item("r2", V1, "改名的人"))
+        whole: dict = {}
+        for rid, entry in s.histories(TABLE):
+            whole.setdefault(rid, []).append(entry)
+        assert whole == {f"r{i}": s.history(TABLE, f"r{i}") for i in range(6)}
+        assert len(whole["r1"]) == 2
