@@ -67,7 +67,7 @@ def clerk(target: str, people: list[str], out: "mp.Queue") -> None:
 
 
 def _clerk(target: str, people: list[str], times: list[float]) -> None:
-    with Engine.open(target) as eng:
+    with Engine.open(target, operator=f"基准测试{os.getpid()}") as eng:
         for i, rid in enumerate(people):
             data = dict(eng.get(rid, "registration")["data"], liaison_name=f"测试干部{i}")
             t = time.perf_counter()
