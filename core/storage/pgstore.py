@@ -165,8 +165,9 @@ class PgStore:
             if "password authentication failed" in str(exc):
                 raise StorageError(f"无法登录数据库服务器 {describe(self.url)}：登录名或密码不对"
                                    " (password authentication failed)") from None
-            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
-                               "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+            # libpq's own words (socket paths, errno) are for the administrator, not the clerk
+            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
