@@ -68,3 +68,26 @@ async def test_preview_opens_the_form_on_a_scratch_ledger_not_the_real_one(tmp_p
         assert "演示数据" in shot and "档案编号" in shot
     assert sorted(p.relative_to(real) for p in real.rglob("*")) == before
     shutil.rmtree(scratch)
+
+
+@drive
+async def test_admin_f7_checks_the_stored_records_against_the_forms(tmp_path):
+    forms = tmp_path / "forms"
+    shutil.copytree(FORMS, forms)
+    app = make_app(tmp_path / "data", forms_dir=forms)
+    save_person(app.engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        economy = forms / "lists" / "economy.yaml"
+        economy.write_text(economy.read_text(encoding="utf-8").replace("低收入, 一般]", "低收入, 非困难]"),
+                           encoding="utf-8")
+        await pilot.press("a")
+        await until(pilot, lambda: screen_names(app)[-1] == "AdminScreen")
+        await pilot.press("f5")
+        await pilot.pause(0.3)
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        shot = screen_text(app)
+        assert "发现 2 个问题" in shot, shot     # the choice in use, and no version bump
+        assert "economic_status" in shot
