@@ -16,18 +16,21 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core import paths
+from core.privatefiles import private_umask
 from core.problems import CarebookError, ValidationFailed
+from core.textsafety import printable
 
 EXIT_OK, EXIT_REFUSED, EXIT_BROKEN = 0, 1, 2
 DEMO_FIRST_RUN = 500   # people in the demo ledger `carebook --demo` makes on first use (~30 s)
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """Print one line; stored text cannot drive the terminal (see `core.textsafety.printable`)."""
+    sys.stdout.write(printable(text) + "\n")
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text) + "\n")
 
 
 def _json(obj) -> None:
@@ -45,7 +48,7 @@ def _date(s: str | None) -> dt.date | None:
 
 def _data_dir(args) -> Path:
     if args.data:
-        return Path(args.data)
+        return args.data if paths.is_server(args.data) else Path(args.data)   # a server URL stays a string
     return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
 
 
@@ -138,6 +141,10 @@ def _load_json_file(path: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CarebookError(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON（{exc.msg}）") from None
+    except ValueError:       # an integer of thousands of digits
+        raise CarebookError(f"{path}: 文件中有位数过多的数字") from None
+    except RecursionError:
+        raise CarebookError(f"{path}: 文件嵌套层次太深") from None
     if not isinstance(data, dict):
         raise CarebookError(f"{path}: 记录应是一个 JSON 对象（{{...}}）")
     return data
@@ -193,6 +200,20 @@ def cmd_records_update(args) -> int:
     return _after_save_errors(res)
 
 
+def _full_engine(args, what: str):
+    """The engine for a command that may show personal data in full: with `--full` it opens the
+    ledger for writing (the audit log is written, with the operator, before anything is shown);
+    without, read-only."""
+    eng = _engine(args, readonly=not args.full)
+    if args.full:
+        try:
+            eng.audit_full_read(what, params={k: getattr(args, k, None) for k in ("form", "id", "town", "village", "text")})
+        except BaseException:
+            eng.close()
+            raise
+    return eng
+
+
 def _mask_row(eng, form_id: str, row: dict) -> dict:
     """Personal fields masked by the same rule the lists and exports use."""
     from core.transfer.exporting import mask_value
@@ -207,7 +228,7 @@ def _mask_row(eng, form_id: str, row: dict) -> dict:
 
 
 def cmd_records_list(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, "记录列表") as eng:
         filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
         page = eng.query(args.form, text=args.text, filters=filters, sort=args.sort, offset=args.offset,
                          limit=args.limit)
@@ -223,14 +244,14 @@ def cmd_records_list(args) -> int:
 
 
 def cmd_records_show(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, "记录") as eng:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
         from core.transfer.exportform import masked_retired
 
         if not args.full:
-            rec = {**rec, "data": _mask_row(eng, rec["form"], rec["data"]), **masked_retired(rec)}
+            rec = {**eng.masked(rec), **masked_retired(rec)}
         if args.json:
             _json(rec)
         else:
@@ -246,8 +267,8 @@ def cmd_records_show(args) -> int:
 
 
 def cmd_records_history(args) -> int:
-    with _engine(args, readonly=True) as eng:
-        hist = eng.history(args.id)
+    with _full_engine(args, "修改历史") as eng:
+        hist = eng.history(args.id) if args.full else eng.masked_history(args.id)
         if not hist:
             raise CarebookError(f"没有找到记录 {args.id} 的修改历史")
         if args.json:
@@ -313,7 +334,7 @@ def _print_report(rep, as_json: bool) -> None:
 
 
 def cmd_report(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, f"报表 {args.name}") as eng:
         params = {k: v for k, v in (("town", args.town), ("village", getattr(args, "village", None))) if v}
         if args.name == "summary":
             params["quarter"] = args.quarter or _current_quarter()
@@ -395,6 +416,8 @@ def cmd_backups(args) -> int:
     from core.storage import list_backups, restore_backup
 
     root = _data_dir(args)
+    if paths.is_server(root):
+        raise CarebookError("服务器上的台账由服务器备份（pg_dump 或基础备份），见 docs/scale.md")
     if args.action == "list":
         for b in list_backups(root):
             _out(str(b))
@@ -477,16 +500,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--offset", type=int, default=0)
     c.add_argument("--limit", type=int, default=10_000_000)
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true", help="显示完整的个人信息")
+    _full_options(c)
     c.set_defaults(func=cmd_records_list)
     c = rec.add_parser("show", parents=[common], help="显示一条记录")
     c.add_argument("id")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_records_show)
     c = rec.add_parser("history", parents=[common], help="显示一条记录的修改历史")
     c.add_argument("id")
     c.add_argument("--json", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_records_history)
     c = rec.add_parser("outdated", parents=[common], help="列出按旧版本表单保存的记录")
     c.add_argument("form")
@@ -506,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--village")
     c.add_argument("--as-of")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_report, quarter=None, by_village=False)
     c = rep.add_parser("summary", parents=[common], help="排查汇总表（附件3）")
     c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
@@ -526,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--record", help="导出一个人的登记表（form）")
     c.add_argument("--form", help="导出哪个表单的记录（records，默认 registration）")
     c.add_argument("--full", action="store_true", help="导出完整的个人信息（记入操作日志）")
+    c.add_argument("--operator", help="操作员姓名（--full 时必填，记入操作日志）")
     c.set_defaults(func=cmd_export)
 
     c = sub.add_parser("demo", parents=[common], help="生成演示台账")
@@ -548,6 +573,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "report": rep, "plugins": plug, "backups": bk},
                                             common))
     return p
+
+
+def _full_options(c) -> None:
+    c.add_argument("--full", action="store_true", help="显示完整的个人信息（记入操作日志，需写明操作员）")
+    c.add_argument("--operator", help="操作员姓名（--full 时必填）")
 
 
 @dataclass
@@ -623,6 +653,7 @@ def _in_chinese(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = None) -> int:
     """Run one command; `open_ui(data_dir, demo=, forms_dir=, low_spec=)` opens the terminal UI."""
+    private_umask()          # every file this run creates: owner only
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
@@ -642,6 +673,11 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     except BrokenPipeError:   # `carebook ... | head`: the reader left; not an error
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:   # the machine's trouble (read-only, full, no permission), not a bug
+        from core.oserrors import describe_os_error
+
+        _err(f"错误：{describe_os_error(exc)}")
+        return EXIT_BROKEN
     except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
         return _internal_error()
     finally:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +21,15 @@ from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
 from core import hookcalls
+from core.oserrors import describe_os_error
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
+from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
+from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
+from core.storage.contract import RecordStore
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
@@ -76,7 +82,8 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None,
+                 store: "RecordStore | None" = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
@@ -88,7 +95,7 @@ class Engine:
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
         self.today: Callable[[], dt.date] = today or dt.date.today
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.data_dir)
         # Local plugins come only from the configured folder (`plugins_dir`, CAREBOOK_PLUGINS_DIR):
         # code in the data folder would run for anyone who can write a ledger file.
         self.plugin_set = load_plugins(local_dir=plugins_dir, extra=extra_plugins)
@@ -96,7 +103,7 @@ class Engine:
         self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
         self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
-        self.store = Store(self.data_dir, readonly=readonly)
+        self.store: RecordStore = store if store is not None else Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
         self.operator = operator or self.settings.get("operator") or ""
         self.forms = load_form_dir(self.forms_dir, self.registry)
@@ -111,6 +118,8 @@ class Engine:
     # ----------------------------------------------------------------- lifecycle
     @classmethod
     def open(cls, data_dir: Path | str, forms_dir: Path | str | None = None, **kw) -> "Engine":
+        if paths.is_server(data_dir):
+            return cls._open_server(str(data_dir), forms_dir, **kw)
         return cls(Path(data_dir), Path(forms_dir) if forms_dir else None, **kw)
 
     def close(self) -> None:
@@ -176,7 +185,7 @@ class Engine:
     def index(self, form_id: str) -> RecordIndex:
         idx = self._indexes.get(form_id)
         if idx is None:
-            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id))
+            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id), private=self._private_keys(form_id))
         return idx
 
     def index_loaded(self, form_id: str) -> bool:
@@ -212,6 +221,8 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
+        if shape := shape_problems(self.form(form_id, version), data):
+            return data, shape
         try:
             v = self.validator(form_id, version, town=data.get("town"))
         except PluginFailed as exc:           # fail closed: no check without the plugin's fields
@@ -255,17 +266,21 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None) -> SaveResult:
+             note: str | None = None, base: str | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
+        `base`: the `updated` stamp of the record as the form opened it; a record saved by
+        someone else since is refused (`EditConflict`), not overwritten.
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
+        if base is not None and old is not None and old.get("updated") != base:
+            _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
@@ -274,6 +289,8 @@ class Engine:
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
+        operator = operator or self.require_operator("保存记录")
+        refuse_bad_shape(form, data)
         accepted = dict(reasons or {})
         data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
@@ -493,6 +510,7 @@ class Engine:
 
     # ----------------------------------------------------------------- drafts
     def _draft_path(self, form_id: str, record_id: str | None) -> Path:
+        check_ids(form_id, record_id)      # `../` in an id must not write outside drafts/
         return self.data_dir / "drafts" / f"{form_id}--{record_id or 'new'}.json"
 
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
@@ -505,9 +523,10 @@ class Engine:
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
         path = self._draft_path(form_id, record_id)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError):
+            data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):   # damaged or not ours: no draft
             return None
+        return data if isinstance(data, dict) else None
 
     def drop_draft(self, form_id: str, record_id: str | None) -> None:
         self._draft_path(form_id, record_id).unlink(missing_ok=True)
@@ -537,6 +556,8 @@ class Engine:
 
         if self.readonly and not dry_run:
             raise CarebookError("台账以只读方式打开，不能导入")
+        if not dry_run:
+            self.operator = operator or self.require_operator("导入记录")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
                               dry_run=dry_run, skip_bad=skip_bad)
 
@@ -552,11 +573,15 @@ class Engine:
         if what not in getattr(exp, "supports", {what}):
             raise CarebookError(f"导出格式 “{fmt}” 不支持导出 {what}")
         check_output(self.data_dir, output)
+        if full:     # written, with the operator, before any personal data leaves
+            self.audit_full_read(what, action="完整导出（开始写文件）", format=fmt, output=str(output), params=params)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
         try:
             written = list(exp.export(job) or [])
         except CarebookError:
             raise
+        except OSError as exc:     # the output folder is read-only, full, not a folder ...
+            raise CarebookError(f"导出失败：{describe_os_error(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - an exporter plugin's failure is named, not a traceback
             raise CarebookError(f"导出失败（插件 {self.registry.provided_by.get('exporter:' + fmt, fmt)}）："
                                 f"{type(exc).__name__}: {exc}") from exc
@@ -568,9 +593,14 @@ class Engine:
         """Actions that concern the whole ledger (exports in full) go to an append-only log."""
         if self.readonly:
             return
-        chain.append_audit(self.data_dir, {"at": now_iso(), "operator": self.operator, **entry})
+        entry = {"at": now_iso(), "operator": self.operator, **entry}
+        if hasattr(self.store, "append_audit"):        # a server ledger keeps it on the server
+            return self.store.append_audit(entry)
+        chain.append_audit(self.data_dir, entry)
 
     def audit_log(self) -> list[dict]:
+        if hasattr(self.store, "audit_log"):
+            return self.store.audit_log()
         return chain.read_audit(self.data_dir)
 
     def plugins(self) -> list[PluginInfo]:
@@ -595,6 +625,54 @@ class Engine:
     def verify_rollups(self) -> list[str]:
         """Findings for `carebook verify`: stored rollup rows that differ from the records."""
         return [msg for form in self.record_forms() if rollup.spec_of(form) for msg in rollup.differences(self, form)]
+    # ----------------------------------------------------------------- privacy (issue 14)
+    # Masking at every level of a record and its history, searches that cannot spell out a
+    # masked number, and an operator named in the audit log before data leaves in full.
+
+    def _private_keys(self, form_id: str) -> tuple[str, ...]:
+        """List-row keys holding ID or phone numbers: searched only as whole numbers or last
+        four digits after a name (`RecordIndex._number_hits`)."""
+        from core.transfer.exportform import pii_kind
+
+        form = self.forms.get(form_id)
+        return tuple(f.id for f in form.fields_flat() if pii_kind(f) in ("id", "phone")) if form else ()
+
+    def require_operator(self, what: str) -> str:
+        """The operator's name, or a Chinese refusal saying how to give one."""
+        name = self.operator.strip() if isinstance(self.operator, str) else ""
+        if not name:
+            raise CarebookError(f"{what}需要写明操作员：请加 --operator 姓名（或在界面中填写操作员）")
+        return name
+
+    def audit_full_read(self, what: str, *, action: str = "完整查看", params: dict | None = None,
+                        **details) -> None:
+        """Log a read or export of personal data in full; raises (and nothing is shown) when no
+        operator is known or the log cannot be written."""
+        self.require_operator("查看或导出完整的个人信息")
+        if self.readonly:
+            raise CarebookError("台账以只读方式打开，无法记录完整查看，未显示完整的个人信息")
+        self._audit({"action": action, "what": what, "full": True, **details,
+                     "params": {k: str(v) for k, v in (params or {}).items() if v not in (None, "")}})
+
+    def masked(self, record: dict) -> dict:
+        """`record` with every personal value masked, repeat groups included."""
+        from core.records.masking import mask_data
+
+        form = self._form_or_current(record["form"], record.get("version"))
+        return {**record, "data": mask_data(form.top_fields(), record.get("data") or {})}
+
+    def masked_history(self, record_id: str) -> list[dict]:
+        """`history(record_id)` with the old and new value of every change masked."""
+        from core.records.masking import mask_history
+
+        entries = self.history(record_id)
+        return [mask_history(self._form_or_current(h.get("form"), h.get("version")), [h])[0] for h in entries]
+
+    def _form_or_current(self, form_id: str, version: Any):
+        try:
+            return self.form(form_id, int(version) if version is not None else None)
+        except (CarebookError, TypeError, ValueError):
+            return self.form(form_id)
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
@@ -664,6 +742,40 @@ class Engine:
         from core.lifecycle.reevaluate import refresh_for_today
 
         return refresh_for_today(self)
+
+    # ----------------------------------------------------------------- server ledgers (issue 11)
+    @classmethod
+    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
+        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
+        an operator login's own name goes into history (the server stamps it too)."""
+        from core.storage.pgstore import PgStore
+
+        store = PgStore(url, readonly=kw.get("readonly", False))
+        if store.role != "owner" or not kw.get("operator"):
+            kw["operator"] = store.operator_name
+        try:
+            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+        except BaseException:
+            store.close()
+            raise
+
+
+def _refuse_stale(current: dict) -> None:
+    from core.storage.contract import EditConflict
+
+    raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
+                       f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
+                       "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+_FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_ids(form_id: Any, record_id: Any = None) -> None:
+    """A form id and record id safe to put in a file name (no `/`, `..`, NUL, drive letters)."""
+    if not isinstance(form_id, str) or not _FORM_ID.fullmatch(form_id):
+        raise CarebookError(f"表单编号不合规：{form_id!r}")
+    if record_id is not None and (not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id)):
+        raise CarebookError(f"记录编号不合规：{record_id!r}")
 
 
 def _template_names(template: str) -> list[str]:

@@ -151,16 +151,19 @@ def test_cli_template_then_import(tmp_path, capsys):
     header = [c.value for c in ws[1]]
     assert header[:3] == ["档案编号", "街镇", "村（居）委会"] and ws.max_row == 1
     assert "公民身份号码" in header and header[-4:] == ["记录ID", "表单版本", "更新时间", "停用字段的值"]
-    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "t.xlsx")]) == 0
+    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "t.xlsx"),
+                 "--operator", "导入员"]) == 0
     assert "已导入 0 人" in capsys.readouterr().err
     bad = person(id_number="123")
     with Engine.open(data) as eng:
         office_sheet(eng, tmp_path / "bad.xlsx", [bad])
-    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "bad.xlsx")]) == 1
+    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "bad.xlsx"),
+                 "--operator", "导入员"]) == 1
     out, err = capsys.readouterr()
     assert "花名册 第 3 行：公民身份号码" in out and "全部未导入" in err
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
-    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "old.xls")]) != 0
+    assert main(["--data", str(data), "records", "import", "registration", str(tmp_path / "old.xls"),
+                 "--operator", "导入员"]) != 0
     assert "只能导入 .xlsx 或 .csv" in capsys.readouterr().err
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.problems import FormError
+
 
 class FormSnapshots:
     def __init__(self, folder: Path, forms_dir: Path, registry):
@@ -51,8 +53,12 @@ class FormSnapshots:
         for suffix in (".json", ".yaml", ".yml"):
             path = self._path(form_id, version, suffix)
             if path.exists():
-                form = compile_form_text(path.read_text(encoding="utf-8"), self.registry, str(path),
-                                         base_dir=self.forms_dir)
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError:
+                    raise FormError(f"表单 “{form_id}” 第 {version} 版的存档 {path} 已损坏（不是 UTF-8 文字），"
+                                    "请从备份恢复这个文件") from None
+                form = compile_form_text(text, self.registry, str(path), base_dir=self.forms_dir)
                 self._cache[key] = form
                 return form
         return None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from core.textsafety import unsafe_cell
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, column_labels, split_multi
 from core.transfer.exporting import ExportJob
 from core.problems import CarebookError, Problem
@@ -187,7 +188,9 @@ def _header(sheet: _Sheet, known: set[str]) -> tuple[int, list[str]] | None:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A cell as text; the apostrophe an export put before `=`, `+`, `-`, `@` (so Excel shows
+    the value rather than running it, `core.textsafety.safe_cell`) is taken off again."""
+    return "" if value is None else unsafe_cell(str(value).strip())
 
 
 # ------------------------------------------------------------------------------ people
@@ -277,6 +280,7 @@ def _put(eng, f: FieldInfo, value: Any, data: dict, problems: list[str], town: s
 
 
 def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
+    value = unsafe_cell(value)
     if isinstance(value, dt.datetime):
         value = value.date() if value.time() == dt.time() else value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):

@@ -255,12 +255,14 @@ class FormEntryScreen(BaseScreen):
         data = self.current_data()
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
-                                   reasons=self.accepted or None, overrides=self.overrides or None)
+                                   reasons=self.accepted or None, overrides=self.overrides or None,
+                                   base=self.record["updated"] if self.record else None)
         except ValidationFailed as exc:
             self._refused(exc.problems)
             return
-        except CarebookError as exc:
+        except CarebookError as exc:     # a conflict, a server away: the form and a draft keep the input
             self.app.show_error(exc)
+            self.keep_draft()
             return
         except OSError as exc:
             self.app.show_error(f"保存失败，文件无法写入：{exc.strerror or exc}。已输入的内容保留在草稿中。")
