@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from core.oserrors import describe_os_error
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
-from core.records import rollup
+from core.records import incomplete, rollup
 from core.records.recordindex import RecordIndex, Page
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
@@ -71,6 +70,7 @@ class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
     plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
+    followups: list[dict] | None = None    # follow-up records this save created (core.followups)
 
     @property
     def id(self) -> str:
@@ -285,7 +285,7 @@ class Engine:
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
         errors = self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems, errors)
+        return SaveResult(record, problems, errors, self._followups_after_save(form_id, record))
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
@@ -296,8 +296,9 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        if problems:                       # errors, unaccepted warnings, broken plugins
-            raise ValidationFailed(problems)
+        blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
+        if blocking:                       # errors, unaccepted warnings, broken plugins
+            raise ValidationFailed(blocking)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
@@ -549,9 +550,11 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
+                       strict: bool = False):
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
-        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
+        unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
         from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
@@ -559,7 +562,7 @@ class Engine:
         if not dry_run:
             self.operator = operator or self.require_operator("导入记录")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
-                              dry_run=dry_run, skip_bad=skip_bad)
+                              dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
@@ -605,6 +608,59 @@ class Engine:
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
+
+    # ----------------------------------------------------------------- follow-ups (issue 16)
+    # What a visit finds, tracked to the end; the logic is core.followups, these only delegate.
+    def _followups_after_save(self, form_id: str, record: dict) -> list[dict]:
+        """Follow-ups the saved record's form declares (`followups:`) and it calls for. The
+        record is already stored: a rule that fails is a message for the admin, not a refusal."""
+        from core.followups import create_for
+
+        created, problems = create_for(self, form_id, record, record.get("operator") or "")
+        self.registry.problems.extend(problems)
+        return created
+
+    def followups(self, **filters):
+        """Follow-ups with their state on a day (`core.followups.items`: as_of, town, village,
+        level, person, kinds, open_only, overdue)."""
+        from core.followups import items
+
+        return items(self, **filters)
+
+    def followup_emergencies(self, town: str | None = None):
+        from core.followups import emergencies
+
+        return emergencies(self, town=town)
+
+    def followup_close(self, followup_id: str, result: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import close
+
+        return close(self, followup_id, result, operator=operator, on=on)
+
+    def followup_advance(self, followup_id: str, text: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import advance
+
+        return advance(self, followup_id, text, operator=operator, on=on)
+
+    def followup_contact(self, followup_id: str, row: int, outcome: str, **kw) -> dict:
+        from core.followups import contact
+
+        return contact(self, followup_id, row, outcome, **kw)
+
+    def followup_accept_risk(self, followup_id: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import accept_risk
+
+        return accept_risk(self, followup_id, operator=operator, on=on)
+
+    def followup_refuse_risk(self, followup_id: str, reason: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import refuse_risk
+
+        return refuse_risk(self, followup_id, reason, operator=operator, on=on)
+
+    def followups_sync(self, form_id: str = "visit") -> tuple[int, list[str]]:
+        from core.followups import sync
+
+        return sync(self, form_id, self.operator or "")
 
     # ----------------------------------------------------------------- storage (issue 14: numbering)
     def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:
@@ -673,6 +729,18 @@ class Engine:
             return self.form(form_id, int(version) if version is not None else None)
         except (CarebookError, TypeError, ValueError):
             return self.form(form_id)
+    # ----------------------------------------------------------------- office sheets (issue 15)
+    def import_mapping(self, form_id: str, paths, *, fixed: dict[str, str] | None = None, mapping=None):
+        """The column mapping an import of `paths` would use (`core.transfer.importmap.ColumnMap`),
+        for the admin to review and save before importing."""
+        from core.transfer.importing import propose_mapping
+
+        return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
+
+    def incomplete(self, form_id: str, ids: Iterable[str] | None = None) -> list[dict]:
+        """Records still 待补全 (all, or those of `ids`), each with what it lacks
+        (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id, ids)
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
@@ -704,6 +772,23 @@ class Engine:
             self.plugin_set.problems.append(
                 f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
                 f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
+
+
+    # ----------------------------------------------------------------- server ledgers (issue 11)
+    @classmethod
+    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
+        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
+        an operator login's own name goes into history (the server stamps it too)."""
+        from core.storage.pgstore import PgStore
+
+        store = PgStore(url, readonly=kw.get("readonly", False))
+        if store.role != "owner" or not kw.get("operator"):
+            kw["operator"] = store.operator_name
+        try:
+            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+        except BaseException:
+            store.close()
+            raise
 
 
     # ----------------------------------------------------------------- form lifecycle (issue 10)
@@ -743,22 +828,6 @@ class Engine:
 
         return refresh_for_today(self)
 
-    # ----------------------------------------------------------------- server ledgers (issue 11)
-    @classmethod
-    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
-        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
-        an operator login's own name goes into history (the server stamps it too)."""
-        from core.storage.pgstore import PgStore
-
-        store = PgStore(url, readonly=kw.get("readonly", False))
-        if store.role != "owner" or not kw.get("operator"):
-            kw["operator"] = store.operator_name
-        try:
-            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
-        except BaseException:
-            store.close()
-            raise
-
 
 def _refuse_stale(current: dict) -> None:
     from core.storage.contract import EditConflict
@@ -766,6 +835,8 @@ def _refuse_stale(current: dict) -> None:
     raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
                        f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
                        "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+
+
 _FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
