@@ -76,12 +76,19 @@ def copy_folder(src: Path, data_dir: Path, *, operator: str = "", versions: dict
         "at": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "operator": operator,
         "source": str(Path(src).resolve()), "digest": source_digest or digest(src), "versions": versions or {},
     }, ensure_ascii=False, indent=1), encoding="utf-8")
+    _private(staging)
     shutil.rmtree(old, ignore_errors=True)
     if pub.exists():
         pub.rename(old)
     staging.rename(pub)
     shutil.rmtree(old, ignore_errors=True)
     return pub
+
+
+def _private(folder: Path) -> None:
+    """Owner-only, like everything in the data folder (the copy sits beside personal data)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def file_errors(engine) -> list[Problem]:
