@@ -36,7 +36,7 @@ async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tm
         await pilot.pause(0.3)
         shot = screen_text(app)
         assert "提醒：表单文件有错误，继续使用上" in shot and "registration.y  9" in shot
-        assert "registration（第1版）" in shot
+        assert "registration.yaml，第1版" in shot
         await pilot.press("escape")
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         await pilot.press("r")
