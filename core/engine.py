@@ -89,7 +89,7 @@ class Engine:
 
         self.data_dir = Path(data_dir)
         # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
-        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self.forms_dir = self._staff_forms_dir(forms_dir)
         self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
@@ -821,7 +821,7 @@ class Engine:
     # ----------------------------------------------------------------- form lifecycle (issue 10)
     # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
 
-    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+    def _staff_forms_dir(self, forms_dir: Path | None) -> Path:
         from core.lifecycle.publish import staff_forms_dir
 
         return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
@@ -840,6 +840,13 @@ class Engine:
         except CarebookError:
             old_form = None
         return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
+
+    def check_against_data(self) -> list[Problem]:
+        """The forms as loaded against the stored records: values still in use that the forms
+        no longer have, changes without a version bump (`core.lifecycle.datacheck`)."""
+        from core.lifecycle.datacheck import check
+
+        return check(self)
 
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
