@@ -25,6 +25,8 @@ def resolve(divisions: Any, text: str, level: str, town: str | None = None) -> s
     """The code of the town or village `text` names (its code, its full name, or for a village
     its name without the town's); `town` narrows a village to one town."""
     value = text.strip()
+    if level == "town" and value.isdigit() and len(value) == 9:
+        value += "000"            # the 9-digit town code overlays use names the same town
     found = divisions.get(value)
     if found is not None and found.level == level:
         return found.code

@@ -35,7 +35,7 @@ def test_list_filters_by_town_and_overdue_masks_and_close_records_who_and_what(t
     assert town.returncode == 0 and sorted(line.split("\t")[1] for line in lines) == \
         ["上报街镇", "通知子女督促照顾", "风险等级复核"]
     assert all("逾期3天" in line for line in lines) and "共 3 件" in town.stderr
-    assert run("followups", "list", "--data", data, "--town", "北塘", "--json", "--as-of", "2026-11-20").stdout \
+    assert run("followups", "list", "--data", data, "--town", "北塘街道", "--json", "--as-of", "2026-11-20").stdout \
         .count("应急处置") == 1
 
     report = next(line for line in lines if "\t上报街镇\t" in line).split("\t")[0]
