@@ -22,6 +22,8 @@ FORM = "followup"
 OPEN, IN_PROGRESS, CLOSED = "待处理", "处理中", "已办结"
 EMERGENCY = "应急"
 STATE_LABELS = {"overdue": "已逾期", "due": "即将到期", "open": "办理中", "closed": "已办结"}
+LEVEL_SETTING = "operator_level"               # one desk: 村委会 | 街镇 | "" (all levels)
+ROLE_LEVELS = {"village": "村委会", "town": "街镇"}   # a server account's role (its scope)
 
 
 @dataclass
@@ -106,6 +108,16 @@ def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village
         out.append(it)
     out.sort(key=lambda i: (not i.is_emergency, i.state == "closed", -i.days_over, i.due_date, i.opened_on))
     return out
+
+
+def operator_level(eng) -> str:
+    """The level whose follow-ups are the operator's own: on a server, the account's role (a
+    village clerk's are the village's); on one desk, the ledger setting; "" means every level."""
+    role = ROLE_LEVELS.get(getattr(eng.store, "role", None) or "")
+    if role:
+        return role
+    value = eng.settings.get(LEVEL_SETTING) or ""
+    return value if value in ROLE_LEVELS.values() else ""
 
 
 def emergencies(eng, *, as_of: dt.date | None = None, town: str | None = None) -> list[Item]:
