@@ -87,10 +87,10 @@ def item_of(rid: str, row: dict, day: dt.date, soon: int) -> Item:
 
 def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village: str | None = None,
           level: str | None = None, person: str | None = None, kinds: Iterable[str] | None = None,
-          open_only: bool = True, overdue: bool = False) -> list[Item]:
+          urgency: str | None = None, open_only: bool = True, overdue: bool = False) -> list[Item]:
     """Follow-ups on `as_of` (default: the engine's today), most pressing first: open 应急
     items, then overdue (longest first), then by due date. Filters: a town or village, the
-    owning level (村委会/街镇), one person, some kinds, overdue only."""
+    owning level (村委会/街镇), one person, some kinds, an urgency, overdue only."""
     if eng.forms.get(FORM) is None:
         return []
     day = as_of or eng.today()
@@ -100,7 +100,8 @@ def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village
     for rid, row in eng.index(FORM).rows.items():
         if ((town and row.get("town") != town) or (village and row.get("village") != village)
                 or (level and row.get("owner_level") != level) or (person and row.get("person") != person)
-                or (wanted is not None and row.get("kind") not in wanted)):
+                or (wanted is not None and row.get("kind") not in wanted)
+                or (urgency and row.get("urgency") != urgency) or (open_only and row.get("status") == CLOSED)):
             continue
         it = item_of(rid, row, day, soon)
         if (open_only and it.state == "closed") or (overdue and it.state != "overdue"):
@@ -122,7 +123,7 @@ def operator_level(eng) -> str:
 
 def emergencies(eng, *, as_of: dt.date | None = None, town: str | None = None) -> list[Item]:
     """Open 应急 follow-ups: marked on every screen until handled."""
-    return [i for i in items(eng, as_of=as_of, town=town) if i.is_emergency]
+    return items(eng, as_of=as_of, town=town, urgency=EMERGENCY)
 
 
 # ---------------------------------------------------------------------------- creation
