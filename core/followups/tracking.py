@@ -21,7 +21,7 @@ from core.problems import CarebookError
 FORM = "followup"
 OPEN, IN_PROGRESS, CLOSED = "待处理", "处理中", "已办结"
 EMERGENCY = "应急"
-STATE_LABELS = {"overdue": "已逾期", "due": "即将到期", "open": "办理中", "closed": "已办结"}
+STATE_LABELS = {"overdue": "已逾期", "due": "即将到期", "open": "未到期", "closed": "已办结"}
 LEVEL_SETTING = "operator_level"               # one desk: 村委会 | 街镇 | "" (all levels)
 ROLE_LEVELS = {"village": "村委会", "town": "街镇"}   # a server account's role (its scope)
 
