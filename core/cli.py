@@ -166,20 +166,36 @@ def _after_save_errors(res) -> int:
 
 
 def cmd_records_import(args) -> int:
-    with _engine(args, readonly=args.dry_run) as eng:
+    from core.transfer.importing import mapping_path
+    from core.transfer.importmap import parse_fixed
+
+    fixed = parse_fixed(args.set or [])
+    with _engine(args, readonly=args.dry_run or args.map is not None) as eng:
+        if args.map is not None:
+            cmap = eng.import_mapping(args.form, args.file, fixed=fixed, mapping=args.mapping)
+            for line in cmap.describe():
+                _out(line)
+            written = cmap.save(args.map or mapping_path(args.file[0]))
+            _err(f"列对应已写入 {written}：核对后用 --mapping {written} 导入。")
+            return EXIT_OK
         res = eng.import_records(args.form, args.file, operator=args.operator, dry_run=args.dry_run,
-                                 skip_bad=args.skip_bad)
+                                 skip_bad=args.skip_bad, mapping=args.mapping, fixed=fixed, strict=args.strict)
     for note in res.notes:
         _err(f"提示：{note}")
     for p in res.problems:
         _out(str(p))
+    later = f"（其中 {len(res.incomplete)} 人待补全）" if res.incomplete else ""
     if args.dry_run:
-        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入，{res.refused} 行有问题（未保存）。")
+        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入{later}，{res.refused} 行有问题（未保存）。")
     elif res.problems and not args.skip_bad:
         _err(f"共 {res.rows} 人，{res.refused} 行有问题，全部未导入。请改正后重新导入，"
              "或加 --skip-bad 只导入没有问题的行。")
     else:
-        _err(f"已导入 {res.saved} 人" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+        _err(f"已导入 {res.saved} 人{later}" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+    if res.incomplete and (args.dry_run or res.saved):
+        _out(f"待补全 {len(res.incomplete)} 人（状态“待补全”，不计入汇总表；请在登记表中补全后改为“在册”）：")
+        for item in res.incomplete:
+            _out(f"  {item}")
     return EXIT_REFUSED if res.problems else EXIT_OK
 
 
@@ -480,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--operator")
     c.add_argument("--dry-run", action="store_true", help="只检查，不保存")
     c.add_argument("--skip-bad", action="store_true", help="有问题的行不导入，其余照常导入")
+    c.add_argument("--map", nargs="?", const="", metavar="输出文件",
+                   help="只显示列对应（文件中的列 → 字段）并写成 YAML 文件，不导入；默认写在表格旁")
+    c.add_argument("--mapping", metavar="文件", help="用核对过的列对应文件（--map 生成）")
+    c.add_argument("--set", action="append", metavar="字段=值",
+                   help="全表统一的值，如 --set town=太平镇 --set village=翟庄子村 --set filing_date=2026-12-01")
+    c.add_argument("--strict", action="store_true", help="缺必填项的行也算有问题（不作为“待补全”导入）")
     c.set_defaults(func=cmd_records_import)
     c = rec.add_parser("template", parents=[common], help="生成导入用的空白表格（表头即字段）")
     c.add_argument("form")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from core.oserrors import describe_os_error
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
-from core.records import rollup
+from core.records import incomplete, rollup
 from core.records.recordindex import RecordIndex, Page
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
@@ -297,8 +296,9 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        if problems:                       # errors, unaccepted warnings, broken plugins
-            raise ValidationFailed(problems)
+        blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
+        if blocking:                       # errors, unaccepted warnings, broken plugins
+            raise ValidationFailed(blocking)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
@@ -550,9 +550,11 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
+                       strict: bool = False):
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
-        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
+        unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
         from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
@@ -560,7 +562,7 @@ class Engine:
         if not dry_run:
             self.operator = operator or self.require_operator("导入记录")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
-                              dry_run=dry_run, skip_bad=skip_bad)
+                              dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
@@ -733,6 +735,18 @@ class Engine:
             return self.form(form_id, int(version) if version is not None else None)
         except (CarebookError, TypeError, ValueError):
             return self.form(form_id)
+    # ----------------------------------------------------------------- office sheets (issue 15)
+    def import_mapping(self, form_id: str, paths, *, fixed: dict[str, str] | None = None, mapping=None):
+        """The column mapping an import of `paths` would use (`core.transfer.importmap.ColumnMap`),
+        for the admin to review and save before importing."""
+        from core.transfer.importing import propose_mapping
+
+        return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
+
+    def incomplete(self, form_id: str, ids: Iterable[str] | None = None) -> list[dict]:
+        """Records still 待补全 (all, or those of `ids`), each with what it lacks
+        (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id, ids)
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property

@@ -186,6 +186,10 @@ class FormChecker:
         for j, fid in enumerate(raw.get("list_fields") or []):
             if fid not in top_ids:
                 out.append(doc.problem(("list_fields", j), f"list_fields 里的字段 {fid} 不存在 (list_fields)", rule="list_fields"))
+        incomplete = raw.get("incomplete") or {}
+        if incomplete and incomplete.get("field") not in top_ids:
+            out.append(doc.problem(("incomplete", "field"), f"incomplete 写的字段 {incomplete.get('field')} 不存在 (incomplete)",
+                                   rule="incomplete"))
         out += self.duplicate_rule_ids(doc, raw)
         out += self._rollup(doc, raw.get("rollup"), sections)
         out += cycle_problems(doc)
