@@ -2,9 +2,9 @@
 
 What a follow-up is, its state on a day and how it changes are the engine's
 (`Engine.followups`, `core.followups`); this module only turns those items into the text and
-rows staff read at 80 columns. The operator's level (村委会 / 街镇) is their server account's role, or on
-one desk a ledger setting (L on the follow-up list), so a
-town office's desk shows the town's items first and a village clerk's the village's.
+rows staff read at 80 columns. The operator's level (村委会 / 街镇) is their server account's
+role, or on one desk a ledger setting (L on the follow-up list), so a town office shows the
+town's items and a village clerk the village's.
 """
 from __future__ import annotations
 
