@@ -22,6 +22,8 @@ from core.problems import CarebookError
 
 from . import roles
 from .widgets.followups import emergency_mark
+from .keys import key_name
+from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
 TITLE = "农村留守老年人信息台账"
 
@@ -33,12 +35,13 @@ class CarebookApp(App):
     TITLE = TITLE
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    COMMANDS = App.COMMANDS | {PinyinCommands, PeopleCommands}
     BINDINGS = [
         Binding("f1", "help", "帮助"),
         Binding("ctrl+q", "quit", "退出", priority=True),
         # Declared here so the footer and F1 describe it in Chinese (Textual's own says "palette").
-        Binding("ctrl+p", "command_palette", "命令", show=False, key_display="^p", priority=True,
-                tooltip="打开命令面板：输入中文查找功能"),
+        Binding("ctrl+p", "command_palette", "命令", show=False, priority=True,
+                tooltip="打开命令面板：输入中文或拼音首字母查找功能和人员"),
     ]
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
@@ -59,6 +62,10 @@ class CarebookApp(App):
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Every key in Chinese style (Ctrl+S, F1, Esc), on every screen (`tui.keys`)."""
+        return binding.key_display or key_name(binding.key)
 
     # ------------------------------------------------------------------ facts for screens
     @property
@@ -211,8 +218,27 @@ class CarebookApp(App):
             return
         self.push_screen(screen)
 
-    def open_visit(self, person_id: str) -> None:
-        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today))
+    def open_visit(self, person_id: str, level: str | None = None) -> None:
+        """The full visit form, filled in as far as known (operator, level, today, method)."""
+        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today,
+                                                                     self.operator, level))
+
+    def quick_visit(self, person_id: str, level: str | None = None) -> None:
+        """A routine visit in two keys (V, Enter); the full form is one key (F2) away."""
+        from .screens.quickvisit import QuickVisitScreen
+
+        self.push_screen(QuickVisitScreen(person_id, level))
+
+    def visit_rounds(self, people: list[tuple[str, str | None]], place: str) -> None:
+        """Walk a village's due people one after another (`tui.screens.quickvisit.Rounds`)."""
+        from .screens.quickvisit import Rounds
+
+        Rounds(self, people, place).next()
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, speaking Chinese (`tui.palette`)."""
+        if self.use_command_palette and not CarebookPalette.is_open(self):
+            self.push_screen(CarebookPalette())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -232,7 +258,8 @@ class CarebookApp(App):
         elif where == "roster":
             self.open_roster()
         elif where == "register":
-            self.open_form(roles.PERSON_FORM)
+            form = roles.form_or_none(self.engine, roles.PERSON_FORM)
+            self.open_form(roles.PERSON_FORM, **(roles.operator_context(form, self.operator) if form else {}))
         elif where == "summary":
             self.push_screen(SummaryScreen())
         elif where == "export":
