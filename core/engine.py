@@ -89,7 +89,7 @@ class Engine:
 
         self.data_dir = Path(data_dir)
         # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
-        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self.forms_dir = self._staff_forms_dir(forms_dir)
         self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
@@ -266,20 +266,21 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None, base: str | None = None) -> SaveResult:
+             note: str | None = None, base: dict | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
-        `base`: the `updated` stamp of the record as the form opened it; a record saved by
-        someone else since is refused (`EditConflict`), not overwritten.
+        `base`: the record as the form opened it; a record saved differently by someone else
+        since is refused (`EditConflict`), not overwritten. (Compared whole, not by its
+        `updated` stamp: two saves within one second share a stamp.)
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
-        if base is not None and old is not None and old.get("updated") != base:
+        if base is not None and old is not None and old != base:
             _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
@@ -790,17 +791,43 @@ class Engine:
         store = PgStore(url, readonly=kw.get("readonly", False))
         if store.role != "owner" or not kw.get("operator"):
             kw["operator"] = store.operator_name
+        from core.storage import pgforms
+
         try:
-            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+            engine = cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
         except BaseException:
             store.close()
             raise
+        try:
+            pgforms.sync(engine)           # every desk on the same form versions
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def fetch_changes(self) -> dict[str, dict[str, dict]]:
+        """{form: {id: list row}} other desks saved since the lists were loaded (a server
+        ledger; a folder has one writer, so nothing). Safe in a worker thread: it only reads."""
+        changes = getattr(self.store, "changes", None)
+        return {} if changes is None else {fid: changes(fid) for fid in list(self._indexes)}
+
+    def apply_changes(self, found: dict[str, dict[str, dict]]) -> bool:
+        """Put fetched rows into the loaded lists (on the thread that reads them); True when
+        any differed, so counts and due lists are redrawn."""
+        changed = False
+        for fid, rows in found.items():
+            idx = self._indexes.get(fid)
+            for rid, row in rows.items():
+                if idx is not None and idx.rows.get(rid) != row:
+                    idx.put(rid, row)
+                    changed = True
+        return changed
 
 
     # ----------------------------------------------------------------- form lifecycle (issue 10)
     # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
 
-    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+    def _staff_forms_dir(self, forms_dir: Path | None) -> Path:
         from core.lifecycle.publish import staff_forms_dir
 
         return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
@@ -819,6 +846,13 @@ class Engine:
         except CarebookError:
             old_form = None
         return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
+
+    def check_against_data(self) -> list[Problem]:
+        """The forms as loaded against the stored records: values still in use that the forms
+        no longer have, changes without a version bump (`core.lifecycle.datacheck`)."""
+        from core.lifecycle.datacheck import check
+
+        return check(self)
 
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on

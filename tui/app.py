@@ -133,11 +133,33 @@ class CarebookApp(App):
         self.generation += 1
         self.refresh_subtitle()
 
+    # ------------------------------------------------------------------ server ledgers (issue 11)
+    SERVER_POLL_SECONDS = 15.0
+
+    def _poll_server(self) -> None:
+        """Other desks save too: their rows are fetched in a worker, applied on this thread."""
+        self.run_worker(self._fetch_changes, thread=True, exclusive=True, group="server-poll")
+
+    def _fetch_changes(self) -> None:
+        try:
+            found = self.engine.fetch_changes()
+        except CarebookError:
+            return          # the server is away: the next save or screen says so
+        self.call_from_thread(self._apply_changes, found)
+
+    def _apply_changes(self, found: dict) -> None:
+        if self.engine.apply_changes(found):
+            self.ledger_changed()
+            if getattr(self.screen, "RELOAD_WHEN_OTHERS_SAVE", False):
+                self.screen.reload()
+
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
         """Home, and over it the first-run choice or the operator prompt when needed; a
         screen's module is imported only when that screen is shown."""
         self.refresh_subtitle()
+        if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
+            self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
         from .screens.home import HomeScreen
 
         self.push_screen(HomeScreen())

@@ -303,7 +303,7 @@ class FormEntryScreen(BaseScreen):
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
                                    reasons=self.accepted or None, overrides=self.overrides or None,
-                                   base=self.record["updated"] if self.record else None)
+                                   base=self.record)
         except ValidationFailed as exc:
             self._refused(exc.problems)
             return

@@ -101,6 +101,8 @@ class HomeScreen(BaseScreen):
         yield box
         yield from self.compose_footer()
 
+    RELOAD_WHEN_OTHERS_SAVE = True      # counts and due list redrawn when another desk saves
+
     def on_mount(self) -> None:
         self.shown_generation = -1
         self.due_items: list = []        # the due list's items, in the table's row order
