@@ -624,6 +624,12 @@ class Engine:
 
         return items(self, **filters)
 
+    def followup_level(self) -> str:
+        """村委会 / 街镇 whose follow-ups are this operator's (account role, else the setting)."""
+        from core.followups import operator_level
+
+        return operator_level(self)
+
     def followup_emergencies(self, town: str | None = None):
         from core.followups import emergencies
 

@@ -45,7 +45,7 @@ def test_list_filters_by_town_and_overdue_masks_and_close_records_who_and_what(t
     assert "已办结" in closed.stdout and "李娜：街镇已安排护理员上门" in closed.stdout
     hist = run("records", "history", closed.stdout.split("\t")[0], "--data", data)
     assert "李娜" in hist.stdout and "办结：街镇已安排护理员上门" in hist.stdout
-    after = run("followups", "list", "--data", data, "--town", "120116157", "--overdue", "--as-of", "2026-11-20")
+    after = run("followups", "list", "--data", data, "--town", "120116157000", "--overdue", "--as-of", "2026-11-20")
     assert "上报街镇" not in after.stdout and "共 2 件" in after.stderr
 
     again = run("followups", "close", report, "--result", "x", "--operator", "李娜", "--data", data)

@@ -92,28 +92,12 @@ def _who_when(parser) -> None:
     parser.add_argument("--on", help="办理日期 YYYY-MM-DD（默认今天）")
 
 
-def _division(eng, value: str | None, level: str) -> str | None:
-    """A town or village given by its code (9 or 12 digits) or its name."""
-    if not value:
-        return None
-    divs = eng.divisions
-    if value.isdigit():
-        return value + "000" if level == "town" and len(value) == 9 else value
-    towns = list(divs.towns())
-    pool = towns if level == "town" else [v for t in towns for v in divs.villages(t.code)]
-    found = [d.code for d in pool if d.name == value] or [d.code for d in pool if value in d.name]
-    if len(found) != 1:
-        raise CarebookError(f"{'街镇' if level == 'town' else '村（居）委会'}“{value}”"
-                            + ("不存在" if not found else f"有 {len(found)} 个同名，请写代码"))
-    return found[0]
-
-
 def cmd_list(args) -> int:
     from core.cli import EXIT_OK, _date, _engine, _err, _json, _mask_row, _out
 
     with _engine(args, readonly=True) as eng:
-        items = eng.followups(as_of=_date(args.as_of), town=_division(eng, args.town, "town"),
-                              village=_division(eng, args.village, "village"), level=args.level,
+        # --town / --village are codes by now: `core.cli._engine` resolves names (core.divisionargs)
+        items = eng.followups(as_of=_date(args.as_of), town=args.town, village=args.village, level=args.level,
                               open_only=not args.all, overdue=args.overdue)
         rows = []
         for it in items:
@@ -201,7 +185,7 @@ def _report_params(eng, args) -> dict:
 
     params = {"report": "keycases", "quarter": args.quarter or _current_quarter(eng.today())}
     if args.town:
-        params["town"] = _division(eng, args.town, "town")
+        params["town"] = args.town          # a code: resolved by `core.cli._engine`
     return params
 
 

@@ -16,8 +16,9 @@ the key-case report is a report file (`forms/keycases.yaml`) built like the summ
 """
 from core.followups.rules import Planned, plan_for, rules_of
 from core.followups.tracking import (CLOSED, EMERGENCY, Item, IN_PROGRESS, OPEN, accept_risk, advance,
-                                     close, contact, create_for, emergencies, items, refuse_risk, sync)
+                                     close, contact, create_for, emergencies, items, operator_level, refuse_risk,
+                                     sync)
 
-__all__ = ["Planned", "plan_for", "rules_of", "Item", "items", "emergencies", "create_for", "sync",
+__all__ = ["Planned", "plan_for", "rules_of", "Item", "items", "emergencies", "operator_level", "create_for", "sync",
            "close", "advance", "contact", "accept_risk", "refuse_risk", "OPEN", "IN_PROGRESS", "CLOSED",
            "EMERGENCY"]

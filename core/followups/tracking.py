@@ -21,7 +21,9 @@ from core.problems import CarebookError
 FORM = "followup"
 OPEN, IN_PROGRESS, CLOSED = "待处理", "处理中", "已办结"
 EMERGENCY = "应急"
-STATE_LABELS = {"overdue": "已逾期", "due": "即将到期", "open": "办理中", "closed": "已办结"}
+STATE_LABELS = {"overdue": "已逾期", "due": "即将到期", "open": "未到期", "closed": "已办结"}
+LEVEL_SETTING = "operator_level"               # one desk: 村委会 | 街镇 | "" (all levels)
+ROLE_LEVELS = {"village": "村委会", "town": "街镇"}   # a server account's role (its scope)
 
 
 @dataclass
@@ -85,10 +87,10 @@ def item_of(rid: str, row: dict, day: dt.date, soon: int) -> Item:
 
 def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village: str | None = None,
           level: str | None = None, person: str | None = None, kinds: Iterable[str] | None = None,
-          open_only: bool = True, overdue: bool = False) -> list[Item]:
+          urgency: str | None = None, open_only: bool = True, overdue: bool = False) -> list[Item]:
     """Follow-ups on `as_of` (default: the engine's today), most pressing first: open 应急
     items, then overdue (longest first), then by due date. Filters: a town or village, the
-    owning level (村委会/街镇), one person, some kinds, overdue only."""
+    owning level (村委会/街镇), one person, some kinds, an urgency, overdue only."""
     if eng.forms.get(FORM) is None:
         return []
     day = as_of or eng.today()
@@ -98,7 +100,8 @@ def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village
     for rid, row in eng.index(FORM).rows.items():
         if ((town and row.get("town") != town) or (village and row.get("village") != village)
                 or (level and row.get("owner_level") != level) or (person and row.get("person") != person)
-                or (wanted is not None and row.get("kind") not in wanted)):
+                or (wanted is not None and row.get("kind") not in wanted)
+                or (urgency and row.get("urgency") != urgency) or (open_only and row.get("status") == CLOSED)):
             continue
         it = item_of(rid, row, day, soon)
         if (open_only and it.state == "closed") or (overdue and it.state != "overdue"):
@@ -108,9 +111,19 @@ def items(eng, *, as_of: dt.date | None = None, town: str | None = None, village
     return out
 
 
+def operator_level(eng) -> str:
+    """The level whose follow-ups are the operator's own: on a server, the account's role (a
+    village clerk's are the village's); on one desk, the ledger setting; "" means every level."""
+    role = ROLE_LEVELS.get(getattr(eng.store, "role", None) or "")
+    if role:
+        return role
+    value = eng.settings.get(LEVEL_SETTING) or ""
+    return value if value in ROLE_LEVELS.values() else ""
+
+
 def emergencies(eng, *, as_of: dt.date | None = None, town: str | None = None) -> list[Item]:
     """Open 应急 follow-ups: marked on every screen until handled."""
-    return [i for i in items(eng, as_of=as_of, town=town) if i.is_emergency]
+    return items(eng, as_of=as_of, town=town, urgency=EMERGENCY)
 
 
 # ---------------------------------------------------------------------------- creation

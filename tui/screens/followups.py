@@ -85,6 +85,9 @@ class FollowupsScreen(BaseScreen):
         order = ["", *fw.LEVELS]
         now = fw.operator_level(self.eng)
         self.attempt(self.eng.settings.set, fw.LEVEL_SETTING, order[(order.index(now) + 1) % len(order)])
+        if fw.operator_level(self.eng) == now:
+            self.app.notify(f"负责层级由登录账号决定：{now or '全部'}", timeout=4)
+            return
         self.app.ledger_changed()
         self.reload()
 

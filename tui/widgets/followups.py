@@ -2,8 +2,9 @@
 
 What a follow-up is, its state on a day and how it changes are the engine's
 (`Engine.followups`, `core.followups`); this module only turns those items into the text and
-rows staff read at 80 columns. The operator's level (村委会 / 街镇) is a ledger setting, so a
-town office's desk shows the town's items first and a village clerk's the village's.
+rows staff read at 80 columns. The operator's level (村委会 / 街镇) is their server account's
+role, or on one desk a ledger setting (L on the follow-up list), so a town office shows the
+town's items and a village clerk the village's.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from typing import Any
 from rich.markup import escape
 from textual.widgets import Static
 
+from core.followups.tracking import LEVEL_SETTING, ROLE_LEVELS  # noqa: F401 - the setting screens change
+
 from ..roles import short_village
 
-LEVEL_SETTING = "operator_level"       # 村委会 | 街镇 | "" (everything)
-LEVELS = ("村委会", "街镇")
+LEVELS = tuple(ROLE_LEVELS.values())   # 村委会, 街镇 (the setting may also be "": every level)
 PANEL_ITEMS = 2                        # items named on home under the counts
 
 COLUMNS = (("urgent", "应急", 4), ("state", "状态", 8), ("kind", "事项", 16), ("name", "姓名", 8),
@@ -23,8 +25,8 @@ COLUMNS = (("urgent", "应急", 4), ("state", "状态", 8), ("kind", "事项", 1
 
 
 def operator_level(engine: Any) -> str:
-    value = engine.settings.get(LEVEL_SETTING) or ""
-    return value if value in LEVELS else ""
+    """The operator's level (a server account's role, else the ledger's setting)."""
+    return engine.followup_level()
 
 
 def state_text(item) -> str:
