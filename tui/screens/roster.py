@@ -31,6 +31,7 @@ LISTS = (
     ("roster", "认定留守老人", "花名册名单：在册且认定为留守老年人（与导出的花名册相同）",
      {roles.STATUS: roles.ACTIVE, roles.ELIGIBLE: roles.ELIGIBLE_YES}),
     ("exited", "已退出", "已退出台账的人员", {roles.STATUS: roles.EXITED}),
+    ("incomplete", "待补全", "导入时缺少必填项、待补全的人员（补全后改为在册）", {roles.STATUS: roles.INCOMPLETE}),
     ("all", "全部人员", "全部人员（在册和已退出）", {}),
 )
 # Headers that would be cut mid-word at those widths.
