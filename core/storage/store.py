@@ -270,6 +270,8 @@ class Store:
             self._tables.pop(table, None)
             for key in [k for k in self._cache if k[0] == table]:
                 del self._cache[key]
+            for key in [k for k in self._ops if k[0] == table]:
+                del self._ops[key]      # the engine rebuilds the whole table from the records
 
     def _index(self, table: str, p: str) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
         """(list rows, counters) of one village as its files say (journal not applied).
