@@ -225,3 +225,24 @@ def test_a_damaged_rollup_file_is_set_aside_whole_and_rebuilt_from_the_visits(tm
         assert eng.verify_rollups() == []
     finally:
         eng.close()
+
+
+def test_a_ledger_from_before_journal_and_seals_opens_quietly_and_goes_on(tmp_path):
+    """Files as the previous version wrote them: unsealed village, index format 3, history
+    lines without a chain. Nothing is reported; the next save seals and chains from there."""
+    folder = tmp_path / "records" / TABLE
+    folder.mkdir(parents=True)
+    doc = {"id": "a", "partition": V1, "data": {"name": "甲"}, "_row": {"name": "甲"}, "_t": 5}
+    data_file(tmp_path).write_text(json.dumps({"_default": {"1": doc}}, ensure_ascii=False), "utf-8")
+    (folder / f"{V1}.index.json").write_text(
+        '{"format":3,"data":[1,2],"layout":null,"check":0,"rows":{\n"a":{"name":"甲","_t":5}\n}}', "utf-8")
+    hist = tmp_path / f"history/{TABLE}/{V1}.jsonl"
+    hist.parent.mkdir(parents=True)
+    hist.write_text('{"_id":"a","_t":5,"who":"王五","diff":{"name":[null,"甲"]}}\n', "utf-8")
+    assert verify_ledger(tmp_path) == []
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert s.get(TABLE, "a")["data"]["name"] == "甲" and s.problems == []
+        s.put(TABLE, *item("a", V1, "甲二"))
+        assert [h["diff"]["name"][1] for h in s.history(TABLE, "a")] == ["甲", "甲二"] and s.problems == []
+    assert b"_seal" in data_file(tmp_path).read_bytes()
+    assert verify_ledger(tmp_path) == []

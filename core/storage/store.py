@@ -281,7 +281,7 @@ class Store:
         """
         index_path, data_path = self._index_path(table, p), self._data_path(table, p)
         try:
-            found = sealed.read(index_path)
+            found = sealed.read(index_path, sealed_only=True)
         except CorruptFile as exc:
             self._problem(index_path, exc.reason, rebuilt=True)
             found = None
