@@ -72,19 +72,30 @@ def _tell_storage_problems() -> None:
 
 # ------------------------------------------------------------------ forms
 def cmd_forms_check(args) -> int:
-    from core.formlang.formload import check_paths
-    from core.plugins import build_registry, load_plugins
+    from core import hookcalls
+    from core.formlang.formload import _form_dir_of, check_paths, load_form_dir
+    from core.plugins import FormsHost, build_registry, load_plugins
 
     targets = [Path(p) for p in args.paths] or [Path(args.forms) if args.forms else paths.default_forms_dir()]
-    registry = build_registry(load_plugins())
+    folder = targets[0] if targets[0].is_dir() else _form_dir_of(targets[0])
+    plugin_set = load_plugins()
+    registry = build_registry(plugin_set, engine=FormsHost(folder))   # its own division list
     problems = check_paths(targets, registry)
     for p in problems:
         _out(str(p))
+    # What plugins add through extend_form is checked as a save of each town's records would.
+    try:
+        towns = [t.code for t in registry.data["divisions"]().towns()] if "divisions" in registry.data else []
+    except CarebookError:
+        towns = []                  # the division file's own problems are reported above
+    extension_errors = hookcalls.check_extensions(plugin_set, load_form_dir(folder, registry), towns)
+    for msg in extension_errors:
+        _out(msg)
     for msg in registry.problems:
         _err(msg)
     errors = [p for p in problems if p.is_error]
-    if errors:
-        _err(f"发现 {len(errors)} 个问题。")
+    if errors or extension_errors:
+        _err(f"发现 {len(errors) + len(extension_errors)} 个问题。")
         return EXIT_REFUSED
     _out("表单文件检查通过。")
     return EXIT_OK
@@ -136,10 +147,15 @@ def cmd_records_add(args) -> int:
     data = _load_json_file(args.file)
     with _engine(args) as eng:
         res = eng.save(args.form, data, operator=args.operator, reasons=_parse_accept(args.accept))
-    for p in res.problems:
-        _err(f"已接受的警告 {p.path}: {p.message}")
     _out(res.id)
-    return EXIT_OK
+    return _after_save_errors(res)
+
+
+def _after_save_errors(res) -> int:
+    """The record is saved; a plugin's after_save that failed is said plainly, exit non-zero."""
+    for msg in res.plugin_errors:
+        _err(msg)
+    return EXIT_BROKEN if res.plugin_errors else EXIT_OK
 
 
 def cmd_records_import(args) -> int:
@@ -174,7 +190,7 @@ def cmd_records_update(args) -> int:
         res = eng.save(args.form, data, record_id=args.id, operator=args.operator,
                        reasons=_parse_accept(args.accept))
     _out(res.id)
-    return EXIT_OK
+    return _after_save_errors(res)
 
 
 def _mask_row(eng, form_id: str, row: dict) -> dict:
@@ -360,8 +376,14 @@ def cmd_plugins_list(args) -> int:
         else:
             for i in infos:
                 _out(f"{i.name}\t{i.source}\t{i.version or '-'}\t{', '.join(i.hooks)}")
-        for msg in eng.registry.problems:
-            _err(msg)
+        for msg in eng.registry.notes:
+            _err(f"说明：{msg}")
+        problems = eng.plugin_problems()
+        for msg in problems:
+            _err(f"插件问题：{msg}")
+        if problems:
+            _err(f"有 {len(problems)} 个插件问题，见上。")
+            return EXIT_BROKEN
     return EXIT_OK
 
 
@@ -605,7 +627,7 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
         return func(args) if func else cmd_ui(args, open_ui)
     except ValidationFailed as exc:
         for p in exc.problems:
-            _out(f"{p.path}: {p.message}" if p.path else p.message)
+            _out(_problem_line(p))
         return EXIT_REFUSED
     except CarebookError as exc:
         _err(f"错误：{exc}")
@@ -619,6 +641,14 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
         return _internal_error()
     finally:
         _tell_storage_problems()
+
+
+def _problem_line(p) -> str:
+    """A refused record's problem; a warning says the rule id `--accept` needs."""
+    text = f"{p.path}: {p.message}" if p.path else p.message
+    if not p.is_error and p.rule:
+        text += f"（警告，规则 {p.rule}；核实无误可加 --accept {p.rule}=理由 保存）"
+    return text
 
 
 def _internal_error() -> int:

@@ -11,22 +11,23 @@ import copy
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
-from core.plugins import PluginInfo, build_registry, load_plugins
+from core import hookcalls
+from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
+from core.records import rollup
 from core.records.recordindex import RecordIndex, Page
 from core.storage import Store, chain, check_output
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
 NO_PARTITION = "_none"
-ROLLUP_PREFIX = "rollup_"     # engine-kept tables (see Engine.latest); not a form id prefix
 
 
 BULK_BATCH = 20000        # records a bulk save holds before writing (see `Engine.bulk_save`)
@@ -63,6 +64,7 @@ def field_diff(old: dict | None, new: dict, prefix: str = "") -> list[dict]:
 class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
+    plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
 
     @property
     def id(self) -> str:
@@ -74,7 +76,7 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
@@ -85,9 +87,12 @@ class Engine:
         # reproducible demo ledgers pin it.
         self.today: Callable[[], dt.date] = today or dt.date.today
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.plugin_set = load_plugins(local_dir=self.data_dir / "plugins", extra=extra_plugins)
-        self.plugin_set.call_each("configure", engine=self)
-        self.registry = build_registry(self.plugin_set)
+        # Local plugins come only from the configured folder (`plugins_dir`, CAREBOOK_PLUGINS_DIR):
+        # code in the data folder would run for anyone who can write a ledger file.
+        self.plugin_set = load_plugins(local_dir=plugins_dir, extra=extra_plugins)
+        self._refuse_data_plugins()
+        self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
+        self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
         self.store = Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
@@ -98,6 +103,7 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._row_fields: dict[str, frozenset[str]] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -117,6 +123,7 @@ class Engine:
         """Re-read the form files (the admin edited them) without restarting."""
         self.forms.reload()
         self._validators.clear()
+        self._row_fields = None
         if not self.readonly:
             self.snapshots.keep(self.forms)
         return list(self.forms.problems)
@@ -146,7 +153,9 @@ class Engine:
         return [f for f in self.forms.forms.values()]
 
     def _form_for_town(self, form, town: str):
-        additions = [res for _, res in self.plugin_set.call_each("extend_form", form_id=form.id, town=town) if res]
+        """Overlay files and plugin additions for `town`; a broken `extend_form` raises
+        `PluginFailed` (`core.hookcalls`): a form missing a plugin's fields is never used."""
+        additions = hookcalls.town_additions(self.plugin_set, self.forms, form.id, town)
         return self.forms.form_for_town(form, town, additions)
 
     def validator(self, form_id: str, version: int | None = None, town: str | None = None):
@@ -167,6 +176,10 @@ class Engine:
         if idx is None:
             idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id))
         return idx
+
+    def index_loaded(self, form_id: str) -> bool:
+        """Whether the form's list rows are already in memory (reading them again is waste)."""
+        return form_id in self._indexes
 
     def new_record(self, form_id: str, **context) -> dict:
         """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
@@ -197,7 +210,10 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
-        v = self.validator(form_id, version, town=data.get("town"))
+        try:
+            v = self.validator(form_id, version, town=data.get("town"))
+        except PluginFailed as exc:           # fail closed: no check without the plugin's fields
+            return dict(data), [hookcalls.as_problem(exc)]
         clean, problems = v.check(
             data,
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
@@ -205,11 +221,7 @@ class Engine:
             overrides=overrides,
         )
         problems.extend(self._dangling_refs(v.form, clean))
-        for _plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=clean,
-                                                      record_id=record_id):
-            problems.extend(p for p in (res or []) if p.is_error or p.rule not in (accepted or {}))
-        problems.extend(Problem(f"插件出错：{m}", severity="warning", rule="plugin")
-                        for m in self._drain_plugin_problems())
+        problems.extend(hookcalls.record_problems(self.plugin_set, form_id, clean, record_id, accepted or {}))
         return clean, problems
 
     def _dangling_refs(self, form, data: dict) -> list[Problem]:
@@ -255,8 +267,8 @@ class Engine:
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
-        self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems)
+        errors = self._write(form_id, record, old, note=note)
+        return SaveResult(record, problems, errors)
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
@@ -265,12 +277,10 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        blocking = [p for p in problems if p.rule != "plugin"]
-        if blocking:
-            raise ValidationFailed(blocking)
+        if problems:                       # errors, unaccepted warnings, broken plugins
+            raise ValidationFailed(problems)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
-        data = self.plugin_set.chain("before_save", "data", data, form_id=form_id,
-                                     record_id=old["id"] if old else None)
+        data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
         meta = {"reasons": computed_reasons}
         if overrides:
@@ -323,7 +333,15 @@ class Engine:
 
     def _index_row(self, form, record: dict) -> dict:
         # `_p` as the store keeps it, so rows saved in this session look like rows read at open
-        return {**RecordIndex.row_for(form, record), "_p": record["partition"]}
+        return {**RecordIndex.row_for(form, record, self.row_fields(form.id)), "_p": record["partition"]}
+
+    def row_fields(self, form_id: str) -> frozenset[str]:
+        """Fields the list rows of `form_id` carry for reports and due lists, besides `list_fields`
+        (worked out from the report, schedule and view files; see `core.reporting.rowfields`)."""
+        if self._row_fields is None:
+            from core.reporting.rowfields import declared_row_fields
+            self._row_fields = declared_row_fields(self.forms.files, self.evaluator, self.forms)
+        return self._row_fields.get(form_id, frozenset())
 
     def _history_entry(self, record: dict, old: dict | None, note: str | None) -> dict:
         return {
@@ -336,7 +354,7 @@ class Engine:
             "note": note or "",
         }
 
-    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> None:
+    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> list[str]:
         form = self.form(form_id)
         row = self._index_row(form, record)
         # The rollup row goes into the same commit as the record: one round of fsyncs, not two.
@@ -344,8 +362,7 @@ class Engine:
         self.store.put(form_id, record, row, self._history_entry(record, old, note), derived=rollup, new=old is None)
         if form_id in self._indexes:          # not loaded yet: it will read this row from disk
             self._indexes[form_id].put(record["id"], row)
-        for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):
-            pass
+        return hookcalls.after_save(self.plugin_set, form_id, record)
 
     def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
                   on_problem: Callable[[int, list[Problem]], None] | None = None,
@@ -390,13 +407,7 @@ class Engine:
         return n
 
     # ----------------------------------------------------------------- rollups
-    # A form may declare `rollup: {ref: person, key: visit_level, date: visit_date}`: the engine
-    # then keeps, per referenced record, the latest date per key value in a small table of its
-    # own. Due lists need only that, so they never load 300,000 visit rows into memory.
-
-    @staticmethod
-    def _rollup_table(form_id: str) -> str:
-        return f"{ROLLUP_PREFIX}{form_id}"
+    # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
 
     def _rollup(self, form, records: list[dict], olds: dict[str, dict]) -> None:
         found = self._rollup_items(form, records, olds)
@@ -404,72 +415,28 @@ class Engine:
             self.store.put_many(*found)
 
     def _rollup_items(self, form, records: list[dict], olds: dict[str, dict]) -> tuple[str, list] | None:
-        """The rollup table and its rows these records change (`None`: the form has no rollup)."""
-        spec = form.raw.get("rollup") if getattr(form, "raw", None) else None
-        if not spec or self.readonly:
-            return None
-        ref_f, date_f, key_f = spec["ref"], spec["date"], spec.get("key")
-        table = self._rollup_table(form.id)
-        changed: dict[str, dict] = {}
-        parts: dict[str, str] = {}
-        rescan: set[str] = set()
+        return rollup.items(self, form, records, olds)
 
-        def fact(data: dict) -> tuple:
-            return data.get(ref_f), str(data.get(key_f) or "") if key_f else "", data.get(date_f)
-
-        # Only the rows these records touch (a copy of the whole table cost ~1.5 ms a save).
-        touched = [fact(d)[0] for rec in records for d in (rec["data"], (olds.get(rec["id"]) or {}).get("data") or {})]
-        held = self.store.rows(table, [ref for ref in touched if isinstance(ref, str)])
-        for rec in records:
-            ref, key, day = fact(rec["data"])
-            old = olds.get(rec["id"])
-            if old is not None and fact(old["data"]) != (ref, key, day) and fact(old["data"])[0]:
-                rescan.add(fact(old["data"])[0])   # an edited date may lower the latest one
-            if not ref or not day:
-                continue
-            row = changed.get(ref) or {k: v for k, v in held.get(ref, {}).items() if not k.startswith("_")}
-            if row.get(key) is None or str(day) > row[key]:
-                row[key] = str(day)
-            changed[ref] = row
-            parts[ref] = rec["partition"]
-        if rescan:
-            full = self._rollup_scan(form)
-            for ref in rescan:
-                changed[ref] = full.get(ref, {})
-                parts.setdefault(ref, held.get(ref, {}).get("_p"))
-        return table, [({"id": ref, "form": table, "version": 1, "partition": parts.get(ref) or held.get(ref, {}).get("_p"),
-                         "data": row}, dict(row), None) for ref, row in changed.items()]
-
-    def _rollup_scan(self, form) -> dict[str, dict]:
-        """Latest dates recomputed from every record's list row (slow; rebuilds and rare edits)."""
-        spec = form.raw["rollup"]
-        out: dict[str, dict] = {}
-        for row in self.index(form.id).rows.values():
-            ref, day = row.get(spec["ref"]), row.get(spec["date"])
-            key = str(row.get(spec.get("key")) or "") if spec.get("key") else ""
-            if ref and day and (out.setdefault(ref, {}).get(key) or "") < str(day):
-                out[ref][key] = str(day)
-        return out
-
-    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
-        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`.
+    def rollup_rows(self, form_id: str) -> dict[str, dict]:
+        """{referenced record id: rollup row} for a form with a `rollup` (see `core.records.rollup`).
 
         Rebuilt once from the form's records when the rollup table is missing (a ledger from
         before rollups, or a damaged file set aside).
         """
         form = self.form(form_id)
-        if not form.raw.get("rollup"):
+        if not rollup.spec_of(form):
             raise CarebookError(f"表单 “{form_id}” 没有声明 rollup")
-        table = self._rollup_table(form_id)
-        rows = self.store.index(table)
+        rows = self.store.index(rollup.table_of(form_id))
         if not rows and self.store.count(form_id):
-            full = self._rollup_scan(form)
+            table, items = rollup.rebuild_items(self, form)
             if not self.readonly:
-                ref_parts = {r.get(form.raw["rollup"]["ref"]): r.get("_p") for r in self.index(form_id).rows.values()}
-                self.store.put_many(table, [({"id": ref, "form": table, "version": 1, "partition": ref_parts.get(ref),
-                                              "data": row}, dict(row), None) for ref, row in full.items()])
-            return full
-        return {ref: {k: v for k, v in row.items() if not k.startswith("_")} for ref, row in rows.items()}
+                self.store.put_many(table, items)
+            return {item[0]["id"]: {**item[1], "_p": item[0]["partition"]} for item in items}
+        return rows
+
+    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
+        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`."""
+        return rollup.latest_of(self.rollup_rows(form_id))
 
     def related(self, record_id: str, form_id: str) -> list[dict]:
         """Records of `form_id` that refer to `record_id` (a person's visits), read from the
@@ -606,10 +573,6 @@ class Engine:
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
 
-    def _drain_plugin_problems(self) -> list[str]:
-        out, self.plugin_set.problems[:] = list(self.plugin_set.problems), []
-        return out
-
     # ----------------------------------------------------------------- storage (issue 14: numbering)
     def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:
         """The next sequence number after `prefix` from the village's stored counter (`Store.
@@ -630,24 +593,48 @@ class Engine:
         """Findings for `carebook verify`: stored rollup rows that differ from the records."""
         out = []
         for form in self.record_forms():
-            if not (getattr(form, "raw", None) or {}).get("rollup"):
+            if not rollup.spec_of(form):
                 continue
-            table = self._rollup_table(form.id)
-            stored = {ref: {k: v for k, v in row.items() if not k.startswith("_")}
-                      for ref, row in self.store.index(table).items()}
-            expected = self._rollup_scan(form)
-            for ref in sorted(set(stored) | set(expected)):
-                if stored.get(ref, {}) != expected.get(ref, {}):
-                    out.append(f"汇总表 {table} 中 {ref} 的最近探访日期与探访记录不符："
-                               f"存的是 {stored.get(ref)}，应为 {expected.get(ref)}")
+            table = rollup.table_of(form.id)
+            expected = rollup.scan(self, form)
+            for ref, row in sorted(self.store.index(table).items()):
+                got = {k: v for k, v in row.items() if not k.startswith("_") or k == rollup.COUNTS}
+                want = {k: v for k, v in expected.pop(ref, {}).items() if k in got or not k.startswith("_")}
+                if got != want:
+                    out.append(f"汇总表 {table} 中 {ref} 与探访记录不符：存的是 {got}，应为 {want}")
+            out += [f"汇总表 {table} 缺少 {ref} 的行" for ref in sorted(expected)]
         return out
 
+    # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
     def divisions(self):
-        """The town/village list of the engine's forms folder (re-read when the admin edits it)."""
-        from plugins.cn.divisions import current  # the built-in division data plugin
+        """The town/village list of the engine's forms folder (re-read when the admin edits it);
+        registered by a plugin (`register_data`) for this engine alone."""
+        return self.data("divisions")
 
-        return current()
+    def data(self, name: str) -> Any:
+        """A data set a plugin registered for this engine (`register_data`), as it is now."""
+        get = self.registry.data.get(name)
+        if get is None:
+            raise CarebookError(f"没有插件提供数据 “{name}”（运行 carebook plugins list 查看插件）")
+        return get()
+
+    def plugin_problems(self) -> list[str]:
+        """Everything wrong with the plugins, for `plugins list` and the admin corner: loading,
+        registering, misspelled hooks, and `extend_form` answers for every form and town."""
+        try:
+            towns = [t.code for t in self.divisions.towns()]
+        except CarebookError:
+            towns = []                  # the division file's problems are reported on their own
+        return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
+
+    def _refuse_data_plugins(self) -> None:
+        """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
+        folder = self.data_dir / "plugins"
+        if folder.is_dir() and any(folder.glob("*.py")):
+            self.plugin_set.problems.append(
+                f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
+                f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
 
 
 def _template_names(template: str) -> list[str]:

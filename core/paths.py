@@ -16,10 +16,40 @@ from platformdirs import user_data_dir
 APP = "carebook"
 
 
+_ROOT = Path(__file__).resolve().parent.parent     # the checkout, or site-packages of a wheel
+
+
+def shipped_forms_dir() -> Path:
+    """The forms carebook ships: package data of an installed wheel (`carebook/forms_default`,
+    see setup.py), else the repository's `forms/` (a checkout or an editable install)."""
+    packaged = _ROOT / "carebook" / "forms_default"
+    return packaged if packaged.is_dir() else _ROOT / "forms"
+
+
+def user_forms_dir() -> Path:
+    """The admin's own forms folder of an installed carebook (per user, beside the ledgers)."""
+    return Path(user_data_dir(APP, appauthor=False)) / "forms"
+
+
 def default_forms_dir() -> Path:
-    """`CAREBOOK_FORMS`, else the forms shipped beside the packages (the repo's `forms/`)."""
+    """`CAREBOOK_FORMS`; in a checkout the repository's `forms/` (the admin's copy is the repo);
+    in an installed wheel the user's forms folder, made from the shipped forms on first run so
+    admins edit their own copy and an upgrade never overwrites it."""
     env = os.environ.get("CAREBOOK_FORMS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "forms"
+    if env:
+        return Path(env)
+    shipped = shipped_forms_dir()
+    if shipped == _ROOT / "forms":
+        return shipped
+    mine = user_forms_dir()
+    if not mine.exists():
+        import shutil
+
+        tmp = mine.with_name(mine.name + ".new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(shipped, tmp, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+        os.replace(tmp, mine)                  # never a half-copied forms folder
+    return mine
 
 
 def default_data_dir() -> Path:

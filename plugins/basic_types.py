@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core.transfer.exportform import split_multi
-from core.hookspecs import hookimpl
+from carebook import hookimpl
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import yaml
 
 from plugins.cn import divisions
 from plugins.cn.divisions import DivisionsError, load_divisions
-from plugins.cn_types import DivisionType, is_division, set_forms_dir
+from plugins.cn.divisions import DivisionFile
+from plugins.cn_types import DivisionType, division_check
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "forms" / "data" / "divisions.yaml"
@@ -174,35 +175,34 @@ def test_missing_file(tmp_path):
 
 @pytest.fixture
 def forms_copy(tmp_path):
-    """A copy of forms/ the plugin is pointed at, as the engine tests do."""
+    """A copy of forms/ with its own division file, as an engine on that folder sees it."""
     target = tmp_path / "forms"
     shutil.copytree(ROOT / "forms", target)
-    set_forms_dir(target)
-    yield target
-    set_forms_dir(None)
+    return target
 
 
-def test_forms_dir_follows_set_forms_dir_and_edits(forms_copy):
+def test_division_file_follows_edits(forms_copy):
+    source = DivisionFile(forms_copy)
     data_file = forms_copy / "data" / "divisions.yaml"
-    assert divisions.current().name("120116157208") == "小王庄镇第208村"
+    assert source.current().name("120116157208") == "小王庄镇第208村"
     text = data_file.read_text(encoding="utf-8").replace("小王庄镇第208村", "测试村")
     data_file.write_text(text, encoding="utf-8")
     os.utime(data_file, ns=(1, 10**18))     # a new mtime, as an editor would leave
-    assert divisions.current().name("120116157208") == "测试村"
+    assert source.current().name("120116157208") == "测试村"
+    assert DivisionFile(ROOT / "forms").current().name("120116157208") == "小王庄镇第208村"
 
 
-def test_env_var_when_no_forms_dir_is_set(tmp_path, monkeypatch):
+def test_env_var_when_no_forms_dir_is_given(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD)
-    set_forms_dir(None)
     monkeypatch.setenv("CAREBOOK_FORMS", str(tmp_path))
-    assert divisions.current().name("120116157221") == "新村"
+    assert DivisionFile().current().name("120116157221") == "新村"
     monkeypatch.delenv("CAREBOOK_FORMS")
-    assert divisions.data_path() == SHIPPED
+    assert DivisionFile().path == SHIPPED
 
 
 def test_division_field_type(forms_copy):
-    ft = DivisionType()
+    ft = DivisionType(DivisionFile(forms_copy))
     assert ft.json_schema({}) == {"type": "string", "pattern": r"^\d{12}$", "format": "cn-division"}
     assert ft.normalize(" 120116157201 ", {"level": "village"}) == "120116157201"
     assert ft.normalize("120116157000", {"level": "town"}) == "120116157000"
@@ -217,26 +217,21 @@ def test_division_field_type(forms_copy):
 def test_division_field_type_honours_dates(tmp_path):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD)
-    set_forms_dir(tmp_path)
-    try:
-        ft = DivisionType()
-        assert ft.normalize("120116157202", {}, today=date(2025, 12, 31)) == "120116157202"
-        with pytest.raises(ValueError, match="已停用"):
-            ft.normalize("120116157202", {}, today=date(2026, 1, 1))
-        assert is_division("120116157202")      # old records keep old codes
-        assert not is_division("120116157299")
-    finally:
-        set_forms_dir(None)
+    source = DivisionFile(tmp_path)
+    ft = DivisionType(source)
+    is_division = division_check(source)
+    assert ft.normalize("120116157202", {}, today=date(2025, 12, 31)) == "120116157202"
+    with pytest.raises(ValueError, match="已停用"):
+        ft.normalize("120116157202", {}, today=date(2026, 1, 1))
+    assert is_division("120116157202")      # old records keep old codes
+    assert not is_division("120116157299")
 
 
 def test_broken_file_makes_checks_fail_safely(tmp_path):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD.replace('"120116157201"', "120116157201"))
-    set_forms_dir(tmp_path)
-    try:
-        assert not is_division("120116157202")
-        assert divisions.problems() and "带引号" in divisions.problems()[0].message
-        with pytest.raises(ValueError, match="区划数据文件有误"):
-            DivisionType().normalize("120116157202", {})
-    finally:
-        set_forms_dir(None)
+    source = DivisionFile(tmp_path)
+    assert not division_check(source)("120116157202")
+    assert source.problems() and "带引号" in source.problems()[0].message
+    with pytest.raises(ValueError, match="区划数据文件有误"):
+        DivisionType(source).normalize("120116157202", {})

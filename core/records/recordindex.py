@@ -57,11 +57,19 @@ class RecordIndex:
         self._joined: dict[int, tuple] = {}     # id(keys) -> (keys, joined keys, row starts)
 
     @staticmethod
-    def row_for(form, record: dict) -> dict:
+    def row_for(form, record: dict, extra: Iterable[str] = ()) -> dict:
+        """The list row of a record: `list_fields`, unique fields and `extra` (the fields reports
+        read, `core.reporting.rowfields`). Lists (multi choices) are kept for `extra` fields
+        only; repeat groups never."""
         data = record["data"]
         keys = list(getattr(form, "list_fields", None) or [])
         keys += [f.id for f in form.fields_flat() if getattr(f, "unique", False) and f.id not in keys]
         row = {k: data.get(k) for k in keys if not isinstance(data.get(k), (list, dict))}
+        for k in extra:
+            if k not in row:
+                v = data.get(k)
+                if not isinstance(v, dict) and not (isinstance(v, list) and any(isinstance(i, dict) for i in v)):
+                    row[k] = v
         row[VERSION_KEY] = record["version"]
         row[UPDATED_KEY] = record["updated"]
         title = str(data.get(getattr(form, "title_field", None) or "name") or "")

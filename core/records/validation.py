@@ -18,6 +18,7 @@ from core.formlang.expressions import Evaluator, ExpressionError, empty, setting
 from core.formlang.formmodel import Field, Form, Rule
 from core.formlang.metaschema import TYPE_NAMES
 from core.problems import Problem
+from core.records.schemafast import FastCheck, compile_fast
 from core.registry import Registry
 
 UniqueLookup = Callable[[str, Any], Any]
@@ -67,6 +68,7 @@ class Validator:
         self.today = today or dt.date.today
         self.schema = compile_form(form, registry)
         self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
+        self._fast: FastCheck | None | object = _UNSET   # compiled on first use (start-up stays fast)
         self._converters: dict[int, Callable[[Any], Any] | None] = {}
         self._plans: dict[frozenset | None, list] = {}
         self._settings = settings_names(form.settings)       # shared by every `names` call
@@ -325,6 +327,10 @@ class Validator:
         return "记录"
 
     def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+        if self._fast is _UNSET:
+            self._fast = compile_fast(self.schema, self._schema.format_checker)
+        if self._fast is not None and self._fast(data):
+            return []
         out = []
         for err in self._schema.iter_errors(data):
             path = list(err.absolute_path)
