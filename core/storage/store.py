@@ -339,6 +339,8 @@ class Store:
                 if held is not None:
                     stale.append((rid, held["_p"], _time(held)))
                 rows[rid] = row
+        # A save's time is later than every copy it replaces, even if the clock went back.
+        self._last_t = max([self._last_t, *map(_time, rows.values())])
         self._tables[table] = rows
         if stale and not self.readonly:
             self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]}, [])
