@@ -21,6 +21,7 @@ from core.engine import Engine
 from core.problems import CarebookError
 
 from . import roles
+from .widgets.followups import emergency_mark
 
 TITLE = "农村留守老年人信息台账"
 
@@ -42,8 +43,9 @@ class CarebookApp(App):
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
                  today: dt.date | None = None,
-                 demo_opener: Callable[[], Engine] | None = None) -> None:
+                 demo_opener: Callable[[], Engine] | None = None, start_form: str | None = None) -> None:
         super().__init__()
+        self.start_form = start_form    # `carebook forms preview FORM`: open this form's entry screen
         self.engine = engine
         self.demo = demo
         self.low_spec = low_spec
@@ -79,7 +81,8 @@ class CarebookApp(App):
             parts.append("演示数据")
         if self.operator:
             parts.append(f"操作员：{self.operator}")
-        self.sub_title = "  ".join(parts)
+        parts.append(emergency_mark(self.engine))      # open 应急 follow-ups, on every screen
+        self.sub_title = "  ".join(p for p in parts if p)
 
     # ------------------------------------------------------------------ errors
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -121,6 +124,7 @@ class CarebookApp(App):
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
         self.generation += 1
+        self.refresh_subtitle()
 
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
@@ -141,6 +145,8 @@ class CarebookApp(App):
             from .screens.operator import OperatorScreen
 
             self.push_screen(OperatorScreen())
+        if self.start_form:
+            self.open_form(self.start_form)
 
     def switch_to_demo(self) -> None:
         """The start screen's 打开演示数据: close this ledger, open the demo one."""
@@ -235,6 +241,10 @@ class CarebookApp(App):
             self.push_screen(AdminScreen())
         elif where == "operator":
             self.push_screen(OperatorScreen())
+        elif where in ("followups", "referrals"):
+            from .screens.followups import FollowupsScreen
+
+            self.push_screen(FollowupsScreen(town_view=where == "referrals"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette finds every screen by its Chinese name."""
@@ -246,6 +256,8 @@ class CarebookApp(App):
             ("export", "导出", "导出花名册、汇总表或记录"),
             ("admin", "管理", "表单检查、重新加载表单、已安装插件"),
             ("operator", "更换操作员", "填写当前操作员姓名"),
+            ("followups", "跟进事项", "探访发现的问题、上报转介、应急处置，逾期的在前"),
+            ("referrals", "街镇转介清单", "各村上报街镇、转介部门和应急的事项"),
         ):
             yield SystemCommand(title, help_text, lambda w=where: self.action_go(w))
         yield SystemCommand("帮助", "当前界面的按键说明", self.action_help)
@@ -281,7 +293,8 @@ def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: 
     return engine
 
 
-def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False) -> int:
+def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False,
+        start_form: str | None = None) -> int:
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
     import os
     import sys
@@ -298,7 +311,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
+    try:    # ages and what follows from them, recomputed on the first open of a new day
+        engine.refresh_for_today()
+    except CarebookError as exc:
+        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
     app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
-                      demo_opener=lambda: open_demo_engine(forms_dir))
+                      demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
     return 0

@@ -25,6 +25,7 @@ from core.problems import CarebookError, Problem, ValidationFailed
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
+from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow
 from .base import BaseScreen
 from .confirm import ConfirmScreen
@@ -255,12 +256,14 @@ class FormEntryScreen(BaseScreen):
         data = self.current_data()
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
-                                   reasons=self.accepted or None, overrides=self.overrides or None)
+                                   reasons=self.accepted or None, overrides=self.overrides or None,
+                                   base=self.record["updated"] if self.record else None)
         except ValidationFailed as exc:
             self._refused(exc.problems)
             return
-        except CarebookError as exc:
+        except CarebookError as exc:     # a conflict, a server away: the form and a draft keep the input
             self.app.show_error(exc)
+            self.keep_draft()
             return
         except OSError as exc:
             self.app.show_error(f"保存失败，文件无法写入：{exc.strerror or exc}。已输入的内容保留在草稿中。")
@@ -269,7 +272,7 @@ class FormEntryScreen(BaseScreen):
         self.baseline = None
         self.app.ledger_changed()
         self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
-        self.app.notify(f"已保存：{self.form.title}", timeout=4)
+        self.app.notify(f"已保存：{self.form.title}" + followups_note(result), timeout=4)
         saved_id = result.id
         self.app.pop_screen()
         if self.form_id == roles.PERSON_FORM and self.record_id is None:

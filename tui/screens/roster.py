@@ -148,7 +148,16 @@ class RosterScreen(BaseScreen):
         if page.total and self.page_start >= page.total:
             self.page_start = max(0, (page.total - 1) // PAGE * PAGE)
             return self.refresh_page()
-        self.query_one("#roster-table", PagedTable).show_rows(self.columns, self.page_cells(page.rows))
+        cells = self.page_cells(page.rows)
+        columns = self.columns
+        if filters.get(self.status) == (self.form.incomplete or {}).get("value"):
+            # 待补全 people: what each still lacks, next to the name (imported with answers missing)
+            lacking = {r["id"]: r["missing"] for r in self.attempt(self.eng.incomplete, roles.PERSON_FORM,
+                                                                     [c["id"] for c in cells]) or []}
+            for c in cells:
+                c["_missing"] = f"{len(lacking.get(c['id'], []))}项：" + "、".join(lacking.get(c["id"], []))
+            columns = columns[:1] + [("_missing", "缺项", 40)] + columns[1:]
+        self.query_one("#roster-table", PagedTable).show_rows(columns, cells)
         self.show_status(page.total)
 
     def cells(self, row: dict) -> dict:
@@ -252,6 +261,8 @@ class RosterScreen(BaseScreen):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = event.column_key.value
+        if key.startswith("_"):
+            return                       # 缺项 is worked out per page, not a field to sort on
         self.desc = not self.desc if self.sort == key else False
         self.sort = key
         self.refresh_page()
