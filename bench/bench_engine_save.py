@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="a copy of a demo ledger")
     ap.add_argument("--n", type=int, default=40)
     args = ap.parse_args()
-    eng = Engine.open(args.data)
+    eng = Engine.open(args.data, operator="基准测试")    # every write names its operator
     try:
         rows = [(rid, r) for rid, r in eng.index("registration").rows.items() if r.get("status") == "在册"]
         by_village: dict[str, str] = {}
