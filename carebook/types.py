@@ -23,25 +23,38 @@ Mask = Callable[[str | None, Any], Any]
 #: ``progress(done, total)``: rows written so far and the total when known.
 Progress = Callable[[int, int | None], None]
 #: A module-level writer for ``job.write_report``: ``writer(report, path, mask, progress) -> rows``.
-Writer = Callable[["Report", Path, Mask, Callable[[int], None]], int]
+Writer = Callable[["Report", Path, Mask, Callable[[int], None] | None], int]
 
 
 @runtime_checkable
 class Host(Protocol):
-    """What the ``register_*`` hooks and ``configure`` get as ``engine``: at least the folders."""
+    """What the ``register_*`` hooks and ``configure`` get as ``engine``: at least the folders.
 
-    forms_dir: Path
-    data_dir: Path | None
+    Members are read-only properties here so plain class attributes, dataclass fields and
+    properties all satisfy them."""
+
+    @property
+    def forms_dir(self) -> Path: ...
+
+    @property
+    def data_dir(self) -> Path | None: ...
 
 
 @runtime_checkable
 class FormField(Protocol):
     """A field of a loaded form, as ``json_schema`` and ``normalize`` receive it."""
 
-    id: str
-    label: str
-    type: str
-    options: Mapping[str, Any]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
 
 
 @runtime_checkable
@@ -49,8 +62,12 @@ class FieldType(Protocol):
     """What ``register_field_types`` registers. Optional extras: ``format`` (a format name)
     and ``options`` (extra form-file keys, as a JSON Schema ``properties`` dict)."""
 
-    name: str
-    widget: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def widget(self) -> str: ...
+
 
     def json_schema(self, field: Any) -> dict[str, Any]: ...
 
@@ -61,10 +78,18 @@ class FieldType(Protocol):
 class Job(Protocol):
     """What an exporter's ``export`` receives (``carebook.ExportJob`` is the implementation)."""
 
-    what: str
-    output: Path
-    full: bool
-    params: dict[str, Any]
+    @property
+    def what(self) -> str: ...
+
+    @property
+    def output(self) -> Path: ...
+
+    @property
+    def full(self) -> bool: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
 
     def report(self) -> Report: ...
 
@@ -81,10 +106,18 @@ class Job(Protocol):
 class Exporter(Protocol):
     """What ``register_exporters`` registers."""
 
-    name: str
-    label: str
-    extension: str
-    supports: AbstractSet[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def extension(self) -> str: ...
+
+    @property
+    def supports(self) -> AbstractSet[str]: ...
+
 
     def export(self, job: Any) -> list[Path]: ...
 
@@ -93,8 +126,12 @@ class Exporter(Protocol):
 class Ledger(Protocol):
     """The engine as plugins use it (``configure``, report builders, ``job.engine``)."""
 
-    forms_dir: Path
-    data_dir: Path
+    @property
+    def forms_dir(self) -> Path: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
 
     def iter_records(self, form_id: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]: ...
 

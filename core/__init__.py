@@ -1,6 +1,8 @@
 """carebook's engine: form files in, validated and safely stored records out.
 
-Plugin authors need only ``hookimpl`` from here; the UI and scripts use ``Engine``.
+Internal: plugins import the public package ``carebook`` (``from carebook import hookimpl``);
+``core.hookimpl`` stays for plugins written before it existed. The UI and scripts use
+``core.engine.Engine``.
 """
 from core.hookspecs import hookimpl
 

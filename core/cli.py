@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core import paths
+from core.divisionargs import UnknownDivision
 from core.privatefiles import private_umask
 from core.problems import CarebookError, ValidationFailed
 from core.textsafety import printable
@@ -56,9 +57,16 @@ _OPENED: list = []     # engines this command opened: their storage problems are
 
 
 def _engine(args, readonly: bool = False):
+    """The open engine, with --town/--village (names or codes) turned into codes."""
+    from core.divisionargs import resolve_args
     from core.engine import Engine
 
     eng = Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+    try:
+        resolve_args(eng.divisions, args)
+    except CarebookError:
+        eng.close()
+        raise
     _OPENED.append(eng)
     return eng
 
@@ -465,12 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(add_help=False)
         parser.add_argument("--data", default=default, help="数据文件夹（默认：CAREBOOK_DATA 或用户数据目录）")
         parser.add_argument("--forms", default=default, help="表单文件夹（默认：CAREBOOK_FORMS 或随程序的 forms/）")
+        parser.add_argument("--demo", action="store_true", default=default or False,
+                            help="使用演示台账（单独的数据文件夹，首次使用时生成）")
         return parser
 
     common = common_options(argparse.SUPPRESS)
     p = argparse.ArgumentParser(prog="carebook", parents=[common_options(None)],
                                 description="农村留守老年人信息台账。不带子命令时打开终端界面。")
-    p.add_argument("--demo", action="store_true", help="打开演示台账（单独的数据文件夹，首次使用时生成）")
     p.add_argument("--low-spec", action="store_true", help="低配置模式：关闭动画")
     sub = p.add_subparsers(dest="command", metavar="命令")
 
@@ -686,6 +695,9 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     except ValidationFailed as exc:
         for p in exc.problems:
             _out(_problem_line(p))
+        return EXIT_REFUSED
+    except UnknownDivision as exc:       # a --town/--village that names nothing: refused, not run
+        _err(f"错误：{exc}")
         return EXIT_REFUSED
     except CarebookError as exc:
         _err(f"错误：{exc}")

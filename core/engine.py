@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from core import paths
 from core.transfer.exporting import ExportJob
@@ -25,12 +23,20 @@ from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load
 from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import incomplete, rollup
+from core.records.drafts import Drafts
 from core.records.recordindex import RecordIndex, Page
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
 from core.storage.contract import RecordStore
 
-__all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
+if TYPE_CHECKING:                    # the facade's types, without importing them at start-up
+    from core.formlang.formmodel import Form
+    from core.records.validation import Validator
+    from core.reporting.reportmodel import Report
+    from core.reporting.schedule import DueItem
+    from core.transfer.importing import ImportResult
+
+__all__ = ["CarebookError", "Engine", "Page", "Problem", "ValidationFailed"]
 
 NO_PARTITION = "_none"
 
@@ -89,7 +95,7 @@ class Engine:
 
         self.data_dir = Path(data_dir)
         # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
-        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self.forms_dir = self._staff_forms_dir(forms_dir)
         self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
@@ -148,7 +154,7 @@ class Engine:
         return out
 
     # ----------------------------------------------------------------- forms
-    def form(self, form_id: str, version: int | None = None, town: str | None = None):
+    def form(self, form_id: str, version: int | None = None, town: str | None = None) -> Form:
         form = self.forms.get(form_id)
         if form is None:
             raise FormError(f"没有找到表单 “{form_id}”（或它的表单文件有错误，请运行 carebook forms check）")
@@ -160,16 +166,16 @@ class Engine:
             form = self._form_for_town(form, town)
         return form
 
-    def record_forms(self) -> list:
+    def record_forms(self) -> list[Form]:
         return [f for f in self.forms.forms.values()]
 
-    def _form_for_town(self, form, town: str):
+    def _form_for_town(self, form: Form, town: str) -> Form:
         """Overlay files and plugin additions for `town`; a broken `extend_form` raises
         `PluginFailed` (`core.hookcalls`): a form missing a plugin's fields is never used."""
         additions = hookcalls.town_additions(self.plugin_set, self.forms, form.id, town)
         return self.forms.form_for_town(form, town, additions)
 
-    def validator(self, form_id: str, version: int | None = None, town: str | None = None):
+    def validator(self, form_id: str, version: int | None = None, town: str | None = None) -> Validator:
         from core.records.validation import Validator
 
         form = self.form(form_id, version)
@@ -195,7 +201,7 @@ class Engine:
     def new_record(self, form_id: str, **context) -> dict:
         """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
         form = self.form(form_id)
-        v = self.validator(form_id, town=context.get("town"))
+        v = self._display_validator(form_id, context.get("town"))
         data: dict[str, Any] = {}
         for f in form.top_fields():
             if f.computed:
@@ -212,7 +218,7 @@ class Engine:
 
     def compute(self, form_id: str, data: dict, overrides: dict | None = None) -> tuple[dict, dict]:
         """Computed fields and `cases` with the reason that fired, for live display."""
-        return self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
+        return self._display_validator(form_id, data.get("town")).compute(data, overrides=overrides)
 
     def check(self, form_id: str, data: dict, record_id: str | None = None, *, version: int | None = None,
               accepted: dict[str, str] | None = None, overrides: dict | None = None) -> tuple[dict, list[Problem]]:
@@ -266,20 +272,21 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None, base: str | None = None) -> SaveResult:
+             note: str | None = None, base: dict | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
-        `base`: the `updated` stamp of the record as the form opened it; a record saved by
-        someone else since is refused (`EditConflict`), not overwritten.
+        `base`: the record as the form opened it; a record saved differently by someone else
+        since is refused (`EditConflict`), not overwritten. (Compared whole, not by its
+        `updated` stamp: two saves within one second share a stamp.)
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
-        if base is not None and old is not None and old.get("updated") != base:
+        if base is not None and old is not None and old != base:
             _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
@@ -302,7 +309,7 @@ class Engine:
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
-        meta = {"reasons": computed_reasons}
+        meta: dict[str, Any] = {"reasons": computed_reasons}
         if overrides:
             meta["overrides"] = overrides
         if accepted:
@@ -395,7 +402,8 @@ class Engine:
         (an export, the demo) still writes each village file once; each batch is its own
         commit, as each village file always was."""
         form = self.form(form_id)
-        items, n, last_part = [], 0, None
+        items: list[tuple[dict, dict, dict]] = []
+        n, last_part = 0, None
 
         def flush() -> None:
             if items:
@@ -509,40 +517,29 @@ class Engine:
         return self.validate(rec["form"], rec["data"], record_id, version=rec["version"],
                              accepted={w["rule"]: w["reason"] for w in rec.get("meta", {}).get("warnings_accepted", [])})
 
-    # ----------------------------------------------------------------- drafts
-    def _draft_path(self, form_id: str, record_id: str | None) -> Path:
-        check_ids(form_id, record_id)      # `../` in an id must not write outside drafts/
-        return self.data_dir / "drafts" / f"{form_id}--{record_id or 'new'}.json"
-
+    # ----------------------------------------------------------------- drafts (core.records.drafts)
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
         """Keep what staff typed so a crash or a closed window loses at most one field."""
-        from core.storage.atomic import dumps, write_bytes
-
-        write_bytes(self._draft_path(form_id, record_id),
-                    dumps({"form": form_id, "record": record_id, "at": now_iso(), "data": data}))
+        Drafts(self.data_dir).save(form_id, record_id, data, now_iso())
 
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
-        path = self._draft_path(form_id, record_id)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):   # damaged or not ours: no draft
-            return None
-        return data if isinstance(data, dict) else None
+        return Drafts(self.data_dir).load(form_id, record_id)
 
     def drop_draft(self, form_id: str, record_id: str | None) -> None:
-        self._draft_path(form_id, record_id).unlink(missing_ok=True)
+        Drafts(self.data_dir).drop(form_id, record_id)
 
     # ----------------------------------------------------------------- reports, visits, export
-    def visits_due(self, as_of: dt.date | None = None, town: str | None = None, village: str | None = None):
+    def visits_due(self, as_of: dt.date | None = None, town: str | None = None,
+                   village: str | None = None) -> list[DueItem]:
         from core.reporting.schedule import visits_due
 
         return visits_due(self, as_of=as_of, town=town, village=village)
 
-    def report(self, name: str, **params):
+    def report(self, name: str, **params: Any) -> Report:
         from core.reporting import reports
 
         if name in self.registry.reports:
-            return self.registry.reports[name](self, **params)
+            return hookcalls.plugin_report(self.registry, name, self.registry.reports[name](self, **params))
         if name == "roster":
             return reports.build_roster(self, **params)
         if name == "summary":
@@ -551,7 +548,7 @@ class Engine:
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
                        operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
-                       strict: bool = False):
+                       strict: bool = False) -> ImportResult:
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
         when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
         unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
@@ -564,11 +561,11 @@ class Engine:
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
                               dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
-    def exporters(self) -> list:
+    def exporters(self) -> list[Any]:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
 
     def export(self, what: str, fmt: str, output: Path | str, *, full: bool = False,
-               progress=None, **params) -> list[Path]:
+               progress: Callable[[int, int | None], None] | None = None, **params: Any) -> list[Path]:
         exp = self.registry.exporters.get(fmt)
         if exp is None:
             names = "、".join(sorted(self.registry.exporters)) or "无"
@@ -580,7 +577,7 @@ class Engine:
             self.audit_full_read(what, action="完整导出（开始写文件）", format=fmt, output=str(output), params=params)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
         try:
-            written = list(exp.export(job) or [])
+            written = hookcalls.exported_paths(self.registry, fmt, exp.export(job))
         except CarebookError:
             raise
         except OSError as exc:     # the output folder is read-only, full, not a folder ...
@@ -675,8 +672,14 @@ class Engine:
             value = form.field(field_id).autonumber.format(**{**data, "seq": n})
             return self.index(form.id).find(field_id, value) is not None
 
+        counter = getattr(self.store, "next_number", None)
+        if counter is None:     # a backend without stored counters (PostgreSQL): count the list rows
+            n = seed() + 1
+            while taken(n):
+                n += 1
+            return n
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return self.store.next_number(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken)
+        return int(counter(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken))
 
     def verify_rollups(self) -> list[str]:
         """Findings for `carebook verify`: stored rollup rows that differ from the records."""
@@ -722,7 +725,7 @@ class Engine:
         from core.records.masking import mask_history
 
         entries = self.history(record_id)
-        return [mask_history(self._form_or_current(h.get("form"), h.get("version")), [h])[0] for h in entries]
+        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h])[0] for h in entries]
 
     def _form_or_current(self, form_id: str, version: Any):
         try:
@@ -744,7 +747,7 @@ class Engine:
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
-    def divisions(self):
+    def divisions(self) -> Any:
         """The town/village list of the engine's forms folder (re-read when the admin edits it);
         registered by a plugin (`register_data`) for this engine alone."""
         return self.data("divisions")
@@ -765,6 +768,34 @@ class Engine:
             towns = []                  # the division file's problems are reported on their own
         return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
 
+    def _display_validator(self, form_id: str, town: str | None) -> Validator:
+        """The town's validator for showing computed values; without a broken plugin's
+        additions so the form still opens — `check` (and so every save) reports the plugin."""
+        try:
+            return self.validator(form_id, town=town)
+        except PluginFailed:
+            return self.validator(form_id)
+
+    # The UI's ways in (issue 12): `tui/` reaches the engine only through this facade and the
+    # public `carebook` package (tests/test_tui_boundary.py), so these small doors live here.
+    @staticmethod
+    def demo_folder() -> Path:
+        """The per-user demo ledger's folder (`CAREBOOK_DEMO_DATA` or the user data folder)."""
+        return paths.demo_data_dir()
+
+    @property
+    def is_demo(self) -> bool:
+        """True for a demo ledger (its folder carries the marker every screen reads)."""
+        return paths.is_demo(self.data_dir)
+
+    def fill_demo(self, persons: int = 300, **kw: Any) -> dict[str, int]:
+        """Fill this ledger with made-up people and their visits and mark it a demo ledger."""
+        from core.transfer import demo
+
+        counts = demo.generate(self, persons=persons, **kw)
+        paths.mark_demo(self.data_dir)
+        return counts
+
     def _refuse_data_plugins(self) -> None:
         """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
         folder = self.data_dir / "plugins"
@@ -784,17 +815,43 @@ class Engine:
         store = PgStore(url, readonly=kw.get("readonly", False))
         if store.role != "owner" or not kw.get("operator"):
             kw["operator"] = store.operator_name
+        from core.storage import pgforms
+
         try:
-            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+            engine = cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
         except BaseException:
             store.close()
             raise
+        try:
+            pgforms.sync(engine)           # every desk on the same form versions
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def fetch_changes(self) -> dict[str, dict[str, dict]]:
+        """{form: {id: list row}} other desks saved since the lists were loaded (a server
+        ledger; a folder has one writer, so nothing). Safe in a worker thread: it only reads."""
+        changes = getattr(self.store, "changes", None)
+        return {} if changes is None else {fid: changes(fid) for fid in list(self._indexes)}
+
+    def apply_changes(self, found: dict[str, dict[str, dict]]) -> bool:
+        """Put fetched rows into the loaded lists (on the thread that reads them); True when
+        any differed, so counts and due lists are redrawn."""
+        changed = False
+        for fid, rows in found.items():
+            idx = self._indexes.get(fid)
+            for rid, row in rows.items():
+                if idx is not None and idx.rows.get(rid) != row:
+                    idx.put(rid, row)
+                    changed = True
+        return changed
 
 
     # ----------------------------------------------------------------- form lifecycle (issue 10)
     # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
 
-    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+    def _staff_forms_dir(self, forms_dir: Path | None) -> Path:
         from core.lifecycle.publish import staff_forms_dir
 
         return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
@@ -814,6 +871,13 @@ class Engine:
             old_form = None
         return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
 
+    def check_against_data(self) -> list[Problem]:
+        """The forms as loaded against the stored records: values still in use that the forms
+        no longer have, changes without a version bump (`core.lifecycle.datacheck`)."""
+        from core.lifecycle.datacheck import check
+
+        return check(self)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
@@ -830,16 +894,27 @@ def _refuse_stale(current: dict) -> None:
                        "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
 
 
-_FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Names the terminal UI uses beside `Engine`. `tui/` imports only `core.engine` and `carebook`
+# (tests/test_tui_boundary.py), so the few helpers it shares with the engine are handed out
+# here — each module imported when the name is first asked for, keeping start-up light.
+UI_NAMES = {
+    "pii_kind": "core.transfer.exportform",        # how a field is masked: one rule everywhere
+    "clerk_problem": "core.records.wording",       # a problem in a clerk's words
+    "plain": "core.records.wording",
+    "pinyin_initials": "core.records.recordindex",  # the search key of a name
+    "children_of": "core.followups.tracking",
+    "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping
+    "parse_fixed": "core.transfer.importmap",
+}
 
 
-def check_ids(form_id: Any, record_id: Any = None) -> None:
-    """A form id and record id safe to put in a file name (no `/`, `..`, NUL, drive letters)."""
-    if not isinstance(form_id, str) or not _FORM_ID.fullmatch(form_id):
-        raise CarebookError(f"表单编号不合规：{form_id!r}")
-    if record_id is not None and (not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id)):
-        raise CarebookError(f"记录编号不合规：{record_id!r}")
+def __getattr__(name: str) -> Any:
+    module = UI_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.engine' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def _template_names(template: str) -> list[str]:

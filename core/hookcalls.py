@@ -1,17 +1,21 @@
-"""The engine's calls into record hooks, failing closed.
+"""The engine's calls into plugins' hooks and objects, failing closed.
 
 A record must never be saved without every check that applies to it. So when a plugin's
 ``extend_form``, ``validate_record`` or ``before_save`` raises, answers with the wrong type, or
 adds fields that do not check, the save stops with a Chinese message naming the action, the
 plugin, the hook and how to block the plugin. ``after_save`` runs once the record is stored: its
-errors are returned for the caller to show (the record stays saved).
+errors are returned for the caller to show (the record stays saved). What registered objects
+answer (an exporter's paths, a report builder's report) is checked here too, naming the plugin.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from core.plugins import PluginFailed, PluginSet
-from core.problems import Problem, ValidationFailed
+from core.plugins import PluginFailed, PluginSet, how_to_block
+from core.problems import CarebookError, Problem, ValidationFailed
+from core.reporting.reportmodel import Report
 
 PLUGIN_RULE = "plugin"
 
@@ -102,3 +106,24 @@ def check_extensions(plugins: PluginSet, forms: Any, towns: list[str]) -> list[s
             except PluginFailed as exc:
                 out.append(str(exc))
     return list(dict.fromkeys(out))
+
+
+def exported_paths(registry: Any, fmt: str, written: Any) -> list[Path]:
+    """What an exporter's ``export(job)`` returned, as paths; anything else names the plugin
+    (a string would otherwise be read as a list of one-letter file names)."""
+    if written is None:
+        return []
+    if isinstance(written, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in written):
+        return [Path(p) for p in written]
+    plugin = registry.provided_by.get(f"exporter:{fmt}", fmt)
+    raise CarebookError(f"导出失败：插件 {plugin} 的导出器 “{fmt}” 应返回写出的文件路径列表，"
+                        f"实际返回了 {type(written).__name__}。{how_to_block(plugin)}")
+
+
+def plugin_report(registry: Any, name: str, report: Any) -> Report:
+    """A plugin report builder's answer, which must be a `Report` (named when it is not)."""
+    if isinstance(report, Report):
+        return report
+    plugin = registry.provided_by.get(f"report:{name}", name)
+    raise CarebookError(f"插件 {plugin} 的报表 “{name}” 应返回 Report，实际返回了 {type(report).__name__}。"
+                        f"{how_to_block(plugin)}")

@@ -16,7 +16,8 @@ Environment switches:
 - ``CAREBOOK_PLUGINS_ALLOW`` — comma list; when set, only these (plus the built-ins) load;
 - ``CAREBOOK_PLUGINS_BLOCK`` — comma list of plugin names never loaded (built-ins included);
 - ``CAREBOOK_PLUGINS_TRACE=1`` — log every hook call to stderr (pluggy tracing);
-- ``CAREBOOK_PLUGINS_DIR`` — the local plugins folder.
+- ``CAREBOOK_PLUGINS_DIR`` — the local plugins folder;
+- ``CAREBOOK_PLUGINS_TIMEOUT`` — seconds a record hook may take before the save stops (10).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import importlib.metadata as md
 import importlib.util
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,6 +49,8 @@ BUILTIN_PLUGINS = (
 )
 ENTRY_POINT_GROUP = "carebook"
 BLOCK_ENV = "CAREBOOK_PLUGINS_BLOCK"
+TIMEOUT_ENV = "CAREBOOK_PLUGINS_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0          # seconds; a check that hangs must not hang the save with it
 DIR_ENV = "CAREBOOK_PLUGINS_DIR"
 
 
@@ -90,6 +94,41 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class HookTimeout(Exception):
+    """A strict hook did not finish in time (its thread is left to end on its own)."""
+
+    def __str__(self) -> str:
+        return f"超过 {self.args[0]:g} 秒没有完成（{TIMEOUT_ENV} 可调整）"
+
+
+def hook_timeout() -> float:
+    try:
+        return max(float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)), 0.01)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def _within(timeout: float, fn: Callable[..., Any], args: dict[str, Any]) -> Any:
+    """``fn(**args)`` in a helper thread, given up after ``timeout`` seconds: Python cannot
+    stop a running function, but the save need not wait for it."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(**args)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="carebook-hook", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise HookTimeout(timeout)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 @dataclass
 class PluginSet:
     """The plugin manager plus what loading it said."""
@@ -114,19 +153,21 @@ class PluginSet:
         """Call each implementation of a hook, in pluggy's order, yielding ``(plugin, result)``.
 
         Each implementation is called on its own so an error names its plugin. ``strict``
-        (checks, saves): an error raises `PluginFailed` — a record is never saved without a
-        check that broke. Not strict (registering things at start-up): the error is noted in
+        (checks, saves): an error, or taking longer than ``CAREBOOK_PLUGINS_TIMEOUT`` seconds,
+        raises `PluginFailed` — a record is never saved without a check that broke. Not strict (registering things at start-up): the error is noted in
         ``problems`` with the action and the plugin, and the others still run. ``bind(plugin)``
         adds arguments made for each call (a ``register`` that knows who calls; the value a
         ``before_save`` chain has reached): it runs just before that implementation.
         """
         trace = self.pm.trace.root.get("hook")
+        timeout = hook_timeout() if strict else None
         for impl in self.impls(hook_name):
             plugin = impl.plugin_name
             trace(hook_name, "→", plugin)          # CAREBOOK_PLUGINS_TRACE
             args = {**kwargs, **bind(plugin)} if bind else kwargs
+            args = {k: v for k, v in args.items() if k in impl.argnames}
             try:
-                res = impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
+                res = impl.function(**args) if timeout is None else _within(timeout, impl.function, args)
             except Exception as exc:  # noqa: BLE001 - named and reported, never a bare traceback
                 if strict:
                     raise PluginFailed(plugin, hook_name, _describe(exc), action) from exc
@@ -250,7 +291,7 @@ def _load_folder(folder: Path, ps: PluginSet, add: Callable[..., None], allow: s
         add(name, mod, "本地目录", "", str(path))
 
 
-REGISTRIES = (
+REGISTRIES: tuple[tuple[str, Callable[[Registry], Callable[..., None]]], ...] = (
     ("register_field_types", lambda reg: reg.add_field_type),
     ("register_formats", lambda reg: reg.add_format),
     ("register_functions", lambda reg: reg.add_function),
@@ -270,9 +311,8 @@ def build_registry(ps: PluginSet, engine: Any = None) -> Registry:
     """
     reg = Registry()
     for hook, adder in REGISTRIES:
-        add = adder(reg)
-        bind = (lambda plugin, hook=hook, add=add:          # noqa: E731 - one callback per plugin
-                {"register": partial(_registering, add, plugin, hook)})
+        def bind(plugin: str, hook: str = hook, add: Callable[..., None] = adder(reg)) -> dict[str, Any]:
+            return {"register": partial(_registering, add, plugin, hook)}    # knows who registers
         for plugin, res in ps.call(hook, action="加载插件时", strict=False, bind=bind, engine=engine):
             if res is not None:
                 reg.problems.append(f"插件 {plugin} 的 {hook} 应通过 register(...) 登记，不要返回值"

@@ -69,19 +69,20 @@ class Registry:
         if self._note("format", name, plugin):
             self.formats[name] = FormatEntry(name, check, message, plugin)
 
-    def add_function(self, name: str, fn: Callable[..., Any], plugin: str) -> None:
-        if not isinstance(name, str) or not callable(fn):
-            self.problems.append(f"插件 {plugin} 注册的函数 {name!r} 无效（应为 register(名称, 可调用对象)）")
+    def _add_callable(self, kind: str, label: str, shape: str, table: dict[str, Any], name: Any,
+                      value: Any, plugin: str) -> None:
+        """A ``register(name, callable)``: functions, data sets, reports."""
+        if not isinstance(name, str) or not callable(value):
+            self.problems.append(f"插件 {plugin} 注册的{label} {name!r} 无效（应为 register({shape})）")
             return
-        if self._note("function", name, plugin):
-            self.functions[name] = fn
+        if self._note(kind, name, plugin):
+            table[name] = value
+
+    def add_function(self, name: str, fn: Callable[..., Any], plugin: str) -> None:
+        self._add_callable("function", "函数", "名称, 可调用对象", self.functions, name, fn, plugin)
 
     def add_data(self, name: str, get: Callable[[], Any], plugin: str) -> None:
-        if not isinstance(name, str) or not callable(get):
-            self.problems.append(f"插件 {plugin} 注册的数据 {name!r} 无效（应为 register(名称, 读取函数)）")
-            return
-        if self._note("data", name, plugin):
-            self.data[name] = get
+        self._add_callable("data", "数据", "名称, 读取函数", self.data, name, get, plugin)
 
     def add_exporter(self, exp: Any, plugin: str) -> None:
         name = getattr(exp, "name", None)
@@ -92,8 +93,4 @@ class Registry:
             self.exporters[name] = exp
 
     def add_report(self, name: str, build: Callable[..., Any], plugin: str) -> None:
-        if not isinstance(name, str) or not callable(build):
-            self.problems.append(f"插件 {plugin} 注册的报表 {name!r} 无效（应为 register(名称, 构建函数)）")
-            return
-        if self._note("report", name, plugin):
-            self.reports[name] = build
+        self._add_callable("report", "报表", "名称, 构建函数", self.reports, name, build, plugin)

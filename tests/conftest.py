@@ -2,6 +2,8 @@
 user's cache, so tests never see (or leave) anything outside their tmp folders."""
 import pytest
 
+pytest_plugins = ["carebook.testing"]   # the fixtures plugin authors get (carebook_ledger, ...)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_form_cache(tmp_path_factory):
@@ -16,8 +18,5 @@ def pg_server():
     """One real PostgreSQL for the test session (tests/pg_support.py); skipped without initdb."""
     import pg_support
 
-    if pg_support.pg_bin() is None:
-        pytest.skip("PostgreSQL 未安装（找不到 initdb；Debian: apt-get install postgresql）：跳过服务器测试")
-    server = pg_support.start_server()
-    yield server
-    pg_support.remove_server(server)
+    with pg_support.server_for_tests() as server:
+        yield server

@@ -10,6 +10,7 @@ user the package creates. Without initdb the server tests are skipped with the r
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -20,6 +21,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote
 
 OWNER = "carebook_owner"     # the superuser initdb makes; trusted on the socket, others use SCRAM
@@ -105,6 +107,7 @@ def start_server() -> PgServer:
     done = _run([str(bindir / "initdb"), "-D", str(root / "data"), "-U", OWNER, "-E", "UTF8",
                  "--locale=C", "--auth=trust", "-N"], run_as)
     if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
     # The owner (the admin's own account on the server machine) is trusted on the socket;
     # every operator login needs its SCRAM password.
@@ -118,3 +121,20 @@ def start_server() -> PgServer:
 def remove_server(server: PgServer) -> None:
     server.stop("immediate")
     shutil.rmtree(server.root, ignore_errors=True)
+
+
+SKIP_REASON = "PostgreSQL 未安装（找不到 initdb；Debian: apt-get install postgresql）：跳过服务器测试"
+
+
+@contextlib.contextmanager
+def server_for_tests() -> Iterator[PgServer]:
+    """A started server for a fixture, removed afterwards; the test is skipped without initdb."""
+    import pytest
+
+    if pg_bin() is None:
+        pytest.skip(SKIP_REASON)
+    server = start_server()
+    try:
+        yield server
+    finally:
+        remove_server(server)

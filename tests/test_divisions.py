@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugins.cn import divisions
 from plugins.cn.divisions import DivisionsError, load_divisions
 from plugins.cn.divisions import DivisionFile
 from plugins.cn_types import DivisionType, division_check

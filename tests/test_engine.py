@@ -252,3 +252,16 @@ def test_bulk_save_writes_in_batches_cut_where_the_village_changes(tmp_path, mon
     eng = Engine.open(tmp_path / "data", tmp_path / "forms", readonly=True)
     assert sorted(r["data"]["name"] for r in eng.iter_records("registration")) == ["乙0", "乙1", "甲0", "甲1", "甲2"]
     eng.close()
+
+
+def test_a_draft_id_that_would_leave_the_folder_is_refused(tmp_path):
+    """Issue 14: `../` in an id must not write outside the data folder's drafts/."""
+    eng = open_engine(tmp_path)
+    try:
+        with pytest.raises(CarebookError, match="记录编号不合规"):
+            eng.save_draft("registration", "../../evil", {"name": "x"})
+        assert not (tmp_path / "evil.json").exists() and not list(tmp_path.rglob("*evil*"))
+        eng.save_draft("registration", "0d3c-uuid_1", {"name": "孙"})
+        assert eng.load_draft("registration", "0d3c-uuid_1") == {"name": "孙"}
+    finally:
+        eng.close()

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from core import hookimpl
+from carebook import hookimpl
 from core.formlang.expressions import Evaluator, ExpressionError, scope
 from core.plugins import build_registry, load_plugins
 

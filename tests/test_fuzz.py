@@ -22,7 +22,6 @@ import os
 import resource
 import shutil
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings

@@ -18,11 +18,8 @@ from core.storage import StorageError
 
 @pytest.fixture(scope="module")
 def own_server():
-    if pg_support.pg_bin() is None:
-        pytest.skip("PostgreSQL 未安装（找不到 initdb；Debian: apt-get install postgresql）：跳过服务器测试")
-    server = pg_support.start_server()
-    yield server
-    pg_support.remove_server(server)
+    with pg_support.server_for_tests() as server:
+        yield server
 
 
 def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_server, tmp_path, monkeypatch):
@@ -36,7 +33,7 @@ def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_serv
         own_server.stop()
         try:
             with pytest.raises(StorageError, match="无法连接数据库服务器") as down:
-                eng.save("registration", typed, pid, base=rec["updated"])
+                eng.save("registration", typed, pid, base=rec)
             assert "草稿" in str(down.value)
             with pytest.raises(StorageError, match="无法连接数据库服务器"):
                 eng.history(pid)
@@ -44,7 +41,7 @@ def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_serv
         finally:
             own_server.start()
         time.sleep(2.2)                                       # the clerk waits; the server is back
-        eng.save("registration", eng.load_draft("registration", pid), pid, base=rec["updated"])
+        eng.save("registration", eng.load_draft("registration", pid), pid, base=rec)
         assert eng.get(pid)["data"]["address"] == "断网时输入的地址"
 
 

@@ -55,7 +55,7 @@ def plugin_source(exporter: str, hook: str = "register_exporters", body: str = "
     """A small but complete plugin module that registers one exporter."""
     return textwrap.dedent(
         f"""
-        from core import hookimpl
+        from carebook import hookimpl
 
         class E:
             name = {exporter!r}

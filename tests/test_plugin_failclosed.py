@@ -15,7 +15,7 @@ import pytest
 from binhai_support import TOWN, TOWN2, VILLAGE2, copy_forms, person
 from core.cli import main
 from core.engine import Engine
-from core.problems import Problem, ValidationFailed
+from core.problems import CarebookError, Problem, ValidationFailed
 
 
 class Plug:
@@ -49,12 +49,12 @@ def boom(*args, **kwargs):
     raise RuntimeError("插件内部故障")
 
 
-def test_raising_validate_record_stops_the_save(tmp_path):
-    def validate_record(form_id, data, record_id):
-        raise RuntimeError("插件内部故障")
-    with engine(tmp_path, Plug("bad_check", "validate_record", validate_record)) as eng:
+@pytest.mark.parametrize("hook, action", [("extend_form", "打开表单"), ("validate_record", "检查记录"),
+                                          ("before_save", "保存记录")])
+def test_a_raising_check_stops_the_save_and_says_how_to_block_it(tmp_path, hook, action):
+    with engine(tmp_path, Plug("broken", hook, boom)) as eng:
         msg = refused(eng, person())
-    assert_names(msg, "bad_check", "validate_record", "检查记录")
+    assert_names(msg, "broken", hook, action)
     assert "RuntimeError: 插件内部故障" in msg
 
 
@@ -73,14 +73,6 @@ def test_a_problem_from_validate_record_blocks_and_names_its_rule(tmp_path):
     with engine(tmp_path, Plug("warns", "validate_record", validate_record)) as eng:
         refused(eng, person())
         assert eng.save("registration", person(), reasons={"check_name": "已核实"}).id
-
-
-def test_raising_extend_form_stops_the_save(tmp_path):
-    def extend_form(form_id, town):
-        raise KeyError(town)
-    with engine(tmp_path, Plug("bad_extend", "extend_form", extend_form)) as eng:
-        msg = refused(eng, person())
-    assert_names(msg, "bad_extend", "extend_form", "打开表单")
 
 
 def test_extend_form_answering_a_list_stops_the_save(tmp_path):
@@ -111,14 +103,6 @@ def test_extend_form_additions_that_do_not_check_stop_that_towns_saves(tmp_path,
         msg = refused(eng, person(town=TOWN2, village=VILLAGE2))
         assert "插件 town_extra 的 extend_form" in msg and said in msg
         assert eng.save("registration", person(town=TOWN)).id       # other towns unaffected
-
-
-def test_raising_before_save_stops_the_save(tmp_path):
-    def before_save(form_id, data, record_id):
-        raise ValueError("改不了")
-    with engine(tmp_path, Plug("bad_before", "before_save", before_save)) as eng:
-        msg = refused(eng, person())
-    assert_names(msg, "bad_before", "before_save", "保存记录")
 
 
 def test_before_save_answering_a_list_stops_the_save(tmp_path):
@@ -254,3 +238,48 @@ def test_admin_corner_shows_plugin_failures(tmp_path, monkeypatch):
             assert "插件问题 1 个" in screen
             assert "broken.py" in screen
     scenario()
+
+
+def test_a_broken_extend_form_still_opens_the_form_but_never_saves(tmp_path):
+    """Staff can still see and fill the form (computed values shown); the save says why not."""
+    def extend_form(form_id, town):
+        raise KeyError(town)
+    with engine(tmp_path, Plug("bad_extend", "extend_form", extend_form)) as eng:
+        start = eng.new_record("registration", town=TOWN)
+        assert start["town"] == TOWN
+        data, _ = eng.compute("registration", person())
+        assert data["risk_level"]
+        assert "插件 bad_extend 的 extend_form" in refused(eng, person())
+
+
+def test_exporter_returning_a_string_names_the_plugin(tmp_path):
+    class Odd:
+        name, label, extension, supports = "odd", "怪", ".txt", frozenset({"roster"})
+
+        def export(self, job):
+            return "out.txt"
+    plug = Plug("odd_exporter", "register_exporters", lambda register: register(Odd()))
+    with engine(tmp_path, plug) as eng:
+        with pytest.raises(CarebookError, match="插件 odd_exporter 的导出器 “odd” 应返回写出的文件路径列表"):
+            eng.export("roster", "odd", tmp_path / "out")
+
+
+def test_report_builder_returning_a_list_names_the_plugin(tmp_path):
+    plug = Plug("odd_report", "register_reports", lambda register: register("odd", lambda eng, **kw: []))
+    with engine(tmp_path, plug) as eng:
+        with pytest.raises(CarebookError, match="插件 odd_report 的报表 “odd” 应返回 Report"):
+            eng.report("odd")
+
+
+def test_a_check_that_hangs_stops_the_save_after_the_timeout(tmp_path, monkeypatch):
+    import time
+
+    def validate_record(form_id, data, record_id):
+        time.sleep(2)
+    monkeypatch.setenv("CAREBOOK_PLUGINS_TIMEOUT", "0.3")
+    with engine(tmp_path, Plug("slow_check", "validate_record", validate_record)) as eng:
+        started = time.monotonic()
+        msg = refused(eng, person())
+        assert time.monotonic() - started < 1.8
+    assert_names(msg, "slow_check", "validate_record", "检查记录")
+    assert "超过 0.3 秒没有完成" in msg

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import carebook
 from carebook import types
 from carebook.testing import ProgressLog, make_ledger, run_export, sample_report, shipped_forms
-from carebook.testing import carebook_ledger, carebook_progress  # noqa: F401 - the fixtures
 
 
 def test_every_exported_name_exists():
@@ -47,7 +44,7 @@ def test_make_ledger_and_run_export_give_a_real_masked_roster(tmp_path):
         assert (tmp_path / "forms" / "registration.yaml").exists()      # the test's own copy
         [path] = run_export(ledger, "csv", "roster", progress=progress)
     text = path.read_text(encoding="utf-8-sig")
-    assert "********" in text and path.parent == tmp_path / "export"
+    assert "********" in text and path.parent == tmp_path / "export"      # beside the data folder
 
 
 def test_sample_report_streams_its_rows_once():

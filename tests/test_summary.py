@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from binhai_support import TODAY, TOWN, VILLAGE, copy_forms, edit, open_engine, person
+from binhai_support import TODAY, TOWN, copy_forms, edit, open_engine, person
 from core.transfer import demo
 from summary_count import assert_rows_match, independent_count
 

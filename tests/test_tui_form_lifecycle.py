@@ -19,24 +19,34 @@ def screen_text(app) -> str:
     return "\n".join("".join(seg.text for seg in strip) for strip in update.strips)
 
 
-@drive
-async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tmp_path):
+async def _admin_f5(pilot, app) -> None:
+    await pilot.press("a")
+    await until(pilot, lambda: screen_names(app)[-1] == "AdminScreen")
+    await pilot.press("f5")
+
+
+def _app_on_a_forms_copy(tmp_path):
+    """The app on a ledger of one person, over a copy of the forms the test then edits."""
     forms = tmp_path / "forms"
     shutil.copytree(FORMS, forms)
     app = make_app(tmp_path / "data", forms_dir=forms)
     save_person(app.engine)
+    return forms, app
+
+
+@drive
+async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tmp_path):
+    forms, app = _app_on_a_forms_copy(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         path = forms / "registration.yaml"
         path.write_text(path.read_text(encoding="utf-8").replace("version: 1\ntitle:", "version: 1\ntitle:\n  - oops"),
                         encoding="utf-8")
-        await pilot.press("a")
-        await until(pilot, lambda: screen_names(app)[-1] == "AdminScreen")
-        await pilot.press("f5")
+        await _admin_f5(pilot, app)
         await pilot.pause(0.3)
         shot = screen_text(app)
         assert "提醒：表单文件有错误，继续使用上" in shot and "registration.y  9" in shot
-        assert "registration（第1版）" in shot
+        assert "registration.yaml，第1版" in shot
         await pilot.press("escape")
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         await pilot.press("r")
@@ -68,3 +78,21 @@ async def test_preview_opens_the_form_on_a_scratch_ledger_not_the_real_one(tmp_p
         assert "演示数据" in shot and "档案编号" in shot
     assert sorted(p.relative_to(real) for p in real.rglob("*")) == before
     shutil.rmtree(scratch)
+
+
+@drive
+async def test_admin_f7_checks_the_stored_records_against_the_forms(tmp_path):
+    forms, app = _app_on_a_forms_copy(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        economy = forms / "lists" / "economy.yaml"
+        economy.write_text(economy.read_text(encoding="utf-8").replace("低收入, 一般]", "低收入, 非困难]"),
+                           encoding="utf-8")
+        await _admin_f5(pilot, app)
+        await pilot.pause(0.3)
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        shot = screen_text(app)
+        assert "发现 2 个问题" in shot, shot     # the choice in use, and no version bump
+        assert "economic_status" in shot

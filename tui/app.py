@@ -18,10 +18,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from core.engine import Engine
-from core.problems import CarebookError
+from core.engine import CarebookError
 
 from . import roles
 from .widgets.followups import emergency_mark
+from .keys import key_name
+from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
 TITLE = "农村留守老年人信息台账"
 
@@ -33,12 +35,13 @@ class CarebookApp(App):
     TITLE = TITLE
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    COMMANDS = App.COMMANDS | {PinyinCommands, PeopleCommands}
     BINDINGS = [
         Binding("f1", "help", "帮助"),
         Binding("ctrl+q", "quit", "退出", priority=True),
         # Declared here so the footer and F1 describe it in Chinese (Textual's own says "palette").
-        Binding("ctrl+p", "command_palette", "命令", show=False, key_display="^p", priority=True,
-                tooltip="打开命令面板：输入中文查找功能"),
+        Binding("ctrl+p", "command_palette", "命令", show=False, priority=True,
+                tooltip="打开命令面板：输入中文或拼音首字母查找功能和人员"),
     ]
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
@@ -59,6 +62,10 @@ class CarebookApp(App):
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Every key in Chinese style (Ctrl+S, F1, Esc), on every screen (`tui.keys`)."""
+        return binding.key_display or key_name(binding.key)
 
     # ------------------------------------------------------------------ facts for screens
     @property
@@ -126,11 +133,33 @@ class CarebookApp(App):
         self.generation += 1
         self.refresh_subtitle()
 
+    # ------------------------------------------------------------------ server ledgers (issue 11)
+    SERVER_POLL_SECONDS = 15.0
+
+    def _poll_server(self) -> None:
+        """Other desks save too: their rows are fetched in a worker, applied on this thread."""
+        self.run_worker(self._fetch_changes, thread=True, exclusive=True, group="server-poll")
+
+    def _fetch_changes(self) -> None:
+        try:
+            found = self.engine.fetch_changes()
+        except CarebookError:
+            return          # the server is away: the next save or screen says so
+        self.call_from_thread(self._apply_changes, found)
+
+    def _apply_changes(self, found: dict) -> None:
+        if self.engine.apply_changes(found):
+            self.ledger_changed()
+            if getattr(self.screen, "RELOAD_WHEN_OTHERS_SAVE", False):
+                self.screen.reload()
+
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
         """Home, and over it the first-run choice or the operator prompt when needed; a
         screen's module is imported only when that screen is shown."""
         self.refresh_subtitle()
+        if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
+            self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
         from .screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
@@ -211,8 +240,27 @@ class CarebookApp(App):
             return
         self.push_screen(screen)
 
-    def open_visit(self, person_id: str) -> None:
-        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today))
+    def open_visit(self, person_id: str, level: str | None = None) -> None:
+        """The full visit form, filled in as far as known (operator, level, today, method)."""
+        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today,
+                                                                     self.operator, level))
+
+    def quick_visit(self, person_id: str, level: str | None = None) -> None:
+        """A routine visit in two keys (V, Enter); the full form is one key (F2) away."""
+        from .screens.quickvisit import QuickVisitScreen
+
+        self.push_screen(QuickVisitScreen(person_id, level))
+
+    def visit_rounds(self, people: list[tuple[str, str | None]], place: str) -> None:
+        """Walk a village's due people one after another (`tui.screens.quickvisit.Rounds`)."""
+        from .screens.quickvisit import Rounds
+
+        Rounds(self, people, place).next()
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, speaking Chinese (`tui.palette`)."""
+        if self.use_command_palette and not CarebookPalette.is_open(self):
+            self.push_screen(CarebookPalette())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -232,7 +280,8 @@ class CarebookApp(App):
         elif where == "roster":
             self.open_roster()
         elif where == "register":
-            self.open_form(roles.PERSON_FORM)
+            form = roles.form_or_none(self.engine, roles.PERSON_FORM)
+            self.open_form(roles.PERSON_FORM, **(roles.operator_context(form, self.operator) if form else {}))
         elif where == "summary":
             self.push_screen(SummaryScreen())
         elif where == "export":
@@ -281,15 +330,9 @@ class CarebookApp(App):
 def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: Path | None = None) -> Engine:
     """Open (and on first use fill) a demo ledger, which lives apart from real records:
     `folder` (a demo ledger given with --data), else the per-user demo folder."""
-    from core import paths
-
-    folder = folder or paths.demo_data_dir()
-    engine = Engine.open(folder, forms_dir)
-    if not paths.is_demo(folder) or roles.ledger_is_empty(engine):
-        from core.transfer import demo as demo_data
-
-        demo_data.generate(engine, persons=persons)
-        paths.mark_demo(folder)
+    engine = Engine.open(folder or Engine.demo_folder(), forms_dir)
+    if not engine.is_demo or roles.ledger_is_empty(engine):
+        engine.fill_demo(persons=persons)
     return engine
 
 
@@ -298,8 +341,6 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
     import os
     import sys
-
-    from core import paths
 
     if low_spec:
         os.environ.setdefault("TEXTUAL_FPS", "15")
@@ -315,7 +356,7 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.refresh_for_today()
     except CarebookError as exc:
         print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
-    app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
+    app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
     return 0

@@ -6,10 +6,11 @@ its data check has errors) and, the first time a ledger opens a clean folder, au
 
 - `carebook` with neither `--forms` nor `CAREBOOK_FORMS` runs the published copy: an admin's
   half-edited `forms/` never reaches staff until it is published.
-- A folder named explicitly (`--forms`, `CAREBOOK_FORMS`, tests, previews) runs as given, and
-  each clean load refreshes the copy; a load with errors (a typo in registration.yaml, a bad
-  divisions.yaml) falls back to the copy and says why, so nobody is locked out of visits,
-  roster, summary or due lists. Reload (F5) does the same: the last good set stays.
+- A folder named explicitly (`--forms`, `CAREBOOK_FORMS`, tests, previews) runs as given, but
+  never replaces the published copy (only `forms publish` does, after the data check); a load
+  with errors (a typo in registration.yaml, a bad divisions.yaml) falls back to the copy and
+  says why, so nobody is locked out of visits, roster, summary or due lists. Reload (F5) does
+  the same: the last good set stays.
 """
 from __future__ import annotations
 
@@ -34,18 +35,18 @@ def is_complete(folder: Path) -> bool:
     return (folder / STAMP).is_file()
 
 
-def staff_forms_dir(data_dir: Path, forms_dir: Path | None) -> tuple[Path, bool]:
-    """(folder to run, named explicitly?) — see the module docstring."""
+def staff_forms_dir(data_dir: Path, forms_dir: Path | None) -> Path:
+    """The folder an engine runs — see the module docstring."""
     if forms_dir is not None:
-        return Path(forms_dir), True
+        return Path(forms_dir)
     if os.environ.get("CAREBOOK_FORMS"):
-        return Path(os.environ["CAREBOOK_FORMS"]), True
+        return Path(os.environ["CAREBOOK_FORMS"])
     pub = published_dir(data_dir)
     if is_complete(pub):
-        return pub, False
+        return pub
     from core import paths
 
-    return paths.default_forms_dir(), False
+    return paths.default_forms_dir()
 
 
 def digest(folder: Path) -> str:
@@ -75,12 +76,19 @@ def copy_folder(src: Path, data_dir: Path, *, operator: str = "", versions: dict
         "at": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "operator": operator,
         "source": str(Path(src).resolve()), "digest": source_digest or digest(src), "versions": versions or {},
     }, ensure_ascii=False, indent=1), encoding="utf-8")
+    _private(staging)
     shutil.rmtree(old, ignore_errors=True)
     if pub.exists():
         pub.rename(old)
     staging.rename(pub)
     shutil.rmtree(old, ignore_errors=True)
     return pub
+
+
+def _private(folder: Path) -> None:
+    """Owner-only, like everything in the data folder (the copy sits beside personal data)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def file_errors(engine) -> list[Problem]:
@@ -104,7 +112,7 @@ def guard(engine) -> None:
     if not errors:
         if engine.readonly or working == pub:
             return
-        if not is_complete(pub) or (engine._forms_explicit and stamp_of(pub).get("digest") != digest(working)):
+        if not is_complete(pub):       # a ledger's first clean load: something to fall back to
             copy_folder(working, engine.data_dir, operator=engine.operator, versions=_versions(engine))
         return
     if working == pub or not is_complete(pub):

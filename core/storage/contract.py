@@ -70,6 +70,14 @@ class RecordStore(Protocol):
         """Save many items (bulk loads); an id given twice keeps the last record and every
         history entry in order. Returns the number of distinct ids."""
 
+    def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
+                    taken: Callable[[int], bool] = lambda n: False) -> int:
+        """The next number of counter `key` in one village (a file number's sequence), never
+        handed out twice: `seed()` gives the highest number in use when the village has no
+        counter yet, `taken(n)` skips numbers typed by hand. (The folder store advances the
+        counter with the village's next save; a server takes it at once, so a refused save
+        may leave a gap but two desks never get the same number.)"""
+
     # ------------------------------------------------------------- reading
     def get(self, table: str, rid: str) -> Record | None:
         """The record, or None."""
@@ -96,6 +104,10 @@ class RecordStore(Protocol):
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[Record]:
         """Every record (of those partitions), one partition at a time."""
 
+    def partitions(self, table: str) -> list[str]:
+        """The partitions (villages) holding records of the table, sorted (a migration or a
+        re-evaluation walks them one at a time)."""
+
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
         """Every history entry of a record, oldest first, across its moves."""
 
@@ -105,5 +117,5 @@ class RecordStore(Protocol):
 
 
 #: The methods above by name, for the conformance check in the tests and in `PgStore`.
-METHODS = ("put", "put_many", "get", "index", "rows", "count", "select", "scan_rows",
-           "iter_records", "history", "close")
+METHODS = ("put", "put_many", "next_number", "get", "index", "rows", "count", "select", "scan_rows",
+           "iter_records", "partitions", "history", "close")

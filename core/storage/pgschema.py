@@ -29,6 +29,27 @@ ROLES = {
 }
 ROLE_NAMES = {"village": "村级经办人", "town": "街镇经办人", "district": "区级（只读、报表）", "admin": "管理员"}
 
+def _scope(pattern: str) -> str:
+    """The row's village matches the login's read or write pattern (read once per statement)."""
+    return f"partition LIKE (SELECT o.{pattern}_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user)"
+
+
+def _policy(name: str, table: str, command: str, using: str | None = None, check: str | None = None) -> str:
+    clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
+    return f"DROP POLICY IF EXISTS {name} ON {table};\nCREATE POLICY {name} ON {table} FOR {command}{clauses};"
+
+
+READ, WRITE = _scope("read"), _scope("write")
+SCOPE_POLICIES = "\n".join([
+    _policy("scope_read", "records", "SELECT", using=READ),
+    _policy("scope_insert", "records", "INSERT", check=WRITE),
+    _policy("scope_update", "records", "UPDATE", using=WRITE, check=WRITE),
+    _policy("scope_read", "history", "SELECT", using=READ),
+    _policy("scope_insert", "history", "INSERT", check=WRITE),
+    "ALTER TABLE counters ENABLE ROW LEVEL SECURITY;",
+    _policy("scope_all", "counters", "ALL", using=WRITE, check=WRITE),
+])
+
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 SET search_path = {SCHEMA};
@@ -55,6 +76,7 @@ CREATE TABLE IF NOT EXISTS records (
     saved_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tbl, id));
 CREATE INDEX IF NOT EXISTS records_partition ON records (tbl, partition);
+CREATE INDEX IF NOT EXISTS records_saved ON records (tbl, saved_at);
 
 CREATE TABLE IF NOT EXISTS history (
     seq bigserial PRIMARY KEY,
@@ -65,6 +87,22 @@ CREATE TABLE IF NOT EXISTS history (
     login name NOT NULL DEFAULT current_user,
     at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS history_record ON history (tbl, rid);
+
+CREATE TABLE IF NOT EXISTS counters (
+    tbl text NOT NULL,
+    partition text NOT NULL,
+    key text NOT NULL,
+    value bigint NOT NULL,
+    PRIMARY KEY (tbl, partition, key));
+
+CREATE TABLE IF NOT EXISTS forms (
+    form_id text NOT NULL,
+    version integer NOT NULL,
+    suffix text NOT NULL,
+    source text NOT NULL,
+    published_by name NOT NULL DEFAULT current_user,
+    published_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (form_id, version));
 
 CREATE TABLE IF NOT EXISTS audit (
     seq bigserial PRIMARY KEY,
@@ -115,23 +153,13 @@ ALTER TABLE operators ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS own_row ON operators;
 CREATE POLICY own_row ON operators FOR SELECT USING (login = current_user);
 
-DROP POLICY IF EXISTS scope_read ON records;
-CREATE POLICY scope_read ON records FOR SELECT
-    USING (partition LIKE (SELECT o.read_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
-DROP POLICY IF EXISTS scope_insert ON records;
-CREATE POLICY scope_insert ON records FOR INSERT
-    WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
-DROP POLICY IF EXISTS scope_update ON records;
-CREATE POLICY scope_update ON records FOR UPDATE
-    USING (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user))
-    WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
-
-DROP POLICY IF EXISTS scope_read ON history;
-CREATE POLICY scope_read ON history FOR SELECT
-    USING (partition LIKE (SELECT o.read_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
-DROP POLICY IF EXISTS scope_insert ON history;
-CREATE POLICY scope_insert ON history FOR INSERT
-    WITH CHECK (partition LIKE (SELECT o.write_pattern FROM {SCHEMA}.operators o WHERE o.login = current_user));
+{SCOPE_POLICIES}
+ALTER TABLE forms ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS everyone_reads ON forms;
+CREATE POLICY everyone_reads ON forms FOR SELECT USING (true);
+DROP POLICY IF EXISTS admin_publishes ON forms;
+CREATE POLICY admin_publishes ON forms FOR INSERT
+    WITH CHECK ((SELECT o.role FROM {SCHEMA}.operators o WHERE o.login = current_user) = 'admin');
 
 DROP POLICY IF EXISTS own_or_all ON audit;
 CREATE POLICY own_or_all ON audit FOR SELECT
@@ -149,6 +177,8 @@ GRANT USAGE ON SCHEMA {SCHEMA} TO {STAFF};
 GRANT SELECT ON meta, operators TO {STAFF};
 GRANT SELECT, INSERT, UPDATE ON records TO {STAFF};
 GRANT SELECT, INSERT ON history, audit TO {STAFF};
+GRANT SELECT, INSERT, UPDATE ON counters TO {STAFF};
+GRANT SELECT, INSERT ON forms TO {STAFF};
 GRANT USAGE ON SEQUENCE history_seq_seq, audit_seq_seq TO {STAFF};
 
 INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;

@@ -39,6 +39,7 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 NO_PARTITION = "_none"
 ROW_META = ("_p", "_t", "_h")          # keys a store adds to list rows; not saved as row data
 CONNECT_TIMEOUT = 5
+CHANGE_MARGIN = "60 seconds"            # overlap when asking for changes (see `changes`)
 IDLE_CHECK = 2.0                       # seconds unused after which the connection is tried first
 
 
@@ -98,6 +99,7 @@ class PgStore:
         self._mutex = threading.RLock()
         self._conn: Any = None
         self._used = 0.0
+        self._looked: dict[str, Any] = {}      # table -> server time its rows were last read
         self._revs: dict[tuple[str, str], int] = {}
         self._closed = False
         self.login = "?"
@@ -163,8 +165,9 @@ class PgStore:
             if "password authentication failed" in str(exc):
                 raise StorageError(f"无法登录数据库服务器 {describe(self.url)}：登录名或密码不对"
                                    " (password authentication failed)") from None
-            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
-                               "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+            # libpq's own words (socket paths, errno) are for the administrator, not the clerk
+            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -266,6 +269,25 @@ class PgStore:
         with conn.transaction():
             return self._put_items(conn, table, list(items))
 
+    @_guarded
+    def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
+                    taken: Callable[[int], bool] = lambda n: False) -> int:
+        """Taken at once on the server (one statement, row-locked), so two desks saving into
+        one village never get the same number; a refused save leaves a gap."""
+        self._check_writable()
+        conn = self._connection()
+        held = conn.execute("SELECT 1 FROM counters WHERE tbl = %s AND partition = %s AND key = %s",
+                            (table, partition, key)).fetchone()
+        start = 0 if held else seed()
+        while True:
+            n = conn.execute("INSERT INTO counters (tbl, partition, key, value) VALUES (%s, %s, %s, %s) "
+                             "ON CONFLICT (tbl, partition, key) DO UPDATE "
+                             "SET value = greatest(counters.value + 1, EXCLUDED.value) RETURNING value",
+                             (table, partition, key, start + 1)).fetchone()[0]
+            if not taken(n):
+                return n
+            start = n
+
     # ----------------------------------------------------------------- reading
     @_guarded
     def get(self, table: str, rid: str) -> dict[str, Any] | None:
@@ -280,7 +302,24 @@ class PgStore:
 
     @_guarded
     def index(self, table: str) -> dict[str, dict[str, Any]]:
-        cur = self._connection().execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        conn = self._connection()
+        self._looked[table] = conn.execute("SELECT now()").fetchone()[0]
+        cur = conn.execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        return {rid: {**row, "_p": p} for rid, p, row in cur}
+
+    @_guarded
+    def changes(self, table: str) -> dict[str, dict[str, Any]]:
+        """List rows saved (by any desk) since this store last read the table's rows or its
+        changes — with `CHANGE_MARGIN` of overlap, since a save's stamp is its transaction's
+        start and it may commit later. Callers apply them idempotently."""
+        conn = self._connection()
+        now = conn.execute("SELECT now()").fetchone()[0]
+        since = self._looked.get(table)
+        self._looked[table] = now
+        if since is None:
+            return {}
+        cur = conn.execute("SELECT id, partition, row FROM records WHERE tbl = %s AND saved_at >= %s - %s::interval",
+                           (table, since, CHANGE_MARGIN))
         return {rid: {**row, "_p": p} for rid, p, row in cur}
 
     @_guarded
@@ -321,12 +360,12 @@ class PgStore:
 
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """One query per partition, so a district's 300,000 visits are never held at once."""
-        chosen = self._partitions(table) if partitions is None else list(partitions)
+        chosen = self.partitions(table) if partitions is None else list(partitions)
         for p in chosen:
             yield from self._partition_docs(table, p)
 
     @_guarded
-    def _partitions(self, table: str) -> list[str]:
+    def partitions(self, table: str) -> list[str]:
         cur = self._connection().execute("SELECT DISTINCT partition FROM records WHERE tbl = %s ORDER BY 1", (table,))
         return [p for (p,) in cur]
 

@@ -712,6 +712,27 @@ class Store:
         found.sort(key=_time)
         return [{k: v for k, v in d.items() if k not in ("_id", TIME_KEY, chain.PREV)} for d in found]
 
+    @_serialised
+    def histories(self, table: str) -> list[tuple[str, dict[str, Any]]]:
+        """(record id, entry) of every history entry of the table, each record's oldest first:
+        a whole-ledger copy (`carebook ledger copy`) reads each village's file once, where
+        `history` per record reads (and checks) the village's file again for every record."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for p in sorted(self._history_files(table)):
+            path = self._history_path(table, p)
+            self._check_chain(path)
+            docs = chain.entries(path)
+            seen = {(d.get("_id"), d.get(TIME_KEY)) for d in docs}
+            pending = [json.loads(blob) for _, blob in self._hist.get((table, p), ())]   # not yet in the file
+            for d in docs + [d for d in pending if (d.get("_id"), d.get(TIME_KEY)) not in seen]:
+                if isinstance(d.get("_id"), str):
+                    found.setdefault(d["_id"], []).append(d)
+        out = []
+        for rid, docs in found.items():
+            docs.sort(key=_time)
+            out += [(rid, {k: v for k, v in d.items() if k not in ("_id", TIME_KEY, chain.PREV)}) for d in docs]
+        return out
+
     def _check_chain(self, path: Path) -> None:
         if path in self._reported:
             return

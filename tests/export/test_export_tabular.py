@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 
 from core.transfer.exportform import form_info
 from core.transfer.exporting import mask_value

@@ -6,6 +6,7 @@ and a broken file shows where it is broken instead of stopping the app.
 """
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,9 +17,11 @@ from .base import BaseScreen
 
 
 class AdminScreen(BaseScreen):
-    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单"), Binding("f6", "import_ledger", "导入台账")]
+    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单"), Binding("f6", "import_ledger", "导入台账"),
+                Binding("f7", "check_data", "核对记录")]
     HELP_TEXT = ("表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
-                 "F6 从 Excel 或 CSV 导入原有台账。")
+                 "F6 从 Excel 或 CSV 导入原有台账。F7 用当前表单核对已存的记录：删除或改名的字段、选项还有多少人在用，"
+                 "改了内容却没把 version 加 1。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -37,10 +40,10 @@ class AdminScreen(BaseScreen):
     def on_mount(self) -> None:
         self.show()
 
-    def show(self) -> None:
+    def show(self, extra: list | None = None) -> None:
         forms = self.eng.forms
-        problems = list(forms.problems)
-        names = "、".join(f"{f.id}（第{f.version}版）" for f in self.eng.record_forms())
+        problems = list(forms.problems) + list(extra or [])
+        names = "、".join(f"{f.title}（{f.id}.yaml，第{f.version}版）" for f in self.eng.record_forms())
         self.query_one("#admin-forms-head", Static).update(
             f"已加载表单：{names or '无'}\n" + (f"发现 {len(problems)} 个问题：" if problems else "表单文件检查通过。"))
         self.query_one("#admin-problems", PagedTable).show_rows(
@@ -55,6 +58,23 @@ class AdminScreen(BaseScreen):
         self.query_one("#admin-plugins-head", Static).update(
             (f"插件问题 {len(failures)} 个：\n" + "\n".join(failures)) if failures else "插件检查通过。")
         self.query_one("#admin-messages", Static).update("\n".join(self.eng.problems) or "（无）")
+
+    def action_check_data(self) -> None:
+        self.query_one("#admin-forms-head", Static).update("正在用当前表单核对已存的记录……")
+        self.check_data()
+
+    @work(thread=True, exclusive=True, group="admin-data-check")
+    def check_data(self) -> None:
+        found = self.app.attempt(self.eng.check_against_data)
+        self.app.call_from_thread(self.data_checked, found)
+
+    def data_checked(self, found) -> None:
+        if found is None:
+            self.show()
+            return
+        self.show(found)
+        errors = sum(p.is_error for p in found)
+        self.app.notify(f"核对记录：{errors} 个问题" if errors else "核对记录：已存的值都在当前表单中", timeout=5)
 
     def action_import_ledger(self) -> None:
         from .importer import ImportScreen

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Static
 
-from core.problems import CarebookError
+from core.engine import CarebookError
 
 from .. import roles
 from ..widgets import followups as fw
@@ -205,7 +205,7 @@ class FollowupScreen(BaseScreen):
                   note=f"办结人：{self.app.operator or '（请先设置操作员）'}，办结日期：{self.app.today.isoformat()}")
 
     def action_contact(self) -> None:
-        from core.followups.tracking import children_of
+        from core.engine import children_of
 
         children = children_of(self.eng, self.record) if self.record else []
         if not children:

@@ -21,17 +21,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from core.problems import CarebookError
-from core.transfer.importing import mapping_path
-from core.transfer.importmap import parse_fixed
+from core.engine import CarebookError
+from core.engine import mapping_path
+from core.engine import parse_fixed
 
 from .. import roles
 from ..widgets.pagedtable import PagedTable
+from ..widgets.ticks import TickBox
 from .base import BaseScreen
 
-HELP = ("文件第一行（或标题下一行）为表头，写表单上的字段名（姓名、公民身份号码、村（居）委会……）。"
-        "子女情况放在名为“子女及其他赡养人”的工作表，每行写本人的档案编号。"
-        "可先用 carebook records template registration --output 模板.xlsx 生成模板。")
+HELP = ("表头可写表单上的字段名或常见写法（身份证号码、家庭住址、子女姓名……），标题里的镇、村会读出。"
+        "先按 F5 看列对应（存在表格旁，可改），再 F6 检查、F7 导入。缺必填项的人作为“待补全”导入。")
 
 
 class ImportScreen(BaseScreen):
@@ -43,7 +43,9 @@ class ImportScreen(BaseScreen):
     """
     BINDINGS = [Binding("f5", "mapping", "列对应"), Binding("f6", "run(True)", "检查"), Binding("f7", "run(False)", "导入")]
     HELP_TEXT = ("填写 Excel（.xlsx）或 CSV 文件的位置，F5 查看并保存列对应（文件中的列 → 字段），F6 只检查不保存，"
-                 "F7 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。")
+                 "F7 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。"
+                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号；"
+                 "carebook records template registration --output 模板.xlsx 生成模板。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -53,7 +55,7 @@ class ImportScreen(BaseScreen):
             yield Input("", id="import-path", compact=True, placeholder="如 /home/zhang/旧台账.xlsx 或 D:\\台账\\2025.xlsx")
             yield Input("", id="import-set", compact=True,
                         placeholder="全表统一的值，如 village=翟庄子村 filing_date=2026-12-01（可不填）")
-            yield Checkbox("只导入没有问题的行（其余列在下面）", id="import-skip", compact=True)
+            yield TickBox("只导入没有问题的行（其余列在下面）", id="import-skip", compact=True)
             with Horizontal(id="import-buttons"):
                 yield Button("列对应 F5", id="import-map", compact=True)
                 yield Button("检查 F6", id="import-check", compact=True)

@@ -1,0 +1,175 @@
+"""The same ledger on the embedded folder and on PostgreSQL, side by side in one run.
+
+    .venv/bin/python -m bench.bench_server --data DIR          # a ledger from `carebook demo`
+    .venv/bin/python -m bench.bench_server --persons 5000      # makes a demo ledger first
+
+Starts its own PostgreSQL (tests/pg_support.py: initdb + pg_ctl in a temp folder, Unix
+socket), copies the folder ledger to it with `carebook ledger copy` (verified per village),
+then times on both backends:
+
+- one save (an edited person and a new visit) — on the server with `--clerks` processes saving
+  at once (each its own connection, people of different villages), on the folder with the one
+  writer it allows; p50 and p95 over every save after each process's first;
+- the quarter's summary (a fresh engine, rows built);
+- a roster search keystroke (the list rows in memory, as in the UI).
+
+Every figure is printed with the load average and CPU model: the machine may be shared.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from core.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "?"
+    return f"load {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs, {model}"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def visit_for(person_id: str) -> dict:
+    return {"person": person_id, "visit_date": time.strftime("%Y-%m-%d"), "visit_level": "村委会",
+            "visit_method": "电话", "visitor": "赵强", "saw_person": "是", "physical": "良好", "mental": "良好",
+            "daily_care": "正常", "hazards": ["无"], "children_contact": "经常", "referral": "否", "risk_change": "无"}
+
+
+def clerk(target: str, people: list[str], out: "mp.Queue") -> None:
+    """One clerk's desk: an edit and a new visit per person; latencies in ms (first pair apart)."""
+    times: list = []
+    try:
+        _clerk(target, people, times)
+    except BaseException as exc:  # noqa: BLE001 - the parent must hear of it, not wait forever
+        times = [f"{type(exc).__name__}: {exc}"]
+    out.put(times)
+
+
+def _clerk(target: str, people: list[str], times: list[float]) -> None:
+    with Engine.open(target, operator=f"基准测试{os.getpid()}") as eng:
+        for i, rid in enumerate(people):
+            data = dict(eng.get(rid, "registration")["data"], liaison_name=f"测试干部{i}")
+            t = time.perf_counter()
+            eng.save("registration", data, record_id=rid)
+            t2 = time.perf_counter()
+            eng.save("visit", visit_for(rid))
+            t3 = time.perf_counter()
+            if i:
+                times += [(t2 - t) * 1000, (t3 - t2) * 1000]
+
+
+def saves(target: str, clerks: int, per_clerk: int) -> list[float]:
+    with Engine.open(target, readonly=True) as eng:
+        by_village: dict[str, list[str]] = {}
+        for rid, row in eng.index("registration").rows.items():
+            if row.get("status") == "在册":
+                by_village.setdefault(row["_p"], []).append(rid)
+    villages = sorted(by_village)
+    random.Random(5).shuffle(villages)
+    if clerks == 1:              # the folder's one writer does every clerk's people, one after another
+        by_village = {"all": [rid for v in villages for rid in by_village[v][:2]]}
+        villages, per_clerk = ["all"], per_clerk * 10
+    ctx = mp.get_context("spawn")        # a forked child inherited a held lock and hung
+    out = ctx.Queue()
+    procs = [ctx.Process(target=clerk, args=(target, by_village[villages[i % len(villages)]][:per_clerk + 1], out))
+             for i in range(clerks)]
+    for p in procs:
+        p.start()
+    times = [t for _ in procs for t in out.get(timeout=600)]
+    for p in procs:
+        p.join()
+    failed = [t for t in times if isinstance(t, str)]
+    if failed:
+        raise SystemExit(f"a clerk process failed: {failed[0]}")
+    return times
+
+
+def summary_and_search(target: str) -> tuple[float, float, float]:
+    with Engine.open(target, readonly=True) as eng:
+        t = time.perf_counter()
+        rep = eng.report("summary")
+        list(rep.rows)
+        summary = time.perf_counter() - t
+        eng.query("registration", text="")                    # list rows loaded, as the roster has them
+        keys = []
+        for text in ("王", "王秀", "w", "wx", "1201", "张"):
+            t = time.perf_counter()
+            eng.query("registration", text=text, limit=20)
+            keys.append((time.perf_counter() - t) * 1000)
+        return summary, statistics.median(keys), max(keys)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="a demo ledger folder (used read-only: copied first)")
+    ap.add_argument("--persons", type=int, default=5000, help="without --data: people in a new demo ledger")
+    ap.add_argument("--clerks", type=int, default=10)
+    ap.add_argument("--saves", type=int, default=10, help="people each clerk edits (plus a visit each)")
+    args = ap.parse_args()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so the server is stopped below
+    sys.path.insert(0, str(ROOT / "tests"))
+    import shutil
+
+    import pg_support
+    from core.transfer import demo
+    from core.transfer.ledgercopy import copy_ledger
+
+    work = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
+    os.environ.setdefault("CAREBOOK_DESK", str(work / "desks"))
+    folder = work / "folder"
+    if args.data:
+        shutil.copytree(args.data, folder, ignore=shutil.ignore_patterns("backups"))
+    else:
+        t = time.perf_counter()
+        with Engine.open(folder, operator="演示数据") as eng:
+            demo.generate(eng, persons=args.persons, seed=1)
+        say(f"demo ledger of {args.persons} people: {time.perf_counter() - t:.0f} s  [{machine()}]")
+    server = pg_support.start_server()
+    try:
+        url = server.url(server.create_db())
+        t = time.perf_counter()
+        checks = copy_ledger(folder, url)
+        assert all(c.ok for c in checks)
+        with Engine.open(folder, readonly=True) as eng:
+            people = eng.count("registration")
+            visits = eng.count("visit")
+        say(f"ledger: {people} people, {visits} visits; copied to the server and verified in "
+              f"{time.perf_counter() - t:.1f} s  [{machine()}]")
+        for name, target, clerks in (("folder (1 writer)", str(folder), 1), (f"server ({args.clerks} clerks)", url, args.clerks)):
+            times = saves(target, clerks, args.saves)
+            say(f"{name:>20}: save p50 {pct(times, .5):6.1f} ms  p95 {pct(times, .95):6.1f} ms"
+                  f"  ({len(times)} saves)  [{machine()}]")
+        for name, target in (("folder", str(folder)), ("server", url)):
+            summary, key_med, key_max = summary_and_search(target)
+            say(f"{name:>20}: summary {summary:5.2f} s  search keystroke median {key_med:5.1f} ms"
+                  f" max {key_max:5.1f} ms  [{machine()}]")
+    finally:
+        pg_support.remove_server(server)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
