@@ -12,6 +12,7 @@ Prints a table; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(20261130)
     persons = [person(rng, i) for i in range(n)]
     avg = size_mb_of(persons[:200]) * 2**20 / 200
-    print(f"{n} people (~{avg / 1024:.1f} KB each, {len(VILLAGES)} villages), {visits} visits in carebook")
+    print(f"{n} people (~{avg / 1024:.1f} KB each, {len(VILLAGES)} villages), {visits} visits in carebook; "
+          f"load {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="carebook-bench-") as tmp:
         stock = run_stock(Path(tmp), persons, rng, args.stock_saves)
         ours = run_store(Path(tmp), persons, visits, rng, args.saves)
@@ -234,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     for label, key, fmt in rows:
         ratio = stock[key] / ours[key] if ours[key] else float("nan")
         print(f"{label:40}{fmt.format(stock[key]):>14}{fmt.format(ours[key]):>12}{ratio:>16.1f}")
+    print(f"load {os.getloadavg()[0]:.1f} at end (the machine may be shared: figures are wall time)")
     print("(carebook open reads the index files of people and visits; stock TinyDB writes \\u escapes;")
     print(" stock saves insert new people, its get+save updates one; stock has one file, no villages,")
     print(" so its cold and same-village rows are the same inserts)")

@@ -29,7 +29,7 @@ from core.storage import atomic, chain, lock, sealed
 from core.storage.errors import StorageError
 
 BACKUPS = "backups"
-SUBJECTS = ("records", "history", "forms", "drafts", "settings.json", "journal.jsonl")
+SUBJECTS = ("records", "history", "forms", "published-forms", "drafts", "settings.json", "journal.jsonl")
 LEDGER = ("records", "history", "journal.jsonl")     # always replaced by a restore
 NAME_FORMAT = "%Y%m%d-%H%M%S"
 PARTIAL = ".partial-"

@@ -6,7 +6,8 @@ link (file and line). The chain has no secret key: it tells damage and careless 
 forger who rewrites every later line — backups and the copies sent to the town keep the rest.
 
 A line is `{"_prev":"<16 hex>",...}`: the first 16 hex digits of the SHA-256 of the previous
-line's bytes (`""` on the first line). The audit log (`history/audit.jsonl`, whole-ledger
+line's bytes (`""` on the first line). Lines a file held before chains (no `_prev`) are taken
+as they are; the chain starts at the first line that has one. The audit log (`history/audit.jsonl`, whole-ledger
 actions: exports, restores) is such a file too; `append_audit` is the one way to write it.
 """
 from __future__ import annotations
@@ -89,12 +90,16 @@ def entries(path: Path, needle: bytes = b"") -> list[dict[str, Any]]:
 def first_break(path: Path) -> tuple[int, str] | None:
     """(line number, reason) of the first line that does not parse or does not follow the
     line before it, or `None` when the whole chain holds."""
-    prev = ""
+    prev, chained = "", False
     for no, text in lines(path):
         try:
             doc = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return no, "该行不是完整的 JSON (line damaged)"
+        if not chained and isinstance(doc, dict) and PREV not in doc:
+            prev = digest(text)        # written before chains: the chain starts after these lines
+            continue
+        chained = True
         if not isinstance(doc, dict) or doc.get(PREV) != prev:
             return no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入 (hash chain broken)"
         prev = digest(text)

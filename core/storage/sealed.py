@@ -67,11 +67,14 @@ def unseal(path: Path, raw: bytes) -> tuple[dict[str, Any], int | None]:
     return tables, crc
 
 
-def read(path: Path) -> tuple[dict[str, Any], int | None] | None:
-    """`unseal` of the file at `path`; `None` when it does not exist."""
+def read(path: Path, sealed_only: bool = False) -> tuple[dict[str, Any], int | None] | None:
+    """`unseal` of the file at `path`; `None` when it does not exist (or, `sealed_only`, has no
+    seal: an index written before seals, which is simply rebuilt)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        return None
+    if sealed_only and raw.rfind(_SEAL_AT) < 0 and raw.startswith(b'{"format":'):
         return None
     return unseal(path, raw)
 

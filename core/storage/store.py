@@ -270,6 +270,8 @@ class Store:
             self._tables.pop(table, None)
             for key in [k for k in self._cache if k[0] == table]:
                 del self._cache[key]
+            for key in [k for k in self._ops if k[0] == table]:
+                del self._ops[key]      # the engine rebuilds the whole table from the records
 
     def _index(self, table: str, p: str) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
         """(list rows, counters) of one village as its files say (journal not applied).
@@ -279,7 +281,7 @@ class Store:
         """
         index_path, data_path = self._index_path(table, p), self._data_path(table, p)
         try:
-            found = sealed.read(index_path)
+            found = sealed.read(index_path, sealed_only=True)
         except CorruptFile as exc:
             self._problem(index_path, exc.reason, rebuilt=True)
             found = None
@@ -337,6 +339,8 @@ class Store:
                 if held is not None:
                     stale.append((rid, held["_p"], _time(held)))
                 rows[rid] = row
+        # A save's time is later than every copy it replaces, even if the clock went back.
+        self._last_t = max([self._last_t, *map(_time, rows.values())])
         self._tables[table] = rows
         if stale and not self.readonly:
             self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]}, [])

@@ -79,11 +79,11 @@ def _index(store: Store, index_path: Path, found, docs: dict, p: str) -> list[st
     if found is None:
         return [f"{_rel(store, index_path)}：没有对应的数据文件"] if index_path.exists() else []
     try:
-        index = sealed.read(index_path)
+        index = sealed.read(index_path, sealed_only=True)
     except CorruptFile as exc:
         return [f"{_rel(store, index_path)}：{exc.reason}（索引，打开台账时会重建）"]
-    if index is None:
-        return [] if not docs else [f"{_rel(store, index_path)}：索引文件缺失（打开台账时会重建）"]
+    if index is None:       # none, or one from before seals: rebuilt when the village is next read
+        return []
     meta = index[0].get(META, {}).get("1", {})
     if meta.get("data") != found[1]:
         return [f"{_rel(store, index_path)}：索引与数据文件版本不符（打开台账时会重建）"]

@@ -1,0 +1,92 @@
+"""Backups by hard links, and restore in one command — on real files."""
+from __future__ import annotations
+
+import os
+
+from core.cli import main
+from core.storage import Store, list_backups, restore_backup
+from core.storage.backups import make_backup
+from core.storage.verify import verify_ledger
+from storage_support import TABLE, V1, V2, data_file, item
+
+
+def test_unchanged_files_are_linked_to_the_last_backup_changed_ones_copied(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V2, "乙")])
+    first = make_backup(tmp_path)
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("c", V1, "丙"))
+    second = make_backup(tmp_path)
+    rel2, rel1 = data_file(tmp_path, V2).relative_to(tmp_path), data_file(tmp_path).relative_to(tmp_path)
+    assert os.stat(first.path / rel2).st_ino == os.stat(second.path / rel2).st_ino      # linked
+    assert os.stat(first.path / rel1).st_ino != os.stat(second.path / rel1).st_ino      # copied
+    live = {os.stat(f).st_ino for f in (tmp_path / "records").rglob("*") if f.is_file()}
+    ours = {os.stat(f).st_ino for f in second.path.rglob("*") if f.is_file()}
+    assert not live & ours                                   # never a link to a live file
+    assert b"\xe4\xb8\x99" not in (first.path / rel1).read_bytes()   # 丙 is not in the first backup
+
+
+def test_a_backup_still_restores_after_the_live_file_is_rewritten(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V2, "乙")])
+    make_backup(tmp_path)
+    backup = make_backup(tmp_path)                          # a second one, mostly links
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1, "甲改"))                # the live village file is replaced
+        s.put(TABLE, *item("b", V2, "乙改"))
+    with open(data_file(tmp_path, V2), "r+b") as fh:        # and one even changed in place
+        fh.write(b"X")
+    restore_backup(tmp_path, backup.name, operator="管理员")
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert s.problems == []
+        assert {s.get(TABLE, r)["data"]["name"] for r in ("a", "b")} == {"甲", "乙"}
+        assert [h["diff"]["name"][1] for h in s.history(TABLE, "a")] == ["甲"]
+    assert verify_ledger(tmp_path) == []
+
+
+def test_snapshots_settings_and_drafts_are_in_backups_and_restored(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1))
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms/registration.v3.yaml").write_text("id: registration\n", "utf-8")
+    (tmp_path / "settings.json").write_text('{"operator": "李芳"}', "utf-8")
+    (tmp_path / "drafts").mkdir()
+    (tmp_path / "drafts/registration--new.json").write_text('{"data": {}}', "utf-8")
+    backup = make_backup(tmp_path)
+    for rel in ("forms/registration.v3.yaml", "settings.json", "drafts/registration--new.json"):
+        assert (backup.path / rel).read_bytes() == (tmp_path / rel).read_bytes()
+    (tmp_path / "forms/registration.v3.yaml").unlink()        # a lost snapshot
+    restore_backup(tmp_path, backup.name)
+    assert (tmp_path / "forms/registration.v3.yaml").read_text("utf-8") == "id: registration\n"
+
+
+def test_a_killed_backups_partial_copy_is_removed_at_the_next_open(tmp_path):
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1))
+    left = tmp_path / "backups/.partial-20260101-000000/records"
+    left.mkdir(parents=True)
+    (left / "x.json").write_bytes(b"{}")
+    with Store(tmp_path, backup_every_hours=24):
+        pass
+    assert not (tmp_path / "backups/.partial-20260101-000000").exists()
+    assert len(list_backups(tmp_path)) == 1
+
+
+def test_restore_is_one_command_audited_and_keeps_the_audit_log(tmp_path, capsys):
+    from core.storage import chain
+
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1, "甲"))
+    backup = make_backup(tmp_path)
+    chain.append_audit(tmp_path, {"action": "导出", "operator": "甲", "full": True})
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("b", V1, "乙"))
+    assert main(["backups", "restore", backup.name, "--operator", "管理员", "--data", str(tmp_path)]) == 0
+    assert backup.name in capsys.readouterr().out
+    audit = chain.read_audit(tmp_path)
+    assert [e["action"] for e in audit] == ["导出", "恢复备份"]
+    assert audit[-1]["operator"] == "管理员" and audit[-1]["backup"] == backup.name
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert sorted(s.index(TABLE)) == ["a"]
+    assert (tmp_path / "quarantine").glob("before-restore-*")
+    assert main(["verify", "--data", str(tmp_path)]) == 0
