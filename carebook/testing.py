@@ -63,8 +63,8 @@ def make_ledger(folder: Path, *, persons: int = 20, seed: int = 7, as_of: dt.dat
 def run_export(ledger: Engine, fmt: str, what: str = "roster", output: Path | None = None, *,
                full: bool = False, progress: Any = None, **params: Any) -> list[Path]:
     """Export as staff would (``Engine.export``): the paths written. ``output`` defaults to an
-    ``export`` folder inside the ledger's data folder."""
-    out = Path(output) if output is not None else Path(ledger.data_dir) / "export"
+    ``export`` folder beside the ledger's data folder (never inside it: the engine refuses that)."""
+    out = Path(output) if output is not None else Path(ledger.data_dir).parent / "export"
     out.mkdir(parents=True, exist_ok=True)
     return ledger.export(what, fmt, out, full=full, progress=progress, **params)
 

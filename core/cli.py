@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core import paths
+from core.divisionargs import UnknownDivision
 from core.privatefiles import private_umask
 from core.problems import CarebookError, ValidationFailed
 from core.textsafety import printable
@@ -48,14 +49,36 @@ def _date(s: str | None) -> dt.date | None:
 
 def _data_dir(args) -> Path:
     if args.data:
-        return Path(args.data)
+        return args.data if paths.is_server(args.data) else Path(args.data)   # a server URL stays a string
     return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
 
 
+_OPENED: list = []     # engines this command opened: their storage problems are told at the end
+
+
 def _engine(args, readonly: bool = False):
+    """The open engine, with --town/--village (names or codes) turned into codes."""
+    from core.divisionargs import resolve_args
     from core.engine import Engine
 
-    return Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+    eng = Engine.open(_data_dir(args), args.forms, operator=getattr(args, "operator", None), readonly=readonly)
+    try:
+        resolve_args(eng.divisions, args)
+    except CarebookError:
+        eng.close()
+        raise
+    _OPENED.append(eng)
+    return eng
+
+
+def _tell_storage_problems() -> None:
+    """Every command says what the storage set aside or rebuilt and where a good copy is."""
+    while _OPENED:
+        for p in _OPENED.pop(0).store.problems:
+            try:
+                _err(f"注意：{p}")
+            except (OSError, ValueError):     # stderr already closed (`carebook ... | head`)
+                return
 
 
 # ------------------------------------------------------------------ forms
@@ -151,20 +174,36 @@ def _after_save_errors(res) -> int:
 
 
 def cmd_records_import(args) -> int:
-    with _engine(args, readonly=args.dry_run) as eng:
+    from core.transfer.importing import mapping_path
+    from core.transfer.importmap import parse_fixed
+
+    fixed = parse_fixed(args.set or [])
+    with _engine(args, readonly=args.dry_run or args.map is not None) as eng:
+        if args.map is not None:
+            cmap = eng.import_mapping(args.form, args.file, fixed=fixed, mapping=args.mapping)
+            for line in cmap.describe():
+                _out(line)
+            written = cmap.save(args.map or mapping_path(args.file[0]))
+            _err(f"列对应已写入 {written}：核对后用 --mapping {written} 导入。")
+            return EXIT_OK
         res = eng.import_records(args.form, args.file, operator=args.operator, dry_run=args.dry_run,
-                                 skip_bad=args.skip_bad)
+                                 skip_bad=args.skip_bad, mapping=args.mapping, fixed=fixed, strict=args.strict)
     for note in res.notes:
         _err(f"提示：{note}")
     for p in res.problems:
         _out(str(p))
+    later = f"（其中 {len(res.incomplete)} 人待补全）" if res.incomplete else ""
     if args.dry_run:
-        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入，{res.refused} 行有问题（未保存）。")
+        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入{later}，{res.refused} 行有问题（未保存）。")
     elif res.problems and not args.skip_bad:
         _err(f"共 {res.rows} 人，{res.refused} 行有问题，全部未导入。请改正后重新导入，"
              "或加 --skip-bad 只导入没有问题的行。")
     else:
-        _err(f"已导入 {res.saved} 人" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+        _err(f"已导入 {res.saved} 人{later}" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+    if res.incomplete and (args.dry_run or res.saved):
+        _out(f"待补全 {len(res.incomplete)} 人（状态“待补全”，不计入汇总表；请在登记表中补全后改为“在册”）：")
+        for item in res.incomplete:
+            _out(f"  {item}")
     return EXIT_REFUSED if res.problems else EXIT_OK
 
 
@@ -233,8 +272,10 @@ def cmd_records_show(args) -> int:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
+        from core.transfer.exportform import masked_retired
+
         if not args.full:
-            rec = eng.masked(rec)
+            rec = {**eng.masked(rec), **masked_retired(rec)}
         if args.json:
             _json(rec)
         else:
@@ -244,6 +285,8 @@ def cmd_records_show(args) -> int:
             for f in form.fields_flat():
                 if f.id in rec["data"]:
                     _out(f"  {f.label}: {rec['data'][f.id]}")
+            for key, item in (rec.get("retired") or {}).items():   # fields the form no longer has
+                _out(f"  （已停用）{item.get('label') or key}: {item.get('value')}")
     return EXIT_OK
 
 
@@ -397,12 +440,15 @@ def cmd_backups(args) -> int:
     from core.storage import list_backups, restore_backup
 
     root = _data_dir(args)
+    if paths.is_server(root):
+        raise CarebookError("服务器上的台账由服务器备份（pg_dump 或基础备份），见 docs/scale.md")
     if args.action == "list":
         for b in list_backups(root):
             _out(str(b))
         return EXIT_OK
-    restore_backup(root, args.name)
-    _out(f"已从备份 {args.name} 恢复。")
+    operator = args.operator or paths.SettingsFile(root / "settings.json").get("operator") or ""
+    aside = restore_backup(root, args.name, operator=operator)
+    _out(f"已从备份 {args.name} 恢复；原来的文件移到了 {aside}。")
     return EXIT_OK
 
 
@@ -427,12 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(add_help=False)
         parser.add_argument("--data", default=default, help="数据文件夹（默认：CAREBOOK_DATA 或用户数据目录）")
         parser.add_argument("--forms", default=default, help="表单文件夹（默认：CAREBOOK_FORMS 或随程序的 forms/）")
+        parser.add_argument("--demo", action="store_true", default=default or False,
+                            help="使用演示台账（单独的数据文件夹，首次使用时生成）")
         return parser
 
     common = common_options(argparse.SUPPRESS)
     p = argparse.ArgumentParser(prog="carebook", parents=[common_options(None)],
                                 description="农村留守老年人信息台账。不带子命令时打开终端界面。")
-    p.add_argument("--demo", action="store_true", help="打开演示台账（单独的数据文件夹，首次使用时生成）")
     p.add_argument("--low-spec", action="store_true", help="低配置模式：关闭动画")
     sub = p.add_subparsers(dest="command", metavar="命令")
 
@@ -458,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--operator")
     c.add_argument("--dry-run", action="store_true", help="只检查，不保存")
     c.add_argument("--skip-bad", action="store_true", help="有问题的行不导入，其余照常导入")
+    c.add_argument("--map", nargs="?", const="", metavar="输出文件",
+                   help="只显示列对应（文件中的列 → 字段）并写成 YAML 文件，不导入；默认写在表格旁")
+    c.add_argument("--mapping", metavar="文件", help="用核对过的列对应文件（--map 生成）")
+    c.add_argument("--set", action="append", metavar="字段=值",
+                   help="全表统一的值，如 --set town=太平镇 --set village=翟庄子村 --set filing_date=2026-12-01")
+    c.add_argument("--strict", action="store_true", help="缺必填项的行也算有问题（不作为“待补全”导入）")
     c.set_defaults(func=cmd_records_import)
     c = rec.add_parser("template", parents=[common], help="生成导入用的空白表格（表头即字段）")
     c.add_argument("form")
@@ -545,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_parser("list", parents=[common], help="列出备份").set_defaults(func=cmd_backups)
     c = bk.add_parser("restore", parents=[common], help="从备份恢复")
     c.add_argument("name")
+    c.add_argument("--operator", help="操作员（记入操作日志）")
     c.set_defaults(func=cmd_backups)
     _register_command_modules(CommandGroups(sub, {"forms": forms, "records": rec, "visits": vis,
                                                   "report": rep, "plugins": plug, "backups": bk},
@@ -634,12 +688,16 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
+    args.open_ui = open_ui          # for commands that show the UI (forms preview)
     func = getattr(args, "func", None)
     try:
         return func(args) if func else cmd_ui(args, open_ui)
     except ValidationFailed as exc:
         for p in exc.problems:
             _out(_problem_line(p))
+        return EXIT_REFUSED
+    except UnknownDivision as exc:       # a --town/--village that names nothing: refused, not run
+        _err(f"错误：{exc}")
         return EXIT_REFUSED
     except CarebookError as exc:
         _err(f"错误：{exc}")
@@ -656,6 +714,8 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
         return EXIT_BROKEN
     except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
         return _internal_error()
+    finally:
+        _tell_storage_problems()
 
 
 def _problem_line(p) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -25,10 +24,11 @@ from core.oserrors import describe_os_error
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
 from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
-from core.records import rollup
+from core.records import incomplete, rollup
 from core.records.recordindex import RecordIndex, Page
 from core.records.shape import refuse_bad_shape, shape_problems
-from core.storage import Store
+from core.storage import Store, chain, check_output
+from core.storage.contract import RecordStore
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
@@ -70,6 +70,7 @@ class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
     plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
+    followups: list[dict] | None = None    # follow-up records this save created (core.followups)
 
     @property
     def id(self) -> str:
@@ -81,12 +82,15 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None,
+                 store: "RecordStore | None" = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
         self.data_dir = Path(data_dir)
-        self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
+        # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
+        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
@@ -99,7 +103,7 @@ class Engine:
         self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
         self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
-        self.store = Store(self.data_dir, readonly=readonly)
+        self.store: RecordStore = store if store is not None else Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
         self.operator = operator or self.settings.get("operator") or ""
         self.forms = load_form_dir(self.forms_dir, self.registry)
@@ -109,10 +113,13 @@ class Engine:
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
         self._row_fields: dict[str, frozenset[str]] | None = None
+        self._guard_forms()
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
     def open(cls, data_dir: Path | str, forms_dir: Path | str | None = None, **kw) -> "Engine":
+        if paths.is_server(data_dir):
+            return cls._open_server(str(data_dir), forms_dir, **kw)
         return cls(Path(data_dir), Path(forms_dir) if forms_dir else None, **kw)
 
     def close(self) -> None:
@@ -125,13 +132,12 @@ class Engine:
         self.close()
 
     def reload_forms(self) -> list[Problem]:
-        """Re-read the form files (the admin edited them) without restarting."""
-        self.forms.reload()
-        self._validators.clear()
+        """Re-read the form files (the admin edited them) without restarting; a broken edit keeps
+        the last good set and says why (`core.lifecycle.publish.reload`)."""
+        from core.lifecycle.publish import reload
+
         self._row_fields = None
-        if not self.readonly:
-            self.snapshots.keep(self.forms)
-        return list(self.forms.problems)
+        return reload(self)
 
     @property
     def problems(self) -> list[str]:
@@ -260,22 +266,26 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None) -> SaveResult:
+             note: str | None = None, base: str | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
+        `base`: the `updated` stamp of the record as the form opened it; a record saved by
+        someone else since is refused (`EditConflict`), not overwritten.
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
+        if base is not None and old is not None and old.get("updated") != base:
+            _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
         errors = self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems, errors)
+        return SaveResult(record, problems, errors, self._followups_after_save(form_id, record))
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
@@ -286,8 +296,9 @@ class Engine:
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        if problems:                       # errors, unaccepted warnings, broken plugins
-            raise ValidationFailed(problems)
+        blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
+        if blocking:                       # errors, unaccepted warnings, broken plugins
+            raise ValidationFailed(blocking)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
@@ -297,7 +308,8 @@ class Engine:
         if accepted:
             meta["warnings_accepted"] = [{"rule": r, "reason": t} for r, t in accepted.items()]
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return {
+        retired = self._retired_values(form_id, data, old, stamp)
+        return {**({"retired": retired} if retired else {}),
             "id": old["id"] if old else str(uuid.uuid4()),
             "form": form_id,
             "version": form.version,
@@ -337,9 +349,7 @@ class Engine:
                 continue   # a part of the prefix is still empty: the required rules will say so
             if "{" in head and not all(data.get(k) for k in _template_names(head)):
                 continue
-            taken = [str(row.get(f.id) or "") for row in self.index(form.id).rows.values()]
-            seqs = [int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()]
-            data = {**data, f.id: f.autonumber.format(**{**data, "seq": max(seqs, default=0) + 1})}
+            data = {**data, f.id: f.autonumber.format(**{**data, "seq": self._next_number(form, f.id, prefix, data)})}
         return data
 
     def _index_row(self, form, record: dict) -> dict:
@@ -540,9 +550,11 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
+                       strict: bool = False):
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
-        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
+        unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
         from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
@@ -550,7 +562,7 @@ class Engine:
         if not dry_run:
             self.operator = operator or self.require_operator("导入记录")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
-                              dry_run=dry_run, skip_bad=skip_bad)
+                              dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
@@ -563,6 +575,7 @@ class Engine:
             raise CarebookError(f"没有名为 “{fmt}” 的导出格式（已安装：{names}）")
         if what not in getattr(exp, "supports", {what}):
             raise CarebookError(f"导出格式 “{fmt}” 不支持导出 {what}")
+        check_output(self.data_dir, output)
         if full:     # written, with the operator, before any personal data leaves
             self.audit_full_read(what, action="完整导出（开始写文件）", format=fmt, output=str(output), params=params)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
@@ -584,27 +597,90 @@ class Engine:
         if self.readonly:
             return
         entry = {"at": now_iso(), "operator": self.operator, **entry}
-        path = self.data_dir / "history" / "audit.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        if hasattr(self.store, "append_audit"):        # a server ledger keeps it on the server
+            return self.store.append_audit(entry)
+        chain.append_audit(self.data_dir, entry)
 
     def audit_log(self) -> list[dict]:
-        path = self.data_dir / "history" / "audit.jsonl"
-        out = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
+        if hasattr(self.store, "audit_log"):
+            return self.store.audit_log()
+        return chain.read_audit(self.data_dir)
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
 
+    # ----------------------------------------------------------------- follow-ups (issue 16)
+    # What a visit finds, tracked to the end; the logic is core.followups, these only delegate.
+    def _followups_after_save(self, form_id: str, record: dict) -> list[dict]:
+        """Follow-ups the saved record's form declares (`followups:`) and it calls for. The
+        record is already stored: a rule that fails is a message for the admin, not a refusal."""
+        from core.followups import create_for
+
+        created, problems = create_for(self, form_id, record, record.get("operator") or "")
+        self.registry.problems.extend(problems)
+        return created
+
+    def followups(self, **filters):
+        """Follow-ups with their state on a day (`core.followups.items`: as_of, town, village,
+        level, person, kinds, open_only, overdue)."""
+        from core.followups import items
+
+        return items(self, **filters)
+
+    def followup_emergencies(self, town: str | None = None):
+        from core.followups import emergencies
+
+        return emergencies(self, town=town)
+
+    def followup_close(self, followup_id: str, result: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import close
+
+        return close(self, followup_id, result, operator=operator, on=on)
+
+    def followup_advance(self, followup_id: str, text: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import advance
+
+        return advance(self, followup_id, text, operator=operator, on=on)
+
+    def followup_contact(self, followup_id: str, row: int, outcome: str, **kw) -> dict:
+        from core.followups import contact
+
+        return contact(self, followup_id, row, outcome, **kw)
+
+    def followup_accept_risk(self, followup_id: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import accept_risk
+
+        return accept_risk(self, followup_id, operator=operator, on=on)
+
+    def followup_refuse_risk(self, followup_id: str, reason: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import refuse_risk
+
+        return refuse_risk(self, followup_id, reason, operator=operator, on=on)
+
+    def followups_sync(self, form_id: str = "visit") -> tuple[int, list[str]]:
+        from core.followups import sync
+
+        return sync(self, form_id, self.operator or "")
+
+    # ----------------------------------------------------------------- storage (issue 14: numbering)
+    def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:
+        """The next sequence number after `prefix` from the village's stored counter (`Store.
+        next_number`); the list rows are scanned only to seed a village that has none yet."""
+        def seed() -> int:
+            taken = [str(row.get(field_id) or "") for row in self.index(form.id).rows.values()]
+            return max((int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()),
+                       default=0)
+
+        def taken(n: int) -> bool:
+            value = form.field(field_id).autonumber.format(**{**data, "seq": n})
+            return self.index(form.id).find(field_id, value) is not None
+
+        part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
+        return self.store.next_number(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken)
+
+    def verify_rollups(self) -> list[str]:
+        """Findings for `carebook verify`: stored rollup rows that differ from the records."""
+        return [msg for form in self.record_forms() if rollup.spec_of(form) for msg in rollup.differences(self, form)]
     # ----------------------------------------------------------------- privacy (issue 14)
     # Masking at every level of a record and its history, searches that cannot spell out a
     # masked number, and an operator named in the audit log before data leaves in full.
@@ -653,6 +729,18 @@ class Engine:
             return self.form(form_id, int(version) if version is not None else None)
         except (CarebookError, TypeError, ValueError):
             return self.form(form_id)
+    # ----------------------------------------------------------------- office sheets (issue 15)
+    def import_mapping(self, form_id: str, paths, *, fixed: dict[str, str] | None = None, mapping=None):
+        """The column mapping an import of `paths` would use (`core.transfer.importmap.ColumnMap`),
+        for the admin to review and save before importing."""
+        from core.transfer.importing import propose_mapping
+
+        return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
+
+    def incomplete(self, form_id: str, ids: Iterable[str] | None = None) -> list[dict]:
+        """Records still 待补全 (all, or those of `ids`), each with what it lacks
+        (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id, ids)
 
     # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
@@ -684,6 +772,62 @@ class Engine:
             self.plugin_set.problems.append(
                 f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
                 f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
+
+
+    # ----------------------------------------------------------------- server ledgers (issue 11)
+    @classmethod
+    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
+        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
+        an operator login's own name goes into history (the server stamps it too)."""
+        from core.storage.pgstore import PgStore
+
+        store = PgStore(url, readonly=kw.get("readonly", False))
+        if store.role != "owner" or not kw.get("operator"):
+            kw["operator"] = store.operator_name
+        try:
+            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+        except BaseException:
+            store.close()
+            raise
+
+
+    # ----------------------------------------------------------------- form lifecycle (issue 10)
+    # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
+
+    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+        from core.lifecycle.publish import staff_forms_dir
+
+        return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
+
+    def _guard_forms(self) -> None:
+        from core.lifecycle.publish import guard
+
+        guard(self)
+
+    def _retired_values(self, form_id: str, data: dict, old: dict | None, at: str) -> dict:
+        """Values of fields the form no longer has, carried over from `old` (never erased)."""
+        from core.lifecycle.retired import carry
+
+        try:
+            old_form = self.form(form_id, old["version"]) if old else None
+        except CarebookError:
+            old_form = None
+        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
+
+    def refresh_for_today(self):
+        """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
+        the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
+        from core.lifecycle.reevaluate import refresh_for_today
+
+        return refresh_for_today(self)
+
+
+def _refuse_stale(current: dict) -> None:
+    from core.storage.contract import EditConflict
+
+    raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
+                       f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
+                       "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
 
 
 _FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")

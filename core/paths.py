@@ -52,9 +52,32 @@ def default_forms_dir() -> Path:
     return mine
 
 
-def default_data_dir() -> Path:
+def default_data_dir() -> Path | str:
+    """A data folder, or a server URL (`postgresql://…`) kept as the string it is."""
     env = os.environ.get("CAREBOOK_DATA")
+    if is_server(env):
+        return env
     return Path(env) if env else Path(user_data_dir(APP, appauthor=False)) / "ledger"
+
+
+def is_server(target: object) -> bool:
+    """`--data postgresql://…`: the ledger is on a PostgreSQL server, not in a folder."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def desk_dir(url: str) -> Path:
+    """This desk's own folder for a server ledger: drafts, settings, local plugins and form
+    snapshots stay here, so a draft survives the server being unreachable.
+    `CAREBOOK_DESK` moves the parent folder (tests, shared machines)."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    label = "-".join(x for x in (parts.username, parts.hostname, parts.path.strip("/")) if x)
+    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:60] or "server"
+    tag = hashlib.sha1(f"{parts.username}@{parts.hostname}:{parts.port}{parts.path}?{parts.query}".encode()).hexdigest()[:8]
+    base = os.environ.get("CAREBOOK_DESK")
+    return (Path(base) if base else Path(user_data_dir(APP, appauthor=False)) / "servers") / f"{label}-{tag}"
 
 
 def demo_data_dir() -> Path:

@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -196,12 +197,13 @@ def test_data_folder_files_are_private(tmp_path):
         eng = open_engine(tmp_path)
         eng.save("registration", person())
         eng.save_draft("registration", None, {"name": "王"})
-        eng.export("records", "csv", tmp_path / "data" / "exports", full=False)
+        written = eng.export("records", "csv", tmp_path / "exports", full=False)   # never inside the data folder
         eng.close()
     finally:
         os.umask(old)
     root = tmp_path / "data"
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(Path(p).stat().st_mode) == 0o600 for p in written)   # exports hold personal data too
     seen = 0
     for path in root.rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -47,7 +47,7 @@ def test_make_ledger_and_run_export_give_a_real_masked_roster(tmp_path):
         assert (tmp_path / "forms" / "registration.yaml").exists()      # the test's own copy
         [path] = run_export(ledger, "csv", "roster", progress=progress)
     text = path.read_text(encoding="utf-8-sig")
-    assert "********" in text and path.parent == tmp_path / "data" / "export"
+    assert "********" in text and path.parent == tmp_path / "export"
 
 
 def test_sample_report_streams_its_rows_once():

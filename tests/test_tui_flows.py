@@ -32,10 +32,12 @@ async def test_visit_from_home_due_list_is_prefilled_with_that_person(tmp_path):
         table.focus()
         await pilot.press("down", "down")
         await pilot.pause()
-        chosen = app.screen._selected_person()
+        chosen = app.screen._selected().record_id
         name = eng.get(chosen)["data"]["name"]
         visits_before = eng.count("visit")
-        await pilot.press("v")
+        await pilot.press("v")                     # the quick visit; F2 for the full form
+        await until(pilot, lambda: screen_names(app)[-1] == "QuickVisitScreen")
+        await pilot.press("f2")
         await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert screen_names(app)[-1] == "FormEntryScreen"
         view = app.screen.view
@@ -44,6 +46,8 @@ async def test_visit_from_home_due_list_is_prefilled_with_that_person(tmp_path):
         assert view.rows["visit_date"].get_value() == TODAY.isoformat()
         for fid, value in VISIT.items():
             view.rows[fid].set_value(value)
+        assert view.rows["visitor"].get_value() == "张丽"     # the operator, until changed
+        view.rows["visitor"].set_value("")
         view.rows["visitor"].editor.focus()
         await type_text(pilot, "刘强")
         await pilot.press("ctrl+s")
@@ -66,7 +70,7 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
         await pilot.pause()
         app.open_person(person.id)
         await settle(pilot)
-        await pilot.press("e")
+        await pilot.press("f2")
         await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         assert screen_names(app)[-1] == "FormEntryScreen"
         await pilot.press("ctrl+r")

@@ -34,6 +34,7 @@ async def fill_person(app, pilot, data: dict) -> None:
             continue
         if fid in TYPED:
             row.editor.focus()
+            row.editor.value = ""                      # 填表人 starts as the operator
             await type_text(pilot, str(value))
         else:
             row.set_value(value)
@@ -174,7 +175,7 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         await pilot.pause()
         app.open_person(saved.id)
         await pilot.pause()
-        await pilot.press("e")
+        await pilot.press("f2")
         await pilot.pause(0.3)
         address = app.screen.view.rows["address"].editor
         assert isinstance(address, Input) and address.value == PERSON["address"]
@@ -197,4 +198,12 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         assert app.engine.get(saved.id)["data"]["status"] == "退出"
         await pilot.press("u")
         await pilot.pause(0.3)
+        assert screen_names(app)[-1] == "ConfirmScreen"        # asked first
+        await pilot.press("enter")
+        await pilot.pause(0.3)
         assert app.engine.get(saved.id)["data"]["status"] == "在册"
+        entries = len(app.engine.history(saved.id, "registration"))
+        await pilot.press("u")                                  # already 在册: nothing recorded
+        await pilot.pause(0.3)
+        assert screen_names(app)[-1] == "PersonScreen"
+        assert len(app.engine.history(saved.id, "registration")) == entries

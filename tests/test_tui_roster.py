@@ -120,3 +120,31 @@ async def test_enter_opens_person_file_with_full_id(tmp_path):
         rec = app.engine.get(app.screen.record_id)
         info = str(app.screen.query_one("#person-info").render())
         assert rec["data"]["id_number"] in info           # full only in the person's own file
+
+
+@drive
+async def test_roster_view_lists_the_people_the_exported_roster_holds(tmp_path):
+    """认定留守老人 on screen and the exported 花名册 count the same people; the screen says which
+    people it lists."""
+    from openpyxl import load_workbook
+
+    app = make_app(tmp_path / "data", persons=120)
+    eng = app.engine
+    out = tmp_path / "花名册.xlsx"
+    written = eng.export("roster", "xlsx", out)
+    sheet = load_workbook(written[0], read_only=True).worksheets[0]
+    seqs = [r[0] for r in sheet.iter_rows(values_only=True) if isinstance(r[0], (int, float))]
+    assert seqs and seqs == list(range(1, len(seqs) + 1))      # the 序号 column: one per person
+    async with app.run_test(size=SIZE) as pilot:
+        await open_roster(pilot)
+        status = app.screen.query_one("#roster-status")
+        active = app.screen.query_one("#roster-table", PagedTable)
+        assert "在册人员（含未认定为留守老年人的）" in str(status.render())
+        all_active = int(str(status.render()).split("共 ")[1].split(" 人")[0])
+        app.screen.query_one("#f-list").value = "roster"
+        await pilot.pause(0.3)
+        text = str(status.render())
+        assert "与导出的花名册相同" in text
+        shown = int(text.split("共 ")[1].split(" 人")[0])
+        assert shown == len(seqs) < all_active
+        assert active.row_count == min(shown, PAGE)

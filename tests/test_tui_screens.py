@@ -29,8 +29,9 @@ async def test_visit_entry_from_person_file_is_prefilled(tmp_path):
                            "physical": "良好", "mental": "良好", "daily_care": "正常", "hazards": ["无"],
                            "referral": "否", "risk_change": "无"}.items():
             view.rows[fid].set_value(value)
-        view.rows["visitor"].editor.focus()
-        await type_text(pilot, "刘强")
+        assert view.rows["visitor"].get_value() == "张丽"          # the operator visits
+        assert view.rows["visit_method"].get_value() == "入户"     # the form's first method
+        assert app.screen.focused is view.rows["visit_level"].editor  # the first field left to fill
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
@@ -50,7 +51,7 @@ async def test_summary_shows_quarter_deadline_and_checks(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         head = str(app.screen.query_one("#summary-head").render())
-        assert "2026Q4" in head and "2026-12-15" in head
+        assert "2026年第4季度" in head and "2026-12-15" in head
         assert app.screen.query_one("#summary-table").row_count >= 2      # towns + 合计
         assert str(app.screen.query_one("#summary-checks").render())
 
@@ -99,8 +100,8 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
     app = make_app(tmp_path / "data")
     eng = app.engine
     person = save_person(eng)
-    eng.save("visit", eng.new_record("visit", **roles.visit_context(eng, person.id, TODAY),
-                                     visitor="刘强", **VISIT))
+    eng.save("visit", eng.new_record("visit", **{**roles.visit_context(eng, person.id, TODAY),
+                                                "visitor": "刘强", **VISIT}))
     reads: list[str] = []
     related, history = eng.related, eng.history
     eng.related = lambda *a, **k: reads.append("visits") or related(*a, **k)
@@ -131,11 +132,14 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         await pilot.press("2")                      # shown before: nothing is read again
         await pilot.pause()
         assert reads == ["visits", "history"]
-        await pilot.press("u")                      # a save while 历史 is hidden
+        await pilot.press("x")                      # a save while 历史 is hidden
         await pilot.pause()
+        app.screen.query_one("#ask-reason").value = "子女返乡"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
         await pilot.press("4")
         await pilot.pause()
-        assert "恢复在册" in str(screen.query_one("#person-history").render())
+        assert "退出台账" in str(screen.query_one("#person-history").render())
 
 
 @drive
@@ -153,8 +157,8 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
                                     "child_phone": "13811112222", "child_contact": "每周"},
                                    {"child_name": "钱红", "child_relation": "女", "child_whereabouts": "北京市",
                                     "child_phone": "13811113333", "child_contact": "每月"}])
-    eng.save("visit", eng.new_record("visit", **roles.visit_context(eng, first.id, TODAY),
-                                     visitor="刘强", **VISIT))
+    eng.save("visit", eng.new_record("visit", **{**roles.visit_context(eng, first.id, TODAY),
+                                                "visitor": "刘强", **VISIT}))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.open_person(first.id)

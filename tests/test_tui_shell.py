@@ -7,7 +7,7 @@ from pathlib import Path
 from core.engine import Engine
 from core.problems import CarebookError
 from tui.app import CarebookApp
-from tui.screens.home import HomeScreen
+from tui.screens.home import DUE_TITLE, HomeScreen
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
@@ -62,7 +62,7 @@ async def test_home_counts_and_deadline(tmp_path):
         deadline = str(app.screen.query_one("#home-deadline").render())
         assert "2026-12-15" in deadline and "还有 15 天" in deadline
         due = str(app.screen.query_one("#home-due").render())
-        assert "本周应探访" in due and "已逾期" in due
+        assert "7 天内应探访" in due and "已逾期" in due
         assert OPERATOR in app.sub_title
 
 
@@ -88,7 +88,7 @@ async def test_home_draws_before_the_due_list_and_makes_its_table_when_ready(tmp
         assert isinstance(home, HomeScreen)
         assert "正在计算应探访人员" in str(home.query_one("#home-due").render())
         assert not home.query("DataTable")
-        assert home.query_one("#home-due-wait").border_title == "应探访与已逾期（回车：打开档案）"
+        assert home.query_one("#home-due-wait").border_title == DUE_TITLE
         await pilot.press("v")
         await pilot.pause()
         assert screen_names(app)[-1] == "HomeScreen"

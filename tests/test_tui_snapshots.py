@@ -1,11 +1,24 @@
-"""Layout snapshots at 80x24 of home, roster and the registration form (fixed data and date)."""
+"""Layout snapshots at 80x24 (fixed data, date and clock) of the screens a village clerk uses:
+home, roster (the 花名册 view), a person's file, registration refused with its problems, the
+quick visit and the full visit form, the summary and export. Each SVG was looked at as a
+picture before it was accepted (`--snapshot-update`, then opened in a browser)."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, make_app  # noqa: E402
+from tui_support import SIZE, make_app, save_person, until  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch):
+    """Saves stamp the wall clock (更新于 … in the person's title): fixed for the pictures."""
+    import core.engine
+
+    monkeypatch.setattr(core.engine, "now_iso", lambda: "2026-11-30T09:30:00+08:00")
 
 
 async def settle(pilot):
@@ -22,29 +35,88 @@ async def steady(pilot):
     await pilot.pause()
 
 
-def test_home_snapshot(snap_compare, tmp_path):
-    async def home(pilot):
+def shot(snap_compare, app, steps) -> bool:
+    async def run(pilot):
+        await until(pilot, lambda: pilot.app.screen.query("#home-due-table") or
+                    type(pilot.app.screen).__name__ != "HomeScreen")
+        await settle(pilot)
+        await steps(pilot)
         await settle(pilot)
         await steady(pilot)
 
-    assert snap_compare(make_app(tmp_path / "data", persons=30), terminal_size=SIZE, run_before=home)
+    return snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_home_snapshot(snap_compare, tmp_path):
+    async def home(pilot):
+        pass
+
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), home)
 
 
 def test_roster_snapshot(snap_compare, tmp_path):
     async def roster(pilot):
-        await settle(pilot)
         await pilot.press("r")
         await pilot.pause()
-        await steady(pilot)
+        pilot.app.screen.query_one("#f-list").value = "roster"      # 认定留守老人: the 花名册's people
+        await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path / "data", persons=30), terminal_size=SIZE, run_before=roster)
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), roster)
 
 
-def test_form_snapshot(snap_compare, tmp_path):
-    async def form(pilot):
-        await settle(pilot)
+def test_person_file_snapshot(snap_compare, tmp_path):
+    app = make_app(tmp_path / "data")
+    person = save_person(app.engine)
+
+    async def person_file(pilot):
+        pilot.app.open_person(person.id)
+        await pilot.pause(0.3)
+
+    assert shot(snap_compare, app, person_file)
+
+
+def test_registration_with_errors_snapshot(snap_compare, tmp_path):
+    async def refused(pilot):
         await pilot.press("n")
         await pilot.pause(0.5)
-        await steady(pilot)
+        pilot.app.screen.view.rows["id_number"].editor.value = "120116195003040025"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.5)
 
-    assert snap_compare(make_app(tmp_path / "data"), terminal_size=SIZE, run_before=form)
+    assert shot(snap_compare, make_app(tmp_path / "data"), refused)
+
+
+def test_quick_visit_snapshot(snap_compare, tmp_path):
+    async def quick(pilot):
+        await pilot.press("v")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), quick)
+
+
+def test_visit_form_snapshot(snap_compare, tmp_path):
+    async def full(pilot):
+        await pilot.press("v")
+        await pilot.pause(0.5)
+        await pilot.press("f2")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), full)
+
+
+def test_summary_snapshot(snap_compare, tmp_path):
+    async def summary(pilot):
+        await pilot.press("s")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), summary)
+
+
+def test_export_snapshot(snap_compare, tmp_path):
+    async def export(pilot):
+        await pilot.press("e")
+        await pilot.pause(0.5)
+        pilot.app.screen.query_one("#x-output").value = "导出/花名册-2026-11-30.csv"   # not the tmp path
+        await pilot.pause()
+
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), export)

@@ -124,7 +124,7 @@ async def test_taiping_record_must_answer_the_town_field_and_opens_with_it(tmp_p
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
-        await pilot.press("e")                               # 修改: an existing 太平镇 record
+        await pilot.press("f2")                              # 修改: an existing 太平镇 record
         await pilot.pause(0.3)
         assert screen_names(app)[-1] == "FormEntryScreen"
         assert app.screen.view.rows[FIELD].get_value() == "否"

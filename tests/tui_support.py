@@ -126,3 +126,32 @@ def drive(test):
 def save_person(eng, **changes):
     """A registered person, saved the way the form saves one (defaults such as 在册 included)."""
     return eng.save("registration", eng.new_record("registration", **dict(PERSON, **changes)))
+
+
+def screen_text(app, typed: bool = True) -> str:
+    """What the terminal shows now, as lines of text: the top screen composited at its size,
+    read from the rendered strips (not from widget state), so a message that is set but hidden,
+    cut or scrolled away is not found. Wide characters appear once. With `typed=False` the
+    text boxes are blanked: what the clerk typed there (a search in pinyin, a file path) is
+    theirs, not the program's words."""
+    from textual.strip import Strip
+    from textual.widgets import Input
+
+    strips = app.screen._compositor.render_strips()
+    if not typed:
+        for widget, (region, clip) in app.screen._compositor.visible_widgets.items():
+            if isinstance(widget, Input):
+                box = region.intersection(clip)
+                for y in range(box.y, box.bottom):
+                    s = strips[y]
+                    strips[y] = Strip.join([s.crop(0, box.x), Strip.blank(box.width),
+                                            s.crop(box.right, s.cell_length)])
+    return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def region_text(app, widget, region=None) -> list[str]:
+    """The rendered lines inside one widget's region on screen (e.g. the form beside the section
+    list), or inside `region`, cut from the composited screen as `screen_text` reads it."""
+    region = region or widget.region
+    strips = app.screen._compositor.render_strips()
+    return [s.crop(region.x, region.right).text.rstrip() for s in strips[region.y:region.bottom]]

@@ -21,6 +21,9 @@ from core.engine import Engine
 from core.problems import CarebookError
 
 from . import roles
+from .widgets.followups import emergency_mark
+from .keys import key_name
+from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
 TITLE = "农村留守老年人信息台账"
 
@@ -32,18 +35,20 @@ class CarebookApp(App):
     TITLE = TITLE
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    COMMANDS = App.COMMANDS | {PinyinCommands, PeopleCommands}
     BINDINGS = [
         Binding("f1", "help", "帮助"),
         Binding("ctrl+q", "quit", "退出", priority=True),
         # Declared here so the footer and F1 describe it in Chinese (Textual's own says "palette").
-        Binding("ctrl+p", "command_palette", "命令", show=False, key_display="^p", priority=True,
-                tooltip="打开命令面板：输入中文查找功能"),
+        Binding("ctrl+p", "command_palette", "命令", show=False, priority=True,
+                tooltip="打开命令面板：输入中文或拼音首字母查找功能和人员"),
     ]
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
                  today: dt.date | None = None,
-                 demo_opener: Callable[[], Engine] | None = None) -> None:
+                 demo_opener: Callable[[], Engine] | None = None, start_form: str | None = None) -> None:
         super().__init__()
+        self.start_form = start_form    # `carebook forms preview FORM`: open this form's entry screen
         self.engine = engine
         self.demo = demo
         self.low_spec = low_spec
@@ -57,6 +62,10 @@ class CarebookApp(App):
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Every key in Chinese style (Ctrl+S, F1, Esc), on every screen (`tui.keys`)."""
+        return binding.key_display or key_name(binding.key)
 
     # ------------------------------------------------------------------ facts for screens
     @property
@@ -79,7 +88,8 @@ class CarebookApp(App):
             parts.append("演示数据")
         if self.operator:
             parts.append(f"操作员：{self.operator}")
-        self.sub_title = "  ".join(parts)
+        parts.append(emergency_mark(self.engine))      # open 应急 follow-ups, on every screen
+        self.sub_title = "  ".join(p for p in parts if p)
 
     # ------------------------------------------------------------------ errors
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -121,6 +131,7 @@ class CarebookApp(App):
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
         self.generation += 1
+        self.refresh_subtitle()
 
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
@@ -141,6 +152,8 @@ class CarebookApp(App):
             from .screens.operator import OperatorScreen
 
             self.push_screen(OperatorScreen())
+        if self.start_form:
+            self.open_form(self.start_form)
 
     def switch_to_demo(self) -> None:
         """The start screen's 打开演示数据: close this ledger, open the demo one."""
@@ -205,8 +218,27 @@ class CarebookApp(App):
             return
         self.push_screen(screen)
 
-    def open_visit(self, person_id: str) -> None:
-        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today))
+    def open_visit(self, person_id: str, level: str | None = None) -> None:
+        """The full visit form, filled in as far as known (operator, level, today, method)."""
+        self.open_form(roles.VISIT_FORM, None, **roles.visit_context(self.engine, person_id, self.today,
+                                                                     self.operator, level))
+
+    def quick_visit(self, person_id: str, level: str | None = None) -> None:
+        """A routine visit in two keys (V, Enter); the full form is one key (F2) away."""
+        from .screens.quickvisit import QuickVisitScreen
+
+        self.push_screen(QuickVisitScreen(person_id, level))
+
+    def visit_rounds(self, people: list[tuple[str, str | None]], place: str) -> None:
+        """Walk a village's due people one after another (`tui.screens.quickvisit.Rounds`)."""
+        from .screens.quickvisit import Rounds
+
+        Rounds(self, people, place).next()
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, speaking Chinese (`tui.palette`)."""
+        if self.use_command_palette and not CarebookPalette.is_open(self):
+            self.push_screen(CarebookPalette())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -226,7 +258,8 @@ class CarebookApp(App):
         elif where == "roster":
             self.open_roster()
         elif where == "register":
-            self.open_form(roles.PERSON_FORM)
+            form = roles.form_or_none(self.engine, roles.PERSON_FORM)
+            self.open_form(roles.PERSON_FORM, **(roles.operator_context(form, self.operator) if form else {}))
         elif where == "summary":
             self.push_screen(SummaryScreen())
         elif where == "export":
@@ -235,6 +268,10 @@ class CarebookApp(App):
             self.push_screen(AdminScreen())
         elif where == "operator":
             self.push_screen(OperatorScreen())
+        elif where in ("followups", "referrals"):
+            from .screens.followups import FollowupsScreen
+
+            self.push_screen(FollowupsScreen(town_view=where == "referrals"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette finds every screen by its Chinese name."""
@@ -246,6 +283,8 @@ class CarebookApp(App):
             ("export", "导出", "导出花名册、汇总表或记录"),
             ("admin", "管理", "表单检查、重新加载表单、已安装插件"),
             ("operator", "更换操作员", "填写当前操作员姓名"),
+            ("followups", "跟进事项", "探访发现的问题、上报转介、应急处置，逾期的在前"),
+            ("referrals", "街镇转介清单", "各村上报街镇、转介部门和应急的事项"),
         ):
             yield SystemCommand(title, help_text, lambda w=where: self.action_go(w))
         yield SystemCommand("帮助", "当前界面的按键说明", self.action_help)
@@ -281,7 +320,8 @@ def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: 
     return engine
 
 
-def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False) -> int:
+def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False,
+        start_form: str | None = None) -> int:
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
     import os
     import sys
@@ -298,7 +338,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
+    try:    # ages and what follows from them, recomputed on the first open of a new day
+        engine.refresh_for_today()
+    except CarebookError as exc:
+        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
     app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
-                      demo_opener=lambda: open_demo_engine(forms_dir))
+                      demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
     return 0

@@ -18,6 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from core.problems import Problem
+from core.records.wording import clerk_problem
 
 from .widgets.fields import FieldRow
 
@@ -126,13 +127,14 @@ class FormView(VerticalScroll):
 
     # ------------------------------------------------------------------ problems
     def show_problems(self, problems: list[Problem], only: set[str] | None = None) -> FieldRow | None:
-        """Put each problem at its field (top-level part of its path); first row with one."""
+        """Put each problem under the field the clerk should correct, in clerk words
+        (`core.records.wording`): a computed field's problem goes to its input; the first
+        row shown with one is returned."""
         by_field: dict[str, list[str]] = {}
         for p in problems:
-            top = (p.path or "").split(".")[0].split("[")[0]
-            if top in self.rows:
-                prefix = "" if p.is_error else "提醒："
-                by_field.setdefault(top, []).append(prefix + p.message)
+            target, text = clerk_problem(self.form, p)
+            if target in self.rows:
+                by_field.setdefault(target, []).append(text)
         first = None
         for fid, row in self.rows.items():
             if only is not None and fid not in only:

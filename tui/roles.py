@@ -23,6 +23,7 @@ ACTIVE, EXITED = "在册", "退出"
 EXIT_REASON = "exit_reason"
 EXIT_DATE = "exit_date"
 RISK = "risk_level"
+ELIGIBLE, ELIGIBLE_YES = "eligible", "是"    # 认定结果: who the exported 花名册 lists (forms/roster.yaml)
 STATUS_LIST = "record_status"
 EXIT_REASON_LIST = "exit_reason"
 
@@ -143,12 +144,51 @@ def carried_values(engine: Any, form, person_id: str) -> dict:
     return out
 
 
-def visit_context(engine: Any, person_id: str, today: dt.date) -> dict:
-    """A new visit starts filled in: which person, today's date, the person's town and village."""
+# Fields that name who fills the form in or who visits: a new record starts with the operator.
+OPERATOR_FIELDS = ("filler", "visitor")
+VISIT_LEVEL, VISIT_METHOD = "visit_level", "visit_method"
+# A routine visit, as the due list's visits mostly are: the clerk saw the elder, found nothing
+# wrong and changed nothing. The quick visit shows these words before saving them; anything
+# else goes on the full visit form. Only values the visit form offers are used.
+ROUTINE_VISIT = {"saw_person": "是", "physical": "良好", "mental": "良好", "daily_care": "正常",
+                 "hazards": ["无"], "referral": "否", "risk_change": "无"}
+
+
+def operator_context(form, operator: str) -> dict:
+    """{filler/visitor: operator} for the fields of `form` that name who is filling it in."""
+    return {fid: operator for fid in OPERATOR_FIELDS if operator and form.field(fid) is not None}
+
+
+def offered(form, field_id: str, value: Any) -> bool:
+    """Whether `value` (or every item of a list) is one of the field's choices."""
+    f = form.field(field_id)
+    if f is None:
+        return False
+    if f.choices is None:
+        return True
+    values = {v for v, _ in form.choices_for(f)}
+    return all(v in values for v in value) if isinstance(value, list) else value in values
+
+
+def routine_values(form) -> dict:
+    """ROUTINE_VISIT as far as the visit form has those fields and choices."""
+    return {k: v for k, v in ROUTINE_VISIT.items() if offered(form, k, v)}
+
+
+def visit_context(engine: Any, person_id: str, today: dt.date, operator: str = "",
+                  level: str | None = None) -> dict:
+    """A new visit starts filled in: which person, today's date, the person's town and village,
+    the operator as visitor, the level the due list asked for and the form's first method."""
     form = form_or_none(engine, VISIT_FORM)
     if form is None:
         return {}
     ctx: dict[str, Any] = carried_values(engine, form, person_id)
+    ctx.update(operator_context(form, operator))
+    if level and offered(form, VISIT_LEVEL, level):
+        ctx[VISIT_LEVEL] = level
+    method = form.field(VISIT_METHOD)
+    if method is not None and form.choices_for(method):
+        ctx[VISIT_METHOD] = form.choices_for(method)[0][0]
     ref = ref_field(form, PERSON_FORM)
     if ref:
         ctx[ref] = person_id

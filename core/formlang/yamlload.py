@@ -113,7 +113,7 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     return doc
 
 
-_CACHE_VERSION = 2   # bump when YamlDoc or the loader's output changes
+_CACHE_VERSION = 3   # bump when YamlDoc or the loader's output changes
 _CACHE_KEEP = 100
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from core.formlang.fullwidth import fullwidth_colon
 from core.problems import Problem
 from core.formlang.yamlload import Coerced, Path_, YamlDoc, dotted
 
@@ -247,7 +248,7 @@ def parse(text: str, file: str = "<text>") -> YamlDoc:
         doc.data = _Builder(loader, doc).build(node, ())
     except yaml.YAMLError as exc:
         doc.data = None
-        doc.problems.append(_syntax_problem(exc, file))
+        doc.problems.append(fullwidth_colon(text, _syntax_problem(exc, file)))
     except _Fatal as exc:
         line, col = _pos(exc.node)
         doc.data = None

@@ -160,3 +160,20 @@ def covers(spec: dict | None, date_field: str, names: set[str]) -> bool:
     by `date_field`: they must read nothing but the rollup's key."""
     return bool(spec) and spec.get("date") == date_field and bool(spec.get("key")) and names <= {spec["key"]}
 
+
+
+def differences(eng, form) -> list[str]:
+    """Chinese findings where stored rollup rows differ from a recount (`carebook verify`)."""
+    table = table_of(form.id)
+    stored = {ref: {k: v for k, v in row.items() if k == COUNTS or not k.startswith("_")}
+              for ref, row in eng.store.index(table).items()}
+    expected = scan(eng, form)
+    out = []
+    for ref in sorted(set(stored) | set(expected)):
+        have, want = stored.get(ref, {}), expected.get(ref, {})
+        if COUNTS not in have:          # a row from before counts were kept: its dates still count
+            want = {k: v for k, v in want.items() if k != COUNTS}
+        if have != want:
+            out.append(f"汇总表 {table} 中 {ref} 的最近探访日期或季度探访次数与探访记录不符："
+                       f"存的是 {have or '无'}，应为 {want or '无'}")
+    return out

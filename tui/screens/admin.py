@@ -40,7 +40,7 @@ class AdminScreen(BaseScreen):
     def show(self) -> None:
         forms = self.eng.forms
         problems = list(forms.problems)
-        names = "、".join(f"{f.id}（第{f.version}版）" for f in self.eng.record_forms())
+        names = "、".join(f"{f.title}（{f.id}.yaml，第{f.version}版）" for f in self.eng.record_forms())
         self.query_one("#admin-forms-head", Static).update(
             f"已加载表单：{names or '无'}\n" + (f"发现 {len(problems)} 个问题：" if problems else "表单文件检查通过。"))
         self.query_one("#admin-problems", PagedTable).show_rows(

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
+from ..widgets.ticks import TickBox
 from .base import BaseScreen
 from .summary import quarter_label, recent_quarters
 
@@ -41,7 +42,7 @@ class ExportScreen(BaseScreen):
                          compact=True)
             yield Label("保存到")
             yield Input("", id="x-output", compact=True)
-            yield Checkbox("完整个人信息（不隐去身份证号、电话；会记入审计日志）", id="x-full", compact=True)
+            yield TickBox("完整个人信息（不隐去身份证号、电话；会记入审计日志）", id="x-full", compact=True)
             yield Button("开始导出 Ctrl+S", id="x-run", variant="primary", compact=True)
             yield ProgressBar(id="x-progress", show_eta=False)
             yield Static("" if exporters else "没有安装任何导出插件。", id="x-result")
@@ -96,9 +97,20 @@ class ExportScreen(BaseScreen):
 
         output.parent.mkdir(parents=True, exist_ok=True)
         written = self.app.attempt(self.eng.export, what, fmt, output, full=full, progress=progress, **params)
-        self.app.call_from_thread(self.done, written)
+        rows = self.rows_written(what, params) if written else None
+        self.app.call_from_thread(self.done, written, rows)
 
-    def done(self, written) -> None:
+    def rows_written(self, what: str, params: dict) -> int | None:
+        """How many rows the roster or summary file holds: the report the exporter wrote
+        (`ExportJob.report`), asked again, so the clerk can compare it with the screen."""
+        if what not in ("roster", "summary"):
+            return None
+        report = self.app.attempt(self.eng.report, what, **params)
+        if report is None:
+            return None
+        return report.row_count if report.row_count is not None else sum(1 for _ in report.rows)
+
+    def done(self, written, rows: int | None = None) -> None:
         self.query_one("#x-run", Button).disabled = False
         result = self.query_one("#x-result", Static)
         if written is None:
@@ -106,5 +118,7 @@ class ExportScreen(BaseScreen):
             return
         bar = self.query_one("#x-progress", ProgressBar)
         bar.update(total=bar.total or 1, progress=bar.total or 1)   # progress ticks every 1000 rows
-        result.update("已导出：\n" + "\n".join(str(p) for p in written))
-        self.app.notify(f"已导出 {len(written)} 个文件", timeout=5)
+        what = WHAT.get(self.query_one("#x-what", Select).value, "")
+        counted = f"{what} {rows} 行" if rows is not None else f"{len(written)} 个文件"
+        result.update(f"已导出{counted}，保存在：\n" + "\n".join(str(p) for p in written))
+        self.app.notify(f"已导出{counted}", timeout=5)

@@ -22,10 +22,13 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.problems import CarebookError, Problem, ValidationFailed
+from core.records.wording import clerk_problem, plain
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
+from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow
+from ..widgets.problems import ProblemsPanel
 from .base import BaseScreen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
@@ -42,6 +45,7 @@ class FormEntryScreen(BaseScreen):
         Binding("f4", "section(1)", "下一节"),
         Binding("ctrl+r", "override", "改判"),
         Binding("ctrl+g", "open_duplicate", "打开重复档案", show=False),
+        Binding("f8", "problems", "问题列表", show=False),
     ]
     HELP_TEXT = ("Tab / Shift+Tab 在字段间移动，F3/F4 跳到上一节/下一节，Ctrl+S 保存。"
                  "带 * 的字段必填；灰色字段由系统计算。离开字段时检查该字段，保存时检查全部。"
@@ -76,6 +80,7 @@ class FormEntryScreen(BaseScreen):
         with Horizontal(id="form-body"):
             yield OptionList(*[Option(s.title, id=s.id) for s in self.form.sections], id="form-sections")
             yield FormView(self.form, self.eng, id="form-view")
+        yield ProblemsPanel(id="form-problems")
         yield Static("", id="form-live")
         yield Static("", id="form-help")
         yield from self.compose_footer()
@@ -89,15 +94,24 @@ class FormEntryScreen(BaseScreen):
         self.view.set_data(self.start, self._ref_labels(self.start))
         self.recompute()
         self.call_after_refresh(self._take_baseline)
-        first = next((r for r in self.view.rows.values() if not r.computed and r.display), None)
-        if first:
-            first.editor.focus()
+        self.focus_first_empty()
         draft = self.attempt(self.eng.load_draft, self.form_id, self.record_id)
         if draft and draft != self.start:
             self.app.push_screen(
                 ConfirmScreen("发现上次未保存的草稿，是否恢复？",
                               [("restore", "恢复草稿"), ("drop", "不恢复，删除草稿")], title="草稿"),
                 lambda answer: self._draft_answer(answer, draft))
+
+    def focus_first_empty(self) -> None:
+        """Focus where typing starts: on a new record the first shown required field still empty
+        (a visit opened with person, date, level and visitor filled starts at 是否见到本人), else
+        the first empty one; on a record being corrected, the first field."""
+        rows = [r for r in self.view.rows.values() if not r.computed and r.display
+                and r.hint not in ("reference", "repeat")]
+        empty = [r for r in rows if r.get_value() in (None, "", [])] if self.record is None else []
+        first = next((r for r in empty if r.field.required is True), empty[0] if empty else rows[0] if rows else None)
+        if first is not None:
+            first.editor.focus()
 
     def _take_baseline(self) -> None:
         self.baseline = (self.current_data(), dict(self.overrides))
@@ -226,23 +240,56 @@ class FormEntryScreen(BaseScreen):
         if row.computed or row.hint == "repeat" or not self._current_row(row):
             return
         value, message = normalize_value(self.eng, row.field, row.get_value())
-        if message:
-            row.show_error(message)
-            return
-        if value != row.get_value() and row.hint == "text":
+        if value != row.get_value() and row.hint == "text" and not message:
             row.set_value(value)       # e.g. an ID number upgraded from 15 to 18 digits
         problems = self.attempt(self.eng.validate, self.form_id, self.current_data(), self.record_id,
                                 accepted=self.accepted) or []
+        self.refresh_problems(problems)
+        if message:
+            row.show_error(plain(message, row.field.label))
+            return
         self.view.show_problems(problems, only={row.field.id})
         if row.field.unique and value:
             self._check_duplicate(row, value)
+
+    @property
+    def problems_panel(self) -> ProblemsPanel:
+        return self.query_one(ProblemsPanel)
+
+    def refresh_problems(self, problems: list[Problem]) -> None:
+        """Once a save was refused, the panel follows every correction until nothing is left."""
+        panel = self.problems_panel
+        if panel.active:
+            shown = {fid for fid, r in self.view.rows.items() if r.display}
+            if not panel.show(self.form, problems, shown):
+                self.app.notify("问题已全部改正，可以按 Ctrl+S 保存", timeout=4)
+
+    def action_problems(self) -> None:
+        panel = self.problems_panel
+        if panel.display:
+            panel.focus()
+
+    @on(ProblemsPanel.Jump)
+    def jump_to_field(self, event: ProblemsPanel.Jump) -> None:
+        row = self.view.rows.get(event.field_id)
+        if row is None:
+            return
+        if not row.display:
+            self.app.notify(f"{row.field.label}现在不用填写")
+            return
+        self.view.scroll_to_widget(row, animate=False)
+        target = row.editor
+        if row.hint == "repeat":
+            target = row.editor.query_one("RepeatTable")
+        elif row.hint == "reference":
+            target = row.query_one("Button")
+        target.focus(scroll_visible=False)
 
     def _check_duplicate(self, row: FieldRow, value: Any) -> None:
         other = self.attempt(self.eng.find_unique, self.form_id, row.field.id, value, self.record_id)
         self.duplicate_of = other
         if other:
-            row.show_error(f"{row.field.label}已登记：{person_label(self.eng, row.field, other)}"
-                           f"（按 Ctrl+G 打开该档案）")
+            row.show_error(f"已登记：{person_label(self.eng, row.field, other)}，按 Ctrl+G 打开该档案")
 
     def action_open_duplicate(self) -> None:
         if self.duplicate_of:
@@ -255,12 +302,14 @@ class FormEntryScreen(BaseScreen):
         data = self.current_data()
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
-                                   reasons=self.accepted or None, overrides=self.overrides or None)
+                                   reasons=self.accepted or None, overrides=self.overrides or None,
+                                   base=self.record["updated"] if self.record else None)
         except ValidationFailed as exc:
             self._refused(exc.problems)
             return
-        except CarebookError as exc:
+        except CarebookError as exc:     # a conflict, a server away: the form and a draft keep the input
             self.app.show_error(exc)
+            self.keep_draft()
             return
         except OSError as exc:
             self.app.show_error(f"保存失败，文件无法写入：{exc.strerror or exc}。已输入的内容保留在草稿中。")
@@ -269,7 +318,7 @@ class FormEntryScreen(BaseScreen):
         self.baseline = None
         self.app.ledger_changed()
         self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
-        self.app.notify(f"已保存：{self.form.title}", timeout=4)
+        self.app.notify(f"已保存：{self.form.title}" + followups_note(result), timeout=4)
         saved_id = result.id
         self.app.pop_screen()
         if self.form_id == roles.PERSON_FORM and self.record_id is None:
@@ -279,12 +328,12 @@ class FormEntryScreen(BaseScreen):
         errors = [p for p in problems if p.is_error]
         first = self.view.show_problems(problems)
         if errors:
+            shown = {fid for fid, r in self.view.rows.items() if r.display}
+            count = self.problems_panel.show(self.form, problems, shown)
             if first is not None:
-                first.editor.focus()
-                self.view.scroll_to_widget(first, animate=False)
-            lines = [self._problem_line(p) for p in errors[:8]]
-            more = f"\n……共 {len(errors)} 处" if len(errors) > 8 else ""
-            self.app.notify("\n".join(lines) + more, title="有错误，未保存", severity="error", timeout=10)
+                self.jump_to_field(ProblemsPanel.Jump(first.field.id))
+            self.app.notify(f"共 {count} 处需要改正，已列在下方；改正一处少一处。",
+                            title="有错误，未保存", severity="error", timeout=6)
             return
         warnings = {p.rule: p for p in problems if not p.is_error and p.rule}   # one ask per rule
         asks = [Ask(rule, self._problem_line(p)) for rule, p in warnings.items()]
@@ -296,9 +345,9 @@ class FormEntryScreen(BaseScreen):
             lambda answers: answers and self.action_save(answers))
 
     def _problem_line(self, p: Problem) -> str:
-        top = (p.path or "").split(".")[0]
-        f = self.form.field(top) if top else None
-        return f"{f.label}：{p.message}" if f else p.message
+        target, text = clerk_problem(self.form, p)
+        f = self.form.field(target) if target else None
+        return f"{f.label}：{text}" if f else text
 
     def action_override(self) -> None:
         fields = [f for f in self.form.fields_flat() if f.override]

@@ -1,14 +1,14 @@
 """F1: the keys of the screen underneath, in Chinese, plus what that screen is for."""
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-KEY_NAMES = {"escape": "Esc", "enter": "回车", "ctrl+s": "Ctrl+S", "ctrl+p": "Ctrl+P", "ctrl+q": "Ctrl+Q",
-             "pagedown": "PageDown", "pageup": "PageUp", "delete": "Delete", "insert": "Insert"}
+from ..keys import describe, key_name
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,8 +25,8 @@ class HelpScreen(ModalScreen[None]):
             if not isinstance(binding, Binding) or not binding.description or binding.key in seen:
                 continue
             seen.add(binding.key)
-            keys = " / ".join(KEY_NAMES.get(k, k.upper() if len(k) <= 3 else k) for k in binding.key.split(","))
-            lines.append(f"  {keys:<16} {binding.tooltip or binding.description}")
+            keys = key_name(binding.key)
+            lines.append(f"  {keys}{' ' * max(1, 16 - cell_len(keys))}{binding.tooltip or describe(binding.description)}")
         text = getattr(self.under, "HELP_TEXT", "") or ""
         with Vertical(classes="dialog wide"):
             yield Static("帮助（Esc 关闭）", classes="dialog-title")

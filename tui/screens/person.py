@@ -18,8 +18,10 @@ from core.problems import CarebookError, ValidationFailed
 
 from .. import roles
 from ..form_renderer import town_form
-from ..widgets.pagedtable import PagedTable
+from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
+from ..widgets.pagedtable import PagedTable, column
 from .base import BaseScreen
+from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
 
@@ -30,7 +32,7 @@ VISIT_COLUMNS = ("visit_date", "visit_level", "visit_method", "visitor", "risk_c
 
 class PersonScreen(BaseScreen):
     BINDINGS = [
-        Binding("e", "edit", "修改"),
+        Binding("f2", "edit", "修改"),      # F2 修改 as in the quick visit; E is 导出 everywhere
         Binding("v", "visit", "登记探访"),
         Binding("x", "exit_ledger", "退出台账"),
         Binding("u", "restore", "恢复在册"),
@@ -38,9 +40,10 @@ class PersonScreen(BaseScreen):
         Binding("2", "tab('supporters')", "赡养人", show=False),
         Binding("3", "tab('visits')", "探访", show=False),
         Binding("4", "tab('history')", "历史", show=False),
+        Binding("5", "tab('followups')", "跟进", show=False),
     ]
-    HELP_TEXT = ("数字键 1-4 切换：基本信息、子女及赡养人、探访记录、修改历史。"
-                 "E 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复在册。")
+    HELP_TEXT = ("数字键 1-5 切换：基本信息、子女及赡养人、探访记录、修改历史、跟进事项。"
+                 "F2 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复已退出的人员。")
 
     def __init__(self, record_id: str) -> None:
         super().__init__()
@@ -61,6 +64,7 @@ class PersonScreen(BaseScreen):
             yield TabPane("2 子女及赡养人", id="supporters")
             yield TabPane("3 探访记录", id="visits")
             yield TabPane("4 修改历史", id="history")
+            yield TabPane("5 跟进", id="followups")
         if self.record is not None:
             self.filled.add("info")
         yield from self.compose_footer()
@@ -103,7 +107,7 @@ class PersonScreen(BaseScreen):
         data = self.record["data"]
         status = data.get(roles.status_field(self.form)) or ""
         title = data.get(self.form.title_field or "name") or ""
-        risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
+        risk = roles.display(self.form, roles.RISK, data.get(roles.RISK)) + risk_proposal_note(self.eng, self.record_id)
         return (f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
                 f"  操作员 {escape(self.record.get('operator') or '-')}")
 
@@ -145,6 +149,8 @@ class PersonScreen(BaseScreen):
             self.show_supporters(data)
         elif tab == "history":
             self.show_history()
+        elif tab == "followups":
+            show_person_followups(self.query_one("#person-followups", PagedTable), self.eng, self.record_id, self.app.today)
         elif tab == "visits":
             table = self.query_one("#person-visits", PagedTable)
             table.clear()
@@ -182,10 +188,10 @@ class PersonScreen(BaseScreen):
         if group is None:
             table.clear()
             return
-        cols = [(f.id, f.label[:6], 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
+        cols = [column(f.id, f.label, 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
         rows = [{"id": str(i), **{f.id: roles.display(self.form, f.id, r.get(f.id)) for f in group.fields}}
                 for i, r in enumerate(data.get(group.id) or [])]
-        table.show_rows(cols, rows)
+        table.show_rows(*with_last_contacts(self.eng, self.record_id, cols, rows))
 
     def show_visits(self, visits: list[dict], record_id: str) -> None:
         """Newest first. Read through `engine.related` (the person's village file): a query
@@ -225,8 +231,7 @@ class PersonScreen(BaseScreen):
                 top = ch["path"].split(".")[0]
                 f = self.form.field(top)
                 label = f.label if f else ch["path"]
-                old = roles.display(self.form, top, ch.get("old")) if not isinstance(ch.get("old"), dict) else "…"
-                new = roles.display(self.form, top, ch.get("new")) if not isinstance(ch.get("new"), dict) else "…"
+                old, new = (self.change_text(f, top, ch.get(k)) for k in ("old", "new"))
                 lines.append(escape(f"  {label}：{old or '（空）'} -> {new or '（空）'}"))
             for fid, o in (e.get("overrides") or {}).items():
                 if prev.get(fid) == o:
@@ -237,6 +242,17 @@ class PersonScreen(BaseScreen):
             for r in e.get("reasons", []):
                 lines.append(escape(f"  理由：{r.get('reason', '')}"))
         self.query_one("#person-history", Static).update("\n".join(lines) or "（无）")
+
+    def change_text(self, field, top: str, value) -> str:
+        """A value in the history as staff read it: rows of a group as `1 行：赵明`, never the
+        stored dict with its field ids."""
+        if isinstance(value, dict):
+            value = [value]
+        if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            first = field.fields[0].id if field is not None and field.fields else None
+            names = "、".join(str(v.get(first) or "") for v in value if isinstance(v, dict) and first)
+            return f"{len(value)} 行" + (f"：{names}" if names.strip("、") else "")
+        return roles.display(self.form, top, value)
 
     # ------------------------------------------------------------------ actions
     def action_tab(self, tab: str) -> None:
@@ -251,16 +267,18 @@ class PersonScreen(BaseScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "person-visits":
             self.app.open_form(roles.VISIT_FORM, event.row_key.value)
+        elif event.data_table.id == "person-followups":
+            open_followup(self.app, event.row_key.value)
 
     def _save_status(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
         data = {k: v for k, v in self.record["data"].items() if k not in drop}
         data.update(changes)
         try:
             self.eng.save(roles.PERSON_FORM, data, self.record_id, operator=self.app.operator or None,
-                          note=note)
+                          note=note, base=self.record["updated"])
         except ValidationFailed as exc:
             errors = "\n".join(p.message for p in exc.problems[:6])
-            self.app.show_error(f"档案有未填或有误的项目，请先按 E 修改：\n{errors}")
+            self.app.show_error(f"档案有未填或有误的项目，请先按 F2 修改：\n{errors}")
             return
         except CarebookError as exc:
             self.app.show_error(exc)
@@ -282,11 +300,23 @@ class PersonScreen(BaseScreen):
 
         self.app.push_screen(PromptScreen("退出台账", [
             Ask("reason", "退出原因", choices=reasons),
-            Ask("date", "退出日期", self.app.today.isoformat(), placeholder="YYYY-MM-DD"),
+            Ask("date", "退出日期", self.app.today.isoformat(), placeholder="年-月-日"),
         ], note="人员不会被删除；退出后可按 U 恢复。"), done)
 
     def action_restore(self) -> None:
+        """Only a person who left the ledger can come back, and only when staff say so: a
+        stray U on an active person used to write 恢复在册 into the history."""
         if self.record is None:
             return
-        self._save_status({roles.status_field(self.form): roles.ACTIVE},
-                          (roles.EXIT_REASON, roles.EXIT_DATE), "恢复在册")
+        if self.record["data"].get(roles.status_field(self.form)) != roles.EXITED:
+            self.app.notify("此人在册，不需要恢复。")
+            return
+
+        def done(answer: str | None) -> None:
+            if answer == "yes":
+                self._save_status({roles.status_field(self.form): roles.ACTIVE},
+                                  (roles.EXIT_REASON, roles.EXIT_DATE), "恢复在册")
+
+        name = self.record["data"].get(self.form.title_field or "name") or ""
+        self.app.push_screen(ConfirmScreen(f"把{name}恢复为在册？这会记入修改历史。",
+                                           [("yes", "恢复在册"), ("no", "不恢复")], title="恢复在册"), done)

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from .. import roles
-from ..widgets.pagedtable import PagedTable
+from ..widgets.pagedtable import PagedTable, column
 
 
 class PickRecordScreen(ModalScreen[str | None]):
@@ -37,7 +37,7 @@ class PickRecordScreen(ModalScreen[str | None]):
         page = self.app.attempt(self.app.engine.query, self.form_id, text=text, limit=30)
         if page is None:
             return
-        cols = [(fid, self.form.field(fid).label[:6], 12) for fid in self.form.list_fields[:5]
+        cols = [column(fid, self.form.field(fid).label, 12) for fid in self.form.list_fields[:5]
                 if self.form.field(fid)]
         divisions = self.app.engine.divisions
         rows = [{"id": r["id"], **{c: roles.masked(self.form, c, r.get(c), divisions) for c, _, _ in cols}}

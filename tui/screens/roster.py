@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from .. import roles
 from ..widgets.pagedtable import PagedTable
+from ..widgets.ticks import TickBox
 from .base import BaseScreen
 
 PAGE = 50
@@ -22,6 +23,16 @@ PAGE = 50
 # age, village, risk, status, masked ID, masked phone) fit an 80-column terminal.
 WIDTHS = {"cn-resident-id": 18, "phone": 11, "division": 8, "date": 10, "integer": 4, "decimal": 8}
 TEXT_WIDTH = 6
+# Which people the list shows, as the filter offers it: (key, short label for the box, what the
+# status line says, filters). 认定 is the exported 花名册's own choice (forms/roster.yaml: 在册
+# and 认定结果 是), so the screen can show exactly the people the 花名册 file will hold.
+LISTS = (
+    ("active", "在册全部", "在册人员（含未认定为留守老年人的）", {roles.STATUS: roles.ACTIVE}),
+    ("roster", "认定留守老人", "花名册名单：在册且认定为留守老年人（与导出的花名册相同）",
+     {roles.STATUS: roles.ACTIVE, roles.ELIGIBLE: roles.ELIGIBLE_YES}),
+    ("exited", "已退出", "已退出台账的人员", {roles.STATUS: roles.EXITED}),
+    ("all", "全部人员", "全部人员（在册和已退出）", {}),
+)
 # Headers that would be cut mid-word at those widths.
 SHORT_LABELS = {roles.RISK: "风险", roles.STATUS: "状态", "id_number": "身份证号", "phone": "电话"}
 
@@ -55,12 +66,15 @@ class RosterScreen(BaseScreen):
         Binding("ctrl+f", "focus_search", "查找"),
         Binding("n", "app.go('register')", "新建登记"),
         Binding("v", "visit", "登记探访"),
+        Binding("w", "rounds", "巡访本村"),
         Binding("f6", "sort_next", "排序列"),
         Binding("f7", "sort_flip", "升/降序"),
         Binding("ctrl+pagedown", "page(1)", "下一页", show=False),
         Binding("ctrl+pageup", "page(-1)", "上一页", show=False),
     ]
-    HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名拼音首字母（如 zs），列表随输入更新。"
+    HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名的拼音首字母，列表随输入更新。"
+                 "名单框选择列出哪些人：在册全部、认定留守老人（与导出的花名册相同）、已退出或全部。"
+                 "V 登记一次例行探访；选了村后按 W 巡访该村 7 天内应探访的人。"
                  "Tab 切换到筛选和列表；列表中回车打开档案，PageDown/PageUp 翻页，F6 换排序列，F7 升降序。")
 
     def __init__(self) -> None:
@@ -86,7 +100,11 @@ class RosterScreen(BaseScreen):
                 continue
             width = WIDTHS.get(f.type)
             if width is None and f.choices is not None:
-                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for _, lab in self.form.choices_for(f))])
+                # 待补全 shows as 待补 here: a wider status column would push 电话 off 80 columns,
+                # and the 待补全 filter names it in full (with a 缺项 column)
+                later = (self.form.incomplete or {}).get("value")
+                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for v, lab in self.form.choices_for(f)
+                                                                      if v != later)])
             elif width is None:
                 width = 17 if f.unique else TEXT_WIDTH
             cols.append((fid, header(fid, f.label, min(width, 20)), min(width, 20)))
@@ -102,9 +120,9 @@ class RosterScreen(BaseScreen):
             yield Select([], prompt="全部村", id="f-village", compact=True)
             yield Select([(lab, v) for v, lab in self.form.choices_for(roles.RISK)], prompt="全部风险",
                          id="f-risk", compact=True)
-            yield Select([(lab, v) for v, lab in self.form.choices_for(self.status)], prompt="全部状态",
-                         id="f-status", value=roles.ACTIVE, compact=True)
-            yield Checkbox("仅逾期", id="f-overdue", compact=True)
+            yield Select([(short, key) for key, short, _, _ in LISTS], id="f-list", value="active",
+                         allow_blank=False, compact=True)
+            yield TickBox("仅逾期", id="f-overdue", compact=True)
         yield PagedTable(id="roster-table", cursor_type="row", zebra_stripes=True, paged=True)
         yield Static("", id="roster-status")
         yield from self.compose_footer()
@@ -120,13 +138,20 @@ class RosterScreen(BaseScreen):
     def filters(self) -> dict:
         out: dict = {}
         for fid, wid in ((self.town_field, "#f-town"), (self.village_field, "#f-village"),
-                         (roles.RISK, "#f-risk"), (self.status, "#f-status")):
+                         (roles.RISK, "#f-risk")):
             value = self.query_one(wid, Select).value
             if fid and value is not Select.NULL:
                 out[fid] = value
+        for fid, value in self.listed()[3].items():
+            out[self.status if fid == roles.STATUS else fid] = value
         if self.overdue_ids is not None:
             out["_id"] = self.overdue_ids
         return out
+
+    def listed(self) -> tuple:
+        """The LISTS entry chosen in the 名单 box."""
+        key = self.query_one("#f-list", Select).value
+        return next((entry for entry in LISTS if entry[0] == key), LISTS[0])
 
     def refresh_page(self) -> None:
         """Ask the engine for the current page, unless it would be the page already shown.
@@ -148,7 +173,16 @@ class RosterScreen(BaseScreen):
         if page.total and self.page_start >= page.total:
             self.page_start = max(0, (page.total - 1) // PAGE * PAGE)
             return self.refresh_page()
-        self.query_one("#roster-table", PagedTable).show_rows(self.columns, self.page_cells(page.rows))
+        cells = self.page_cells(page.rows)
+        columns = self.columns
+        if filters.get(self.status) == (self.form.incomplete or {}).get("value"):
+            # 待补全 people: what each still lacks, next to the name (imported with answers missing)
+            lacking = {r["id"]: r["missing"] for r in self.attempt(self.eng.incomplete, roles.PERSON_FORM,
+                                                                     [c["id"] for c in cells]) or []}
+            for c in cells:
+                c["_missing"] = f"{len(lacking.get(c['id'], []))}项：" + "、".join(lacking.get(c["id"], []))
+            columns = columns[:1] + [("_missing", "缺项", 40)] + columns[1:]
+        self.query_one("#roster-table", PagedTable).show_rows(columns, cells)
         self.show_status(page.total)
 
     def cells(self, row: dict) -> dict:
@@ -186,7 +220,7 @@ class RosterScreen(BaseScreen):
             label = self.form.field(self.sort).label
             sort = f"  排序：{label}{'（降序）' if self.desc else '（升序）'}"
         self.query_one("#roster-status", Static).update(
-            f"共 {total} 人  第 {first}-{last} 条  第 {self.page_start // PAGE + 1}/{pages} 页{sort}")
+            f"{self.listed()[2]}：共 {total} 人\n第 {first}-{last} 条  第 {self.page_start // PAGE + 1}/{pages} 页{sort}")
 
     @on(Input.Changed, "#search")
     def search_changed(self) -> None:
@@ -252,6 +286,8 @@ class RosterScreen(BaseScreen):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = event.column_key.value
+        if key.startswith("_"):
+            return                       # 缺项 is worked out per page, not a field to sort on
         self.desc = not self.desc if self.sort == key else False
         self.sort = key
         self.refresh_page()
@@ -260,6 +296,23 @@ class RosterScreen(BaseScreen):
         self.app.open_person(event.row_key.value)
 
     def action_visit(self) -> None:
+        """A routine visit of the person under the cursor (Enter saves, F2 the full form)."""
         rid = self.query_one("#roster-table", PagedTable).current_key()
         if rid:
-            self.app.open_visit(rid)
+            self.app.quick_visit(rid)
+
+    def action_rounds(self) -> None:
+        """The village picked in the filters: its people due within 7 days or overdue, in the
+        home list's order, one after another."""
+        from .home import due_window
+
+        village = self.query_one("#f-village", Select).value
+        if village is Select.NULL:
+            self.app.notify("请先在筛选中选择一个村，再按 W 巡访该村应探访的人")
+            return
+        items = self.attempt(self.eng.visits_due, as_of=self.app.today, village=village) or []
+        people = list(dict.fromkeys((i.record_id, i.level) for i in due_window(items, self.app.today)))
+        if not people:
+            self.app.notify("该村 7 天内没有应探访的人")
+            return
+        self.app.visit_rounds(people, roles.short_village(self.eng.divisions, village))

@@ -43,7 +43,8 @@ class SummaryScreen(BaseScreen):
             yield Select([(t.name, t.code) for t in self.eng.divisions.towns()], prompt="全区（按街镇）",
                          id="s-town", compact=True)
         yield Static("", id="summary-head")
-        yield PagedTable(id="summary-table", cursor_type="row")
+        # The town column stays put while the numbered columns scroll sideways.
+        yield PagedTable(id="summary-table", cursor_type="row", fixed_columns=1)
         yield Static("", id="summary-checks")
         yield from self.compose_footer()
 
@@ -68,13 +69,13 @@ class SummaryScreen(BaseScreen):
     def show(self, report, rows: list[dict]) -> None:
         late = "（已逾期）" if report.late else ""
         self.query_one("#summary-head", Static).update(
-            f"[b]{report.title}[/b]\n{report.unit} {report.period}  报送截止 {report.due}{late}  统计日期 {report.date}")
+            f"[b]{report.title}[/b]\n{report.unit} {quarter_label(report.period)}  报送截止 {report.due}{late}  统计日期 {report.date}")
         all_rows = rows + ([report.total] if report.total else [])
         cols = []
-        for c in report.columns:   # wide enough for the header and every value (town names), capped
+        for c in report.columns:   # wide enough for the header and every value: nothing cut
             label = (c.number + " " if c.number else "") + c.label
             widest = max([cell_len(label)] + [cell_len(str(r.get(c.key, ""))) for r in all_rows])
-            cols.append((c.key, label, min(widest, 16)))
+            cols.append((c.key, label, widest))
         self.query_one(PagedTable).show_rows(
             cols, [{"id": str(i), **{k: str(r.get(k, "")) for k, _, _ in cols}} for i, r in enumerate(all_rows)])
         checks = "\n".join(str(p) for p in report.checks) or "表内勾稽关系全部成立。"

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -22,7 +23,9 @@ from textual.widgets.select import InvalidSelectValueError
 
 from .. import roles
 from .repeat import RepeatEditor
+from .ticks import TickBox, TickList
 
+LABEL_CELLS = 17     # the label column (18 cells, one of them the gap before the editor)
 DATE_RE = re.compile(r"^(\d{4})[-./年]?(\d{1,2})[-./月]?(\d{1,2})日?$")
 
 
@@ -65,10 +68,17 @@ class FieldRow(Vertical):
     # ------------------------------------------------------------------ building
     def compose(self) -> ComposeResult:
         required = self.field.required is True and not self.computed
+        label = self.field.label + ("*" if required else "")
+        if cell_len(label) > LABEL_CELLS:
+            # A long label on its own line, whole: cut at 18 cells it read 最近一名赡养人离/津时间.
+            yield Label(label, classes="field-label-long")
+            label = ""
         with Horizontal(classes="field-line"):
-            yield Label(self.field.label + ("*" if required else ""), classes="field-label")
+            yield Label(label, classes="field-label")
             yield self._editor()
-        yield Static("", classes="field-error")
+        error = Static("", classes="field-error")
+        error.display = False
+        yield error
 
     def _editor(self) -> Widget:
         f, eid = self.field, f"f-{self.field.id}"
@@ -79,17 +89,17 @@ class FieldRow(Vertical):
         if self.hint == "textarea":
             return TextArea(id=eid, compact=True, classes="field-textarea", soft_wrap=True)
         if self.hint == "checkbox":
-            return Checkbox("", id=eid, compact=True)
+            return TickBox("", id=eid, compact=True)
         if self.hint in ("select", "division"):
             return Select(self._options(), id=eid, compact=True, prompt="请选择")
         if self.hint == "multiselect":
-            return SelectionList(*[(lab, val) for val, lab in self.form.choices_for(f)], id=eid,
-                                 compact=True, classes="field-multi")
+            return TickList(*[(lab, val) for val, lab in self.form.choices_for(f)], id=eid,
+                            compact=True, classes="field-multi")
         if self.hint == "reference":
             return Horizontal(Static("（未选择）", id=eid, classes="field-ref"),
                               Button("选择", id=f"pick-{f.id}", compact=True), classes="field-ref-line")
         kind = {"integer": "integer", "decimal": "number"}.get(self.hint, "text")
-        placeholder = f.placeholder or ("YYYY-MM-DD" if self.hint == "date" else "")
+        placeholder = f.placeholder or ("年-月-日，如 2026-01-05" if self.hint == "date" else "")
         max_len = f.max_length or (0 if self.hint != "date" else 11)
         return Input(id=eid, type=kind, compact=True, placeholder=placeholder, max_length=max_len)
 
@@ -190,9 +200,16 @@ class FieldRow(Vertical):
             self._quiet = False
 
     def show_error(self, message: str | None) -> None:
+        """The message on its own line under the field, marked with ！ so it reads without
+        colour; shown by `display`, not by CSS `:empty` (which kept an updated Static hidden)."""
         err = self.query_one(".field-error", Static)
-        err.update(message or "")
+        err.update(f"！{message}" if message else "")
+        err.display = bool(message)
         self.set_class(bool(message), "has-error")
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one(".field-error", Static).render()) if self.has_class("has-error") else ""
 
     # ------------------------------------------------------------------ events up
     def _changed(self) -> None:

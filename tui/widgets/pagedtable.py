@@ -9,12 +9,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import NULL_STYLE, Style
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+
+
+def column(key: str, label: str, width: int) -> tuple[str, str, int]:
+    """A (key, label, width) column at least as wide as its whole label: headers are never cut
+    (the children table's 与老人联系频次 was 与老人联系)."""
+    return key, label, max(width, cell_len(label))
 
 
 @lru_cache(maxsize=8192)

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from .. import roles
-from .pagedtable import PagedTable
+from .pagedtable import PagedTable, column
 
 
 class RepeatTable(PagedTable):
@@ -62,7 +62,7 @@ class RepeatEditor(Vertical):
 
     def redraw(self) -> None:
         shown = self.field.fields[:4]
-        cols = [("n", "序", 3)] + [(f.id, f.label[:6], 12) for f in shown]
+        cols = [("n", "序", 3)] + [column(f.id, f.label, 12) for f in shown]
         data = [{"id": str(i), "n": str(i + 1),
                  **{f.id: roles.masked(self.form, f.id, row.get(f.id)) for f in shown}}
                 for i, row in enumerate(self.rows)]
