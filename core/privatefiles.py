@@ -23,6 +23,19 @@ def private_umask() -> None:
         os.umask(PRIVATE_UMASK)
 
 
+def private_tree(root: Path) -> None:
+    """Everything under `root` owner-only: `shutil.copytree` copies the source's 0644/0755
+    modes rather than creating files under the umask."""
+    if os.name != "posix":
+        return
+    for path in [Path(root), *Path(root).rglob("*")]:
+        try:
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            pass
+
+
 def private_folder(root: Path) -> None:
     """Create `root` if needed and make it 0700; a folder we may not chmod (not ours, a
     read-only mount) is left as it is — opening it will say what is wrong."""

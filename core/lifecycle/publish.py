@@ -21,6 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
+from core.privatefiles import private_tree
 from core.problems import CarebookError, Problem
 
 PUBLISHED = "published-forms"
@@ -72,6 +73,7 @@ def copy_folder(src: Path, data_dir: Path, *, operator: str = "", versions: dict
     old = pub.with_name(f".{PUBLISHED}-old")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(src, staging, ignore=shutil.ignore_patterns(".*", "__pycache__", "tests"))
+    private_tree(staging)          # copytree keeps the source's modes; the data folder is owner-only
     (staging / STAMP).write_text(json.dumps({
         "at": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "operator": operator,
         "source": str(Path(src).resolve()), "digest": source_digest or digest(src), "versions": versions or {},
