@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 TODAY = "2026-11-30"
-TARGETS = {"roster": 0.200, "keystroke": 0.050, "person": 0.100}
+TARGETS = {"roster": 0.200, "keystroke": 0.050, "person": 0.100, "form": 0.300}
 PEAK_MB = 250
 
 
@@ -99,6 +99,14 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
             out["due"] = time.time() - spawned
             out["due_text"] = text(home, "#home-due").replace("\n", " ")
             if scenario == "start":
+                return
+            if scenario == "form":
+                runs = []
+                for _ in range(repeat):
+                    runs.append(await timed(pilot, lambda: key(app, "n"), lambda: shown(app, "FormEntryScreen")))
+                    await pilot.press("escape")
+                    await settle(pilot, lambda: shown(app, "HomeScreen"))
+                out["form"] = runs
                 return
             out["roster"] = await timed(pilot, lambda: key(app, "r"), lambda: shown(app, "RosterScreen"))
             roster = app.screen
@@ -203,6 +211,23 @@ def precompile() -> None:
                    cwd=root, check=True, capture_output=True)
 
 
+def machine_line() -> str:
+    """CPU model and load average: figures from these shared machines mean little without them."""
+    import os
+    import platform
+
+    model = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"CPU {model} x{os.cpu_count()}; load average {load}"
+
+
 def run_child(args: list[str]) -> dict:
     spawned = time.time()
     proc = subprocess.run([sys.executable, "-m", "bench.bench_tui", "--child", *args, "--spawned", repr(spawned)],
@@ -234,6 +259,10 @@ def report(bare: dict, got: dict[str, dict], repeat: int) -> None:
     ps = got["person"]["person"]
     line(f"open person file (median of {len(ps)})", statistics.median(ps), TARGETS["person"],
          extra=f"   max {max(ps) * 1000:.1f} ms")
+    fs = got["form"]["form"]
+    line("open registration form: first", fs[0], TARGETS["form"])
+    line(f"  … again (median of {len(fs) - 1})", statistics.median(fs[1:] or fs), TARGETS["form"],
+         extra=f"   max {max(fs) * 1000:.1f} ms")
     for name in ("bare", *got):
         peak = bare["peak_mb"] if name == "bare" else got[name]["peak_mb"]
         line(f"peak memory: {name}", peak, None if name == "bare" else PEAK_MB, unit="MB")
@@ -265,9 +294,10 @@ def main() -> int:
     sizes = run_child(["prepare", "--data", str(data)])
     print(f"ledger {data}: {sizes['people']} people, {sizes['visits']} visits; "
           "80x24 headless; one process per scenario")
+    print(machine_line())
     bare = run_child(["bare"])
     got = {s: run_child([s, "--data", str(data), "--repeat", str(args.repeat)])
-           for s in ("start", "roster", "keystroke", "person")}
+           for s in ("start", "roster", "keystroke", "person", "form")}
     report(bare, got, args.repeat)
     return 0
 

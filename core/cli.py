@@ -17,18 +17,21 @@ from typing import Any, Callable
 
 from core import paths
 from core.divisionargs import UnknownDivision
+from core.privatefiles import private_umask
 from core.problems import CarebookError, ValidationFailed
+from core.textsafety import printable
 
 EXIT_OK, EXIT_REFUSED, EXIT_BROKEN = 0, 1, 2
 DEMO_FIRST_RUN = 500   # people in the demo ledger `carebook --demo` makes on first use (~30 s)
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """Print one line; stored text cannot drive the terminal (see `core.textsafety.printable`)."""
+    sys.stdout.write(printable(text) + "\n")
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text) + "\n")
 
 
 def _json(obj) -> None:
@@ -46,8 +49,11 @@ def _date(s: str | None) -> dt.date | None:
 
 def _data_dir(args) -> Path:
     if args.data:
-        return Path(args.data)
+        return args.data if paths.is_server(args.data) else Path(args.data)   # a server URL stays a string
     return paths.demo_data_dir() if getattr(args, "demo", False) else paths.default_data_dir()
+
+
+_OPENED: list = []     # engines this command opened: their storage problems are told at the end
 
 
 def _engine(args, readonly: bool = False):
@@ -61,24 +67,46 @@ def _engine(args, readonly: bool = False):
     except CarebookError:
         eng.close()
         raise
+    _OPENED.append(eng)
     return eng
+
+
+def _tell_storage_problems() -> None:
+    """Every command says what the storage set aside or rebuilt and where a good copy is."""
+    while _OPENED:
+        for p in _OPENED.pop(0).store.problems:
+            try:
+                _err(f"注意：{p}")
+            except (OSError, ValueError):     # stderr already closed (`carebook ... | head`)
+                return
 
 
 # ------------------------------------------------------------------ forms
 def cmd_forms_check(args) -> int:
-    from core.formlang.formload import check_paths
-    from core.plugins import build_registry, load_plugins
+    from core import hookcalls
+    from core.formlang.formload import _form_dir_of, check_paths, load_form_dir
+    from core.plugins import FormsHost, build_registry, load_plugins
 
     targets = [Path(p) for p in args.paths] or [Path(args.forms) if args.forms else paths.default_forms_dir()]
-    registry = build_registry(load_plugins())
+    folder = targets[0] if targets[0].is_dir() else _form_dir_of(targets[0])
+    plugin_set = load_plugins()
+    registry = build_registry(plugin_set, engine=FormsHost(folder))   # its own division list
     problems = check_paths(targets, registry)
     for p in problems:
         _out(str(p))
+    # What plugins add through extend_form is checked as a save of each town's records would.
+    try:
+        towns = [t.code for t in registry.data["divisions"]().towns()] if "divisions" in registry.data else []
+    except CarebookError:
+        towns = []                  # the division file's own problems are reported above
+    extension_errors = hookcalls.check_extensions(plugin_set, load_form_dir(folder, registry), towns)
+    for msg in extension_errors:
+        _out(msg)
     for msg in registry.problems:
         _err(msg)
     errors = [p for p in problems if p.is_error]
-    if errors:
-        _err(f"发现 {len(errors)} 个问题。")
+    if errors or extension_errors:
+        _err(f"发现 {len(errors) + len(extension_errors)} 个问题。")
         return EXIT_REFUSED
     _out("表单文件检查通过。")
     return EXIT_OK
@@ -121,6 +149,10 @@ def _load_json_file(path: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CarebookError(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON（{exc.msg}）") from None
+    except ValueError:       # an integer of thousands of digits
+        raise CarebookError(f"{path}: 文件中有位数过多的数字") from None
+    except RecursionError:
+        raise CarebookError(f"{path}: 文件嵌套层次太深") from None
     if not isinstance(data, dict):
         raise CarebookError(f"{path}: 记录应是一个 JSON 对象（{{...}}）")
     return data
@@ -130,27 +162,48 @@ def cmd_records_add(args) -> int:
     data = _load_json_file(args.file)
     with _engine(args) as eng:
         res = eng.save(args.form, data, operator=args.operator, reasons=_parse_accept(args.accept))
-    for p in res.problems:
-        _err(f"已接受的警告 {p.path}: {p.message}")
     _out(res.id)
-    return EXIT_OK
+    return _after_save_errors(res)
+
+
+def _after_save_errors(res) -> int:
+    """The record is saved; a plugin's after_save that failed is said plainly, exit non-zero."""
+    for msg in res.plugin_errors:
+        _err(msg)
+    return EXIT_BROKEN if res.plugin_errors else EXIT_OK
 
 
 def cmd_records_import(args) -> int:
-    with _engine(args, readonly=args.dry_run) as eng:
+    from core.transfer.importing import mapping_path
+    from core.transfer.importmap import parse_fixed
+
+    fixed = parse_fixed(args.set or [])
+    with _engine(args, readonly=args.dry_run or args.map is not None) as eng:
+        if args.map is not None:
+            cmap = eng.import_mapping(args.form, args.file, fixed=fixed, mapping=args.mapping)
+            for line in cmap.describe():
+                _out(line)
+            written = cmap.save(args.map or mapping_path(args.file[0]))
+            _err(f"列对应已写入 {written}：核对后用 --mapping {written} 导入。")
+            return EXIT_OK
         res = eng.import_records(args.form, args.file, operator=args.operator, dry_run=args.dry_run,
-                                 skip_bad=args.skip_bad)
+                                 skip_bad=args.skip_bad, mapping=args.mapping, fixed=fixed, strict=args.strict)
     for note in res.notes:
         _err(f"提示：{note}")
     for p in res.problems:
         _out(str(p))
+    later = f"（其中 {len(res.incomplete)} 人待补全）" if res.incomplete else ""
     if args.dry_run:
-        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入，{res.refused} 行有问题（未保存）。")
+        _err(f"检查完毕：共 {res.rows} 人，{res.rows - res.refused} 人可以导入{later}，{res.refused} 行有问题（未保存）。")
     elif res.problems and not args.skip_bad:
         _err(f"共 {res.rows} 人，{res.refused} 行有问题，全部未导入。请改正后重新导入，"
              "或加 --skip-bad 只导入没有问题的行。")
     else:
-        _err(f"已导入 {res.saved} 人" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+        _err(f"已导入 {res.saved} 人{later}" + (f"，{res.refused} 行有问题未导入" if res.problems else "") + "。")
+    if res.incomplete and (args.dry_run or res.saved):
+        _out(f"待补全 {len(res.incomplete)} 人（状态“待补全”，不计入汇总表；请在登记表中补全后改为“在册”）：")
+        for item in res.incomplete:
+            _out(f"  {item}")
     return EXIT_REFUSED if res.problems else EXIT_OK
 
 
@@ -168,7 +221,21 @@ def cmd_records_update(args) -> int:
         res = eng.save(args.form, data, record_id=args.id, operator=args.operator,
                        reasons=_parse_accept(args.accept))
     _out(res.id)
-    return EXIT_OK
+    return _after_save_errors(res)
+
+
+def _full_engine(args, what: str):
+    """The engine for a command that may show personal data in full: with `--full` it opens the
+    ledger for writing (the audit log is written, with the operator, before anything is shown);
+    without, read-only."""
+    eng = _engine(args, readonly=not args.full)
+    if args.full:
+        try:
+            eng.audit_full_read(what, params={k: getattr(args, k, None) for k in ("form", "id", "town", "village", "text")})
+        except BaseException:
+            eng.close()
+            raise
+    return eng
 
 
 def _mask_row(eng, form_id: str, row: dict) -> dict:
@@ -185,7 +252,7 @@ def _mask_row(eng, form_id: str, row: dict) -> dict:
 
 
 def cmd_records_list(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, "记录列表") as eng:
         filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
         page = eng.query(args.form, text=args.text, filters=filters, sort=args.sort, offset=args.offset,
                          limit=args.limit)
@@ -201,12 +268,14 @@ def cmd_records_list(args) -> int:
 
 
 def cmd_records_show(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, "记录") as eng:
         rec = eng.get(args.id)
         if rec is None:
             raise CarebookError(f"没有找到记录 {args.id}")
+        from core.transfer.exportform import masked_retired
+
         if not args.full:
-            rec = {**rec, "data": _mask_row(eng, rec["form"], rec["data"])}
+            rec = {**eng.masked(rec), **masked_retired(rec)}
         if args.json:
             _json(rec)
         else:
@@ -216,12 +285,14 @@ def cmd_records_show(args) -> int:
             for f in form.fields_flat():
                 if f.id in rec["data"]:
                     _out(f"  {f.label}: {rec['data'][f.id]}")
+            for key, item in (rec.get("retired") or {}).items():   # fields the form no longer has
+                _out(f"  （已停用）{item.get('label') or key}: {item.get('value')}")
     return EXIT_OK
 
 
 def cmd_records_history(args) -> int:
-    with _engine(args, readonly=True) as eng:
-        hist = eng.history(args.id)
+    with _full_engine(args, "修改历史") as eng:
+        hist = eng.history(args.id) if args.full else eng.masked_history(args.id)
         if not hist:
             raise CarebookError(f"没有找到记录 {args.id} 的修改历史")
         if args.json:
@@ -287,7 +358,7 @@ def _print_report(rep, as_json: bool) -> None:
 
 
 def cmd_report(args) -> int:
-    with _engine(args, readonly=True) as eng:
+    with _full_engine(args, f"报表 {args.name}") as eng:
         params = {k: v for k, v in (("town", args.town), ("village", getattr(args, "village", None))) if v}
         if args.name == "summary":
             params["quarter"] = args.quarter or _current_quarter()
@@ -354,8 +425,14 @@ def cmd_plugins_list(args) -> int:
         else:
             for i in infos:
                 _out(f"{i.name}\t{i.source}\t{i.version or '-'}\t{', '.join(i.hooks)}")
-        for msg in eng.registry.problems:
-            _err(msg)
+        for msg in eng.registry.notes:
+            _err(f"说明：{msg}")
+        problems = eng.plugin_problems()
+        for msg in problems:
+            _err(f"插件问题：{msg}")
+        if problems:
+            _err(f"有 {len(problems)} 个插件问题，见上。")
+            return EXIT_BROKEN
     return EXIT_OK
 
 
@@ -363,12 +440,15 @@ def cmd_backups(args) -> int:
     from core.storage import list_backups, restore_backup
 
     root = _data_dir(args)
+    if paths.is_server(root):
+        raise CarebookError("服务器上的台账由服务器备份（pg_dump 或基础备份），见 docs/scale.md")
     if args.action == "list":
         for b in list_backups(root):
             _out(str(b))
         return EXIT_OK
-    restore_backup(root, args.name)
-    _out(f"已从备份 {args.name} 恢复。")
+    operator = args.operator or paths.SettingsFile(root / "settings.json").get("operator") or ""
+    aside = restore_backup(root, args.name, operator=operator)
+    _out(f"已从备份 {args.name} 恢复；原来的文件移到了 {aside}。")
     return EXIT_OK
 
 
@@ -425,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--operator")
     c.add_argument("--dry-run", action="store_true", help="只检查，不保存")
     c.add_argument("--skip-bad", action="store_true", help="有问题的行不导入，其余照常导入")
+    c.add_argument("--map", nargs="?", const="", metavar="输出文件",
+                   help="只显示列对应（文件中的列 → 字段）并写成 YAML 文件，不导入；默认写在表格旁")
+    c.add_argument("--mapping", metavar="文件", help="用核对过的列对应文件（--map 生成）")
+    c.add_argument("--set", action="append", metavar="字段=值",
+                   help="全表统一的值，如 --set town=太平镇 --set village=翟庄子村 --set filing_date=2026-12-01")
+    c.add_argument("--strict", action="store_true", help="缺必填项的行也算有问题（不作为“待补全”导入）")
     c.set_defaults(func=cmd_records_import)
     c = rec.add_parser("template", parents=[common], help="生成导入用的空白表格（表头即字段）")
     c.add_argument("form")
@@ -445,16 +531,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--offset", type=int, default=0)
     c.add_argument("--limit", type=int, default=10_000_000)
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true", help="显示完整的个人信息")
+    _full_options(c)
     c.set_defaults(func=cmd_records_list)
     c = rec.add_parser("show", parents=[common], help="显示一条记录")
     c.add_argument("id")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_records_show)
     c = rec.add_parser("history", parents=[common], help="显示一条记录的修改历史")
     c.add_argument("id")
     c.add_argument("--json", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_records_history)
     c = rec.add_parser("outdated", parents=[common], help="列出按旧版本表单保存的记录")
     c.add_argument("form")
@@ -474,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--village")
     c.add_argument("--as-of")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--full", action="store_true")
+    _full_options(c)
     c.set_defaults(func=cmd_report, quarter=None, by_village=False)
     c = rep.add_parser("summary", parents=[common], help="排查汇总表（附件3）")
     c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
@@ -494,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--record", help="导出一个人的登记表（form）")
     c.add_argument("--form", help="导出哪个表单的记录（records，默认 registration）")
     c.add_argument("--full", action="store_true", help="导出完整的个人信息（记入操作日志）")
+    c.add_argument("--operator", help="操作员姓名（--full 时必填，记入操作日志）")
     c.set_defaults(func=cmd_export)
 
     c = sub.add_parser("demo", parents=[common], help="生成演示台账")
@@ -510,11 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_parser("list", parents=[common], help="列出备份").set_defaults(func=cmd_backups)
     c = bk.add_parser("restore", parents=[common], help="从备份恢复")
     c.add_argument("name")
+    c.add_argument("--operator", help="操作员（记入操作日志）")
     c.set_defaults(func=cmd_backups)
     _register_command_modules(CommandGroups(sub, {"forms": forms, "records": rec, "visits": vis,
                                                   "report": rep, "plugins": plug, "backups": bk},
                                             common))
     return p
+
+
+def _full_options(c) -> None:
+    c.add_argument("--full", action="store_true", help="显示完整的个人信息（记入操作日志，需写明操作员）")
+    c.add_argument("--operator", help="操作员姓名（--full 时必填）")
 
 
 @dataclass
@@ -590,15 +684,17 @@ def _in_chinese(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = None) -> int:
     """Run one command; `open_ui(data_dir, demo=, forms_dir=, low_spec=)` opens the terminal UI."""
+    private_umask()          # every file this run creates: owner only
     parser = build_parser()
     _in_chinese(parser)
     args = parser.parse_args(argv)
+    args.open_ui = open_ui          # for commands that show the UI (forms preview)
     func = getattr(args, "func", None)
     try:
         return func(args) if func else cmd_ui(args, open_ui)
     except ValidationFailed as exc:
         for p in exc.problems:
-            _out(f"{p.path}: {p.message}" if p.path else p.message)
+            _out(_problem_line(p))
         return EXIT_REFUSED
     except UnknownDivision as exc:       # a --town/--village that names nothing: refused, not run
         _err(f"错误：{exc}")
@@ -611,8 +707,23 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
     except BrokenPipeError:   # `carebook ... | head`: the reader left; not an error
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:   # the machine's trouble (read-only, full, no permission), not a bug
+        from core.oserrors import describe_os_error
+
+        _err(f"错误：{describe_os_error(exc)}")
+        return EXIT_BROKEN
     except Exception:  # noqa: BLE001 - a bug must still reach the user as a sentence, not a traceback
         return _internal_error()
+    finally:
+        _tell_storage_problems()
+
+
+def _problem_line(p) -> str:
+    """A refused record's problem; a warning says the rule id `--accept` needs."""
+    text = f"{p.path}: {p.message}" if p.path else p.message
+    if not p.is_error and p.rule:
+        text += f"（警告，规则 {p.rule}；核实无误可加 --accept {p.rule}=理由 保存）"
+    return text
 
 
 def _internal_error() -> int:

@@ -10,24 +10,29 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
-from core.plugins import PluginInfo, build_registry, load_plugins
+from core import hookcalls
+from core.oserrors import describe_os_error
+from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
+from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
+from core.records import incomplete, rollup
 from core.records.recordindex import RecordIndex, Page
-from core.storage import Store
+from core.records.shape import refuse_bad_shape, shape_problems
+from core.storage import Store, chain, check_output
+from core.storage.contract import RecordStore
 
 __all__ = ["Engine", "Page", "ValidationFailed", "CarebookError"]
 
 NO_PARTITION = "_none"
-ROLLUP_PREFIX = "rollup_"     # engine-kept tables (see Engine.latest); not a form id prefix
 
 
 BULK_BATCH = 20000        # records a bulk save holds before writing (see `Engine.bulk_save`)
@@ -64,6 +69,7 @@ def field_diff(old: dict | None, new: dict, prefix: str = "") -> list[dict]:
 class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
+    plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
 
     @property
     def id(self) -> str:
@@ -75,22 +81,28 @@ class Engine:
 
     def __init__(self, data_dir: Path, forms_dir: Path | None = None, *, operator: str | None = None,
                  readonly: bool = False, extra_plugins: list[object] | None = None,
-                 today: Callable[[], dt.date] | None = None):
+                 today: Callable[[], dt.date] | None = None, plugins_dir: Path | None = None,
+                 store: "RecordStore | None" = None):
         from core.formlang.formload import load_form_dir
         from core.formlang.expressions import Evaluator
 
         self.data_dir = Path(data_dir)
-        self.forms_dir = Path(forms_dir) if forms_dir else paths.default_forms_dir()
+        # Staff run the last published form set unless a folder is named (core.lifecycle.publish).
+        self.forms_dir, self._forms_explicit = self._staff_forms_dir(forms_dir)
+        self._working_forms_dir = self.forms_dir
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
         self.today: Callable[[], dt.date] = today or dt.date.today
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.plugin_set = load_plugins(local_dir=self.data_dir / "plugins", extra=extra_plugins)
-        self.plugin_set.call_each("configure", engine=self)
-        self.registry = build_registry(self.plugin_set)
+        private_folder(self.data_dir)
+        # Local plugins come only from the configured folder (`plugins_dir`, CAREBOOK_PLUGINS_DIR):
+        # code in the data folder would run for anyone who can write a ledger file.
+        self.plugin_set = load_plugins(local_dir=plugins_dir, extra=extra_plugins)
+        self._refuse_data_plugins()
+        self.plugin_set.call("configure", action="打开台账", strict=False, engine=self)
+        self.registry = build_registry(self.plugin_set, engine=self)
         self.evaluator = Evaluator(self.registry.functions)
-        self.store = Store(self.data_dir, readonly=readonly)
+        self.store: RecordStore = store if store is not None else Store(self.data_dir, readonly=readonly)
         self.settings = paths.SettingsFile(self.data_dir / "settings.json")
         self.operator = operator or self.settings.get("operator") or ""
         self.forms = load_form_dir(self.forms_dir, self.registry)
@@ -99,10 +111,14 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._row_fields: dict[str, frozenset[str]] | None = None
+        self._guard_forms()
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
     def open(cls, data_dir: Path | str, forms_dir: Path | str | None = None, **kw) -> "Engine":
+        if paths.is_server(data_dir):
+            return cls._open_server(str(data_dir), forms_dir, **kw)
         return cls(Path(data_dir), Path(forms_dir) if forms_dir else None, **kw)
 
     def close(self) -> None:
@@ -115,12 +131,12 @@ class Engine:
         self.close()
 
     def reload_forms(self) -> list[Problem]:
-        """Re-read the form files (the admin edited them) without restarting."""
-        self.forms.reload()
-        self._validators.clear()
-        if not self.readonly:
-            self.snapshots.keep(self.forms)
-        return list(self.forms.problems)
+        """Re-read the form files (the admin edited them) without restarting; a broken edit keeps
+        the last good set and says why (`core.lifecycle.publish.reload`)."""
+        from core.lifecycle.publish import reload
+
+        self._row_fields = None
+        return reload(self)
 
     @property
     def problems(self) -> list[str]:
@@ -147,7 +163,9 @@ class Engine:
         return [f for f in self.forms.forms.values()]
 
     def _form_for_town(self, form, town: str):
-        additions = [res for _, res in self.plugin_set.call_each("extend_form", form_id=form.id, town=town) if res]
+        """Overlay files and plugin additions for `town`; a broken `extend_form` raises
+        `PluginFailed` (`core.hookcalls`): a form missing a plugin's fields is never used."""
+        additions = hookcalls.town_additions(self.plugin_set, self.forms, form.id, town)
         return self.forms.form_for_town(form, town, additions)
 
     def validator(self, form_id: str, version: int | None = None, town: str | None = None):
@@ -166,8 +184,12 @@ class Engine:
     def index(self, form_id: str) -> RecordIndex:
         idx = self._indexes.get(form_id)
         if idx is None:
-            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id))
+            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id), private=self._private_keys(form_id))
         return idx
+
+    def index_loaded(self, form_id: str) -> bool:
+        """Whether the form's list rows are already in memory (reading them again is waste)."""
+        return form_id in self._indexes
 
     def new_record(self, form_id: str, **context) -> dict:
         """Defaults, `initial` expressions (e.g. today) and computed values, ready for a form screen."""
@@ -198,7 +220,12 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
-        v = self.validator(form_id, version, town=data.get("town"))
+        if shape := shape_problems(self.form(form_id, version), data):
+            return data, shape
+        try:
+            v = self.validator(form_id, version, town=data.get("town"))
+        except PluginFailed as exc:           # fail closed: no check without the plugin's fields
+            return dict(data), [hookcalls.as_problem(exc)]
         clean, problems = v.check(
             data,
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
@@ -206,11 +233,7 @@ class Engine:
             overrides=overrides,
         )
         problems.extend(self._dangling_refs(v.form, clean))
-        for _plugin, res in self.plugin_set.call_each("validate_record", form_id=form_id, data=clean,
-                                                      record_id=record_id):
-            problems.extend(p for p in (res or []) if p.is_error or p.rule not in (accepted or {}))
-        problems.extend(Problem(f"插件出错：{m}", severity="warning", rule="plugin")
-                        for m in self._drain_plugin_problems())
+        problems.extend(hookcalls.record_problems(self.plugin_set, form_id, clean, record_id, accepted or {}))
         return clean, problems
 
     def _dangling_refs(self, form, data: dict) -> list[Problem]:
@@ -242,36 +265,41 @@ class Engine:
 
     def save(self, form_id: str, data: dict, record_id: str | None = None, *, operator: str | None = None,
              reasons: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
-             note: str | None = None) -> SaveResult:
+             note: str | None = None, base: str | None = None) -> SaveResult:
         """Validate, then store atomically with a history entry; raises ValidationFailed.
 
         `reasons` maps a warning's rule id to the reason the operator typed to accept it;
         `overrides` maps a computed field to {"value", "reason"} (e.g. a risk level staff set).
+        `base`: the `updated` stamp of the record as the form opened it; a record saved by
+        someone else since is refused (`EditConflict`), not overwritten.
         """
         if self.readonly:
             raise CarebookError("台账以只读方式打开，不能保存")
         old = self.get(record_id, form_id) if record_id else None
         if record_id and old is None:
             raise CarebookError(f"没有找到要修改的记录 {record_id}")
+        if base is not None and old is not None and old.get("updated") != base:
+            _refuse_stale(old)
         # An edit saves under the current form version: the history keeps the old one.
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
-        self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems)
+        errors = self._write(form_id, record, old, note=note)
+        return SaveResult(record, problems, errors)
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
+        operator = operator or self.require_operator("保存记录")
+        refuse_bad_shape(form, data)
         accepted = dict(reasons or {})
         data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
         data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
                                     overrides=overrides)
-        blocking = [p for p in problems if p.rule != "plugin"]
-        if blocking:
+        blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
+        if blocking:                       # errors, unaccepted warnings, broken plugins
             raise ValidationFailed(blocking)
         _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
-        data = self.plugin_set.chain("before_save", "data", data, form_id=form_id,
-                                     record_id=old["id"] if old else None)
+        data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
         meta = {"reasons": computed_reasons}
         if overrides:
@@ -279,7 +307,8 @@ class Engine:
         if accepted:
             meta["warnings_accepted"] = [{"rule": r, "reason": t} for r, t in accepted.items()]
         part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
-        return {
+        retired = self._retired_values(form_id, data, old, stamp)
+        return {**({"retired": retired} if retired else {}),
             "id": old["id"] if old else str(uuid.uuid4()),
             "form": form_id,
             "version": form.version,
@@ -319,14 +348,20 @@ class Engine:
                 continue   # a part of the prefix is still empty: the required rules will say so
             if "{" in head and not all(data.get(k) for k in _template_names(head)):
                 continue
-            taken = [str(row.get(f.id) or "") for row in self.index(form.id).rows.values()]
-            seqs = [int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()]
-            data = {**data, f.id: f.autonumber.format(**{**data, "seq": max(seqs, default=0) + 1})}
+            data = {**data, f.id: f.autonumber.format(**{**data, "seq": self._next_number(form, f.id, prefix, data)})}
         return data
 
     def _index_row(self, form, record: dict) -> dict:
         # `_p` as the store keeps it, so rows saved in this session look like rows read at open
-        return {**RecordIndex.row_for(form, record), "_p": record["partition"]}
+        return {**RecordIndex.row_for(form, record, self.row_fields(form.id)), "_p": record["partition"]}
+
+    def row_fields(self, form_id: str) -> frozenset[str]:
+        """Fields the list rows of `form_id` carry for reports and due lists, besides `list_fields`
+        (worked out from the report, schedule and view files; see `core.reporting.rowfields`)."""
+        if self._row_fields is None:
+            from core.reporting.rowfields import declared_row_fields
+            self._row_fields = declared_row_fields(self.forms.files, self.evaluator, self.forms)
+        return self._row_fields.get(form_id, frozenset())
 
     def _history_entry(self, record: dict, old: dict | None, note: str | None) -> dict:
         return {
@@ -339,7 +374,7 @@ class Engine:
             "note": note or "",
         }
 
-    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> None:
+    def _write(self, form_id: str, record: dict, old: dict | None, note: str | None = None) -> list[str]:
         form = self.form(form_id)
         row = self._index_row(form, record)
         # The rollup row goes into the same commit as the record: one round of fsyncs, not two.
@@ -347,8 +382,7 @@ class Engine:
         self.store.put(form_id, record, row, self._history_entry(record, old, note), derived=rollup, new=old is None)
         if form_id in self._indexes:          # not loaded yet: it will read this row from disk
             self._indexes[form_id].put(record["id"], row)
-        for plugin, _ in self.plugin_set.call_each("after_save", form_id=form_id, record=record):
-            pass
+        return hookcalls.after_save(self.plugin_set, form_id, record)
 
     def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
                   on_problem: Callable[[int, list[Problem]], None] | None = None,
@@ -393,13 +427,7 @@ class Engine:
         return n
 
     # ----------------------------------------------------------------- rollups
-    # A form may declare `rollup: {ref: person, key: visit_level, date: visit_date}`: the engine
-    # then keeps, per referenced record, the latest date per key value in a small table of its
-    # own. Due lists need only that, so they never load 300,000 visit rows into memory.
-
-    @staticmethod
-    def _rollup_table(form_id: str) -> str:
-        return f"{ROLLUP_PREFIX}{form_id}"
+    # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
 
     def _rollup(self, form, records: list[dict], olds: dict[str, dict]) -> None:
         found = self._rollup_items(form, records, olds)
@@ -407,72 +435,28 @@ class Engine:
             self.store.put_many(*found)
 
     def _rollup_items(self, form, records: list[dict], olds: dict[str, dict]) -> tuple[str, list] | None:
-        """The rollup table and its rows these records change (`None`: the form has no rollup)."""
-        spec = form.raw.get("rollup") if getattr(form, "raw", None) else None
-        if not spec or self.readonly:
-            return None
-        ref_f, date_f, key_f = spec["ref"], spec["date"], spec.get("key")
-        table = self._rollup_table(form.id)
-        changed: dict[str, dict] = {}
-        parts: dict[str, str] = {}
-        rescan: set[str] = set()
+        return rollup.items(self, form, records, olds)
 
-        def fact(data: dict) -> tuple:
-            return data.get(ref_f), str(data.get(key_f) or "") if key_f else "", data.get(date_f)
-
-        # Only the rows these records touch (a copy of the whole table cost ~1.5 ms a save).
-        touched = [fact(d)[0] for rec in records for d in (rec["data"], (olds.get(rec["id"]) or {}).get("data") or {})]
-        held = self.store.rows(table, [ref for ref in touched if isinstance(ref, str)])
-        for rec in records:
-            ref, key, day = fact(rec["data"])
-            old = olds.get(rec["id"])
-            if old is not None and fact(old["data"]) != (ref, key, day) and fact(old["data"])[0]:
-                rescan.add(fact(old["data"])[0])   # an edited date may lower the latest one
-            if not ref or not day:
-                continue
-            row = changed.get(ref) or {k: v for k, v in held.get(ref, {}).items() if not k.startswith("_")}
-            if row.get(key) is None or str(day) > row[key]:
-                row[key] = str(day)
-            changed[ref] = row
-            parts[ref] = rec["partition"]
-        if rescan:
-            full = self._rollup_scan(form)
-            for ref in rescan:
-                changed[ref] = full.get(ref, {})
-                parts.setdefault(ref, held.get(ref, {}).get("_p"))
-        return table, [({"id": ref, "form": table, "version": 1, "partition": parts.get(ref) or held.get(ref, {}).get("_p"),
-                         "data": row}, dict(row), None) for ref, row in changed.items()]
-
-    def _rollup_scan(self, form) -> dict[str, dict]:
-        """Latest dates recomputed from every record's list row (slow; rebuilds and rare edits)."""
-        spec = form.raw["rollup"]
-        out: dict[str, dict] = {}
-        for row in self.index(form.id).rows.values():
-            ref, day = row.get(spec["ref"]), row.get(spec["date"])
-            key = str(row.get(spec.get("key")) or "") if spec.get("key") else ""
-            if ref and day and (out.setdefault(ref, {}).get(key) or "") < str(day):
-                out[ref][key] = str(day)
-        return out
-
-    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
-        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`.
+    def rollup_rows(self, form_id: str) -> dict[str, dict]:
+        """{referenced record id: rollup row} for a form with a `rollup` (see `core.records.rollup`).
 
         Rebuilt once from the form's records when the rollup table is missing (a ledger from
         before rollups, or a damaged file set aside).
         """
         form = self.form(form_id)
-        if not form.raw.get("rollup"):
+        if not rollup.spec_of(form):
             raise CarebookError(f"表单 “{form_id}” 没有声明 rollup")
-        table = self._rollup_table(form_id)
-        rows = self.store.index(table)
+        rows = self.store.index(rollup.table_of(form_id))
         if not rows and self.store.count(form_id):
-            full = self._rollup_scan(form)
+            table, items = rollup.rebuild_items(self, form)
             if not self.readonly:
-                ref_parts = {r.get(form.raw["rollup"]["ref"]): r.get("_p") for r in self.index(form_id).rows.values()}
-                self.store.put_many(table, [({"id": ref, "form": table, "version": 1, "partition": ref_parts.get(ref),
-                                              "data": row}, dict(row), None) for ref, row in full.items()])
-            return full
-        return {ref: {k: v for k, v in row.items() if not k.startswith("_")} for ref, row in rows.items()}
+                self.store.put_many(table, items)
+            return {item[0]["id"]: {**item[1], "_p": item[0]["partition"]} for item in items}
+        return rows
+
+    def latest(self, form_id: str) -> dict[str, dict[str, str]]:
+        """{referenced record id: {key value: latest ISO date}} for a form with a `rollup`."""
+        return rollup.latest_of(self.rollup_rows(form_id))
 
     def related(self, record_id: str, form_id: str) -> list[dict]:
         """Records of `form_id` that refer to `record_id` (a person's visits), read from the
@@ -526,6 +510,7 @@ class Engine:
 
     # ----------------------------------------------------------------- drafts
     def _draft_path(self, form_id: str, record_id: str | None) -> Path:
+        check_ids(form_id, record_id)      # `../` in an id must not write outside drafts/
         return self.data_dir / "drafts" / f"{form_id}--{record_id or 'new'}.json"
 
     def save_draft(self, form_id: str, record_id: str | None, data: dict) -> None:
@@ -538,9 +523,10 @@ class Engine:
     def load_draft(self, form_id: str, record_id: str | None) -> dict | None:
         path = self._draft_path(form_id, record_id)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["data"]
-        except (OSError, ValueError, KeyError):
+            data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):   # damaged or not ours: no draft
             return None
+        return data if isinstance(data, dict) else None
 
     def drop_draft(self, form_id: str, record_id: str | None) -> None:
         self._draft_path(form_id, record_id).unlink(missing_ok=True)
@@ -563,15 +549,19 @@ class Engine:
         raise CarebookError(f"没有名为 “{name}” 的报表")
 
     def import_records(self, form_id: str, paths, *, dry_run: bool = False, skip_bad: bool = False,
-                       operator: str | None = None):
+                       operator: str | None = None, mapping=None, fixed: dict[str, str] | None = None,
+                       strict: bool = False):
         """Records from an XLSX/CSV ledger (`core.transfer.importing`): checked row by row, saved only
-        when every row is sound (or `skip_bad`); returns an `ImportResult`."""
+        when every row is sound (or `skip_bad`); rows lacking only answers are saved as 待补全
+        unless `strict`; `mapping` is a reviewed column mapping; returns an `ImportResult`."""
         from core.transfer.importing import import_records
 
         if self.readonly and not dry_run:
             raise CarebookError("台账以只读方式打开，不能导入")
+        if not dry_run:
+            self.operator = operator or self.require_operator("导入记录")
         return import_records(self, form_id, paths, operator=operator or self.operator or "",
-                              dry_run=dry_run, skip_bad=skip_bad)
+                              dry_run=dry_run, skip_bad=skip_bad, mapping=mapping, fixed=fixed, strict=strict)
 
     def exporters(self) -> list:
         return sorted(self.registry.exporters.values(), key=lambda e: e.name)
@@ -584,11 +574,16 @@ class Engine:
             raise CarebookError(f"没有名为 “{fmt}” 的导出格式（已安装：{names}）")
         if what not in getattr(exp, "supports", {what}):
             raise CarebookError(f"导出格式 “{fmt}” 不支持导出 {what}")
+        check_output(self.data_dir, output)
+        if full:     # written, with the operator, before any personal data leaves
+            self.audit_full_read(what, action="完整导出（开始写文件）", format=fmt, output=str(output), params=params)
         job = ExportJob(what=what, output=Path(output), engine=self, full=full, params=params, progress=progress)
         try:
             written = list(exp.export(job) or [])
         except CarebookError:
             raise
+        except OSError as exc:     # the output folder is read-only, full, not a folder ...
+            raise CarebookError(f"导出失败：{describe_os_error(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - an exporter plugin's failure is named, not a traceback
             raise CarebookError(f"导出失败（插件 {self.registry.provided_by.get('exporter:' + fmt, fmt)}）："
                                 f"{type(exc).__name__}: {exc}") from exc
@@ -601,37 +596,196 @@ class Engine:
         if self.readonly:
             return
         entry = {"at": now_iso(), "operator": self.operator, **entry}
-        path = self.data_dir / "history" / "audit.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        if hasattr(self.store, "append_audit"):        # a server ledger keeps it on the server
+            return self.store.append_audit(entry)
+        chain.append_audit(self.data_dir, entry)
 
     def audit_log(self) -> list[dict]:
-        path = self.data_dir / "history" / "audit.jsonl"
-        out = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
+        if hasattr(self.store, "audit_log"):
+            return self.store.audit_log()
+        return chain.read_audit(self.data_dir)
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
 
-    def _drain_plugin_problems(self) -> list[str]:
-        out, self.plugin_set.problems[:] = list(self.plugin_set.problems), []
-        return out
+    # ----------------------------------------------------------------- storage (issue 14: numbering)
+    def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:
+        """The next sequence number after `prefix` from the village's stored counter (`Store.
+        next_number`); the list rows are scanned only to seed a village that has none yet."""
+        def seed() -> int:
+            taken = [str(row.get(field_id) or "") for row in self.index(form.id).rows.values()]
+            return max((int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()),
+                       default=0)
 
+        def taken(n: int) -> bool:
+            value = form.field(field_id).autonumber.format(**{**data, "seq": n})
+            return self.index(form.id).find(field_id, value) is not None
+
+        part = str(data.get(form.partition) or NO_PARTITION) if form.partition else NO_PARTITION
+        return self.store.next_number(form.id, part, f"{field_id}:{prefix}", seed=seed, taken=taken)
+
+    def verify_rollups(self) -> list[str]:
+        """Findings for `carebook verify`: stored rollup rows that differ from the records."""
+        return [msg for form in self.record_forms() if rollup.spec_of(form) for msg in rollup.differences(self, form)]
+    # ----------------------------------------------------------------- privacy (issue 14)
+    # Masking at every level of a record and its history, searches that cannot spell out a
+    # masked number, and an operator named in the audit log before data leaves in full.
+
+    def _private_keys(self, form_id: str) -> tuple[str, ...]:
+        """List-row keys holding ID or phone numbers: searched only as whole numbers or last
+        four digits after a name (`RecordIndex._number_hits`)."""
+        from core.transfer.exportform import pii_kind
+
+        form = self.forms.get(form_id)
+        return tuple(f.id for f in form.fields_flat() if pii_kind(f) in ("id", "phone")) if form else ()
+
+    def require_operator(self, what: str) -> str:
+        """The operator's name, or a Chinese refusal saying how to give one."""
+        name = self.operator.strip() if isinstance(self.operator, str) else ""
+        if not name:
+            raise CarebookError(f"{what}需要写明操作员：请加 --operator 姓名（或在界面中填写操作员）")
+        return name
+
+    def audit_full_read(self, what: str, *, action: str = "完整查看", params: dict | None = None,
+                        **details) -> None:
+        """Log a read or export of personal data in full; raises (and nothing is shown) when no
+        operator is known or the log cannot be written."""
+        self.require_operator("查看或导出完整的个人信息")
+        if self.readonly:
+            raise CarebookError("台账以只读方式打开，无法记录完整查看，未显示完整的个人信息")
+        self._audit({"action": action, "what": what, "full": True, **details,
+                     "params": {k: str(v) for k, v in (params or {}).items() if v not in (None, "")}})
+
+    def masked(self, record: dict) -> dict:
+        """`record` with every personal value masked, repeat groups included."""
+        from core.records.masking import mask_data
+
+        form = self._form_or_current(record["form"], record.get("version"))
+        return {**record, "data": mask_data(form.top_fields(), record.get("data") or {})}
+
+    def masked_history(self, record_id: str) -> list[dict]:
+        """`history(record_id)` with the old and new value of every change masked."""
+        from core.records.masking import mask_history
+
+        entries = self.history(record_id)
+        return [mask_history(self._form_or_current(h.get("form"), h.get("version")), [h])[0] for h in entries]
+
+    def _form_or_current(self, form_id: str, version: Any):
+        try:
+            return self.form(form_id, int(version) if version is not None else None)
+        except (CarebookError, TypeError, ValueError):
+            return self.form(form_id)
+    # ----------------------------------------------------------------- office sheets (issue 15)
+    def import_mapping(self, form_id: str, paths, *, fixed: dict[str, str] | None = None, mapping=None):
+        """The column mapping an import of `paths` would use (`core.transfer.importmap.ColumnMap`),
+        for the admin to review and save before importing."""
+        from core.transfer.importing import propose_mapping
+
+        return propose_mapping(self, form_id, paths, fixed=fixed, mapping=mapping)
+
+    def incomplete(self, form_id: str, ids: Iterable[str] | None = None) -> list[dict]:
+        """Records still 待补全 (all, or those of `ids`), each with what it lacks
+        (`core.records.incomplete`)."""
+        return incomplete.incomplete_records(self, form_id, ids)
+
+    # ----------------------------------------------------------------- plugin contract (issue 12)
     @property
     def divisions(self):
-        """The town/village list of the engine's forms folder (re-read when the admin edits it)."""
-        from plugins.cn.divisions import current  # the built-in division data plugin
+        """The town/village list of the engine's forms folder (re-read when the admin edits it);
+        registered by a plugin (`register_data`) for this engine alone."""
+        return self.data("divisions")
 
-        return current()
+    def data(self, name: str) -> Any:
+        """A data set a plugin registered for this engine (`register_data`), as it is now."""
+        get = self.registry.data.get(name)
+        if get is None:
+            raise CarebookError(f"没有插件提供数据 “{name}”（运行 carebook plugins list 查看插件）")
+        return get()
+
+    def plugin_problems(self) -> list[str]:
+        """Everything wrong with the plugins, for `plugins list` and the admin corner: loading,
+        registering, misspelled hooks, and `extend_form` answers for every form and town."""
+        try:
+            towns = [t.code for t in self.divisions.towns()]
+        except CarebookError:
+            towns = []                  # the division file's problems are reported on their own
+        return list(self.registry.problems) + hookcalls.check_extensions(self.plugin_set, self.forms, towns)
+
+    def _refuse_data_plugins(self) -> None:
+        """Say so when a ledger still has a `plugins/` folder: it is not read any more."""
+        folder = self.data_dir / "plugins"
+        if folder.is_dir() and any(folder.glob("*.py")):
+            self.plugin_set.problems.append(
+                f"台账目录中的插件文件夹 {folder} 不会被加载（任何能写入台账的人都能放入代码）；"
+                f"请把插件放到由环境变量 {DIR_ENV} 指定的文件夹")
+
+
+    # ----------------------------------------------------------------- server ledgers (issue 11)
+    @classmethod
+    def _open_server(cls, url: str, forms_dir: Path | str | None, **kw) -> "Engine":
+        """A ledger on PostgreSQL: records on the server, drafts and settings on this desk;
+        an operator login's own name goes into history (the server stamps it too)."""
+        from core.storage.pgstore import PgStore
+
+        store = PgStore(url, readonly=kw.get("readonly", False))
+        if store.role != "owner" or not kw.get("operator"):
+            kw["operator"] = store.operator_name
+        try:
+            return cls(paths.desk_dir(url), Path(forms_dir) if forms_dir else None, store=store, **kw)
+        except BaseException:
+            store.close()
+            raise
+
+
+    # ----------------------------------------------------------------- form lifecycle (issue 10)
+    # Thin entries into core.lifecycle: published/last-good form sets, values of deleted fields.
+
+    def _staff_forms_dir(self, forms_dir: Path | None) -> tuple[Path, bool]:
+        from core.lifecycle.publish import staff_forms_dir
+
+        return staff_forms_dir(self.data_dir, Path(forms_dir) if forms_dir else None)
+
+    def _guard_forms(self) -> None:
+        from core.lifecycle.publish import guard
+
+        guard(self)
+
+    def _retired_values(self, form_id: str, data: dict, old: dict | None, at: str) -> dict:
+        """Values of fields the form no longer has, carried over from `old` (never erased)."""
+        from core.lifecycle.retired import carry
+
+        try:
+            old_form = self.form(form_id, old["version"]) if old else None
+        except CarebookError:
+            old_form = None
+        return carry(self.validator(form_id, town=data.get("town")).form, old, data, at, old_form)
+
+    def refresh_for_today(self):
+        """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
+        the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
+        from core.lifecycle.reevaluate import refresh_for_today
+
+        return refresh_for_today(self)
+
+
+def _refuse_stale(current: dict) -> None:
+    from core.storage.contract import EditConflict
+
+    raise EditConflict(f"这条记录在您打开之后已被 {current.get('operator') or '他人'} 于 "
+                       f"{str(current.get('updated') or '不详').replace('T', ' ')[:19]} 修改，您的修改未保存"
+                       "（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+
+
+_FORM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_ids(form_id: Any, record_id: Any = None) -> None:
+    """A form id and record id safe to put in a file name (no `/`, `..`, NUL, drive letters)."""
+    if not isinstance(form_id, str) or not _FORM_ID.fullmatch(form_id):
+        raise CarebookError(f"表单编号不合规：{form_id!r}")
+    if record_id is not None and (not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id)):
+        raise CarebookError(f"记录编号不合规：{record_id!r}")
 
 
 def _template_names(template: str) -> list[str]:

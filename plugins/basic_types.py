@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core.transfer.exportform import split_multi
-from core.hookspecs import hookimpl
+from carebook import hookimpl
+from core.textsafety import is_blank, text_problem
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,14 @@ class FieldType:
         return dict(self.schema)
 
     def normalize(self, value: Any, field) -> Any:
-        """Cleaned value, None for "not filled", or ValueError with a Chinese message."""
-        if value is None or (isinstance(value, str) and not value.strip()):
+        """Cleaned value, None for "not filled", or ValueError with a Chinese message.
+
+        Text made only of spaces and invisible characters is "not filled" (so `required` says
+        so); text holding control, bidi or zero-width characters is refused, whatever the type."""
+        if value is None or (isinstance(value, str) and is_blank(value)):
             return None
+        if isinstance(value, str) and (problem := text_problem(value, multiline=self.name == "longtext")):
+            raise ValueError(problem)
         return self.clean(value, field)
 
     def to_python(self, value: Any) -> Any:
@@ -150,6 +156,9 @@ def clean_multi(value: Any, field) -> list[str] | None:  # noqa: ARG001
     if not isinstance(value, (list, tuple, set)):
         raise ValueError("应为多个选项的列表")
     items = [str(v).strip() for v in value if v is not None and str(v).strip()]
+    for item in items:
+        if problem := text_problem(item):
+            raise ValueError(problem)
     return list(dict.fromkeys(items)) or None
 
 

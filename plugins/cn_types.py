@@ -4,23 +4,22 @@
 village code from forms/data/divisions.yaml). The rules themselves live in ``plugins.cn`` so the
 expression functions (plugins/functions.py) use the very same definitions.
 
-Division data comes from ``<forms>/data/divisions.yaml``, where ``<forms>`` is the folder set by
-``set_forms_dir`` (the engine calls it with its forms folder), else ``$CAREBOOK_FORMS``, else the
-repository's ``forms/``.
+Division data comes from ``<forms>/data/divisions.yaml`` of the engine the types are registered
+for (``DivisionFile.of(engine)``): each engine gets its own division type, format check and
+``divisions`` data, so two engines on two forms folders never share village names.
 """
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
-from core import hookimpl
+from carebook import hookimpl
 
 from .cn import divisions
 from .cn.ids import check_id, normalize_id
 from .cn.phones import check_phone, normalize_phone
 from .cn.text import fold
 
-set_forms_dir = divisions.set_forms_dir
 LEVEL_NAMES = {"town": "街镇", "village": "村（居）委会"}
 
 
@@ -103,6 +102,9 @@ class DivisionType:
 
     name = "division"
     widget = "division"
+
+    def __init__(self, source: divisions.DivisionFile | None = None):
+        self.source = source or divisions.DivisionFile()
     format = "cn-division"
     options = {
         "level": {"enum": ["town", "village"], "description": "town：街镇；village：村（居）委会"},
@@ -120,7 +122,7 @@ class DivisionType:
         if len(code) != 12 or not code.isdigit():
             raise ValueError("区划代码应为12位数字")
         try:
-            data = divisions.current()
+            data = self.source.current()
         except divisions.DivisionsError as exc:
             raise ValueError(f"区划数据文件有误，无法核对区划代码：{exc.problems[0]}") from None
         entry = data.get(code)
@@ -142,28 +144,32 @@ def is_phone(value: Any) -> bool:
     return not isinstance(value, str) or check_phone(value) is None
 
 
-def is_division(value: Any) -> bool:
-    """True for a code the division list has (at any time: old records keep old codes)."""
-    if not isinstance(value, str):
-        return True
-    data = divisions.current_or_none()
-    return data is not None and data.get(value) is not None
+def division_check(source: divisions.DivisionFile) -> Callable[[Any], bool]:
+    """The ``cn-division`` format of one division file."""
+    def is_division(value: Any) -> bool:
+        """True for a code the division list has (at any time: old records keep old codes)."""
+        if not isinstance(value, str):
+            return True
+        data = source.current_or_none()
+        return data is not None and data.get(value) is not None
+    return is_division
 
 
 @hookimpl
-def configure(engine):
-    """Read the division list that sits beside the engine's own form files."""
-    set_forms_dir(engine.forms_dir)
+def register_data(register, engine):
+    """The engine's division list (``engine.divisions``), from its own forms folder."""
+    register("divisions", divisions.DivisionFile.of(engine).current)
 
 
 @hookimpl
-def register_field_types(register):
-    for ft in (ResidentIdType(), PhoneType(), DivisionType()):
+def register_field_types(register, engine):
+    for ft in (ResidentIdType(), PhoneType(), DivisionType(divisions.DivisionFile.of(engine))):
         register(ft)
 
 
 @hookimpl
-def register_formats(register):
+def register_formats(register, engine):
     register("cn-resident-id", is_resident_id, "身份证号码无效（应为18位，出生日期和校验码正确）")
     register("cn-phone", is_phone, "电话号码无效（手机号11位，或天津固定电话8位、可加区号022）")
-    register("cn-division", is_division, "区划代码不在区划数据中（见 forms/data/divisions.yaml）")
+    register("cn-division", division_check(divisions.DivisionFile.of(engine)),
+             "区划代码不在区划数据中（见 forms/data/divisions.yaml）")

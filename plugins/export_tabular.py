@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import core
+from core.textsafety import safe_cell
 from core.transfer.exporting import ExportJob, output_file, sibling
 from core.transfer.exportform import flat_record, group_headers, masked_record, parent_headers
 
@@ -23,11 +24,26 @@ def report_header(column) -> str:
     return "/".join((*column.groups, column.label))
 
 
+class _SafeWriter:
+    """A csv writer whose every text cell goes through `safe_cell`: a value starting with
+    = + - @ must reach Excel as text, never as a formula (CSV injection)."""
+
+    def __init__(self, fh):
+        self._w = csv.writer(fh)
+
+    def writerow(self, row) -> None:
+        self._w.writerow([safe_cell(v) for v in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def write_report_csv(report, path: Path, mask) -> int:
     cols = report.columns
     n = 0
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
+        w = _SafeWriter(fh)
         w.writerow([report_header(c) for c in cols])
         for row in report.rows:
             w.writerow([mask(c.pii, row.get(c.key)) if c.pii else row.get(c.key, "") for c in cols])
@@ -42,7 +58,7 @@ def write_records_csv(info, records, path: Path, mask) -> list[Path]:
     paths = [path] + [sibling(path, g.id) for g in info.groups]
     files = [open(p, "w", encoding="utf-8-sig", newline="") for p in paths]
     try:
-        writers = [csv.writer(f) for f in files]
+        writers = [_SafeWriter(f) for f in files]
         writers[0].writerow(parent_headers(info))
         for g, w in zip(info.groups, writers[1:]):
             w.writerow(group_headers(g))

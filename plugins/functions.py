@@ -12,7 +12,8 @@ from datetime import date
 from functools import wraps
 from typing import Callable
 
-from core import dates, hookimpl
+from carebook import hookimpl
+from core import dates
 
 from .cn import divisions, ids, phones
 
@@ -117,16 +118,19 @@ def year_of(d):
     return _dates(d)[0].year
 
 
-@_safe
-def division_name(code):
-    data = divisions.current_or_none()
-    return data.name(code) if data else None
+def division_functions(source: divisions.DivisionFile) -> dict[str, Callable]:
+    """``division_name`` and ``town_of`` reading one engine's division file."""
+    @_safe
+    def division_name(code):
+        data = source.current_or_none()
+        return data.name(code) if data else None
 
+    @_safe
+    def town_of(village_code):
+        data = source.current_or_none()
+        return data.town_of(village_code) if data else None
 
-@_safe
-def town_of(village_code):
-    data = divisions.current_or_none()
-    return data.town_of(village_code) if data else None
+    return {"division_name": division_name, "town_of": town_of}
 
 
 @_safe
@@ -141,11 +145,10 @@ def mask_phone(number):
 
 FUNCTIONS = {f.__name__: f for f in (
     age_on, id_birth_date, id_sex, id_age, months_between, days_between, quarter_of,
-    quarter_start, quarter_end, add_months, add_days, year_of, division_name, town_of,
-    mask_id, mask_phone)}
+    quarter_start, quarter_end, add_months, add_days, year_of, mask_id, mask_phone)}
 
 
 @hookimpl
-def register_functions(register):
-    for name, fn in FUNCTIONS.items():
+def register_functions(register, engine):
+    for name, fn in {**FUNCTIONS, **division_functions(divisions.DivisionFile.of(engine))}.items():
         register(name, fn)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
+from core.textsafety import safe_cell
 from core.transfer.exporting import safe_name, text_width
 from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
 
@@ -35,7 +36,7 @@ class _Sheet:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 self.ws.write_number(self.row, i, v, self.fmt)
             elif v not in (None, ""):
-                self.ws.write_string(self.row, i, str(v), self.fmt)
+                self.ws.write_string(self.row, i, safe_cell(str(v)), self.fmt)
             w = text_width(v)
             if w > self.widths[i]:
                 self.widths[i] = w

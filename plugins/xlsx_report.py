@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import xlsxwriter
 
+from core.textsafety import FORMULA_START, safe_cell
 from core.transfer.exporting import cn_date, cn_period, safe_name, text_width
 from core.reporting.reportmodel import Column, Report
 
@@ -85,7 +86,7 @@ def _put(ws, row: int, col: int, value: Any, fmt) -> None:
     elif value is None or value == "":
         ws.write_blank(row, col, None, fmt)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        ws.write_string(row, col, safe_cell(str(value)), fmt)
 
 
 def header_width(label: str) -> int:
@@ -145,7 +146,7 @@ def _write_rows(ws, row: int, cols: list[Column], rows, mask, widths: list[int],
             if value is None or value == "":
                 write_blank(row, i, None, fmt)
             elif isinstance(value, str):
-                write_string(row, i, value, fmt)
+                write_string(row, i, "'" + value if value[0] in FORMULA_START else value, fmt)
                 if len(value) * 2 > widths[i] and widths[i] < cap:
                     widths[i] = max(widths[i], text_width(value))
                 if len(value) * 2 > cap:

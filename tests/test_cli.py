@@ -38,7 +38,7 @@ def test_add_prints_the_new_id_and_list_show_history_find_it(folders, tmp_path):
     listed = json.loads(run("--data", data, "--forms", forms, "records", "list", "registration", "--json").stdout)
     assert listed["total"] == 1 and listed["rows"][0]["id"] == rid
     assert listed["rows"][0]["phone"] == "138****5678"          # masked unless --full
-    shown = json.loads(run("records", "show", rid, "--json", "--full", "--data", data, "--forms", forms).stdout)
+    shown = json.loads(run("records", "show", rid, "--json", "--full", "--operator", "刘敏", "--data", data, "--forms", forms).stdout)
     assert shown["data"]["phone"] == "13812345678"
     hist = run("records", "history", rid, "--data", data, "--forms", forms)
     assert hist.returncode == 0 and "刘敏" in hist.stdout and "新建" in hist.stdout
@@ -47,7 +47,8 @@ def test_add_prints_the_new_id_and_list_show_history_find_it(folders, tmp_path):
 def test_refused_record_exits_1_with_field_path_and_message(folders, tmp_path):
     data, forms = folders
     p = person(id_number="110105194912310021")        # wrong check character
-    res = run("records", "add", "registration", write(tmp_path, "bad.json", p), "--data", data, "--forms", forms)
+    res = run("records", "add", "registration", write(tmp_path, "bad.json", p), "--operator", "刘敏", "--data", data,
+              "--forms", forms)
     assert res.returncode == 1
     assert any(line.startswith("id_number: ") and "校验码" in line for line in res.stdout.splitlines()), res.stdout
     assert "Traceback" not in res.stdout + res.stderr
@@ -91,7 +92,7 @@ def test_a_second_writer_is_refused_with_a_clear_message(folders, tmp_path):
     data, forms = folders
     eng = open_engine(tmp_path, forms)                  # this process holds the data folder
     try:
-        res = run("records", "add", "registration", write(tmp_path, "p.json", person()), "--data", data,
+        res = run("records", "add", "registration", write(tmp_path, "p.json", person()), "--operator", "刘敏", "--data", data,
                   "--forms", forms)
         assert res.returncode == 2
         assert "错误" in res.stderr and str(data) in res.stderr
@@ -103,7 +104,7 @@ def test_a_second_writer_is_refused_with_a_clear_message(folders, tmp_path):
 
 def test_data_folder_option_works_before_or_after_the_subcommand(folders, tmp_path):
     data, forms = folders
-    run("records", "add", "registration", write(tmp_path, "p.json", person()), "--data", data, "--forms", forms)
+    run("records", "add", "registration", write(tmp_path, "p.json", person()), "--operator", "刘敏", "--data", data, "--forms", forms)
     before = run("--data", data, "--forms", forms, "records", "list", "registration", "--json")
     after = run("records", "list", "registration", "--json", "--data", data, "--forms", forms)
     assert json.loads(before.stdout)["total"] == json.loads(after.stdout)["total"] == 1
@@ -111,7 +112,7 @@ def test_data_folder_option_works_before_or_after_the_subcommand(folders, tmp_pa
 
 def test_outdated_lists_records_of_an_older_form_version(folders, tmp_path):
     data, forms = folders
-    rid = run("records", "add", "registration", write(tmp_path, "p.json", person()), "--data", data,
+    rid = run("records", "add", "registration", write(tmp_path, "p.json", person()), "--operator", "刘敏", "--data", data,
               "--forms", forms).stdout.strip()
     reg = forms / "registration.yaml"
     text = reg.read_text(encoding="utf-8")

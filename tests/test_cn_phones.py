@@ -51,7 +51,7 @@ def test_reasons_are_chinese_and_specific():
 
 def test_mask_phone():
     assert mask_phone("13812345678") == "138****5678"
-    assert mask_phone("02223456789") == "022****6789"
+    assert mask_phone("02223456789") == "*******6789"
     assert mask_phone("23456789") == "****6789"
     assert mask_phone("1234") == "****"
     assert mask_phone(None) == ""

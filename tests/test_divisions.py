@@ -12,10 +12,12 @@ import yaml
 
 from plugins.cn import divisions
 from plugins.cn.divisions import DivisionsError, load_divisions
-from plugins.cn_types import DivisionType, is_division, set_forms_dir
+from plugins.cn.divisions import DivisionFile
+from plugins.cn_types import DivisionType, division_check
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "forms" / "data" / "divisions.yaml"
+SHARED_VILLAGES = Path(__file__).parent / "fixtures" / "binhai-villages-2023.csv"   # from ../shared/domain/
 SOURCE_FIXTURE = Path(__file__).parent / "fixtures" / "binhai-divisions.yaml"
 SOURCE_SHARED = Path("/work/shared/domain/binhai-divisions.yaml")
 
@@ -56,14 +58,17 @@ def test_shipped_file_matches_the_domain_source(source, shipped):
         assert shipped.get(code).confirmed
 
 
-def test_unconfirmed_names_are_marked(source, shipped):
-    known = set(source["known_village_names"])
+def test_village_names_are_the_2023_official_list(shipped):
+    """Imported with `carebook divisions import` from the 2023 统计用区划代码 list (no placeholders left)."""
+    import csv
+
+    path = SHARED_VILLAGES if SHARED_VILLAGES.exists() else None
     for v in shipped.all_villages():
-        assert v.confirmed == (v.code in known)
-    names = {v.name for v in shipped.all_villages()}
-    for town, others in source["other_village_names"].items():
-        assert set(others) <= names, town
-    assert shipped.name("120116157208") == "小王庄镇第208村"
+        assert v.confirmed and not re.search(r"第\d+村$", v.name), v.code
+    assert shipped.name("120116157208") == "王房子村"
+    if path is not None:
+        rows = csv.DictReader(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+        assert {r["code"]: r["village"] for r in rows} == {v.code: v.name for v in shipped.all_villages()}
 
 
 def test_every_code_in_the_shipped_file_is_quoted():
@@ -174,35 +179,34 @@ def test_missing_file(tmp_path):
 
 @pytest.fixture
 def forms_copy(tmp_path):
-    """A copy of forms/ the plugin is pointed at, as the engine tests do."""
+    """A copy of forms/ with its own division file, as an engine on that folder sees it."""
     target = tmp_path / "forms"
     shutil.copytree(ROOT / "forms", target)
-    set_forms_dir(target)
-    yield target
-    set_forms_dir(None)
+    return target
 
 
-def test_forms_dir_follows_set_forms_dir_and_edits(forms_copy):
+def test_division_file_follows_edits(forms_copy):
+    source = DivisionFile(forms_copy)
     data_file = forms_copy / "data" / "divisions.yaml"
-    assert divisions.current().name("120116157208") == "小王庄镇第208村"
-    text = data_file.read_text(encoding="utf-8").replace("小王庄镇第208村", "测试村")
+    assert source.current().name("120116157208") == "王房子村"
+    text = data_file.read_text(encoding="utf-8").replace("王房子村", "测试村")
     data_file.write_text(text, encoding="utf-8")
     os.utime(data_file, ns=(1, 10**18))     # a new mtime, as an editor would leave
-    assert divisions.current().name("120116157208") == "测试村"
+    assert source.current().name("120116157208") == "测试村"
+    assert DivisionFile(ROOT / "forms").current().name("120116157208") == "王房子村"
 
 
-def test_env_var_when_no_forms_dir_is_set(tmp_path, monkeypatch):
+def test_env_var_when_no_forms_dir_is_given(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD)
-    set_forms_dir(None)
     monkeypatch.setenv("CAREBOOK_FORMS", str(tmp_path))
-    assert divisions.current().name("120116157221") == "新村"
+    assert DivisionFile().current().name("120116157221") == "新村"
     monkeypatch.delenv("CAREBOOK_FORMS")
-    assert divisions.data_path() == SHIPPED
+    assert DivisionFile().path == SHIPPED
 
 
 def test_division_field_type(forms_copy):
-    ft = DivisionType()
+    ft = DivisionType(DivisionFile(forms_copy))
     assert ft.json_schema({}) == {"type": "string", "pattern": r"^\d{12}$", "format": "cn-division"}
     assert ft.normalize(" 120116157201 ", {"level": "village"}) == "120116157201"
     assert ft.normalize("120116157000", {"level": "town"}) == "120116157000"
@@ -217,26 +221,57 @@ def test_division_field_type(forms_copy):
 def test_division_field_type_honours_dates(tmp_path):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD)
-    set_forms_dir(tmp_path)
-    try:
-        ft = DivisionType()
-        assert ft.normalize("120116157202", {}, today=date(2025, 12, 31)) == "120116157202"
-        with pytest.raises(ValueError, match="已停用"):
-            ft.normalize("120116157202", {}, today=date(2026, 1, 1))
-        assert is_division("120116157202")      # old records keep old codes
-        assert not is_division("120116157299")
-    finally:
-        set_forms_dir(None)
+    source = DivisionFile(tmp_path)
+    ft = DivisionType(source)
+    is_division = division_check(source)
+    assert ft.normalize("120116157202", {}, today=date(2025, 12, 31)) == "120116157202"
+    with pytest.raises(ValueError, match="已停用"):
+        ft.normalize("120116157202", {}, today=date(2026, 1, 1))
+    assert is_division("120116157202")      # old records keep old codes
+    assert not is_division("120116157299")
 
 
 def test_broken_file_makes_checks_fail_safely(tmp_path):
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", GOOD.replace('"120116157201"', "120116157201"))
-    set_forms_dir(tmp_path)
-    try:
-        assert not is_division("120116157202")
-        assert divisions.problems() and "带引号" in divisions.problems()[0].message
-        with pytest.raises(ValueError, match="区划数据文件有误"):
-            DivisionType().normalize("120116157202", {})
-    finally:
-        set_forms_dir(None)
+    source = DivisionFile(tmp_path)
+    assert not division_check(source)("120116157202")
+    assert source.problems() and "带引号" in source.problems()[0].message
+    with pytest.raises(ValueError, match="区划数据文件有误"):
+        DivisionType(source).normalize("120116157202", {})
+
+
+def test_divisions_import_plans_and_applies_with_valid_dates(tmp_path, capsys):
+    """A new edition: one village renamed, one new, one gone — applied with valid_from/valid_to."""
+    from core.cli import main
+
+    forms = tmp_path / "forms"
+    shutil.copytree(ROOT / "forms", forms)
+    lines = SHARED_VILLAGES.read_text(encoding="utf-8").splitlines()
+    edition = [ln for ln in lines if not ln.startswith("120116157211")]             # 小苏庄村 gone
+    edition = [ln.replace("120116157208,王房子村", "120116157208,王房村") for ln in edition]
+    edition.append("120116157299,新建村,新建村村委会,120116157000,小王庄镇")
+    csv_file = tmp_path / "villages-2025.csv"
+    csv_file.write_text("\n".join(edition) + "\n", encoding="utf-8")
+    args = ["divisions", "import", str(csv_file), "--forms", str(forms), "--valid-from", "2025-01-01"]
+    assert main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert "新增  120116157299  新建村" in out.out and "改名  120116157208  王房子村 → 王房村" in out.out
+    assert "停用  120116157211  小苏庄村" in out.out and "新增 1，改名 1，核实 0，停用 1" in out.err
+    assert main(args) == 0
+    capsys.readouterr()
+    new = load_divisions(forms / "data" / "divisions.yaml")
+    assert new.name("120116157208") == "王房村" and new.get("120116157299").valid_from == date(2025, 1, 1)
+    gone = new.get("120116157211")
+    assert gone.name == "小苏庄村" and gone.valid_to == date(2024, 12, 31)
+    assert not gone.in_use(date(2025, 1, 1)) and gone.in_use(date(2024, 12, 31))
+    assert main(args) == 0 and "已与名单一致" in capsys.readouterr().out
+
+
+def test_divisions_import_refuses_a_bad_list_with_its_line(tmp_path, capsys):
+    from core.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,village\n120116157201,渡口村\n12011615720,短代码村\n", encoding="utf-8")
+    assert main(["divisions", "import", str(bad), "--forms", str(ROOT / "forms"), "--dry-run"]) == 2
+    assert f"{bad}:3: 代码 “12011615720” 应是12位数字" in capsys.readouterr().err

@@ -181,9 +181,15 @@ def test_query_searches_name_pinyin_id_and_phone(eng):
     p = person(name="张桂兰", phone="13912345678")
     eng.save("registration", p)
     eng.save("registration", person(name="李明"))
-    for needle in ("张桂", "zgl", p["id_number"][-6:], "2345678"):
+    # Numbers are found whole or by their last four after a name, never by a part that
+    # would spell out a masked number (issue 14).
+    for needle in ("张桂", "zgl", p["id_number"], "13912345678", "张桂兰" + p["id_number"][-4:],
+                   "zgl 5678", "张 " + p["id_number"][-4:]):
         page = eng.query("registration", text=needle)
         assert [r["name"] for r in page.rows] == ["张桂兰"], needle
+    for needle in (p["id_number"][-6:], "2345678", p["id_number"][:6], p["id_number"][:17], "1391234567",
+                   p["id_number"][-4:], "李明" + p["id_number"][-4:]):
+        assert eng.query("registration", text=needle).rows == [], needle
     assert eng.query("registration", filters={"name": ["李明", "张桂兰"]}).total == 2
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from core.plugins import build_registry, load_plugins
 from plugins import functions as f
-from plugins.cn_types import set_forms_dir
+from plugins.cn.divisions import DivisionFile
 
 D = date
 
@@ -138,21 +138,18 @@ def test_add_days_and_year_of():
     assert f.add_days("2026-01-01", "3") is None
 
 
-def test_divisions_and_masks(tmp_path):
-    set_forms_dir(None)
-    assert f.division_name("120116157201") == "渡口村"
-    assert f.division_name("120116157000") == "小王庄镇"
-    assert f.division_name("120116999999") is None
-    assert f.town_of("120116158205") == "120116158000"
-    assert f.town_of("120116158000") is None
+def test_divisions_and_masks(tmp_path, registry):
+    division_name, town_of = registry.functions["division_name"], registry.functions["town_of"]
+    assert division_name("120116157201") == "渡口村"
+    assert division_name("120116157000") == "小王庄镇"
+    assert division_name("120116999999") is None
+    assert town_of("120116158205") == "120116158000"
+    assert town_of("120116158000") is None
     assert f.mask_id("120107193801010032") == "120107********0032"
     assert f.mask_phone("13812345678") == "138****5678"
-    set_forms_dir(tmp_path)           # no division file there: None, not an exception
-    try:
-        assert f.division_name("120116157201") is None
-        assert f.town_of("120116157201") is None
-    finally:
-        set_forms_dir(None)
+    elsewhere = f.division_functions(DivisionFile(tmp_path))   # no division file there: None
+    assert elsewhere["division_name"]("120116157201") is None
+    assert elsewhere["town_of"]("120116157201") is None
 
 
 @pytest.mark.parametrize("name,args", [
@@ -167,5 +164,5 @@ def test_divisions_and_masks(tmp_path):
     ("add_days", ("x", 1)), ("year_of", (None,)), ("division_name", (None,)),
     ("town_of", (None,)), ("mask_id", (None,)), ("mask_phone", (None,)),
 ])
-def test_missing_or_unreadable_input_gives_none(name, args):
-    assert f.FUNCTIONS[name](*args) is None
+def test_missing_or_unreadable_input_gives_none(name, args, registry):
+    assert registry.functions[name](*args) is None

@@ -83,3 +83,51 @@ def test_no_module_loads_the_terminal_ui(imported):
 def test_every_module_imports(imported):
     broken = {mod: r["error"] for mod, r in imported.items() if r["error"]}
     assert not broken, f"这些模块无法导入，导入检查对它们无效：{broken}"
+
+
+# --- core never imports a plugin ---------------------------------------------------------
+# The engine reaches plugins only through pluggy (`core.plugins` imports the built-ins by name
+# at load time); a direct import would tie core to one plugin and share its state between
+# engines. Checked on the source, so an import inside a function is caught too.
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def offending_imports(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    out = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for line, name in imports_of(path):
+            if name.split(".")[0] in forbidden:
+                out.append(f"{path.relative_to(ROOT)}:{line}: import {name}")
+    return out
+
+
+def test_core_never_imports_a_plugin_module():
+    offenders = offending_imports("core", ("plugins", "carebook", *FORBIDDEN))
+    assert not offenders, "core/ 不得导入 plugins、carebook 或界面模块：\n" + "\n".join(offenders)
+
+
+def test_the_check_catches_an_import_inside_a_function(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from plugins.cn.divisions import current\n", encoding="utf-8")
+    assert imports_of(sample) == [(2, "plugins.cn.divisions")]
+
+
+def test_importing_every_core_module_loads_no_plugin():
+    probe = ("import importlib, sys\n"
+             "for m in sys.argv[1:]: importlib.import_module(m)\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'plugins'))")
+    proc = subprocess.run([sys.executable, "-c", probe, *module_names("core")], cwd=ROOT,
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -43,6 +43,8 @@ PROBE = textwrap.dedent(
         "problems": reg.problems + ps.problems[seen:],
         "exporters": {n: reg.provided_by["exporter:" + n] for n in reg.exporters},
         "field_types": sorted(reg.field_types),
+        "provided_by": reg.provided_by,
+        "notes": reg.notes,
         "extend_form": extended,
     }, ensure_ascii=False))
     """
@@ -160,17 +162,26 @@ def test_local_folder_plugin_is_loaded(local_dir):
     assert report["exporters"]["good_fmt"] == "good"
 
 
-def test_data_folder_and_env_folder_both_load(local_dir):
-    """The engine always passes <data>/plugins; CAREBOOK_PLUGINS_DIR must still be read."""
+def test_configured_folder_is_read_instead_of_the_env_folder(local_dir):
+    """One local folder: the one the engine is given, else CAREBOOK_PLUGINS_DIR."""
     report, _ = probe({"CAREBOOK_PLUGINS_DIR": str(TAIPING_DIR)}, data_plugins=local_dir)
     assert report["infos"]["good"]["source"] == "本地目录"
-    assert report["infos"]["taiping_mutual_aid"]["source"] == "本地目录"
+    assert "taiping_mutual_aid" not in report["infos"]
 
 
-def test_same_folder_given_twice_loads_once(local_dir):
-    report, _ = probe({"CAREBOOK_PLUGINS_DIR": str(local_dir / ".." / "local")}, data_plugins=local_dir)
-    assert report["exporters"]["good_fmt"] == "good"
-    assert not problems_about(report, "同名")
+def test_plugins_in_the_data_folder_never_run(tmp_path):
+    """Security (issue 14): a file dropped into <data>/plugins must not run on every command."""
+    from core.engine import Engine
+
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "data" / "plugins").mkdir(parents=True)
+    (tmp_path / "data" / "plugins" / "evil.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8")
+    with Engine(tmp_path / "data", ROOT / "forms") as eng:
+        assert "evil" not in {i.name for i in eng.plugins()}
+        [msg] = [m for m in eng.problems if "不会被加载" in m]
+        assert "CAREBOOK_PLUGINS_DIR" in msg
+    assert not marker.exists()
 
 
 # --- the 太平镇 example town plugin -------------------------------------------------------

@@ -110,7 +110,7 @@ def test_records_csv_and_xlsx_have_the_column_filled_for_taiping_only(ledger, tm
     csv_path = ledger.export("records", "csv", tmp_path / "csv")[0]
     rows = by_name(read_csv(csv_path))
     header = list(read_csv(csv_path)[0])
-    assert header[-4:] == [HEADER, "记录ID", "表单版本", "更新时间"]        # after every declared column
+    assert header[-5:] == [HEADER, "记录ID", "表单版本", "更新时间", "停用字段的值"]   # after every declared column
     assert rows["孙玉珍"][HEADER] == "是" and rows["周凤兰"][HEADER] == ""
 
     [xlsx] = ledger.export("records", "xlsx", tmp_path / "xlsx")

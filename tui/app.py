@@ -45,8 +45,9 @@ class CarebookApp(App):
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
                  today: dt.date | None = None,
-                 demo_opener: Callable[[], Engine] | None = None) -> None:
+                 demo_opener: Callable[[], Engine] | None = None, start_form: str | None = None) -> None:
         super().__init__()
+        self.start_form = start_form    # `carebook forms preview FORM`: open this form's entry screen
         self.engine = engine
         self.demo = demo
         self.low_spec = low_spec
@@ -148,6 +149,8 @@ class CarebookApp(App):
             from .screens.operator import OperatorScreen
 
             self.push_screen(OperatorScreen())
+        if self.start_form:
+            self.open_form(self.start_form)
 
     def switch_to_demo(self) -> None:
         """The start screen's 打开演示数据: close this ledger, open the demo one."""
@@ -308,7 +311,8 @@ def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: 
     return engine
 
 
-def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False) -> int:
+def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False,
+        start_form: str | None = None) -> int:
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
     import os
     import sys
@@ -325,7 +329,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
+    try:    # ages and what follows from them, recomputed on the first open of a new day
+        engine.refresh_for_today()
+    except CarebookError as exc:
+        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
     app = CarebookApp(engine, demo=demo or paths.is_demo(Path(data_dir)), low_spec=low_spec,
-                      demo_opener=lambda: open_demo_engine(forms_dir))
+                      demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
     return 0

@@ -14,8 +14,9 @@ the rewritten tree says:
 - attribute access becomes `_cb_attr(obj, 'name')`, which refuses `_` names, reads a mapping's
   key as simpleeval did (`row.name`), and never returns a module; since only named functions
   can be called, a method read off an object cannot be run;
-- `*`, `**` and `+` go through simpleeval's guards, so `'x' * 10**9` is refused rather than
-  eating the memory of a village office PC.
+- `*`, `**`, `+`, `%` and every f-string value go through the guards of
+  `core.formlang.exprlimits`, so `'x' * 10**9` or `4000000**4000000` is refused rather than
+  eating the memory or the afternoon of a village office PC.
 """
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ import copy
 import types
 from typing import Any, Callable
 
-from simpleeval import AttributeDoesNotExist, FeatureNotAvailable, safe_add, safe_mult, safe_power
+from simpleeval import AttributeDoesNotExist, FeatureNotAvailable
+
+from core.formlang.exprlimits import GUARD_GLOBALS, GUARD_NAMES
 
 FUNCTION_PREFIX = "_cbf_"
 _ATTR = "_cb_attr"
-_GUARDS = {ast.Mult: "_cb_mult", ast.Pow: "_cb_pow", ast.Add: "_cb_add"}
+_GUARDS = GUARD_NAMES
 _SCOPED = (ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)
 
 
@@ -51,7 +54,7 @@ def read_attribute(obj: Any, name: str) -> Any:
 def base_globals(functions: dict[str, Callable]) -> dict[str, Any]:
     """What compiled expressions see besides the record's names: functions and guards only."""
     out: dict[str, Any] = {FUNCTION_PREFIX + name: fn for name, fn in functions.items()}
-    out.update({_ATTR: read_attribute, "_cb_mult": safe_mult, "_cb_pow": safe_power, "_cb_add": safe_add})
+    out.update({_ATTR: read_attribute, **GUARD_GLOBALS})
     out["__builtins__"] = {}
     return out
 
@@ -72,6 +75,11 @@ class _Rewrite(ast.NodeTransformer):
             raise ValueError("不能给属性赋值")
         return ast.Call(func=ast.Name(id=_ATTR, ctx=ast.Load()),
                         args=[node.value, ast.Constant(node.attr)], keywords=[])
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        self.generic_visit(node)
+        node.value = ast.Call(func=ast.Name(id="_cb_value", ctx=ast.Load()), args=[node.value], keywords=[])
+        return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from simpleeval import InvalidExpression, NameNotDefined
 
 from core.formlang.exprcompile import FUNCTION_PREFIX, Compiled, base_globals
+from core.formlang.exprlimits import BOUNDED_FUNCTIONS, TooCostly, check_static
 
 
 class ExpressionError(Exception):
@@ -67,6 +68,7 @@ BUILTINS: dict[str, Callable] = {
     "round": round, "int": int, "float": float, "str": str, "bool": bool,
     "date": _date, "empty": empty, "has": has, "count": count,
     "floor": math.floor, "ceil": math.ceil,
+    **BOUNDED_FUNCTIONS,      # str, sum, round with bounds on what they build
 }
 
 # Names every expression may use besides field ids and functions.
@@ -131,11 +133,15 @@ class Evaluator:
             return node
         if not isinstance(expr, str) or not expr.strip():
             raise ExpressionError("表达式是空的")
+        if len(expr) > 10 * 2_000:       # before the parser: it recurses on nesting
+            raise ExpressionError(f"表达式太长（{len(expr)} 个字符）")
         try:
             body = ast.parse(expr.strip()).body
         except SyntaxError as exc:
             where = f"第 {exc.offset} 个字符附近" if exc.offset else ""
-            raise ExpressionError(f"表达式语法错误{where}：{expr.strip()} (SyntaxError: {exc.msg})") from None
+            raise ExpressionError(f"表达式语法错误{where}：{expr.strip()[:80]} (SyntaxError: {exc.msg})") from None
+        except (ValueError, RecursionError, MemoryError) as exc:   # a 5,000-digit number, deep nesting
+            raise ExpressionError(f"表达式无法解析：{expr.strip()[:80]} ({type(exc).__name__})") from None
         if len(body) != 1 or not isinstance(body[0], ast.Expr):
             raise ExpressionError(f"只能写一个表达式，不能赋值或写多条语句：{expr.strip()}")
         for sub in ast.walk(body[0]):
@@ -143,6 +149,10 @@ class Evaluator:
                 raise ExpressionError(f"表达式里不能用 {type(sub).__name__}：{expr.strip()}")
             if isinstance(sub, ast.Attribute) and sub.attr.startswith("_"):
                 raise ExpressionError(f"不能访问以下划线开头的属性 {sub.attr}")
+        try:
+            check_static(body[0], expr.strip())
+        except TooCostly as exc:
+            raise ExpressionError(f"{exc}：{expr.strip()[:80]}") from None
         with self._lock:
             self._parsed[expr] = body[0]
         return body[0]
@@ -178,8 +188,8 @@ class Evaluator:
             node = self.parse(expr)
             try:
                 found = Compiled(node, expr.strip())
-            except (ValueError, SyntaxError) as exc:
-                raise ExpressionError(f"{exc}：{expr.strip()}") from None
+            except (ValueError, SyntaxError, RecursionError, MemoryError) as exc:
+                raise ExpressionError(f"{exc}：{expr.strip()[:80]}") from None
             with self._lock:
                 self._compiled[expr] = found
         return found

@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from core.formlang.calcdeps import cycle_problems
 from core.formlang.expressions import ROW_NAMES, Evaluator, ExpressionError
 from core.problems import Problem
 from core.registry import Registry
@@ -185,8 +186,13 @@ class FormChecker:
         for j, fid in enumerate(raw.get("list_fields") or []):
             if fid not in top_ids:
                 out.append(doc.problem(("list_fields", j), f"list_fields 里的字段 {fid} 不存在 (list_fields)", rule="list_fields"))
+        incomplete = raw.get("incomplete") or {}
+        if incomplete and incomplete.get("field") not in top_ids:
+            out.append(doc.problem(("incomplete", "field"), f"incomplete 写的字段 {incomplete.get('field')} 不存在 (incomplete)",
+                                   rule="incomplete"))
         out += self.duplicate_rule_ids(doc, raw)
         out += self._rollup(doc, raw.get("rollup"), sections)
+        out += cycle_problems(doc)
         return out
 
     @staticmethod

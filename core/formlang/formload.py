@@ -213,6 +213,17 @@ class FormSet:
         out += checker.duplicate_rule_ids(doc, {"rules": raw.get("rules") or []}, taken)
         return out
 
+    def check_additions(self, form_id: str, additions: Any, source: str) -> list[Problem]:
+        """A plugin's `extend_form` answer checked as an overlay file would be: the meta-schema
+        (unknown keys, unknown field types), sections and lists the form has, duplicate ids,
+        expressions. `source` names the plugin and call in every message."""
+        raw = {"kind": "overlay", "form": form_id, "towns": ["000000000"], "version": 1, **additions}
+        doc = YamlDoc(raw, source)
+        problems = self._meta(doc)
+        if not _errors(problems):
+            problems += self._check_overlay(doc, FormChecker(self.registry, self.evaluator, self.lists))
+        return problems
+
     # --- using --------------------------------------------------------------------------
 
     def get(self, form_id: str) -> Form | None:

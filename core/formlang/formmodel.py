@@ -17,7 +17,7 @@ Choices = list[tuple[str, str]]
 
 # Keys of a field dict that map to named attributes; anything else is kept in `options`
 # (type-specific keys such as `form`, `level`, `parent`).
-_FIELD_KEYS = ("id", "label", "type", "required", "pii", "unique", "help", "placeholder", "default", "initial", "autonumber",
+_FIELD_KEYS = ("id", "label", "aliases", "type", "required", "pii", "unique", "help", "placeholder", "default", "initial", "autonumber",
                "relevant", "readonly", "calculate", "cases", "override", "min", "max", "min_length",
                "max_length", "pattern", "choices", "rules", "min_rows", "max_rows", "fields")
 
@@ -87,6 +87,7 @@ class Field:
     fields: list["Field"] = field(default_factory=list)     # repeat children
     options: dict[str, Any] = field(default_factory=dict)   # type-specific keys (form, level, parent)
     source: tuple = ()
+    aliases: list[str] = field(default_factory=list)   # other column names an import accepts
 
     @property
     def computed(self) -> bool:
@@ -132,6 +133,7 @@ class Form:
     partition: str | None = None
     title_field: str | None = None
     list_fields: list[str] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)   # {field, value}: the 待补全 status
     settings: dict[str, Any] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     lists: dict[str, Choices] = field(default_factory=dict)    # local and shared lists, resolved
@@ -155,7 +157,8 @@ class Form:
         return cls(
             id=raw["id"], version=raw["version"], title=raw.get("title", raw["id"]), sections=sections,
             partition=raw.get("partition"), title_field=raw.get("title_field"),
-            list_fields=list(raw.get("list_fields", [])), settings=dict(raw.get("settings") or {}),
+            list_fields=list(raw.get("list_fields", [])), incomplete=dict(raw.get("incomplete") or {}),
+            settings=dict(raw.get("settings") or {}),
             rules=[Rule.from_raw(r, ("rules", i)) for i, r in enumerate(raw.get("rules", []))],
             lists=lists, source=source, raw=raw,
         )

@@ -1,13 +1,16 @@
 """Every form version a record was saved under, kept inside the data folder.
 
 Admins change form files in place; a record saved under version 2 must still open and
-validate after the file says version 3. So when a form version is first seen, its file text
-is copied to `<data>/forms/<form id>/v<version>.<ext>`, and older versions are rebuilt from
-those copies on demand.
+validate after the file says version 3. So when a form version is first seen, it is written to
+`<data>/forms/<form id>/v<version>.json` with every shared choice list it uses inlined
+(`Form.snapshot_text`): a list renamed later in `lists/` must not change how an old version
+reads. Ledgers from before this kept the raw file text (`v<version>.yaml`); those still load.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+from core.problems import FormError
 
 
 class FormSnapshots:
@@ -27,11 +30,19 @@ class FormSnapshots:
             src = Path(form.source) if getattr(form, "source", None) else None
             if not src or not src.exists():
                 continue
-            dest = self._path(form.id, form.version, src.suffix)
-            if dest.exists():
+            if any(self._path(form.id, form.version, sfx).exists() for sfx in (".json", ".yaml", ".yml")):
                 continue
+            dest = self._path(form.id, form.version, ".json")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(dest, src.read_bytes())
+            write_bytes(dest, form.snapshot_text().encode("utf-8"))
+
+    def versions(self, form_id: str) -> list[int]:
+        """Versions kept for `form_id`, oldest first."""
+        folder = self.folder / form_id
+        if not folder.is_dir():
+            return []
+        return sorted({int(p.stem[1:]) for p in folder.iterdir()
+                       if p.stem[:1] == "v" and p.stem[1:].isdigit() and p.suffix in (".json", ".yaml", ".yml")})
 
     def get(self, form_id: str, version: int):
         key = (form_id, version)
@@ -39,11 +50,15 @@ class FormSnapshots:
             return self._cache[key]
         from core.formlang.formload import compile_form_text
 
-        for suffix in (".yaml", ".yml", ".json"):
+        for suffix in (".json", ".yaml", ".yml"):
             path = self._path(form_id, version, suffix)
             if path.exists():
-                form = compile_form_text(path.read_text(encoding="utf-8"), self.registry, str(path),
-                                         base_dir=self.forms_dir)
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError:
+                    raise FormError(f"表单 “{form_id}” 第 {version} 版的存档 {path} 已损坏（不是 UTF-8 文字），"
+                                    "请从备份恢复这个文件") from None
+                form = compile_form_text(text, self.registry, str(path), base_dir=self.forms_dir)
                 self._cache[key] = form
                 return form
         return None

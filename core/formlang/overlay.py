@@ -98,16 +98,3 @@ class TownForms:
             self._cache[key] = form_for_town(form, town, self.overlays, extra)
         return self._cache[key]
 
-
-def plugin_additions(plugin_set, form_id: str, town: str | None) -> tuple[list[dict], list[str]]:
-    """Ask every plugin's `extend_form`; returns (additions, Chinese problems for bad answers)."""
-    additions, problems = [], []
-    before = len(plugin_set.problems)
-    for plugin, result in plugin_set.call_each("extend_form", form_id=form_id, town=town):
-        if result is None:
-            continue
-        if isinstance(result, dict):
-            additions.append(result)
-        else:
-            problems.append(f"插件 {plugin} 的 extend_form 应返回字典或 None，实际返回了 {type(result).__name__}")
-    return additions, problems + plugin_set.problems[before:]

@@ -98,6 +98,9 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     """Read a file as UTF-8 (a BOM is fine) and load it; unreadable files become one problem."""
     name = display or str(path)
     try:
+        if Path(path).stat().st_size > 4 * 128 * 1024:      # never read a huge file into memory
+            return YamlDoc(None, name, problems=[Problem(
+                "文件太大，不像是表单文件 (size)", "", name, 1, 1, "error", "size")])
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         return YamlDoc(None, name, problems=[Problem(
@@ -110,7 +113,7 @@ def load_file(path: Path, display: str | None = None) -> YamlDoc:
     return doc
 
 
-_CACHE_VERSION = 2   # bump when YamlDoc or the loader's output changes
+_CACHE_VERSION = 3   # bump when YamlDoc or the loader's output changes
 _CACHE_KEEP = 100
 
 

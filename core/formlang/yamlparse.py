@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from core.formlang.fullwidth import fullwidth_colon
 from core.problems import Problem
 from core.formlang.yamlload import Coerced, Path_, YamlDoc, dotted
 
@@ -63,16 +64,30 @@ def _pos(node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+MAX_TEXT = 128 * 1024     # characters in one form file (the largest shipped one, divisions: 22 KB)
+MAX_NODES = 20_000        # values built from one file, aliases expanded (divisions: 1,672)
+MAX_INDENT = 160          # columns of indentation (and "- - -" block nesting) on one line
+
+
 class _Builder:
-    """Turns composed nodes into dicts/lists/scalars, filling the position maps of a YamlDoc."""
+    """Turns composed nodes into dicts/lists/scalars, filling the position maps of a YamlDoc.
+
+    Aliases (`*name`) are expanded as they are built, so nine nested lists of nine aliases
+    each (a "billion laughs" of 400 bytes) would build 387 million values: the count of built
+    values is bounded by `MAX_NODES`, which a real form file never comes near."""
 
     def __init__(self, loader: _Loader, doc: YamlDoc):
         self.loader = loader
         self.doc = doc
+        self.built = 0
 
     def build(self, node, path: Path_, depth: int = 0) -> Any:
         if depth > 200:
             raise _Fatal(node, "嵌套层次过深（可能是循环引用的锚点）")
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise _Fatal(node, f"文件展开后的内容太多（超过 {MAX_NODES} 项）：锚点（&）和引用（*）层层相套会使文件"
+                               "成倍膨胀，请直接写出内容 (alias bomb)")
         self.doc.values[path] = _pos(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
@@ -99,7 +114,10 @@ class _Builder:
 
     def _scalar(self, node, path: Path_) -> Any:
         if node.tag in _CONSTRUCTED:
-            value = self.loader.construct_object(node, deep=True)
+            try:
+                value = self.loader.construct_object(node, deep=True)
+            except ValueError:          # an integer of more than 4,300 digits
+                raise _Fatal(node, "数字太大（位数过多） (number)") from None
         else:
             value = node.value  # strings, and explicit tags such as !!timestamp kept as typed
         if node.style is None:
@@ -151,23 +169,93 @@ def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
     return Problem(f"YAML 语法错误：{hint} ({english})", "", file, line, col, "error", "syntax")
 
 
+def _unreadable_char(text: str, file: str) -> Problem | None:
+    """The first character YAML refuses (control characters; PyYAML would raise without a
+    line), or an invisible one that would hide what a label or expression says."""
+    from core.textsafety import text_problem
+
+    for lineno, line in enumerate(text.split("\n"), 1):
+        message = text_problem(line.rstrip("\r"))
+        if message:
+            col = next(i for i, ch in enumerate(line, 1) if text_problem(ch))
+            return Problem(f"文件里{message.replace('，请删除后重新输入', '')}，请用编辑器删除 (character)",
+                           "", file, lineno, col, "error", "character")
+    return None
+
+
+MAX_FLOW_DEPTH = 64      # nested [ ] / { }: PyYAML's scanner slows quadratically with depth
+
+
+def _too_deep(text: str, file: str) -> Problem | None:
+    """Nesting deeper than any form needs: brackets (`[[[[...` 5,000 deep took PyYAML 70 s) or
+    indentation (700 nested keys took 18 s)."""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if len(line) - len(line.lstrip(" -")) > MAX_INDENT:
+            return Problem(f"缩进太深（超过 {MAX_INDENT} 列） (depth)", "", file, lineno, 1, "error", "depth")
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, i) + 1
+                col = i - (text.rfind("\n", 0, i) + 1) + 1
+                return Problem(f"括号嵌套太深（超过 {MAX_FLOW_DEPTH} 层） (depth)", "", file, line, col, "error", "depth")
+        elif ch in "]}" and depth:
+            depth -= 1
+    return None
+
+
+def _expanded_size(root) -> int:
+    """How many values building `root` would make, aliases expanded: counted over the
+    composed nodes (each distinct node once), so a billion laughs costs microseconds."""
+    size: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
+        kids = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if ready:
+            size[id(node)] = min(1 + sum(size.get(id(k), 1) for k in kids), MAX_NODES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+    return size[id(root)]
+
+
 def parse(text: str, file: str = "<text>") -> YamlDoc:
     """Load one YAML/JSON document from text; problems (never exceptions) say what went wrong."""
     doc = YamlDoc(None, file)
+    if len(text) > MAX_TEXT:
+        doc.problems.append(Problem(f"文件太大（{len(text)} 个字符，表单文件最多 {MAX_TEXT}） (size)",
+                                    "", file, 1, 1, "error", "size"))
+        return doc
+    if bad := _unreadable_char(text, file) or _too_deep(text, file):
+        doc.problems.append(bad)
+        return doc
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             doc.problems.append(Problem("文件是空的", "", file, 1, 1, "error", "empty"))
             return doc
+        if _expanded_size(node) > MAX_NODES:
+            raise _Fatal(node, f"文件展开后的内容太多（超过 {MAX_NODES} 项）：锚点（&）和引用（*）层层相套会使文件"
+                               "成倍膨胀，请直接写出内容 (alias bomb)")
         doc.data = _Builder(loader, doc).build(node, ())
     except yaml.YAMLError as exc:
         doc.data = None
-        doc.problems.append(_syntax_problem(exc, file))
+        doc.problems.append(fullwidth_colon(text, _syntax_problem(exc, file)))
     except _Fatal as exc:
         line, col = _pos(exc.node)
         doc.data = None
         doc.problems.append(Problem(exc.message, "", file, line, col, "error", "syntax"))
+    except RecursionError:
+        doc.data = None
+        doc.problems.append(Problem("嵌套层次过深，无法读取 (depth)", "", file, 1, 1, "error", "syntax"))
     finally:
         loader.dispose()
     return doc

@@ -2,8 +2,13 @@
 
 Rows are small (the form's `list_fields`, its unique fields, version and a search key) and
 come from the storage's index files, so 50,000 people are searchable as you type without
-parsing a single full record. The search key joins name, ID number, phone and the pinyin
-initials of the name, so one substring test per row answers every kind of search.
+parsing a single full record. The search key joins the name and its pinyin initials, so one
+substring test per row answers a search by name.
+
+ID and phone numbers are masked wherever a list shows them, so a search must not reveal them
+either: were they in the key, `1201`, `12010`, `120107` ... would spell out a masked number
+one digit at a time. They are matched only as a whole number (`_whole`), or by their last four
+digits after a name (`张桂兰 0032`, `zgl0032`), the four a masked number shows anyway.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+import re
 from typing import Any, Iterable
 
 SEARCH_KEY = "_s"
@@ -47,9 +53,24 @@ def _sort_value(v: Any):
     return (1, str(v))
 
 
+_WHOLE = re.compile(r"\d{17}[\dX]|\d{15}|1[3-9]\d{9}|(?:022)?[2-9]\d{7}")
+_NAME_LAST4 = re.compile(r"(\D*[^\d\s])[\s\-]*(\d{3}[\dX])")
+
+
+def _name_key(key: str) -> str:
+    """The name part of a search key. Index files written before numbers left the key hold
+    `name\x1fpinyin\x1fID\x1fphone`; what follows the pinyin is never searched."""
+    if key.count("\x1f") <= 1:
+        return key
+    name, _, rest = key.partition("\x1f")
+    return name + "\x1f" + rest.partition("\x1f")[0]
+
+
 class RecordIndex:
-    def __init__(self, rows: dict[str, dict]):
+    def __init__(self, rows: dict[str, dict], private: tuple[str, ...] = ()):
+        """`private`: the row keys holding ID or phone numbers (see `_number_hits`)."""
         self.rows = rows
+        self.private = tuple(private)
         self._orders: dict[tuple[str, bool], list[str]] = {}
         self._lookups: dict[str, dict[Any, set[str]]] = {}   # field -> value -> ids (unique checks)
         self._filter_cache: dict[tuple, tuple] = {}
@@ -57,18 +78,23 @@ class RecordIndex:
         self._joined: dict[int, tuple] = {}     # id(keys) -> (keys, joined keys, row starts)
 
     @staticmethod
-    def row_for(form, record: dict) -> dict:
+    def row_for(form, record: dict, extra: Iterable[str] = ()) -> dict:
+        """The list row of a record: `list_fields`, unique fields and `extra` (the fields reports
+        read, `core.reporting.rowfields`). Lists (multi choices) are kept for `extra` fields
+        only; repeat groups never."""
         data = record["data"]
         keys = list(getattr(form, "list_fields", None) or [])
         keys += [f.id for f in form.fields_flat() if getattr(f, "unique", False) and f.id not in keys]
         row = {k: data.get(k) for k in keys if not isinstance(data.get(k), (list, dict))}
+        for k in extra:
+            if k not in row:
+                v = data.get(k)
+                if not isinstance(v, dict) and not (isinstance(v, list) and any(isinstance(i, dict) for i in v)):
+                    row[k] = v
         row[VERSION_KEY] = record["version"]
         row[UPDATED_KEY] = record["updated"]
         title = str(data.get(getattr(form, "title_field", None) or "name") or "")
-        parts = [title, pinyin_initials(title)]
-        parts += [str(data[f.id]) for f in form.fields_flat()
-                  if f.type in ("cn-resident-id", "phone") and data.get(f.id) and f.id in row]
-        row[SEARCH_KEY] = "\x1f".join(parts).lower()
+        row[SEARCH_KEY] = "\x1f".join([title, pinyin_initials(title)]).lower()
         return row
 
     def put(self, record_id: str, row: dict) -> None:
@@ -135,7 +161,7 @@ class RecordIndex:
             out = [r for r in out if r in ids]
         # The search keys side by side with the ids: a keystroke then tests 50,000 strings
         # without a dict lookup each (measured 34 ms -> a few ms).
-        keys = [rows[r].get(SEARCH_KEY, "") for r in out]
+        keys = [_name_key(rows[r].get(SEARCH_KEY, "")) for r in out]
         self._filter_cache[key] = (ids, out, keys)
         return out, keys
 
@@ -155,7 +181,28 @@ class RecordIndex:
             hits = self._search(keys, needle)
         out, out_keys = [base[i] for i in hits], [keys[i] for i in hits]
         self._last_text = (self._filtered(filters, ids, sort, desc)[0], needle, out, out_keys)
+        if self.private and any(c.isdigit() for c in needle):
+            out = self._number_hits(needle, *self._filtered(filters, ids, sort, desc), out)
         return out
+
+    def _number_hits(self, needle: str, base: list[str], keys: list[str], by_name: list[str]) -> list[str]:
+        """`by_name` plus the rows whose ID/phone the needle names: the whole number, or the
+        last four digits after (part of) a name. Nothing shorter matches a number."""
+        compact = re.sub(r"[\s\-()（）]", "", needle).upper()
+        rows, private = self.rows, self.private
+        if _WHOLE.fullmatch(compact):
+            wanted = {compact, compact[3:] if compact.startswith("022") else "022" + compact}
+            extra = {r for r in base if any(str(rows[r].get(f) or "").upper() in wanted for f in private)}
+        elif m := _NAME_LAST4.fullmatch(needle.strip().upper()):
+            name, last4 = m[1].strip().lower(), m[2]
+            extra = {r for r, k in zip(base, keys) if name in k
+                     and any(str(rows[r].get(f) or "").upper().endswith(last4) for f in private)}
+        else:
+            return by_name
+        if not extra:
+            return by_name
+        found = set(by_name) | extra
+        return [r for r in base if r in found]
 
     def _search(self, keys: list[str], needle: str) -> list[int]:
         """Positions of the keys holding `needle`, in order.

@@ -8,6 +8,7 @@ is turned into a Chinese sentence with the field's label.
 """
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from typing import Any, Callable, Iterable
 
@@ -18,6 +19,7 @@ from core.formlang.expressions import Evaluator, ExpressionError, empty, setting
 from core.formlang.formmodel import Field, Form, Rule
 from core.formlang.metaschema import TYPE_NAMES
 from core.problems import Problem
+from core.records.schemafast import FastCheck, compile_fast
 from core.registry import Registry
 
 UniqueLookup = Callable[[str, Any], Any]
@@ -67,6 +69,7 @@ class Validator:
         self.today = today or dt.date.today
         self.schema = compile_form(form, registry)
         self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
+        self._fast: FastCheck | None | object = _UNSET   # compiled on first use (start-up stays fast)
         self._converters: dict[int, Callable[[Any], Any] | None] = {}
         self._plans: dict[frozenset | None, list] = {}
         self._settings = settings_names(form.settings)       # shared by every `names` call
@@ -206,16 +209,18 @@ class Validator:
             value = None
         return value, reason
 
-    def compute(self, data: dict, overrides: dict | None = None) -> tuple[dict, dict[str, str]]:
+    def compute(self, data: dict, overrides: dict | None = None,
+                only: frozenset | None = None) -> tuple[dict, dict[str, str]]:
         """Fill `calculate` and `cases` fields, in form order; returns (data, case reasons).
 
         A field with `override: true` listed in `overrides` (``{field: {"reason": ..., "value"?: ...}}``
-        with a non-empty reason) keeps the staff's value instead of the computed one.
+        with a non-empty reason) keeps the staff's value instead of the computed one. `only`: the
+        names the computed fields' expressions read (re-evaluating a whole ledger converts just those).
         """
         data = dict(data or {})
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        names = self.names(data)   # kept current as fields are filled, not rebuilt per field
+        names = self.names(data, only)   # kept current as fields are filled, not rebuilt per field
         for field in self.form.top_fields():
             if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
                 data[field.id] = self._compute_rows(field, data, names)
@@ -325,6 +330,10 @@ class Validator:
         return "记录"
 
     def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+        if self._fast is _UNSET:
+            self._fast = compile_fast(self.schema, self._schema.format_checker)
+        if self._fast is not None and self._fast(data):
+            return []
         out = []
         for err in self._schema.iter_errors(data):
             path = list(err.absolute_path)
@@ -396,15 +405,44 @@ class Validator:
             if rule.when and not self.evaluator.eval(rule.when, names):
                 return []
             ok = self.evaluator.eval(rule.check, names)
-        except ExpressionError as exc:
-            return [Problem(f"规则 {rule.id} 无法计算：{exc}", p, rule=rule.id) for p in paths]
+        except ExpressionError:
+            return [self._uncheckable(rule, names, paths)]
         if ok:
             return []
         return [Problem(rule.message, p, severity=rule.severity, rule=rule.id) for p in paths]
 
-    def _rules(self, data: dict) -> list[Problem]:
+    def _uncheckable(self, rule: Rule, names: dict, paths: list[str]) -> Problem:
+        """A rule that could not be worked out, in a clerk's words and once (not once per field
+        it marks): which of its inputs are still empty — the usual cause, e.g. "子女数 未填写，
+        无法核对子女及其他赡养人" — else which values it could not read. Never Python's words."""
+        inputs = [f for f in map(self.form.field, self._rule_inputs(rule)) if f is not None]
+        blank = [f for f in inputs if empty(names.get(f.id))]
+        marked = [self.form.field(p).label for p in rule.fields if self.form.field(p) and p not in {f.id for f in blank}]
+        topic = "、".join(marked) if marked else f"“{rule.message}”"
+        if blank:
+            path = next((f.id for f in blank if f.id in paths), paths[0])
+            text = f"{'、'.join(f.label for f in blank)} 未填写，无法核对{topic}"
+        else:
+            path = paths[0]
+            shown = "、".join(f.label for f in inputs) or "所填的值"
+            text = f"无法核对“{rule.message}”：请检查{shown}填写的值"
+        return Problem(text, path, severity=rule.severity, rule=rule.id)
+
+    def _rule_inputs(self, rule: Rule) -> list[str]:
+        """The names a rule's `check` and `when` read, in the order they appear (cached)."""
+        cache = self.__dict__.setdefault("_inputs", {})
+        key = (rule.check, rule.when)
+        if key not in cache:
+            found: list[str] = []
+            for expr in (rule.when, rule.check):
+                if expr:
+                    found += [n.id for n in ast.walk(self.evaluator.parse(expr)) if isinstance(n, ast.Name)]
+            cache[key] = list(dict.fromkeys(found))
+        return cache[key]
+
+    def _rules(self, data: dict, only: frozenset | None = None) -> list[Problem]:
         out = []
-        names = self.names(data)
+        names = self.names(data, only)
         for f in self.form.top_fields():
             if f.id not in data:
                 continue     # a field's own rules judge its value; an empty field is `required`'s business

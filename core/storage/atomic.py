@@ -1,10 +1,18 @@
-"""Crash-safe file writes.
+"""Crash-safe file writes, and the named durable steps a crash test can stop at.
 
 TinyDB's own `JSONStorage` truncates and rewrites the file in place, so a crash or power cut
 mid-write leaves a cut-off file. Here every file is written to a temporary sibling, flushed and
 fsync'd, then swapped in with `os.replace` (atomic on POSIX and NTFS), and the folder is fsync'd
 so the rename itself survives a power cut. A reader therefore sees the old file or the new one,
-never half of each.
+never half of each. Append-only files (journal, history, audit) are appended and fsync'd; a
+cut-off last line (a crash mid-append) is cut away by the next writer before it appends, so it
+never swallows the next entry.
+
+`step(name)` marks each durable step. With `CAREBOOK_CRASH_AT=<name>:<n>` in the environment the
+process ends (`os._exit`, no clean-up, like kill -9) at the n-th time it reaches that step; with
+`CAREBOOK_CRASH_LOG=<file>` every step reached is appended to that file. The crash-point test
+(`tests/test_storage_crashpoints.py`) lists the steps of each kind of save with the log, then
+stops a save at every one of them.
 """
 from __future__ import annotations
 
@@ -13,12 +21,26 @@ import os
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 TMP_SUFFIX = ".tmp"
 _IS_WINDOWS = sys.platform == "win32"
+_CRASH_AT = os.environ.get("CAREBOOK_CRASH_AT", "")
+_CRASH_LOG = os.environ.get("CAREBOOK_CRASH_LOG", "")
+_seen: dict[str, int] = {}
+
+
+def step(name: str) -> None:
+    """A durable step was just passed (see the module docstring); free unless a test asks."""
+    if not (_CRASH_AT or _CRASH_LOG):
+        return
+    n = _seen[name] = _seen.get(name, 0) + 1
+    if _CRASH_LOG:
+        with open(_CRASH_LOG, "a", encoding="utf-8") as fh:
+            fh.write(f"{name}:{n}\n")
+    if _CRASH_AT == f"{name}:{n}":
+        os._exit(86)
 
 
 def dumps(obj: Any) -> bytes:
@@ -49,92 +71,65 @@ def _replace(src: Path, dst: Path) -> None:
             time.sleep(0.05)
 
 
-def stage(path: Path, data: bytes) -> Path:
-    """Write `data` to a new temp file beside `path` (not yet fsync'd); returns the temp path.
+def write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` atomically and durably (temp file in the same folder).
 
-    Staged files are made durable together by `commit`. Size, mtime and inode of the temp file
-    are already those `path` will have after the rename (an index records them).
+    `sync_dir=False` leaves the folder fsync to the caller's next write in the same folder.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        step("file-synced")
+        _replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return tmp
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only writable handles
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# Threads start on first use; three, with the caller, cover a save's four files (a village file
-# and its index, its rollup's two).
-_syncer = ThreadPoolExecutor(max_workers=3, thread_name_prefix="carebook-fsync")
-
-
-def commit(staged: list[tuple[Path, Path]], sync_dir: bool = True) -> None:
-    """fsync every staged `(temp, path)` at once, then rename each over its path, in order.
-
-    The fsyncs run side by side because each one waits for the disk (~1-8 ms here, more when
-    other programs write): a save that makes a village file and its index durable pays for
-    one wait, not two. Nothing is renamed before every temp file is on disk, and the folder
-    fsync(s) after the renames make them durable. On failure every temp file is removed.
-    """
-    try:
-        if len(staged) > 1:
-            waits = [_syncer.submit(_fsync_path, tmp) for tmp, _ in staged[1:]]
-            _fsync_path(staged[0][0])
-            for w in waits:
-                w.result()
-        elif staged:
-            _fsync_path(staged[0][0])
-        for tmp, path in staged:
-            _replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
+    step("file-renamed")
     if sync_dir:
-        for folder in dict.fromkeys(path.parent for _, path in staged):
-            fsync_dir(folder)
+        fsync_dir(path.parent)
 
 
-def write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
-    """Replace `path` with `data` atomically and durably (temp file in the same folder).
+def whole_lines(fh: Any) -> int:
+    """Cut a cut-off last line from an append-only file open for update; returns its length.
 
-    `sync_dir=False` leaves the folder fsync to the caller's next write in the same folder.
+    Only a writer holding the lock calls this: a line without its newline is an append that
+    never finished (it was never acknowledged).
     """
-    commit([(stage(path, data), path)], sync_dir)
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return 0
+    fh.seek(max(0, end - 1))
+    if fh.read(1) == b"\n":
+        return end
+    back = min(end, 1 << 20)
+    fh.seek(end - back)
+    tail = fh.read(back)
+    cut = tail.rfind(b"\n")
+    keep = end - back + cut + 1 if cut >= 0 else (0 if back == end else end)
+    fh.truncate(keep)
+    return keep
 
 
-def append_lines(path: Path, lines: list[bytes]) -> None:
-    """Append whole lines and fsync.
-
-    A crash mid-append can leave a last line without its newline; the next append starts on a
-    fresh line so that the cut-off entry stays the only casualty (readers skip it).
-    """
+def append_lines(path: Path, lines: list[bytes], sync: bool = True) -> None:
+    """Append whole lines (cutting a cut-off last line first) and fsync."""
     new_file = not path.exists()
     if new_file:
         path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab+") as fh:
-        prefix = b""
-        end = fh.seek(0, os.SEEK_END)
-        if end:
-            fh.seek(end - 1)
-            if fh.read(1) != b"\n":
-                prefix = b"\n"
-        fh.write(prefix + b"".join(line + b"\n" for line in lines))
+        whole_lines(fh)
+        fh.seek(0, os.SEEK_END)
+        fh.write(b"".join(line + b"\n" for line in lines))
         fh.flush()
-        os.fsync(fh.fileno())
-    if new_file:
+        step("append-written")
+        if sync:
+            os.fsync(fh.fileno())
+    if new_file and sync:
         fsync_dir(path.parent)
+    step("append-synced")
 
 
 def remove_stale_temps(folder: Path) -> None:

@@ -1,42 +1,53 @@
-"""`Store`: carebook's records on disk, one TinyDB file per table and village.
+"""`Store`: carebook's records on disk — a journal, TinyDB files per table and village, indexes.
 
-Why this shape: TinyDB rewrites its whole file on every change (~650 ms at 50,000 people in
-one file). Splitting each table by partition (village) bounds a save to one village's file.
-TinyDB's `Table` over `tinystorage.VillageStorage` (crash-safe writes) does the work where the
-whole village is wanted anyway: index rebuilds, `iter_records`, bulk loads (`put_many`) and the
-clean-up after a crash mid-move. A single save (`put`) takes the text path instead: a village is
-held as its documents' JSON text (`tinyfile.Documents`, LRU-bounded), a save encodes one document
-and joins the rest, and the first save to a village not in memory cuts the file by the byte spans
-its index recorded (checked by size and CRC-32) instead of parsing it; the same save through
-TinyDB costs 3.6 times as much, over the 20 ms target (figures in `tinystorage`). The index file
-takes the saved row spliced into its text (`indexfile`, format 3), not every row encoded again. `get` cuts one
-document out of the village's text and parses only that. Open reads only the small index files.
-See docs/design.md ("Storage") for the layout.
+Why this shape (see docs/design.md, "Storage"):
+
+- A save is one fsynced line of `journal.jsonl` (`journal`): the record, its list row, its
+  history line, the rows derived from it (the engine's rollup) and any number it took. It is
+  whole or absent after any crash; nothing else is written while staff wait.
+- The village files are TinyDB databases (`records/<table>/<village>.json`, sealed with their
+  CRC-32: `sealed`), rewritten from the journal through TinyDB's `Table` in batches and at close
+  (`_checkpoint`), with their index files and history lines; the journal is emptied only after.
+  A writer opening the folder replays what a crash left; a reader overlays it.
+- Index files (`<village>.index.json`, list rows) are derived: they name the CRC of the data
+  file they were built from and are rebuilt whenever damaged or disagreeing.
+- History files (`history/<table>/<village>.jsonl`) are hash-chained (`chain`).
+
+In memory: `_ops` holds what the journal says beyond the files (per village, the newest
+document or removal of each record), `_tables` the list rows of tables loaded whole, and a few
+parsed village files (LRU). A record's copy with the larger save time `_t` wins everywhere.
 """
 from __future__ import annotations
 
+import copy
 import functools
+import json
 import threading
 import time
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from tinydb import TinyDB, where
+from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
 from core.problems import Problem
-from core.storage import atomic, backups, history, indexfile, lock, names, quarantine
+from core.storage import atomic, backups, chain, journal, lock, names, quarantine, sealed
 from core.storage.errors import StorageError
-from core.storage.indexfile import IndexText, LazyRows
-from core.storage.partfile import HIST_KEY, PRIVATE_KEYS, ROW_KEY, TIME_KEY, PartitionFile
-from core.storage.tinyfile import TABLE, CorruptFile, Documents
-from core.storage.tinystorage import VillageStorage
+from core.storage.sealed import META, TABLE, CorruptFile, SealedStorage
 
 RECORDS, HISTORY = "records", "history"
 DATA_SUFFIX, INDEX_SUFFIX, HISTORY_SUFFIX = ".json", ".index.json", ".jsonl"
+ROW_KEY, TIME_KEY, HIST_KEY = "_row", "_t", "_h"
+PRIVATE_KEYS = (ROW_KEY, TIME_KEY, HIST_KEY)
+DERIVED_PREFIX = "rollup_"     # tables the engine derives from others (rebuilt, never restored)
 Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
+Key = tuple[str, str]
+Op = tuple[int, "dict[str, Any] | None"]        # (save time, document or None for removed)
+
+CHECKPOINT_LINES = 400          # journal lines held before the village files are rewritten
+CHECKPOINT_VILLAGES = 48        # villages changed before the village files are rewritten
 
 
 def _serialised(method):
@@ -57,15 +68,38 @@ def _share(shared: dict[Any, Any], value: Any) -> Any:
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A freshly parsed document without storage keys (callers may change it freely)."""
-    return {k: v for k, v in doc.items() if k not in PRIVATE_KEYS}
+    """A copy of a stored document without storage keys (callers may change it freely)."""
+    return copy.deepcopy({k: v for k, v in doc.items() if k not in PRIVATE_KEYS})
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
-    try:
-        return atomic.dumps(doc)
-    except (TypeError, ValueError) as exc:
-        raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+def _time(doc: Any) -> int:
+    t = doc.get(TIME_KEY, 0) if isinstance(doc, dict) else 0
+    return t if isinstance(t, int) else 0
+
+
+def row_of(doc: dict[str, Any], p: str) -> dict[str, Any]:
+    """The list row a stored document carries (so a lost index is rebuilt from the data alone)."""
+    row = doc.get(ROW_KEY)
+    out = {**(row if isinstance(row, dict) else {}), TIME_KEY: _time(doc), "_p": p}
+    if isinstance(doc.get(HIST_KEY), list):
+        out[HIST_KEY] = doc[HIST_KEY]
+    return out
+
+
+def merged(base: dict[str, Any], ops: dict[str, Op] | None, make: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """`base` (record id → document or row) with the journal's newer documents and removals."""
+    if not ops:
+        return base
+    out = dict(base)
+    for rid, (t, doc) in ops.items():
+        held = out.get(rid)
+        if held is not None and _time(held) > t:
+            continue
+        if doc is None:
+            out.pop(rid, None)
+        else:
+            out[rid] = make(doc)
+    return out
 
 
 def _history_partitions(row: dict[str, Any]) -> list[str]:
@@ -74,86 +108,76 @@ def _history_partitions(row: dict[str, Any]) -> list[str]:
     return lived if isinstance(lived, list) and all(isinstance(p, str) for p in lived) else [row["_p"]]
 
 
-class _Table:
-    """What the index files say about one table: every row, by id and by partition.
+class Village:
+    """One village file as read: its TinyDB tables, documents by record id, counters, CRC."""
 
-    A table not loaded whole (a save into one village's visits) may hold partitions as
-    `LazyRows` (`lazy`, also in `by_part`): their rows are not in `rows`, `row` finds them.
-    """
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.by_part: dict[str, Mapping[str, dict[str, Any]]] = {}
-        self.lazy: dict[str, LazyRows] = {}
-
-    def row(self, rid: str, p: str | None = None) -> dict[str, Any] | None:
-        """The row of `rid`: parsed partitions first, then lazily read ones (`p` searched first)."""
-        found = self.rows.get(rid)
-        if found is None and self.lazy:
-            here = self.lazy.get(p) if p is not None else None
-            found = here.get(rid) if here is not None else None
-            if found is None:
-                found = next((lz.get(rid) for q, lz in self.lazy.items() if q != p and rid in lz), None)
-        return found
-
-    def set(self, rid: str, row: dict[str, Any]) -> None:
-        """Record a saved row; a lazy partition's rows are replaced as a whole by its writer."""
-        old = self.rows.get(rid)
-        if old is not None and old["_p"] != row["_p"]:
-            owner = self.by_part.get(old["_p"])
-            if isinstance(owner, dict):
-                owner.pop(rid, None)
-            del self.rows[rid]
-        if row["_p"] in self.lazy:
-            return
-        self.rows[rid] = row
-        self.by_part.setdefault(row["_p"], {})[rid] = row  # type: ignore[index]
-
-    def drop_partition(self, p: str) -> None:
-        if self.lazy.pop(p, None) is None:
-            for rid in self.by_part.pop(p, {}):
-                if self.rows.get(rid, {}).get("_p") == p:
-                    del self.rows[rid]
-        self.by_part[p] = {}
+    def __init__(self, tables: dict[str, Any] | None = None, crc: int | None = None):
+        self.tables = tables if tables is not None else {TABLE: {}}
+        self.crc = crc
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.ids: dict[str, str] = {}
+        for key, doc in self.tables.get(TABLE, {}).items():
+            rid = doc.get("id") if isinstance(doc, dict) else None
+            if isinstance(rid, str):
+                self.docs[rid], self.ids[rid] = doc, key
+        meta = self.tables.get(META, {}).get("1")
+        counters = meta.get("counters") if isinstance(meta, dict) else None
+        self.counters: dict[str, int] = counters if isinstance(counters, dict) else {}
 
 
 class Store:
     """Records of every table under `root`; see the module docstring and docs/design.md."""
 
     def __init__(self, root: Path, readonly: bool = False, *, backup_every_hours: float | None = 24,
-                 keep_backups: int = 7, cache_partitions: int = 24):
+                 keep_backups: int = 7, cache_partitions: int = 8):
         self.root = Path(root)
         self.readonly = readonly
         self.problems: list[Problem] = []
-        self._lock = None
-        self._tables: dict[str, _Table] = {}
-        # Partitions read for a save into a table not loaded whole (a new visit needs its own
-        # village's rows, not the 300,000 rows of every village); dropped when the table loads.
-        self._partials: dict[str, _Table] = {}
-        self._cache: OrderedDict[tuple[str, str], PartitionFile] = OrderedDict()
+        self._lock: lock.WriterLock | None = None
+        self._journal: journal.Journal | None = None
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {}
+        self._ops: dict[Key, dict[str, Op]] = {}
+        self._hist: dict[Key, list[tuple[int, bytes]]] = {}
+        self._heads: dict[Key, str] = {}
+        self._counters: dict[Key, dict[str, int]] = {}
+        self._reserved: dict[Key, dict[str, int]] = {}
+        self._lines = 0
+        self._cache: OrderedDict[Key, Village] = OrderedDict()
         self._cache_size = max(2, cache_partitions)
-        # Layouts of index files just read, so the save or the person file that follows can
-        # cut the village's data file without reading its index a second time (~7 ms for a
-        # village's visits). A layout is checked against the file's size and CRC before use.
-        self._layouts: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._reported: set[Path] = set()
-        self._unmovable: set[Path] = set()  # damaged files a writer could not set aside
+        self._unmovable: set[Path] = set()
         self._last_t = 0
         self._closed = False
         self._mutex = threading.RLock()
         if readonly:
+            self._replay(journal.read(self.root / journal.NAME))
+            pending = backups.pending_restore(self.root)
+            if pending:
+                self.problems.append(Problem(pending, severity="error", rule="storage.restore_pending"))
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"无法创建数据文件夹 {self.root}（{exc.strerror or exc}）") from None
         self._lock = lock.acquire(self.root)
+        try:
+            backups.finish_restore(self.root)
+            found = journal.read(self.root / journal.NAME)
+            if found[1]:
+                self.problems.append(quarantine.keep_copy(self.root, self.root / journal.NAME,
+                                                          f"第 {found[1][0]} 行等 {len(found[1])} 行"))
+            self._journal = journal.Journal(self.root / journal.NAME)
+            self._replay(found)
+            self._checkpoint()
+        except BaseException:
+            self._lock.release()
+            raise
         if backup_every_hours is not None:
             try:
                 backups.rotate(self.root, backup_every_hours, keep_backups)
             except OSError as exc:
                 self.problems.append(Problem(
-                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间 (backup failed)",
+                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响 (backup failed)",
                     severity="warning", rule="storage.backup"))
 
     # ----------------------------------------------------------------- paths and state
@@ -181,7 +205,7 @@ class Store:
 
     def _problem(self, path: Path, reason: str, *, rebuilt: bool) -> None:
         """Set a damaged file aside (writer) and report it once."""
-        if path in self._reported and self.readonly:
+        if path in self._reported:
             return
         self._reported.add(path)
         self.problems.append(quarantine.set_aside(self.root, path, reason, move=not self.readonly, rebuilt=rebuilt))
@@ -190,11 +214,9 @@ class Store:
 
     def _disk_partitions(self, table: str) -> set[str]:
         folder = self.root / RECORDS / table
+        found = {p for t, p in self._ops if t == table}
         if not folder.is_dir():
-            return set()
-        if not self.readonly:
-            atomic.remove_stale_temps(folder)
-        found = set()
+            return found
         for f in folder.iterdir():
             if f.name.startswith("."):
                 continue
@@ -204,378 +226,407 @@ class Store:
                 found.add(f.name[: -len(DATA_SUFFIX)])
         return found
 
-    def _state(self, table: str) -> _Table:
-        """The table's rows, loaded from its index files on first use."""
-        self._check_open()
-        state = self._tables.get(names.check_table(table))
-        if state is not None:
-            return state
-        state = _Table()
-        stale: list[tuple[str, str]] = []
-        for p in sorted(self._disk_partitions(table)):
-            rows = self._load_index(table, p)
-            state.by_part[p] = {}
-            for rid, row in rows.items():
-                row["_p"] = p
-                held = state.rows.get(rid)
-                if held is not None and held.get(TIME_KEY, 0) >= row.get(TIME_KEY, 0):
-                    stale.append((rid, p))
-                    continue
-                if held is not None:
-                    stale.append((rid, held["_p"]))
-                state.set(rid, row)
-        self._tables[table] = state
-        self._partials.pop(table, None)
-        if not self.readonly:
-            for rid, p in stale:  # a crash mid-move left a second, older copy behind
-                self._write(table, p, {}, {rid}, [], through_tinydb=True)
-        return state
-
-    def _state_for(self, table: str, p: str | None) -> _Table:
-        """The whole table when it is loaded, else just the rows of partition `p`.
-
-        A record that moved from a village not read here leaves its old copy behind; the next
-        whole-table load keeps the newer copy (by save time) and removes the old one, as after
-        a crash mid-move.
-        """
-        self._check_open()
-        if table in self._tables or p is None:
-            return self._state(table)
-        part = self._partials.setdefault(names.check_table(table), _Table())
-        if p in part.by_part:
-            return part
-        data_path, index_path = self._data_path(table, p), self._index_path(table, p)
-        # A format-3 index that matches its data file is kept as text: a new visit in a
-        # village of 2,400 visits then splices its row in and parses none of theirs (~6 ms).
-        found = indexfile.read_text(index_path, data_path)
+    # ----------------------------------------------------------------- reading files
+    def _village(self, table: str, p: str, keep: bool = True) -> Village:
+        """The village file as on disk (LRU-cached); a damaged one is set aside and reads empty."""
+        key = (table, p)
+        found = self._cache.get(key)
         if found is not None:
-            text, data_layout = found
-            part.by_part[p] = part.lazy[p] = LazyRows(text, p)
-            self._keep_layout(table, p, data_layout)
-            return part
-        rows = self._load_index(table, p) if data_path.exists() or index_path.exists() else {}
-        part.by_part[p] = {}
-        for rid, row in rows.items():
-            row["_p"] = p
-            part.set(rid, row)
-        return part
+            self._cache.move_to_end(key)
+            return found
+        path = self._data_path(table, p)
+        try:
+            read = sealed.read(path)
+            village = Village(*read) if read is not None else Village()
+        except CorruptFile as exc:
+            self._damaged(table, p, path, exc.reason)
+            village = Village()
+        if keep:
+            self._cache[key] = village
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return village
 
-    def _load_index(self, table: str, p: str) -> dict[str, dict[str, Any]]:
+    def _damaged(self, table: str, p: str, path: Path, reason: str) -> None:
+        """A data file failed its check: set aside; its rows leave the loaded view and index.
+
+        A derived table (rollups) is set aside whole, so that the engine rebuilds it from the
+        records instead of counting from a part of it.
+        """
+        derived = table.startswith(DERIVED_PREFIX)
+        self._problem(path, reason, rebuilt=derived)
+        if self.readonly:
+            return
+        self._index_path(table, p).unlink(missing_ok=True)
+        rows = self._tables.get(table)
+        if rows is not None:
+            for rid in [rid for rid, row in rows.items() if row["_p"] == p]:
+                del rows[rid]
+        if derived:
+            for q in self._disk_partitions(table) - {p}:
+                for other in (self._data_path(table, q), self._index_path(table, q)):
+                    if other.exists():
+                        self._problem(other, "同表的另一个文件已损坏，整表重建 (derived table rebuilt)", rebuilt=True)
+            self._tables.pop(table, None)
+            for key in [k for k in self._cache if k[0] == table]:
+                del self._cache[key]
+
+    def _index(self, table: str, p: str) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+        """(list rows, counters) of one village as its files say (journal not applied).
+
+        The index file is used when it names the CRC of the data file as it is; otherwise (no
+        index, damaged, or describing another version of the data) it is rebuilt from the data.
+        """
         index_path, data_path = self._index_path(table, p), self._data_path(table, p)
         try:
-            found = indexfile.load_with_layout(index_path, data_path)
+            found = sealed.read(index_path)
         except CorruptFile as exc:
             self._problem(index_path, exc.reason, rebuilt=True)
             found = None
         if found is not None:
-            rows, data_layout = found
-            self._keep_layout(table, p, data_layout)
-            return rows
-        try:
-            part, docs, data_layout = PartitionFile.parse(data_path)
-        except CorruptFile as exc:
-            self._problem(data_path, exc.reason, rebuilt=False)
-            part, docs, data_layout = PartitionFile(data_path), [], None
-        self._remember(table, p, part)
-        rows = indexfile.rows_from_docs(docs, p)
+            meta = found[0].get(META, {}).get("1", {})
+            data_crc = sealed.crc_of(data_path)
+            if data_crc is not None and meta.get("data") == data_crc and isinstance(found[0].get("rows"), dict):
+                rows = found[0]["rows"]
+                for row in rows.values():
+                    row["_p"] = p
+                return rows, meta.get("counters") or {}
+        village = self._village(table, p, keep=False)
+        rows = {rid: row_of(doc, p) for rid, doc in village.docs.items()}
         if not self.readonly and data_path not in self._unmovable:
-            indexfile.save(index_path, data_path, rows, data_layout)
+            if village.crc is None and village.docs:      # a file from before seals: seal it now
+                self._write_file(table, p, village.tables)
+                village = self._village(table, p, keep=False)
+            self._write_index(table, p, rows, village)
+        return rows, village.counters
+
+    def _write_index(self, table: str, p: str, rows: dict[str, dict[str, Any]], village: Village) -> None:
+        path = self._index_path(table, p)
+        if village.crc is None:
+            path.unlink(missing_ok=True)
+            return
+        plain = {rid: {k: v for k, v in row.items() if k != "_p"} for rid, row in rows.items()}
+        atomic.write_bytes(path, sealed.seal({"rows": plain, META: {"1": {"data": village.crc,
+                                                                         "counters": village.counters}}}))
+
+    def _part_rows(self, table: str, p: str) -> dict[str, dict[str, Any]]:
+        """The current list rows of one village: its index with the journal applied."""
+        rows, _ = self._index(table, p)
+        return merged(rows, self._ops.get((table, p)), lambda doc: row_of(doc, p))
+
+    def _docs(self, table: str, p: str, keep: bool = True) -> dict[str, dict[str, Any]]:
+        """The current documents of one village (shared: copy before handing out)."""
+        return merged(self._village(table, p, keep).docs, self._ops.get((table, p)), lambda doc: doc)
+
+    def _state(self, table: str) -> dict[str, dict[str, Any]]:
+        """Every list row of the table (loaded on first use); a record found in two villages
+        (left by an interrupted move in a ledger from before the journal) counts once, the
+        newer copy, and a writer removes the older."""
+        self._check_open()
+        rows = self._tables.get(names.check_table(table))
+        if rows is not None:
+            return rows
+        rows = {}
+        stale: list[tuple[str, str, int]] = []
+        for p in sorted(self._disk_partitions(table)):
+            for rid, row in self._part_rows(table, p).items():
+                held = rows.get(rid)
+                if held is not None and _time(held) >= _time(row):
+                    stale.append((rid, p, _time(row)))
+                    continue
+                if held is not None:
+                    stale.append((rid, held["_p"], _time(held)))
+                rows[rid] = row
+        self._tables[table] = rows
+        if stale and not self.readonly:
+            self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]}, [])
         return rows
 
-    def _keep_layout(self, table: str, p: str, data_layout: Any) -> None:
-        if data_layout is not None and (table, p) not in self._cache:
-            self._layouts[(table, p)] = data_layout
-            while len(self._layouts) > self._cache_size:
-                self._layouts.popitem(last=False)
+    # ----------------------------------------------------------------- the journal
+    def _replay(self, found: tuple[list[dict[str, Any]], list[int]]) -> None:
+        for entry in found[0]:
+            self._apply(entry)
+            self._last_t = max(self._last_t, entry["t"])
 
-    def _index_text(self, table: str, state: _Table, p: str) -> IndexText | None:
-        """The rows part of `p`'s index file as text to splice a save into, or `None`.
+    def _apply(self, entry: dict[str, Any]) -> None:
+        """Bring one journal entry into memory (after it is durable, or read back)."""
+        t = entry["t"]
+        for table, p, rid, doc in entry.get("ops", ()):
+            ops = self._ops.setdefault((table, p), {})
+            held = ops.get(rid)
+            if held is None or held[0] <= t:
+                ops[rid] = (t, doc)
+            rows = self._tables.get(table)
+            if rows is not None:
+                row = rows.get(rid)
+                if doc is not None and (row is None or _time(row) <= t):
+                    rows[rid] = row_of(doc, p)
+                elif doc is None and row is not None and row["_p"] == p and _time(row) <= t:
+                    del rows[rid]
+        for table, p, line in entry.get("h", ()):
+            blob = line.encode("utf-8")
+            self._hist.setdefault((table, p), []).append((t, blob))
+            self._heads[(table, p)] = chain.digest(blob)
+        for table, p, numbers in entry.get("n", ()):
+            self._counters.setdefault((table, p), {}).update(numbers)
+        self._lines += 1
 
-        A lazily read partition holds it, a village written in this session keeps what it wrote
-        (`PartitionFile.index_text`); otherwise it is read again from the file, which in a
-        writer's session holds exactly the rows this store has for `p` (they were read from it
-        or written to it); `None` when it cannot be cut into lines (`indexfile.read_text`).
-        """
-        lazy = state.lazy.get(p)
-        if lazy is not None:
-            return lazy.text
-        cached = self._cache.get((table, p))
-        if cached is not None and cached.index_text is not None:
-            return cached.index_text
-        found = indexfile.read_text(self._index_path(table, p), self._data_path(table, p))
-        if found is None:
-            return None
-        self._keep_layout(table, p, found[1])
-        return found[0]
-
-    def _partition(self, table: str, p: str) -> tuple[PartitionFile, bool]:
-        """The partition (LRU-cached) and whether its file was just found damaged."""
-        key = (table, p)
-        part = self._cache.get(key)
-        if part is not None:
-            self._cache.move_to_end(key)
-            return part, False
-        path = self._data_path(table, p)
-        damaged = False
-        data_layout = self._layouts.pop(key, None)
-        if data_layout is None:
-            data_layout = indexfile.layout(self._index_path(table, p))
+    def _commit(self, entry: dict[str, Any], more: list[dict[str, Any]]) -> None:
+        """Make entries durable in one append (one fsync), then apply them."""
+        assert self._journal is not None and self._lock is not None
+        entries = [entry, *more] if entry else more
+        if not entries:
+            return
+        for e in entries:
+            e.setdefault("t", self._next_t())
         try:
-            part = PartitionFile.load(path, data_layout)
-        except CorruptFile as exc:
-            damaged = True
-            self._problem(path, exc.reason, rebuilt=False)
-            part = PartitionFile(path)
-        self._remember(table, p, part)
-        return part, damaged
+            lines = [journal.encode(e) for e in entries]
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+        self._lock.check()
+        try:
+            self._journal.append(lines)
+        except OSError as exc:
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+        for e in entries:
+            self._apply(e)
+        if self._lines >= CHECKPOINT_LINES or len(self._ops) >= CHECKPOINT_VILLAGES:
+            self._checkpoint()
 
-    def _remember(self, table: str, p: str, part: PartitionFile) -> None:
-        """Cache a partition's text; the least recently used go first (bounded memory)."""
-        self._cache[(table, p)] = part
-        self._cache.move_to_end((table, p))
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    def _checkpoint(self) -> None:
+        """Rewrite every village the journal changed, its index and history; then empty it.
 
-    def _usable_partition(self, table: str, state: _Table, p: str) -> PartitionFile:
-        part, damaged = self._partition(table, p)
-        if damaged:
-            state.drop_partition(p)
-            if not self.readonly:
-                self._index_path(table, p).unlink(missing_ok=True)
-        return part
+        Order: data file (atomic rename), index, history lines not yet in the file; the
+        journal is cleared last, so a crash anywhere here is replayed from it at next open
+        (documents are put again, history lines already appended are recognised by time).
+        """
+        if not self._lines:
+            return
+        try:
+            for table, p in sorted(set(self._ops) | set(self._counters)):
+                self._write_village(table, p, self._ops.get((table, p), {}), self._counters.get((table, p), {}))
+            for (table, p), lines in sorted(self._hist.items()):
+                self._append_history(table, p, lines)
+            assert self._journal is not None
+            self._journal.clear()
+        except OSError as exc:
+            raise StorageError(f"写入数据文件失败（{exc.strerror or exc}），已保存的内容仍在日志中，"
+                               "请检查磁盘空间后重新打开 (checkpoint failed)") from None
+        self._ops.clear()
+        self._hist.clear()
+        self._counters.clear()
+        self._lines = 0
+
+    def _write_village(self, table: str, p: str, ops: dict[str, Op], counters: dict[str, int]) -> None:
+        """The village file with the journal's documents put and removals made, through
+        TinyDB's `Table` (one read and one sealed write under `CachingMiddleware`)."""
+        path = self._data_path(table, p)
+        if path in self._unmovable:
+            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
+        base = self._village(table, p)
+        leaving, arriving = [], []
+        next_id = max((int(k) for k in base.tables.get(TABLE, {}) if k.isdigit()), default=0) + 1
+        for rid, (t, doc) in ops.items():
+            held = base.docs.get(rid)
+            if held is not None and _time(held) > t:
+                continue
+            if rid in base.ids:
+                leaving.append(int(base.ids[rid]))
+            if doc is not None:
+                if rid in base.ids:
+                    arriving.append(Document(doc, int(base.ids[rid])))
+                else:
+                    arriving.append(Document(doc, next_id))
+                    next_id += 1
+        tables = self._write_file(table, p, base.tables, leaving, arriving,
+                                  {**base.counters, **counters} if counters else None)
+        village = Village(tables, sealed.crc_of(path))
+        self._cache[(table, p)] = village
+        atomic.step("village-written")
+        self._write_index(table, p, {rid: row_of(doc, p) for rid, doc in village.docs.items()}, village)
+        atomic.step("index-written")
+
+    def _write_file(self, table: str, p: str, tables: dict[str, Any], leaving: list[int] = (),
+                    arriving: list[Document] = (), counters: dict[str, int] | None = None) -> dict[str, Any]:
+        storage = CachingMiddleware(SealedStorage)
+        db = TinyDB(self._data_path(table, p), storage=storage, tables=dict(tables))
+        if leaving:
+            db.table(TABLE).remove(doc_ids=leaving)
+        if arriving:
+            db.table(TABLE).insert_multiple(arriving)
+        if counters is not None:
+            db.table(META).upsert(Document({"counters": counters}, doc_id=1))
+        data = storage.read() or {TABLE: {}}
+        storage.storage.write(data)        # written even when nothing changed (a reseal)
+        return data
+
+    def _append_history(self, table: str, p: str, lines: list[tuple[int, bytes]]) -> None:
+        """Append the lines the file does not hold yet (a replay after a crash mid-checkpoint
+        finds some there already: history is in time order, the last line's time tells)."""
+        path = self._history_path(table, p)
+        last = chain.last_line(path)
+        try:
+            done = json.loads(last).get(TIME_KEY, 0) if last else 0
+        except (ValueError, AttributeError):
+            done = 0
+        fresh = [blob for t, blob in lines if t > done]
+        if fresh:
+            atomic.append_lines(path, fresh)
+        atomic.step("history-appended")
+
+    def _head(self, table: str, p: str) -> str:
+        key = (table, p)
+        if key not in self._heads:
+            self._heads[key] = chain.head(self._history_path(table, p))
+        return self._heads[key]
 
     # ----------------------------------------------------------------- writing
-    def _write(self, table: str, p: str, docs: dict[str, tuple[dict[str, Any], bytes | None]],
-               removes: set[str], lines: list[bytes], through_tinydb: bool = False) -> None:
-        """Data file and index file made durable together, then history appended.
-
-        `docs`: record id → (document, its JSON or `None` to encode here). Both files are
-        renamed only once both are on disk, and history comes last: a crash can only
-        shorten what was saved. Rows and cache change only after the files are in place.
-        `through_tinydb`: write with TinyDB's `Table` (bulk loads, clean-up), which encodes the
-        whole village again; single saves keep the text path (see `tinystorage`).
-        """
-        self._commit([self._stage(table, p, docs, removes, through_tinydb)])
-        self._append_history(table, p, lines)
-
-    def _stage(self, table: str, p: str, docs: dict[str, tuple[dict[str, Any], bytes | None]],
-               removes: set[str], through_tinydb: bool = False) -> "_Pending":
-        """Everything a write of one partition needs, made before any file is touched.
-
-        Through TinyDB the files are written here already (TinyDB's `flush`), so such a write
-        is committed alone (`_write`); the text path leaves the files to `_commit`, which makes
-        several partitions durable in one round of fsyncs (a visit and its rollup row).
-        """
-        state = self._tables.get(table) or self._partials[table]
-        # The index text first: read from the file, it brings the data file's layout along.
-        old_text = self._index_text(table, state, p)
-        part = self._usable_partition(table, state, p)
-        if part.path in self._unmovable:  # writing would overwrite the damaged file
-            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
-        if not state.by_part.get(p):   # no rows (or the data file was just set aside, rows dropped)
-            old_text = None
-        fresh: dict[str, dict[str, Any]] = {}
-        for rid, (doc, _) in docs.items():
-            row = fresh[rid] = {**doc[ROW_KEY], TIME_KEY: doc[TIME_KEY], "_p": p}
-            if HIST_KEY in doc:
-                row[HIST_KEY] = doc[HIST_KEY]
-        # The index: the changed rows spliced into the file's text (the same bytes a full
-        # encode gives, without encoding 2,400 rows); encoded whole when no text is at hand.
-        if old_text is not None:
-            text = old_text.spliced({rid: indexfile.row_line(rid, row) for rid, row in fresh.items()}, removes)
-        else:
-            rows = dict(state.by_part.get(p, {}))
-            for rid in removes:
-                rows.pop(rid, None)
-            text = IndexText.from_rows({**rows, **fresh})
-        index_path = self._index_path(table, p)
-
-        def index_file(data_tmp: Path, _docs: Documents, data_layout: dict[str, Any] | None) -> list[tuple[Path, bytes]]:
-            return [(index_path, text.encode(indexfile.signature(data_tmp), data_layout))]
-
-        pending = _Pending(table, p, state, part, text, fresh, removes, set(docs))
-        if through_tinydb:
-            try:
-                pending.new_part = _tinydb_write(part, docs, removes, index_file)
-            except OSError as exc:
-                self._write_failed([pending], exc)
-        else:
-            blobs = {rid: blob if blob is not None else _encode(doc) for rid, (doc, blob) in docs.items()}
-            pending.new_part, raw, data_layout = part.staged(blobs, removes)
-            pending.village = (part.path, raw, pending.new_part.docs, data_layout, index_file)
-        return pending
-
-    def _commit(self, pendings: list["_Pending"]) -> None:
-        """Write the staged partitions' files in one atomic commit, then update cache and rows."""
-        villages = [pd.village for pd in pendings if pd.village is not None]
-        try:
-            if villages:
-                VillageStorage.commit_many(villages)
-        except OSError as exc:
-            self._write_failed(pendings, exc)
-        for pd in pendings:
-            table, p, state = pd.table, pd.p, pd.state
-            pd.new_part.index_text = pd.text
-            self._remember(table, p, pd.new_part)
-            if p in state.lazy:
-                state.by_part[p] = state.lazy[p] = state.lazy[p].after(pd.text, pd.fresh, pd.removes)
-            else:
-                owned = state.by_part.setdefault(p, {})
-                for rid in pd.removes:
-                    if rid not in pd.saved:
-                        owned.pop(rid, None)  # type: ignore[attr-defined]
-            for rid, row in pd.fresh.items():
-                state.set(rid, row)
-
-    def _write_failed(self, pendings: list["_Pending"], exc: OSError) -> None:
-        for pd in pendings:
-            self._cache.pop((pd.table, pd.p), None)  # a rename may have happened: read the disk again
-        raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
-
-    def _append_history(self, table: str, p: str, lines: list[bytes]) -> None:
-        try:
-            history.append(self._history_path(table, p), lines)
-        except OSError as exc:
-            raise StorageError(f"记录已保存，但修改历史未能写入（{exc.strerror or exc}），请检查磁盘空间 (history write failed)") from None
-
-    def _prepare(self, record: dict[str, Any], index_row: dict[str, Any], entry: dict[str, Any] | None,
-                 state: _Table, also: str | None = None, encode: bool = True, fresh: bool = False,
-                 ) -> tuple[str, str, dict[str, Any], bytes | None, bytes | None, str | None]:
-        """Check one item and serialise what can fail before any file is touched.
-
-        Returns id, partition, document, its JSON (the one encoding a save needs), history
-        line, and the village the record leaves. `also`: a village this record's history went
-        to earlier in the same bulk load. `encode=False` leaves the document's JSON to the
-        partition write (bulk loads: holding every record's JSON at once would double their
-        memory; the write still refuses a bad value with `StorageError`).
-        """
+    def _entry_ops(self, table: str, record: dict[str, Any], index_row: dict[str, Any], t: int,
+                   rows: Mapping[str, dict[str, Any]] | None) -> tuple[str, str, dict[str, Any], list[list[Any]]]:
+        """Check one item: (id, village, document, journal ops) — the move out of the old
+        village included. `rows`: the table's rows, to find where the record was."""
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
             raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
-        if not isinstance(index_row, dict) or not (entry is None or isinstance(entry, dict)):
+        if not isinstance(index_row, dict):
             raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
         rid = record["id"]
         p = names.check_partition(record.get("partition"))
-        t = self._next_t()
         doc = {**record, ROW_KEY: dict(index_row), TIME_KEY: t}
-        held = state.rows.get(rid) if fresh else state.row(rid, p)
-        moved_from = held["_p"] if held is not None and held["_p"] != p else None
-        lived = {p, *([also] if also else []), *(_history_partitions(held) if held else ())}
+        held = rows.get(rid) if rows is not None else None
+        lived = {p, *(_history_partitions(held) if held else ())}
         if len(lived) > 1:
             doc[HIST_KEY] = sorted(lived)
-        blob = _encode(doc) if encode else None
+        ops = [[table, p, rid, doc]]
+        if held is not None and held["_p"] != p:
+            ops.append([table, held["_p"], rid, None])
+        return rid, p, doc, ops
+
+    def _history_line(self, table: str, p: str, rid: str, t: int, entry: dict[str, Any]) -> list[Any]:
+        if not isinstance(entry, dict):
+            raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
         try:
-            line = None if entry is None else history.line(rid, t, entry)
+            line = chain.link({"_id": rid, TIME_KEY: t, **entry}, self._head(table, p))
         except (TypeError, ValueError) as exc:
             raise StorageError(f"修改历史中有无法保存的值（{exc}）(not JSON-serialisable)") from None
-        return rid, p, doc, blob, line, moved_from
+        self._heads[(table, p)] = chain.digest(line)
+        return [table, p, line.decode("utf-8")]
+
+    def _numbers(self, table: str, p: str) -> list[list[Any]]:
+        taken = self._reserved.pop((table, p), None)
+        return [[table, p, taken]] if taken else []
 
     @_serialised
     def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
             history_entry: dict[str, Any] | None = None, *,
             derived: tuple[str, list[Item]] | None = None, new: bool = False) -> None:
-        """Save one record; a record whose partition changed leaves its old file in the same call.
+        """Save one record — with its history entry, the rows `derived` from it (`(table,
+        items)`, the engine's rollup) and any number it took — as one journal line.
 
-        `derived`: `(table, items)` of rows kept from this record (the engine's rollup of latest
-        visits), written in the same commit: every file of both reaches the disk in one round
-        of fsyncs before any is renamed (~3 ms less than a second commit), then history.
-        `new`: the record's id was just made (a fresh uuid4), so no stored copy is looked for in
-        the villages read lazily (~0.5 ms each to list their ids).
+        `new`: the record's id was just made (a fresh uuid4), so it is not looked for in the
+        table (which then need not be loaded).
         """
         self._check_writable()
-        state = self._state_for(table, names.check_partition(record.get("partition")) if isinstance(record, dict) else None)
-        rid, p, doc, blob, line, moved_from = self._prepare(record, index_row, history_entry, state, fresh=new)
-        writes = [(table, p, {rid: (doc, blob)}, set())]
-        if moved_from is not None:
-            writes.append((table, moved_from, {}, {rid}))
-        if derived is not None and derived[1]:
-            writes.extend(self._writes_of(derived[0], derived[1]))
-        self._commit([self._stage(*w) for w in writes])
-        self._append_history(table, p, [line] if line else [])
-
-    def _writes_of(self, table: str, items: list[Item]) -> list[tuple[str, str, dict[str, Any], set[str]]]:
-        """Small items (no history) grouped into one text-path write per partition."""
-        state = self._state(table)
-        docs: dict[str, dict[str, tuple[dict[str, Any], bytes | None]]] = {}
-        removes: dict[str, set[str]] = {}
-        for record, index_row, _ in items:
-            rid, p, doc, blob, _, moved_from = self._prepare(record, index_row, None, state)
-            docs.setdefault(p, {})[rid] = (doc, blob)
-            if moved_from is not None:
-                removes.setdefault(moved_from, set()).add(rid)
-        return [(table, p, docs.get(p, {}), removes.get(p, set())) for p in sorted(set(docs) | set(removes))]
+        names.check_table(table)
+        rows = None if new and table not in self._tables else self._state(table)
+        t = self._next_t()
+        heads = dict(self._heads)
+        try:
+            rid, p, _, ops = self._entry_ops(table, record, index_row, t, rows)
+            entry: dict[str, Any] = {"t": t, "ops": ops}
+            if history_entry is not None:
+                entry["h"] = [self._history_line(table, p, rid, t, history_entry)]
+            if derived is not None and derived[1]:
+                d_rows = self._state(derived[0])
+                for rec, row, _ in derived[1]:
+                    entry["ops"] += self._entry_ops(derived[0], rec, row, t, d_rows)[3]
+            numbers = self._numbers(table, p)
+            if numbers:
+                entry["n"] = numbers
+            self._commit(entry, [])
+        except BaseException:
+            self._heads = heads      # the chain goes on from what is really written
+            raise
 
     @_serialised
     def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """Save many `(record, index_row, history_entry)` items with one write per partition file.
+        """Save many `(record, index_row, history_entry)` items: one journal line each, one
+        fsync for all, then the village files rewritten (a batch is large).
 
-        For bulk loads (demo data, imports). Each partition file is replaced atomically, but a
-        bad value found while writing one partition leaves earlier partitions saved.
+        For bulk loads (demo data, imports). A bad item refuses the whole batch.
         """
         self._check_writable()
-        state = self._state(table)
-        docs: dict[str, dict[str, tuple[dict[str, Any], None]]] = {}
-        removes: dict[str, set[str]] = {}
-        lines: dict[str, list[bytes]] = {}
-        where: dict[str, str] = {}
-        for record, index_row, entry in items:
-            earlier = where.get(record.get("id")) if isinstance(record, dict) else None
-            rid, p, doc, _, line, moved_from = self._prepare(record, index_row, entry, state, earlier, encode=False)
-            if where.get(rid, p) != p:
-                docs[where[rid]].pop(rid, None)
-            where[rid] = p
-            docs.setdefault(p, {})[rid] = (doc, None)
-            if moved_from is not None:
-                removes.setdefault(moved_from, set()).add(rid)
-            if line:
-                lines.setdefault(p, []).append(line)
-        for p in sorted(set(docs) | set(removes)):
-            # TinyDB encodes the whole village again; worth it only when the batch brings at
-            # least as many documents as the village holds (a load into new villages). Fewer
-            # records into a fuller village (the engine's per-save rollup, the bench's later
-            # 50,000-visit chunks: all through TinyDB its load took 19.6 s instead of 13.2 s)
-            # take the text path, which encodes only what changed.
-            brought = docs.get(p, {})
-            self._write(table, p, brought, removes.get(p, set()), lines.get(p, []),
-                        through_tinydb=len(state.by_part.get(p, ())) <= len(brought))
+        rows = self._state(table)
+        heads = dict(self._heads)
+        entries: list[dict[str, Any]] = []
+        where: dict[str, dict[str, Any]] = {}
+        view = ChainMap(where, rows)        # where each record is, this batch's items included
+        try:
+            for record, index_row, history_entry in items:
+                t = self._next_t()
+                rid, p, doc, ops = self._entry_ops(table, record, index_row, t, view)
+                where[rid] = row_of(doc, p)
+                entry: dict[str, Any] = {"t": t, "ops": ops}
+                if history_entry is not None:
+                    entry["h"] = [self._history_line(table, p, rid, t, history_entry)]
+                entries.append(entry)
+            self._commit({}, entries)
+        except BaseException:
+            self._heads = heads
+            raise
+        self._checkpoint()
         return len(where)
+
+    @_serialised
+    def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
+                    taken: Callable[[int], bool] = lambda n: False) -> int:
+        """The next number of counter `key` in one village (a file number's sequence).
+
+        The counter is stored with the village; it advances in the journal line of the next
+        `put` into that village, so a number is used once even across a crash, and a save that
+        is refused leaves no gap. `seed()` gives the highest number in use when the village has
+        no counter yet (a ledger from before counters); `taken(n)` skips numbers typed by hand.
+        """
+        self._check_writable()
+        p = names.check_partition(partition)
+        k = (names.check_table(table), p)
+        held = self._counters.get(k, {}).get(key)
+        if held is None:
+            held = self._index(table, p)[1].get(key)
+        n = (seed() if held is None else held) + 1
+        while taken(n):
+            n += 1
+        self._reserved.setdefault(k, {})[key] = n
+        return n
 
     # ----------------------------------------------------------------- reading
     @_serialised
     def get(self, table: str, rid: str) -> dict[str, Any] | None:
-        state = self._state(table)
-        row = state.rows.get(rid) if isinstance(rid, str) else None
+        row = self._state(table).get(rid) if isinstance(rid, str) else None
         if row is None:
             return None
-        doc = self._usable_partition(table, state, row["_p"]).get(rid)
+        doc = self._docs(table, row["_p"]).get(rid)
         return None if doc is None else _public(doc)
 
     @_serialised
     def select(self, table: str, partition: str, test: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         """The records of one partition whose list row passes `test`, in file order.
 
-        Only those documents are parsed: a person's visits are a handful of the thousand in
-        their village's file, which is cut by its layout, not parsed whole (~80 ms → ~10 ms).
         A table not loaded whole reads just this partition's index file."""
         p = names.check_partition(partition)
-        state = self._state_for(table, p)
-        rows = state.by_part.get(p) or {}
-        if table not in self._tables and any(HIST_KEY in row for row in rows.values()):
-            state = self._state(table)     # a moved record: only the whole table knows its copy
-            rows = state.by_part.get(p) or {}
+        self._check_open()
+        loaded = self._tables.get(names.check_table(table))
+        rows = ({rid: row for rid, row in loaded.items() if row["_p"] == p} if loaded is not None
+                else self._part_rows(table, p))
         chosen = [rid for rid, row in rows.items() if test(row)]
         if not chosen:
             return []
-        part = self._usable_partition(table, state, p)
-        return [_public(doc) for doc in map(part.get, chosen) if doc is not None]
+        docs = self._docs(table, p)
+        return [_public(docs[rid]) for rid in chosen if rid in docs]
 
     @_serialised
     def rows(self, table: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The list rows of `ids` that exist (shared: do not change them).
-
-        For a caller that needs a few rows of a big table (the engine's rollup, one row per
-        saved visit): `index` copies all 50,000 (~1.5 ms).
-        """
-        rows = self._state(table).rows
+        """The list rows of `ids` that exist (shared: do not change them)."""
+        rows = self._state(table)
         return {rid: rows[rid] for rid in ids if rid in rows}
 
     def scan_rows(self, table: str, fields: Iterable[str],
@@ -585,13 +636,10 @@ class Store:
         from memory with its full rows: do not change them.)
 
         For a pass over a big table not loaded whole: the quarter's summary counts 300,000
-        visits by date and level, and loading them through `index` kept ~300 MB for the rest
-        of the session. Only the rows kept, and only `fields`, are held. A record found in two
-        partitions (a crash mid-move, until the next whole-table load removes the old copy)
-        is returned once: the newer of the copies that pass `where`.
+        visits by date and level; only the rows kept, and only `fields`, are held.
         """
         fields = tuple(fields)
-        shared: dict[Any, Any] = {}      # one copy of each repeated value (a date, a level)
+        shared: dict[Any, Any] = {}
 
         def pick(row: dict[str, Any], p: str) -> dict[str, Any]:
             out = {f: _share(shared, row.get(f)) for f in fields}
@@ -600,19 +648,18 @@ class Store:
 
         with self._mutex:
             self._check_open()
-            loaded = self._tables.get(table)
-            if loaded is not None:      # in memory anyway: its rows as they are (shared, read-only)
-                return dict(loaded.rows) if where is None else \
-                    {rid: row for rid, row in loaded.rows.items() if where(row)}
+            loaded = self._tables.get(names.check_table(table))
+            if loaded is not None:
+                return dict(loaded) if where is None else {rid: row for rid, row in loaded.items() if where(row)}
             partitions = sorted(self._disk_partitions(table))
         kept: dict[str, tuple[int, dict[str, Any]]] = {}
         for p in partitions:
-            with self._mutex:     # a save replaces the partition's files
-                rows = self._load_index(table, p)
+            with self._mutex:
+                rows = self._part_rows(table, p)
             for rid, row in rows.items():
                 if where is not None and not where(row):
                     continue
-                t = row.get(TIME_KEY, 0)
+                t = _time(row)
                 if rid not in kept or kept[rid][0] < t:
                     kept[rid] = (t, pick(row, p))
         return {rid: row for rid, (_, row) in kept.items()}
@@ -620,143 +667,102 @@ class Store:
     @_serialised
     def index(self, table: str) -> dict[str, dict[str, Any]]:
         """id → list row (with `_p`, the partition). Rows are shared: do not change them."""
-        return dict(self._state(table).rows)
+        return dict(self._state(table))
 
     def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every record, one partition at a time; files not in the cache are not cached.
-
-        Asked for a few partitions of a table not yet loaded (a person's visits), it reads only
-        those partitions' index files: loading all of them would cost ~300 MB for 300,000 visits.
-        """
+        """Every record, one partition at a time; files read here are not kept in the cache."""
         with self._mutex:
-            if partitions is not None and table not in self._tables:
+            self._check_open()
+            names.check_table(table)
+            if partitions is None:
+                chosen = sorted({row["_p"] for row in self._state(table).values()})
+            else:
                 chosen = [names.check_partition(p) for p in partitions]
-                owned = {p: self._load_index(table, p) if p in self._disk_partitions(table) else {}
-                         for p in chosen}
-                # A record that moved between villages may have left a stale copy behind after a
-                # crash; only the whole table's view can tell which copy is current.
-                if not any(HIST_KEY in row for rows in owned.values() for row in rows.values()):
-                    state = _Table()
-                    for p, rows in owned.items():
-                        state.by_part[p] = rows
-                    return self._iter_parts(table, state, chosen)
-            state = self._state(table)
-            chosen = sorted(state.by_part) if partitions is None else [names.check_partition(p) for p in partitions]
-        return self._iter_parts(table, state, chosen)
+        return self._iter_parts(table, chosen)
 
-    def _iter_parts(self, table: str, state: _Table, chosen: list[str]) -> Iterator[dict[str, Any]]:
+    def _iter_parts(self, table: str, chosen: list[str]) -> Iterator[dict[str, Any]]:
         for p in chosen:
-            with self._mutex:  # read under the lock: a save replaces the partition's files
-                docs = [_public(doc) for doc in self._partition_docs(table, state, p)]
+            with self._mutex:
+                loaded = self._tables.get(table)
+                docs = [_public(doc) for rid, doc in self._docs(table, p, keep=(table, p) in self._cache).items()
+                        if loaded is None or loaded.get(rid, {}).get("_p") == p]
             yield from docs
-
-    def _partition_docs(self, table: str, state: _Table, p: str) -> list[dict[str, Any]]:
-        """The current documents of one partition (stale copies left by a crash skipped)."""
-        owned = state.by_part.get(p)
-        if not owned:
-            return []
-        part = self._cache.get((table, p))
-        # A village in the cache is read from its text; any other with one json.loads of the
-        # whole file, the quickest way to every document.
-        storage = {"documents": part.docs} if part is not None else {}
-        try:
-            with TinyDB(self._data_path(table, p), storage=VillageStorage, readonly=True, **storage) as db:
-                return db.table(TABLE).search(where("id").test(lambda rid: isinstance(rid, str) and rid in owned))
-        except CorruptFile:  # damaged: the checked load reports it and sets it aside
-            docs = self._usable_partition(table, state, p).records()
-        return [doc for doc in docs if doc.get("id") in owned]
 
     @_serialised
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
-        """Every history entry of a record, oldest first, following its moves between villages."""
+        """Every history entry of a record, oldest first, following its moves between villages.
+
+        A history file whose hash chain is broken is reported (`problems`) and still read."""
         if not isinstance(rid, str):
             return []
-        state = self._state(table)
-        row = state.rows.get(rid)
-        # A record missing from the index (its file set aside) may still have history anywhere.
+        row = self._state(table).get(rid)
         places = _history_partitions(row) if row is not None else self._history_files(table)
-        found = [doc for p in places for doc in history.read(self._history_path(table, p), rid)]
-        found.sort(key=lambda d: d.get(history.TIME_KEY, 0) if isinstance(d.get(history.TIME_KEY), int) else 0)
-        return [history.public(d) for d in found]
+        needle = json.dumps(rid, ensure_ascii=False).encode("utf-8")
+        found = []
+        for p in places:
+            path = self._history_path(table, p)
+            self._check_chain(path)
+            found += [d for d in chain.entries(path, needle) if d.get("_id") == rid]
+            found += [d for _, blob in self._hist.get((table, p), ()) if needle in blob
+                      for d in [json.loads(blob)] if d.get("_id") == rid and d not in found]
+        found.sort(key=_time)
+        return [{k: v for k, v in d.items() if k not in ("_id", TIME_KEY, chain.PREV)} for d in found]
+
+    def _check_chain(self, path: Path) -> None:
+        if path in self._reported:
+            return
+        broken = chain.first_break(path)
+        if broken is not None:
+            self._reported.add(path)
+            rel = path.relative_to(self.root).as_posix()
+            self.problems.append(Problem(
+                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对 (history chain broken)",
+                file=rel, line=broken[0], severity="error", rule="storage.history_chain"))
 
     def _history_files(self, table: str) -> set[str]:
         folder = self.root / HISTORY / table
-        if not folder.is_dir():
-            return set()
-        return {f.name[: -len(HISTORY_SUFFIX)] for f in folder.glob(f"*{HISTORY_SUFFIX}")}
+        found = {p for t, p in self._hist if t == table}
+        if folder.is_dir():
+            found |= {f.name[: -len(HISTORY_SUFFIX)] for f in folder.glob(f"*{HISTORY_SUFFIX}")}
+        return found
 
     @_serialised
     def count(self, table: str) -> int:
-        return len(self._state(table).rows)
+        return len(self._state(table))
 
     @_serialised
     def tables(self) -> list[str]:
         self._check_open()
         folder = self.root / RECORDS
         on_disk = {d.name for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
-        return sorted(on_disk | set(self._tables))
+        return sorted(on_disk | set(self._tables) | {t for t, _ in self._ops})
 
     @_serialised
     def partitions(self, table: str) -> list[str]:
         """Partitions holding at least one record."""
-        return sorted(p for p, rows in self._state(table).by_part.items() if rows)
+        return sorted({row["_p"] for row in self._state(table).values()})
 
     # ----------------------------------------------------------------- lifetime
     @_serialised
     def close(self) -> None:
+        """Write the journal into the village files (a writer), then let go of the folder."""
         if self._closed:
             return
-        self._closed = True
-        self._cache.clear()
-        self._tables.clear()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        try:
+            if self._journal is not None:
+                self._checkpoint()
+        finally:
+            self._closed = True
+            self._cache.clear()
+            self._tables.clear()
+            if self._journal is not None:
+                self._journal.close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Pending:
-    """One partition's write between `Store._stage` and `Store._commit`."""
-
-    def __init__(self, table: str, p: str, state: _Table, part: PartitionFile, text: IndexText,
-                 fresh: dict[str, dict[str, Any]], removes: set[str], saved: set[str]):
-        self.table, self.p, self.state, self.part, self.text = table, p, state, part, text
-        self.fresh, self.removes, self.saved = fresh, removes, saved
-        self.new_part: PartitionFile = part
-        self.village: tuple[Any, ...] | None = None   # `VillageStorage.commit_many` arguments
-
-
-def _tinydb_write(part: PartitionFile, docs: dict[str, tuple[dict[str, Any], bytes | None]], removes: set[str],
-                  index_file: Any) -> PartitionFile:
-    """Put `docs` and drop `removes` with TinyDB's `Table`; one atomic write of the village.
-
-    A replaced record is removed and inserted again under its old TinyDB id (TinyDB has no
-    "replace": `Table.update` merges fields, and a field the record dropped would stay). New
-    records get their ids here too, from the village's counter: TinyDB's own would count from
-    the table as it was before the insert, and hand a new record the id of a replaced one.
-    `CachingMiddleware` holds the two operations' result until `flush`, so the file and its
-    index are written once, together, and not at all if anything before fails.
-    """
-    ids, next_id = part.docs.ids, part.docs.next_id
-    leaving = [int(ids[rid]) for rid in removes | docs.keys() if rid in ids]
-    arriving = []
-    for rid, (doc, _) in docs.items():
-        if rid in ids:
-            arriving.append(Document(doc, int(ids[rid])))
-        else:
-            arriving.append(Document(doc, next_id))
-            next_id += 1
-    storage = CachingMiddleware(VillageStorage)
-    db = TinyDB(part.path, storage=storage, documents=part.docs, companions=index_file)
-    t = db.table(TABLE)
-    if leaving:
-        t.remove(doc_ids=leaving)
-    if arriving:
-        t.insert_multiple(arriving)
-    storage.flush()
-    return PartitionFile(part.path, storage.documents)

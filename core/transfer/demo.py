@@ -23,7 +23,7 @@ import random
 from typing import Any, Iterator
 
 from core.dates import add_months, quarter_end, quarter_start
-from plugins.cn.ids import check_char
+from core.checkdigit import check_char
 
 from core.transfer import names
 

@@ -322,7 +322,7 @@ def column_labels(info: FormInfo) -> list[str]:
 
 
 def parent_headers(info: FormInfo) -> list[str]:
-    return ["档案编号"] + column_labels(info) + ["记录ID", "表单版本", "更新时间"]
+    return ["档案编号"] + column_labels(info) + ["记录ID", "表单版本", "更新时间", RETIRED_HEADER]
 
 
 def group_headers(group: FieldInfo) -> list[str]:
@@ -333,7 +333,8 @@ def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dic
     """One record as its parent row and its repeat-group rows (keyed by group id)."""
     data, key = record_data(record), file_no(record)
     parent = [key] + [_cell(f, data.get(f.id) if f.applies(data) else None, mask) for f in info.table_fields]
-    parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated"))]
+    parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated")),
+               retired_text(record, mask)]
     groups: dict[str, list[list[Any]]] = {}
     for g in info.groups:
         rows = (data.get(g.id) if g.applies(data) else None) or []
@@ -361,4 +362,25 @@ def masked_record(info: FormInfo, record: Any, mask: Mask) -> dict[str, Any]:
         k: get(record, k) for k in ("id", "form", "version", "created", "updated", "operator", "partition", "data", "meta")
     }
     base["data"] = clean(info.fields, record_data(record))
+    base.update(masked_retired(base, mask))
     return base
+
+
+# Values of fields the form no longer has (core.lifecycle.retired): exported, never dropped.
+RETIRED_HEADER = "停用字段的值"
+
+
+def masked_retired(record: dict, mask: Mask | None = None) -> dict:
+    """`{"retired": ...}` with personal values masked by the kind kept with them ({} when none)."""
+    if not isinstance(record, dict) or not record.get("retired"):
+        return {}
+    if mask is None:
+        from core.transfer.exporting import mask_value as mask
+    return {"retired": {k: {**v, "value": mask(v["pii"], v.get("value")) if v.get("pii") else v.get("value")}
+                        for k, v in record["retired"].items()}}
+
+
+def retired_text(record: Any, mask: Mask) -> str:
+    from core.lifecycle.retired import as_text
+
+    return as_text(record, mask) if isinstance(record, dict) and record.get("retired") else ""

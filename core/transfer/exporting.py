@@ -24,7 +24,11 @@ def mask_value(kind: str | None, value: Any) -> Any:
     if kind == "id":
         return s[:6] + "*" * max(len(s) - 10, 0) + s[-4:] if len(s) > 10 else "*" * len(s)
     if kind == "phone":
-        return s[:3] + "****" + s[-4:] if len(s) >= 8 else "*" * len(s)
+        # A mobile keeps its carrier prefix (138****5678); a landline only its last four
+        # (*******6789): its first digits are the exchange, which with four more is the line.
+        if len(s) == 11 and s[0] == "1":
+            return s[:3] + "****" + s[-4:]
+        return "*" * (len(s) - 4) + s[-4:] if len(s) > 4 else "*" * len(s)
     if kind == "address":
         return s[:6] + "…" if len(s) > 6 else s
     if kind == "name":

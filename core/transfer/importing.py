@@ -27,13 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, column_labels, split_multi
-from core.transfer.exporting import ExportJob
+from core.textsafety import unsafe_cell
 from core.problems import CarebookError, Problem
+from core.records import incomplete
+from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
+from core.transfer.exporting import ExportJob, mask_value
+from core.transfer.importmap import (COMPUTED, KEY, ColumnMap, Matcher, apply_saved, divisions_in_title, norm,
+                                     propose, read_mapping, total_row)
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
-KEY = "档案编号"
-IGNORED = {"记录ID", "表单版本", "更新时间", "序号", "id", "version", "updated", "row"}
 
 
 @dataclass
@@ -47,11 +49,29 @@ class RowProblem:
 
 
 @dataclass
+class Incomplete:
+    """A person imported as 待补全 and what is left to fill in."""
+    sheet: str
+    line: int
+    name: str
+    id_number: str
+    missing: list[str]                                   # answers the file did not give
+    refused_cells: list[str] = field(default_factory=list)   # cells the form could not take, and why
+
+    def __str__(self) -> str:
+        who = f"{self.name} {mask_value('id', self.id_number)}".strip()
+        cells = f"；未导入的值：{'；'.join(self.refused_cells)}" if self.refused_cells else ""
+        return f"{self.sheet} 第 {self.line} 行 {who}：缺 {len(self.missing)} 项（{'、'.join(self.missing)}）{cells}"
+
+
+@dataclass
 class ImportResult:
     rows: int = 0                 # people read from the file
     saved: int = 0
     problems: list[RowProblem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)     # columns skipped and why
+    notes: list[str] = field(default_factory=list)     # columns and rows skipped and why
+    incomplete: list[Incomplete] = field(default_factory=list)   # saved (or to be saved) as 待补全
+    mapping: ColumnMap | None = None
 
     @property
     def refused(self) -> int:
@@ -93,34 +113,33 @@ class _Person:
     key: str
     data: dict[str, Any]
     problems: list[str]
+    bad_cells: dict[str, str] = field(default_factory=dict)   # field id → why its cell was not taken
 
 
 def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], *, operator: str = "",
-                   dry_run: bool = False, skip_bad: bool = False) -> ImportResult:
+                   dry_run: bool = False, skip_bad: bool = False, mapping: ColumnMap | Path | str | None = None,
+                   fixed: dict[str, str] | None = None, strict: bool = False) -> ImportResult:
     """Read the file(s), validate every row, and save (see the module docstring). Several CSV
-    files are one workbook: `registration.csv` and `registration-children.csv` as exported."""
-    files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    files are one workbook: `registration.csv` and `registration-children.csv` as exported.
+    `mapping`: a reviewed `ColumnMap` (or its file); `fixed`: values for every row (--set);
+    `strict`: a row lacking answers is refused, not saved as 待补全."""
+    files = _files(paths)
     info = ExportJob(what="records", output=files[0], engine=eng, params={"form": form_id}).form()
+    form = eng.form(form_id)
     result = ImportResult()
     with contextlib.ExitStack() as open_files:
         sheets = [sheet for path in files for sheet in _read(path, open_files)]
-        people = _people(eng, info, sheets, result)
+        cmap, sheet, start = _locate(eng, info, form, sheets, mapping, fixed)
+        result.mapping = cmap
+        people = _people(eng, info, form, sheet, start, cmap, result)
         _children(eng, info, sheets, people, result)
     result.rows = len(people)
-    good = []
-    for person in people:
-        problems = list(person.problems)
-        if not problems:
-            _, found = eng.check(form_id, person.data)
-            problems = [_say(p) for p in found]
-        if problems:
-            result.problems += [RowProblem(person.sheet, person.line, m) for m in problems]
-        else:
-            good.append(person)
-    unique = [f.id for f in eng.form(form_id).top_fields() if f.unique]
+    good = [p for p in people if _judge(eng, form, p, strict, result)]
+    unique = [f.id for f in form.top_fields() if f.unique]
     _duplicates_in_file(info, unique, good, result)
     bad = {(q.sheet, q.line) for q in result.problems}
     good = [p for p in good if (p.sheet, p.line) not in bad]
+    result.incomplete = [i for i in result.incomplete if (i.sheet, i.line) not in bad]
     if dry_run or (result.problems and not skip_bad):
         return result
 
@@ -129,12 +148,89 @@ def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], 
         result.problems += [RowProblem(person.sheet, person.line, _say(p)) for p in problems]
 
     result.saved = eng.bulk_save(form_id, [p.data for p in good], operator=operator, on_problem=refused)
+    bad = {(q.sheet, q.line) for q in result.problems}
+    result.incomplete = [i for i in result.incomplete if (i.sheet, i.line) not in bad]
     return result
+
+
+def propose_mapping(eng, form_id: str, paths, *, fixed: dict[str, str] | None = None,
+                    mapping: ColumnMap | Path | str | None = None) -> ColumnMap:
+    """The mapping `import_records` would use for these files, without reading their rows."""
+    files = _files(paths)
+    info = ExportJob(what="records", output=files[0], engine=eng, params={"form": form_id}).form()
+    with contextlib.ExitStack() as open_files:
+        sheets = [sheet for path in files for sheet in _read(path, open_files)]
+        return _locate(eng, info, eng.form(form_id), sheets, mapping, fixed)[0]
+
+
+def mapping_path(data_file: Path | str) -> Path:
+    """Where `--map` writes the mapping when not told: next to the sheet, named after it."""
+    data_file = Path(data_file)
+    return data_file.with_name(f"{data_file.stem}.列对应.yaml")
+
+
+def _files(paths) -> list[Path]:
+    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
 
 
 def _say(p: Problem) -> str:
     """A warning cannot be accepted in a batch (it needs a typed reason): it is reported as one."""
     return p.message if p.is_error else f"警告（需在登记界面填写理由后保存）：{p.message}"
+
+
+def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bool:
+    """Whether the row is saved: complete as it is; or, unless `strict`, as 待补全 when what
+    stands between it and a complete file is only missing or unreadable answers — never when
+    its name or ID number is missing or wrong (nobody could find the person again).
+
+    One validation per row in the usual cases (a complete row; a roster row plainly lacking
+    required answers, checked at once as 待补全): validation is most of an import's time."""
+    mark = incomplete.marker(form)
+    may_defer = not strict and mark is not None and not person.problems
+    if not may_defer or (not person.bad_cells and not _lacks_answers(form, person.data)):
+        _, found = eng.check(form.id, person.data)
+        if not (found or person.problems or person.bad_cells):
+            return True
+        if not may_defer:
+            messages = person.problems + list(person.bad_cells.values()) + [_say(p) for p in found]
+            result.problems += [RowProblem(person.sheet, person.line, m) for m in messages]
+            return False
+    data = {**person.data, mark[0]: mark[1]}
+    keys = [form.title_field or "name"] + [f.id for f in form.top_fields() if f.unique and not f.autonumber]
+    notes = dict(person.bad_cells)
+    for _ in range(3):
+        clean, found = eng.check(form.id, data)
+        hard = incomplete.blocking(form, data, found)
+        fields = {p.path.split(".")[0] for p in hard}
+        if not hard or fields & {"", *keys} or not fields <= set(data):
+            break
+        for p in hard:               # a value the form cannot take (健康状况 “良好”): left to fill in
+            notes.setdefault(p.path.split(".")[0], _say(p))
+            data.pop(p.path.split(".")[0], None)
+    if not found and not notes:      # complete after all (the guess above was wrong): as the file says
+        return _judge(eng, form, person, True, result)
+    lacking = [k for k in keys if not data.get(k) or k in notes]
+    if hard or lacking:
+        said = [f"{'、'.join(_label(form, k) for k in lacking)} 缺失或有误，不能作为待补全导入"] if lacking else []
+        result.problems += [RowProblem(person.sheet, person.line, m)
+                            for m in said + list(notes.values()) + [_say(p) for p in hard]]
+        return False
+    person.data = data
+    result.incomplete.append(Incomplete(person.sheet, person.line, str(data.get(keys[0]) or ""),
+                                        str(clean.get(keys[1]) if len(keys) > 1 else ""),
+                                        incomplete.missing(found), list(notes.values())))
+    return True
+
+
+def _lacks_answers(form, data: dict) -> bool:
+    """A quick look: a field required outright (no condition, shown always) is empty."""
+    return any(f.required is True and not f.relevant and not f.computed and f.id not in data
+               for s in form.sections if not s.relevant for f in s.fields)
+
+
+def _label(form, field_id: str) -> str:
+    f = form.field(field_id)
+    return f.label if f else field_id
 
 
 # ------------------------------------------------------------------------------ reading files
@@ -187,75 +283,135 @@ def _header(sheet: _Sheet, known: set[str]) -> tuple[int, list[str]] | None:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A cell as text; the apostrophe an export put before `=`, `+`, `-`, `@` (so Excel shows
+    the value rather than running it, `core.textsafety.safe_cell`) is taken off again."""
+    return "" if value is None else unsafe_cell(str(value).strip())
+
+
+# ------------------------------------------------------------------------------ the mapping
+def _locate(eng, info: FormInfo, form, sheets: list[_Sheet], mapping, fixed: dict[str, str] | None
+            ) -> tuple[ColumnMap, _Sheet, int]:
+    """The sheet, its header row and the column mapping: the reviewed one laid over the header,
+    or one proposed from the form's labels and aliases; the title above the header read for the
+    town and village; `fixed` (--set) keys turned into field ids."""
+    saved = read_mapping(mapping, info) if isinstance(mapping, (str, Path)) else mapping
+    matcher = Matcher(info, form)
+    best = None
+    for sheet in sorted(sheets, key=lambda sh: saved is not None and sh.name != saved.sheet):
+        for n, (line, cells) in enumerate(sheet.top):
+            columns = apply_saved(saved, cells) if saved else propose(matcher, cells)
+            score = sum(1 for c in columns if c.target)
+            if score >= 3 and (best is None or score > best[0]):
+                best = (score, sheet, n, line, columns)
+        if best is not None:
+            break
+    if best is None:
+        raise CarebookError("文件里找不到表头行（第一行或标题下几行应是列名，如 姓名、身份证号码）；"
+                            "可用 carebook records template 生成模板")
+    _, sheet, n, line, columns = best
+    title = " ".join(_text(c) for _, cells in sheet.top[:n] for c in cells if _text(c))
+    cmap = ColumnMap(info.id, sheet.name, line, columns, title=title, reviewed=saved is not None, info=info)
+    cmap.fixed = {_field_id(matcher, k): str(v) for k, v in {**(saved.fixed if saved else {}), **(fixed or {})}.items()}
+    for fid, name in divisions_in_title(eng.divisions, title).items():
+        if fid in {f.id for f in info.table_fields} and fid not in cmap.fixed:
+            cmap.from_title[fid] = name
+    return cmap, sheet, n
+
+
+def _field_id(matcher: Matcher, key: str) -> str:
+    """A --set key: a field id, label or alias."""
+    found = matcher.names.get(norm(key))
+    if found is None or found[0].computed:
+        raise CarebookError(f"--set {key}=…：“{key}”不是表单 {matcher.info.id} 可填写的字段（可写字段名或 id，如 town、村）")
+    return found[0].id
 
 
 # ------------------------------------------------------------------------------ people
-def _columns(info: FormInfo) -> dict[str, FieldInfo]:
-    """Header text → field: the exported labels (made unique as the exporter makes them), the
-    plain labels where they are unique, and the field ids."""
-    out: dict[str, FieldInfo] = {}
-    for f in info.table_fields:
-        out.setdefault(f.id, f)
-    plain = [f.label for f in info.table_fields]
-    for f, label in zip(info.table_fields, column_labels(info)):
-        out[label] = f
-        if plain.count(f.label) == 1:
-            out.setdefault(f.label, f)
-    return out
-
-
-def _people(eng, info: FormInfo, sheets: list[_Sheet], result: ImportResult) -> list[_Person]:
-    columns = _columns(info)
-    known = set(columns) | {KEY, FILE_NO}
-    for sheet in sheets:
-        found = _header(sheet, known)
-        if found is not None and sum(1 for c in found[1] if c in columns) >= 3:
-            break
-    else:
-        raise CarebookError("文件里找不到表头行（第一行或标题下一行应是字段名，如 姓名、公民身份号码）；"
-                            "可用 carebook records template 生成模板")
-    start, header = found
-    mapping: dict[int, FieldInfo | None] = {}
-    computed, unknown = [], []
-    for i, name in enumerate(header):
-        if not name or name in IGNORED:
-            continue
-        if name in (KEY, FILE_NO):
-            mapping[i] = None
-        elif name in columns and columns[name].computed:
-            computed.append(name)
-        elif name in columns:
-            mapping[i] = columns[name]
-        else:
-            unknown.append(name)
+def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMap,
+            result: ImportResult) -> list[_Person]:
+    computed = [c.header for c in cmap.columns if c.how == COMPUTED]
+    unknown = [c.header for c in cmap.unmatched]
     if computed:
         result.notes.append(f"{'、'.join(computed)}：计算字段，按其他字段重新计算，文件中的值未导入")
     if unknown:
         result.notes.append(f"{'、'.join(unknown)}：不是表单 {info.id} 的字段，这些列未导入")
-    # The town first, so a village given by name is looked for in its own town.
-    columns_in_order = sorted(mapping.items(), key=lambda kv: not (kv[1] is not None and kv[1].id == "town"))
+    scalar = [(c.index, info.field(c.target)) for c in cmap.columns if c.target and "." not in c.target
+              and c.target != "@key"]
+    scalar.sort(key=lambda kv: kv[1].id != "town")  # the town first: a village name is looked for in it
+    key_at = next((c.index for c in cmap.columns if c.target == "@key"), None)
+    kids = [(c.index, c.target.split(".")) for c in cmap.columns if c.target and "." in c.target]
+    # values for every row, the town first; a value from the title only where the cell is empty
+    whole = sorted([*cmap.fixed.items(), *((k, v) for k, v in cmap.from_title.items() if k not in cmap.fixed)],
+                   key=lambda kv: kv[0] != "town")
+    defaults = {f.id: f.default for f in form.top_fields() if f.default is not None and not f.computed}
     people = []
     renumbered = False
+    converted: dict[tuple, tuple[Any, str | None]] = {}
     for line, cells in sheet.after(start):
         if not any(_text(c) for c in cells):
             continue
-        data: dict[str, Any] = {}
-        problems: list[str] = []
-        key = ""
-        for i, f in columns_in_order:
-            value = cells[i] if i < len(cells) else None
-            if f is None:
-                key = _text(value)
-                continue
-            _put(eng, f, value, data, problems)
-        if key and _writable(info, FILE_NO) and key.startswith(str(data.get("village") or "-")):
-            data[FILE_NO] = key           # carebook's own numbering is kept; any other is redone
+        if total_row(cells):
+            result.notes.append(f"{sheet.name} 第 {line} 行是合计或落款行（{_first_text(cells)}），已跳过")
+            continue
+        person = _Person(sheet.name, line, "", {}, [])
+        for i, f in scalar:
+            _put(eng, f, cells[i] if i < len(cells) else None, person)
+        for fid, text in whole:
+            if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
+                key = (fid, text, person.data.get("town"))    # converted once, not once a row
+                if key not in converted:
+                    probe = _Person(sheet.name, line, "", {"town": key[2]} if key[2] else {}, [])
+                    _put(eng, info.field(fid), text, probe)
+                    converted[key] = (probe.data.get(fid), probe.bad_cells.get(fid))
+                value, bad = converted[key]
+                if bad:
+                    person.bad_cells[fid] = bad
+                elif value is not None:
+                    person.data[fid] = value
+        for fid, value in defaults.items():
+            person.data.setdefault(fid, value)
+        _children_in_columns(eng, info, cells, kids, person)
+        key = _text(cells[key_at]) if key_at is not None and key_at < len(cells) else ""
+        person.key = key
+        if key and _writable(info, FILE_NO) and key.startswith(str(person.data.get("village") or "-")):
+            person.data[FILE_NO] = key    # carebook's own numbering is kept; any other is redone
         elif key and not renumbered:
             renumbered = True
             result.notes.append("档案编号不是“村代码-序号”格式的，已按本系统规则重新编号（子表仍按原编号对应到人）")
-        people.append(_Person(sheet.name, line, key, data, problems))
+        people.append(person)
     return people
+
+
+def _first_text(cells: list[Any]) -> str:
+    return next((_text(c) for c in cells if _text(c)), "")[:20]
+
+
+def _children_in_columns(eng, info: FormInfo, cells: list[Any], kids: list[tuple[int, list[str]]],
+                         person: _Person) -> None:
+    """子女姓名 | 子女联系电话 | 子女务工地点 (one cell may hold 张伟、张丽 with two phones) and
+    子女1 … 子女3 columns of the person's row, as rows of the repeat group."""
+    slots: dict[tuple[str, str], dict[str, Any]] = {}
+    for i, parts in kids:
+        value = cells[i] if i < len(cells) else None
+        if _text(value):
+            slot = parts[1] if len(parts) == 3 else ""
+            slots.setdefault((parts[0], slot), {})[parts[-1]] = value
+    for (group_id, slot), values in slots.items():
+        group = info.field(group_id)
+        pieces = {cid: split_multi(_text(v)) if not slot else [v] for cid, v in values.items()}
+        count = max(len(v) for v in pieces.values())
+        if count > 1 and any(len(v) not in (1, count) for v in pieces.values()):
+            pieces = {cid: [v] for cid, v in values.items()}     # cannot pair them up: one row, as written
+            count = 1
+        for n in range(count):
+            row: dict[str, Any] = {}
+            for cid, items in pieces.items():
+                child = next(c for c in group.children if c.id == cid)
+                item = items[n] if len(items) == count else items[0] if n == 0 else None
+                where = f"{group.label}{slot or (n + 1 if count > 1 else '')}"
+                _put(eng, child, item, person, row=row, where=f"{group_id}.{slot or n}.{cid}", label=where)
+            if row:
+                person.data.setdefault(group_id, []).append(row)
 
 
 def _writable(info: FormInfo, field_id: str) -> bool:
@@ -263,20 +419,25 @@ def _writable(info: FormInfo, field_id: str) -> bool:
     return f is not None and not f.computed
 
 
-def _put(eng, f: FieldInfo, value: Any, data: dict, problems: list[str], town: str | None = None) -> None:
-    """One cell into `data[f.id]` as the form takes it, or a problem naming the column."""
+def _put(eng, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = None, where: str = "",
+         label: str = "", town: str | None = None) -> None:
+    """One cell into the person's data (or a repeat `row`) as the form takes it; a cell it cannot
+    take is named in `person.bad_cells`, so the rest of the row still counts."""
+    data = person.data if row is None else row
     if value is None or (isinstance(value, str) and not value.strip()):
         return
+    name = f"{label} {f.label}".strip()
     if f.pii and isinstance(value, str) and "*" in value:
-        problems.append(f"{f.label}：是遮蔽后的值（{value[:4]}…），请用 carebook export --full 导出的文件或原始数据")
+        person.bad_cells[where or f.id] = f"{name}：是遮蔽后的值（{value[:4]}…），请用 carebook export --full 导出的文件或原始数据"
         return
     try:
-        data[f.id] = _value(eng, f, value, data.get("town") if town is None else town)
+        data[f.id] = _value(eng, f, value, person.data.get("town") if town is None else town)
     except ValueError as exc:
-        problems.append(f"{f.label}：{exc}")
+        person.bad_cells[where or f.id] = f"{name}：{exc}"
 
 
 def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
+    value = unsafe_cell(value)
     if isinstance(value, dt.datetime):
         value = value.date() if value.time() == dt.time() else value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -347,12 +508,11 @@ def _children(eng, info: FormInfo, sheets: list[_Sheet], people: list[_Person], 
                 result.problems.append(RowProblem(sheet.name, line, f"档案编号“{_text(cells[key_at])}”在主表中没有对应的人"))
                 continue
             row: dict[str, Any] = {}
-            problems: list[str] = []
             for i, name in enumerate(header):
                 child = labels.get(name)
                 if child is not None and not child.computed and i < len(cells):
-                    _put(eng, child, cells[i], row, problems, town=owner.data.get("town"))
-            owner.problems += [f"{group.label}（{sheet.name} 第 {line} 行）{m}" for m in problems]
+                    _put(eng, child, cells[i], owner, row=row, where=f"{group.id}@{sheet.name}:{line}.{child.id}",
+                         label=f"{group.label}（{sheet.name} 第 {line} 行）", town=owner.data.get("town"))
             if row:
                 owner.data.setdefault(group.id, []).append(row)
 

@@ -1,7 +1,7 @@
 """太平镇 (120116156000): records whether an elder takes part in 互助养老 (mutual-aid elder care).
 
 A town-specific field that the district form does not carry. As a local-folder plugin it needs
-no packaging: copy this file into ``<data>/plugins/`` (or point ``CAREBOOK_PLUGINS_DIR`` at
+no packaging: copy this file into the folder ``CAREBOOK_PLUGINS_DIR`` names (or point it at
 this folder). ``extend_form`` answers only for 太平镇's own registration records and returns
 ``None`` for every other town and form, so no other town sees the field.
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 
-from core import hookimpl
+from carebook import FormAdditions, hookimpl
 
 TOWN = "120116156000"           # 太平镇, 统计用区划代码
 FORM = "registration"
 SECTION = "care"                # 照料情况 (Care and needs) in forms/registration.yaml
 
-ADDITIONS = {
+ADDITIONS: FormAdditions = {
     "sections": {
         SECTION: {
             "fields": [
@@ -36,7 +36,7 @@ ADDITIONS = {
 
 
 @hookimpl
-def extend_form(form_id, town):
+def extend_form(form_id: str, town: str | None) -> FormAdditions | None:
     """太平镇's registration records get the extra field; everyone else gets nothing."""
     if form_id == FORM and town == TOWN:
         return copy.deepcopy(ADDITIONS)   # the engine may merge into what it gets

@@ -295,55 +295,69 @@ def _village(ck: _Checker, v: object, tm: _Map, where: str, town: Division, seen
     return Division(code, name, "village", town.code, start, end, confirmed is not False)
 
 
-# ---- the forms folder the plugins read -----------------------------------------------------
+# ---- the division file of one forms folder ------------------------------------------------
 
-REPO_FORMS = Path(__file__).resolve().parents[2] / "forms"
-_forms_dir: Path | None = None
-_resolved: dict[Path, Path] = {}
+# Parsed files by resolved path and (mtime, size): a cache of file contents, not a "current"
+# folder — every engine asks through its own `DivisionFile`, so two engines on two forms
+# folders never see each other's villages.
 _cache: dict[Path, tuple[tuple[int, int], Divisions | DivisionsError]] = {}
 
 
-def set_forms_dir(path: str | os.PathLike | None) -> None:
-    """Point the plugins at another forms folder (None: back to CAREBOOK_FORMS / the repo's)."""
-    global _forms_dir
-    _forms_dir = Path(path) if path is not None else None
+def default_forms_dir() -> Path:
+    """Where a division file is looked for when no engine names a forms folder."""
+    from core.paths import default_forms_dir
+
+    return default_forms_dir()
 
 
-def forms_dir() -> Path:
-    if _forms_dir is not None:
-        return _forms_dir
-    env = os.environ.get("CAREBOOK_FORMS")
-    return Path(env) if env else REPO_FORMS
+class DivisionFile:
+    """The division list of one forms folder, re-read when the file changes."""
 
+    def __init__(self, forms_dir: str | os.PathLike[str] | None = None):
+        self.forms_dir = Path(forms_dir) if forms_dir is not None else default_forms_dir()
+        self.path = self.forms_dir / "data" / "divisions.yaml"
+        self._resolved: Path | None = None     # resolving walks every folder of the path: once
 
-def data_path() -> Path:
-    return forms_dir() / "data" / "divisions.yaml"
+    @classmethod
+    def of(cls, engine: object) -> "DivisionFile":
+        """The file of an engine's forms folder (``None``: the default folder)."""
+        return cls(getattr(engine, "forms_dir", None))
 
-
-def current() -> Divisions:
-    """The division list of the current forms folder, re-read when the file changes.
-
-    Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad.
-    """
-    folder = forms_dir()
-    path = _resolved.get(folder)
-    if path is None:        # resolving walks every folder of the path: once per forms folder
-        path = _resolved[folder] = data_path().resolve()
-    try:
-        st = os.stat(path)
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        raise DivisionsError([Problem("找不到区划数据文件", file=str(path))]) from None
-    hit = _cache.get(path)
-    if hit is None or hit[0] != stamp:
+    def current(self) -> Divisions:
+        """Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad."""
+        if self._resolved is None:
+            self._resolved = self.path.resolve()
+        path = self._resolved
         try:
-            hit = (stamp, _load_cached(path))
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            raise DivisionsError([Problem("找不到区划数据文件", file=str(path))]) from None
+        hit = _cache.get(path)
+        if hit is None or hit[0] != stamp:
+            try:
+                hit = (stamp, _load_cached(path))
+            except DivisionsError as exc:
+                hit = (stamp, exc)
+            _cache[path] = hit
+        if isinstance(hit[1], DivisionsError):
+            raise hit[1]
+        return hit[1]
+
+    def current_or_none(self) -> Divisions | None:
+        """``current()`` for callers that must not raise (expression functions, format checks)."""
+        try:
+            return self.current()
+        except DivisionsError:
+            return None
+
+    def problems(self) -> list[Problem]:
+        """What is wrong with the division file (empty when it loads)."""
+        try:
+            self.current()
         except DivisionsError as exc:
-            hit = (stamp, exc)
-        _cache[path] = hit
-    if isinstance(hit[1], DivisionsError):
-        raise hit[1]
-    return hit[1]
+            return list(exc.problems)
+        return []
 
 
 def _load_cached(path: Path) -> Divisions:
@@ -363,20 +377,3 @@ def _load_cached(path: Path) -> Divisions:
     loaded = load_divisions(path)
     cache_put(key, loaded)
     return loaded
-
-
-def current_or_none() -> Divisions | None:
-    """``current()`` for callers that must not raise (expression functions, format checks)."""
-    try:
-        return current()
-    except DivisionsError:
-        return None
-
-
-def problems() -> list[Problem]:
-    """What is wrong with the current division file (empty when it loads)."""
-    try:
-        current()
-    except DivisionsError as exc:
-        return list(exc.problems)
-    return []

@@ -12,19 +12,14 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from core.checkdigit import CHECK_CHARS, WEIGHTS, check_char  # noqa: F401 - re-exported
+
 from .text import fold
 
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK_CHARS = "10X98765432"
+__all__ = ["CHECK_CHARS", "WEIGHTS", "check_char", "check_id", "normalize_id"]
 EARLIEST_YEAR = 1800   # the standard's own example is born 1880; nothing older is plausible
 
 _SHAPE = re.compile(r"\d{17}[\dX]")
-
-
-def check_char(first17: str) -> str:
-    """The MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS))
-    return CHECK_CHARS[total % 11]
 
 
 def normalize_id(value: object, upgrade_15: bool = True) -> str:

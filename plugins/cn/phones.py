@@ -58,9 +58,10 @@ def check_phone(value: object) -> str | None:
 
 
 def mask_phone(value: object) -> str:
-    """Hide the middle: mobiles `138****5678`, landlines `022****6789`, 8-digit `****6789`."""
+    """Hide the middle: mobiles `138****5678`; landlines keep only their last four
+    (`*******6789`, 8-digit `****6789`)."""
     text = "" if value is None else str(value)
-    if len(text) >= 11:
+    if len(text) == 11 and text.startswith("1"):
         return text[:3] + "*" * (len(text) - 7) + text[-4:]
     if len(text) > 4:
         return "*" * (len(text) - 4) + text[-4:]

@@ -27,6 +27,7 @@ class AdminScreen(BaseScreen):
                 yield Static("", id="admin-forms-head")
                 yield PagedTable(id="admin-problems", cursor_type="row")
             with TabPane("已安装插件", id="plugins"):
+                yield Static("", id="admin-plugins-head")
                 yield PagedTable(id="admin-plugins", cursor_type="row")
             with TabPane("启动消息", id="messages"):
                 with VerticalScroll():
@@ -50,6 +51,9 @@ class AdminScreen(BaseScreen):
             [("name", "名称", 24), ("source", "来源", 10), ("version", "版本", 8), ("hooks", "提供", 40)],
             [{"id": p.name, "name": p.name, "source": p.source, "version": p.version,
               "hooks": "、".join(p.hooks)} for p in self.eng.plugins()])
+        failures = self.eng.plugin_problems()
+        self.query_one("#admin-plugins-head", Static).update(
+            (f"插件问题 {len(failures)} 个：\n" + "\n".join(failures)) if failures else "插件检查通过。")
         self.query_one("#admin-messages", Static).update("\n".join(self.eng.problems) or "（无）")
 
     def action_import_ledger(self) -> None:

@@ -301,12 +301,14 @@ class FormEntryScreen(BaseScreen):
         data = self.current_data()
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
-                                   reasons=self.accepted or None, overrides=self.overrides or None)
+                                   reasons=self.accepted or None, overrides=self.overrides or None,
+                                   base=self.record["updated"] if self.record else None)
         except ValidationFailed as exc:
             self._refused(exc.problems)
             return
-        except CarebookError as exc:
+        except CarebookError as exc:     # a conflict, a server away: the form and a draft keep the input
             self.app.show_error(exc)
+            self.keep_draft()
             return
         except OSError as exc:
             self.app.show_error(f"保存失败，文件无法写入：{exc.strerror or exc}。已输入的内容保留在草稿中。")
@@ -425,7 +427,7 @@ class FormEntryScreen(BaseScreen):
 
 
 def person_label(engine: Any, field: Any, record_id: str) -> str:
-    """`张桂兰（档案 120116157201-0001）` for a reference or a duplicate notice."""
+    """`张桂兰（120116157201-0001）`, name and file number, for a reference or a duplicate notice."""
     target = field.options.get("form", roles.PERSON_FORM) if field.type == "record-ref" else roles.PERSON_FORM
     form = roles.form_or_none(engine, target)
     rec = engine.get(record_id, target)
@@ -433,5 +435,5 @@ def person_label(engine: Any, field: Any, record_id: str) -> str:
         return "（档案不存在）"
     title = rec["data"].get(form.title_field or "name") or ""
     unique = next((f.id for f in form.top_fields() if f.unique and f.type == "text"), None)
-    extra = f"（档案 {rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
+    extra = f"（{rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
     return f"{title}{extra}"

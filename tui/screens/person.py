@@ -268,7 +268,7 @@ class PersonScreen(BaseScreen):
         data.update(changes)
         try:
             self.eng.save(roles.PERSON_FORM, data, self.record_id, operator=self.app.operator or None,
-                          note=note)
+                          note=note, base=self.record["updated"])
         except ValidationFailed as exc:
             errors = "\n".join(p.message for p in exc.problems[:6])
             self.app.show_error(f"档案有未填或有误的项目，请先按 F2 修改：\n{errors}")

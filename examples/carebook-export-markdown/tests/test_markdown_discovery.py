@@ -1,7 +1,8 @@
-"""End to end: installed with pip, the package is found through the ``carebook`` entry point.
+"""End to end: installed with pip, the package is found through the ``carebook`` entry point
+and exports a real ledger built with ``carebook.testing``.
 
-These tests only mean something when the package is installed (``pip install -e``); run from a
-bare checkout they are skipped rather than pretending.
+These tests only mean something when the package is installed (``pip install``); run from a
+bare checkout they are skipped rather than pretending. They import nothing but ``carebook``.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import importlib.metadata as md
 
 import pytest
 
-from core.plugins import build_registry, load_plugins
+from carebook.testing import ProgressLog, make_ledger, run_export
 
 try:
     DIST = md.distribution("carebook-export-markdown")
@@ -29,36 +30,31 @@ def test_entry_point_is_declared():
     assert [(ep.name, ep.value) for ep in eps] == [("export_markdown", "carebook_export_markdown")]
 
 
-def test_discovered_and_registered():
-    ps = load_plugins()
-    info = ps.infos["export_markdown"]
+def test_discovered_and_registered(tmp_path):
+    with make_ledger(tmp_path, persons=0) as ledger:
+        info = {i.name: i for i in ledger.plugins()}["export_markdown"]
+        exporter = {e.name: e for e in ledger.exporters()}["markdown"]
+        problems = ledger.plugin_problems()
     assert info.source == "已安装包"
     assert info.version == DIST.version
     assert info.hooks == ["register_exporters"]
-    reg = build_registry(ps)
-    exporter = reg.exporters["markdown"]
     assert type(exporter).__module__ == "carebook_export_markdown.markdown"
-    assert reg.provided_by["exporter:markdown"] == "export_markdown"
-    assert not [p for p in reg.problems if "export_markdown" in p]
+    assert not [p for p in problems if "export_markdown" in p]
 
 
-def test_blocked_by_name(monkeypatch):
+def test_blocked_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("CAREBOOK_PLUGINS_BLOCK", "export_markdown")
-    reg = build_registry(load_plugins())
-    assert "markdown" not in reg.exporters
+    with make_ledger(tmp_path, persons=0) as ledger:
+        assert "markdown" not in {e.name for e in ledger.exporters()}
 
 
-def test_export_through_the_engine(tmp_path):
-    """The real path staff take: the engine builds the roster and hands the job over."""
-    engine_mod = pytest.importorskip("core.engine", exc_type=ImportError)
-    pytest.importorskip("core.reporting.reports", exc_type=ImportError)    # the roster builder
-    eng = engine_mod.Engine.open(tmp_path / "data")
-    try:
-        assert "markdown" in eng.registry.exporters
-        paths = eng.export("roster", "markdown", tmp_path / "out")
-    finally:
-        eng.close()
-    [path] = paths
-    assert path.suffix == ".md"
-    text = path.read_text(encoding="utf-8")
-    assert text.startswith("# ") and ("| --- " in text or "| ---: " in text)
+def test_roster_and_summary_exported_from_a_real_ledger(tmp_path):
+    """The real path staff take: the engine builds the report and hands the job over."""
+    progress = ProgressLog()
+    with make_ledger(tmp_path, persons=20) as ledger:
+        [roster] = run_export(ledger, "markdown", "roster", tmp_path / "out", progress=progress)
+        [summary] = run_export(ledger, "markdown", "summary", tmp_path / "out")
+    text = roster.read_text(encoding="utf-8")
+    assert text.startswith("# ") and "| --- " in text
+    assert "********" in text                       # ID numbers masked
+    assert "| 合计 |" in summary.read_text(encoding="utf-8")     # the total row kept

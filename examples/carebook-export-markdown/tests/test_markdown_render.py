@@ -4,9 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from carebook_export_markdown import render
-from core.transfer.exporting import ExportJob
-from core.problems import Problem
-from core.reporting.reportmodel import Column, Report
+from carebook import Column, ExportJob, Problem, Report
 
 ID = "120107194803150032"
 PHONE = "13812345678"

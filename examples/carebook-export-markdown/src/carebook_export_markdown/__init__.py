@@ -6,7 +6,7 @@ sits in ``markdown.py`` so it can be tested without any plugin machinery.
 """
 from __future__ import annotations
 
-from core import hookimpl
+from carebook import RegisterExporter, hookimpl
 
 from .markdown import MarkdownExporter, render
 
@@ -15,6 +15,6 @@ __version__ = "0.1.0"
 
 
 @hookimpl
-def register_exporters(register):
+def register_exporters(register: RegisterExporter) -> None:
     """One exporter; carebook checks it and notes that this plugin provided it."""
     register(MarkdownExporter())

@@ -8,13 +8,9 @@ copy of this file sent by e-mail shows 120107********0032, not the whole ID numb
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterable, Iterator
 
-from core.transfer.exporting import ExportJob, output_file
-from core.problems import CarebookError
-from core.reporting.reportmodel import Column, Report
-
-Mask = Callable[[str | None, Any], Any]
+from carebook import CarebookError, Column, Job, Mask, Progress, Report, output_file
 
 
 class MarkdownExporter:
@@ -25,7 +21,7 @@ class MarkdownExporter:
     extension = ".md"
     supports = frozenset({"roster", "summary"})
 
-    def export(self, job: ExportJob) -> list[Path]:
+    def export(self, job: Job) -> list[Path]:
         if job.what not in self.supports:
             raise CarebookError(f"Markdown 导出只支持花名册和汇总表，不支持 {job.what}")
         report = job.report()
@@ -35,7 +31,7 @@ class MarkdownExporter:
         return [path]
 
 
-def render(report: Report, mask: Mask, tick: Callable[[int, int | None], None] | None = None) -> Iterator[str]:
+def render(report: Report, mask: Mask, tick: Progress | None = None) -> Iterator[str]:
     """The document line by line; rows are streamed, so a generator report is read once."""
     yield f"# {report.title}"
     yield ""
@@ -96,5 +92,5 @@ def _cell(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def _row(cells) -> str:
+def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"

@@ -1,0 +1,101 @@
+"""A record's shape checked before anything reads it: types per field, nesting, sizes.
+
+Validation, the town overlay lookup, record-ref copying and the history diff all assume a
+record looks like its form: a scalar where the form has a field, a list of choices for a
+multi, a list of rows for a repeat group. A record from a JSON file, an import or a plugin may
+not (`"town": ["120116001000"]`, a dict nested 5,000 deep): without this check those crashed
+the engine (unhashable list, RecursionError). Here every such record is refused with one
+Chinese sentence per field, and sizes are bounded so a 1 GB string or a million rows never
+reach the schema validator.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from core.problems import Problem, ValidationFailed
+
+MAX_DEPTH = 6            # record → repeat list → row → multi list; unknown keys a little deeper
+MAX_TEXT = 20_000        # characters in one value (a long 备注 is a few hundred)
+MAX_ITEMS = 2_000        # rows in a repeat group, choices in a multi, keys in a record
+MAX_NUMBER = 10 ** 15    # well above any 年收入 or count; keeps int↔str and sums cheap
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if not isinstance(value, SCALARS):
+        return "应为一个值，不能是列表或一组字段"
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"文字太长（{len(value)} 个字符，最多 {MAX_TEXT}）"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "应为有限的数字"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        return "数字太大"
+    return None
+
+
+def _too_deep(value: Any, depth: int) -> bool:
+    """Nesting beyond `MAX_DEPTH`, found without recursion (a 100,000-deep list is fine)."""
+    stack = [(value, depth)]
+    seen = 0
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if d >= MAX_DEPTH:
+                return True
+            seen += 1
+            if seen > 100_000:
+                return True
+            stack.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[Problem]) -> None:
+    if not isinstance(data, dict):
+        out.append(Problem("应为一组字段（JSON 对象 {...}） (shape)", prefix.rstrip("."), rule="shape"))
+        return
+    if len(data) > MAX_ITEMS:
+        out.append(Problem(f"字段太多（{len(data)} 个） (shape)", prefix.rstrip("."), rule="shape"))
+        return
+    by_id = {f.id: f for f in fields}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if not isinstance(key, str):
+            out.append(Problem("字段名应为文字 (shape)", path, rule="shape"))
+            continue
+        f = by_id.get(key)
+        label = f"{f.label}：" if f is not None else ""
+        if f is None:
+            if _too_deep(value, depth + 1):
+                out.append(Problem(f"嵌套层次太深（最多 {MAX_DEPTH} 层） (shape)", path, rule="shape"))
+            elif not isinstance(value, (list, dict)) and (msg := _scalar_problem(value)):
+                out.append(Problem(f"{msg} (shape)", path, rule="shape"))
+            continue
+        if f.fields:                                    # a repeat group: a list of rows
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                out.append(Problem(f"{label}应为多行记录（列表） (shape)", path, rule="shape"))
+            elif len(value) > MAX_ITEMS:
+                out.append(Problem(f"{label}行数太多（{len(value)} 行） (shape)", path, rule="shape"))
+            else:
+                for i, row in enumerate(value):
+                    _check(f.fields, row, f"{path}.{i}.", depth + 2, out)
+        elif f.type == "multi" and isinstance(value, list):
+            bad = next((m for v in value if (m := _scalar_problem(v))), None)
+            if len(value) > MAX_ITEMS or bad:
+                out.append(Problem(f"{label}{bad or '选项太多'} (shape)", path, rule="shape"))
+        elif msg := _scalar_problem(value):
+            out.append(Problem(f"{label}{msg} (shape)", path, rule="shape"))
+
+
+def shape_problems(form: Any, data: Any) -> list[Problem]:
+    """Every place where `data` does not have the shape `form` gives it (empty: sound)."""
+    out: list[Problem] = []
+    _check(form.top_fields(), data, "", 0, out)
+    return out
+
+
+def refuse_bad_shape(form: Any, data: Any) -> None:
+    if problems := shape_problems(form, data):
+        raise ValidationFailed(problems)

@@ -1,0 +1,69 @@
+"""Which fields a form's list rows carry so that reports never parse a full record.
+
+The summary, the schedule (due lists) and the roster's `where` are declared in form files;
+the fields their expressions read are worked out here from those files, and the engine keeps
+exactly those next to the form's `list_fields` in every list row. So an admin who adds a
+summary column on a new field needs no second edit to `list_fields`, and the quarterly summary
+over 50,000 people counts list rows held in memory instead of reading 50,000 records.
+
+Rows written before a field was declared do not carry it; readers check each row
+(`carries`) and read the full record for those, so an answer is never wrong, only slower.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from core.formlang.expressions import CONTEXT_NAMES
+
+SCHEDULE_KEYS = ("person_field", "date_field", "level_field", "risk_field", "status_field", "start_field")
+REPORT_NAMES = frozenset({"q_start", "q_end", "report_date", "as_of", "row_number"})
+
+
+def declared_row_fields(files: dict[str, dict], evaluator, forms) -> dict[str, frozenset[str]]:
+    """{form id: fields that reports, schedules and views over it read}, top-level fields only."""
+    from core.reporting.reports import names_in
+
+    wanted: dict[str, set[str]] = {}
+
+    def add(form_id: Any, names: Iterable[str]) -> None:
+        if isinstance(form_id, str):
+            wanted.setdefault(form_id, set()).update(names)
+
+    def exprs(form_id: Any, *texts: Any) -> None:
+        for text in texts:
+            if isinstance(text, str) and text.strip():
+                try:
+                    add(form_id, names_in(evaluator, text))
+                except Exception:  # noqa: BLE001 - a broken expression is `forms check`'s to report
+                    continue
+
+    for spec in files.values():
+        kind, form_id = spec.get("kind"), spec.get("form", "registration")
+        if kind == "report":
+            exprs(form_id, spec.get("base"))
+            for col in spec.get("columns") or []:
+                if isinstance(col, dict):
+                    over = col.get("over", form_id)
+                    exprs(over, col.get("count"))
+                    if over != form_id:
+                        add(over, [spec.get("visit_date_field", "visit_date")])
+        elif kind == "schedule":
+            add(form_id, [spec[k] for k in ("risk_field", "status_field", "start_field") if spec.get(k)])
+            add(form_id, ["town", "village"])
+            add(spec.get("visit_form", "visit"),
+                [spec[k] for k in ("person_field", "date_field", "level_field") if spec.get(k)])
+        elif kind == "view":
+            exprs(form_id, spec.get("where"))
+    out = {}
+    for form_id, names in wanted.items():
+        form = forms.get(form_id)
+        if form is None:
+            continue
+        top = {f.id for f in form.top_fields()}
+        out[form_id] = frozenset(n for n in names - CONTEXT_NAMES - REPORT_NAMES if n in top)
+    return out
+
+
+def carries(row: dict, fields: Iterable[str]) -> bool:
+    """Whether a list row holds every one of `fields` (a key with a None value counts)."""
+    return all(f in row for f in fields)

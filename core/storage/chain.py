@@ -1,0 +1,135 @@
+"""Append-only JSON-lines files whose every line carries the hash of the line before.
+
+Why: history and audit are the ledger's proof of who changed what. An edited, removed or
+inserted line breaks the chain at that point, and `carebook verify` names the first broken
+link (file and line). The chain has no secret key: it tells damage and careless edits, not a
+forger who rewrites every later line — backups and the copies sent to the town keep the rest.
+
+A line is `{"_prev":"<16 hex>",...}`: the first 16 hex digits of the SHA-256 of the previous
+line's bytes (`""` on the first line). The audit log (`history/audit.jsonl`, whole-ledger
+actions: exports, restores) is such a file too; `append_audit` is the one way to write it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from core.storage import atomic
+
+PREV = "_prev"
+AUDIT = Path("history") / "audit.jsonl"
+
+
+def digest(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()[:16]
+
+
+def link(entry: dict[str, Any], prev: str) -> bytes:
+    """One line chained to the line whose digest is `prev`; raises TypeError/ValueError for
+    values JSON cannot hold."""
+    return atomic.dumps({PREV: prev, **entry})
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last complete line of the file (`None` when there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            back = 4096
+            while True:
+                start = max(0, end - back)
+                fh.seek(start)
+                tail = fh.read(end - start)
+                stop = tail.rfind(b"\n")
+                if stop < 0:
+                    return None
+                begin = tail.rfind(b"\n", 0, stop)
+                if begin >= 0 or start == 0:
+                    return tail[begin + 1:stop]
+                back *= 4
+    except FileNotFoundError:
+        return None
+
+
+def head(path: Path) -> str:
+    """The digest the next line appended to `path` must carry."""
+    line = last_line(path)
+    return digest(line) if line else ""
+
+
+def lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of every complete line; a cut-off last line is not yielded."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    parts = raw.split(b"\n")
+    for no, text in enumerate(parts[:-1], 1):
+        yield no, text
+
+
+def entries(path: Path, needle: bytes = b"") -> list[dict[str, Any]]:
+    """Parsed lines containing `needle`, in file order; lines that do not parse are skipped."""
+    out = []
+    for _, text in lines(path):
+        if not text or needle not in text:
+            continue
+        try:
+            doc = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out
+
+
+def first_break(path: Path) -> tuple[int, str] | None:
+    """(line number, reason) of the first line that does not parse or does not follow the
+    line before it, or `None` when the whole chain holds."""
+    prev = ""
+    for no, text in lines(path):
+        try:
+            doc = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return no, "该行不是完整的 JSON (line damaged)"
+        if not isinstance(doc, dict) or doc.get(PREV) != prev:
+            return no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入 (hash chain broken)"
+        prev = digest(text)
+    try:
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            return sum(1 for _ in lines(path)) + 1, "最后一行不完整 (last line cut off)"
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def append(path: Path, entries_: list[dict[str, Any]]) -> None:
+    """Append entries chained to the file's last line (writers only: a cut-off line is cut)."""
+    if not entries_:
+        return
+    with open(path, "ab+") if path.exists() else _new(path) as fh:
+        atomic.whole_lines(fh)
+    prev = head(path)
+    out = []
+    for entry in entries_:
+        line = link(entry, prev)
+        out.append(line)
+        prev = digest(line)
+    atomic.append_lines(path, out)
+
+
+def _new(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "ab+")
+
+
+def append_audit(root: Path, entry: dict[str, Any]) -> None:
+    """One whole-ledger action in the audit log, durable before this returns."""
+    append(Path(root) / AUDIT, [entry])
+
+
+def read_audit(root: Path) -> list[dict[str, Any]]:
+    return [{k: v for k, v in doc.items() if k != PREV} for doc in entries(Path(root) / AUDIT)]

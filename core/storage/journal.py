@@ -1,0 +1,96 @@
+"""The ledger's journal: one fsynced line per save, the unit of commit.
+
+Why: a save changes several files — the village file of the record, the village it left, the
+rollup row the engine keeps from it, and the history file. Renaming them one by one, a crash
+between two renames left a stored change with no history, or a visit without its rollup row.
+Here the save is one line appended to `journal.jsonl` and fsync'd: the record, its list row,
+its history line, the rows derived from it and the number it took, together. Once that line is
+on disk the save is acknowledged; the village files are rewritten from the journal later, in
+batches and at close (`Store._checkpoint`), and the journal is emptied only after they all are.
+After a crash the next writer replays the journal; readers overlay it on the files.
+
+One journal for the folder, not one per village: a move and a rollup row touch two villages,
+and one file keeps such a save one line and one fsync.
+
+A line is compact JSON, `#`, and the CRC-32 of the JSON in 8 hex digits; a line whose CRC does
+not match is damage, a last line without its newline is a save that never finished.
+
+    {"t": save time, "ops": [[table, partition, id, document or null], ...],
+     "h": [[table, partition, history line], ...], "n": [[table, partition, {key: n}], ...]}
+"""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+from core.storage import atomic
+
+NAME = "journal.jsonl"
+
+
+def encode(entry: dict[str, Any]) -> bytes:
+    body = atomic.dumps(entry)
+    return body + b"#%08x" % zlib.crc32(body)
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """The entry of one line, or `None` when the line is damaged."""
+    body, _, crc = line.rpartition(b"#")
+    try:
+        if int(crc, 16) != zlib.crc32(body):
+            return None
+        entry = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("t"), int) else None
+
+
+def read(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """(entries of whole lines in order, numbers of damaged lines)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    entries, damaged = [], []
+    for no, line in enumerate(raw.split(b"\n")[:-1], 1):
+        entry = decode(line)
+        if entry is None:
+            damaged.append(no)
+        else:
+            entries.append(entry)
+    return entries, damaged
+
+
+class Journal:
+    """The writer's open journal: `append` lines durably, `clear` after a checkpoint."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        new = not path.exists()
+        self._fh = open(path, "ab+")
+        atomic.whole_lines(self._fh)
+        if new:
+            atomic.fsync_dir(path.parent)
+        self.size = self._fh.seek(0, os.SEEK_END)
+
+    def append(self, lines: list[bytes]) -> None:
+        data = b"".join(line + b"\n" for line in lines)
+        self._fh.write(data)
+        self._fh.flush()
+        atomic.step("journal-written")
+        os.fsync(self._fh.fileno())
+        self.size += len(data)
+        atomic.step("journal-synced")
+
+    def clear(self) -> None:
+        self._fh.truncate(0)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.size = 0
+        atomic.step("journal-cleared")
+
+    def close(self) -> None:
+        self._fh.close()

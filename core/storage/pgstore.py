@@ -1,0 +1,375 @@
+"""`PgStore`: the storage contract (`core.storage.contract`) on a PostgreSQL server.
+
+Why a server: a town with three clerks, or the district summing 139 villages, cannot share one
+data folder (one writer at a time, no scopes). Here every desk connects with its operator's
+own login; the database keeps the scopes (row-level security, `pgstore`'s schema in
+`pgschema`), the history and the one-commit save. The shape mirrors the folder store: one row
+per record with its list row beside it (``records``), history rows appended (``history``).
+
+Each method is one statement or one transaction on a single connection (guarded by a lock:
+the TUI saves from worker threads). A lost connection is dropped and opened again on the next
+call; while the server is unreachable every call raises `StorageError` with a Chinese message,
+and the engine's drafts stay on the desk.
+
+Edits never silently overwrite: `get` remembers the revision it read; a `put` of that record
+updates only that revision, else `EditConflict` says who saved it meanwhile and when.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+import time
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from core.problems import Problem
+from core.storage.contract import EditConflict
+from core.storage.errors import StorageError
+from core.storage import pgschema
+
+try:                                   # the [server] extra
+    import psycopg
+    from psycopg import errors as pgerrors
+except ImportError:                    # pragma: no cover - checked at open with a message
+    psycopg = None                     # type: ignore[assignment]
+
+Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
+NO_PARTITION = "_none"
+ROW_META = ("_p", "_t", "_h")          # keys a store adds to list rows; not saved as row data
+CONNECT_TIMEOUT = 5
+IDLE_CHECK = 2.0                       # seconds unused after which the connection is tried first
+
+
+def describe(url: str) -> str:
+    """The server and database of a URL for messages, without the password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "本机"
+    if "host=" in (parts.query or ""):
+        host = "本机"
+    return f"{host}{':' + str(parts.port) if parts.port else ''}/{parts.path.lstrip('/') or '默认数据库'}"
+
+
+def _when(ts: Any) -> str:
+    return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S") if ts is not None else "不详"
+
+
+def _guarded(method):
+    """One lock per store; driver errors become `StorageError` in Chinese (`PgStore.errors`)."""
+    @functools.wraps(method)
+    def run(self: "PgStore", *args: Any, **kwargs: Any) -> Any:
+        with self._mutex, self.errors():
+            return method(self, *args, **kwargs)
+    return run
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _encode(value: Any, what: str = "记录") -> str:
+    """JSON text checked here, before the transaction: a bad value fails the save in Chinese."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"{what}中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+
+
+def _row_data(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ROW_META}
+
+
+def _partition(record: dict[str, Any]) -> str:
+    p = record.get("partition")
+    return str(p) if p not in (None, "") else NO_PARTITION
+
+
+class PgStore:
+    """Records of every table in one PostgreSQL database; see the module docstring."""
+
+    def __init__(self, url: str, readonly: bool = False, *, create: bool = True):
+        if psycopg is None:
+            raise StorageError("连接数据库服务器需要安装 psycopg：pip install -e \".[server]\"")
+        self.url = url
+        self.readonly = readonly
+        self.problems: list[Problem] = []
+        self._mutex = threading.RLock()
+        self._conn: Any = None
+        self._used = 0.0
+        self._revs: dict[tuple[str, str], int] = {}
+        self._closed = False
+        self.login = "?"
+        self._open(create)
+
+    # ----------------------------------------------------------------- connection
+    @_guarded
+    def _open(self, create: bool) -> None:
+        conn = self._connection()
+        self.login = conn.execute("SELECT current_user").fetchone()[0]
+        have = conn.execute("SELECT to_regclass(%s)", (f"{pgschema.SCHEMA}.records",)).fetchone()[0]
+        if have is None:
+            if not create or self.readonly:
+                raise StorageError(f"数据库 {describe(self.url)} 还不是 carebook 台账；请由管理员先用本账号建立")
+            with conn.transaction():
+                conn.execute(pgschema.DDL)
+        found = conn.execute(f"SELECT display, role, scope FROM {pgschema.SCHEMA}.operators WHERE login = current_user"
+                             ).fetchone()
+        self.operator_name, self.role, self.scope = found if found else (self.login, "owner", "")
+
+    def _connection(self) -> Any:
+        """The connection; after `IDLE_CHECK` seconds unused it is tried first and opened
+        again if the server restarted meanwhile, so a clerk back from a break saves at once
+        instead of meeting the dead socket's error."""
+        if self._closed:
+            raise StorageError("数据存储已关闭 (store closed)")
+        now = time.monotonic()
+        if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                self._drop()
+        self._used = now
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                                         application_name="carebook")
+            self._conn.execute(f"SET search_path = {pgschema.SCHEMA}")
+            if self.readonly:
+                self._conn.execute("SET default_transaction_read_only = on")
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken; closing is best effort
+                pass
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Driver errors as `StorageError` in Chinese; a lost connection is dropped so the
+        next call connects again."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except pgerrors.InsufficientPrivilege as exc:
+            raise StorageError(f"没有权限：本账号（{self.login}）只能查看和修改自己范围内的记录（{_first_line(exc)}）"
+                               " (permission denied)") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._drop()
+            if "password authentication failed" in str(exc):
+                raise StorageError(f"无法登录数据库服务器 {describe(self.url)}：登录名或密码不对"
+                                   " (password authentication failed)") from None
+            raise StorageError(f"无法连接数据库服务器 {describe(self.url)}：{_first_line(exc)}。"
+                               "已输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+        except psycopg.Error as exc:
+            raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """The connection under the store's lock, errors translated (operator accounts, copies)."""
+        with self._mutex, self.errors():
+            yield self._connection()
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
+
+    # ----------------------------------------------------------------- writing
+    @_guarded
+    def put(self, table: str, record: dict[str, Any], index_row: dict[str, Any],
+            history_entry: dict[str, Any] | None = None, *,
+            derived: tuple[str, list[Item]] | None = None, new: bool = False) -> None:
+        self._check_writable()
+        rid = self._checked_id(record)
+        conn = self._connection()
+        with conn.transaction():
+            p = _partition(record)
+            doc, row = _encode(record), _encode(_row_data(index_row))
+            seen = self._revs.get((table, rid))
+            if new:
+                cur = conn.execute("INSERT INTO records (tbl, id, partition, doc, row) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) "
+                                   "RETURNING rev", (table, rid, p, doc, row))
+            elif seen is not None:
+                cur = conn.execute("UPDATE records SET partition = %s, doc = %s::jsonb, row = %s::jsonb "
+                                   "WHERE tbl = %s AND id = %s AND rev = %s RETURNING rev",
+                                   (p, doc, row, table, rid, seen))
+                if cur.rowcount == 0:
+                    self._conflict(conn, table, rid, seen)
+            else:
+                cur = self._upsert(conn, table, rid, p, doc, row)
+            self._revs[(table, rid)] = cur.fetchone()[0]
+            if history_entry is not None:
+                self._append_history(conn, table, [(rid, p, history_entry)])
+            if derived is not None and derived[1]:
+                self._put_items(conn, derived[0], derived[1])
+
+    def _checked_id(self, record: Any) -> str:
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
+            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+        return record["id"]
+
+    def _upsert(self, conn: Any, table: str, rid: str, p: str, doc: Any, row: Any) -> Any:
+        return conn.execute("INSERT INTO records (tbl, id, partition, doc, row) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) "
+                            "ON CONFLICT (tbl, id) DO UPDATE SET partition = EXCLUDED.partition, "
+                            "doc = EXCLUDED.doc, row = EXCLUDED.row RETURNING rev", (table, rid, p, doc, row))
+
+    def _conflict(self, conn: Any, table: str, rid: str, seen: int) -> None:
+        """Why an update of revision `seen` changed no row: someone saved since, or (same
+        revision, still readable) the row security refused this login the write."""
+        found = conn.execute("SELECT saved_by, saved_at, doc->>'operator', rev FROM records "
+                             "WHERE tbl = %s AND id = %s", (table, rid)).fetchone()
+        self._revs.pop((table, rid), None)
+        if found is None:
+            raise EditConflict("这条记录已不在您的范围内或已被移走，未保存。请返回重新打开。")
+        login, at, display, rev = found
+        if rev == seen:
+            raise StorageError(f"没有权限：本账号（{self.login}）不能修改这条记录（不在可修改的范围内）"
+                               " (row-level security)")
+        raise EditConflict(f"这条记录在您打开之后已被 {display or login} 于 {_when(at)} 修改，"
+                           "您的修改未保存（输入的内容仍在表单和草稿中）。请返回重新打开后再改。")
+
+    def _append_history(self, conn: Any, table: str, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO history (tbl, rid, partition, entry) VALUES (%s, %s, %s, %s::jsonb)",
+                            [(table, rid, p, _encode(e, "修改历史")) for rid, p, e in entries])
+
+    def _put_items(self, conn: Any, table: str, items: Iterable[Item]) -> int:
+        last: dict[str, tuple[str, Any, Any]] = {}
+        entries: list[tuple[str, str, dict[str, Any]]] = []
+        for record, index_row, entry in items:
+            rid = self._checked_id(record)
+            if not isinstance(index_row, dict) or not (entry is None or isinstance(entry, dict)):
+                raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
+            p = _partition(record)
+            last[rid] = (p, _encode(record), _encode(_row_data(index_row)))
+            if entry is not None:
+                entries.append((rid, p, entry))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO records (tbl, id, partition, doc, row) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) "
+                            "ON CONFLICT (tbl, id) DO UPDATE SET partition = EXCLUDED.partition, "
+                            "doc = EXCLUDED.doc, row = EXCLUDED.row",
+                            [(table, rid, p, doc, row) for rid, (p, doc, row) in last.items()])
+        for rid in last:
+            self._revs.pop((table, rid), None)
+        self._append_history(conn, table, entries)
+        return len(last)
+
+    @_guarded
+    def put_many(self, table: str, items: Iterable[Item]) -> int:
+        """All items in one transaction (the folder store commits per village file)."""
+        self._check_writable()
+        conn = self._connection()
+        with conn.transaction():
+            return self._put_items(conn, table, list(items))
+
+    # ----------------------------------------------------------------- reading
+    @_guarded
+    def get(self, table: str, rid: str) -> dict[str, Any] | None:
+        if not isinstance(rid, str):
+            return None
+        found = self._connection().execute("SELECT doc, rev FROM records WHERE tbl = %s AND id = %s",
+                                           (table, rid)).fetchone()
+        if found is None:
+            return None
+        self._revs[(table, rid)] = found[1]
+        return found[0]
+
+    @_guarded
+    def index(self, table: str) -> dict[str, dict[str, Any]]:
+        cur = self._connection().execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        return {rid: {**row, "_p": p} for rid, p, row in cur}
+
+    @_guarded
+    def rows(self, table: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = [i for i in ids if isinstance(i, str)]
+        if not wanted:
+            return {}
+        cur = self._connection().execute("SELECT id, partition, row FROM records WHERE tbl = %s AND id = ANY(%s)",
+                                         (table, wanted))
+        return {rid: {**row, "_p": p} for rid, p, row in cur}
+
+    @_guarded
+    def count(self, table: str) -> int:
+        return self._connection().execute("SELECT count(*) FROM records WHERE tbl = %s", (table,)).fetchone()[0]
+
+    @_guarded
+    def select(self, table: str, partition: str, test: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        conn = self._connection()
+        cur = conn.execute("SELECT id, row FROM records WHERE tbl = %s AND partition = %s ORDER BY id",
+                           (table, partition))
+        chosen = [rid for rid, row in cur if test({**row, "_p": partition})]
+        if not chosen:
+            return []
+        cur = conn.execute("SELECT doc FROM records WHERE tbl = %s AND id = ANY(%s) ORDER BY id", (table, chosen))
+        return [doc for (doc,) in cur]
+
+    @_guarded
+    def scan_rows(self, table: str, fields: Iterable[str],
+                  where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, dict[str, Any]]:
+        fields = tuple(fields)
+        cur = self._connection().execute("SELECT id, partition, row FROM records WHERE tbl = %s", (table,))
+        out = {}
+        for rid, p, row in cur:
+            row["_p"] = p
+            if where is None or where(row):
+                out[rid] = {**{f: row.get(f) for f in fields}, "_p": p}
+        return out
+
+    def iter_records(self, table: str, partitions: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """One query per partition, so a district's 300,000 visits are never held at once."""
+        chosen = self._partitions(table) if partitions is None else list(partitions)
+        for p in chosen:
+            yield from self._partition_docs(table, p)
+
+    @_guarded
+    def _partitions(self, table: str) -> list[str]:
+        cur = self._connection().execute("SELECT DISTINCT partition FROM records WHERE tbl = %s ORDER BY 1", (table,))
+        return [p for (p,) in cur]
+
+    @_guarded
+    def _partition_docs(self, table: str, p: str) -> list[dict[str, Any]]:
+        cur = self._connection().execute("SELECT doc FROM records WHERE tbl = %s AND partition = %s ORDER BY id",
+                                         (table, p))
+        return [doc for (doc,) in cur]
+
+    @_guarded
+    def history(self, table: str, rid: str) -> list[dict[str, Any]]:
+        cur = self._connection().execute("SELECT entry FROM history WHERE tbl = %s AND rid = %s ORDER BY seq",
+                                         (table, rid))
+        return [entry for (entry,) in cur]
+
+    # ----------------------------------------------------------------- beyond the contract
+    @_guarded
+    def histories(self, table: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(record id, entry) of the whole table in save order (`carebook ledger copy`)."""
+        cur = self._connection().execute("SELECT rid, entry FROM history WHERE tbl = %s ORDER BY seq", (table,))
+        return iter(cur.fetchall())
+
+    @_guarded
+    def tables(self) -> list[str]:
+        return [t for (t,) in self._connection().execute("SELECT DISTINCT tbl FROM records ORDER BY 1")]
+
+    @_guarded
+    def append_audit(self, entry: dict[str, Any]) -> None:
+        if not self.readonly:
+            self._connection().execute("INSERT INTO audit (entry) VALUES (%s::jsonb)", (_encode(entry, "操作日志"),))
+
+    @_guarded
+    def audit_log(self) -> list[dict[str, Any]]:
+        return [e for (e,) in self._connection().execute("SELECT entry FROM audit ORDER BY seq")]
+
+    # ----------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        with self._mutex:
+            self._closed = True
+            self._drop()
+
+    def __enter__(self) -> "PgStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,101 @@
+"""Two clerks, one server, the same person: the second save is refused, naming who and when.
+
+Real PostgreSQL, two logins, two engines (as two desks would have); and the real Textual form
+on the second desk, which keeps what its clerk typed when the save is refused.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from binhai_support import TOWN, VILLAGE, person
+from core.engine import Engine
+from core.storage.contract import EditConflict
+from core.storage.pgstore import PgStore
+from core.storage.pgusers import add_operator
+from tui_support import SIZE, drive, screen_names, type_text
+
+
+@pytest.fixture
+def desks(pg_server, tmp_path, monkeypatch):
+    """A server ledger with one person and two clerks of the same town."""
+    monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
+    owner = pg_server.url(pg_server.create_db())
+    with Engine.open(owner, operator="管理员") as eng:
+        pid = eng.save("registration", person(town=TOWN, village=VILLAGE, file_no=None, name="王秀英")).id
+    db = owner.split("?")[0].rsplit("/", 1)[1]
+    with PgStore(owner) as store:
+        a = add_operator(store, "甲经办", "town", TOWN, password="pw-a").login   # logins are server-wide:
+        b = add_operator(store, "乙经办", "town", TOWN, password="pw-b").login   # jiajingban, jiajingban2, …
+    return pg_server.url(db, a, "pw-a"), pg_server.url(db, b, "pw-b"), pid
+
+
+def test_second_save_of_the_same_person_is_refused_with_who_and_when(desks):
+    url_a, url_b, pid = desks
+    with Engine.open(url_a) as a, Engine.open(url_b) as b:
+        opened_a, opened_b = a.get(pid), b.get(pid)          # both open the person's form
+        a.save("registration", {**opened_a["data"], "address": "甲改的地址"}, pid, base=opened_a["updated"])
+        with pytest.raises(EditConflict) as refused:
+            b.save("registration", {**opened_b["data"], "address": "乙改的地址"}, pid, base=opened_b["updated"])
+        assert "甲经办" in str(refused.value) and "修改，您的修改未保存" in str(refused.value)
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", str(refused.value))
+        assert b.get(pid)["data"]["address"] == "甲改的地址"       # nothing lost, nothing overwritten
+        assert [h["operator"] for h in b.history(pid)] == ["管理员", "甲经办"]
+        # after reopening, the second clerk's edit goes through
+        fresh = b.get(pid)
+        b.save("registration", {**fresh["data"], "address": "乙改的地址"}, pid, base=fresh["updated"])
+        assert a.get(pid)["data"]["address"] == "乙改的地址"
+
+
+def test_the_server_refuses_a_write_racing_between_read_and_save(desks):
+    """Below the engine: the revision read by `get` is the one an update must still find."""
+    url_a, url_b, pid = desks
+    with PgStore(url_a) as a, PgStore(url_b) as b:
+        rec_a, rec_b = a.get("registration", pid), b.get("registration", pid)
+        a.put("registration", {**rec_a, "data": {**rec_a["data"], "name": "甲"}}, {"name": "甲"}, {"by": "a"})
+        with pytest.raises(EditConflict, match="甲经办"):
+            b.put("registration", {**rec_b, "data": {**rec_b["data"], "name": "乙"}}, {"name": "乙"}, {"by": "b"})
+        assert b.get("registration", pid)["data"]["name"] == "甲"
+        assert [h.get("by") for h in b.history("registration", pid)] == [None, "a"]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text: the lines of the 80x24 screen."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+@drive
+async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desks):
+    from tui.app import CarebookApp
+
+    url_a, url_b, pid = desks
+    b = Engine.open(url_b)
+    b.settings.set("ledger_created", "2026-11-30")
+    app = CarebookApp(b)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.open_person(pid)
+            await pilot.pause()
+            await pilot.press("e")
+            await pilot.pause(0.3)
+            assert screen_names(app)[-1] == "FormEntryScreen"
+            address = app.screen.view.rows["address"].editor
+            address.value = ""
+            address.focus()
+            await type_text(pilot, "乙在表单里输入的地址")
+            with Engine.open(url_a) as a:                         # meanwhile, on the other desk
+                rec = a.get(pid)
+                a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec["updated"])
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.5)
+            assert screen_names(app)[-1] == "FormEntryScreen"    # still on the form
+            assert app.screen.view.rows["address"].editor.value == "乙在表单里输入的地址"
+            shown = [f"{n.title}：{n.message}" for n in app._notifications]
+            assert any(m.startswith("出错了") and "已被 甲经办" in m and "您的修改未保存" in m for m in shown), shown
+            assert "现居住地址* 乙在表单里输入的地址" in screen_text(app)
+            assert b.load_draft("registration", pid)["address"] == "乙在表单里输入的地址"
+            assert b.get(pid)["data"]["address"] == "甲改的地址"
+    finally:
+        b.close()

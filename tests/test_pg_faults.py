@@ -1,0 +1,69 @@
+"""The server goes away: Chinese messages, never a traceback, and nothing typed is lost.
+
+A server of its own (it is stopped and started again here), real PostgreSQL as everywhere else.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+import pg_support
+from binhai_support import TOWN, VILLAGE, person
+from core.engine import Engine
+from core.storage import StorageError
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    if pg_support.pg_bin() is None:
+        pytest.skip("PostgreSQL 未安装（找不到 initdb；Debian: apt-get install postgresql）：跳过服务器测试")
+    server = pg_support.start_server()
+    yield server
+    pg_support.remove_server(server)
+
+
+def test_server_down_mid_form_keeps_the_draft_and_saves_when_it_returns(own_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
+    url = own_server.url(own_server.create_db())
+    with Engine.open(url, operator="测试员") as eng:
+        pid = eng.save("registration", person(town=TOWN, village=VILLAGE, file_no=None)).id
+        rec = eng.get(pid)
+        typed = {**rec["data"], "address": "断网时输入的地址"}
+        eng.save_draft("registration", pid, typed)              # as the form does while typing
+        own_server.stop()
+        try:
+            with pytest.raises(StorageError, match="无法连接数据库服务器") as down:
+                eng.save("registration", typed, pid, base=rec["updated"])
+            assert "草稿" in str(down.value)
+            with pytest.raises(StorageError, match="无法连接数据库服务器"):
+                eng.history(pid)
+            assert eng.load_draft("registration", pid)["address"] == "断网时输入的地址"
+        finally:
+            own_server.start()
+        time.sleep(2.2)                                       # the clerk waits; the server is back
+        eng.save("registration", eng.load_draft("registration", pid), pid, base=rec["updated"])
+        assert eng.get(pid)["data"]["address"] == "断网时输入的地址"
+
+
+def test_cli_with_the_server_down_prints_chinese_not_a_traceback(own_server, tmp_path):
+    url = own_server.url(own_server.create_db())
+    own_server.stop()
+    try:
+        done = subprocess.run([sys.executable, "-m", "core.cli", "report", "summary", "--data", url],
+                              capture_output=True, text=True, timeout=60,
+                              env={"CAREBOOK_DESK": str(tmp_path / "desks"), "PATH": "/usr/bin:/bin"})
+    finally:
+        own_server.start()
+    assert done.returncode == 2
+    assert "错误：无法连接数据库服务器" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_wrong_password_is_a_chinese_message(own_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
+    db = own_server.create_db()
+    with pytest.raises(StorageError, match="无法登录数据库服务器.*登录名或密码不对"):
+        Engine.open(own_server.url(db, "nobody", "wrong"))
