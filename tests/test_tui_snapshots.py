@@ -80,8 +80,11 @@ def test_registration_with_errors_snapshot(snap_compare, tmp_path):
         await pilot.press("n")
         await pilot.pause(0.5)
         pilot.app.screen.view.rows["id_number"].editor.value = "120116195003040025"
+        await pilot.pause(1.2)                  # the live values recompute after typing stops
         await pilot.press("ctrl+s")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: pilot.app.screen.query_one("#form-problems").display)
+        pilot.app.clear_notifications()         # the toast's moment of leaving is not the picture's
+        await pilot.pause(0.3)
 
     assert shot(snap_compare, make_app(tmp_path / "data"), refused)
 
