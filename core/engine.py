@@ -70,6 +70,7 @@ class SaveResult:
     record: dict
     problems: list[Problem]      # warnings accepted with a reason
     plugin_errors: list[str] = field(default_factory=list)   # after_save failures: saved, follow-up not done
+    followups: list[dict] | None = None    # follow-up records this save created (core.followups)
 
     @property
     def id(self) -> str:
@@ -284,7 +285,7 @@ class Engine:
         record = self._prepare(form_id, data, old, operator=operator, reasons=reasons, overrides=overrides)
         problems = record.pop("_problems")
         errors = self._write(form_id, record, old, note=note)
-        return SaveResult(record, problems, errors)
+        return SaveResult(record, problems, errors, self._followups_after_save(form_id, record))
 
     def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
         form = self.form(form_id)
@@ -607,6 +608,59 @@ class Engine:
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.plugin_set.infos.values())
+
+    # ----------------------------------------------------------------- follow-ups (issue 16)
+    # What a visit finds, tracked to the end; the logic is core.followups, these only delegate.
+    def _followups_after_save(self, form_id: str, record: dict) -> list[dict]:
+        """Follow-ups the saved record's form declares (`followups:`) and it calls for. The
+        record is already stored: a rule that fails is a message for the admin, not a refusal."""
+        from core.followups import create_for
+
+        created, problems = create_for(self, form_id, record, record.get("operator") or "")
+        self.registry.problems.extend(problems)
+        return created
+
+    def followups(self, **filters):
+        """Follow-ups with their state on a day (`core.followups.items`: as_of, town, village,
+        level, person, kinds, open_only, overdue)."""
+        from core.followups import items
+
+        return items(self, **filters)
+
+    def followup_emergencies(self, town: str | None = None):
+        from core.followups import emergencies
+
+        return emergencies(self, town=town)
+
+    def followup_close(self, followup_id: str, result: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import close
+
+        return close(self, followup_id, result, operator=operator, on=on)
+
+    def followup_advance(self, followup_id: str, text: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import advance
+
+        return advance(self, followup_id, text, operator=operator, on=on)
+
+    def followup_contact(self, followup_id: str, row: int, outcome: str, **kw) -> dict:
+        from core.followups import contact
+
+        return contact(self, followup_id, row, outcome, **kw)
+
+    def followup_accept_risk(self, followup_id: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import accept_risk
+
+        return accept_risk(self, followup_id, operator=operator, on=on)
+
+    def followup_refuse_risk(self, followup_id: str, reason: str, *, operator: str | None = None, on=None) -> dict:
+        from core.followups import refuse_risk
+
+        return refuse_risk(self, followup_id, reason, operator=operator, on=on)
+
+    def followups_sync(self, form_id: str = "visit") -> tuple[int, list[str]]:
+        from core.followups import sync
+
+        return sync(self, form_id, self.operator or "")
 
     # ----------------------------------------------------------------- storage (issue 14: numbering)
     def _next_number(self, form, field_id: str, prefix: str, data: dict) -> int:

@@ -60,7 +60,7 @@ def forms_check(*args) -> subprocess.CompletedProcess:
 def test_shipped_view_report_and_schedule_check_clean(registry):
     fs = load_form_dir(ROOT / "forms", registry)
     assert [str(p) for p in fs.problems] == []
-    assert set(fs.files) == {"roster", "summary", "schedule"}
+    assert set(fs.files) == {"roster", "summary", "schedule", "keycases"}
 
 
 # ------------------------------------------------------------------------------------ roster

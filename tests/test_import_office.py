@@ -94,6 +94,7 @@ def wps_csv(path):
         w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(["序号", "姓　名", "身份证号码", "手机号", "家庭住址", "健康状况", "子女人数"])
         w.writerows(rows)
+        w.writerows([[str(n), "", "", "", "", "", ""] for n in (4, 5)])    # numbered, never filled
         w.writerow(["合计", "共3人", "", "", "", "", "6"])
     return path, rows
 
@@ -182,7 +183,8 @@ def test_wps_gbk_csv_with_a_total_row(eng, tmp_path):
                              "家庭住址": "address", "健康状况": "health_status", "子女人数": "children_count"}
     res = import_records(eng, "registration", path, fixed=fixed)
     assert res.problems == [] and res.rows == 3 and res.saved == 3 and len(res.incomplete) == 3
-    assert any("第 5 行是合计" in n for n in res.notes)
+    assert any("第 7 行是合计" in n for n in res.notes)
+    assert any("2 行只填了序号" in n for n in res.notes)
     stored = {r["data"]["name"]: r["data"] for r in eng.iter_records("registration")}
     assert stored["黄秀珍"]["children_count"] == 3 and stored["黄秀珍"]["village"] == ZHAI
 
@@ -264,3 +266,27 @@ def test_a_phone_column_right_after_the_childs_name_is_the_childs(eng, tmp_path)
     cmap = eng.import_mapping("registration", tmp_path / "p.xlsx")
     assert [c.target for c in cmap.columns] == ["name", "id_number", "phone", "children.child_name",
                                                  "children.child_phone", "village"]
+
+
+def test_a_two_row_header_with_a_merged_children_group(eng, tmp_path):
+    """子女情况 merged over three columns, their names in the row below; 序号/姓名 merged down."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["太平镇翟庄子村留守老人台账"])
+    ws.append(["序号", "姓名", "身份证号码", "子女情况", None, None, "备注"])
+    ws.append([None, None, None, "姓名", "联系电话", "务工地点", None])
+    for row in (2, 3):
+        ws.merge_cells(start_row=2, start_column=row - 1, end_row=3, end_column=row - 1)
+    ws.merge_cells(start_row=2, start_column=4, end_row=2, end_column=6)
+    ws.append([1, "王秀英", an_id(71, "女"), "张伟", "13900001111", "北京市"])
+    ws.append([2, "李德福", an_id(80, "男"), "李强", "13700003333", "上海市"])
+    wb.save(tmp_path / "two.xlsx")
+    cmap = eng.import_mapping("registration", tmp_path / "two.xlsx")
+    assert [(c.header, c.target) for c in cmap.columns if c.target] == [
+        ("姓名", "name"), ("身份证号码", "id_number"), ("子女情况姓名", "children.child_name"),
+        ("子女情况联系电话", "children.child_phone"), ("子女情况务工地点", "children.child_whereabouts")]
+    res = import_records(eng, "registration", tmp_path / "two.xlsx", fixed={"filing_date": FILED})
+    assert res.problems == [] and res.saved == 2 and [i.line for i in res.incomplete] == [4, 5]
+    stored = {r["data"]["name"]: r["data"] for r in eng.iter_records("registration")}
+    assert stored["李德福"]["children"] == [{"child_name": "李强", "child_phone": "13700003333",
+                                          "child_whereabouts": "上海市"}]

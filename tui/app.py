@@ -21,6 +21,7 @@ from core.engine import Engine
 from core.problems import CarebookError
 
 from . import roles
+from .widgets.followups import emergency_mark
 from .keys import key_name
 from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
@@ -87,7 +88,8 @@ class CarebookApp(App):
             parts.append("演示数据")
         if self.operator:
             parts.append(f"操作员：{self.operator}")
-        self.sub_title = "  ".join(parts)
+        parts.append(emergency_mark(self.engine))      # open 应急 follow-ups, on every screen
+        self.sub_title = "  ".join(p for p in parts if p)
 
     # ------------------------------------------------------------------ errors
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -129,6 +131,7 @@ class CarebookApp(App):
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
         self.generation += 1
+        self.refresh_subtitle()
 
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
@@ -265,6 +268,10 @@ class CarebookApp(App):
             self.push_screen(AdminScreen())
         elif where == "operator":
             self.push_screen(OperatorScreen())
+        elif where in ("followups", "referrals"):
+            from .screens.followups import FollowupsScreen
+
+            self.push_screen(FollowupsScreen(town_view=where == "referrals"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette finds every screen by its Chinese name."""
@@ -276,6 +283,8 @@ class CarebookApp(App):
             ("export", "导出", "导出花名册、汇总表或记录"),
             ("admin", "管理", "表单检查、重新加载表单、已安装插件"),
             ("operator", "更换操作员", "填写当前操作员姓名"),
+            ("followups", "跟进事项", "探访发现的问题、上报转介、应急处置，逾期的在前"),
+            ("referrals", "街镇转介清单", "各村上报街镇、转介部门和应急的事项"),
         ):
             yield SystemCommand(title, help_text, lambda w=where: self.action_go(w))
         yield SystemCommand("帮助", "当前界面的按键说明", self.action_help)

@@ -129,7 +129,9 @@ class FileChecker:
                 at = f.source + ("copy", mine)
                 out += self._field(doc, at, mine, form, "copy", key=True)
                 out += self._field(doc, at, theirs, target, "copy")
-        return out
+        from core.followups.check import check_followups   # the form's `followups:` rules (issue 16)
+
+        return out + check_followups(self, doc, form)
 
     # --- view (roster) ------------------------------------------------------------------------
 

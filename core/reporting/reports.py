@@ -500,6 +500,7 @@ def build_summary(eng, quarter: Any = None, town: str | None = None, by_village:
         columns=summary_columns(spec, "村（居）委会" if by_village else "街镇"),
         rows=rows, total=total, unit=unit or "", date=report_date.isoformat(), period=period,
         due=due.isoformat(), late=as_of > due, checks=checks, row_count=len(rows),
-        notes=[f"统计期：{q_start.isoformat()} 至 {q_end.isoformat()}；人数按 {report_date.isoformat()} 在册计算",
+        notes=[f"统计期：{q_start.isoformat()} 至 {q_end.isoformat()}；"
+               + spec.get("basis", "人数按 {report_date} 在册计算").replace("{report_date}", report_date.isoformat()),
                f"报送截止：{due.isoformat()}（每季度最后一个月{due_day}日前报区民政局）"],
     )

@@ -33,7 +33,7 @@ from core.records import incomplete
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
 from core.transfer.exporting import ExportJob, mask_value
 from core.transfer.importmap import (COMPUTED, KEY, ColumnMap, Matcher, apply_saved, divisions_in_title, norm,
-                                     propose, read_mapping, total_row)
+                                     propose, read_mapping, total_row, two_row_header)
 
 HEADER_SCAN = 10                      # the header is within the first rows (a title may come first)
 
@@ -299,23 +299,26 @@ def _locate(eng, info: FormInfo, form, sheets: list[_Sheet], mapping, fixed: dic
     best = None
     for sheet in sorted(sheets, key=lambda sh: saved is not None and sh.name != saved.sheet):
         for n, (line, cells) in enumerate(sheet.top):
+            below = sheet.top[n + 1][1] if n + 1 < len(sheet.top) else None
+            joined = two_row_header(cells, below)          # 子女情况 over 姓名 | 联系电话 …
+            cells = joined or cells
             columns = apply_saved(saved, cells) if saved else propose(matcher, cells)
             score = sum(1 for c in columns if c.target)
             if score >= 3 and (best is None or score > best[0]):
-                best = (score, sheet, n, line, columns)
+                best = (score, sheet, n, line, columns, n + 1 if joined else n)
         if best is not None:
             break
     if best is None:
         raise CarebookError("文件里找不到表头行（第一行或标题下几行应是列名，如 姓名、身份证号码）；"
                             "可用 carebook records template 生成模板")
-    _, sheet, n, line, columns = best
+    _, sheet, n, line, columns, last = best
     title = " ".join(_text(c) for _, cells in sheet.top[:n] for c in cells if _text(c))
     cmap = ColumnMap(info.id, sheet.name, line, columns, title=title, reviewed=saved is not None, info=info)
     cmap.fixed = {_field_id(matcher, k): str(v) for k, v in {**(saved.fixed if saved else {}), **(fixed or {})}.items()}
     for fid, name in divisions_in_title(eng.divisions, title).items():
         if fid in {f.id for f in info.table_fields} and fid not in cmap.fixed:
             cmap.from_title[fid] = name
-    return cmap, sheet, n
+    return cmap, sheet, last
 
 
 def _field_id(matcher: Matcher, key: str) -> str:
@@ -347,11 +350,16 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
     people = []
     renumbered = False
     converted: dict[tuple, tuple[Any, str | None]] = {}
+    read = [c.index for c in cmap.columns if c.target]
+    blank: list[int] = []
     for line, cells in sheet.after(start):
         if not any(_text(c) for c in cells):
             continue
         if total_row(cells):
             result.notes.append(f"{sheet.name} 第 {line} 行是合计或落款行（{_first_text(cells)}），已跳过")
+            continue
+        if not any(_text(cells[i]) for i in read if i < len(cells)):
+            blank.append(line)            # a pre-numbered empty row: 序号 only
             continue
         person = _Person(sheet.name, line, "", {}, [])
         for i, f in scalar:
@@ -379,6 +387,8 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
             renumbered = True
             result.notes.append("档案编号不是“村代码-序号”格式的，已按本系统规则重新编号（子表仍按原编号对应到人）")
         people.append(person)
+    if blank:
+        result.notes.append(f"{sheet.name} 有 {len(blank)} 行只填了序号或备注等不导入的列（第 {blank[0]} 行起），已跳过")
     return people
 
 

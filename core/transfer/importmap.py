@@ -255,6 +255,9 @@ class Matcher:
             slot_text, rest = m.group(1), m.group(2).strip("()")
             slot = (int(slot_text) if slot_text.isdigit() else CN_DIGITS[slot_text]) if slot_text else None
             kid = kids.get(rest) if rest else next((c for c in group.children if not c.computed), None)
+            if kid is None and rest:      # 子女情况姓名 (a two-row header): the name at the end
+                ends = sorted((n for n in kids if n and rest.endswith(n)), key=len, reverse=True)
+                kid = kids[ends[0]] if ends else None
             if kid is None or kid.computed:
                 continue
             target = f"{group.id}.{slot}.{kid.id}" if slot else f"{group.id}.{kid.id}"
@@ -291,6 +294,30 @@ def propose(matcher: Matcher, cells: list[Any]) -> list[Column]:
     while columns and not columns[-1].header:
         columns.pop()
     return columns
+
+
+def two_row_header(head: list[Any], below: list[Any] | None) -> list[str] | None:
+    """A header whose group cell (子女情况, merged over three columns) names its columns in the
+    row below (姓名 | 联系电话 | 务工地点): read as one row (子女情况姓名 …). None when `below` is
+    not such a row: its cells must all sit under a merged group cell, and hold no numbers."""
+    texts = ["" if c is None else str(c).strip() for c in head]
+    subs = {i: str(c).strip() for i, c in enumerate(below or []) if c is not None and str(c).strip()}
+    if len(subs) < 2 or any(sum(ch.isdigit() for ch in t) >= 6 for t in subs.values()):
+        return None
+
+    def in_group(i: int) -> bool:
+        empty_here = i >= len(texts) or not texts[i]
+        starts_group = i < len(texts) and texts[i] and (i + 1 >= len(texts) or not texts[i + 1])
+        return bool(empty_here or starts_group) and any(texts[:i + 1])
+
+    if not all(in_group(i) for i in subs):
+        return None
+    out, carry = [], ""
+    for i in range(max(len(texts), max(subs) + 1)):
+        own = texts[i] if i < len(texts) else ""
+        carry = own or carry
+        out.append((carry + subs[i]) if i in subs else own)
+    return out
 
 
 def apply_saved(saved: ColumnMap, cells: list[Any]) -> list[Column]:

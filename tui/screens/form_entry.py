@@ -26,6 +26,7 @@ from core.records.wording import clerk_problem, plain
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
+from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow
 from ..widgets.problems import ProblemsPanel
 from .base import BaseScreen
@@ -317,7 +318,7 @@ class FormEntryScreen(BaseScreen):
         self.baseline = None
         self.app.ledger_changed()
         self.attempt(self.eng.drop_draft, self.form_id, self.record_id)
-        self.app.notify(f"已保存：{self.form.title}", timeout=4)
+        self.app.notify(f"已保存：{self.form.title}" + followups_note(result), timeout=4)
         saved_id = result.id
         self.app.pop_screen()
         if self.form_id == roles.PERSON_FORM and self.record_id is None:

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from .. import roles
 from ..roles import short_village
+from ..widgets.followups import FollowupsPanel
 from .base import BaseScreen
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class HomeScreen(BaseScreen):
         Binding("w", "rounds", "巡访本村"),
         Binding("s", "app.go('summary')", "汇总表"),
         Binding("e", "app.go('export')", "导出"),
+        Binding("f", "app.go('followups')", "跟进事项", show=False),   # named on the panel (80 columns)
         Binding("a", "app.go('admin')", "管理", show=False),   # 80 columns: F1 lists it
         Binding("o", "app.go('operator')", "操作员", show=False),
         Binding("f5", "reload", "刷新", show=False),
@@ -90,6 +92,7 @@ class HomeScreen(BaseScreen):
             yield Static("", id="home-counts", classes="panel")
             yield Static("正在计算应探访人员……", id="home-due", classes="panel")
         yield Static("", id="home-deadline")
+        yield FollowupsPanel()
         # The due table is made when the due list is ready (`_fill_due`): until then an empty
         # box of the same look. A DataTable on the first screen cost ~25 ms of start-up (its
         # module, its styles, the widget) for a table that is empty anyway.
@@ -129,6 +132,8 @@ class HomeScreen(BaseScreen):
         """Counts first (one pass over the list rows), then the slower due list."""
         counts = self.app.attempt(self.count_people)
         self.app.call_from_thread(self.show_counts, counts)
+        followups = self.app.attempt(FollowupsPanel.text_for, self.eng, today)
+        self.app.call_from_thread(FollowupsPanel.fill, self, followups)
         items = self.app.attempt(self.eng.visits_due, as_of=today)
         view = None if items is None else due_view(items, today, self.eng.divisions)
         self.app.call_from_thread(self._fill_due, view, items is None)

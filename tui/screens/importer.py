@@ -30,9 +30,8 @@ from ..widgets.pagedtable import PagedTable
 from ..widgets.ticks import TickBox
 from .base import BaseScreen
 
-HELP = ("文件第一行（或标题下一行）为表头，写表单上的字段名（姓名、公民身份号码、村（居）委会……）。"
-        "子女情况放在名为“子女及其他赡养人”的工作表，每行写本人的档案编号。"
-        "可先在“导出”中选“空白登记表”生成模板。")
+HELP = ("表头可写表单上的字段名或常见写法（身份证号码、家庭住址、子女姓名……），标题里的镇、村会读出。"
+        "先按 F5 看列对应（存在表格旁，可改），再 F6 检查、F7 导入。缺必填项的人作为“待补全”导入。")
 
 
 class ImportScreen(BaseScreen):
@@ -44,7 +43,9 @@ class ImportScreen(BaseScreen):
     """
     BINDINGS = [Binding("f5", "mapping", "列对应"), Binding("f6", "run(True)", "检查"), Binding("f7", "run(False)", "导入")]
     HELP_TEXT = ("填写 Excel（.xlsx）或 CSV 文件的位置，F5 查看并保存列对应（文件中的列 → 字段），F6 只检查不保存，"
-                 "F7 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。")
+                 "F7 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。"
+                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号；"
+                 "carebook records template registration --output 模板.xlsx 生成模板。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()

@@ -18,6 +18,7 @@ from core.problems import CarebookError, ValidationFailed
 
 from .. import roles
 from ..form_renderer import town_form
+from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
 from .base import BaseScreen
 from .confirm import ConfirmScreen
@@ -39,8 +40,9 @@ class PersonScreen(BaseScreen):
         Binding("2", "tab('supporters')", "赡养人", show=False),
         Binding("3", "tab('visits')", "探访", show=False),
         Binding("4", "tab('history')", "历史", show=False),
+        Binding("5", "tab('followups')", "跟进", show=False),
     ]
-    HELP_TEXT = ("数字键 1-4 切换：基本信息、子女及赡养人、探访记录、修改历史。"
+    HELP_TEXT = ("数字键 1-5 切换：基本信息、子女及赡养人、探访记录、修改历史、跟进事项。"
                  "F2 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复已退出的人员。")
 
     def __init__(self, record_id: str) -> None:
@@ -62,6 +64,7 @@ class PersonScreen(BaseScreen):
             yield TabPane("2 子女及赡养人", id="supporters")
             yield TabPane("3 探访记录", id="visits")
             yield TabPane("4 修改历史", id="history")
+            yield TabPane("5 跟进", id="followups")
         if self.record is not None:
             self.filled.add("info")
         yield from self.compose_footer()
@@ -104,7 +107,7 @@ class PersonScreen(BaseScreen):
         data = self.record["data"]
         status = data.get(roles.status_field(self.form)) or ""
         title = data.get(self.form.title_field or "name") or ""
-        risk = roles.display(self.form, roles.RISK, data.get(roles.RISK))
+        risk = roles.display(self.form, roles.RISK, data.get(roles.RISK)) + risk_proposal_note(self.eng, self.record_id)
         return (f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
                 f"  操作员 {escape(self.record.get('operator') or '-')}")
 
@@ -146,6 +149,8 @@ class PersonScreen(BaseScreen):
             self.show_supporters(data)
         elif tab == "history":
             self.show_history()
+        elif tab == "followups":
+            show_person_followups(self.query_one("#person-followups", PagedTable), self.eng, self.record_id, self.app.today)
         elif tab == "visits":
             table = self.query_one("#person-visits", PagedTable)
             table.clear()
@@ -186,7 +191,7 @@ class PersonScreen(BaseScreen):
         cols = [column(f.id, f.label, 12 if f.type != "cn-resident-id" else 18) for f in group.fields]
         rows = [{"id": str(i), **{f.id: roles.display(self.form, f.id, r.get(f.id)) for f in group.fields}}
                 for i, r in enumerate(data.get(group.id) or [])]
-        table.show_rows(cols, rows)
+        table.show_rows(*with_last_contacts(self.eng, self.record_id, cols, rows))
 
     def show_visits(self, visits: list[dict], record_id: str) -> None:
         """Newest first. Read through `engine.related` (the person's village file): a query
@@ -262,6 +267,8 @@ class PersonScreen(BaseScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "person-visits":
             self.app.open_form(roles.VISIT_FORM, event.row_key.value)
+        elif event.data_table.id == "person-followups":
+            open_followup(self.app, event.row_key.value)
 
     def _save_status(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
         data = {k: v for k, v in self.record["data"].items() if k not in drop}
