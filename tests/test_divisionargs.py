@@ -49,10 +49,21 @@ def test_unknown_town_is_refused_with_close_matches(tmp_path, capsys):
 
 
 def test_village_by_short_name_needs_its_town_when_several_share_it(tmp_path, capsys):
+    from collections import Counter
+
+    from core.engine import Engine
+    from tui.roles import short_village
+
     folder = ledger(tmp_path)
-    code, _, err = run(capsys, "--data", folder, "visits", "due", "--village", "崔庄村")
-    assert code == 1 and "有几个村（居）委会叫“崔庄村”" in err
-    code, _, err = run(capsys, "--data", folder, "visits", "due", "--town", "太平镇", "--village", "崔庄村")
+    with Engine.open(folder) as eng:
+        divisions = eng.divisions
+        shorts = Counter(short_village(divisions, v.code) for v in divisions.all_villages())
+        shared = next(name for name, n in shorts.items() if n > 1)
+        town = next(divisions.name(v.parent) for v in divisions.all_villages()
+                    if short_village(divisions, v.code) == shared)
+    code, _, err = run(capsys, "--data", folder, "visits", "due", "--village", shared)
+    assert code == 1 and f"有几个村（居）委会叫“{shared}”" in err
+    code, _, err = run(capsys, "--data", folder, "visits", "due", "--town", town, "--village", shared)
     assert code == 0, err
 
 

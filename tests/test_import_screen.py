@@ -50,7 +50,7 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
         assert "待补全 5 人" in screen_text(app)
         await pilot.press("r")
         await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
-        app.screen.query_one("#f-list").value = "incomplete"
+        app.screen.query_one("#f-list").value = "incomplete"        # the 名单 box: 待补全
         await pilot.pause()
         text = screen_text(app)
         assert "共 5 人" in text and "缺项" in text and "王秀英" in text and "项：填表人、民族" in text

@@ -115,8 +115,7 @@ async def test_roster_first_eight_columns_fit_80_and_villages_drop_the_town(tmp_
         village = str(table.get_row_at(0)[first.index("village")])
         town = divisions.name(row["town"])
         assert village and not village.startswith(town)
-        # Official names (北村) are shown whole; a name written with its town in front loses it.
-        assert divisions.name(row["village"]) in (village, town + village)
+        assert divisions.name(row["village"]) in (village, town + village)   # the town dropped if it led
 
 
 @drive

@@ -45,7 +45,7 @@ async def test_home_shows_the_followup_due_on_its_date_and_overdue_the_day_after
         text = screen_text(app)
         assert "已逾期 3 件  即将到期 0 件" in text
         assert f"逾期1天  赵桂兰  上报街镇  时限 {due.isoformat()}" in text
-        assert "应探访与已逾期" in text                      # next to the visits due, on one screen
+        assert "7 天内应探访" in text                       # next to the visits due, on one screen
 
 
 @drive

@@ -20,7 +20,6 @@ VISIT_FORM = "visit"
 
 STATUS = "status"            # 档案状态 在册/退出 (list `record_status`)
 ACTIVE, EXITED = "在册", "退出"
-INCOMPLETE = "待补全"         # imported with answers missing (the form's `incomplete:`)
 EXIT_REASON = "exit_reason"
 EXIT_DATE = "exit_date"
 RISK = "risk_level"

@@ -430,7 +430,7 @@ class FormEntryScreen(BaseScreen):
 
 
 def person_label(engine: Any, field: Any, record_id: str) -> str:
-    """`张桂兰（档案 120116157201-0001）` for a reference or a duplicate notice."""
+    """`张桂兰（120116157201-0001）`, name and file number, for a reference or a duplicate notice."""
     target = field.options.get("form", roles.PERSON_FORM) if field.type == "record-ref" else roles.PERSON_FORM
     form = roles.form_or_none(engine, target)
     rec = engine.get(record_id, target)
@@ -438,5 +438,5 @@ def person_label(engine: Any, field: Any, record_id: str) -> str:
         return "（档案不存在）"
     title = rec["data"].get(form.title_field or "name") or ""
     unique = next((f.id for f in form.top_fields() if f.unique and f.type == "text"), None)
-    extra = f"（档案 {rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
+    extra = f"（{rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
     return f"{title}{extra}"

@@ -47,7 +47,9 @@ class QuickVisitScreen(ModalScreen[str | None]):
         if level is None:       # not from a due row: the first level of the list (村委会, the village's)
             levels = self.form.choices_for(self.form.field(roles.VISIT_LEVEL)) if self.form.field(roles.VISIT_LEVEL) else []
             level = levels[0][0] if levels else None
-        self.data = roles.visit_context(eng, person_id, self.app.today, self.app.operator, level)
+        context = roles.visit_context(eng, person_id, self.app.today, self.app.operator, level)
+        start = eng.new_record(roles.VISIT_FORM, **context)          # the form's defaults too
+        self.data = {k: v for k, v in start.items() if self.form.field(k) is None or not self.form.field(k).computed}
         self.data.update(roles.routine_values(self.form))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:

@@ -31,9 +31,19 @@ LISTS = (
     ("roster", "认定留守老人", "花名册名单：在册且认定为留守老年人（与导出的花名册相同）",
      {roles.STATUS: roles.ACTIVE, roles.ELIGIBLE: roles.ELIGIBLE_YES}),
     ("exited", "已退出", "已退出台账的人员", {roles.STATUS: roles.EXITED}),
-    ("incomplete", "待补全", "导入时缺少必填项、待补全的人员（补全后改为在册）", {roles.STATUS: roles.INCOMPLETE}),
     ("all", "全部人员", "全部人员（在册和已退出）", {}),
 )
+
+
+def lists_for(form) -> tuple:
+    """LISTS, and 待补全 (imported with answers missing) when the form has that status."""
+    later = (form.incomplete or {}).get("value")
+    if not later:
+        return LISTS
+    return LISTS + (("incomplete", later, f"{later}：导入时缺项、尚未计入汇总的人员（补全后转为在册）",
+                     {roles.STATUS: later}),)
+
+
 # Headers that would be cut mid-word at those widths.
 SHORT_LABELS = {roles.RISK: "风险", roles.STATUS: "状态", "id_number": "身份证号", "phone": "电话"}
 
@@ -83,6 +93,7 @@ class RosterScreen(BaseScreen):
         self.form = self.app.engine.form(roles.PERSON_FORM)
         self.town_field, self.village_field = roles.division_fields(self.form)
         self.status = roles.status_field(self.form)
+        self.lists = lists_for(self.form)
         self.page_start = 0
         self.sort: str | None = None
         self.desc = False
@@ -101,15 +112,18 @@ class RosterScreen(BaseScreen):
                 continue
             width = WIDTHS.get(f.type)
             if width is None and f.choices is not None:
-                # 待补全 shows as 待补 here: a wider status column would push 电话 off 80 columns,
-                # and the 待补全 filter names it in full (with a 缺项 column)
-                later = (self.form.incomplete or {}).get("value")
-                width = max(cell_len(lab) for lab in [f.label[:2], *(lab for v, lab in self.form.choices_for(f)
-                                                                      if v != later)])
+                labels = [self.short_choice(fid, lab) for _, lab in self.form.choices_for(f)]
+                width = max(cell_len(lab) for lab in [f.label[:2], *labels])
             elif width is None:
                 width = 17 if f.unique else TEXT_WIDTH
             cols.append((fid, header(fid, f.label, min(width, 20)), min(width, 20)))
         return cols
+
+    def short_choice(self, fid: str, label: str) -> str:
+        """A choice shown under a header that already says its kind: 高风险 under 风险 reads 高.
+        Saves the two cells 待补全 (a longer status) took from the 80 columns."""
+        head = SHORT_LABELS.get(fid)
+        return label[:-len(head)] if head and label.endswith(head) and label != head else label
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -121,7 +135,7 @@ class RosterScreen(BaseScreen):
             yield Select([], prompt="全部村", id="f-village", compact=True)
             yield Select([(lab, v) for v, lab in self.form.choices_for(roles.RISK)], prompt="全部风险",
                          id="f-risk", compact=True)
-            yield Select([(short, key) for key, short, _, _ in LISTS], id="f-list", value="active",
+            yield Select([(short, key) for key, short, _, _ in self.lists], id="f-list", value="active",
                          allow_blank=False, compact=True)
             yield TickBox("仅逾期", id="f-overdue", compact=True)
         yield PagedTable(id="roster-table", cursor_type="row", zebra_stripes=True, paged=True)
@@ -152,7 +166,7 @@ class RosterScreen(BaseScreen):
     def listed(self) -> tuple:
         """The LISTS entry chosen in the 名单 box."""
         key = self.query_one("#f-list", Select).value
-        return next((entry for entry in LISTS if entry[0] == key), LISTS[0])
+        return next((entry for entry in self.lists if entry[0] == key), self.lists[0])
 
     def refresh_page(self) -> None:
         """Ask the engine for the current page, unless it would be the page already shown.
@@ -208,7 +222,7 @@ class RosterScreen(BaseScreen):
                         short = villages[value] = roles.short_village(divisions, value)
                     cells[fid] = short
                 else:
-                    cells[fid] = roles.masked(form, fid, value, divisions)
+                    cells[fid] = self.short_choice(fid, roles.masked(form, fid, value, divisions))
             out.append(cells)
         return out
 
