@@ -909,6 +909,8 @@ UI_NAMES = {
     "plain": "core.records.wording",
     "pinyin_initials": "core.records.recordindex",  # the search key of a name
     "children_of": "core.followups.tracking",
+    "LEVEL_SETTING": "core.followups.tracking",     # the ledger setting naming the operator's level
+    "ROLE_LEVELS": "core.followups.tracking",
     "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping
     "parse_fixed": "core.transfer.importmap",
 }

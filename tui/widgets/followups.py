@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from textual.widgets import Static
 
-from core.followups.tracking import LEVEL_SETTING, ROLE_LEVELS  # noqa: F401 - the setting screens change
+from core.engine import LEVEL_SETTING, ROLE_LEVELS  # noqa: F401 - the setting screens change
 
 from ..roles import short_village
 
