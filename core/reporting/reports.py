@@ -320,7 +320,8 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
     used = _fields_used(eng, [], [base] if base else []) | {
         n for c in in_base + in_all for n in names_in(eng.evaluator, c["count"])}
     count_all, count_base = tally.counter(eng.evaluator, in_all), tally.counter(eng.evaluator, in_base)
-    for data in _people(eng, form_id, used | {"town", "village"}, parts):
+    stored = {n for n in used | {"town", "village"} if eng.form(form_id).field(n) is not None}
+    for data in _people(eng, form_id, stored, parts):
         if town and data.get("town") != town:
             continue
         unit = tally.unit(_unit_of(data, by_village) or "")
@@ -348,6 +349,8 @@ def _people(eng, form_id: str, used: frozenset[str] | set[str], parts: list[str]
             yield row
         else:
             stale.add(part)
+    if not stale:
+        return
     for rec in eng.iter_records(form_id, sorted(stale)):
         row = rows.get(rec["id"])
         if row is None or not carries(row, used):
