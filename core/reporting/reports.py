@@ -401,7 +401,7 @@ def _count_visits_from_rollup(eng, spec: dict, tally: Tally, scope: dict, by_vil
     visit_form = spec.get("visit_form", "visit")
     form = eng.form(visit_form)
     rspec = rollup.spec_of(form) if form is not None else None
-    if not rollup.covers(rspec, date_f, set(needed)):
+    if not rollup.covers(rspec, date_f, set(needed) - {date_f}):
         return False
     counts = rollup.quarter_counts(eng.rollup_rows(visit_form).values(), quarter_of(scope["q_start"]))
     if counts is None:
