@@ -35,16 +35,16 @@ def test_second_save_of_the_same_person_is_refused_with_who_and_when(desks):
     url_a, url_b, pid = desks
     with Engine.open(url_a) as a, Engine.open(url_b) as b:
         opened_a, opened_b = a.get(pid), b.get(pid)          # both open the person's form
-        a.save("registration", {**opened_a["data"], "address": "甲改的地址"}, pid, base=opened_a["updated"])
+        a.save("registration", {**opened_a["data"], "address": "甲改的地址"}, pid, base=opened_a)
         with pytest.raises(EditConflict) as refused:
-            b.save("registration", {**opened_b["data"], "address": "乙改的地址"}, pid, base=opened_b["updated"])
+            b.save("registration", {**opened_b["data"], "address": "乙改的地址"}, pid, base=opened_b)
         assert "甲经办" in str(refused.value) and "修改，您的修改未保存" in str(refused.value)
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", str(refused.value))
         assert b.get(pid)["data"]["address"] == "甲改的地址"       # nothing lost, nothing overwritten
         assert [h["operator"] for h in b.history(pid)] == ["管理员", "甲经办"]
         # after reopening, the second clerk's edit goes through
         fresh = b.get(pid)
-        b.save("registration", {**fresh["data"], "address": "乙改的地址"}, pid, base=fresh["updated"])
+        b.save("registration", {**fresh["data"], "address": "乙改的地址"}, pid, base=fresh)
         assert a.get(pid)["data"]["address"] == "乙改的地址"
 
 
@@ -78,7 +78,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             await pilot.pause()
             app.open_person(pid)
             await pilot.pause()
-            await pilot.press("f2")                  # 修改
+            await pilot.press("f2")                                # 修改
             await pilot.pause(0.3)
             assert screen_names(app)[-1] == "FormEntryScreen"
             address = app.screen.view.rows["address"].editor
@@ -87,7 +87,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             await type_text(pilot, "乙在表单里输入的地址")
             with Engine.open(url_a) as a:                         # meanwhile, on the other desk
                 rec = a.get(pid)
-                a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec["updated"])
+                a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec)
             await pilot.press("ctrl+s")
             await pilot.pause(0.5)
             assert screen_names(app)[-1] == "FormEntryScreen"    # still on the form
@@ -97,5 +97,29 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             assert "现居住地址* 乙在表单里输入的地址" in screen_text(app)
             assert b.load_draft("registration", pid)["address"] == "乙在表单里输入的地址"
             assert b.get(pid)["data"]["address"] == "甲改的地址"
+    finally:
+        b.close()
+
+
+@drive
+async def test_counts_on_the_home_screen_follow_what_other_desks_save(desks, monkeypatch):
+    from tui.app import CarebookApp
+    from tui_support import until
+
+    url_a, url_b, pid = desks
+    monkeypatch.setattr(CarebookApp, "SERVER_POLL_SECONDS", 0.5)
+    b = Engine.open(url_b)
+    b.settings.set("ledger_created", "2026-11-30")
+    app = CarebookApp(b)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "在册 1 人" in screen_text(app))
+            assert "在册 1 人" in screen_text(app)
+            with Engine.open(url_a) as a:                       # another desk registers two people
+                for name in ("李桂芝", "刘淑珍"):
+                    a.save("registration", person(town=TOWN, village=VILLAGE, file_no=None, name=name))
+            await until(pilot, lambda: "在册 3 人" in screen_text(app))
+            assert "在册 3 人" in screen_text(app)
+            assert b.count("registration") == 3 and len(b.query("registration", text="李桂芝").rows) == 1
     finally:
         b.close()
