@@ -492,6 +492,7 @@ class Engine:
 
     def query(self, form_id: str, *, text: str | None = None, filters: dict | None = None,
               sort: str | None = None, desc: bool = False, offset: int = 0, limit: int = 50) -> Page:
+        self.forms.require(form_id)      # an unknown form is an error, not an empty list
         return self.index(form_id).query(text=text, filters=filters, sort=sort, desc=desc,
                                          offset=offset, limit=limit)
 

@@ -133,3 +133,11 @@ def test_core_command_line_never_opens_the_ui_itself(tmp_path):
 def test_wrong_arguments_are_told_in_chinese():
     res = run("records", "add")
     assert res.returncode == 2 and "缺少参数" in res.stderr and "error" not in res.stderr
+
+
+def test_listing_an_unknown_form_is_refused_not_an_empty_list(tmp_path, capsys):
+    from core.cli import main
+
+    assert main(["--data", str(tmp_path / "data"), "records", "list", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "表单 “nosuch” 不存在" in err
