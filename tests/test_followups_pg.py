@@ -43,8 +43,8 @@ def _account(owner: str, name: str, role: str, scope: str, password: str, capsys
 
 def test_a_town_clerk_sees_and_closes_only_its_villages_referrals(ledger, capsys):
     server, db, owner, ids = ledger
-    town_login = _account(owner, "王镇干", "town", TOWN, "pw-town", capsys)
-    village_login = _account(owner, "李村官", "village", VILLAGE2, "pw-village", capsys)
+    town_login = _account(owner, "钱镇干", "town", TOWN, "pw-town", capsys)
+    village_login = _account(owner, "赵村官", "village", VILLAGE2, "pw-village", capsys)
     with Engine.open(owner) as eng:
         assert {i.village for i in eng.followups(kinds=TOWN_KINDS)} == {VILLAGE, VILLAGE2}
         assert eng.followup_level() == ""                        # the owner: every level
@@ -53,11 +53,11 @@ def test_a_town_clerk_sees_and_closes_only_its_villages_referrals(ledger, capsys
         mine = eng.followups(kinds=TOWN_KINDS, level=eng.followup_level())
         assert [(i.kind, i.village) for i in mine] == [("上报街镇", VILLAGE)]
         closed = eng.followup_close(mine[0].id, "镇社会事务办已安排护理")
-        assert closed["data"]["closed_by"] == "王镇干"
+        assert closed["data"]["closed_by"] == "钱镇干"
     with Engine.open(server.url(db, village_login, "pw-village")) as eng:
         assert eng.followup_level() == "村委会"
         assert [(i.kind, i.village) for i in eng.followups()] == [("上报街镇", VILLAGE2)]
         saved = _visit(eng, ids[VILLAGE2], dt.date.today(), problems=["生活"], problems_detail="做饭困难")
         assert [r["data"]["kind"] for r in saved.followups] == ["通知子女督促照顾"]
         assert eng.followups(level=eng.followup_level())[0].kind == "通知子女督促照顾"
-        assert eng.history(saved.followups[0]["id"])[-1]["operator"] == "李村官"
+        assert eng.history(saved.followups[0]["id"])[-1]["operator"] == "赵村官"

@@ -111,3 +111,14 @@ def test_users_add_refuses_bad_input_in_chinese(ledger, capsys):
     assert "只有台账所有者" in capsys.readouterr().err
     assert main(["users", "list", "--data", owner]) == 0
     assert "qianqi\t钱七\t村级经办人\t" + VILLAGE in capsys.readouterr().out
+
+
+def test_a_login_that_is_not_an_operator_of_this_ledger_is_refused(ledger):
+    """A login of the same cluster (another ledger's clerk, say) is never taken for the owner."""
+    server, db, owner, ids = ledger
+    done = server.psql(db, "CREATE ROLE stranger_clerk LOGIN PASSWORD 'pw-stranger'; "
+                           "GRANT USAGE ON SCHEMA carebook TO stranger_clerk; "
+                           "GRANT SELECT ON ALL TABLES IN SCHEMA carebook TO stranger_clerk")
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(StorageError, match="不是这本台账的操作员"):
+        Engine.open(server.url(db, "stranger_clerk", "pw-stranger"))

@@ -118,6 +118,14 @@ class PgStore:
                 conn.execute(pgschema.DDL)
         found = conn.execute(f"SELECT display, role, scope FROM {pgschema.SCHEMA}.operators WHERE login = current_user"
                              ).fetchone()
+        if found is None:
+            # Only the ledger's owner (who created its schema) or a superuser may work without an
+            # operator entry; any other login of the cluster is refused, never taken for the owner.
+            ok = conn.execute("SELECT n.nspowner = r.oid OR r.rolsuper FROM pg_namespace n, pg_roles r "
+                              "WHERE n.nspname = %s AND r.rolname = current_user", (pgschema.SCHEMA,)).fetchone()
+            if not ok or not ok[0]:
+                raise StorageError(f"账号 {self.login} 不是这本台账的操作员；请台账管理员用 carebook users add 添加"
+                                   " (not an operator of this ledger)")
         self.operator_name, self.role, self.scope = found if found else (self.login, "owner", "")
 
     def _connection(self) -> Any:
