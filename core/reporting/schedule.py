@@ -79,7 +79,7 @@ def rows_with(eng, form_id: str, fields: Iterable[str], where=None) -> dict[str,
     fields = list(fields)
     form = eng.form(form_id)
     if eng.index_loaded(form_id):        # the UI's roster and counts hold them already
-        return held_rows(eng, form_id, fields, where)
+        return _held_rows(eng, form_id, fields, where)
     if set(fields) <= set(form.list_fields):
         return eng.scan_rows(form_id, fields, where)
     out = {}
@@ -91,7 +91,7 @@ def rows_with(eng, form_id: str, fields: Iterable[str], where=None) -> dict[str,
     return out
 
 
-def held_rows(eng, form_id: str, fields: list[str], where) -> dict[str, dict]:
+def _held_rows(eng, form_id: str, fields: list[str], where) -> dict[str, dict]:
     """`rows_with` from the list rows in memory: rows that carry `fields` as they are (callers
     only read them), the others — saved before a field was declared — from their records."""
     from core.reporting.rowfields import carries
@@ -104,8 +104,6 @@ def held_rows(eng, form_id: str, fields: list[str], where) -> dict[str, dict]:
             stale.add(row.get("_p"))
         elif where is None or where(row):
             out[rid] = row
-    if not stale:
-        return out
     for rec in eng.iter_records(form_id, sorted(p for p in stale if p)):
         if rec["id"] in rows and not carries(rows[rec["id"]], fields):
             row = {f: rec["data"].get(f) for f in fields}
