@@ -15,7 +15,6 @@ from typing import Any, Iterable
 
 from core.formlang.expressions import CONTEXT_NAMES
 
-SCHEDULE_KEYS = ("person_field", "date_field", "level_field", "risk_field", "status_field", "start_field")
 REPORT_NAMES = frozenset({"q_start", "q_end", "report_date", "as_of", "row_number"})
 
 
