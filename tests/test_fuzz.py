@@ -7,11 +7,13 @@ CLI shows as 程序内部错误), never a hang, never gigabytes. Expressions the
 through are run in a separate process with a time and memory limit, so a bomb fails the test
 instead of taking the test run with it.
 
-CI runs `CAREBOOK_FUZZ_EXAMPLES` examples per test (default 200). The long run of the issue:
+CI runs `CAREBOOK_FUZZ_EXAMPLES` examples per test (default 200). The long run of the issue,
+one test at a time (`-k records`, `-k expressions`, `-k form_files`, `-k spreadsheets`):
 
-    CAREBOOK_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest -p no:cacheprovider tests/test_fuzz.py -q
+    CAREBOOK_FUZZ_EXAMPLES=10000 nice -n 10 .venv/bin/python -m pytest -p no:cacheprovider tests/test_fuzz.py -q -s -k records
 
-Each test prints how many examples ran and how many inputs were refused or accepted.
+Each test prints how many examples ran and how many inputs were refused or accepted (with `-s`;
+a long run also prints a progress line every 500 examples). Results: docs/privacy.md.
 """
 from __future__ import annotations
 
