@@ -1,0 +1,302 @@
+"""Form expressions (summary `count:`, roster `where:`) translated to PostgreSQL, for the SQL
+reports of a server ledger (`core.reporting.sqlreports`).
+
+Why translate instead of fetching rows: the district's summary over 50,000 people and 300,000
+visits is one GROUP BY on the server instead of every list row crossing the network and being
+evaluated in Python. The columns stay declared in the form files: whatever an admin writes in
+`forms/summary.yaml` is translated when the report runs, so a new column needs no SQL edit.
+
+The translation keeps the Python evaluator's answers, including its failures:
+
+- SQL NULL stands for "this sub-expression failed" (``None < 70`` raises in Python); NULL
+  flows through AND / OR / NOT exactly as an exception flows through Python's short-circuit
+  operators, and the caller counts a column only where the result is TRUE (and reports the
+  rows where it is NULL, as the Python tally reports its failures);
+- ``==`` / ``!=`` / ``in`` never fail in Python (``None == '男'`` is False), so they use
+  ``IS [NOT] DISTINCT FROM`` and COALESCE; values of different kinds are never equal;
+- text compares by code point (``COLLATE "C"``), as Python's ``<`` does;
+- a date field is a date only when it is an exact ISO date (as `to_python` reads it).
+
+What cannot be translated (a function other than `age_on` / `empty`, subscripts, list
+comprehensions, arithmetic, a boolean field) raises `Untranslatable` naming why; the caller then
+falls back to the Python evaluator for that column, explicitly, and says so.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TEXT, NUM, DATE, BOOL, NULL, LIST = "text", "num", "date", "bool", "null", "list"
+ISO = r"'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'"
+
+
+class Untranslatable(Exception):
+    """This expression has no SQL translation here; the message says which part (for the log)."""
+
+
+@dataclass(frozen=True)
+class Sql:
+    text: str
+    kind: str
+    raw: str | None = None          # a field's stored JSON value (for `empty`, `in` on lists)
+
+
+def literal(value: Any) -> Sql:
+    """A Python constant as a SQL literal (strings quoted, standard_conforming_strings)."""
+    if value is None:
+        return Sql("NULL", NULL)
+    if isinstance(value, bool):
+        return Sql("TRUE" if value else "FALSE", BOOL)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and value != value:
+            raise Untranslatable("NaN")
+        return Sql(f"({value!r}::numeric)", NUM)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return Sql(f"DATE '{value.isoformat()}'", DATE)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Untranslatable("text with NUL")
+        return Sql("'" + value.replace("'", "''") + "'", TEXT)
+    raise Untranslatable(f"constant of type {type(value).__name__}")
+
+
+def iso_date(text: str, lenient: bool = False) -> str:
+    """SQL: the date a text holds, or NULL (never an error, as `fromisoformat` fails softly).
+    `lenient`: the first ten characters after trimming (`core.dates.to_date`)."""
+    t = f"left(btrim({text}), 10)" if lenient else text
+    return (f"(CASE WHEN {t} ~ {ISO} AND substr({t}, 1, 4) <> '0000' AND substr({t}, 9, 2)::int <= "
+            f"extract(day from (substr({t}, 1, 8) || '01')::date + interval '1 month - 1 day') "
+            f"THEN {t}::date END)")
+
+
+def json_value(key: str, row: str = "r") -> str:
+    """The field's stored JSON value: from the list row when it carries the field, else from
+    the record (rows saved before a report declared the field; `core.reporting.rowfields`)."""
+    k = literal(key).text
+    return f"(CASE WHEN {row}.row ? {k} THEN {row}.row -> {k} ELSE {row}.doc -> 'data' -> {k} END)"
+
+
+def kind_of(field_obj: Any, registry: Any) -> str:
+    """How a form field is compared in SQL: a date, or by its type's JSON schema when
+    expressions see the stored value as it is (a type converting it some other way: "other")."""
+    ft = registry.field_types.get(field_obj.type) if registry is not None else None
+    if ft is None:
+        return "other"
+    if field_obj.type == "date" or getattr(ft, "format", None) == "date":
+        return DATE
+    if getattr(ft, "python", None) is not None or (
+            hasattr(ft, "to_python") and not hasattr(ft, "python")):     # a plugin's own conversion
+        return "other"
+    schema = ft.json_schema(field_obj)
+    return {"string": TEXT, "integer": NUM, "number": NUM, "boolean": BOOL, "array": LIST}.get(
+        schema.get("type"), "other")
+
+
+@dataclass
+class Fields:
+    """The fields of one form that expressions read, each extracted once per row (the columns
+    of a MATERIALIZED CTE: PostgreSQL would otherwise repeat a JSON lookup per column)."""
+
+    form: Any
+    registry: Any
+    used: dict[str, str] = field(default_factory=dict)     # field id -> kind
+
+    def ref(self, name: str) -> Sql:
+        f = self.form.field(name)
+        if f is None or name not in {t.id for t in self.form.top_fields()}:
+            raise Untranslatable(f"name {name!r} is not a top-level field")
+        if not IDENT.match(name):
+            raise Untranslatable(f"field id {name!r}")
+        kind = kind_of(f, self.registry)
+        if kind not in (TEXT, NUM, DATE, LIST):
+            raise Untranslatable(f"field {name} of type {f.type}")
+        self.used[name] = kind
+        col = f'p."d_{name}"' if kind == DATE else f'p."v_{name}"'
+        return Sql(col, kind, raw=f'p."j_{name}"')
+
+    def select_list(self, row: str = "r") -> list[str]:
+        """`expr AS "v_x"` items for the CTE: `j_` the JSON value, `v_` the typed value,
+        `d_` (date fields) the date."""
+        out = []
+        for name, kind in self.used.items():
+            j = json_value(name, row)
+            text = f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' END)"
+            out.append(f'{j} AS "j_{name}"')
+            if kind == NUM:
+                out.append(f"(CASE jsonb_typeof({j}) WHEN 'number' THEN ({j} #>> '{{}}')::numeric END) AS \"v_{name}\"")
+            elif kind == LIST:
+                out.append(f'{j} AS "v_{name}"')
+            else:
+                out.append(f'{text} AS "v_{name}"')
+            if kind == DATE:
+                out.append(f'{iso_date(text)} AS "d_{name}"')
+        return out
+
+
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+class Translator:
+    """One form's expressions → SQL over the CTE `p` that `Fields` builds."""
+
+    def __init__(self, evaluator: Any, fields: Fields, consts: dict[str, Any]):
+        self.evaluator = evaluator
+        self.fields = fields
+        self.consts = consts          # context names: q_start, report_date, settings, today ...
+
+    def condition(self, expr: str) -> str:
+        """SQL boolean that is TRUE where Python's ``bool(expr)`` is True, FALSE where it is
+        False and NULL where evaluating it raises."""
+        node = self.evaluator.parse(expr)
+        return self.truth(self.node(node.body if isinstance(node, ast.Expression) else _body(node)))
+
+    # -------------------------------------------------------------- nodes
+    def node(self, n: ast.AST) -> Sql:
+        method = getattr(self, f"n_{type(n).__name__}", None)
+        if method is None:
+            raise Untranslatable(f"{type(n).__name__} ({ast.unparse(n)[:60]})")
+        return method(n)
+
+    def n_Constant(self, n: ast.Constant) -> Sql:
+        return literal(n.value)
+
+    def n_Name(self, n: ast.Name) -> Sql:
+        if n.id in self.consts:
+            return literal(self.consts[n.id])
+        return self.fields.ref(n.id)
+
+    def n_Attribute(self, n: ast.Attribute) -> Sql:
+        if isinstance(n.value, ast.Name) and n.value.id == "settings" and "settings" in self.consts:
+            if not hasattr(self.consts["settings"], n.attr):
+                raise Untranslatable(f"settings.{n.attr} is not set")
+            return literal(getattr(self.consts["settings"], n.attr))
+        raise Untranslatable(f"attribute {ast.unparse(n)}")
+
+    def n_UnaryOp(self, n: ast.UnaryOp) -> Sql:
+        inner = self.node(n.operand)
+        if isinstance(n.op, ast.Not):
+            return Sql(f"(NOT {self.truth(inner)})", BOOL)
+        if isinstance(n.op, ast.USub) and inner.kind == NUM:
+            return Sql(f"(-{inner.text})", NUM)
+        raise Untranslatable(f"unary {ast.unparse(n)}")
+
+    def n_BoolOp(self, n: ast.BoolOp) -> Sql:
+        # Only meaningful where the result is used as a truth value (`bool(count)`, `where`):
+        # Python's `a or b` returns an operand, which `compare` refuses to take (kind "cond").
+        op = " AND " if isinstance(n.op, ast.And) else " OR "
+        return Sql("(" + op.join(self.truth(self.node(v)) for v in n.values) + ")", "cond")
+
+    def n_Compare(self, n: ast.Compare) -> Sql:
+        parts, left = [], self.node(n.left)
+        for op, right_node in zip(n.ops, n.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                parts.append(self.membership(left, right_node, isinstance(op, ast.NotIn)))
+                left = None
+                continue
+            right = self.node(right_node)
+            parts.append(self.compare(left, op, right))
+            left = right
+        return Sql("(" + " AND ".join(parts) + ")", BOOL)
+
+    def n_Call(self, n: ast.Call) -> Sql:
+        name = n.func.id if isinstance(n.func, ast.Name) else None
+        if n.keywords:
+            raise Untranslatable(f"keyword arguments in {ast.unparse(n)[:60]}")
+        if name == "empty" and len(n.args) == 1:
+            return self.empty(self.node(n.args[0]))
+        if name == "age_on" and len(n.args) in (1, 2):
+            birth = self.as_date(self.node(n.args[0]))
+            on = self.as_date(self.node(n.args[1])) if len(n.args) == 2 else literal(self.consts["today"]).text
+            return Sql(f"(CASE WHEN {on} >= {birth} THEN (extract(year from {on}) - extract(year from {birth}) - "
+                       f"CASE WHEN (extract(month from {on}), extract(day from {on})) < "
+                       f"(extract(month from {birth}), extract(day from {birth})) THEN 1 ELSE 0 END)::numeric END)",
+                       NUM)
+        raise Untranslatable(f"function {name or ast.unparse(n.func)}")
+
+    # -------------------------------------------------------------- helpers
+    def truth(self, s: Sql) -> str:
+        """Python's truth value of `s` (NULL where computing `s` raised)."""
+        if s.kind in (BOOL, "cond"):
+            return s.text
+        if s.kind == TEXT:
+            return f"COALESCE({s.text} <> '', FALSE)"
+        if s.kind == NUM:
+            return f"COALESCE({s.text} <> 0, FALSE)"
+        if s.kind == DATE:
+            return f"({s.text} IS NOT NULL)" if s.raw is None else f"({s.raw} IS NOT NULL AND {s.raw} <> 'null'::jsonb)"
+        if s.kind == LIST:
+            return (f"(jsonb_typeof({s.text}) IN ('array', 'object') AND {s.text} NOT IN ('[]'::jsonb, '{{}}'::jsonb)"
+                    f" OR jsonb_typeof({s.text}) NOT IN ('array', 'object', 'null'))")
+        if s.kind == NULL:
+            return "FALSE"
+        raise Untranslatable(f"truth of {s.kind}")
+
+    def compare(self, a: Sql, op: ast.cmpop, b: Sql) -> str:
+        if "cond" in (a.kind, b.kind) or LIST in (a.kind, b.kind):
+            raise Untranslatable("comparison of and/or results or lists")
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            neg = isinstance(op, ast.NotEq)
+            if a.kind == b.kind or NULL in (a.kind, b.kind):
+                return f"({a.text} IS {'' if neg else 'NOT '}DISTINCT FROM {b.text})"
+            return "TRUE" if neg else "FALSE"            # values of different kinds are never equal
+        if isinstance(op, (ast.Is, ast.IsNot)) and NULL in (a.kind, b.kind):
+            other = b if a.kind == NULL else a
+            return f"({other.text} IS {'NOT ' if isinstance(op, ast.IsNot) else ''}NULL)"
+        sym = _CMP.get(type(op))
+        if sym is None:
+            raise Untranslatable(f"operator {type(op).__name__}")
+        if a.kind != b.kind or a.kind not in (TEXT, NUM, DATE):
+            return "NULL::boolean"                       # Python raises TypeError: the row fails
+        collate = ' COLLATE "C"' if a.kind == TEXT else ""
+        return f"({a.text}{collate} {sym} {b.text})"
+
+    def membership(self, item: Sql | None, container: ast.AST, negate: bool) -> str:
+        if item is None:
+            raise Untranslatable("chained `in`")
+        if isinstance(container, (ast.Tuple, ast.List, ast.Set)):
+            values = [self.node(e) for e in container.elts]
+            if any(v.kind not in (TEXT, NUM, DATE, NULL, BOOL) for v in values) or item.kind not in (TEXT, NUM, DATE):
+                raise Untranslatable("`in` over non-constants")
+            same = [v.text for v in values if v.kind == item.kind]
+            has_none = any(v.kind == NULL for v in values)
+            found = f"COALESCE({item.text} IN ({', '.join(same)}), FALSE)" if same else "FALSE"
+            if has_none:
+                found = f"({found} OR {item.text} IS NULL)"
+            return f"(NOT {found})" if negate else found
+        box = self.node(container)
+        if box.kind == LIST and item.kind == TEXT:
+            found = f"(CASE WHEN jsonb_typeof({box.text}) = 'array' THEN COALESCE({box.text} ? {item.text}, FALSE) END)"
+            return f"(NOT {found})" if negate else found
+        raise Untranslatable("`in` over a text or another expression")
+
+    def empty(self, s: Sql) -> Sql:
+        if s.raw is not None:              # a field: its stored value, as `empty` sees it
+            j = s.raw
+            return Sql(f"({j} IS NULL OR {j} IN ('null'::jsonb, '[]'::jsonb, '{{}}'::jsonb) OR "
+                       f"(jsonb_typeof({j}) = 'string' AND ({j} #>> '{{}}') ~ '^\\s*$'))", BOOL)
+        if s.kind in (NUM, DATE, BOOL):
+            return Sql(f"({s.text} IS NULL)", BOOL)
+        if s.kind == TEXT:
+            return Sql(f"({s.text} IS NULL OR {s.text} ~ '^\\s*$')", BOOL)
+        if s.kind == NULL:
+            return Sql("TRUE", BOOL)
+        raise Untranslatable(f"empty() of {s.kind}")
+
+    def as_date(self, s: Sql) -> str:
+        """An `age_on` argument as a date (`core.dates.to_date`: ISO text is read too)."""
+        if s.kind == DATE:
+            return s.text if s.raw is None else iso_date(f"({s.raw} #>> '{{}}')", lenient=True)
+        if s.kind == TEXT:
+            return iso_date(s.text, lenient=True)
+        if s.kind == NULL:
+            return "NULL::date"
+        raise Untranslatable(f"age_on() of {s.kind}")
+
+
+def _body(node: ast.AST) -> ast.AST:
+    """The expression node of what `Evaluator.parse` returns (an `ast.Expr` statement)."""
+    return node.value if isinstance(node, ast.Expr) else node
