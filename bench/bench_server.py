@@ -10,7 +10,8 @@ then times on both backends:
 - one save (an edited person and a new visit) — on the server with `--clerks` processes saving
   at once (each its own connection, people of different villages), on the folder with the one
   writer it allows; p50 and p95 over every save after each process's first;
-- the quarter's summary (a fresh engine, rows built);
+- the quarter's summary and the due list (a fresh engine; on the server both are SQL,
+  `core.reporting.sqlreports`);
 - a roster search keystroke (the list rows in memory, as in the UI).
 
 Every figure is printed with the load average and CPU model: the machine may be shared.
@@ -18,6 +19,7 @@ Every figure is printed with the load average and CPU model: the machine may be 
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing as mp
 import os
 import random
@@ -105,19 +107,49 @@ def saves(target: str, clerks: int, per_clerk: int) -> list[float]:
     return times
 
 
-def summary_and_search(target: str) -> tuple[float, float, float]:
+def reports(target: str) -> dict[str, float]:
+    """Seconds for the quarter's summary and the due list, both from a fresh engine (nothing
+    held), and ms per roster search keystroke with the list rows in memory (as in the UI)."""
+    from core.reporting import sqlreports
+
+    out: dict[str, float] = {}
     with Engine.open(target, readonly=True) as eng:
         t = time.perf_counter()
         rep = eng.report("summary")
         list(rep.rows)
-        summary = time.perf_counter() - t
+        out["summary"] = time.perf_counter() - t
+        out["summary fallbacks"] = len(sqlreports.last_fallbacks) if target.startswith("postgresql") else 0
+    with Engine.open(target, readonly=True) as eng:
+        t = time.perf_counter()
+        out["due"] = len(eng.visits_due())
+        out["due list"] = time.perf_counter() - t
         eng.query("registration", text="")                    # list rows loaded, as the roster has them
         keys = []
         for text in ("王", "王秀", "w", "wx", "1201", "张"):
             t = time.perf_counter()
             eng.query("registration", text=text, limit=20)
             keys.append((time.perf_counter() - t) * 1000)
-        return summary, statistics.median(keys), max(keys)
+        out["key median"], out["key max"] = statistics.median(keys), max(keys)
+    return out
+
+
+class Server:
+    """The benchmark's own PostgreSQL, stopped however the run ends: `finally`, `atexit`
+    (an exception, sys.exit) and SIGTERM / SIGHUP (turned into sys.exit). Only SIGKILL can
+    leave it running; its folder is then under the temp dir (carebook-pg-*)."""
+
+    def __init__(self) -> None:
+        import pg_support
+
+        self._support = pg_support
+        self.server = pg_support.start_server()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            self._support.remove_server(server)
+            say(f"PostgreSQL stopped ({server.root})")
 
 
 def main() -> None:
@@ -126,18 +158,20 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=5000, help="without --data: people in a new demo ledger")
     ap.add_argument("--clerks", type=int, default=10)
     ap.add_argument("--saves", type=int, default=10, help="people each clerk edits (plus a visit each)")
+    ap.add_argument("--runs", type=int, default=2, help="times every measurement is repeated")
     args = ap.parse_args()
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so the server is stopped below
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(143))     # so the server is stopped below
     sys.path.insert(0, str(ROOT / "tests"))
     import shutil
 
-    import pg_support
     from core.transfer import demo
     from core.transfer.ledgercopy import copy_ledger
 
     work = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
+    atexit.register(shutil.rmtree, work, True)
     os.environ.setdefault("CAREBOOK_DESK", str(work / "desks"))
     folder = work / "folder"
     if args.data:
@@ -147,9 +181,9 @@ def main() -> None:
         with Engine.open(folder, operator="演示数据") as eng:
             demo.generate(eng, persons=args.persons, seed=1)
         say(f"demo ledger of {args.persons} people: {time.perf_counter() - t:.0f} s  [{machine()}]")
-    server = pg_support.start_server()
+    pg = Server()
     try:
-        url = server.url(server.create_db())
+        url = pg.server.url(pg.server.create_db())
         t = time.perf_counter()
         checks = copy_ledger(folder, url)
         assert all(c.ok for c in checks)
@@ -157,18 +191,21 @@ def main() -> None:
             people = eng.count("registration")
             visits = eng.count("visit")
         say(f"ledger: {people} people, {visits} visits; copied to the server and verified in "
-              f"{time.perf_counter() - t:.1f} s  [{machine()}]")
-        for name, target, clerks in (("folder (1 writer)", str(folder), 1), (f"server ({args.clerks} clerks)", url, args.clerks)):
-            times = saves(target, clerks, args.saves)
-            say(f"{name:>20}: save p50 {pct(times, .5):6.1f} ms  p95 {pct(times, .95):6.1f} ms"
-                  f"  ({len(times)} saves)  [{machine()}]")
-        for name, target in (("folder", str(folder)), ("server", url)):
-            summary, key_med, key_max = summary_and_search(target)
-            say(f"{name:>20}: summary {summary:5.2f} s  search keystroke median {key_med:5.1f} ms"
-                  f" max {key_max:5.1f} ms  [{machine()}]")
+            f"{time.perf_counter() - t:.1f} s  [{machine()}]")
+        for run in range(1, args.runs + 1):
+            say(f"-- run {run} of {args.runs} (the machine is shared with other work: see the load)")
+            for name, target, clerks in (("folder (1 writer)", str(folder), 1),
+                                         (f"server ({args.clerks} clerks)", url, args.clerks)):
+                times = saves(target, clerks, args.saves)
+                say(f"{name:>20}: save p50 {pct(times, .5):6.1f} ms  p95 {pct(times, .95):6.1f} ms"
+                    f"  ({len(times)} saves)  [{machine()}]")
+            for name, target in (("folder", str(folder)), ("server", url)):
+                r = reports(target)
+                say(f"{name:>20}: summary {r['summary']:5.2f} s  due list {r['due list']:5.2f} s "
+                    f"({r['due']:.0f} due)  search keystroke median {r['key median']:5.1f} ms"
+                    f" max {r['key max']:5.1f} ms  [{machine()}]")
     finally:
-        pg_support.remove_server(server)
-        shutil.rmtree(work, ignore_errors=True)
+        pg.stop()
 
 
 if __name__ == "__main__":

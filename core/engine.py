@@ -262,6 +262,9 @@ class Engine:
         """The id of another record holding `value` in `field`, if any (duplicate ID numbers)."""
         if value in (None, ""):
             return None
+        if hasattr(self.store, "unique_holder"):        # a server: every village's records (issue 11)
+            from core.storage.pgunique import find_unique
+            return find_unique(self, form_id, field, value, exclude)
         return self.index(form_id).find(field, value, exclude=exclude)
 
     def get(self, record_id: str, form_id: str | None = None) -> dict | None:

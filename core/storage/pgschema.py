@@ -16,9 +16,11 @@ So every rule that protects records is a policy or a trigger here:
 """
 from __future__ import annotations
 
+from core.storage import pgunique
+
 SCHEMA = "carebook"
 STAFF = "carebook_staff"          # group role every operator login is a member of
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"          # 2: unique fields across the ledger (pgunique)
 
 ROLES = {
     # role: (read pattern, write pattern) from the scope code; None = may not write
@@ -181,5 +183,5 @@ GRANT SELECT, INSERT, UPDATE ON counters TO {STAFF};
 GRANT SELECT, INSERT ON forms TO {STAFF};
 GRANT USAGE ON SEQUENCE history_seq_seq, audit_seq_seq TO {STAFF};
 
-INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
-"""
+INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+""" + pgunique.DDL.format(schema=SCHEMA, staff=STAFF)

@@ -28,6 +28,7 @@ from core.problems import Problem
 from core.storage.contract import EditConflict
 from core.storage.errors import StorageError
 from core.storage import pgschema
+from core.storage.pgunique import DuplicateValue
 
 try:                                   # the [server] extra
     import psycopg
@@ -116,6 +117,10 @@ class PgStore:
                 raise StorageError(f"数据库 {describe(self.url)} 还不是 carebook 台账；请由管理员先用本账号建立")
             with conn.transaction():
                 conn.execute(pgschema.DDL)
+        elif not self.readonly:
+            self._upgrade(conn)
+        self.has_unique_holder = conn.execute("SELECT to_regproc(%s)", (f"{pgschema.SCHEMA}.unique_holder",)
+                                              ).fetchone()[0] is not None
         found = conn.execute(f"SELECT display, role, scope FROM {pgschema.SCHEMA}.operators WHERE login = current_user"
                              ).fetchone()
         if found is None:
@@ -127,6 +132,16 @@ class PgStore:
                 raise StorageError(f"账号 {self.login} 不是这本台账的操作员；请台账管理员用 carebook users add 添加"
                                    " (not an operator of this ledger)")
         self.operator_name, self.role, self.scope = found if found else (self.login, "owner", "")
+
+    def _upgrade(self, conn: Any) -> None:
+        """A ledger made by an older carebook gets this version's functions and policies when
+        its owner opens it (the DDL is idempotent; only the schema's owner may run it)."""
+        owner = conn.execute("SELECT n.nspowner = r.oid FROM pg_namespace n, pg_roles r "
+                             "WHERE n.nspname = %s AND r.rolname = current_user", (pgschema.SCHEMA,)).fetchone()
+        version = conn.execute(f"SELECT value FROM {pgschema.SCHEMA}.meta WHERE key = 'schema_version'").fetchone()
+        if owner and owner[0] and (version is None or version[0] != pgschema.SCHEMA_VERSION):
+            with conn.transaction():
+                conn.execute(pgschema.DDL)
 
     def _connection(self) -> Any:
         """The connection; after `IDLE_CHECK` seconds unused it is tried first and opened
@@ -176,6 +191,12 @@ class PgStore:
             # libpq's own words (socket paths, errno) are for the administrator, not the clerk
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
                                "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+        except pgerrors.UniqueViolation as exc:
+            name = getattr(exc.diag, "constraint_name", None) or ""
+            if not name.startswith("records_unique_"):
+                raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
+            raise DuplicateValue("这条记录的唯一字段（如公民身份号码）与台账中另一条记录相同（可能是另一个村刚刚登记的），"
+                                 "未保存。请核对后再保存 (unique)") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -401,6 +422,13 @@ class PgStore:
         """Rows of a read-only query over this login's scope (the SQL reports,
         `core.reporting.sqlreports`): the row security applies as to every other read."""
         return self._connection().execute(query, params).fetchall()
+
+    @_guarded
+    def unique_holder(self, table: str, field: str, value: Any, exclude: str | None) -> tuple[str, str] | None:
+        """(id, village) of a record anywhere in the ledger holding `value` in `field`, other
+        than `exclude` (`core.storage.pgunique`: seen past this login's scope, nothing more)."""
+        return self._connection().execute("SELECT rid, village FROM unique_holder(%s, %s, %s, %s)",
+                                          (table, field, str(value), exclude)).fetchone()
 
     @_guarded
     def tables(self) -> list[str]:
