@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from core.problems import Problem
 from core.storage.contract import EditConflict
 from core.storage.errors import StorageError
-from core.storage import pgschema
+from core.storage import pgbackup, pgschema
 from core.storage.pgunique import DuplicateValue
 
 try:                                   # the [server] extra
@@ -429,6 +429,22 @@ class PgStore:
         than `exclude` (`core.storage.pgunique`: seen past this login's scope, nothing more)."""
         return self._connection().execute("SELECT rid, village FROM unique_holder(%s, %s, %s, %s)",
                                           (table, field, str(value), exclude)).fetchone()
+
+    @_guarded
+    def backup_rows(self, table: str, why: str) -> str:
+        """Every record of `table` copied into a server-side table before a migration rewrites
+        them (`core.storage.pgbackup`); returns its name, ``carebook_backup.<name>``."""
+        self._check_writable()
+        name = self._connection().execute("SELECT backup_rows(%s, %s)", (table, why)).fetchone()[0]
+        return f"{pgbackup.BACKUP_SCHEMA}.{name}"
+
+    @_guarded
+    def restore_backup(self, name: str) -> int:
+        """The records of a `backup_rows` snapshot put back (the table's current rows replaced)."""
+        self._check_writable()
+        self._revs.clear()
+        name = name.split(".", 1)[1] if name.startswith(pgbackup.BACKUP_SCHEMA + ".") else name
+        return self._connection().execute("SELECT restore_backup(%s)", (name,)).fetchone()[0]
 
     @_guarded
     def tables(self) -> list[str]:

@@ -40,8 +40,7 @@ DECLARE idx text := left('records_unique_' || regexp_replace(t || '_' || f, '[^a
                     || '_' || left(md5(t || '/' || f), 8);
         dup text;
 BEGIN
-    IF session_user <> (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = '{schema}')
-       AND NOT EXISTS (SELECT 1 FROM {schema}.operators WHERE login = session_user AND role = 'admin') THEN
+    IF NOT {schema}.owner_or_admin() THEN
         RAISE EXCEPTION 'only the owner or an admin sets unique fields' USING ERRCODE = '42501';
     END IF;
     IF to_regclass('{schema}.' || idx) IS NOT NULL THEN
