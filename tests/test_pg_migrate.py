@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import re
 
-from binhai_support import TOWN, VILLAGE, VILLAGE2, TOWN2, copy_forms, edit, person
+from binhai_support import TOWN, VILLAGE, VILLAGE2, TOWN2, copy_forms, person
+from test_form_lifecycle import MIGRATION, _rename_choice
 from core.cli import main
 from core.engine import Engine
 from core.storage.pgstore import PgStore
 from core.storage.pgusers import add_operator
-
-MIGRATION = """kind: migration
-id: economy_rename
-form: registration
-reason: 经济状况“一般”改称“非困难”
-changes:
-  - {map_choices: economic_status, map: {一般: 非困难}}
-"""
-
 
 def test_migration_on_a_server_backs_up_the_rows_and_restores_them(pg_server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
@@ -35,10 +27,7 @@ def test_migration_on_a_server_backs_up_the_rows_and_restores_them(pg_server, tm
         before = sorted(store.sql_rows("SELECT id, doc, rev FROM records WHERE tbl = 'registration'"))
         clerk = add_operator(store, "迁移村干部", "village", VILLAGE, password="pw-v").login
     forms = copy_forms(tmp_path)
-    edit(forms / "lists" / "economy.yaml", "低收入, 一般]", "低收入, 非困难]")
-    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
-    edit(forms / "summary.yaml", "label: 一般, count: \"economic_status == '一般'\"",
-         "label: 非困难, count: \"economic_status == '非困难'\"")
+    _rename_choice(forms, summary=True)
     (forms / "migrations").mkdir()
     (forms / "migrations" / "economy.yaml").write_text(MIGRATION, encoding="utf-8")
 

@@ -188,29 +188,30 @@ def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: d
     for part, rid in run(sql, (form_id,)):
         chosen.setdefault(part, []).append(rid)
     _fallback("roster cells", "formatted in Python (pinyin order, list expressions)")
-    return _roster_cells(eng, run, spec, form_id, chosen, as_of, own_town)
+    from core.reporting.reports import _roster_rows
+
+    return _roster_rows(_Chosen(eng, run, form_id, chosen), {**spec, "where": None}, list(chosen), None, None,
+                        as_of, own_town)
 
 
-def _roster_cells(eng, run, spec, form_id, chosen: dict[str, list[str]], as_of, own_town) -> Iterator[dict]:
-    from core.reporting.reports import _cell_reader, _fields_used, pinyin_key
+class _Chosen:
+    """The engine as the Python roster sees it, its `iter_records` giving only the records the
+    server chose (one village at a time): the cells, the pinyin order and the numbering are
+    the Python roster's own code, unchanged."""
 
-    validator = eng.validator(form_id, town=own_town)
-    sort = list(spec.get("sort") or [])
-    used = _fields_used(eng, spec.get("columns", []), [])
-    cells = [(c["key"], _cell_reader(eng, c)) for c in spec.get("columns", [])]
-    seq = 0
-    for part, ids in chosen.items():
-        rows = []
-        for _rid, data in run("SELECT id, doc -> 'data' FROM records WHERE tbl = %s AND id = ANY(%s) "
-                              "ORDER BY id COLLATE \"C\"", (form_id, ids)):
-            names = validator.names(data, used)
-            names.update(as_of=as_of, today=as_of)
-            rows.append((tuple(pinyin_key(data.get(k)) for k in sort), names))
-        rows.sort(key=lambda t: t[0])
-        for _, names in rows:
-            seq += 1
-            names["row_number"] = seq
-            yield {key: cell(names) for key, cell in cells}
+    def __init__(self, eng, run, form_id: str, chosen: dict[str, list[str]]):
+        self._eng, self._run, self._form_id, self._chosen = eng, run, form_id, chosen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._eng, name)
+
+    def iter_records(self, form_id: str, parts) -> Iterator[dict]:
+        for part in parts:
+            ids = self._chosen.get(part) if form_id == self._form_id else None
+            if ids:
+                for rid, data in self._run("SELECT id, doc -> 'data' FROM records WHERE tbl = %s AND id = ANY(%s) "
+                                           "ORDER BY id COLLATE \"C\"", (form_id, ids)):
+                    yield {"id": rid, "partition": part, "data": data}
 
 
 # ---------------------------------------------------------------------------- due lists
