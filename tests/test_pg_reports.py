@@ -106,6 +106,8 @@ def test_an_admins_new_summary_columns_are_translated_or_counted_in_python(ledge
         {"key": "c33", "number": "33", "label": "本季度建档且非低保", "base": "all",
          "count": "q_start <= filing_date <= q_end and not (economic_status in ('低保',))"},
         {"key": "c34", "number": "34", "label": "子女两人以上", "count": "len(children or []) >= 2"},
+        {"key": "c35", "number": "35", "label": "电话探访", "over": "visit",      # not in the rollup: visits scanned
+         "count": "visit_method == '电话' and visit_level in ('村委会', '街镇')"},
     ]
     (forms / "summary.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     folder, server = _both(root, url, forms)
@@ -115,3 +117,4 @@ def test_an_admins_new_summary_columns_are_translated_or_counted_in_python(ledge
         assert got == want
         assert [f.split(":")[0] for f in sqlreports.last_fallbacks] == ["summary column c34"]
         assert want[1]["c32"] > 0 and want[1]["c34"] > 0 and want[1]["c33"] > 0
+        assert 0 < want[1]["c35"] < want[1]["c28"] + want[1]["c29"]

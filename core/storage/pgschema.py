@@ -20,7 +20,7 @@ from core.storage import pgbackup, pgunique
 
 SCHEMA = "carebook"
 STAFF = "carebook_staff"          # group role every operator login is a member of
-SCHEMA_VERSION = "3"          # 2: unique fields across the ledger (pgunique); 3: row backups (pgbackup)
+SCHEMA_VERSION = "4"          # 2, 4: unique fields across the ledger (pgunique); 3: row backups (pgbackup)
 
 ROLES = {
     # role: (read pattern, write pattern) from the scope code; None = may not write

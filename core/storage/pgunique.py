@@ -43,6 +43,7 @@ BEGIN
     IF NOT {schema}.owner_or_admin() THEN
         RAISE EXCEPTION 'only the owner or an admin sets unique fields' USING ERRCODE = '42501';
     END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('carebook.ensure_unique'));    -- desks opening at once
     IF to_regclass('{schema}.' || idx) IS NOT NULL THEN
         RETURN NULL;
     END IF;
