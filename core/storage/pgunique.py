@@ -61,6 +61,21 @@ GRANT EXECUTE ON FUNCTION unique_holder(text, text, text, text), ensure_unique(t
 """
 
 
+def index_name(table: str, field: str) -> str:
+    """The unique index's name as `ensure_unique` makes it."""
+    import hashlib
+    import re
+
+    return (f"records_unique_{re.sub(r'[^a-z0-9_]', '', f'{table}_{field}')}"[:50]
+            + "_" + hashlib.md5(f"{table}/{field}".encode()).hexdigest()[:8])
+
+
+def indexed(store) -> set[str]:
+    """Names of the unique indexes the ledger has (the catalog is readable by every login)."""
+    return {name for (name,) in store.sql_rows("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                               "AND indexname LIKE 'records\\_unique\\_%'")}
+
+
 def unique_fields(form) -> list[str]:
     return [f.id for f in form.top_fields() if getattr(f, "unique", False)]
 
@@ -93,6 +108,10 @@ def find_unique(engine, form_id: str, field: str, value: Any, exclude: str | Non
     when it is outside this desk's scope, its village's name."""
     if not engine.store.has_unique_holder:          # a ledger made before this: own scope only
         return engine.index(form_id).find(field, value, exclude=exclude)
+    if exclude is not None and index_name(form_id, field) in engine.store.unique_indexed:
+        own = engine.index(form_id).rows.get(exclude)
+        if own is not None and own.get(field) == value:
+            return None          # an edit keeping its own number: the server's index allows it once
     found = engine.store.unique_holder(form_id, field, value, exclude)
     if found is None:
         return None
