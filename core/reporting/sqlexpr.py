@@ -74,10 +74,11 @@ def iso_date(text: str, lenient: bool = False) -> str:
 
 
 def json_value(key: str, row: str = "r") -> str:
-    """The field's stored JSON value: from the list row when it carries the field, else from
-    the record (rows saved before a report declared the field; `core.reporting.rowfields`)."""
+    """The field's stored JSON value: from the list row when it carries the field (a JSON null
+    included), else from the record (rows saved before a report declared the field;
+    `core.reporting.rowfields`)."""
     k = literal(key).text
-    return f"(CASE WHEN {row}.row ? {k} THEN {row}.row -> {k} ELSE {row}.doc -> 'data' -> {k} END)"
+    return f"COALESCE({row}.row -> {k}, {row}.doc -> 'data' -> {k})"
 
 
 def kind_of(field_obj: Any, registry: Any) -> str:
@@ -118,23 +119,24 @@ class Fields:
         col = f'p."d_{name}"' if kind == DATE else f'p."v_{name}"'
         return Sql(col, kind, raw=f'p."j_{name}"')
 
-    def select_list(self, row: str = "r") -> list[str]:
-        """`expr AS "v_x"` items for the CTE: `j_` the JSON value, `v_` the typed value,
-        `d_` (date fields) the date."""
-        out = []
+    def cte(self, where: str, extra: tuple[str, ...] = ()) -> str:
+        """``j AS (…), p AS (…)`` for a WITH clause over the records matching `where`: `j`
+        reads each field's stored JSON once (``j_x``), `p` adds the typed value (``v_x``) and,
+        for dates, the date (``d_x``); both are materialized so no expression is computed twice
+        however many columns read it. `extra`: more items of `j` (``r.partition AS _p``)."""
+        raw = [*extra, *(f'{json_value(name)} AS "j_{name}"' for name in self.used)]
+        typed = ["j.*"]
         for name, kind in self.used.items():
-            j = json_value(name, row)
+            j = f'j."j_{name}"'
             text = f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' END)"
-            out.append(f'{j} AS "j_{name}"')
             if kind == NUM:
-                out.append(f"(CASE jsonb_typeof({j}) WHEN 'number' THEN ({j} #>> '{{}}')::numeric END) AS \"v_{name}\"")
-            elif kind == LIST:
-                out.append(f'{j} AS "v_{name}"')
+                typed.append(f"(CASE jsonb_typeof({j}) WHEN 'number' THEN ({j} #>> '{{}}')::numeric END) AS \"v_{name}\"")
             else:
-                out.append(f'{text} AS "v_{name}"')
+                typed.append(f'{j if kind == LIST else text} AS "v_{name}"')
             if kind == DATE:
-                out.append(f'{iso_date(text)} AS "d_{name}"')
-        return out
+                typed.append(f'{iso_date(text)} AS "d_{name}"')
+        return (f"j AS MATERIALIZED (SELECT {', '.join(raw) or 'NULL AS _'} FROM records r WHERE {where}), "
+                f"p AS MATERIALIZED (SELECT {', '.join(typed)} FROM j)")
 
 
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}

@@ -110,7 +110,7 @@ def _count_people(eng, run, spec, tally, scope, by_village, town, cols) -> list[
     done, left = _conditions(tr, cols, "summary column")
     if done:
         where = f"WHERE {town_ref.text} = {literal(town).text}" if town else ""
-        sql = (f"WITH p AS MATERIALIZED (SELECT {', '.join(fields.select_list())} FROM records r WHERE r.tbl = %s) "
+        sql = (f"WITH {fields.cte('r.tbl = %s')} "
                f"SELECT COALESCE({unit.text}, ''), {', '.join(_aggregates(done, base))} FROM p {where} "
                f"GROUP BY 1 ORDER BY 1")
         for unit_code, *numbers in run(sql, (form_id,)):
@@ -133,9 +133,8 @@ def _count_visits(eng, run, spec, tally, scope, by_village, town, cols) -> list[
     if sql is None:
         day = f"left({json_value(date_f)} #>> '{{}}', 10) COLLATE \"C\""
         first, last = literal(scope["q_start"].isoformat()).text, literal(scope["q_end"].isoformat()).text
-        select = ", ".join(["r.partition AS _p", *fields.select_list()])
-        sql = (f"WITH p AS MATERIALIZED (SELECT {select} FROM records r WHERE r.tbl = {literal(visit_form).text} "
-               f"AND {day} BETWEEN {first} AND {last}) "
+        quarter = f"r.tbl = {literal(visit_form).text} AND {day} BETWEEN {first} AND {last}"
+        sql = (f"WITH {fields.cte(quarter, ('r.partition AS _p',))} "
                f"SELECT p._p, {', '.join(_aggregates(done, 'TRUE'))} FROM p GROUP BY 1 ORDER BY 1")
     town_of = eng.divisions.town_of
     for village, *numbers in run(sql):
@@ -210,8 +209,7 @@ def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: d
     except Untranslatable as exc:
         _fallback("roster where", exc)
         return None
-    select = ", ".join(["r.id", "r.partition AS _p", *fields.select_list()])
-    sql = (f"WITH p AS MATERIALIZED (SELECT {select} FROM records r WHERE r.tbl = %s) "
+    sql = (f"WITH {fields.cte('r.tbl = %s', ('r.id', 'r.partition AS _p'))} "
            f"SELECT p._p, p.id FROM p {'WHERE ' + ' AND '.join(where) if where else ''} "
            f"ORDER BY p._p COLLATE \"C\", p.id COLLATE \"C\"")
     chosen: dict[str, list[str]] = {}
