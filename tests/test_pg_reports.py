@@ -118,3 +118,27 @@ def test_an_admins_new_summary_columns_are_translated_or_counted_in_python(ledge
         assert [f.split(":")[0] for f in sqlreports.last_fallbacks] == ["summary column c34"]
         assert want[1]["c32"] > 0 and want[1]["c34"] > 0 and want[1]["c33"] > 0
         assert 0 < want[1]["c35"] < want[1]["c28"] + want[1]["c29"]
+
+
+def test_a_malformed_date_on_the_server_is_read_as_python_reads_it(ledgers, pg_server, monkeypatch):
+    """A date field holding 1950-02-30 or 'abc' (written past carebook, e.g. from psql) makes the
+    fast SQL cast fail; the report runs again with every date checked, and equals Python's."""
+    root, _ = ledgers
+    db = pg_server.create_db()
+    url = pg_server.url(db)
+    assert main(["ledger", "copy", "--from", str(root), "--to", url]) == 0
+    for field, bad in (("birth_date", "1950-02-30"), ("filing_date", "abc")):
+        done = pg_server.psql(db, f"UPDATE carebook.records SET row = jsonb_set(row, '{{{field}}}', '\"{bad}\"') "
+                                  f"WHERE tbl = 'registration' AND id = (SELECT min(id) FROM carebook.records "
+                                  f"WHERE tbl = 'registration' AND row->>'status' = '在册')")
+        assert done.returncode == 0, done.stderr
+    with Engine.open(url, readonly=True, today=lambda: AS_OF) as server:
+        sql_summary = _summary(server.report("summary", as_of=AS_OF, quarter="2026Q4"))
+        sql_due = [dataclasses.asdict(d) for d in server.visits_due(as_of=AS_OF)]
+        monkeypatch.setattr(sqlreports, "runner", lambda eng: None)          # the Python path, same rows
+        py_summary = _summary(server.report("summary", as_of=AS_OF, quarter="2026Q4"))
+        assert sql_summary[:2] == py_summary[:2] and sql_summary[3] == py_summary[3]
+        # the failures are told for the same columns and rows (the server words the reason itself)
+        assert [c.split("无法计算")[0] for c in sql_summary[2]] == [c.split("无法计算")[0] for c in py_summary[2]]
+        assert any("第30栏" in c for c in sql_summary[2])
+        assert sql_due == [dataclasses.asdict(d) for d in server.visits_due(as_of=AS_OF)]

@@ -27,11 +27,10 @@ import ast
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TEXT, NUM, DATE, BOOL, NULL, LIST = "text", "num", "date", "bool", "null", "list"
-ISO = r"'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'"
 
 
 class Untranslatable(Exception):
@@ -43,6 +42,8 @@ class Sql:
     text: str
     kind: str
     raw: str | None = None          # a field's stored JSON value (for `empty`, `in` on lists)
+    ymd: str | None = None          # a date as the integer yyyymmdd, read as `to_date` reads it
+    field: str | None = None        # the date field `ymd` comes from (computed only when used)
 
 
 def literal(value: Any) -> Sql:
@@ -56,7 +57,7 @@ def literal(value: Any) -> Sql:
             raise Untranslatable("NaN")
         return Sql(f"({value!r}::numeric)", NUM)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return Sql(f"DATE '{value.isoformat()}'", DATE)
+        return Sql(value.strftime("%Y%m%d"), DATE, ymd=value.strftime("%Y%m%d"))     # dates as yyyymmdd
     if isinstance(value, str):
         if "\x00" in value:
             raise Untranslatable("text with NUL")
@@ -64,20 +65,56 @@ def literal(value: Any) -> Sql:
     raise Untranslatable(f"constant of type {type(value).__name__}")
 
 
-def iso_date(text: str, lenient: bool = False) -> str:
-    """SQL: the date a text holds, or NULL (never an error, as `fromisoformat` fails softly).
-    `lenient`: the first ten characters after trimming (`core.dates.to_date`)."""
+def _valid_iso(t: str) -> str:
+    """SQL: `t` is an exact ISO date (as `date.fromisoformat` accepts it), checked in steps so a
+    bad value never reaches a cast and the common case (a day ≤ 28) costs a few byte
+    comparisons — no regular expression, which cost most of a 50,000-person summary."""
+    c = ' COLLATE "C"'
+    return (f"(CASE WHEN length({t}) <> 10 OR substr({t}, 5, 1) <> '-' OR substr({t}, 8, 1) <> '-' "
+            f"OR translate({t}, '0123456789', ''){c} <> '--' OR left({t}, 4) = '0000' "
+            f"OR substr({t}, 6, 2){c} NOT BETWEEN '01' AND '12' OR substr({t}, 9, 2){c} NOT BETWEEN '01' AND '31' "
+            f"THEN FALSE WHEN substr({t}, 9, 2){c} <= '28' THEN TRUE "
+            f"ELSE substr({t}, 9, 2)::int <= extract(day from (substr({t}, 1, 8) || '01')::date "
+            f"+ interval '1 month - 1 day') END)")
+
+
+def iso_date(text: str, lenient: bool = False, strict: bool = False) -> str:
+    """SQL: the date a text holds, or NULL. `lenient`: the first ten characters after trimming
+    (`core.dates.to_date`). Fast form: any ``____-__-__`` is cast, and a malformed one (a
+    letter, 02-30) makes PostgreSQL raise — the caller then runs the query again with `strict`,
+    which checks every value before casting (never an error, about 3× slower)."""
     t = f"left(btrim({text}), 10)" if lenient else text
-    return (f"(CASE WHEN {t} ~ {ISO} AND substr({t}, 1, 4) <> '0000' AND substr({t}, 9, 2)::int <= "
-            f"extract(day from (substr({t}, 1, 8) || '01')::date + interval '1 month - 1 day') "
-            f"THEN {t}::date END)")
+    if strict:
+        return f"(CASE WHEN {_valid_iso(t)} THEN {t}::date END)"
+    return f"(CASE WHEN {t} LIKE '____-__-__' THEN {t}::date END)"
 
 
-def json_value(key: str, row: str = "r") -> str:
-    """The field's stored JSON value: from the list row when it carries the field (a JSON null
-    included), else from the record (rows saved before a report declared the field;
-    `core.reporting.rowfields`)."""
+def iso_ymd(text: str, lenient: bool = False, strict: bool = False) -> str:
+    """As `iso_date`, the date as the integer yyyymmdd (compared and subtracted cheaply: the
+    summary's dates are all compared this way)."""
+    t = f"left(btrim({text}), 10)" if lenient else text
+    valid = _valid_iso(t) if strict else f"{t} LIKE '____-__-__' AND {t}::date IS NOT NULL"
+    return f"(CASE WHEN {valid} THEN replace({t}, '-', '')::int END)"
+
+
+def strict_retry(run_query: Callable[[bool], Any]) -> Any:
+    """`run_query(strict=False)`, and once more strict when the server refused a malformed
+    date in it (see `iso_date`); a second failure is the caller's (e.g. the server is down)."""
+    from core.storage.errors import StorageError
+
+    try:
+        return run_query(False)
+    except StorageError:
+        return run_query(True)
+
+
+def json_value(key: str, row: str = "r", *, text: bool = False) -> str:
+    """The field's stored value (JSON, or with `text` as text, NULL for a JSON null): from the
+    list row when it carries the field, else from the record (rows saved before a report
+    declared the field; `core.reporting.rowfields`)."""
     k = literal(key).text
+    if text:
+        return f"(CASE WHEN {row}.row ? {k} THEN {row}.row ->> {k} ELSE {row}.doc -> 'data' ->> {k} END)"
     return f"COALESCE({row}.row -> {k}, {row}.doc -> 'data' -> {k})"
 
 
@@ -105,6 +142,7 @@ class Fields:
     form: Any
     registry: Any
     used: dict[str, str] = field(default_factory=dict)     # field id -> kind
+    lenient: set[str] = field(default_factory=set)         # date fields `age_on` reads (`n_`)
 
     def ref(self, name: str) -> Sql:
         f = self.form.field(name)
@@ -116,25 +154,35 @@ class Fields:
         if kind not in (TEXT, NUM, DATE, LIST):
             raise Untranslatable(f"field {name} of type {f.type}")
         self.used[name] = kind
-        col = f'p."d_{name}"' if kind == DATE else f'p."v_{name}"'
-        return Sql(col, kind, raw=f'p."j_{name}"')
+        if kind == TEXT:
+            return Sql(f'p."t_{name}"', kind)
+        if kind == DATE:        # compared as yyyymmdd; `raw` the stored text (`empty`, truth)
+            return Sql(f'p."d_{name}"', kind, raw=f'p."t_{name}"', ymd=f'p."n_{name}"', field=name)
+        return Sql(f'p."v_{name}"', kind, raw=f'p."j_{name}"')
 
-    def cte(self, where: str, extra: tuple[str, ...] = ()) -> str:
+    def cte(self, where: str, extra: tuple[str, ...] = (), *, strict: bool = False) -> str:
         """``j AS (…), p AS (…)`` for a WITH clause over the records matching `where`: `j`
-        reads each field's stored JSON once (``j_x``), `p` adds the typed value (``v_x``) and,
-        for dates, the date (``d_x``); both are materialized so no expression is computed twice
-        however many columns read it. `extra`: more items of `j` (``r.partition AS _p``)."""
-        raw = [*extra, *(f'{json_value(name)} AS "j_{name}"' for name in self.used)]
+        reads each field's stored value once — text (``t_x``) for text and date fields, JSON
+        (``j_x``) for numbers and lists — and `p` adds the typed value (``v_x``) and, for dates,
+        the yyyymmdd (``d_x``; ``n_x`` read as `age_on` reads it); both are materialized so no
+        expression is computed twice however many columns read it. (A text field holding a
+        JSON number is read as its digits: saved records never do.) `extra`: more items of `j`."""
+        raw = list(extra)
         typed = ["j.*"]
         for name, kind in self.used.items():
-            j = f'j."j_{name}"'
-            text = f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' END)"
+            if kind in (TEXT, DATE):
+                raw.append(f'{json_value(name, text=True)} AS "t_{name}"')
+            else:
+                raw.append(f'{json_value(name)} AS "j_{name}"')
+            j, t = f'j."j_{name}"', f'j."t_{name}"'
             if kind == NUM:
                 typed.append(f"(CASE jsonb_typeof({j}) WHEN 'number' THEN ({j} #>> '{{}}')::numeric END) AS \"v_{name}\"")
-            else:
-                typed.append(f'{j if kind == LIST else text} AS "v_{name}"')
-            if kind == DATE:
-                typed.append(f'{iso_date(text)} AS "d_{name}"')
+            elif kind == LIST:
+                typed.append(f'{j} AS "v_{name}"')
+            elif kind == DATE:
+                typed.append(f'{iso_ymd(t, strict=strict)} AS "d_{name}"')
+            if name in self.lenient:
+                typed.append(f'{iso_ymd(t, lenient=True, strict=strict)} AS "n_{name}"')
         return (f"j AS MATERIALIZED (SELECT {', '.join(raw) or 'NULL AS _'} FROM records r WHERE {where}), "
                 f"p AS MATERIALIZED (SELECT {', '.join(typed)} FROM j)")
 
@@ -211,12 +259,10 @@ class Translator:
         if name == "empty" and len(n.args) == 1:
             return self.empty(self.node(n.args[0]))
         if name == "age_on" and len(n.args) in (1, 2):
-            birth = self.as_date(self.node(n.args[0]))
-            on = self.as_date(self.node(n.args[1])) if len(n.args) == 2 else literal(self.consts["today"]).text
-            return Sql(f"(CASE WHEN {on} >= {birth} THEN (extract(year from {on}) - extract(year from {birth}) - "
-                       f"CASE WHEN (extract(month from {on}), extract(day from {on})) < "
-                       f"(extract(month from {birth}), extract(day from {birth})) THEN 1 ELSE 0 END)::numeric END)",
-                       NUM)
+            # whole years as Python counts them: (on as yyyymmdd - birth as yyyymmdd) // 10000
+            birth = self.as_ymd(self.node(n.args[0]))
+            on = self.as_ymd(self.node(n.args[1]) if len(n.args) == 2 else literal(self.consts["today"]))
+            return Sql(f"(CASE WHEN {on} >= {birth} THEN ({on} - {birth}) / 10000 END)", NUM)
         raise Untranslatable(f"function {name or ast.unparse(n.func)}")
 
     # -------------------------------------------------------------- helpers
@@ -228,8 +274,8 @@ class Translator:
             return f"COALESCE({s.text} <> '', FALSE)"
         if s.kind == NUM:
             return f"COALESCE({s.text} <> 0, FALSE)"
-        if s.kind == DATE:
-            return f"({s.text} IS NOT NULL)" if s.raw is None else f"({s.raw} IS NOT NULL AND {s.raw} <> 'null'::jsonb)"
+        if s.kind == DATE:         # a date, or text kept as typed: both true; None false
+            return f"({s.raw or s.text} IS NOT NULL)"
         if s.kind == LIST:
             return (f"(jsonb_typeof({s.text}) IN ('array', 'object') AND {s.text} NOT IN ('[]'::jsonb, '{{}}'::jsonb)"
                     f" OR jsonb_typeof({s.text}) NOT IN ('array', 'object', 'null'))")
@@ -276,7 +322,9 @@ class Translator:
         raise Untranslatable("`in` over a text or another expression")
 
     def empty(self, s: Sql) -> Sql:
-        if s.raw is not None:              # a field: its stored value, as `empty` sees it
+        if s.kind == DATE and s.raw is not None:       # a date field: its stored text
+            return Sql(f"({s.raw} IS NULL OR {s.raw} ~ '^\\s*$')", BOOL)
+        if s.raw is not None:              # a number or list field: its stored JSON, as `empty` sees it
             j = s.raw
             return Sql(f"({j} IS NULL OR {j} IN ('null'::jsonb, '[]'::jsonb, '{{}}'::jsonb) OR "
                        f"(jsonb_typeof({j}) = 'string' AND ({j} #>> '{{}}') ~ '^\\s*$'))", BOOL)
@@ -288,14 +336,17 @@ class Translator:
             return Sql("TRUE", BOOL)
         raise Untranslatable(f"empty() of {s.kind}")
 
-    def as_date(self, s: Sql) -> str:
-        """An `age_on` argument as a date (`core.dates.to_date`: ISO text is read too)."""
-        if s.kind == DATE:
-            return s.text if s.raw is None else iso_date(f"({s.raw} #>> '{{}}')", lenient=True)
+    def as_ymd(self, s: Sql) -> str:
+        """An `age_on` argument as the integer yyyymmdd (`core.dates.to_date`: ISO text is read
+        too; an unreadable date is NULL, as `age_on` then gives None)."""
+        if s.field is not None:
+            self.fields.lenient.add(s.field)
+        if s.ymd is not None:
+            return s.ymd
         if s.kind == TEXT:
-            return iso_date(s.text, lenient=True)
+            return iso_ymd(s.text, lenient=True, strict=True)
         if s.kind == NULL:
-            return "NULL::date"
+            return "NULL::int"
         raise Untranslatable(f"age_on() of {s.kind}")
 
 

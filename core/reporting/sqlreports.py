@@ -24,7 +24,7 @@ import logging
 from typing import Any, Callable, Iterator
 
 from core.reporting.sqlexpr import (TEXT, Fields, Translator, Untranslatable, iso_date, json_value,
-                                    literal)
+                                    literal, strict_retry)
 
 log = logging.getLogger("carebook.sqlreports")
 last_fallbacks: list[str] = []          # what the last SQL report left to Python, and why
@@ -69,17 +69,23 @@ def _conditions(tr: Translator, cols: list[dict], what: str) -> tuple[list[tuple
     return done, left
 
 
-def _aggregates(done: list[tuple[dict, str]], base: str, weight: str | None = None) -> list[str]:
-    """Per column: rows where it is true, rows where evaluating it failed (the Python tally's
-    `failures`); columns under the base count only rows the base lets through. `weight`: a
-    column holding how many records a row stands for (the rollup's counts)."""
-    out = []
-    for c, cond in done:
-        gate = base if c.get("base") != "all" else "TRUE"
-        for where in (f"{gate} AND COALESCE({cond}, FALSE)", f"{gate} AND ({cond}) IS NULL"):
-            out.append(f"count(*) FILTER (WHERE {where})" if weight is None
-                       else f"COALESCE(sum({weight}) FILTER (WHERE {where}), 0)::bigint")
-    return out
+def _grouped(with_: str, group: str, done: list[tuple[dict, str]], base: str = "TRUE",
+             weight: str | None = None, where: str = "") -> str:
+    """SQL: per value of `group`, for each column the rows where its condition is true and the
+    rows where it failed (the Python tally's `failures`); columns under the base count only
+    rows the base lets through. Each condition is evaluated once per row (the materialized
+    step `c`), not once per count. `weight`: how many records a row stands for (the rollup's
+    counts)."""
+    keys = "".join(f', {cond} AS "k{i}"' for i, (_, cond) in enumerate(done))
+    w = f", {weight} AS _w" if weight else ""
+    aggs = []
+    for i, (c, _) in enumerate(done):
+        gate = "c._base AND " if c.get("base") != "all" else ""
+        for test in (f'COALESCE(c."k{i}", FALSE)', f'c."k{i}" IS NULL'):
+            aggs.append(f"count(*) FILTER (WHERE {gate}{test})" if weight is None
+                        else f"COALESCE(sum(c._w) FILTER (WHERE {gate}{test}), 0)::bigint")
+    return (f"WITH {with_}, c AS MATERIALIZED (SELECT {group} AS _g, {base} AS _base{w}{keys} FROM p {where}) "
+            f"SELECT c._g, {', '.join(aggs)} FROM c GROUP BY 1 ORDER BY 1")
 
 
 def _add(tally, unit: str, done: list[tuple[dict, str]], numbers: tuple) -> None:
@@ -110,10 +116,10 @@ def _count_people(eng, run, spec, tally, scope, by_village, town, cols) -> list[
     done, left = _conditions(tr, cols, "summary column")
     if done:
         where = f"WHERE {town_ref.text} = {literal(town).text}" if town else ""
-        sql = (f"WITH {fields.cte('r.tbl = %s')} "
-               f"SELECT COALESCE({unit.text}, ''), {', '.join(_aggregates(done, base))} FROM p {where} "
-               f"GROUP BY 1 ORDER BY 1")
-        for unit_code, *numbers in run(sql, (form_id,)):
+        rows = strict_retry(lambda strict: run(_grouped(
+            fields.cte(f"r.tbl = {literal(form_id).text}", strict=strict), f"COALESCE({unit.text}, '')", done,
+            base, where=where)))
+        for unit_code, *numbers in rows:
             _add(tally, unit_code, done, numbers)
     return left
 
@@ -130,14 +136,16 @@ def _count_visits(eng, run, spec, tally, scope, by_village, town, cols) -> list[
     if not done:
         return left
     sql = _visits_from_rollup(eng, run, spec, fields, done, scope)
-    if sql is None:
+    if sql is not None:
+        rows = run(sql)
+    else:
         day = f"left({json_value(date_f)} #>> '{{}}', 10) COLLATE \"C\""
         first, last = literal(scope["q_start"].isoformat()).text, literal(scope["q_end"].isoformat()).text
         quarter = f"r.tbl = {literal(visit_form).text} AND {day} BETWEEN {first} AND {last}"
-        sql = (f"WITH {fields.cte(quarter, ('r.partition AS _p',))} "
-               f"SELECT p._p, {', '.join(_aggregates(done, 'TRUE'))} FROM p GROUP BY 1 ORDER BY 1")
+        rows = strict_retry(lambda strict: run(_grouped(
+            fields.cte(quarter, ("r.partition AS _p",), strict=strict), "p._p", done)))
     town_of = eng.divisions.town_of
-    for village, *numbers in run(sql):
+    for village, *numbers in rows:
         village = "" if village == "_none" else village
         row_town = town_of(village) if village else None
         if town and row_town != town:
@@ -165,11 +173,13 @@ def _visits_from_rollup(eng, run, spec, fields: Fields, done, scope) -> str | No
     if not rows or without:
         return None
     quarter = literal(quarter_of(scope["q_start"])).text
-    cols = [f'kv.key AS "v_{key}"', f'to_jsonb(kv.key) AS "j_{key}"'] if key in fields.used else []
-    return (f"WITH p AS MATERIALIZED (SELECT {', '.join(['r.partition AS _p', *cols])}, "
-            f"(kv.value #>> '{{}}')::numeric AS _n FROM records r, "
-            f"jsonb_each(r.row -> {literal(rollup.COUNTS).text} -> {quarter}) kv WHERE r.tbl = {table}) "
-            f"SELECT p._p, {', '.join(_aggregates(done, 'TRUE', 'p._n'))} FROM p GROUP BY 1 ORDER BY 1")
+    cols = [f'kv.key AS "t_{key}"'] if key in fields.used else []
+    # summed per village and key value first: the columns are then judged on a few hundred rows
+    return _grouped(f"p AS MATERIALIZED (SELECT {', '.join(['r.partition AS _p', *cols])}, "
+                    f"sum((kv.value #>> '{{}}')::numeric) AS _n FROM records r, "
+                    f"jsonb_each(r.row -> {literal(rollup.COUNTS).text} -> {quarter}) kv WHERE r.tbl = {table} "
+                    f"GROUP BY {', '.join(str(i + 1) for i in range(1 + len(cols)))})",
+                    "p._p", done, weight="p._n")
 
 
 def _python_columns(eng, spec, tally, scope, by_village, town, cols: list[dict]) -> None:
@@ -209,11 +219,13 @@ def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: d
     except Untranslatable as exc:
         _fallback("roster where", exc)
         return None
-    sql = (f"WITH {fields.cte('r.tbl = %s', ('r.id', 'r.partition AS _p'))} "
-           f"SELECT p._p, p.id FROM p {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY p._p COLLATE \"C\", p.id COLLATE \"C\"")
+    def query(strict: bool) -> list[tuple]:
+        return run(f"WITH {fields.cte('r.tbl = %s', ('r.id', 'r.partition AS _p'), strict=strict)} "
+                   f"SELECT p._p, p.id FROM p {'WHERE ' + ' AND '.join(where) if where else ''} "
+                   f"ORDER BY p._p COLLATE \"C\", p.id COLLATE \"C\"", (form_id,))
+
     chosen: dict[str, list[str]] = {}
-    for part, rid in run(sql, (form_id,)):
+    for part, rid in strict_retry(query):
         chosen.setdefault(part, []).append(rid)
     _fallback("roster cells", "formatted in Python (pinyin order, list expressions)")
     from core.reporting.reports import _roster_rows
@@ -244,7 +256,7 @@ class _Chosen:
 
 # ---------------------------------------------------------------------------- due lists
 def _text(key: str) -> str:
-    return f"({json_value(key)} #>> '{{}}')"
+    return json_value(key, text=True)
 
 
 def _plus(day: str, spec: Any) -> str:
@@ -273,10 +285,10 @@ def _due(level: dict, start: str, last: str, risk: str) -> str:
     return f"LEAST({due}, {_plus(base, level['floor'])})" if level.get("floor") else due
 
 
-def _latest(eng, run, sch: dict, as_of: dt.date) -> str:
-    """SQL of (person, level, day) rows the last visits are taken from: for today the rollup's
-    latest date per level (one small row a person, as `schedule.last_visits` reads it), for a
-    past date every visit (later visits must be left out)."""
+def _latest(eng, run, sch: dict, as_of: dt.date, on: str, strict: bool) -> str:
+    """SQL of (person, level, day): the last visit per person and level on or before `on`. For
+    today the rollup's latest date per level (one small row a person, already one date per
+    level, as `schedule.last_visits` reads it); for a past date every visit (later ones left out)."""
     from core.records import rollup
 
     form_id = sch.get("visit_form", "visit")
@@ -285,10 +297,14 @@ def _latest(eng, run, sch: dict, as_of: dt.date) -> str:
     table = literal(rollup.table_of(form_id)).text
     if as_of >= eng.today() and (spec.get("ref"), spec.get("key"), spec.get("date")) == (p, lv, d) \
             and run(f"SELECT EXISTS (SELECT 1 FROM records WHERE tbl = {table})")[0][0]:
-        return (f"SELECT r.id AS person, kv.key AS level, {iso_date('left(kv.value, 10)')} AS day "
-                f"FROM records r, jsonb_each_text(r.row) kv WHERE r.tbl = {table} AND left(kv.key, 1) <> '_'")
-    return (f"SELECT {_text(p)} AS person, {_text(lv)} AS level, {iso_date(f'left({_text(d)}, 10)')} AS day "
-            f"FROM records r WHERE r.tbl = {literal(form_id).text}")
+        return (f"SELECT * FROM (SELECT r.id AS person, kv.key AS level, "
+                f"{iso_date('left(kv.value, 10)', strict=strict)} AS day "
+                f"FROM records r, jsonb_each_text(r.row) kv WHERE r.tbl = {table} AND left(kv.key, 1) <> '_') v "
+                f"WHERE v.day <= {on}")
+    return (f"SELECT v.person, v.level, max(v.day) AS day FROM (SELECT {_text(p)} AS person, {_text(lv)} AS level, "
+            f"{iso_date(f'left({_text(d)}, 10)', strict=strict)} AS day FROM records r "
+            f"WHERE r.tbl = {literal(form_id).text}) v "
+            f"WHERE v.day <= {on} GROUP BY 1, 2")
 
 
 def visits_due(eng, sch: dict, as_of: dt.date, town: str | None, village: str | None) -> list | None:
@@ -303,7 +319,7 @@ def visits_due(eng, sch: dict, as_of: dt.date, town: str | None, village: str | 
     risk_f, status_f = sch.get("risk_field", "risk_level"), sch.get("status_field", "status")
     start_f = sch.get("start_field", "filing_date")
     soon = int(sch.get("due_soon_days", 7))
-    on = literal(as_of).text
+    on = f"DATE '{as_of.isoformat()}'"
     scope = "".join(f" AND {_text(k)} = {literal(v).text}" for k, v in (("town", town), ("village", village)) if v)
     selects = []
     try:
@@ -320,17 +336,18 @@ def visits_due(eng, sch: dict, as_of: dt.date, town: str | None, village: str | 
     if not selects:
         return []
     # people filed after as_of (or without a filing date) are nobody's due yet
-    sql = (f"WITH people AS MATERIALIZED (SELECT * FROM (SELECT r.id, {_text('name')} AS name, "
-           f"{_text('town')} AS town, {_text('village')} AS village, {_text(risk_f)} AS risk, "
-           f"{iso_date(f'left({_text(start_f)}, 10)')} AS start FROM records r "
-           f"WHERE r.tbl = %s AND {_text(status_f)} = %s{scope}) q WHERE q.start <= {on}), "
-           f"last AS MATERIALIZED (SELECT v.person, v.level, max(v.day) AS day FROM "
-           f"({_latest(eng, run, sch, as_of)}) v WHERE v.day <= {on} GROUP BY 1, 2) "
-           + "SELECT * FROM (" + " UNION ALL ".join(f"({s})" for s in selects) + ") u ORDER BY u.id COLLATE \"C\", u.ord")
+    def query(strict: bool) -> list[tuple]:
+        return run(f"WITH people AS MATERIALIZED (SELECT * FROM (SELECT r.id, {_text('name')} AS name, "
+                   f"{_text('town')} AS town, {_text('village')} AS village, {_text(risk_f)} AS risk, "
+                   f"{iso_date(f'left({_text(start_f)}, 10)', strict=strict)} AS start FROM records r "
+                   f"WHERE r.tbl = %s AND {_text(status_f)} = %s{scope}) q WHERE q.start <= {on}), "
+                   f"last AS MATERIALIZED ({_latest(eng, run, sch, as_of, on, strict)}) "
+                   "SELECT * FROM (" + " UNION ALL ".join(f"({s})" for s in selects) + ") u "
+                   "ORDER BY u.id COLLATE \"C\", u.ord", (form_id, sch.get("active_status", "在册")))
+
     levels = sch.get("levels", [])
     out = []
-    for rid, ord_, name, row_town, row_village, risk, prev, due in run(
-            sql, (form_id, sch.get("active_status", "在册"))):
+    for rid, ord_, name, row_town, row_village, risk, prev, due in strict_retry(query):
         days = (due - as_of).days
         out.append(DueItem(rid, name or "", row_town or "", row_village or "", levels[ord_].get("value"), risk,
                            prev, due, max(0, -days), "overdue" if days < 0 else "due"))
