@@ -118,6 +118,7 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._bulk_refs: dict[tuple, dict | None] | None = None   # see `_referenced`
         self._row_fields: dict[str, frozenset[str]] | None = None
         self._guard_forms()
 
@@ -337,12 +338,25 @@ class Engine:
             ref_id = data.get(f.id)
             if not mapping or not ref_id:
                 continue
-            ref = self.get(ref_id, f.options.get("form"))
+            ref = self._referenced(ref_id, f.options.get("form"), form.id)
             if ref is None:
                 continue   # validation reports the dangling reference
             data = {**data, **{mine: ref["data"].get(theirs) for mine, theirs in mapping.items()
                                if ref["data"].get(theirs) is not None}}
         return data
+
+    def _referenced(self, ref_id: str, ref_form: str | None, form_id: str) -> dict | None:
+        """The record a `record-ref` names; during a bulk save each is read once (a person's
+        dozens of demo visits each cloned the person's whole record)."""
+        memo = self._bulk_refs
+        if memo is None or ref_form == form_id:
+            return self.get(ref_id, ref_form)
+        key = (ref_form, ref_id)
+        if key not in memo:
+            if len(memo) >= 64:
+                memo.clear()
+            memo[key] = self.get(ref_id, ref_form)
+        return memo[key]
 
     def _autonumber(self, form, data: dict) -> dict:
         """Fill empty `autonumber` fields: the template's prefix plus the next free sequence number."""
@@ -397,51 +411,59 @@ class Engine:
                   progress: Callable[[int], None] | None = None) -> int:
         """Validate and store many new records with one write per partition file (demo, import).
 
-        Written in batches of about `BULK_BATCH` records, cut where the partition changes: a
-        district's 300,000 demo visits held until the end took 2 GB. Input in village order
-        (an export, the demo) still writes each village file once; each batch is its own
-        commit, as each village file always was."""
+        Written in batches of about `BULK_BATCH` records, cut where the partition changes
+        (input in village order — an export, the demo — writes each village file once). Each
+        batch is one commit (`Store.put_many`): its records, their history entries and the
+        rollup rows they change are durable together or not at all, with one fsync for the
+        batch instead of one per record; a crash loses at most the batch being written, never
+        a part of it. Memory is bounded by the batch: nothing of the input is held beyond it.
+        """
         form = self.form(form_id)
         items: list[tuple[dict, dict, dict]] = []
         n, last_part = 0, None
+        # New ids only, so unique and numbering checks are all that need earlier rows in memory.
+        track = form_id in self._indexes or any(f.unique or f.autonumber for f in form.top_fields())
 
         def flush() -> None:
             if items:
-                self.store.put_many(form_id, items)
-                self._rollup(form, [rec for rec, _, _ in items], {})
+                derived = self._rollup_items(form, [rec for rec, _, _ in items], {})
+                if derived is not None and derived[1]:
+                    self.store.put_many(form_id, items, derived=derived, new=True)
+                else:
+                    self.store.put_many(form_id, items, new=True)
                 items.clear()
 
-        for i, data in enumerate(datas):
-            try:
-                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
-            except ValidationFailed as exc:
-                if on_problem:
-                    on_problem(i, exc.problems)
-                    continue
-                raise
-            rec.pop("_problems")
-            if len(items) >= BULK_BATCH and rec["partition"] != last_part:
-                flush()
-            last_part = rec["partition"]
-            row = self._index_row(form, rec)
-            # The record itself holds what was imported; repeating every field in the history
-            # would double the data folder (measured: 624 MB of history for the 50k demo).
-            entry = {**self._history_entry(rec, None, "批量导入：初始内容见记录本身"), "changes": []}
-            items.append((rec, row, entry))
-            self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
-            n += 1
-            if progress and n % 1000 == 0:
-                progress(n)
-        flush()
+        self._bulk_refs = {}          # referenced records read once per bulk save, not per record
+        try:
+            for i, data in enumerate(datas):
+                try:
+                    rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+                except ValidationFailed as exc:
+                    if on_problem:
+                        on_problem(i, exc.problems)
+                        continue
+                    raise
+                rec.pop("_problems")
+                if len(items) >= BULK_BATCH and rec["partition"] != last_part:
+                    flush()
+                last_part = rec["partition"]
+                row = self._index_row(form, rec)
+                # The record itself holds what was imported; repeating every field in the history
+                # would double the data folder (measured: 624 MB of history for the 50k demo).
+                entry = {**self._history_entry(rec, None, "批量导入：初始内容见记录本身"), "changes": []}
+                items.append((rec, row, entry))
+                if track:
+                    self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
+                n += 1
+                if progress and n % 1000 == 0:
+                    progress(n)
+            flush()
+        finally:
+            self._bulk_refs = None
         return n
 
     # ----------------------------------------------------------------- rollups
     # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
-
-    def _rollup(self, form, records: list[dict], olds: dict[str, dict]) -> None:
-        found = self._rollup_items(form, records, olds)
-        if found is not None and found[1]:
-            self.store.put_many(*found)
 
     def _rollup_items(self, form, records: list[dict], olds: dict[str, dict]) -> tuple[str, list] | None:
         return rollup.items(self, form, records, olds)

@@ -352,7 +352,7 @@ class Store:
         self._last_t = max([self._last_t, *map(_time, rows.values())])
         self._tables[table] = rows
         if stale and not self.readonly:
-            self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]}, [])
+            self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]})
         return rows
 
     # ----------------------------------------------------------------- the journal
@@ -363,8 +363,11 @@ class Store:
 
     def _apply(self, entry: dict[str, Any]) -> None:
         """Bring one journal entry into memory (after it is durable, or read back)."""
-        t = entry["t"]
+        # A bulk batch is one entry of many saves: a document counts at its own save time,
+        # a history line at the time it carries (the entry's time for a single save).
+        entry_t = entry["t"]
         for table, p, rid, doc in entry.get("ops", ()):
+            t = _time(doc) or entry_t if doc is not None else entry_t
             ops = self._ops.setdefault((table, p), {})
             held = ops.get(rid)
             if held is None or held[0] <= t:
@@ -376,33 +379,26 @@ class Store:
                     rows[rid] = row_of(doc, p)
                 elif doc is None and row is not None and row["_p"] == p and _time(row) <= t:
                     del rows[rid]
-        for table, p, line in entry.get("h", ()):
+        for table, p, line, *when in entry.get("h", ()):
             blob = line.encode("utf-8")
-            self._hist.setdefault((table, p), []).append((t, blob))
+            self._hist.setdefault((table, p), []).append((when[0] if when else entry_t, blob))
             self._heads[(table, p)] = chain.digest(blob)
         for table, p, numbers in entry.get("n", ()):
             self._counters.setdefault((table, p), {}).update(numbers)
         self._lines += 1
 
-    def _commit(self, entry: dict[str, Any], more: list[dict[str, Any]]) -> None:
-        """Make entries durable in one append (one fsync), then apply them."""
+    def _commit(self, entry: dict[str, Any]) -> None:
+        """Make one entry durable (one line, one fsync), then apply it."""
         assert self._journal is not None and self._lock is not None
-        entries = [entry, *more] if entry else more
-        if not entries:
-            return
-        for e in entries:
-            e.setdefault("t", self._next_t())
-        try:
-            lines = [journal.encode(e) for e in entries]
-        except (TypeError, ValueError) as exc:
-            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+        entry.setdefault("t", self._next_t())
         self._lock.check()
         try:
-            self._journal.append(lines)
+            self._journal.append_entry(entry)
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         except OSError as exc:
             raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
-        for e in entries:
-            self._apply(e)
+        self._apply(entry)
         if self._lines >= CHECKPOINT_LINES or len(self._ops) >= CHECKPOINT_VILLAGES:
             self._checkpoint()
 
@@ -555,34 +551,51 @@ class Store:
             numbers = self._numbers(table, p)
             if numbers:
                 entry["n"] = numbers
-            self._commit(entry, [])
+            self._commit(entry)
         except BaseException:
             self._heads = heads      # the chain goes on from what is really written
             raise
 
     @_serialised
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """Save many `(record, index_row, history_entry)` items: one journal line each, one
-        fsync for all, then the village files rewritten (a batch is large).
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """Save many `(record, index_row, history_entry)` items — with the rows `derived` from
+        them (`(table, items)`, the engine's rollup) and the numbers they took — as ONE journal
+        line, fsynced once: after a crash the whole batch is there, or none of it. Then the
+        village files are rewritten (a batch is large).
 
-        For bulk loads (demo data, imports). A bad item refuses the whole batch.
+        For bulk loads (demo data, imports). A bad item refuses the whole batch. `new`: every
+        id was just made, so the table's stored rows need not be loaded to find moves.
         """
         self._check_writable()
-        rows = self._state(table)
+        rows = {} if new and table not in self._tables else self._state(table)
         heads = dict(self._heads)
-        entries: list[dict[str, Any]] = []
+        ops: list[list[Any]] = []
+        lines: list[list[Any]] = []
         where: dict[str, dict[str, Any]] = {}
         view = ChainMap(where, rows)        # where each record is, this batch's items included
         try:
             for record, index_row, history_entry in items:
                 t = self._next_t()
-                rid, p, doc, ops = self._entry_ops(table, record, index_row, t, view)
+                rid, p, doc, more = self._entry_ops(table, record, index_row, t, view)
                 where[rid] = row_of(doc, p)
-                entry: dict[str, Any] = {"t": t, "ops": ops}
+                ops += more
                 if history_entry is not None:
-                    entry["h"] = [self._history_line(table, p, rid, t, history_entry)]
-                entries.append(entry)
-            self._commit({}, entries)
+                    lines.append(self._history_line(table, p, rid, t, history_entry) + [t])
+            if derived is not None and derived[1]:
+                t = self._next_t()
+                d_where: dict[str, dict[str, Any]] = {}
+                d_view = ChainMap(d_where, self._state(derived[0]))
+                for rec, row, _ in derived[1]:
+                    rid, p, doc, more = self._entry_ops(derived[0], rec, row, t, d_view)
+                    d_where[rid] = row_of(doc, p)
+                    ops += more
+            if ops:
+                entry: dict[str, Any] = {"t": self._last_t, "ops": ops, "h": lines}
+                numbers = [n for key in sorted(self._reserved) for n in self._numbers(*key)]
+                if numbers:
+                    entry["n"] = numbers
+                self._commit(entry)
         except BaseException:
             self._heads = heads
             raise
