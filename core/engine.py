@@ -228,7 +228,14 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
-        if shape := shape_problems(self.form(form_id, version), data):
+        return self._checked(form_id, data, record_id, version=version, accepted=accepted, overrides=overrides)
+
+    def _checked(self, form_id: str, data: dict, record_id: str | None = None, *, version: int | None = None,
+                 accepted: dict[str, str] | None = None, overrides: dict | None = None,
+                 reasons: dict[str, str] | None = None, shaped: bool = False) -> tuple[dict, list[Problem]]:
+        """`check`, for a save: `reasons` receives the computed fields' case reasons, and
+        `shaped` says the caller has already refused a badly shaped record."""
+        if not shaped and (shape := shape_problems(self.form(form_id, version), data)):
             return data, shape
         try:
             v = self.validator(form_id, version, town=data.get("town"))
@@ -239,6 +246,7 @@ class Engine:
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
             accepted_warnings=accepted or {},
             overrides=overrides,
+            reasons=reasons,
         )
         problems.extend(self._dangling_refs(v.form, clean))
         problems.extend(hookcalls.record_problems(self.plugin_set, form_id, clean, record_id, accepted or {}))
@@ -302,12 +310,12 @@ class Engine:
         accepted = dict(reasons or {})
         data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
-        data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
-                                    overrides=overrides)
+        computed_reasons: dict[str, str] = {}
+        data, problems = self._checked(form_id, data, old["id"] if old else None, accepted=accepted,
+                                       overrides=overrides, reasons=computed_reasons, shaped=True)
         blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
         if blocking:                       # errors, unaccepted warnings, broken plugins
             raise ValidationFailed(blocking)
-        _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
         meta: dict[str, Any] = {"reasons": computed_reasons}
