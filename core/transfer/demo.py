@@ -378,7 +378,7 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
 
     Bounded memory: people are drawn in the seed's order (so a seed repeats exactly) but kept
     only as compact bytes per village until saved, and saved village by village, so each village
-    file is written once and a batch never holds more than `BULK_BATCH` records; visits are
+    file is written once and a batch holds about `BULK_BATCH` records (whole villages); visits are
     drawn while they are saved, never held as a list (50,000 people make ~310,000 visits).
     """
     as_of = as_of or dt.date.today()
