@@ -304,12 +304,16 @@ class PgStore:
         return len(last)
 
     @_guarded
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """All items in one transaction (the folder store commits per village file)."""
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """All items, and the rows `derived` from them, in one transaction."""
         self._check_writable()
         conn = self._connection()
         with conn.transaction():
-            return self._put_items(conn, table, list(items))
+            n = self._put_items(conn, table, list(items))
+            if derived is not None and derived[1]:
+                self._put_items(conn, derived[0], derived[1])
+            return n
 
     @_guarded
     def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
