@@ -302,3 +302,33 @@ def test_records_show_lists_retired_values_masked(tmp_path, capsys):
     assert code == 0 and "（已停用）单位负责人: 陈刚" in out and "（已停用）包联干部电话: 138****5678" in out
     code, out, _ = run(capsys, "records", "show", ids[0], "--json", "--forms", forms, "--data", data)
     assert "13812345678" not in out and "138****5678" in out
+
+
+def test_history_masks_old_values_of_retired_personal_fields(tmp_path, capsys):
+    """A deleted address field (saved over) and a retired one (migration) keep their old values in
+    the history; `records history` masks them as it masks the current address, ID and phone."""
+    address = "天津市滨海新区北塘街道东村282号"
+    forms, data, ids = _ledger(tmp_path, n=2, address=address)
+    edit(forms / "registration.yaml", "      - {id: address, label: 现居住地址, aliases: [家庭住址, 住址, 居住地址, 现住址, "
+         "家庭地址], type: text, required: true, max_length: 100, pii: true}\n", "")
+    edit(forms / "roster.yaml", "  - {key: address, label: 家庭住址, field: address, pii: address, width: 24}\n", "")
+    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    (forms / "migrations").mkdir(exist_ok=True)
+    (forms / "migrations" / "retire.yaml").write_text(
+        "kind: migration\nid: retire_address\nform: registration\nreason: 地址改由户籍所在地表示\n"
+        "changes:\n  - {retire_field: address}\n", encoding="utf-8")
+    with Engine.open(data, forms, operator="李芳") as eng:
+        assert eng.forms_dir == eng._working_forms_dir, eng.forms.problems
+        old = eng.get(ids[0])
+        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
+                 record_id=ids[0])
+    code, out, err = run(capsys, "forms", "migrate", "--forms", forms, "--data", data, "--operator", "李芳")
+    assert code == 0, out + err
+    for rid in ids:
+        code, out, _ = run(capsys, "records", "history", rid, "--forms", forms, "--data", data)
+        assert code == 0 and "天津市滨海新…" in out, out
+        assert address not in out, out
+        code, out, _ = run(capsys, "records", "history", rid, "--json", "--forms", forms, "--data", data)
+        assert code == 0 and address not in out and "天津市滨海新…" in out, out
+    code, out, _ = run(capsys, "records", "history", ids[1], "--forms", forms, "--data", data)
+    assert "retired.address: None → '天津市滨海新…'" in out, out
