@@ -891,6 +891,13 @@ class Engine:
 
         return check(self)
 
+    def unusable(self) -> str | None:
+        """Why this ledger cannot be worked on at all (a broken division file and nothing
+        published to fall back to), in Chinese; None when it can (`core.lifecycle.publish`)."""
+        from core.lifecycle.publish import unusable
+
+        return unusable(self)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
