@@ -350,7 +350,7 @@ def test_a_bad_divisions_file_on_first_open_is_a_message_in_the_cli(tmp_path, ca
     assert "区划文件（街镇、村）有错误" in err and f"divisions.yaml:{line}:1:" in err
     assert "代码必须写成带引号的字符串" in err
     code, out, _ = run(capsys, "forms", "check", "--forms", forms, "--data", data)
-    assert code == 1 and f"divisions.yaml:{line}:1:" in out
+    assert code == 1 and f"divisions.yaml:{line}:16: towns.10.villages.0.code: 应为文字，实际是数字 120116157201" in out
 
 
 def test_a_bad_divisions_file_on_first_open_is_refused_with_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
@@ -366,8 +366,8 @@ def test_a_bad_divisions_file_on_first_open_is_refused_with_a_message_not_a_trac
     monkeypatch.setattr(tui_app.CarebookApp, "run", must_not_run)
     assert tui_app.run(data, demo=False, forms_dir=forms) == 2
     err = capsys.readouterr().err
-    assert err.startswith("无法打开台账：区划文件 ") and f"divisions.yaml:{line}:1:" in err
-    assert "代码必须写成带引号的字符串" in err and "carebook forms check" in err
+    assert err.startswith("无法打开台账：区划文件 ") and f"divisions.yaml:{line}:16:" in err
+    assert "村代码必须写成带引号的字符串" in err and "carebook forms check" in err
 
 
 @drive
@@ -382,5 +382,5 @@ async def test_the_home_screen_shows_a_bad_divisions_file_instead_of_failing(tmp
         await until(pilot, lambda: "无法计算应探访人员" in screen_text(app))
         screen = screen_text(app)
         assert "无法计算应探访人员" in screen and "区划文件 forms/data/divisions.yaml 有 1" in screen, screen
-        assert f"divisions.yaml:{line}:1:" in screen and "代码必须写成带引号的字符串" in screen, screen
+        assert f"divisions.yaml:{line}:16:" in screen and "应为文字，实际是数字" in screen, screen
     assert app.return_code in (None, 0)
