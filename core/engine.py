@@ -771,8 +771,14 @@ class Engine:
         """`history(record_id)` with the old and new value of every change masked."""
         from core.records.masking import mask_history
 
+        from core.lifecycle.retired import former_fields
+
         entries = self.history(record_id)
-        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h])[0] for h in entries]
+        older: dict = {}
+        for form_id in {str(h.get("form") or "") for h in entries}:
+            older[form_id] = former_fields(self, form_id, self.get(record_id)) if form_id in self.forms.forms else {}
+        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h],
+                             older.get(str(h.get("form") or "")))[0] for h in entries]
 
     def _form_or_current(self, form_id: str, version: Any):
         try:
@@ -924,6 +930,13 @@ class Engine:
         from core.lifecycle.datacheck import check
 
         return check(self)
+
+    def unusable(self) -> str | None:
+        """Why this ledger cannot be worked on at all (a broken division file and nothing
+        published to fall back to), in Chinese; None when it can (`core.lifecycle.publish`)."""
+        from core.lifecycle.publish import unusable
+
+        return unusable(self)
 
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on

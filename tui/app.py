@@ -352,6 +352,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
+    why = engine.unusable()     # e.g. a broken division file on a ledger's first open
+    if why:
+        engine.close()
+        print(f"无法打开台账：{why}", file=sys.stderr)
+        return 2
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()
     except CarebookError as exc:
