@@ -189,7 +189,7 @@ async def test_every_screen_and_dialog_is_chinese_and_whole_at_80x24(tmp_path):
             await w.look(f"登记 第 {n} 节")
         await w.go("ctrl+s", look="登记 保存未通过")
         app.screen.view.rows["children"].editor.query_one("RepeatTable").focus()
-        await w.go("a", screen="RowEditScreen", look="添加子女")
+        await w.go("plus", screen="RowEditScreen", look="添加子女")
         await w.press("escape")
         app.screen.view.rows["name"].editor.focus()
         await pilot.press("x")
@@ -216,7 +216,7 @@ async def test_every_screen_and_dialog_is_chinese_and_whole_at_80x24(tmp_path):
         await w.look("导出完成")
         await w.press("escape")
         await w.go("a", screen="AdminScreen", look="管理")
-        await w.go("f6", screen="ImportScreen", look="导入台账")
+        await w.go("i", screen="ImportScreen", look="导入台账")
         await w.press("escape")
         await w.press("escape")
         await w.go("o", screen="OperatorScreen", look="操作员")
@@ -236,7 +236,7 @@ async def test_first_run_screen_is_chinese_and_whole(tmp_path):
         w = Walk(app, pilot)
         await w.until("StartScreen")
         await w.look("首次使用")
-        await w.go("n", screen="OperatorScreen", look="首次使用 操作员")
+        await w.go("k", screen="OperatorScreen", look="首次使用 操作员")
         assert not w.failures, "\n\n".join(w.failures)
 
 

@@ -1,5 +1,5 @@
 """Admin corner: form-file check results with file and line, reload forms, installed plugins,
-and the way to the import of an existing Excel ledger (F6).
+and the way to the import of an existing Excel ledger (I).
 
 Admins edit form files while staff work; reloading here applies the edit without a restart,
 and a broken file shows where it is broken instead of stopping the app.
@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ..keymap import bind, key_of
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
 
 class AdminScreen(BaseScreen):
-    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单"), Binding("f6", "import_ledger", "导入台账"),
-                Binding("f7", "check_data", "核对记录")]
-    HELP_TEXT = ("表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
-                 "F6 从 Excel 或 CSV 导入原有台账。F7 用当前表单核对已存的记录：删除或改名的字段、选项还有多少人在用，"
+    BINDINGS = [bind("refresh", "reload_forms", "重新加载表单"), bind("import", "import_ledger"),
+                bind("check", "check_data", "核对记录")]
+    HELP_TEXT = (f"表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 {key_of('refresh')} 重新加载。"
+                 f"{key_of('import')} 从 Excel 或 CSV 导入原有台账。{key_of('check')} 用当前表单核对已存的记录：删除或改名的字段、选项还有多少人在用，"
                  "改了内容却没把 version 加 1。")
 
     def compose(self) -> ComposeResult:

@@ -8,11 +8,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..keymap import bind
 from ..keys import describe, key_name
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q", "close", "关闭")]
+    BINDINGS = [bind("back", "close", "关闭"), bind("help", "close", "关闭帮助")]
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
