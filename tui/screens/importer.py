@@ -44,8 +44,8 @@ class ImportScreen(BaseScreen):
     BINDINGS = [bind("mapping", "mapping"), bind("check", "run(True)"), bind("save", "run(False)", "开始导入")]
     HELP_TEXT = (f"填写 Excel（.xlsx）或 CSV 文件的位置，{key_of('mapping')} 查看并保存列对应（文件中的列 → 字段），"
                  f"{key_of('check')} 只检查不保存，{key_of('save')} 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。"
-                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号；"
-                 "carebook records template registration --output 模板.xlsx 生成模板。")
+                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号。"
+                 "空白模板可请管理员用命令行生成（见 docs/import.md）。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
