@@ -252,6 +252,22 @@ def _mask_row(eng, form_id: str, row: dict) -> dict:
     return out
 
 
+def _division_names(eng, form_id: str, rows: list[dict]) -> list[dict]:
+    """Towns and villages as staff know them: the name, and for a village its code beside it
+    (village names repeat across towns; the code is what `--village` and the files use)."""
+    try:
+        divisions = eng.divisions
+    except CarebookError:
+        return rows                 # a broken division file: the codes still identify the place
+    fields = [f.id for f in eng.form(form_id).fields_flat() if f.type == "division"]
+    for row in rows:
+        for fid in fields:
+            d = divisions.get(row.get(fid)) if row.get(fid) else None
+            if d is not None:
+                row[fid] = d.name if d.level != "village" else f"{d.name}（{d.code}）"
+    return rows
+
+
 def cmd_records_list(args) -> int:
     with _full_engine(args, "记录列表") as eng:
         filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
@@ -262,7 +278,7 @@ def cmd_records_list(args) -> int:
         if args.json:
             _json({"total": page.total, "offset": page.offset, "rows": rows})
         else:
-            for r in rows:
+            for r in _division_names(eng, args.form, rows):
                 _out("\t".join(str(v if v is not None else "") for v in r.values()))
             _err(f"共 {page.total} 条，显示第 {page.offset + 1}–{page.offset + len(rows)} 条")
     return EXIT_OK
@@ -723,8 +739,11 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
 
 
 def _problem_line(p) -> str:
-    """A refused record's problem; a warning says the rule id `--accept` needs."""
-    text = f"{p.path}: {p.message}" if p.path else p.message
+    """A refused record's problem; a warning says the rule id `--accept` needs (once, in
+    Chinese: not as the English key the message ends with)."""
+    from core.records.wording import plain
+
+    text = f"{p.path}: {plain(p.message)}" if p.path else plain(p.message)
     if not p.is_error and p.rule:
         text += f"（警告，规则 {p.rule}；核实无误可加 --accept {p.rule}=理由 保存）"
     return text

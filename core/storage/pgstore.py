@@ -133,7 +133,7 @@ class PgStore:
         again if the server restarted meanwhile, so a clerk back from a break saves at once
         instead of meeting the dead socket's error."""
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
         now = time.monotonic()
         if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
             try:
@@ -175,7 +175,7 @@ class PgStore:
                                    " (password authentication failed)") from None
             # libpq's own words (socket paths, errno) are for the administrator, not the clerk
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
-                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -187,7 +187,7 @@ class PgStore:
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("台账以只读方式打开，不能保存")
 
     # ----------------------------------------------------------------- writing
     @_guarded
@@ -220,7 +220,7 @@ class PgStore:
 
     def _checked_id(self, record: Any) -> str:
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         return record["id"]
 
     def _upsert(self, conn: Any, table: str, rid: str, p: str, doc: Any, row: Any) -> Any:
