@@ -22,8 +22,13 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines = []
         seen = set()
-        for binding in list(getattr(self.under, "BINDINGS", [])) + list(self.app.BINDINGS):
-            if not isinstance(binding, Binding) or not binding.description or binding.key in seen:
+        # The screen's own keys, then those it inherits from our screens (Esc 返回; not Textual's
+        # Tab/Ctrl+C, described in English and known to everyone), then the app's.
+        screen_keys = [b for cls in type(self.under).__mro__ if cls.__module__.startswith("tui.")
+                       for b in cls.__dict__.get("BINDINGS", [])]
+        for binding in screen_keys + list(self.app.BINDINGS):
+            if not isinstance(binding, Binding) or not binding.description or binding.key in seen \
+                    or binding.action == "noop":
                 continue
             seen.add(binding.key)
             keys = key_name(binding.key)

@@ -68,7 +68,7 @@ class RepeatEditor(Vertical):
                  **{f.id: roles.masked(self.form, f.id, row.get(f.id)) for f in shown}}
                 for i, row in enumerate(self.rows)]
         if not data:
-            data = [{"id": "empty", "n": "", shown[0].id: f"（无，按 {key_of('row_add')} 添加）"}] if shown else []
+            data = [{"id": "empty", "n": "", shown[0].id: "（无）"}] if shown else []
         self.query_one(RepeatTable).show_rows(cols, data)
 
     def _current(self) -> int | None:
