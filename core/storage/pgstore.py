@@ -154,7 +154,7 @@ class PgStore:
         again if the server restarted meanwhile, so a clerk back from a break saves at once
         instead of meeting the dead socket's error."""
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
         now = time.monotonic()
         if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
             try:
@@ -199,13 +199,13 @@ class PgStore:
                                    " (password authentication failed)") from None
             # libpq's own words (socket paths, errno) are for the administrator, not the clerk
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
-                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存") from None
         except pgerrors.UniqueViolation as exc:
             name = getattr(exc.diag, "constraint_name", None) or ""
             if not name.startswith("records_unique_"):
                 raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
             raise DuplicateValue("这条记录的唯一字段（如公民身份号码）与台账中另一条记录相同（可能是另一个村刚刚登记的），"
-                                 "未保存。请核对后再保存 (unique)") from None
+                                 "未保存。请核对后再保存") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -217,7 +217,7 @@ class PgStore:
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("台账以只读方式打开，不能保存")
 
     # ----------------------------------------------------------------- writing
     @_guarded
@@ -254,7 +254,7 @@ class PgStore:
 
     def _checked_id(self, record: Any) -> str:
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         return record["id"]
 
     def _upsert(self, conn: Any, table: str, rid: str, p: str, doc: Any, row: Any) -> Any:

@@ -191,7 +191,7 @@ class Store:
                 backups.rotate(self.root, backup_every_hours, keep_backups)
             except OSError as exc:
                 self.problems.append(Problem(
-                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响 (backup failed)",
+                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响",
                     severity="warning", rule="storage.backup"))
 
     # ----------------------------------------------------------------- paths and state
@@ -206,12 +206,12 @@ class Store:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
 
     def _check_writable(self) -> None:
         self._check_open()
         if self.readonly:
-            raise StorageError("数据文件夹以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("数据文件夹以只读方式打开，不能保存")
 
     def _next_t(self) -> int:
         self._last_t = max(self._last_t + 1, time.time_ns())
@@ -280,7 +280,7 @@ class Store:
             for q in self._disk_partitions(table) - {p}:
                 for other in (self._data_path(table, q), self._index_path(table, q)):
                     if other.exists():
-                        self._problem(other, "同表的另一个文件已损坏，整表重建 (derived table rebuilt)", rebuilt=True)
+                        self._problem(other, "同表的另一个文件已损坏，整表重建", rebuilt=True)
             self._tables.pop(table, None)
             for key in [k for k in self._cache if k[0] == table]:
                 del self._cache[key]
@@ -402,7 +402,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         except OSError as exc:
-            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限") from None
         self._apply(entry)
         if self._compact_error is not None:       # the background writer failed: tell this save
             self._compact_error = None
@@ -462,7 +462,7 @@ class Store:
                 self._lines = 0
         except OSError as exc:
             raise StorageError(f"写入数据文件失败（{exc.strerror or exc}），已保存的内容仍在日志中，"
-                               "请检查磁盘空间后重新打开 (checkpoint failed)") from None
+                               "请检查磁盘空间后重新打开") from None
 
     def _write_village(self, table: str, p: str, ops: dict[str, Op], counters: dict[str, int],
                        keep: bool = True) -> None:
@@ -472,7 +472,7 @@ class Store:
         20 MB parsed, and the batch moves on to the next villages)."""
         path = self._data_path(table, p)
         if path in self._unmovable:
-            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
+            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持")
         base = self._village(table, p, keep)
         leaving, arriving = [], []
         next_id = max((int(k) for k in base.tables.get(TABLE, {}) if k.isdigit()), default=0) + 1
@@ -539,7 +539,7 @@ class Store:
         """Check one item: (id, village, document, journal ops) — the move out of the old
         village included. `rows`: the table's rows, to find where the record was."""
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         if not isinstance(index_row, dict):
             raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
         rid = record["id"]
@@ -807,7 +807,7 @@ class Store:
             self._reported.add(path)
             rel = path.relative_to(self.root).as_posix()
             self.problems.append(Problem(
-                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对 (history chain broken)",
+                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对",
                 file=rel, line=broken[0], severity="error", rule="storage.history_chain"))
 
     def _history_files(self, table: str) -> set[str]:

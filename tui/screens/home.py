@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from .. import roles
+from ..keymap import bind
 from ..roles import short_village
 from ..widgets.followups import FollowupsPanel
 from .base import BaseScreen
@@ -70,17 +70,17 @@ def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict], l
 
 class HomeScreen(BaseScreen):
     BINDINGS = [
-        Binding("escape", "noop", show=False),
-        Binding("r", "app.go('roster')", "花名册"),
-        Binding("n", "app.go('register')", "新建登记"),
-        Binding("v", "visit", "登记探访"),
-        Binding("w", "rounds", "巡访本村"),
-        Binding("s", "app.go('summary')", "汇总表"),
-        Binding("e", "app.go('export')", "导出"),
-        Binding("f", "app.go('followups')", "跟进事项", show=False),   # named on the panel (80 columns)
-        Binding("a", "app.go('admin')", "管理", show=False),   # 80 columns: F1 lists it
-        Binding("o", "app.go('operator')", "操作员", show=False),
-        Binding("f5", "reload", "刷新", show=False),
+        bind("back", "noop", show=False),
+        bind("roster", "app.go('roster')"),
+        bind("register", "app.go('register')"),
+        bind("visit", "visit"),
+        bind("rounds", "rounds"),
+        bind("summary", "app.go('summary')"),
+        bind("export", "app.go('export')"),
+        bind("followups", "app.go('followups')", show=False),   # named on the panel (80 columns)
+        bind("admin", "app.go('admin')", show=False),   # 80 columns: F1 lists it
+        bind("operator", "app.go('operator')", show=False),
+        bind("refresh", "reload", show=False),
     ]
     HELP_TEXT = ("首页显示在册人数、风险分布、7 天内应探访和已逾期的人员，以及本季度汇总表的截止日期。"
                  "在下方列表中按回车打开人员档案；按 V 登记一次例行探访（回车保存，有情况按 F2 填完整探访表）；"
