@@ -235,7 +235,7 @@ class CarebookApp(App):
         from .screens.form_entry import FormEntryScreen
 
         try:
-            screen = FormEntryScreen(form_id, record_id, context)
+            screen = FormEntryScreen.opened(self, form_id, record_id, context)
         except CarebookError as exc:
             self.show_error(exc)
             return

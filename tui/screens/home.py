@@ -41,6 +41,7 @@ DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them a
 DUE_TITLE = "7 天内应探访与已逾期（回车 打开档案  V 登记探访  W 巡访本村）"
 
 
+BUILD_AHEAD_AFTER = 1.0     # seconds after the due list shows before the form is built ahead
 DUE_DAYS = 7      # the window `carebook visits due` lists: today and the next 6 days
 
 
@@ -143,6 +144,18 @@ class HomeScreen(BaseScreen):
         why = self.eng.unusable() if view is None and items is not None else None
         self.app.call_from_thread(self._fill_due, view, view is None, why)
         self.app.call_from_thread(self.app.settle_memory)
+        self.app.call_from_thread(self.set_timer, BUILD_AHEAD_AFTER, self.build_forms_ahead)
+
+    def build_forms_ahead(self) -> None:
+        """The registration form's screen is built while staff read this screen, so the first
+        新建登记 opens as quickly as the later ones (`form_entry.build_ahead`): once the due
+        list has been shown for a moment and home is still what they look at."""
+        stack = self.app.screen_stack
+        if self.is_mounted and stack and stack[-1] is self \
+                and roles.form_or_none(self.eng, roles.PERSON_FORM) is not None:
+            from .form_entry import build_ahead
+
+            build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts
     def count_people(self) -> str | None:
