@@ -59,7 +59,7 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
 
 
 async def first_run_choice(pilot, key: str, operator: str) -> None:
-    """On the empty-ledger screen: press `key` (n / i / d), then say who is working."""
+    """On the empty-ledger screen: press `key` (k / i / d), then say who is working."""
     await pilot.press(key)
     await pilot.pause()
     assert screen_names(pilot.app)[-1] == "OperatorScreen"
