@@ -11,11 +11,11 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, edit, open_engine
+from binhai_support import TODAY, copy_forms, edit
 from core.engine import Engine
 from core.formlang.expressions import ExpressionError
 from core.reporting import tallyvalues
-from core.transfer import demo
+from demo_cache import demo_copy
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
@@ -25,9 +25,7 @@ PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("values")
     forms = copy_forms(root)
-    eng = open_engine(root, forms)
-    demo.generate(eng, persons=250, seed=11, as_of=TODAY, village_days=30)
-    eng.close()
+    demo_copy(root / "data", persons=250, seed=11, as_of=TODAY, forms=forms, operator="测试员", village_days=30)
     return root, forms
 
 
