@@ -11,11 +11,11 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, edit
+from binhai_support import TODAY, edit
 from core.engine import Engine
 from core.formlang.expressions import ExpressionError
 from core.reporting import tallyvalues
-from demo_cache import demo_copy
+from demo_cache import binhai_demo
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
@@ -24,9 +24,7 @@ PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("values")
-    forms = copy_forms(root)
-    demo_copy(root / "data", persons=250, seed=11, as_of=TODAY, forms=forms, operator="测试员", village_days=30)
-    return root, forms
+    return root, binhai_demo(root, persons=250, seed=11, as_of=TODAY, village_days=30)[0]
 
 
 def _report(root: Path, forms: Path, **params) -> tuple:
