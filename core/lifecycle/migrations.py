@@ -282,7 +282,8 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
     if apply:
         if engine.readonly:
             raise CarebookError("台账以只读方式打开，不能执行迁移")
-        plan.backup = make_backup(engine.data_dir).name
+        server = getattr(engine.store, "backup_rows", None)     # a server ledger keeps its rows' copy
+        plan.backup = server(migration.form, f"迁移 {migration.id}") if server else make_backup(engine.data_dir).name
     at = now_iso()
     stamp = {"at": at, "by": f"迁移 {migration.id}", "version": None}
     olds: dict = {}

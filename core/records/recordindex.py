@@ -14,16 +14,34 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+import gc
 from itertools import accumulate
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SEARCH_KEY = "_s"
 JOIN_FROM = 2000        # keys searched by one joined string from this many on (`_search`)
 VERSION_KEY = "_v"
 UPDATED_KEY = "_u"
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a table's list rows are read in: 50,000 rows (or 50,000
+    rollup rows, each with nested counts) are hundreds of thousands of new dicts, and every
+    collection the allocations trigger walks all of them again (measured: rollup rows of the
+    50,000-person demo read in 120 ms without, 210 ms with). Nothing read here has cycles."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @lru_cache(maxsize=65536)

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from .. import roles
+from ..keymap import bind
 from ..roles import short_village
 from ..widgets.followups import FollowupsPanel
 from .base import BaseScreen
@@ -41,6 +41,7 @@ DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them a
 DUE_TITLE = "7 天内应探访与已逾期（回车 打开档案  V 登记探访  W 巡访本村）"
 
 
+BUILD_AHEAD_AFTER = 1.0     # seconds after the due list shows before the form is built ahead
 DUE_DAYS = 7      # the window `carebook visits due` lists: today and the next 6 days
 
 
@@ -70,17 +71,17 @@ def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict], l
 
 class HomeScreen(BaseScreen):
     BINDINGS = [
-        Binding("escape", "noop", show=False),
-        Binding("r", "app.go('roster')", "花名册"),
-        Binding("n", "app.go('register')", "新建登记"),
-        Binding("v", "visit", "登记探访"),
-        Binding("w", "rounds", "巡访本村"),
-        Binding("s", "app.go('summary')", "汇总表"),
-        Binding("e", "app.go('export')", "导出"),
-        Binding("f", "app.go('followups')", "跟进事项", show=False),   # named on the panel (80 columns)
-        Binding("a", "app.go('admin')", "管理", show=False),   # 80 columns: F1 lists it
-        Binding("o", "app.go('operator')", "操作员", show=False),
-        Binding("f5", "reload", "刷新", show=False),
+        bind("back", "noop", show=False),
+        bind("roster", "app.go('roster')"),
+        bind("register", "app.go('register')"),
+        bind("visit", "visit"),
+        bind("rounds", "rounds"),
+        bind("summary", "app.go('summary')"),
+        bind("export", "app.go('export')"),
+        bind("followups", "app.go('followups')", show=False),   # named on the panel (80 columns)
+        bind("admin", "app.go('admin')", show=False),   # 80 columns: F1 lists it
+        bind("operator", "app.go('operator')", show=False),
+        bind("refresh", "reload", show=False),
     ]
     HELP_TEXT = ("首页显示在册人数、风险分布、7 天内应探访和已逾期的人员，以及本季度汇总表的截止日期。"
                  "在下方列表中按回车打开人员档案；按 V 登记一次例行探访（回车保存，有情况按 F2 填完整探访表）；"
@@ -143,6 +144,18 @@ class HomeScreen(BaseScreen):
         why = self.eng.unusable() if view is None and items is not None else None
         self.app.call_from_thread(self._fill_due, view, view is None, why)
         self.app.call_from_thread(self.app.settle_memory)
+        self.app.call_from_thread(self.set_timer, BUILD_AHEAD_AFTER, self.build_forms_ahead)
+
+    def build_forms_ahead(self) -> None:
+        """The registration form's screen is built while staff read this screen, so the first
+        新建登记 opens as quickly as the later ones (`form_entry.build_ahead`): once the due
+        list has been shown for a moment and home is still what they look at."""
+        stack = self.app.screen_stack
+        if self.is_mounted and stack and stack[-1] is self \
+                and roles.form_or_none(self.eng, roles.PERSON_FORM) is not None:
+            from .form_entry import build_ahead
+
+            build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts
     def count_people(self) -> str | None:
