@@ -18,11 +18,11 @@ OPERATOR = "张丽"
 
 def open_engine(folder: Path, persons: int = 0, forms_dir: Path | None = None) -> Engine:
     """`forms_dir`: a copied forms folder (e.g. with a town overlay added); default the shipped one."""
-    eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
-    if persons:
-        from core.transfer import demo
+    if persons:                          # built once per run, copied here (tests/demo_cache.py)
+        from demo_cache import demo_copy
 
-        demo.generate(eng, persons=persons, seed=7, as_of=TODAY)
+        demo_copy(folder, persons=persons, seed=7, as_of=TODAY, forms=forms_dir, today=TODAY)
+    eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
     eng.settings.set("ledger_created", TODAY.isoformat())   # past the first-run choice
     eng.settings.set("operator", OPERATOR)
     eng.operator = OPERATOR

@@ -235,7 +235,7 @@ class CarebookApp(App):
         from .screens.form_entry import FormEntryScreen
 
         try:
-            screen = FormEntryScreen(form_id, record_id, context)
+            screen = FormEntryScreen.opened(self, form_id, record_id, context)
         except CarebookError as exc:
             self.show_error(exc)
             return
@@ -352,6 +352,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
             engine = Engine.open(data_dir, forms_dir)
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
+        return 2
+    why = engine.unusable()     # e.g. a broken division file on a ledger's first open
+    if why:
+        engine.close()
+        print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()

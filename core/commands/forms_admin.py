@@ -118,10 +118,19 @@ def cmd_forms_migrate(args) -> int:
                     _out(f"    冲突（目标字段已有不同的值）：{'、'.join(r.conflict_samples)}")
             verb = "将修改" if args.dry_run else "已修改"
             _out(f"  共 {plan.records} 条记录，{verb} {plan.changed} 条。"
-                 + (f"执行前已备份：backups/{plan.backup}" if plan.backup else ""))
+                 + (f"执行前已备份：{_backup_place(plan.backup)}" if plan.backup else ""))
         if args.dry_run:
             _err("以上为预演（--dry-run），没有保存。去掉 --dry-run 执行。")
     return EXIT_OK
+
+
+def _backup_place(name: str) -> str:
+    """Where a migration's backup is: the folder's backups/, or a table on the server."""
+    from core.storage.pgbackup import BACKUP_SCHEMA
+
+    if name.startswith(BACKUP_SCHEMA + "."):
+        return f"服务器表 {name}（恢复：SELECT carebook.restore_backup('{name.split('.', 1)[1]}')，见 docs/scale.md）"
+    return f"backups/{name}"
 
 
 # ------------------------------------------------------------------ forms publish

@@ -45,6 +45,10 @@ def sync(engine) -> list[str]:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(source, encoding="utf-8")
+    from core.storage import pgunique
+
+    store.problems.extend(pgunique.ensure(engine))      # one ID number once in the whole ledger
+    store.unique_indexed = pgunique.indexed(store)
     behind = [(fid, v, local[fid].version if fid in local else None) for fid, v in newest.items()
               if fid not in local or local[fid].version < v]
     if behind:

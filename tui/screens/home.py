@@ -41,6 +41,7 @@ DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them a
 DUE_TITLE = "7 天内应探访与已逾期（回车 打开档案  V 登记探访  W 巡访本村）"
 
 
+BUILD_AHEAD_AFTER = 1.0     # seconds after the due list shows before the form is built ahead
 DUE_DAYS = 7      # the window `carebook visits due` lists: today and the next 6 days
 
 
@@ -137,9 +138,24 @@ class HomeScreen(BaseScreen):
         followups = self.app.attempt(FollowupsPanel.text_for, self.eng, today)
         self.app.call_from_thread(FollowupsPanel.fill, self, followups)
         items = self.app.attempt(self.eng.visits_due, as_of=today)
-        view = None if items is None else due_view(items, today, self.eng.divisions)
-        self.app.call_from_thread(self._fill_due, view, items is None)
+        # The division list can be unusable (a broken file on a ledger's first open): a message.
+        view = None if items is None else self.app.attempt(lambda: due_view(items, today, self.eng.divisions))
+        # No list to show because the ledger is unusable (a broken division file): say why there.
+        why = self.eng.unusable() if view is None and items is not None else None
+        self.app.call_from_thread(self._fill_due, view, view is None, why)
         self.app.call_from_thread(self.app.settle_memory)
+        self.app.call_from_thread(self.set_timer, BUILD_AHEAD_AFTER, self.build_forms_ahead)
+
+    def build_forms_ahead(self) -> None:
+        """The registration form's screen is built while staff read this screen, so the first
+        新建登记 opens as quickly as the later ones (`form_entry.build_ahead`): once the due
+        list has been shown for a moment and home is still what they look at."""
+        stack = self.app.screen_stack
+        if self.is_mounted and stack and stack[-1] is self \
+                and roles.form_or_none(self.eng, roles.PERSON_FORM) is not None:
+            from .form_entry import build_ahead
+
+            build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts
     def count_people(self) -> str | None:
@@ -176,7 +192,8 @@ class HomeScreen(BaseScreen):
             f"汇总表 {name}：报送截止 {due.isoformat()}，{when}    今天 {today.isoformat()}")
 
     # ------------------------------------------------------------------ visits due
-    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False) -> None:
+    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False,
+                        why: str | None = None) -> None:
         """Show what the worker prepared; the UI thread only draws. The table is made here
         the first time, in place of the empty box, and focused as a new screen would focus it."""
         if not self.is_mounted:           # the demo switch replaced this screen meanwhile
@@ -184,6 +201,11 @@ class HomeScreen(BaseScreen):
         panel = self.query_one("#home-due", Static)
         if view is None:
             panel.update("无法计算应探访人员，见右上角提示" if failed else "正在计算应探访人员……")
+            if why:
+                panel.update("无法计算应探访人员，原因见下方")
+                from rich.text import Text
+
+                self.query_one("#home-due-wait", Static).update(Text(why))   # file text, not markup
             return
         text, rows, self.due_items = view
         panel.update(text)
