@@ -25,7 +25,7 @@ from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import incomplete, rollup
 from core.records.drafts import Drafts
-from core.records.recordindex import RecordIndex, Page
+from core.records.recordindex import RecordIndex, Page, collector_paused
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
 from core.storage.contract import RecordStore
@@ -194,7 +194,9 @@ class Engine:
     def index(self, form_id: str) -> RecordIndex:
         idx = self._indexes.get(form_id)
         if idx is None:
-            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id), private=self._private_keys(form_id))
+            with collector_paused():
+                rows = self.store.index(form_id)
+            idx = self._indexes[form_id] = RecordIndex(rows, private=self._private_keys(form_id))
         return idx
 
     def index_loaded(self, form_id: str) -> bool:
@@ -273,6 +275,13 @@ class Engine:
         """The id of another record holding `value` in `field`, if any (duplicate ID numbers)."""
         if value in (None, ""):
             return None
+        if hasattr(self.store, "unique_holder"):        # a server: every village's records (issue 11)
+            from core.storage.pgunique import find_unique
+            return find_unique(self, form_id, field, value, exclude)
+        if not self.index_loaded(form_id) and isinstance(value, str):
+            held = self._rows_holding(form_id, field, value)
+            if held is not None:
+                return next((rid for rid in held if rid != exclude), None)
         return self.index(form_id).find(field, value, exclude=exclude)
 
     def get(self, record_id: str, form_id: str | None = None) -> dict | None:
@@ -492,7 +501,8 @@ class Engine:
         form = self.form(form_id)
         if not rollup.spec_of(form):
             raise CarebookError(f"表单 “{form_id}” 没有声明 rollup")
-        rows = self.store.index(rollup.table_of(form_id))
+        with collector_paused():
+            rows = self.store.index(rollup.table_of(form_id))
         if not rows and self.store.count(form_id):
             table, items = rollup.rebuild_items(self, form)
             if not self.readonly:
@@ -708,13 +718,15 @@ class Engine:
         """The next sequence number after `prefix` from the village's stored counter (`Store.
         next_number`); the list rows are scanned only to seed a village that has none yet."""
         def seed() -> int:
-            taken = [str(row.get(field_id) or "") for row in self.index(form.id).rows.values()]
+            held = None if self.index_loaded(form.id) else self._rows_holding(form.id, field_id, prefix, prefix=True)
+            rows = (held if held is not None else self.index(form.id).rows).values()
+            taken = [str(row.get(field_id) or "") for row in rows]
             return max((int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()),
                        default=0)
 
         def taken(n: int) -> bool:
             value = form.field(field_id).autonumber.format(**{**data, "seq": n})
-            return self.index(form.id).find(field_id, value) is not None
+            return self.find_unique(form.id, field_id, value) is not None
 
         counter = getattr(self.store, "next_number", None)
         if counter is None:     # a backend without stored counters (PostgreSQL): count the list rows
@@ -768,8 +780,14 @@ class Engine:
         """`history(record_id)` with the old and new value of every change masked."""
         from core.records.masking import mask_history
 
+        from core.lifecycle.retired import former_fields
+
         entries = self.history(record_id)
-        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h])[0] for h in entries]
+        older: dict = {}
+        for form_id in {str(h.get("form") or "") for h in entries}:
+            older[form_id] = former_fields(self, form_id, self.get(record_id)) if form_id in self.forms.forms else {}
+        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h],
+                             older.get(str(h.get("form") or "")))[0] for h in entries]
 
     def _form_or_current(self, form_id: str, version: Any):
         try:
@@ -922,12 +940,27 @@ class Engine:
 
         return check(self)
 
+    def unusable(self) -> str | None:
+        """Why this ledger cannot be worked on at all (a broken division file and nothing
+        published to fall back to), in Chinese; None when it can (`core.lifecycle.publish`)."""
+        from core.lifecycle.publish import unusable
+
+        return unusable(self)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
         from core.lifecycle.reevaluate import refresh_for_today
 
         return refresh_for_today(self)
+
+    # ----------------------------------------------------------------- one record, any ledger size (issue 13)
+    def _rows_holding(self, form_id: str, field: str, value: str, *, prefix: bool = False) -> dict | None:
+        """The list rows holding `value` in `field` (or starting with it) when the store can find
+        them without loading the form's rows (`Store.rows_holding`); None when it cannot. A save
+        from the command line then costs the same at 50,000 people as at 1,000."""
+        find = getattr(self.store, "rows_holding", None)
+        return None if find is None else find(form_id, field, value, prefix=prefix)
 
 
 def _refuse_stale(current: dict) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from typing import Any, Callable, Iterable
-
-from jsonschema import Draft202012Validator, FormatChecker
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from core.formlang.compile import compile_form
 from core.formlang.expressions import Evaluator, ExpressionError, empty, settings_names
@@ -22,12 +21,17 @@ from core.problems import Problem
 from core.records.schemafast import FastCheck, compile_fast
 from core.registry import Registry
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+
 UniqueLookup = Callable[[str, Any], Any]
 _UNSET = object()
 
 
 def format_checker(registry: Registry) -> FormatChecker:
     """A FormatChecker holding exactly the formats plugins registered (jsonschema asserts only these)."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
     for name, entry in registry.formats.items():
         def check(value, _check=entry.check):
@@ -68,7 +72,6 @@ class Validator:
         self.evaluator = evaluator or Evaluator(registry.functions)
         self.today = today or dt.date.today
         self.schema = compile_form(form, registry)
-        self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
         self._fast: FastCheck | None | object = _UNSET   # compiled on first use (start-up stays fast)
         self._converters: dict[int, Callable[[Any], Any] | None] = {}
         self._plans: dict[frozenset | None, list] = {}
@@ -76,6 +79,14 @@ class Validator:
         # The form's own fields, looked up for every record (a form does not change once loaded)
         self._top = form.top_fields()
         self._top_by_id = {f.id: f for f in self._top}
+
+    @cached_property
+    def _schema(self) -> Draft202012Validator:
+        """jsonschema's validator, made when a record is first checked: reports and due lists
+        use only `names`, and importing jsonschema was ~50 ms of every such command."""
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.schema, format_checker=format_checker(self.registry))
 
     @classmethod
     def for_form(cls, form: Form, registry: Registry) -> "Validator":

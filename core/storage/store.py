@@ -25,6 +25,7 @@ import functools
 import json
 import threading
 import time
+import zlib
 from collections import ChainMap, OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -191,7 +192,7 @@ class Store:
                 backups.rotate(self.root, backup_every_hours, keep_backups)
             except OSError as exc:
                 self.problems.append(Problem(
-                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响 (backup failed)",
+                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响",
                     severity="warning", rule="storage.backup"))
 
     # ----------------------------------------------------------------- paths and state
@@ -206,12 +207,12 @@ class Store:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
 
     def _check_writable(self) -> None:
         self._check_open()
         if self.readonly:
-            raise StorageError("数据文件夹以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("数据文件夹以只读方式打开，不能保存")
 
     def _next_t(self) -> int:
         self._last_t = max(self._last_t + 1, time.time_ns())
@@ -280,7 +281,7 @@ class Store:
             for q in self._disk_partitions(table) - {p}:
                 for other in (self._data_path(table, q), self._index_path(table, q)):
                     if other.exists():
-                        self._problem(other, "同表的另一个文件已损坏，整表重建 (derived table rebuilt)", rebuilt=True)
+                        self._problem(other, "同表的另一个文件已损坏，整表重建", rebuilt=True)
             self._tables.pop(table, None)
             for key in [k for k in self._cache if k[0] == table]:
                 del self._cache[key]
@@ -402,7 +403,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         except OSError as exc:
-            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限") from None
         self._apply(entry)
         if self._compact_error is not None:       # the background writer failed: tell this save
             self._compact_error = None
@@ -462,7 +463,7 @@ class Store:
                 self._lines = 0
         except OSError as exc:
             raise StorageError(f"写入数据文件失败（{exc.strerror or exc}），已保存的内容仍在日志中，"
-                               "请检查磁盘空间后重新打开 (checkpoint failed)") from None
+                               "请检查磁盘空间后重新打开") from None
 
     def _write_village(self, table: str, p: str, ops: dict[str, Op], counters: dict[str, int],
                        keep: bool = True) -> None:
@@ -472,7 +473,7 @@ class Store:
         20 MB parsed, and the batch moves on to the next villages)."""
         path = self._data_path(table, p)
         if path in self._unmovable:
-            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
+            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持")
         base = self._village(table, p, keep)
         leaving, arriving = [], []
         next_id = max((int(k) for k in base.tables.get(TABLE, {}) if k.isdigit()), default=0) + 1
@@ -539,7 +540,7 @@ class Store:
         """Check one item: (id, village, document, journal ops) — the move out of the old
         village included. `rows`: the table's rows, to find where the record was."""
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         if not isinstance(index_row, dict):
             raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
         rid = record["id"]
@@ -694,6 +695,54 @@ class Store:
         return [_public(docs[rid]) for rid in chosen if rid in docs]
 
     @_serialised
+    def rows_holding(self, table: str, field: str, value: str, *, prefix: bool = False) -> dict[str, dict[str, Any]]:
+        """{id: list row} of the rows whose `field` is `value` (with `prefix`: starts with it),
+        without loading the table: the duplicate ID number and file number checks of one save,
+        and the seed of a village's file numbers (`carebook records add` read all 50,000 rows
+        for them). Each village's index file is searched as bytes for the value as JSON writes
+        it; a village is read only when its file holds it, or when its index cannot be trusted
+        as it is (changed by the journal, damaged, describing other data). An exact hit is
+        confirmed over the whole table, as `_state` resolves a record found in two villages
+        (for a prefix, such an old copy can only raise a seed: a number skipped, never reused).
+        A table already loaded answers from memory."""
+        self._check_open()
+
+        def holds(row: dict[str, Any]) -> bool:
+            got = row.get(field)
+            return got == value if not prefix else isinstance(got, str) and got.startswith(value)
+
+        loaded = self._tables.get(names.check_table(table))
+        if loaded is None:
+            needle = atomic.dumps(value)[:-1] if prefix else atomic.dumps(value)
+            found: dict[str, dict[str, Any]] = {}
+            for p in sorted(self._disk_partitions(table)):
+                if (table, p) in self._ops or not self._index_lacks(table, p, needle):
+                    found.update((rid, row) for rid, row in self._part_rows(table, p).items() if holds(row))
+            if prefix or not found:
+                return found
+            loaded = self._state(table)
+        return {rid: row for rid, row in loaded.items() if holds(row)}
+
+    def _index_lacks(self, table: str, p: str, needle: bytes) -> bool:
+        """Whether the village's index file is intact, built from its data file as it is now,
+        and holds `needle` nowhere (so no row of the village holds the value)."""
+        try:
+            raw = self._index_path(table, p).read_bytes()
+        except OSError:
+            return False
+        at = raw.rfind(sealed._SEAL_AT)
+        if needle in raw or at < 0:
+            return False
+        meta_at = raw.rfind(b'"' + META.encode() + b'":{"1":{"data":', 0, at)
+        try:
+            crc = int(raw[at + len(sealed._SEAL_AT):].split(b":")[-1].rstrip(b"}"))
+            made_from = int(raw[meta_at:at].split(b'"data":', 1)[1].split(b",", 1)[0].rstrip(b"}"))
+        except (ValueError, IndexError):
+            return False
+        return meta_at >= 0 and zlib.crc32(memoryview(raw)[:at]) == crc \
+            and made_from == sealed.crc_of(self._data_path(table, p))
+
+    @_serialised
     def rows(self, table: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The list rows of `ids` that exist (shared: do not change them)."""
         rows = self._state(table)
@@ -807,7 +856,7 @@ class Store:
             self._reported.add(path)
             rel = path.relative_to(self.root).as_posix()
             self.problems.append(Problem(
-                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对 (history chain broken)",
+                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对",
                 file=rel, line=broken[0], severity="error", rule="storage.history_chain"))
 
     def _history_files(self, table: str) -> set[str]:
