@@ -7,8 +7,9 @@ Why this shape (see docs/design.md, "Storage"):
   whole or absent after any crash; nothing else is written while staff wait.
 - The village files are TinyDB databases (`records/<table>/<village>.json`, sealed with their
   CRC-32: `sealed`), rewritten from the journal through TinyDB's `Table` — once 400 saves or 48
-  villages are held, by a background thread one village at a time (`_compact_soon`: no save
-  waits for the batch), after each bulk batch, and at close (`_checkpoint`) — with their index
+  villages are held, by a background thread one village at a time when saves pause
+  (`_compact_soon`: no save waits for the batch), after each bulk batch, and at close
+  (`_checkpoint`) — with their index
   files and history lines; the journal is emptied only when every change is in a file.
   A writer opening the folder replays what a crash left; a reader overlays it.
 - Index files (`<village>.index.json`, list rows) are derived: they name the CRC of the data
@@ -50,7 +51,9 @@ Op = tuple[int, "dict[str, Any] | None"]        # (save time, document or None f
 
 CHECKPOINT_LINES = 400          # journal lines held before the village files are rewritten
 CHECKPOINT_VILLAGES = 48        # villages changed before the village files are rewritten
+COMPACT_IDLE = 0.3              # seconds without a save before the background writer starts
 COMPACT_PAUSE = 0.002           # seconds the background writer leaves between two villages
+COMPACT_BEHIND = 4              # times the batch held before saves themselves write a village each
 
 
 def _serialised(method):
@@ -162,6 +165,7 @@ class Store:
         self._last_t = 0
         self._closed = False
         self._compactor: threading.Thread | None = None
+        self._last_commit = 0.0
         self._compact_error: StorageError | None = None
         self._mutex = threading.RLock()
         if readonly:
@@ -408,15 +412,19 @@ class Store:
         if self._compact_error is not None:       # the background writer failed: tell this save
             self._compact_error = None
             self._compact(limit=1)
+        self._last_commit = time.monotonic()
         if self._lines >= CHECKPOINT_LINES or len(self._ops) >= CHECKPOINT_VILLAGES:
             self._compact_soon()
+        if self._lines >= CHECKPOINT_LINES * COMPACT_BEHIND or len(self._ops) >= CHECKPOINT_VILLAGES * COMPACT_BEHIND:
+            self._compact(limit=1)      # saves without a pause: each also writes one village
 
     def _compact_soon(self) -> None:
-        """Write the journal's villages into their files from a background thread, one village
-        at a time, so that no save pays for the batch: a save waits at most for the one village
-        file being written (at 50,000 people a checkpoint of 48 villages took a clerk's save
-        over a second). The journal is emptied when every change is in a file; `close` writes
-        whatever is left."""
+        """Write the journal's villages into their files from a background thread once the
+        store is idle (`COMPACT_IDLE` without a save), one village at a time, so that no save
+        pays for the batch: at 50,000 people a checkpoint of 48 villages took a clerk's save
+        over a second. The journal is emptied when every change is in a file; `close` writes
+        whatever is left. Saves that never pause (a script) each write one village once the
+        journal holds `COMPACT_BEHIND` times the usual batch, so it stays bounded."""
         if self._compactor is not None and self._compactor.is_alive():
             return
         self._compactor = threading.Thread(target=self._compact_in_background, name="carebook-compact",
@@ -428,12 +436,14 @@ class Store:
             with self._mutex:
                 if self._closed or not self._lines:
                     return
-                try:
-                    self._compact(limit=1)
-                except StorageError as exc:          # reported to the next save (`_commit`)
-                    self._compact_error = exc
-                    return
-            time.sleep(COMPACT_PAUSE)                 # a waiting save takes the lock here
+                wait = COMPACT_IDLE - (time.monotonic() - self._last_commit)
+                if wait <= 0:
+                    try:
+                        self._compact(limit=1)
+                    except StorageError as exc:          # reported to the next save (`_commit`)
+                        self._compact_error = exc
+                        return
+            time.sleep(max(wait, COMPACT_PAUSE))      # a waiting save takes the lock here
 
     def _checkpoint(self, keep: bool = True) -> None:
         """Rewrite every village the journal changed, its index and history; then empty it."""
