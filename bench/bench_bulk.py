@@ -23,7 +23,7 @@ rows ≤ 20 s; the records export to XLSX ≤ 15 s.
 from __future__ import annotations
 
 import argparse
-import json
+import filecmp
 import os
 import subprocess
 import sys
@@ -53,7 +53,8 @@ def load() -> str:
 
 
 def measure(code: Path, args: list[str], cwd: Path, out: Path | None = None) -> dict:
-    """Run `python -m core.cli ARGS` with `code` first on the path; wall, CPU, peak RSS."""
+    """Run `python -m core.cli ARGS` with `code` first on the path; wall, CPU, peak RSS (of
+    the child and what it waited for; it starts from this process's own peak, kept small)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     t = time.perf_counter()
     with open(out or os.devnull, "wb") as fh:
@@ -131,7 +132,9 @@ def demo(args, codes: dict[str, Path], tmp: Path) -> dict[str, Path]:
         ledgers[label] = data
     if args.compare and len(ledgers) == 2:
         made = {label: outputs(codes[label], ledgers[label], tmp / f"out-{label}", tmp) for label in ledgers}
-        same = [a.name for a, b in zip(made["before"], made["after"]) if a.read_bytes() == b.read_bytes()]
+        # compared in chunks: a child's peak RSS counts this process's (Linux keeps the high
+        # water mark across fork and exec), so this process must stay small
+        same = [a.name for a, b in zip(made["before"], made["after"]) if filecmp.cmp(a, b, shallow=False)]
         differ = [a.name for a in made["before"] if a.name not in same]
         sizes = sum(p.stat().st_size for p in made["after"]) / 1e6
         print(f"结果比较（前后两个台账，{len(made['after'])} 个文件，{sizes:.1f} MB）："
