@@ -73,9 +73,9 @@ def show(what: str, label: str, r: dict, target: str = "") -> None:
           f"  load {r['load']}{('  目标 ' + target) if target else ''}{state}", flush=True)
 
 
-def unpack(rev: str, into: Path) -> Path:
+def unpack(rev: str, into: Path, repo: Path = ROOT) -> Path:
     into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=5000)
     ap.add_argument("--before", default="2c43149", help="git revision measured as “before”")
+    ap.add_argument("--repo", default=str(ROOT), help="the git checkout holding --before (when run from a copy)")
     ap.add_argument("--skip-before", action="store_true", help="measure this checkout only")
     ap.add_argument("--compare", action="store_true", help="compare reports and records of the two demo ledgers")
     ap.add_argument("--no-demo", action="store_true")
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpu {cpu_model()}, {os.cpu_count()} cores (shared with other jobs); load {load()} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as name:
         tmp = Path(name)
-        codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code")}
+        codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code", Path(args.repo))}
         codes["after"] = ROOT
         ledgers = {} if args.no_demo else demo(args, codes, tmp)
         data = Path(args.data) if args.data else ledgers.get("after")
