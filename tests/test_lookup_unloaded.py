@@ -84,3 +84,31 @@ def test_a_command_line_save_checks_duplicates_without_loading_the_people(tmp_pa
         assert eng.find_unique("registration", "id_number", PERSON["id_number"]) == first.id
     finally:
         eng.close()
+
+
+def test_row_counts_trust_only_sound_indexes(ledger):
+    path = index_file(ledger, V2)
+    path.write_bytes(path.read_bytes().replace("李四".encode(), "李五".encode()))   # damaged
+    with Store(ledger) as st:
+        st.put(TABLE, *item("d", V1, name="赵六"), new=True)                    # in the journal
+        assert st.row_counts(TABLE) == {V1: 2, V2: 1, V3: 1}
+        assert TABLE not in st._tables
+
+
+@pytest.mark.parametrize("offset,limit", [(0, 1), (0, 50), (3, 4), (19, 5), (40, 10)])
+def test_a_plain_page_reads_its_villages_only_and_equals_the_loaded_list(tmp_path, offset, limit):
+    from core.transfer import demo
+
+    eng = open_engine(tmp_path)
+    demo.generate(eng, persons=24, seed=3, as_of=eng.today())
+    eng.close()
+    eng = open_engine(tmp_path)
+    try:
+        save_person(eng)                                  # one person only in the journal
+        page = eng.query("registration", offset=offset, limit=limit)
+        assert not eng.index_loaded("registration")
+        full = eng.index("registration").query(offset=offset, limit=limit)
+        assert (page.rows, page.total, page.offset, page.limit) == (full.rows, full.total, full.offset, full.limit)
+        assert page.total == 25 and (page.rows or offset >= 25)
+    finally:
+        eng.close()
