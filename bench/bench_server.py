@@ -8,9 +8,12 @@ socket), copies the folder ledger to it with `carebook ledger copy` (verified pe
 then times on both backends:
 
 - one save (an edited person and a new visit) — on the server with `--clerks` processes saving
-  at once (each its own connection, people of different villages), on the folder with the one
-  writer it allows; p50 and p95 over every save after each process's first;
-- the quarter's summary (a fresh engine, rows built);
+  at once, each logged in as its village's own operator (row-level security on), first back to
+  back (a stress test: on 2 cores ten busy processes queue for the CPU), then `--pause` seconds
+  apart; on the folder with the one writer it allows; p50 and p95 over every save after each
+  process's first;
+- the quarter's summary and the due list (a fresh engine; on the server both are SQL,
+  `core.reporting.sqlreports`);
 - a roster search keystroke (the list rows in memory, as in the UI).
 
 Every figure is printed with the load average and CPU model: the machine may be shared.
@@ -18,6 +21,7 @@ Every figure is printed with the load average and CPU model: the machine may be 
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing as mp
 import os
 import random
@@ -56,19 +60,24 @@ def visit_for(person_id: str) -> dict:
             "daily_care": "正常", "hazards": ["无"], "children_contact": "经常", "referral": "否", "risk_change": "无"}
 
 
-def clerk(target: str, people: list[str], out: "mp.Queue") -> None:
+def clerk(target: str, people: list[str], out: "mp.Queue", pause: float = 0.0) -> None:
     """One clerk's desk: an edit and a new visit per person; latencies in ms (first pair apart)."""
     times: list = []
     try:
-        _clerk(target, people, times)
+        _clerk(target, people, times, pause)
     except BaseException as exc:  # noqa: BLE001 - the parent must hear of it, not wait forever
         times = [f"{type(exc).__name__}: {exc}"]
     out.put(times)
 
 
-def _clerk(target: str, people: list[str], times: list[float]) -> None:
+def _clerk(target: str, people: list[str], times: list[float], pause: float) -> None:
+    """`pause`: seconds between one person's saves and the next (0: back to back, a stress
+    test; a clerk typing a form saves far less often than once a second)."""
+    jitter = random.Random(os.getpid())
     with Engine.open(target, operator=f"基准测试{os.getpid()}") as eng:
         for i, rid in enumerate(people):
+            if pause and i:
+                time.sleep(pause * jitter.uniform(0.5, 1.5))
             data = dict(eng.get(rid, "registration")["data"], liaison_name=f"测试干部{i}")
             t = time.perf_counter()
             eng.save("registration", data, record_id=rid)
@@ -79,7 +88,31 @@ def _clerk(target: str, people: list[str], times: list[float]) -> None:
                 times += [(t2 - t) * 1000, (t3 - t2) * 1000]
 
 
-def saves(target: str, clerks: int, per_clerk: int) -> list[float]:
+def with_login(url: str, login: str, password: str) -> str:
+    """The ledger URL as an operator's own login (the owner's URL with another user)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(login)}:{quote(password)}@{host}"))
+
+
+def village_logins(url: str, villages: list[str]) -> dict[str, str]:
+    """A village clerk's login (row-level security on, as in an office) per village, made once."""
+    from core.storage.pgstore import PgStore
+    from core.storage.pgusers import add_operator
+
+    out = {}
+    with PgStore(url) as store:
+        taken = {scope: login for login, scope in store.sql_rows("SELECT login, scope FROM operators")}
+        for v in villages:
+            login = taken.get(v) or add_operator(store, f"基准村干部{v[-3:]}{v[6:9]}", "village", v,
+                                                 login=f"bench_{v}", password="bench-pw").login
+            out[v] = with_login(url, login, "bench-pw")
+    return out
+
+
+def saves(target: str, clerks: int, per_clerk: int, pause: float = 0.0) -> list[float]:
     with Engine.open(target, readonly=True) as eng:
         by_village: dict[str, list[str]] = {}
         for rid, row in eng.index("registration").rows.items():
@@ -87,13 +120,16 @@ def saves(target: str, clerks: int, per_clerk: int) -> list[float]:
                 by_village.setdefault(row["_p"], []).append(rid)
     villages = sorted(by_village)
     random.Random(5).shuffle(villages)
+    targets = {v: target for v in villages}
     if clerks == 1:              # the folder's one writer does every clerk's people, one after another
         by_village = {"all": [rid for v in villages for rid in by_village[v][:2]]}
-        villages, per_clerk = ["all"], per_clerk * 10
+        villages, per_clerk, targets = ["all"], per_clerk * 10, {"all": target}
+    elif target.startswith("postgresql"):      # each clerk logs in as their village's own operator
+        targets.update(village_logins(target, villages[:clerks]))
     ctx = mp.get_context("spawn")        # a forked child inherited a held lock and hung
     out = ctx.Queue()
-    procs = [ctx.Process(target=clerk, args=(target, by_village[villages[i % len(villages)]][:per_clerk + 1], out))
-             for i in range(clerks)]
+    chosen = [villages[i % len(villages)] for i in range(clerks)]
+    procs = [ctx.Process(target=clerk, args=(targets[v], by_village[v][:per_clerk + 1], out, pause)) for v in chosen]
     for p in procs:
         p.start()
     times = [t for _ in procs for t in out.get(timeout=600)]
@@ -105,19 +141,49 @@ def saves(target: str, clerks: int, per_clerk: int) -> list[float]:
     return times
 
 
-def summary_and_search(target: str) -> tuple[float, float, float]:
+def reports(target: str) -> dict[str, float]:
+    """Seconds for the quarter's summary and the due list, both from a fresh engine (nothing
+    held), and ms per roster search keystroke with the list rows in memory (as in the UI)."""
+    from core.reporting import sqlreports
+
+    out: dict[str, float] = {}
     with Engine.open(target, readonly=True) as eng:
         t = time.perf_counter()
         rep = eng.report("summary")
         list(rep.rows)
-        summary = time.perf_counter() - t
+        out["summary"] = time.perf_counter() - t
+        out["summary fallbacks"] = len(sqlreports.last_fallbacks) if target.startswith("postgresql") else 0
+    with Engine.open(target, readonly=True) as eng:
+        t = time.perf_counter()
+        out["due"] = len(eng.visits_due())
+        out["due list"] = time.perf_counter() - t
         eng.query("registration", text="")                    # list rows loaded, as the roster has them
         keys = []
         for text in ("王", "王秀", "w", "wx", "1201", "张"):
             t = time.perf_counter()
             eng.query("registration", text=text, limit=20)
             keys.append((time.perf_counter() - t) * 1000)
-        return summary, statistics.median(keys), max(keys)
+        out["key median"], out["key max"] = statistics.median(keys), max(keys)
+    return out
+
+
+class Server:
+    """The benchmark's own PostgreSQL, stopped however the run ends: `finally`, `atexit`
+    (an exception, sys.exit) and SIGTERM / SIGHUP (turned into sys.exit). Only SIGKILL can
+    leave it running; its folder is then under the temp dir (carebook-pg-*)."""
+
+    def __init__(self) -> None:
+        import pg_support
+
+        self._support = pg_support
+        self.server = pg_support.start_server()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            self._support.remove_server(server)
+            say(f"PostgreSQL stopped ({server.root})")
 
 
 def main() -> None:
@@ -126,18 +192,23 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=5000, help="without --data: people in a new demo ledger")
     ap.add_argument("--clerks", type=int, default=10)
     ap.add_argument("--saves", type=int, default=10, help="people each clerk edits (plus a visit each)")
+    ap.add_argument("--runs", type=int, default=2, help="times every measurement is repeated")
+    ap.add_argument("--pause", type=float, default=1.0,
+                    help="seconds between a clerk's saves in the second server measurement (the first: none)")
+    ap.add_argument("--url", help="a server ledger already holding --data's ledger (owner login): no copy")
     args = ap.parse_args()
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so the server is stopped below
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(143))     # so the server is stopped below
     sys.path.insert(0, str(ROOT / "tests"))
     import shutil
 
-    import pg_support
     from core.transfer import demo
     from core.transfer.ledgercopy import copy_ledger
 
     work = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
+    atexit.register(shutil.rmtree, work, True)
     os.environ.setdefault("CAREBOOK_DESK", str(work / "desks"))
     folder = work / "folder"
     if args.data:
@@ -147,28 +218,37 @@ def main() -> None:
         with Engine.open(folder, operator="演示数据") as eng:
             demo.generate(eng, persons=args.persons, seed=1)
         say(f"demo ledger of {args.persons} people: {time.perf_counter() - t:.0f} s  [{machine()}]")
-    server = pg_support.start_server()
+    pg = Server() if not args.url else None
     try:
-        url = server.url(server.create_db())
         t = time.perf_counter()
-        checks = copy_ledger(folder, url)
-        assert all(c.ok for c in checks)
+        if pg is not None:
+            url = pg.server.url(pg.server.create_db())
+            checks = copy_ledger(folder, url)
+            assert all(c.ok for c in checks)
+        else:
+            url = args.url
         with Engine.open(folder, readonly=True) as eng:
             people = eng.count("registration")
             visits = eng.count("visit")
         say(f"ledger: {people} people, {visits} visits; copied to the server and verified in "
-              f"{time.perf_counter() - t:.1f} s  [{machine()}]")
-        for name, target, clerks in (("folder (1 writer)", str(folder), 1), (f"server ({args.clerks} clerks)", url, args.clerks)):
-            times = saves(target, clerks, args.saves)
-            say(f"{name:>20}: save p50 {pct(times, .5):6.1f} ms  p95 {pct(times, .95):6.1f} ms"
-                  f"  ({len(times)} saves)  [{machine()}]")
-        for name, target in (("folder", str(folder)), ("server", url)):
-            summary, key_med, key_max = summary_and_search(target)
-            say(f"{name:>20}: summary {summary:5.2f} s  search keystroke median {key_med:5.1f} ms"
-                  f" max {key_max:5.1f} ms  [{machine()}]")
+            f"{time.perf_counter() - t:.1f} s  [{machine()}]")
+        for run in range(1, args.runs + 1):
+            say(f"-- run {run} of {args.runs} (the machine is shared with other work: see the load)")
+            for name, target, clerks, pause in (
+                    ("folder (1 writer)", str(folder), 1, 0.0),
+                    (f"server ({args.clerks} clerks)", url, args.clerks, 0.0),
+                    (f"server ({args.clerks}, {args.pause:g} s apart)", url, args.clerks, args.pause)):
+                times = saves(target, clerks, args.saves, pause)
+                say(f"{name:>26}: save p50 {pct(times, .5):6.1f} ms  p95 {pct(times, .95):6.1f} ms"
+                    f"  ({len(times)} saves)  [{machine()}]")
+            for name, target in (("folder", str(folder)), ("server", url)):
+                r = reports(target)
+                say(f"{name:>26}: summary {r['summary']:5.2f} s  due list {r['due list']:5.2f} s "
+                    f"({r['due']:.0f} due)  search keystroke median {r['key median']:5.1f} ms"
+                    f" max {r['key max']:5.1f} ms  [{machine()}]")
     finally:
-        pg_support.remove_server(server)
-        shutil.rmtree(work, ignore_errors=True)
+        if pg is not None:
+            pg.stop()
 
 
 if __name__ == "__main__":

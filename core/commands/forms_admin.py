@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core import clihelp as H
 from core import paths
 from core.problems import CarebookError
 
@@ -117,10 +118,19 @@ def cmd_forms_migrate(args) -> int:
                     _out(f"    冲突（目标字段已有不同的值）：{'、'.join(r.conflict_samples)}")
             verb = "将修改" if args.dry_run else "已修改"
             _out(f"  共 {plan.records} 条记录，{verb} {plan.changed} 条。"
-                 + (f"执行前已备份：backups/{plan.backup}" if plan.backup else ""))
+                 + (f"执行前已备份：{_backup_place(plan.backup)}" if plan.backup else ""))
         if args.dry_run:
             _err("以上为预演（--dry-run），没有保存。去掉 --dry-run 执行。")
     return EXIT_OK
+
+
+def _backup_place(name: str) -> str:
+    """Where a migration's backup is: the folder's backups/, or a table on the server."""
+    from core.storage.pgbackup import BACKUP_SCHEMA
+
+    if name.startswith(BACKUP_SCHEMA + "."):
+        return f"服务器表 {name}（恢复：SELECT carebook.restore_backup('{name.split('.', 1)[1]}')，见 docs/scale.md）"
+    return f"backups/{name}"
 
 
 # ------------------------------------------------------------------ forms publish
@@ -262,11 +272,11 @@ def register(target) -> None:
     c = forms.add_parser("migrate", parents=[target.common], help="按 forms/migrations/ 中的迁移文件修改已保存的记录")
     c.add_argument("files", nargs="*", help="只执行这些迁移文件（默认：forms/migrations/ 下全部未执行的）")
     c.add_argument("--dry-run", action="store_true", help="只统计将修改多少条记录，不保存")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_forms_migrate)
 
     c = forms.add_parser("publish", parents=[target.common], help="检查后发布表单：工作人员从此使用这一版")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_forms_publish)
 
     c = forms.add_parser("diff", parents=[target.common], help="已发布的表单与工作副本的区别：字段、选项、规则、栏目")
@@ -274,13 +284,13 @@ def register(target) -> None:
     c.set_defaults(func=cmd_forms_diff)
 
     c = forms.add_parser("preview", parents=[target.common], help="在临时的测试台账上打开表单（不碰正式台账）")
-    c.add_argument("form")
+    c.add_argument("form", help=H.FORM)
     c.add_argument("--persons", type=int, default=12, help="测试台账里的虚构人数")
     c.add_argument("--no-ui", action="store_true", help="只生成测试台账，不打开界面")
     c.set_defaults(func=cmd_forms_preview)
 
     c = forms.add_parser("test", parents=[target.common], help="运行表单测试（forms/tests/*.yaml：给定填写内容，应得的结果）")
-    c.add_argument("files", nargs="*")
+    c.add_argument("files", nargs="*", help=H.FORM_TEST_FILES)
     c.add_argument("-v", "--verbose", action="store_true", help="也列出通过的情形")
     c.set_defaults(func=cmd_forms_test)
 
@@ -288,5 +298,5 @@ def register(target) -> None:
                                             help="按当前表单和今天的日期重新计算自动计算的字段（年龄、认定结果、风险等级）")
     c.add_argument("--form", help="只计算这个表单（默认：全部）")
     c.add_argument("--dry-run", action="store_true", help="只列出将改变的值，不保存")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_records_reevaluate)

@@ -22,6 +22,7 @@ from core.dates import parse_quarter, quarter_end, quarter_of, quarter_start
 
 from core.formlang.expressions import CONTEXT_NAMES, ExpressionError
 from core.problems import FormError, Problem
+from core.reporting import sqlreports
 from core.reporting import tallyvalues
 from core.reporting.reportmodel import Column, Report
 
@@ -231,7 +232,8 @@ def build_roster(eng, town: str | None = None, village: str | None = None,
     unit = divs.name(village) if village else divs.name(town) if town else divs.county.name
     return Report(
         name="roster", title=spec.get("title", "花名册"), columns=roster_columns(spec),
-        rows=_roster_rows(eng, spec, parts, town, village, as_of, own_town),
+        rows=sqlreports.roster_rows(eng, spec, town, village, as_of, own_town)      # on a server
+        or _roster_rows(eng, spec, parts, town, village, as_of, own_town),
         unit=unit or "", date=as_of.isoformat(),
         row_count=_roster_count(eng, spec, town, village),
         signature=("填表人", "复核人", "单位负责人"),
@@ -502,9 +504,10 @@ def build_summary(eng, quarter: Any = None, town: str | None = None, by_village:
              "settings": eng.validator(form_id).names({})["settings"]}
     units = _units(eng, town, by_village, q_end)
     tally = Tally(spec, units)
-    parts = partitions_for(eng, form_id, town, None)
-    _count_people(eng, spec, tally, scope, parts, by_village, town)
-    _count_visits(eng, spec, tally, scope, by_village, town)
+    if not sqlreports.count_summary(eng, spec, tally, scope, by_village, town):     # on a server
+        parts = partitions_for(eng, form_id, town, None)
+        _count_people(eng, spec, tally, scope, parts, by_village, town)
+        _count_visits(eng, spec, tally, scope, by_village, town)
 
     divs = eng.divisions
     keys = [c["key"] for c in tally.cols]

@@ -196,6 +196,11 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
     """
     as_of = as_of or dt.date.today()
     sch = schedule_file(eng)
+    from core.reporting import sqlreports
+
+    on_server = sqlreports.visits_due(eng, sch, as_of, town, village)
+    if on_server is not None:
+        return on_server
     form_id = sch.get("form", "registration")
     risk_f, status_f = sch.get("risk_field", "risk_level"), sch.get("status_field", "status")
     start_f = sch.get("start_field", "filing_date")

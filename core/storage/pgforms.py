@@ -45,11 +45,15 @@ def sync(engine) -> list[str]:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(source, encoding="utf-8")
+    from core.storage import pgunique
+
+    store.problems.extend(pgunique.ensure(engine))      # one ID number once in the whole ledger
+    store.unique_indexed = pgunique.indexed(store)
     behind = [(fid, v, local[fid].version if fid in local else None) for fid, v in newest.items()
               if fid not in local or local[fid].version < v]
     if behind:
         said = "；".join(f"表单 “{fid}” 服务器上是第 {v} 版，本机" + (f"是第 {mine} 版" if mine else "没有这个表单")
                         for fid, v, mine in behind)
         raise StorageError(f"{said}。请先更新 carebook（或本机的表单文件夹）再打开这本台账，"
-                           "以免保存按旧表单校验的记录 (forms out of date)")
+                           "以免保存按旧表单校验的记录")
     return published

@@ -16,9 +16,11 @@ So every rule that protects records is a policy or a trigger here:
 """
 from __future__ import annotations
 
+from core.storage import pgbackup, pgunique
+
 SCHEMA = "carebook"
 STAFF = "carebook_staff"          # group role every operator login is a member of
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "4"          # 2, 4: unique fields across the ledger (pgunique); 3: row backups (pgbackup)
 
 ROLES = {
     # role: (read pattern, write pattern) from the scope code; None = may not write
@@ -145,6 +147,13 @@ CREATE TRIGGER stamp_entry BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTIO
 DROP TRIGGER IF EXISTS stamp_entry ON audit;
 CREATE TRIGGER stamp_entry BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION stamp_entry();
 
+-- For SECURITY DEFINER functions (they run as the owner): is the login that called them the
+-- ledger's owner or one of its admins?
+CREATE OR REPLACE FUNCTION owner_or_admin() RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT session_user::text = (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = '{SCHEMA}')
+        OR EXISTS (SELECT 1 FROM {SCHEMA}.operators WHERE login = session_user AND role = 'admin')
+$$;
+
 ALTER TABLE records ENABLE ROW LEVEL SECURITY;
 ALTER TABLE history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit ENABLE ROW LEVEL SECURITY;
@@ -181,5 +190,6 @@ GRANT SELECT, INSERT, UPDATE ON counters TO {STAFF};
 GRANT SELECT, INSERT ON forms TO {STAFF};
 GRANT USAGE ON SEQUENCE history_seq_seq, audit_seq_seq TO {STAFF};
 
-INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
-"""
+INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+""" + pgunique.DDL.format(schema=SCHEMA, staff=STAFF) + pgbackup.DDL.format(
+    schema=SCHEMA, staff=STAFF, backup=pgbackup.BACKUP_SCHEMA)

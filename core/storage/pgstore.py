@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 from core.problems import Problem
 from core.storage.contract import EditConflict
 from core.storage.errors import StorageError
-from core.storage import pgschema
+from core.storage import pgbackup, pgschema
+from core.storage.pgunique import DuplicateValue
 
 try:                                   # the [server] extra
     import psycopg
@@ -63,6 +64,11 @@ def _guarded(method):
         with self._mutex, self.errors():
             return method(self, *args, **kwargs)
     return run
+
+
+def _pipeline(conn: Any) -> Any:
+    """Statements sent together, results read when needed (libpq 14+), else one by one."""
+    return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -116,6 +122,11 @@ class PgStore:
                 raise StorageError(f"数据库 {describe(self.url)} 还不是 carebook 台账；请由管理员先用本账号建立")
             with conn.transaction():
                 conn.execute(pgschema.DDL)
+        elif not self.readonly:
+            self._upgrade(conn)
+        self.unique_indexed: set[str] = set()       # filled by `pgunique.ensure` / `indexed`
+        self.has_unique_holder = conn.execute("SELECT to_regproc(%s)", (f"{pgschema.SCHEMA}.unique_holder",)
+                                              ).fetchone()[0] is not None
         found = conn.execute(f"SELECT display, role, scope FROM {pgschema.SCHEMA}.operators WHERE login = current_user"
                              ).fetchone()
         if found is None:
@@ -128,12 +139,22 @@ class PgStore:
                                    " (not an operator of this ledger)")
         self.operator_name, self.role, self.scope = found if found else (self.login, "owner", "")
 
+    def _upgrade(self, conn: Any) -> None:
+        """A ledger made by an older carebook gets this version's functions and policies when
+        its owner opens it (the DDL is idempotent; only the schema's owner may run it)."""
+        owner = conn.execute("SELECT n.nspowner = r.oid FROM pg_namespace n, pg_roles r "
+                             "WHERE n.nspname = %s AND r.rolname = current_user", (pgschema.SCHEMA,)).fetchone()
+        version = conn.execute(f"SELECT value FROM {pgschema.SCHEMA}.meta WHERE key = 'schema_version'").fetchone()
+        if owner and owner[0] and (version is None or version[0] != pgschema.SCHEMA_VERSION):
+            with conn.transaction():
+                conn.execute(pgschema.DDL)
+
     def _connection(self) -> Any:
         """The connection; after `IDLE_CHECK` seconds unused it is tried first and opened
         again if the server restarted meanwhile, so a clerk back from a break saves at once
         instead of meeting the dead socket's error."""
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
         now = time.monotonic()
         if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
             try:
@@ -145,6 +166,9 @@ class PgStore:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                                          application_name="carebook")
             self._conn.execute(f"SET search_path = {pgschema.SCHEMA}")
+            # JIT compiling a report's expressions cost more than running them (1.3 s of a
+            # summary over 50,000 people); the statements here are short or one GROUP BY.
+            self._conn.execute("SET jit = off")
             if self.readonly:
                 self._conn.execute("SET default_transaction_read_only = on")
         return self._conn
@@ -175,7 +199,13 @@ class PgStore:
                                    " (password authentication failed)") from None
             # libpq's own words (socket paths, errno) are for the administrator, not the clerk
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
-                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存") from None
+        except pgerrors.UniqueViolation as exc:
+            name = getattr(exc.diag, "constraint_name", None) or ""
+            if not name.startswith("records_unique_"):
+                raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
+            raise DuplicateValue("这条记录的唯一字段（如公民身份号码）与台账中另一条记录相同（可能是另一个村刚刚登记的），"
+                                 "未保存。请核对后再保存") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -187,7 +217,7 @@ class PgStore:
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("台账以只读方式打开，不能保存")
 
     # ----------------------------------------------------------------- writing
     @_guarded
@@ -196,10 +226,13 @@ class PgStore:
             derived: tuple[str, list[Item]] | None = None, new: bool = False) -> None:
         self._check_writable()
         rid = self._checked_id(record)
+        p = _partition(record)
+        doc, row = _encode(record), _encode(_row_data(index_row))
         conn = self._connection()
-        with conn.transaction():
-            p = _partition(record)
-            doc, row = _encode(record), _encode(_row_data(index_row))
+        # One round trip for the whole commit (psycopg's pipeline): with ten desks on two cores
+        # every extra wait for the server is a wait for the scheduler too. The revision is read
+        # last; an update that matched no row raises there and the transaction rolls back.
+        with _pipeline(conn), conn.transaction():
             seen = self._revs.get((table, rid))
             if new:
                 cur = conn.execute("INSERT INTO records (tbl, id, partition, doc, row) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) "
@@ -208,19 +241,20 @@ class PgStore:
                 cur = conn.execute("UPDATE records SET partition = %s, doc = %s::jsonb, row = %s::jsonb "
                                    "WHERE tbl = %s AND id = %s AND rev = %s RETURNING rev",
                                    (p, doc, row, table, rid, seen))
-                if cur.rowcount == 0:
-                    self._conflict(conn, table, rid, seen)
             else:
                 cur = self._upsert(conn, table, rid, p, doc, row)
-            self._revs[(table, rid)] = cur.fetchone()[0]
             if history_entry is not None:
                 self._append_history(conn, table, [(rid, p, history_entry)])
             if derived is not None and derived[1]:
                 self._put_items(conn, derived[0], derived[1])
+            found = cur.fetchone()
+            if found is None:
+                self._conflict(conn, table, rid, seen)
+            self._revs[(table, rid)] = found[0]
 
     def _checked_id(self, record: Any) -> str:
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         return record["id"]
 
     def _upsert(self, conn: Any, table: str, rid: str, p: str, doc: Any, row: Any) -> Any:
@@ -270,12 +304,16 @@ class PgStore:
         return len(last)
 
     @_guarded
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """All items in one transaction (the folder store commits per village file)."""
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """All items, and the rows `derived` from them, in one transaction."""
         self._check_writable()
         conn = self._connection()
         with conn.transaction():
-            return self._put_items(conn, table, list(items))
+            n = self._put_items(conn, table, list(items))
+            if derived is not None and derived[1]:
+                self._put_items(conn, derived[0], derived[1])
+            return n
 
     @_guarded
     def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
@@ -395,6 +433,35 @@ class PgStore:
         """(record id, entry) of the whole table in save order (`carebook ledger copy`)."""
         cur = self._connection().execute("SELECT rid, entry FROM history WHERE tbl = %s ORDER BY seq", (table,))
         return iter(cur.fetchall())
+
+    @_guarded
+    def sql_rows(self, query: str, params: Any = None) -> list[tuple]:
+        """Rows of a read-only query over this login's scope (the SQL reports,
+        `core.reporting.sqlreports`): the row security applies as to every other read."""
+        return self._connection().execute(query, params).fetchall()
+
+    @_guarded
+    def unique_holder(self, table: str, field: str, value: Any, exclude: str | None) -> tuple[str, str] | None:
+        """(id, village) of a record anywhere in the ledger holding `value` in `field`, other
+        than `exclude` (`core.storage.pgunique`: seen past this login's scope, nothing more)."""
+        return self._connection().execute("SELECT rid, village FROM unique_holder(%s, %s, %s, %s)",
+                                          (table, field, str(value), exclude)).fetchone()
+
+    @_guarded
+    def backup_rows(self, table: str, why: str) -> str:
+        """Every record of `table` copied into a server-side table before a migration rewrites
+        them (`core.storage.pgbackup`); returns its name, ``carebook_backup.<name>``."""
+        self._check_writable()
+        name = self._connection().execute("SELECT backup_rows(%s, %s)", (table, why)).fetchone()[0]
+        return f"{pgbackup.BACKUP_SCHEMA}.{name}"
+
+    @_guarded
+    def restore_backup(self, name: str) -> int:
+        """The records of a `backup_rows` snapshot put back (the table's current rows replaced)."""
+        self._check_writable()
+        self._revs.clear()
+        name = name.split(".", 1)[1] if name.startswith(pgbackup.BACKUP_SCHEMA + ".") else name
+        return self._connection().execute("SELECT restore_backup(%s)", (name,)).fetchone()[0]
 
     @_guarded
     def tables(self) -> list[str]:

@@ -16,7 +16,6 @@ from typing import Any
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
@@ -26,6 +25,7 @@ from core.engine import clerk_problem, plain
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
+from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow
 from ..widgets.problems import ProblemsPanel
@@ -39,13 +39,13 @@ DRAFT_DELAY = 1.0        # ... and before the draft is written
 
 class FormEntryScreen(BaseScreen):
     BINDINGS = [
-        Binding("ctrl+s", "save", "保存"),
-        Binding("escape", "back", "返回"),
-        Binding("f3", "section(-1)", "上一节"),
-        Binding("f4", "section(1)", "下一节"),
-        Binding("ctrl+r", "override", "改判"),
-        Binding("ctrl+g", "open_duplicate", "打开重复档案", show=False),
-        Binding("f8", "problems", "问题列表", show=False),
+        bind("save", "save"),
+        bind("back", "back"),
+        bind("section_prev", "section(-1)"),
+        bind("section_next", "section(1)"),
+        bind("override", "override"),
+        bind("open_file", "open_duplicate", "打开重复档案", show=False),
+        bind("problems", "problems", show=False),
     ]
     HELP_TEXT = ("Tab / Shift+Tab 在字段间移动，F3/F4 跳到上一节/下一节，Ctrl+S 保存。"
                  "带 * 的字段必填；灰色字段由系统计算。离开字段时检查该字段，保存时检查全部。"
