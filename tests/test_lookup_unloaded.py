@@ -22,6 +22,14 @@ def index_file(root: Path, village: str) -> Path:
     return root / f"records/{TABLE}/{village}.index.json"
 
 
+@pytest.fixture(autouse=True)
+def big_tables(monkeypatch):
+    """Every table here is read as a district's is: by searching its index files."""
+    from core.storage import store
+
+    monkeypatch.setattr(store, "LOAD_WHOLE_BYTES", 0)
+
+
 @pytest.fixture
 def ledger(tmp_path):
     with Store(tmp_path) as st:
@@ -39,6 +47,16 @@ def test_a_value_is_found_reading_only_the_village_that_holds_it(ledger):
         assert set(st.rows_holding(TABLE, "name", "李", prefix=True)) == {"b"}
         assert reads == [V2]                                     # the one village holding it
         assert set(st.rows_holding(TABLE, "name", "李四")) == {"b"}   # a duplicate: confirmed over all
+
+
+def test_a_small_table_is_read_whole_once_and_asked_in_memory(ledger, monkeypatch):
+    from core.storage import store
+
+    monkeypatch.setattr(store, "LOAD_WHOLE_BYTES", 4 << 20)
+    with Store(ledger) as st:
+        assert st.rows_holding(TABLE, "name", "赵六") == {}
+        assert TABLE in st._tables                          # as before: a few hundred rows, read once
+        assert set(st.rows_holding(TABLE, "name", "李四")) == {"b"}
 
 
 def test_a_value_saved_since_the_files_were_written_is_found(ledger):

@@ -48,6 +48,7 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 Key = tuple[str, str]
 Op = tuple[int, "dict[str, Any] | None"]        # (save time, document or None for removed)
 
+LOAD_WHOLE_BYTES = 4 << 20    # index files up to this size (~7,000 people) are read whole for a lookup
 CHECKPOINT_LINES = 400          # journal lines held before the village files are rewritten
 CHECKPOINT_VILLAGES = 48        # villages changed before the village files are rewritten
 COMPACT_PAUSE = 0.002           # seconds the background writer leaves between two villages
@@ -712,6 +713,8 @@ class Store:
             return got == value if not prefix else isinstance(got, str) and got.startswith(value)
 
         loaded = self._tables.get(names.check_table(table))
+        if loaded is None and self._index_bytes(table) <= LOAD_WHOLE_BYTES:
+            loaded = self._state(table)      # a small table: read once, then asked in memory
         if loaded is None:
             needle = atomic.dumps(value)[:-1] if prefix else atomic.dumps(value)
             found: dict[str, dict[str, Any]] = {}
@@ -722,6 +725,14 @@ class Store:
                 return found
             loaded = self._state(table)
         return {rid: row for rid, row in loaded.items() if holds(row)}
+
+    def _index_bytes(self, table: str) -> int:
+        """The size of the table's index files together (a stat each, nothing read)."""
+        folder = self.root / RECORDS / table
+        try:
+            return sum(f.stat().st_size for f in folder.iterdir() if f.name.endswith(INDEX_SUFFIX))
+        except OSError:
+            return 0
 
     def _index_lacks(self, table: str, p: str, needle: bytes) -> bool:
         """Whether the village's index file can be trusted as it is (`_trusted_index`) and holds
