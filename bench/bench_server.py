@@ -205,6 +205,7 @@ def main() -> None:
     import shutil
 
     from core.transfer import demo
+    from core.commands.ledger import server_ready
     from core.transfer.ledgercopy import copy_ledger
 
     work = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
@@ -225,6 +226,7 @@ def main() -> None:
             url = pg.server.url(pg.server.create_db())
             checks = copy_ledger(folder, url)
             assert all(c.ok for c in checks)
+            server_ready(url, say)                  # as `carebook ledger copy` does: unique indexes made
         else:
             url = args.url
         with Engine.open(folder, readonly=True) as eng:
