@@ -15,6 +15,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core import clihelp as H
 from core import paths
 from core.divisionargs import UnknownDivision
 from core.privatefiles import private_umask
@@ -251,6 +252,22 @@ def _mask_row(eng, form_id: str, row: dict) -> dict:
     return out
 
 
+def _division_names(eng, form_id: str, rows: list[dict]) -> list[dict]:
+    """Towns and villages as staff know them: the name, and for a village its code beside it
+    (village names repeat across towns; the code is what `--village` and the files use)."""
+    try:
+        divisions = eng.divisions
+    except CarebookError:
+        return rows                 # a broken division file: the codes still identify the place
+    fields = [f.id for f in eng.form(form_id).fields_flat() if f.type == "division"]
+    for row in rows:
+        for fid in fields:
+            d = divisions.get(row.get(fid)) if row.get(fid) else None
+            if d is not None:
+                row[fid] = d.name if d.level != "village" else f"{d.name}（{d.code}）"
+    return rows
+
+
 def cmd_records_list(args) -> int:
     with _full_engine(args, "记录列表") as eng:
         filters = {k: v for k, v in (("town", args.town), ("village", args.village)) if v}
@@ -261,7 +278,7 @@ def cmd_records_list(args) -> int:
         if args.json:
             _json({"total": page.total, "offset": page.offset, "rows": rows})
         else:
-            for r in rows:
+            for r in _division_names(eng, args.form, rows):
                 _out("\t".join(str(v if v is not None else "") for v in r.values()))
             _err(f"共 {page.total} 条，显示第 {page.offset + 1}–{page.offset + len(rows)} 条")
     return EXIT_OK
@@ -485,24 +502,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     forms = sub.add_parser("forms", help="检查和查看表单文件").add_subparsers(dest="sub", required=True)
     c = forms.add_parser("check", parents=[common], help="检查表单文件")
-    c.add_argument("paths", nargs="*")
+    c.add_argument("paths", nargs="*", help="只检查这些表单文件（默认：表单文件夹中的全部）")
     c.set_defaults(func=cmd_forms_check)
     c = forms.add_parser("schema", parents=[common], help="打印表单编译出的 JSON Schema")
-    c.add_argument("form")
+    c.add_argument("form", help=H.FORM)
     c.set_defaults(func=cmd_forms_schema)
     forms.add_parser("list", parents=[common], help="列出表单").set_defaults(func=cmd_forms_list)
 
     rec = sub.add_parser("records", help="记录").add_subparsers(dest="sub", required=True)
     c = rec.add_parser("add", parents=[common], help="从 JSON 文件新增一条记录")
-    c.add_argument("form")
-    c.add_argument("file")
-    c.add_argument("--operator")
-    c.add_argument("--accept", action="append", metavar="规则=理由", help="接受一条警告并说明理由")
+    c.add_argument("form", help=H.FORM)
+    c.add_argument("file", help=H.JSON_FILE)
+    c.add_argument("--operator", help=H.OPERATOR)
+    c.add_argument("--accept", action="append", metavar="规则=理由", help=H.ACCEPT)
     c.set_defaults(func=cmd_records_add)
     c = rec.add_parser("import", parents=[common], help="从 Excel（.xlsx）或 CSV 文件批量导入记录")
-    c.add_argument("form")
+    c.add_argument("form", help=H.FORM)
     c.add_argument("file", nargs="+", help="一个 .xlsx；或几个 .csv（主表和子表，如 registration.csv registration-children.csv）")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.add_argument("--dry-run", action="store_true", help="只检查，不保存")
     c.add_argument("--skip-bad", action="store_true", help="有问题的行不导入，其余照常导入")
     c.add_argument("--map", nargs="?", const="", metavar="输出文件",
@@ -513,71 +530,74 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strict", action="store_true", help="缺必填项的行也算有问题（不作为“待补全”导入）")
     c.set_defaults(func=cmd_records_import)
     c = rec.add_parser("template", parents=[common], help="生成导入用的空白表格（表头即字段）")
-    c.add_argument("form")
-    c.add_argument("--output", required=True)
-    c.add_argument("--format", default="xlsx", choices=["xlsx", "csv"])
+    c.add_argument("form", help=H.FORM)
+    c.add_argument("--output", required=True, help=H.OUTPUT)
+    c.add_argument("--format", default="xlsx", choices=["xlsx", "csv"], help="表格格式（默认 xlsx）")
     c.set_defaults(func=cmd_records_template)
     c = rec.add_parser("update", parents=[common], help="用 JSON 文件修改一条记录")
-    c.add_argument("form")
-    c.add_argument("id")
-    c.add_argument("file")
-    c.add_argument("--operator")
-    c.add_argument("--accept", action="append", metavar="规则=理由")
+    c.add_argument("form", help=H.FORM)
+    c.add_argument("id", help=H.RECORD_ID)
+    c.add_argument("file", help=H.JSON_FILE)
+    c.add_argument("--operator", help=H.OPERATOR)
+    c.add_argument("--accept", action="append", metavar="规则=理由", help=H.ACCEPT)
     c.set_defaults(func=cmd_records_update)
     c = rec.add_parser("list", parents=[common], help="列出记录")
-    c.add_argument("form")
-    for opt in ("--town", "--village", "--text", "--sort"):
-        c.add_argument(opt)
-    c.add_argument("--offset", type=int, default=0)
-    c.add_argument("--limit", type=int, default=10_000_000)
-    c.add_argument("--json", action="store_true")
+    c.add_argument("form", help=H.FORM)
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--village", help=H.VILLAGE)
+    c.add_argument("--text", help="查找：姓名、身份证号任意几位、电话或拼音首字母")
+    c.add_argument("--sort", help="按哪个字段排序（字段编号，如 name）")
+    c.add_argument("--offset", type=int, default=0, help="跳过前几条（分页用，默认 0）")
+    c.add_argument("--limit", type=int, default=10_000_000, help="最多列出几条")
+    c.add_argument("--json", action="store_true", help=H.JSON)
     _full_options(c)
     c.set_defaults(func=cmd_records_list)
     c = rec.add_parser("show", parents=[common], help="显示一条记录")
-    c.add_argument("id")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("id", help=H.RECORD_ID)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     _full_options(c)
     c.set_defaults(func=cmd_records_show)
     c = rec.add_parser("history", parents=[common], help="显示一条记录的修改历史")
-    c.add_argument("id")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("id", help=H.RECORD_ID)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     _full_options(c)
     c.set_defaults(func=cmd_records_history)
     c = rec.add_parser("outdated", parents=[common], help="列出按旧版本表单保存的记录")
-    c.add_argument("form")
+    c.add_argument("form", help=H.FORM)
     c.set_defaults(func=cmd_records_outdated)
 
     vis = sub.add_parser("visits", help="探访").add_subparsers(dest="sub", required=True)
     c = vis.add_parser("due", parents=[common], help="待访和逾期名单")
-    c.add_argument("--as-of")
-    c.add_argument("--town")
-    c.add_argument("--village")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--as-of", help=H.AS_OF)
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--village", help=H.VILLAGE)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     c.set_defaults(func=cmd_visits_due)
 
     rep = sub.add_parser("report", help="花名册和汇总表").add_subparsers(dest="name", required=True)
     c = rep.add_parser("roster", parents=[common], help="花名册（附件2）")
-    c.add_argument("--town")
-    c.add_argument("--village")
-    c.add_argument("--as-of")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--village", help=H.VILLAGE)
+    c.add_argument("--as-of", help=H.AS_OF)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     _full_options(c)
     c.set_defaults(func=cmd_report, quarter=None, by_village=False)
     c = rep.add_parser("summary", parents=[common], help="排查汇总表（附件3）")
-    c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
-    c.add_argument("--town")
-    c.add_argument("--by-village", action="store_true")
-    c.add_argument("--as-of")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--quarter", help=H.QUARTER)
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--by-village", action="store_true", help=H.BY_VILLAGE)
+    c.add_argument("--as-of", help=H.AS_OF)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     c.set_defaults(func=cmd_report, full=False)
 
     c = sub.add_parser("export", parents=[common], help="导出花名册、汇总表或记录")
-    c.add_argument("what", choices=["roster", "summary", "records", "form"])
-    c.add_argument("--format", required=True)
-    c.add_argument("--output", required=True)
-    c.add_argument("--quarter")
-    c.add_argument("--town")
-    c.add_argument("--village")
+    c.add_argument("what", choices=["roster", "summary", "records", "form"],
+                   help="导出什么：roster 花名册、summary 汇总表、records 记录、form 一个人的登记表")
+    c.add_argument("--format", required=True, help=H.FORMAT)
+    c.add_argument("--output", required=True, help=H.OUTPUT)
+    c.add_argument("--quarter", help=H.QUARTER)
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--village", help=H.VILLAGE)
     c.add_argument("--record", help="导出一个人的登记表（form）")
     c.add_argument("--form", help="导出哪个表单的记录（records，默认 registration）")
     c.add_argument("--full", action="store_true", help="导出完整的个人信息（记入操作日志）")
@@ -585,19 +605,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_export)
 
     c = sub.add_parser("demo", parents=[common], help="生成演示台账")
-    c.add_argument("--persons", type=int, default=2000)
-    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--persons", type=int, default=2000, help="虚构多少人（默认 2000）")
+    c.add_argument("--seed", type=int, default=1, help="随机种子：同一个数生成同样的人（默认 1）")
     c.set_defaults(func=cmd_demo)
 
     plug = sub.add_parser("plugins", help="插件").add_subparsers(dest="sub", required=True)
     c = plug.add_parser("list", parents=[common], help="列出已安装的插件")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help=H.JSON)
     c.set_defaults(func=cmd_plugins_list)
 
     bk = sub.add_parser("backups", help="备份").add_subparsers(dest="action", required=True)
     bk.add_parser("list", parents=[common], help="列出备份").set_defaults(func=cmd_backups)
     c = bk.add_parser("restore", parents=[common], help="从备份恢复")
-    c.add_argument("name")
+    c.add_argument("name", help="备份名称（backups list 列出）")
     c.add_argument("--operator", help="操作员（记入操作日志）")
     c.set_defaults(func=cmd_backups)
     _register_command_modules(CommandGroups(sub, {"forms": forms, "records": rec, "visits": vis,
@@ -719,8 +739,11 @@ def main(argv: list[str] | None = None, open_ui: Callable[..., int] | None = Non
 
 
 def _problem_line(p) -> str:
-    """A refused record's problem; a warning says the rule id `--accept` needs."""
-    text = f"{p.path}: {p.message}" if p.path else p.message
+    """A refused record's problem; a warning says the rule id `--accept` needs (once, in
+    Chinese: not as the English key the message ends with)."""
+    from core.records.wording import plain
+
+    text = f"{p.path}: {plain(p.message)}" if p.path else plain(p.message)
     if not p.is_error and p.rule:
         text += f"（警告，规则 {p.rule}；核实无误可加 --accept {p.rule}=理由 保存）"
     return text

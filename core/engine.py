@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import incomplete, rollup
 from core.records.drafts import Drafts
-from core.records.recordindex import RecordIndex, Page
+from core.records.recordindex import RecordIndex, Page, collector_paused
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
 from core.storage.contract import RecordStore
@@ -41,7 +42,8 @@ __all__ = ["CarebookError", "Engine", "Page", "Problem", "ValidationFailed"]
 NO_PARTITION = "_none"
 
 
-BULK_BATCH = 20000        # records a bulk save holds before writing (see `Engine.bulk_save`)
+BULK_BATCH = 5000         # records a bulk save holds before writing (see `Engine.bulk_save`)
+BULK_GC_EVERY = 50000     # new objects between two cycle collections during a bulk save
 
 
 def now_iso() -> str:
@@ -118,6 +120,7 @@ class Engine:
             self.snapshots.keep(self.forms)
         self._indexes: dict[str, RecordIndex] = {}
         self._validators: dict[tuple, Any] = {}
+        self._bulk_refs: dict[tuple, dict | None] | None = None   # see `_referenced`
         self._row_fields: dict[str, frozenset[str]] | None = None
         self._guard_forms()
 
@@ -191,7 +194,9 @@ class Engine:
     def index(self, form_id: str) -> RecordIndex:
         idx = self._indexes.get(form_id)
         if idx is None:
-            idx = self._indexes[form_id] = RecordIndex(self.store.index(form_id), private=self._private_keys(form_id))
+            with collector_paused():
+                rows = self.store.index(form_id)
+            idx = self._indexes[form_id] = RecordIndex(rows, private=self._private_keys(form_id))
         return idx
 
     def index_loaded(self, form_id: str) -> bool:
@@ -227,7 +232,14 @@ class Engine:
         Problems are errors and the warnings not accepted with a typed reason; plugins'
         `validate_record` checks run on the clean data.
         """
-        if shape := shape_problems(self.form(form_id, version), data):
+        return self._checked(form_id, data, record_id, version=version, accepted=accepted, overrides=overrides)
+
+    def _checked(self, form_id: str, data: dict, record_id: str | None = None, *, version: int | None = None,
+                 accepted: dict[str, str] | None = None, overrides: dict | None = None,
+                 reasons: dict[str, str] | None = None, shaped: bool = False) -> tuple[dict, list[Problem]]:
+        """`check`, for a save: `reasons` receives the computed fields' case reasons, and
+        `shaped` says the caller has already refused a badly shaped record."""
+        if not shaped and (shape := shape_problems(self.form(form_id, version), data)):
             return data, shape
         try:
             v = self.validator(form_id, version, town=data.get("town"))
@@ -238,6 +250,7 @@ class Engine:
             unique_lookup=lambda field, value: self.find_unique(form_id, field, value, exclude=record_id),
             accepted_warnings=accepted or {},
             overrides=overrides,
+            reasons=reasons,
         )
         problems.extend(self._dangling_refs(v.form, clean))
         problems.extend(hookcalls.record_problems(self.plugin_set, form_id, clean, record_id, accepted or {}))
@@ -265,6 +278,10 @@ class Engine:
         if hasattr(self.store, "unique_holder"):        # a server: every village's records (issue 11)
             from core.storage.pgunique import find_unique
             return find_unique(self, form_id, field, value, exclude)
+        if not self.index_loaded(form_id) and isinstance(value, str):
+            held = self._rows_holding(form_id, field, value)
+            if held is not None:
+                return next((rid for rid in held if rid != exclude), None)
         return self.index(form_id).find(field, value, exclude=exclude)
 
     def get(self, record_id: str, form_id: str | None = None) -> dict | None:
@@ -304,12 +321,12 @@ class Engine:
         accepted = dict(reasons or {})
         data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
-        data, problems = self.check(form_id, data, old["id"] if old else None, accepted=accepted,
-                                    overrides=overrides)
+        computed_reasons: dict[str, str] = {}
+        data, problems = self._checked(form_id, data, old["id"] if old else None, accepted=accepted,
+                                       overrides=overrides, reasons=computed_reasons, shaped=True)
         blocking = incomplete.blocking(form, data, problems)   # a 待补全 file may lack answers
         if blocking:                       # errors, unaccepted warnings, broken plugins
             raise ValidationFailed(blocking)
-        _, computed_reasons = self.validator(form_id, town=data.get("town")).compute(data, overrides=overrides)
         data = hookcalls.before_save(self.plugin_set, form_id, data, old["id"] if old else None)
         stamp = now_iso()
         meta: dict[str, Any] = {"reasons": computed_reasons}
@@ -340,12 +357,25 @@ class Engine:
             ref_id = data.get(f.id)
             if not mapping or not ref_id:
                 continue
-            ref = self.get(ref_id, f.options.get("form"))
+            ref = self._referenced(ref_id, f.options.get("form"), form.id)
             if ref is None:
                 continue   # validation reports the dangling reference
             data = {**data, **{mine: ref["data"].get(theirs) for mine, theirs in mapping.items()
                                if ref["data"].get(theirs) is not None}}
         return data
+
+    def _referenced(self, ref_id: str, ref_form: str | None, form_id: str) -> dict | None:
+        """The record a `record-ref` names; during a bulk save each is read once (a person's
+        dozens of demo visits each cloned the person's whole record)."""
+        memo = self._bulk_refs
+        if memo is None or ref_form == form_id:
+            return self.get(ref_id, ref_form)
+        key = (ref_form, ref_id)
+        if key not in memo:
+            if len(memo) >= 64:
+                memo.clear()
+            memo[key] = self.get(ref_id, ref_form)
+        return memo[key]
 
     def _autonumber(self, form, data: dict) -> dict:
         """Fill empty `autonumber` fields: the template's prefix plus the next free sequence number."""
@@ -400,51 +430,64 @@ class Engine:
                   progress: Callable[[int], None] | None = None) -> int:
         """Validate and store many new records with one write per partition file (demo, import).
 
-        Written in batches of about `BULK_BATCH` records, cut where the partition changes: a
-        district's 300,000 demo visits held until the end took 2 GB. Input in village order
-        (an export, the demo) still writes each village file once; each batch is its own
-        commit, as each village file always was."""
+        Written in batches of about `BULK_BATCH` records, cut where the partition changes
+        (input in village order — an export, the demo — writes each village file once). Each
+        batch is one commit (`Store.put_many`): its records, their history entries and the
+        rollup rows they change are durable together or not at all, with one fsync for the
+        batch instead of one per record; a crash loses at most the batch being written, never
+        a part of it. Memory is bounded by the batch: nothing of the input is held beyond it.
+        """
         form = self.form(form_id)
         items: list[tuple[dict, dict, dict]] = []
         n, last_part = 0, None
+        # New ids only, so unique and numbering checks are all that need earlier rows in memory.
+        track = form_id in self._indexes or any(f.unique or f.autonumber for f in form.top_fields())
 
         def flush() -> None:
             if items:
-                self.store.put_many(form_id, items)
-                self._rollup(form, [rec for rec, _, _ in items], {})
+                derived = self._rollup_items(form, [rec for rec, _, _ in items], {})
+                if derived is not None and derived[1]:
+                    self.store.put_many(form_id, items, derived=derived, new=True)
+                else:
+                    self.store.put_many(form_id, items, new=True)
                 items.clear()
 
-        for i, data in enumerate(datas):
-            try:
-                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
-            except ValidationFailed as exc:
-                if on_problem:
-                    on_problem(i, exc.problems)
-                    continue
-                raise
-            rec.pop("_problems")
-            if len(items) >= BULK_BATCH and rec["partition"] != last_part:
-                flush()
-            last_part = rec["partition"]
-            row = self._index_row(form, rec)
-            # The record itself holds what was imported; repeating every field in the history
-            # would double the data folder (measured: 624 MB of history for the 50k demo).
-            entry = {**self._history_entry(rec, None, "批量导入：初始内容见记录本身"), "changes": []}
-            items.append((rec, row, entry))
-            self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
-            n += 1
-            if progress and n % 1000 == 0:
-                progress(n)
-        flush()
+        self._bulk_refs = {}          # referenced records read once per bulk save, not per record
+        collect = gc.get_threshold()
+        # Records are trees of dicts without cycles: collecting every 700 new objects made the
+        # cycle collector walk a 50,000-person heap thousands of times (8 % of a 1,000-person demo).
+        gc.set_threshold(max(collect[0], BULK_GC_EVERY), *collect[1:])
+        try:
+            for i, data in enumerate(datas):
+                try:
+                    rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+                except ValidationFailed as exc:
+                    if on_problem:
+                        on_problem(i, exc.problems)
+                        continue
+                    raise
+                rec.pop("_problems")
+                if len(items) >= BULK_BATCH and rec["partition"] != last_part:
+                    flush()
+                last_part = rec["partition"]
+                row = self._index_row(form, rec)
+                # The record itself holds what was imported; repeating every field in the history
+                # would double the data folder (measured: 624 MB of history for the 50k demo).
+                entry = {**self._history_entry(rec, None, "批量导入：初始内容见记录本身"), "changes": []}
+                items.append((rec, row, entry))
+                if track:
+                    self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
+                n += 1
+                if progress and n % 1000 == 0:
+                    progress(n)
+            flush()
+        finally:
+            self._bulk_refs = None
+            gc.set_threshold(*collect)
         return n
 
     # ----------------------------------------------------------------- rollups
     # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
-
-    def _rollup(self, form, records: list[dict], olds: dict[str, dict]) -> None:
-        found = self._rollup_items(form, records, olds)
-        if found is not None and found[1]:
-            self.store.put_many(*found)
 
     def _rollup_items(self, form, records: list[dict], olds: dict[str, dict]) -> tuple[str, list] | None:
         return rollup.items(self, form, records, olds)
@@ -458,7 +501,8 @@ class Engine:
         form = self.form(form_id)
         if not rollup.spec_of(form):
             raise CarebookError(f"表单 “{form_id}” 没有声明 rollup")
-        rows = self.store.index(rollup.table_of(form_id))
+        with collector_paused():
+            rows = self.store.index(rollup.table_of(form_id))
         if not rows and self.store.count(form_id):
             table, items = rollup.rebuild_items(self, form)
             if not self.readonly:
@@ -674,13 +718,15 @@ class Engine:
         """The next sequence number after `prefix` from the village's stored counter (`Store.
         next_number`); the list rows are scanned only to seed a village that has none yet."""
         def seed() -> int:
-            taken = [str(row.get(field_id) or "") for row in self.index(form.id).rows.values()]
+            held = None if self.index_loaded(form.id) else self._rows_holding(form.id, field_id, prefix, prefix=True)
+            rows = (held if held is not None else self.index(form.id).rows).values()
+            taken = [str(row.get(field_id) or "") for row in rows]
             return max((int(t[len(prefix):]) for t in taken if t.startswith(prefix) and t[len(prefix):].isdigit()),
                        default=0)
 
         def taken(n: int) -> bool:
             value = form.field(field_id).autonumber.format(**{**data, "seq": n})
-            return self.index(form.id).find(field_id, value) is not None
+            return self.find_unique(form.id, field_id, value) is not None
 
         counter = getattr(self.store, "next_number", None)
         if counter is None:     # a backend without stored counters (PostgreSQL): count the list rows
@@ -734,8 +780,14 @@ class Engine:
         """`history(record_id)` with the old and new value of every change masked."""
         from core.records.masking import mask_history
 
+        from core.lifecycle.retired import former_fields
+
         entries = self.history(record_id)
-        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h])[0] for h in entries]
+        older: dict = {}
+        for form_id in {str(h.get("form") or "") for h in entries}:
+            older[form_id] = former_fields(self, form_id, self.get(record_id)) if form_id in self.forms.forms else {}
+        return [mask_history(self._form_or_current(str(h.get("form") or ""), h.get("version")), [h],
+                             older.get(str(h.get("form") or "")))[0] for h in entries]
 
     def _form_or_current(self, form_id: str, version: Any):
         try:
@@ -888,12 +940,27 @@ class Engine:
 
         return check(self)
 
+    def unusable(self) -> str | None:
+        """Why this ledger cannot be worked on at all (a broken division file and nothing
+        published to fall back to), in Chinese; None when it can (`core.lifecycle.publish`)."""
+        from core.lifecycle.publish import unusable
+
+        return unusable(self)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""
         from core.lifecycle.reevaluate import refresh_for_today
 
         return refresh_for_today(self)
+
+    # ----------------------------------------------------------------- one record, any ledger size (issue 13)
+    def _rows_holding(self, form_id: str, field: str, value: str, *, prefix: bool = False) -> dict | None:
+        """The list rows holding `value` in `field` (or starting with it) when the store can find
+        them without loading the form's rows (`Store.rows_holding`); None when it cannot. A save
+        from the command line then costs the same at 50,000 people as at 1,000."""
+        find = getattr(self.store, "rows_holding", None)
+        return None if find is None else find(form_id, field, value, prefix=prefix)
 
 
 def _refuse_stale(current: dict) -> None:

@@ -53,6 +53,8 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u180e\u0
 def is_blank(text: str) -> bool:
     """Nothing a person could read: spaces and invisible characters only (U+200B is not
     whitespace to Python, so `"\\u200b".strip()` is not empty)."""
+    if text.isprintable():       # the common case, in C: no invisible (format) character at all
+        return not text.strip()
     return not _INVISIBLE.sub("", text).strip()
 
 

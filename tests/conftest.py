@@ -13,6 +13,16 @@ def _private_form_cache(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _demo_cache(tmp_path_factory):
+    """Demo ledgers built once per run and shared by its workers (tests/demo_cache.py)."""
+    import demo_cache
+
+    demo_cache.ROOT = demo_cache.shared_root(tmp_path_factory.getbasetemp())
+    yield
+    demo_cache.ROOT = None
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """One real PostgreSQL for the test session (tests/pg_support.py); skipped without initdb."""

@@ -10,15 +10,18 @@ from collections import Counter
 
 import pytest
 
-from binhai_support import TODAY, open_engine
+from binhai_support import TODAY, copy_forms, open_engine
+from demo_cache import demo_copy
 from core.transfer import demo
 from plugins.cn.ids import check_id
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    eng = open_engine(tmp_path_factory.mktemp("demo"))
-    counts = demo.generate(eng, persons=300, seed=3, as_of=TODAY)
+    root = tmp_path_factory.mktemp("demo")
+    forms = copy_forms(root)
+    counts = demo_copy(root / "data", persons=300, seed=3, as_of=TODAY, forms=forms, operator="测试员")
+    eng = open_engine(root, forms)
     yield eng, counts
     eng.close()
 

@@ -241,8 +241,8 @@ def test_bulk_save_writes_in_batches_cut_where_the_village_changes(tmp_path, mon
     eng = open_engine(tmp_path)
     writes = []
     put_many = eng.store.put_many
-    monkeypatch.setattr(eng.store, "put_many", lambda table, items: writes.append(
-        (table, sorted({rec["partition"] for rec, _, _ in items}))) or put_many(table, items))
+    monkeypatch.setattr(eng.store, "put_many", lambda table, items, **kw: writes.append(
+        (table, sorted({rec["partition"] for rec, _, _ in items}))) or put_many(table, items, **kw))
     people = [person(name=f"甲{i}") for i in range(3)] + \
         [person(name=f"乙{i}", town=TOWN2, village=VILLAGE2) for i in range(2)]
     assert eng.bulk_save("registration", people) == 5

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from binhai_support import TODAY, copy_forms, edit, open_engine, person, set_setting, years_before
 
 from core.cli import main
+from tui_support import drive
 from core.engine import Engine
 
 MIGRATION = """kind: migration
@@ -302,3 +303,84 @@ def test_records_show_lists_retired_values_masked(tmp_path, capsys):
     assert code == 0 and "（已停用）单位负责人: 陈刚" in out and "（已停用）包联干部电话: 138****5678" in out
     code, out, _ = run(capsys, "records", "show", ids[0], "--json", "--forms", forms, "--data", data)
     assert "13812345678" not in out and "138****5678" in out
+
+
+def test_history_masks_old_values_of_retired_personal_fields(tmp_path, capsys):
+    """A deleted address field (saved over) and a retired one (migration) keep their old values in
+    the history; `records history` masks them as it masks the current address, ID and phone."""
+    address = "天津市滨海新区北塘街道东村282号"
+    forms, data, ids = _ledger(tmp_path, n=2, address=address)
+    edit(forms / "registration.yaml", "      - {id: address, label: 现居住地址, aliases: [家庭住址, 住址, 居住地址, 现住址, "
+         "家庭地址], type: text, required: true, max_length: 100, pii: true}\n", "")
+    edit(forms / "roster.yaml", "  - {key: address, label: 家庭住址, field: address, pii: address, width: 24}\n", "")
+    edit(forms / "registration.yaml", "version: 1\ntitle:", "version: 2\ntitle:")
+    (forms / "migrations").mkdir(exist_ok=True)
+    (forms / "migrations" / "retire.yaml").write_text(
+        "kind: migration\nid: retire_address\nform: registration\nreason: 地址改由户籍所在地表示\n"
+        "changes:\n  - {retire_field: address}\n", encoding="utf-8")
+    with Engine.open(data, forms, operator="李芳") as eng:
+        assert eng.forms_dir == eng._working_forms_dir, eng.forms.problems
+        old = eng.get(ids[0])
+        eng.save("registration", {k: v for k, v in old["data"].items() if eng.form("registration").field(k)},
+                 record_id=ids[0])
+    code, out, err = run(capsys, "forms", "migrate", "--forms", forms, "--data", data, "--operator", "李芳")
+    assert code == 0, out + err
+    for rid in ids:
+        code, out, _ = run(capsys, "records", "history", rid, "--forms", forms, "--data", data)
+        assert code == 0 and "天津市滨海新…" in out, out
+        assert address not in out, out
+        code, out, _ = run(capsys, "records", "history", rid, "--json", "--forms", forms, "--data", data)
+        assert code == 0 and address not in out and "天津市滨海新…" in out, out
+    code, out, _ = run(capsys, "records", "history", ids[1], "--forms", forms, "--data", data)
+    assert "retired.address: None → '天津市滨海新…'" in out, out
+
+
+def _bad_divisions_first_open(tmp_path) -> tuple[Path, Path]:
+    """A forms copy whose division file has one unquoted village code, never published."""
+    forms = copy_forms(tmp_path)
+    edit(forms / "data" / "divisions.yaml", 'code: "120116157201"', "code: 120116157201")
+    return forms, tmp_path / "data"
+
+
+def test_a_bad_divisions_file_on_first_open_is_a_message_in_the_cli(tmp_path, capsys):
+    forms, data = _bad_divisions_first_open(tmp_path)
+    line = _line_of(forms / "data" / "divisions.yaml", "code: 120116157201")
+    code, out, err = run(capsys, "report", "roster", "--forms", forms, "--data", data)
+    assert code == 2 and "Traceback" not in out + err
+    assert "区划文件（街镇、村）有错误" in err and f"divisions.yaml:{line}:1:" in err
+    assert "代码必须写成带引号的字符串" in err
+    code, out, _ = run(capsys, "forms", "check", "--forms", forms, "--data", data)
+    assert code == 1 and f"divisions.yaml:{line}:16: towns.10.villages.0.code: 应为文字，实际是数字 120116157201" in out
+
+
+def test_a_bad_divisions_file_on_first_open_is_refused_with_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """`carebook` does not start the UI on a ledger it cannot show; it says which file, line and what."""
+    from tui import app as tui_app
+
+    forms, data = _bad_divisions_first_open(tmp_path)
+    line = _line_of(forms / "data" / "divisions.yaml", "code: 120116157201")
+
+    def must_not_run(self, *a, **k):
+        raise AssertionError("the UI was started on a ledger it cannot show")
+
+    monkeypatch.setattr(tui_app.CarebookApp, "run", must_not_run)
+    assert tui_app.run(data, demo=False, forms_dir=forms) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("无法打开台账：区划文件 ") and f"divisions.yaml:{line}:16:" in err
+    assert "村代码必须写成带引号的字符串" in err and "carebook forms check" in err
+
+
+@drive
+async def test_the_home_screen_shows_a_bad_divisions_file_instead_of_failing(tmp_path):
+    """The home screen, given such an engine anyway, shows the message where the due list goes."""
+    from tui_support import SIZE, make_app, screen_text, until
+
+    forms, _ = _bad_divisions_first_open(tmp_path)
+    line = _line_of(forms / "data" / "divisions.yaml", "code: 120116157201")
+    app = make_app(tmp_path / "data", forms_dir=forms)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "无法计算应探访人员" in screen_text(app))
+        screen = screen_text(app)
+        assert "无法计算应探访人员" in screen and "区划文件 forms/data/divisions.yaml 有 1" in screen, screen
+        assert f"divisions.yaml:{line}:16:" in screen and "应为文字，实际是数字" in screen, screen
+    assert app.return_code in (None, 0)

@@ -10,8 +10,8 @@ import datetime as dt
 import openpyxl
 import pytest
 
-from binhai_support import TOWN, VILLAGE, open_engine, person
-from core.transfer import demo
+from binhai_support import TOWN, VILLAGE, copy_forms, open_engine, person
+from demo_cache import demo_copy
 from core.cli import main
 from core.engine import Engine
 from core.transfer.importing import import_records
@@ -24,8 +24,8 @@ def stored(eng: Engine) -> dict[str, dict]:
 
 @pytest.fixture
 def source(tmp_path):
-    eng = open_engine(tmp_path / "a")
-    demo.generate(eng, persons=25, seed=11)
+    demo_copy(tmp_path / "a" / "data", persons=25, seed=11, forms=copy_forms(tmp_path / "a"), operator="测试员")
+    eng = open_engine(tmp_path / "a", tmp_path / "a" / "forms")
     yield eng
     eng.close()
 

@@ -24,12 +24,12 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")                            # the admin corner, then its import screen
         await until(pilot, lambda: screen_names(app)[-1] == "AdminScreen")
-        await pilot.press("f6")
+        await pilot.press("i")
         await until(pilot, lambda: screen_names(app)[-1] == "ImportScreen")
         app.screen.query_one("#import-path").value = str(path)
         filed = (TODAY - dt.timedelta(days=5)).isoformat()
         app.screen.query_one("#import-set").value = f"filing_date={filed}"
-        await pilot.press("f5")
+        await pilot.press("ctrl+l")
         await app.workers.wait_for_complete()
         await pilot.pause()
         text = screen_text(app)
@@ -37,7 +37,7 @@ async def test_mapping_screen_then_import_as_incomplete(tmp_path):
         assert "身份证号码" in text and "公民身份号码（同义词 95%）" in text
         assert "子女联系电话" in text and "子女及其他赡养人 联系电话" in text
         assert (tmp_path / "翟庄子村花名册.列对应.yaml").is_file()
-        await pilot.press("f7")
+        await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
         text = screen_text(app)

@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, edit, open_engine
+from binhai_support import TODAY, copy_forms, edit
 from core.engine import Engine
 from core.reporting import rowfields
-from core.transfer import demo
+from demo_cache import demo_copy
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 
@@ -26,9 +26,7 @@ Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("rows")
     forms = copy_forms(root)
-    eng = open_engine(root, forms)
-    demo.generate(eng, persons=250, seed=5, as_of=TODAY, village_days=30)
-    eng.close()
+    demo_copy(root / "data", persons=250, seed=5, as_of=TODAY, forms=forms, operator="测试员", village_days=30)
     return root, forms
 
 

@@ -14,14 +14,16 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, open_engine
-from core.transfer import demo
+from binhai_support import TODAY, copy_forms, open_engine
+from demo_cache import demo_copy
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    eng = open_engine(tmp_path_factory.mktemp("fast"))
-    demo.generate(eng, persons=60, seed=11, as_of=TODAY)
+    root = tmp_path_factory.mktemp("fast")
+    forms = copy_forms(root)
+    demo_copy(root / "data", persons=60, seed=11, as_of=TODAY, forms=forms, operator="测试员")
+    eng = open_engine(root, forms)
     yield eng
     eng.close()
 

@@ -25,7 +25,7 @@ async def fill_person(app, pilot, data: dict) -> None:
         if row.hint == "repeat":
             row.editor.query_one("RepeatTable").focus()
             for child in value:
-                await pilot.press("a")
+                await pilot.press("plus")
                 await pilot.pause()
                 for cid, cval in child.items():
                     app.screen.query_one(f"#row-{cid}").set_value(cval)

@@ -90,7 +90,7 @@ async def test_admin_f7_checks_the_stored_records_against_the_forms(tmp_path):
                            encoding="utf-8")
         await _admin_f5(pilot, app)
         await pilot.pause(0.3)
-        await pilot.press("f7")
+        await pilot.press("ctrl+t")
         await app.workers.wait_for_complete()
         await pilot.pause(0.3)
         shot = screen_text(app)

@@ -218,23 +218,23 @@ async def test_admin_imports_an_excel_ledger_checking_first(tmp_path):
         await pilot.pause()
         await pilot.press("a")
         await pilot.pause()
-        await pilot.press("f6")
+        await pilot.press("i")
         await pilot.pause()
         app.screen.query_one("#import-path").value = str(xlsx)
-        await pilot.press("f6")
+        await pilot.press("ctrl+t")
         await app.workers.wait_for_complete()
         await pilot.pause()
         result = str(app.screen.query_one("#import-result").render())
         assert "共 6 人，5 人可以导入，1 行有问题" in result and app.engine.count("registration") == 0
         table = app.screen.query_one("#import-problems")
         assert table.row_count >= 1 and "校验码" in str(table.get_row_at(0))
-        await pilot.press("f7")                                  # problems: nothing is saved
+        await pilot.press("ctrl+s")                                  # problems: nothing is saved
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "全部未导入" in str(app.screen.query_one("#import-result").render())
         assert app.engine.count("registration") == 0
         app.screen.query_one("#import-skip").value = True
-        await pilot.press("f7")
+        await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "已导入 5 人" in str(app.screen.query_one("#import-result").render())

@@ -20,7 +20,7 @@ async def test_empty_ledger_offers_new_or_demo_and_new_asks_operator(tmp_path):
         await pilot.pause()
         assert screen_names(app)[-1] == "StartScreen"
         assert "新建空台账" in str(app.screen.query_one("#new").label)
-        await first_run_choice(pilot, "n", "李秀英")
+        await first_run_choice(pilot, "k", "李秀英")
         assert isinstance(app.screen, HomeScreen)
         assert "李秀英" in app.sub_title
     # Remembered in the ledger: the next start does not ask again.

@@ -18,11 +18,11 @@ OPERATOR = "张丽"
 
 def open_engine(folder: Path, persons: int = 0, forms_dir: Path | None = None) -> Engine:
     """`forms_dir`: a copied forms folder (e.g. with a town overlay added); default the shipped one."""
-    eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
-    if persons:
-        from core.transfer import demo
+    if persons:                          # built once per run, copied here (tests/demo_cache.py)
+        from demo_cache import demo_copy
 
-        demo.generate(eng, persons=persons, seed=7, as_of=TODAY)
+        demo_copy(folder, persons=persons, seed=7, as_of=TODAY, forms=forms_dir, today=TODAY)
+    eng = Engine.open(folder, forms_dir, today=lambda: TODAY)
     eng.settings.set("ledger_created", TODAY.isoformat())   # past the first-run choice
     eng.settings.set("operator", OPERATOR)
     eng.operator = OPERATOR
@@ -59,7 +59,7 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
 
 
 async def first_run_choice(pilot, key: str, operator: str) -> None:
-    """On the empty-ledger screen: press `key` (n / i / d), then say who is working."""
+    """On the empty-ledger screen: press `key` (k / i / d), then say who is working."""
     await pilot.press(key)
     await pilot.pause()
     assert screen_names(pilot.app)[-1] == "OperatorScreen"

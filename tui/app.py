@@ -22,6 +22,7 @@ from core.engine import CarebookError
 
 from . import roles
 from .widgets.followups import emergency_mark
+from .keymap import bind
 from .keys import key_name
 from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
@@ -37,11 +38,11 @@ class CarebookApp(App):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     COMMANDS = App.COMMANDS | {PinyinCommands, PeopleCommands}
     BINDINGS = [
-        Binding("f1", "help", "帮助"),
-        Binding("ctrl+q", "quit", "退出", priority=True),
+        bind("help", "help"),
+        bind("quit", "quit", priority=True),
         # Declared here so the footer and F1 describe it in Chinese (Textual's own says "palette").
-        Binding("ctrl+p", "command_palette", "命令", show=False, priority=True,
-                tooltip="打开命令面板：输入中文或拼音首字母查找功能和人员"),
+        bind("palette", "command_palette", show=False, priority=True,
+             tooltip="打开命令面板：输入中文或拼音首字母查找功能和人员"),
     ]
 
     def __init__(self, engine: Engine, *, demo: bool = False, low_spec: bool = False,
@@ -234,7 +235,7 @@ class CarebookApp(App):
         from .screens.form_entry import FormEntryScreen
 
         try:
-            screen = FormEntryScreen(form_id, record_id, context)
+            screen = FormEntryScreen.opened(self, form_id, record_id, context)
         except CarebookError as exc:
             self.show_error(exc)
             return
@@ -351,6 +352,11 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
             engine = Engine.open(data_dir, forms_dir)
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
+        return 2
+    why = engine.unusable()     # e.g. a broken division file on a ledger's first open
+    if why:
+        engine.close()
+        print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()

@@ -12,7 +12,7 @@ NAMES = {
     "escape": "Esc", "enter": "回车", "tab": "Tab", "space": "空格", "backspace": "退格",
     "insert": "Insert", "delete": "Delete", "home": "Home", "end": "End",
     "pageup": "PageUp", "pagedown": "PageDown", "up": "上键", "down": "下键", "left": "左键",
-    "right": "右键",
+    "right": "右键", "plus": "+", "minus": "-",
 }
 MODIFIERS = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt"}
 

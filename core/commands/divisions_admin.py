@@ -48,7 +48,7 @@ def cmd_divisions_import(args) -> int:
 def register(target) -> None:
     group = target.root.add_parser("divisions", help="区划（街镇、村）").add_subparsers(dest="sub", required=True)
     c = group.add_parser("import", parents=[target.common], help="导入新版统计用区划代码（CSV：code、village 列）")
-    c.add_argument("file")
+    c.add_argument("file", help="区划代码 CSV 文件")
     c.add_argument("--dry-run", action="store_true", help="只列出新增、改名、停用的村，不改文件")
     c.add_argument("--valid-from", help="新版名单的启用日期（新增的村 valid_from；停用的村 valid_to 为前一天）")
     c.set_defaults(func=cmd_divisions_import)

@@ -14,6 +14,7 @@ masked as in the roster and `records list` (`--full` shows them and is the calle
 """
 from __future__ import annotations
 
+from core import clihelp as H
 from core.problems import CarebookError
 
 LEVELS = ("村委会", "街镇")
@@ -25,65 +26,65 @@ def register(target) -> None:
     sub = fu.add_subparsers(dest="action", required=True)
 
     c = sub.add_parser("list", parents=[common], help="列出未办结的跟进事项（最紧急的在前）")
-    c.add_argument("--town", help="街镇代码或名称")
-    c.add_argument("--village", help="村（居）委会代码或名称")
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--village", help=H.VILLAGE)
     c.add_argument("--level", choices=LEVELS, help="负责层级")
     c.add_argument("--overdue", action="store_true", help="只列已逾期的")
     c.add_argument("--all", action="store_true", help="连同已办结的")
     c.add_argument("--as-of", help="按哪天计算逾期（默认今天）")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help=H.JSON)
     c.add_argument("--full", action="store_true", help="显示完整的个人信息")
     c.set_defaults(func=cmd_list)
 
     c = sub.add_parser("close", parents=[common], help="办结：写明办理结果")
-    c.add_argument("id")
+    c.add_argument("id", help=H.FOLLOWUP_ID)
     c.add_argument("--result", required=True, help="办理结果")
     _who_when(c)
     c.set_defaults(func=cmd_close)
 
     c = sub.add_parser("step", parents=[common], help="记一次办理经过（状态改为处理中）")
-    c.add_argument("id")
+    c.add_argument("id", help=H.FOLLOWUP_ID)
     c.add_argument("--text", required=True, help="做了什么")
     _who_when(c)
     c.set_defaults(func=cmd_step)
 
     c = sub.add_parser("contact", parents=[common], help="记一次联系子女或其他赡养人")
-    c.add_argument("id")
+    c.add_argument("id", help=H.FOLLOWUP_ID)
     c.add_argument("--row", type=int, required=True, help="老人档案中第几位赡养人（从 1 数）")
-    c.add_argument("--outcome", required=True, choices=("已联系", "未接通", "拒绝"))
-    c.add_argument("--channel", default="电话")
-    c.add_argument("--note", default="")
+    c.add_argument("--outcome", required=True, choices=("已联系", "未接通", "拒绝"), help="联系结果")
+    c.add_argument("--channel", default="电话", help="联系方式（默认 电话）")
+    c.add_argument("--note", default="", help="说明（可不填）")
     _who_when(c)
     c.set_defaults(func=cmd_contact)
 
     c = sub.add_parser("accept-risk", parents=[common], help="采纳探访建议的风险等级（记入档案历史）")
-    c.add_argument("id")
+    c.add_argument("id", help=H.FOLLOWUP_ID)
     _who_when(c)
     c.set_defaults(func=cmd_accept)
 
     c = sub.add_parser("refuse-risk", parents=[common], help="不采纳探访建议的风险等级")
-    c.add_argument("id")
-    c.add_argument("--reason", required=True)
+    c.add_argument("id", help=H.FOLLOWUP_ID)
+    c.add_argument("--reason", required=True, help="不采纳的理由")
     _who_when(c)
     c.set_defaults(func=cmd_refuse)
 
     c = sub.add_parser("sync", parents=[common], help="为已有探访记录（如导入的）补生成跟进事项")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_sync)
 
     c = sub.add_parser("report", parents=[common], help="重点帮扶对象跟进情况表（按季度）")
-    c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
-    c.add_argument("--town")
-    c.add_argument("--by-village", action="store_true")
-    c.add_argument("--as-of")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--quarter", help=H.QUARTER)
+    c.add_argument("--town", help=H.TOWN)
+    c.add_argument("--by-village", action="store_true", help=H.BY_VILLAGE)
+    c.add_argument("--as-of", help=H.AS_OF)
+    c.add_argument("--json", action="store_true", help=H.JSON)
     c.set_defaults(func=cmd_report)
 
     c = sub.add_parser("export", parents=[common], help="导出重点帮扶对象跟进情况表（同汇总表的格式）")
-    c.add_argument("--format", required=True, help="导出格式，如 xlsx、csv")
-    c.add_argument("--output", required=True)
-    c.add_argument("--quarter", help="如 2026Q4（默认本季度）")
-    c.add_argument("--town")
+    c.add_argument("--format", required=True, help=H.FORMAT)
+    c.add_argument("--output", required=True, help=H.OUTPUT)
+    c.add_argument("--quarter", help=H.QUARTER)
+    c.add_argument("--town", help=H.TOWN)
     c.set_defaults(func=cmd_export)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core import clihelp as H
 from core import paths
 from core.problems import CarebookError
 
@@ -271,11 +272,11 @@ def register(target) -> None:
     c = forms.add_parser("migrate", parents=[target.common], help="按 forms/migrations/ 中的迁移文件修改已保存的记录")
     c.add_argument("files", nargs="*", help="只执行这些迁移文件（默认：forms/migrations/ 下全部未执行的）")
     c.add_argument("--dry-run", action="store_true", help="只统计将修改多少条记录，不保存")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_forms_migrate)
 
     c = forms.add_parser("publish", parents=[target.common], help="检查后发布表单：工作人员从此使用这一版")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_forms_publish)
 
     c = forms.add_parser("diff", parents=[target.common], help="已发布的表单与工作副本的区别：字段、选项、规则、栏目")
@@ -283,13 +284,13 @@ def register(target) -> None:
     c.set_defaults(func=cmd_forms_diff)
 
     c = forms.add_parser("preview", parents=[target.common], help="在临时的测试台账上打开表单（不碰正式台账）")
-    c.add_argument("form")
+    c.add_argument("form", help=H.FORM)
     c.add_argument("--persons", type=int, default=12, help="测试台账里的虚构人数")
     c.add_argument("--no-ui", action="store_true", help="只生成测试台账，不打开界面")
     c.set_defaults(func=cmd_forms_preview)
 
     c = forms.add_parser("test", parents=[target.common], help="运行表单测试（forms/tests/*.yaml：给定填写内容，应得的结果）")
-    c.add_argument("files", nargs="*")
+    c.add_argument("files", nargs="*", help=H.FORM_TEST_FILES)
     c.add_argument("-v", "--verbose", action="store_true", help="也列出通过的情形")
     c.set_defaults(func=cmd_forms_test)
 
@@ -297,5 +298,5 @@ def register(target) -> None:
                                             help="按当前表单和今天的日期重新计算自动计算的字段（年龄、认定结果、风险等级）")
     c.add_argument("--form", help="只计算这个表单（默认：全部）")
     c.add_argument("--dry-run", action="store_true", help="只列出将改变的值，不保存")
-    c.add_argument("--operator")
+    c.add_argument("--operator", help=H.OPERATOR)
     c.set_defaults(func=cmd_records_reevaluate)

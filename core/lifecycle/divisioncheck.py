@@ -33,14 +33,23 @@ def divisions_of(source):
 
 
 def division_problems(source) -> list[Problem]:
-    """Problems of `<forms folder>/data/divisions.yaml` ([] when the folder has none)."""
+    """Problems of `<forms folder>/data/divisions.yaml` ([] when the folder has none): first its
+    meta-schema (`core.formlang.divisionschema`, FILE:LINE:COL at the key or value), then what
+    the plugin reading it finds beyond the schema (prefixes, duplicates, date order), each line
+    reported once."""
+    from core.formlang.divisionschema import check_divisions_file
+
     folder = Path(source) if isinstance(source, (str, Path)) else Path(source.forms_dir)
-    if not (folder / "data" / "divisions.yaml").exists():
+    path = folder / "data" / "divisions.yaml"
+    if not path.exists():
         return []
+    name = f"{folder.name}/data/divisions.yaml"
+    out = check_divisions_file(path, name)
     try:
         divisions_of(source)
     except CarebookError as exc:
-        name = f"{folder.name}/data/divisions.yaml"
         found = getattr(exc, "problems", None) or [Problem(str(exc))]
-        return [Problem(p.message, p.path, name, p.line, p.col, p.severity, p.rule or "divisions") for p in found]
-    return []
+        seen = {p.line for p in out if p.is_error}
+        out += [Problem(p.message, p.path, name, p.line, p.col, p.severity, p.rule or "divisions")
+                for p in found if p.line is None or p.line not in seen]
+    return sorted(out, key=lambda p: (p.line or 0, p.col or 0))

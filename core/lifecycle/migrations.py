@@ -287,10 +287,12 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
     at = now_iso()
     stamp = {"at": at, "by": f"迁移 {migration.id}", "version": None}
     olds: dict = {}
+    rows = engine.index(migration.form).rows
+    plan.records = len(rows)
+    chosen = _candidates(rows, _row_test(migration, rows))
     for part in list(engine.store.partitions(migration.form)):
         items = []
-        for rec in engine.iter_records(migration.form, [part]):
-            plan.records += 1
+        for rec in _records(engine, migration.form, part, chosen):
             new = _working_copy(rec)
             stamp["version"] = rec.get("version")
             changed = False
@@ -331,6 +333,52 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
         _log(engine, migration, plan, operator, at)
         plan.applied = True
     return plan
+
+
+def _row_test(migration: Migration, rows: dict) -> Callable[[dict], bool]:
+    """Which records a migration can change, judged from their list rows: a choice rename
+    touches only the people whose row holds an old value, so only their records are copied and
+    examined (the village file is read once either way). A step on a field some row does not
+    carry (rows leave out a value that is a mapping, or a list outside report fields), on a
+    repeat group's field, or a rename (it may bring back a retired value no row shows) makes
+    every record a candidate."""
+    tests = []
+    for step in migration.steps:
+        group, child = _split(step.field)
+        if child or step.op == "rename_field" or not all(group in row for row in rows.values()):
+            return lambda row: True
+        if step.op == "map_choices":
+            old = set(step.map)
+            tests.append(lambda row, g=group, old=old: (row.get(g) in old if not isinstance(row.get(g), list)
+                                                        else any(v in old for v in row.get(g))))
+        else:
+            tests.append(lambda row, g=group: not empty(row.get(g)))
+    return lambda row: any(t(row) for t in tests)
+
+
+def _candidates(rows: dict, test: Callable[[dict], bool]) -> dict[str, list[str]] | None:
+    """{village: ids of the records `test` picks}, in the rows' order; None when rows do not
+    name their village (then each village is read whole)."""
+    out: dict[str, list[str]] = {}
+    for rid, row in rows.items():
+        p = row.get("_p")
+        if not isinstance(p, str):
+            return None
+        if test(row):
+            out.setdefault(p, []).append(rid)
+    return out
+
+
+def _records(engine, form_id: str, part: str, chosen: dict | None):
+    """The records of one village a migration must look at: the candidates only (each village
+    file is read once and kept for the write that follows), else all of them."""
+    if chosen is None:
+        yield from engine.iter_records(form_id, [part])
+        return
+    for rid in chosen.get(part, ()):
+        rec = engine.store.get(form_id, rid)
+        if rec is not None:
+            yield rec
 
 
 def _log(engine, migration: Migration, plan: Plan, operator: str, at: str) -> None:

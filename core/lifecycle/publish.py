@@ -102,6 +102,21 @@ def file_errors(engine) -> list[Problem]:
     return out
 
 
+def unusable(engine) -> str | None:
+    """Why staff cannot work on this ledger at all, or None. A broken division file with no
+    published copy to fall back to (a ledger's first open) leaves no town or village to show:
+    the UI says so, naming file, line and what is wrong, instead of failing on its first screen."""
+    from core.lifecycle.divisioncheck import division_problems
+
+    errors = [p for p in division_problems(engine) if p.is_error]
+    if not errors:
+        return None
+    lines = "\n".join(f"  {p}" for p in errors[:10])
+    more = f"\n  ……共 {len(errors)} 处" if len(errors) > 10 else ""
+    return (f"区划文件 {errors[0].file} 有 {len(errors)} 处错误，且这本台账还没有发布过可用的表单，"
+            f"街镇和村无法显示：\n{lines}{more}\n请改正这个文件后运行 carebook forms check，再重新打开。")
+
+
 def _versions(engine) -> dict:
     return {fid: f.version for fid, f in engine.forms.forms.items()}
 

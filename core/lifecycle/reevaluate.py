@@ -10,9 +10,20 @@ changed rule can make stored records wrong without changing any value.
 
 `refresh_for_today` runs it once per calendar day (the first writer to open the ledger that
 day), so values that depend on today's date are never shown stale.
+
+Reading and evaluating 50,000 full records takes many seconds, and on most days almost none of
+them can have changed. So a run that applied leaves a marker (`<data>/lifecycle/evaluated.json`:
+its day and time, a digest of each town's form and the rule failures it found) and the next run
+evaluates only the records the marker does not cover (`_Plan`): saved since, under a changed
+form, or with a date probe (`core.lifecycle.dateprobes`, e.g. a birthday) that moved since that
+day. The others are decided from the in-memory list rows; the result is the same as evaluating
+every record, and `tests/test_reevaluate_incremental.py` holds the two equal.
 """
 from __future__ import annotations
 
+import bisect
+import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +58,74 @@ def _computed_forms(engine, only: str | None) -> list:
     return [f for f in forms if any(x.computed for x in f.top_fields())]
 
 
+def digest(form) -> str:
+    """Hash of everything a form computes with (fields, cases, rules, settings, lists inlined)."""
+    found = form.__dict__.get("_reevaluate_digest")
+    if found is None:
+        found = form.__dict__["_reevaluate_digest"] = hashlib.sha256(form.snapshot_text().encode("utf-8")).hexdigest()
+    return found
+
+
+class _Plan:
+    """Which records of one form need evaluating, from the list rows alone.
+
+    A record needs no evaluation when the last re-evaluation (the marker: its day, its time, the
+    digest of each town's form it ran and the rule failures it found) covered it — saved at or
+    before that run, under a form with the same digest — and none of its date probes
+    (`core.lifecycle.dateprobes`) moved between that day and today. Its stored values are then
+    what an evaluation would give, and its rule failures are the ones the marker kept."""
+
+    def __init__(self, engine, form, mark: dict | None, rules: bool, today):
+        self.engine, self.form, self.today = engine, form, today
+        self.mark = mark if isinstance(mark, dict) else {}
+        self.usable = bool(self.mark) and (not rules or isinstance(self.mark.get("failures"), dict))
+        self.at = _when(self.mark.get("at")) if self.usable else None
+        try:
+            self.before = dt.date.fromisoformat(self.mark.get("date", ""))
+        except (TypeError, ValueError):
+            self.usable = False
+        self.digests: dict = {}
+        self.runners: dict = {}
+
+    def digest_of(self, town) -> str:
+        key = town or ""
+        if key not in self.digests:
+            self.digests[key] = digest(self.engine.validator(self.form.id, town=town).form)
+        return self.digests[key]
+
+    def _runner(self, town, row_fields):
+        from core.lifecycle.dateprobes import ProbeRunner, probes
+
+        key = town or ""
+        if key not in self.runners:
+            v = self.engine.validator(self.form.id, town=town)
+            found = probes(v.form, self.engine.evaluator._globals, row_fields)
+            self.runners[key] = None if found is None else ProbeRunner(v, found)
+        return self.runners[key]
+
+    def covered(self, row: dict) -> bool:
+        if not self.usable or self.at is None:
+            return False
+        when = _when(row.get("_u"))
+        if when is None or when >= self.at:     # times are to the second: the same second is "since"
+            return False
+        town = row.get("town")
+        if (self.mark.get("digests") or {}).get(town or "") != self.digest_of(town):
+            return False
+        if self.before == self.today:
+            return True
+        runner = self._runner(town, set(row))
+        return runner is not None and runner.same(row, self.before, self.today)
+
+
+def _when(text) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.astimezone()
+
+
 def run(engine, form_id: str | None = None, *, apply: bool = False, operator: str = "",
         rules: bool = True, progress: Callable[[str], None] | None = None) -> Result:
     from core.engine import field_diff, now_iso
@@ -56,27 +135,42 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     result = Result()
     at = now_iso()
     today = engine.today()
+    marks = _marks(engine)
     for form in _computed_forms(engine, form_id):
         # `calculate: today` is the day the record was saved (最近更新日期), not a value to refresh.
         computed = [f for f in form.top_fields() if f.computed and (f.calculate or "").strip() != "today"]
+        plan = _Plan(engine, form, marks.get(form.id), rules, today)
+        failures: dict[str, list] = {}
+        kept = plan.mark.get("failures") or {}
+        needed: dict[str, set] = {}
+        for rid, row in engine.index(form.id).rows.items():
+            result.records += 1
+            if plan.covered(row):
+                for rule, message in kept.get(rid, ()):
+                    result.rule_failures[(form.id, rule, message)] += 1
+                    failures.setdefault(rid, []).append([rule, message])
+                continue
+            needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), set()).add(rid)
         validators: dict = {}
-        for part in list(engine.store.partitions(form.id)):
+        few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
+        for part in sorted(needed):
             items = []
-            for rec in engine.iter_records(form.id, [part]):
-                result.records += 1
+            for rec in _records(engine, form.id, part, needed[part], few):
                 data = rec.get("data") or {}
                 town = data.get("town")
-                plan = validators.get(town)
-                if plan is None:
+                plan_v = validators.get(town)
+                if plan_v is None:
                     v = engine.validator(form.id, town=town)
-                    plan = validators[town] = (v, *names_read(v.form))
-                v, reads, rule_reads = plan
+                    plan_v = validators[town] = (v, *names_read(v.form))
+                    plan.digest_of(town)
+                v, reads, rule_reads = plan_v
                 meta = rec.get("meta") or {}
                 new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
                 diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed if data.get(f.id) != new.get(f.id)]
-                if rules:
-                    for p in v._rules(new, rule_reads):
-                        result.rule_failures[(form.id, p.rule, p.message)] += 1
+                if rules:     # a rule marking two fields fails once for the person, not twice
+                    for rule, message in dict.fromkeys((p.rule, p.message) for p in v._rules(new, rule_reads)):
+                        result.rule_failures[(form.id, rule, message)] += 1
+                        failures.setdefault(rec["id"], []).append([rule, message])
                 if not diffs:
                     continue
                 result.changed += 1
@@ -84,8 +178,9 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     key = (form.id, f.label, a, b)
                     result.changes[key] += 1
                     got = result.samples.setdefault(key, [])
-                    if len(got) < 3:
-                        got.append(rec["id"])
+                    if len(got) < 3 or rec["id"] < got[-1]:
+                        bisect.insort(got, rec["id"])   # the three first ids: the same whatever
+                        del got[3:]                     # order the records were read in
                 if apply:
                     fixed = dict(data)
                     for f, _, b in diffs:
@@ -108,18 +203,44 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                         idx.put(out["id"], row)
             if progress:
                 progress(part)
+        marks[form.id] = {"date": today.isoformat(), "at": at, "digests": plan.digests,
+                          "failures": failures if rules else None}
     result.applied = apply
     if apply:
-        _mark(engine, today.isoformat())
+        _mark(engine, today.isoformat(), marks)
     return result
 
 
-def _mark(engine, day: str) -> None:
+def _records(engine, form_id: str, part: str, wanted: set, few: float):
+    """The records `wanted` of one village: one by one when they are `few` (a birthday since the
+    last run), else the village's records filtered."""
+    if len(wanted) < few:
+        for rid in sorted(wanted):
+            rec = engine.store.get(form_id, rid)
+            if rec is not None:
+                yield rec
+        return
+    for rec in engine.iter_records(form_id, [part]):
+        if rec["id"] in wanted:
+            yield rec
+
+
+def _mark(engine, day: str, marks: dict) -> None:
+    """The marker: the day of this run (`refresh_for_today` runs once a day) and, per form, what
+    a later run needs to leave this run's records alone (see `_Plan`)."""
     from core.storage.atomic import write_bytes
 
     path = Path(engine.data_dir) / MARKER
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, json.dumps({"date": day}).encode("utf-8"))
+    write_bytes(path, json.dumps({"date": day, "forms": marks}, ensure_ascii=False).encode("utf-8"))
+
+
+def _marks(engine) -> dict:
+    try:
+        found = json.loads((Path(engine.data_dir) / MARKER).read_text(encoding="utf-8")).get("forms")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def last_day(engine) -> str | None:
@@ -133,4 +254,4 @@ def refresh_for_today(engine, operator: str = "系统：日期变化后重新计
     """Recompute once per day (a writer only); None when already done today or read-only."""
     if engine.readonly or last_day(engine) == engine.today().isoformat():
         return None
-    return run(engine, apply=True, operator=operator, rules=False)
+    return run(engine, apply=True, operator=operator)

@@ -50,3 +50,20 @@ def as_text(record: dict, mask) -> str:
             value = mask(item["pii"], value)
         parts.append(f"{item.get('label') or key}={value}")
     return "；".join(parts)
+
+
+def former_fields(engine, form_id: str, record: dict | None = None) -> dict:
+    """Every field any kept version of `form_id` had, by id (newest definition wins), plus the
+    masking kind each of `record`'s retired values carries: how a history entry masks the old
+    value of a field since deleted or retired (`core.records.masking.mask_path`)."""
+    out: dict = {}
+    for version in engine.snapshots.versions(form_id):
+        try:
+            form = engine.form(form_id, version)
+        except Exception:  # noqa: BLE001 - an unreadable old version only loses its labels
+            continue
+        out.update({f.id: f for f in form.top_fields()})
+    for key, item in ((record or {}).get("retired") or {}).items():
+        if key not in out and isinstance(item, dict) and item.get("pii"):
+            out[key] = {"id": key, "type": "text", "pii": item["pii"]}
+    return out

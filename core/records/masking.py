@@ -56,30 +56,38 @@ def mask_data(fields: Iterable[Any], data: dict) -> dict:
     return {k: (mask_field(by_id[k], v) if k in by_id else _guess(v)) for k, v in (data or {}).items()}
 
 
-def mask_path(form: Any, path: str, value: Any) -> Any:
+def mask_path(form: Any, path: str, value: Any, older: dict | None = None) -> Any:
     """A history change's value masked by the field its path names (`children.0.phone`,
-    `children.1` for a whole row, `id_number`)."""
+    `children.1` for a whole row, `id_number`, `retired.address`). `older`: fields the form
+    no longer has, by id, as an earlier version defined them — an old address must be masked
+    after its field was deleted or retired, like the current one."""
+    parts = str(path).split(".")
+    if parts[0] == "retired" and len(parts) > 1:
+        parts = parts[1:]                             # a value kept after its field was retired
     fields = form.top_fields()
     field = None
-    for part in str(path).split("."):
+    for i, part in enumerate(parts):
         if part.isdigit() and field is not None:
             continue                                  # the row index inside a repeat group
         field = next((f for f in fields if f.id == part), None)
+        if field is None and i == 0 and older:
+            field = older.get(part)
         if field is None:
             return _guess(value)
-        fields = field.fields or []
+        fields = getattr(field, "fields", None) or []
     if field is None:
         return _guess(value)
-    if value is not None and str(path).split(".")[-1].isdigit() and isinstance(value, dict):
-        return mask_data(field.fields or [], value)   # a whole row added or removed
+    if value is not None and parts[-1].isdigit() and isinstance(value, dict):
+        return mask_data(getattr(field, "fields", None) or [], value)   # a whole row added or removed
     return mask_field(field, value)
 
 
-def mask_history(form: Any, entries: list[dict]) -> list[dict]:
-    """History entries with the old and new value of every change masked."""
+def mask_history(form: Any, entries: list[dict], older: dict | None = None) -> list[dict]:
+    """History entries with the old and new value of every change masked (`older`: see
+    `mask_path`)."""
     out = []
     for h in entries:
-        changes = [{**c, "old": mask_path(form, c.get("path", ""), c.get("old")),
-                    "new": mask_path(form, c.get("path", ""), c.get("new"))} for c in h.get("changes", [])]
+        changes = [{**c, "old": mask_path(form, c.get("path", ""), c.get("old"), older),
+                    "new": mask_path(form, c.get("path", ""), c.get("new"), older)} for c in h.get("changes", [])]
         out.append({**h, "changes": changes})
     return out

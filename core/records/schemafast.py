@@ -15,9 +15,10 @@ the fast check is compiled as draft-07 with the engine's own format functions, a
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from jsonschema import FormatChecker
+if TYPE_CHECKING:                    # a type only: reports never load jsonschema
+    from jsonschema import FormatChecker
 
 FastCheck = Callable[[Any], bool]
 

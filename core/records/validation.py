@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from typing import Any, Callable, Iterable
-
-from jsonschema import Draft202012Validator, FormatChecker
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from core.formlang.compile import compile_form
 from core.formlang.expressions import Evaluator, ExpressionError, empty, settings_names
@@ -22,12 +21,17 @@ from core.problems import Problem
 from core.records.schemafast import FastCheck, compile_fast
 from core.registry import Registry
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+
 UniqueLookup = Callable[[str, Any], Any]
 _UNSET = object()
 
 
 def format_checker(registry: Registry) -> FormatChecker:
     """A FormatChecker holding exactly the formats plugins registered (jsonschema asserts only these)."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
     for name, entry in registry.formats.items():
         def check(value, _check=entry.check):
@@ -68,11 +72,21 @@ class Validator:
         self.evaluator = evaluator or Evaluator(registry.functions)
         self.today = today or dt.date.today
         self.schema = compile_form(form, registry)
-        self._schema = Draft202012Validator(self.schema, format_checker=format_checker(registry))
         self._fast: FastCheck | None | object = _UNSET   # compiled on first use (start-up stays fast)
         self._converters: dict[int, Callable[[Any], Any] | None] = {}
         self._plans: dict[frozenset | None, list] = {}
         self._settings = settings_names(form.settings)       # shared by every `names` call
+        # The form's own fields, looked up for every record (a form does not change once loaded)
+        self._top = form.top_fields()
+        self._top_by_id = {f.id: f for f in self._top}
+
+    @cached_property
+    def _schema(self) -> Draft202012Validator:
+        """jsonschema's validator, made when a record is first checked: reports and due lists
+        use only `names`, and importing jsonschema was ~50 ms of every such command."""
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.schema, format_checker=format_checker(self.registry))
 
     @classmethod
     def for_form(cls, form: Form, registry: Registry) -> "Validator":
@@ -99,7 +113,12 @@ class Validator:
         return conv
 
     def _make_converter(self, field: Field) -> Callable[[Any], Any] | None:
-        to_python = getattr(self.registry.field_types.get(field.type), "to_python", None)
+        ft = self.registry.field_types.get(field.type)
+        to_python = getattr(ft, "to_python", None)
+        if getattr(ft, "python", _UNSET) is None:
+            # a type that says it has no conversion (most built-in types: text, choices,
+            # numbers): its value is taken as stored, not passed through a call that returns it
+            to_python = None
 
         def scalar(value: Any) -> Any:
             if to_python is None or value is None:
@@ -134,7 +153,7 @@ class Validator:
         """
         plan = self._plans.get(only) if isinstance(only, frozenset) or only is None else None
         if plan is None:
-            fields = self.form.top_fields() if only is None else [f for f in map(self.form.field, only) if f]
+            fields = self._top if only is None else [f for f in map(self.form.field, only) if f]
             plan = [(f.id, self._converter(f)) for f in fields]
             if isinstance(only, frozenset) or only is None:
                 self._plans[only] = plan
@@ -180,9 +199,9 @@ class Validator:
         unknown keys are left for the schema to report."""
         problems: list[Problem] = []
         out = {}
-        top = {f.id for f in self.form.top_fields()}
+        top = self._top_by_id
         for key, value in (data or {}).items():
-            field = self.form.field(key) if key in top else None
+            field = top.get(key)
             if field is not None:
                 value = self._normalize_value(field, value, key, problems)
             if value is not None:
@@ -221,7 +240,7 @@ class Validator:
         reasons: dict[str, str] = {}
         overrides = overrides or {}
         names = self.names(data, only)   # kept current as fields are filled, not rebuilt per field
-        for field in self.form.top_fields():
+        for field in self._top:
             if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
                 data[field.id] = self._compute_rows(field, data, names)
                 names[field.id] = self._python(field, data[field.id])
@@ -261,10 +280,11 @@ class Validator:
 
     # --- relevance -----------------------------------------------------------------------------
 
-    def relevant_fields(self, data: dict) -> dict[str, bool]:
-        """Field id -> shown? for top-level fields (a section that is not relevant hides all it holds)."""
+    def relevant_fields(self, data: dict, names: dict[str, Any] | None = None) -> dict[str, bool]:
+        """Field id -> shown? for top-level fields (a section that is not relevant hides all it holds).
+        `names`: `self.names(data)` when the caller has it already."""
         shown = {}
-        names = self.names(data)
+        names = self.names(data) if names is None else names
         for section in self.form.sections:
             sec_ok = self.evaluator.relevant(section.relevant, names)
             for f in section.fields:
@@ -300,13 +320,19 @@ class Validator:
     # --- the whole check -----------------------------------------------------------------------
 
     def check(self, data: dict, *, unique_lookup: UniqueLookup | None = None,
-              accepted_warnings: Iterable | None = None, overrides: dict | None = None) -> tuple[dict, list[Problem]]:
-        """(clean data to store, problems). Errors block saving; warnings need an accepted reason."""
+              accepted_warnings: Iterable | None = None, overrides: dict | None = None,
+              reasons: dict[str, str] | None = None) -> tuple[dict, list[Problem]]:
+        """(clean data to store, problems). Errors block saving; warnings need an accepted reason.
+
+        `reasons`: a dict to receive the computed fields' case reasons of the clean data (a
+        save stores them; computing them again was a tenth of a bulk save)."""
         clean, problems = self.normalize(data)
         bad_paths = {p.path for p in problems}
         clean, _ = self.compute(clean, overrides)
         clean = self.drop_irrelevant(clean)
-        clean, _ = self.compute(clean, overrides)
+        clean, found = self.compute(clean, overrides)
+        if reasons is not None:
+            reasons.update(found)
         problems += self._schema_problems(clean, bad_paths)
         problems += [p for p in self._required(clean) if p.path not in bad_paths]
         problems += self._rules(clean)
@@ -380,8 +406,8 @@ class Validator:
     def _required(self, data: dict) -> list[Problem]:
         out = []
         names = self.names(data)
-        shown = self.relevant_fields(data)
-        for f in self.form.top_fields():
+        shown = self.relevant_fields(data, names)
+        for f in self._top:
             if not shown.get(f.id):
                 continue
             if self._is_required(f, names) and empty(data.get(f.id)):
@@ -443,7 +469,7 @@ class Validator:
     def _rules(self, data: dict, only: frozenset | None = None) -> list[Problem]:
         out = []
         names = self.names(data, only)
-        for f in self.form.top_fields():
+        for f in self._top:
             if f.id not in data:
                 continue     # a field's own rules judge its value; an empty field is `required`'s business
             for rule in f.rules:
@@ -465,7 +491,7 @@ class Validator:
         if lookup is None:
             return []
         out = []
-        for f in self.form.top_fields():
+        for f in self._top:
             if f.unique and not empty(data.get(f.id)):
                 other = lookup(f.id, data[f.id])
                 if other:

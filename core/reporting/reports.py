@@ -23,6 +23,7 @@ from core.dates import parse_quarter, quarter_end, quarter_of, quarter_start
 from core.formlang.expressions import CONTEXT_NAMES, ExpressionError
 from core.problems import FormError, Problem
 from core.reporting import sqlreports
+from core.reporting import tallyvalues
 from core.reporting.reportmodel import Column, Report
 
 LIST_SEPARATOR = "、"
@@ -321,8 +322,35 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
     in_all = [c for c in tally.cols if c.get("over", form_id) == form_id and c.get("base") == "all"]
     used = _fields_used(eng, [], [base] if base else []) | {
         n for c in in_base + in_all for n in names_in(eng.evaluator, c["count"])}
-    count_all, count_base = tally.counter(eng.evaluator, in_all), tally.counter(eng.evaluator, in_base)
     stored = {n for n in used | {"town", "village"} if eng.form(form_id).field(n) is not None}
+    try:
+        plan = tallyvalues.Plan(eng.evaluator, validator, base, in_all + in_base)
+    except ExpressionError:          # a column that does not parse: each row says so, as below
+        plan = None
+    if plan is not None:
+        needed = frozenset(stored | plan.fields | {"town", "village"})
+        rows = []
+        for data in _people(eng, form_id, stored, parts):
+            if town and data.get("town") != town:
+                continue
+            rows.append(data if needed <= data.keys() else {f: data.get(f) for f in needed})
+        unit_key = "village" if by_village else "town"
+        units = [row[unit_key] or "" for row in rows]
+
+        def fail_message(col: dict, row: dict) -> str | None:
+            names = validator.names(row, used)
+            names.update(scope)
+            if col in in_base and base and not _truth(run, base, names):
+                return None
+            try:
+                run(col["count"], names)
+            except ExpressionError as exc:
+                return str(exc)
+            return None
+
+        tallyvalues.count_rows(plan, rows, units, scope, in_all, in_base, tally, fail_message)
+        return
+    count_all, count_base = tally.counter(eng.evaluator, in_all), tally.counter(eng.evaluator, in_base)
     for data in _people(eng, form_id, stored, parts):
         if town and data.get("town") != town:
             continue

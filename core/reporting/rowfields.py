@@ -65,4 +65,6 @@ def declared_row_fields(files: dict[str, dict], evaluator, forms) -> dict[str, f
 
 def carries(row: dict, fields: Iterable[str]) -> bool:
     """Whether a list row holds every one of `fields` (a key with a None value counts)."""
+    if isinstance(fields, (set, frozenset)):
+        return fields <= row.keys()          # in C: asked of every one of 50,000 rows
     return all(f in row for f in fields)

@@ -158,7 +158,7 @@ def restore_backup(root: Path, name: str, operator: str = "") -> Path:
     held = lock.acquire(root)
     try:
         if "/" in name or "\\" in name or name.startswith(".") or not source.is_dir():
-            raise StorageError(f"找不到备份 {name}（backup not found）。可用备份：" +
+            raise StorageError(f"找不到备份 {name}。可用备份：" +
                                ("、".join(b.name for b in list_backups(root)) or "无"))
         finish_restore(root)
         stage = root / STAGE
@@ -204,7 +204,7 @@ def finish_restore(root: Path) -> None:
         shutil.rmtree(root / STAGE, ignore_errors=True)     # staged, never switched: not a restore
         return
     except ValueError:
-        raise StorageError(f"恢复标记 {root / MARKER} 已损坏，请联系技术支持 (restore marker damaged)") from None
+        raise StorageError(f"恢复标记 {root / MARKER} 已损坏，请联系技术支持") from None
     stage, aside = root / STAGE, root / marker["aside"]
     for subject in SUBJECTS:
         staged = stage / subject
@@ -224,5 +224,5 @@ def finish_restore(root: Path) -> None:
 def pending_restore(root: Path) -> str | None:
     """A message when a restore was switched but not finished (a reader cannot finish it)."""
     if (Path(root) / MARKER).exists():
-        return "上次从备份恢复没有完成，以可写方式打开台账（任何修改命令）即可完成恢复 (restore pending)"
+        return "上次从备份恢复没有完成，以可写方式打开台账（任何修改命令）即可完成恢复"
     return None

@@ -95,17 +95,17 @@ def first_break(path: Path) -> tuple[int, str] | None:
         try:
             doc = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return no, "该行不是完整的 JSON (line damaged)"
+            return no, "该行不是完整的 JSON"
         if not chained and isinstance(doc, dict) and PREV not in doc:
             prev = digest(text)        # written before chains: the chain starts after these lines
             continue
         chained = True
         if not isinstance(doc, dict) or doc.get(PREV) != prev:
-            return no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入 (hash chain broken)"
+            return no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入"
         prev = digest(text)
     try:
         if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            return sum(1 for _ in lines(path)) + 1, "最后一行不完整 (last line cut off)"
+            return sum(1 for _ in lines(path)) + 1, "最后一行不完整"
     except FileNotFoundError:
         pass
     return None

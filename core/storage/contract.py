@@ -66,9 +66,12 @@ class RecordStore(Protocol):
         items)`` (the engine's rollup rows) in the same commit. `new`: the id was just made, so
         no stored copy exists."""
 
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """Save many items (bulk loads); an id given twice keeps the last record and every
-        history entry in order. Returns the number of distinct ids."""
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """Save many items (bulk loads) and the rows `derived` from them as one commit: after a
+        crash all of the batch is there or none of it. An id given twice keeps the last record
+        and every history entry in order. `new`: every id was just made. Returns the number of
+        distinct ids."""
 
     def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
                     taken: Callable[[int], bool] = lambda n: False) -> int:

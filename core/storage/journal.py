@@ -16,7 +16,12 @@ A line is compact JSON, `#`, and the CRC-32 of the JSON in 8 hex digits; a line 
 not match is damage, a last line without its newline is a save that never finished.
 
     {"t": save time, "ops": [[table, partition, id, document or null], ...],
-     "h": [[table, partition, history line], ...], "n": [[table, partition, {key: n}], ...]}
+     "h": [[table, partition, history line, (its time)], ...], "n": [[table, partition, {key: n}], ...]}
+
+A bulk batch (demo, import: `Store.put_many`) is one line too, however many records it holds:
+the records, their history lines and the rollup rows derived from them are durable together or
+not at all, with one fsync for the batch. Such a line can be tens of megabytes, so it is encoded
+and written a record at a time (`Journal.append_entry`), never held whole in memory.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from core.storage import atomic
 
@@ -34,6 +39,22 @@ NAME = "journal.jsonl"
 def encode(entry: dict[str, Any]) -> bytes:
     body = atomic.dumps(entry)
     return body + b"#%08x" % zlib.crc32(body)
+
+
+def chunks(entry: dict[str, Any]) -> Iterator[bytes]:
+    """The JSON of `entry` in pieces, one list element at a time (the same bytes as
+    `atomic.dumps(entry)`), so a batch of 20,000 records is never one string."""
+    yield b"{"
+    for n, (key, value) in enumerate(entry.items()):
+        yield (b"," if n else b"") + atomic.dumps(key) + b":"
+        if isinstance(value, list):
+            yield b"["
+            for i, element in enumerate(value):
+                yield (b"," if i else b"") + atomic.dumps(element)
+            yield b"]"
+        else:
+            yield atomic.dumps(value)
+    yield b"}"
 
 
 def decode(line: bytes) -> dict[str, Any] | None:
@@ -83,6 +104,27 @@ class Journal:
         atomic.step("journal-written")
         os.fsync(self._fh.fileno())
         self.size += len(data)
+        atomic.step("journal-synced")
+
+    def append_entry(self, entry: dict[str, Any]) -> None:
+        """Append one entry as one line, encoded piece by piece, and fsync once. A value that
+        cannot be encoded (TypeError/ValueError) takes back what was written of the line."""
+        crc = 0
+        try:
+            for piece in chunks(entry):
+                crc = zlib.crc32(piece, crc)
+                self._fh.write(piece)
+        except BaseException:
+            self._fh.flush()
+            self._fh.truncate(self.size)
+            self._fh.seek(0, os.SEEK_END)
+            raise
+        tail = b"#%08x\n" % crc
+        self._fh.write(tail)
+        self._fh.flush()
+        atomic.step("journal-written")
+        os.fsync(self._fh.fileno())
+        self.size = self._fh.tell()
         atomic.step("journal-synced")
 
     def clear(self) -> None:

@@ -23,7 +23,7 @@ _IS_WINDOWS = sys.platform == "win32"
 
 
 def _locked_message(root: Path) -> str:
-    return (f"数据文件夹 {root} 正被另一个 carebook 程序使用，不能同时修改（store locked）。"
+    return (f"数据文件夹 {root} 正被另一个 carebook 程序使用，不能同时修改。"
             "请先关闭另一个窗口，或以只读方式打开。")
 
 
@@ -78,7 +78,7 @@ class WriterLock:
         if self._fd is None:
             if self._filelock is not None:
                 return
-            raise StorageError("写入锁已释放，不能保存 (lock released)")
+            raise StorageError("写入锁已释放，不能保存")
         try:
             here = os.stat(self.path)
             mine = os.fstat(self._fd)
@@ -91,7 +91,7 @@ class WriterLock:
             self._lock_file()
         except StoreLocked:
             raise StorageError(f"锁文件 {self.path} 被删除后另一个程序占用了数据文件夹，"
-                               "为防止两个程序同时修改，本窗口停止保存，请关闭后重新打开 (lock lost)") from None
+                               "为防止两个程序同时修改，本窗口停止保存，请关闭后重新打开") from None
 
     def release(self) -> None:
         if self._filelock is not None:

@@ -19,7 +19,7 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f
 
 def check_table(table: object) -> str:
     if not isinstance(table, str) or not _TABLE.fullmatch(table):
-        raise StorageError(f"表名 {table!r} 无效，应为小写英文字母开头的表单编号（invalid table name）")
+        raise StorageError(f"表名（表单编号）{table!r} 无效：应以小写英文字母开头，只用小写字母、数字和下划线，最多 64 个字符")
     return table
 
 
@@ -35,5 +35,5 @@ def check_partition(partition: object) -> str:
         and not partition.endswith((".", " ", ".index"))
         and partition.split(".")[0].upper() not in _RESERVED
     ):
-        raise StorageError(f"分区名 {partition!r} 不能用作文件名（invalid partition）")
+        raise StorageError(f"分区名（村代码）{partition!r} 不能用作文件名：含有文件名不允许的字符、以点开头或结尾，或是系统保留名")
     return partition

@@ -20,5 +20,5 @@ def check_output(data_dir: Path, output: Path | str) -> Path:
     target = Path(os.path.realpath(Path(output).expanduser()))
     if target == data or data in target.parents:
         raise StorageError(f"不能把导出文件写到数据文件夹 {data_dir} 里面（{output}），"
-                           "那会覆盖或混入台账文件；请换一个文件夹 (output inside the data folder)")
+                           "那会覆盖或混入台账文件；请换一个文件夹")
     return Path(output)

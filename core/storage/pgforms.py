@@ -55,5 +55,5 @@ def sync(engine) -> list[str]:
         said = "；".join(f"表单 “{fid}” 服务器上是第 {v} 版，本机" + (f"是第 {mine} 版" if mine else "没有这个表单")
                         for fid, v, mine in behind)
         raise StorageError(f"{said}。请先更新 carebook（或本机的表单文件夹）再打开这本台账，"
-                           "以免保存按旧表单校验的记录 (forms out of date)")
+                           "以免保存按旧表单校验的记录")
     return published

@@ -154,7 +154,7 @@ class PgStore:
         again if the server restarted meanwhile, so a clerk back from a break saves at once
         instead of meeting the dead socket's error."""
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
         now = time.monotonic()
         if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
             try:
@@ -201,13 +201,13 @@ class PgStore:
                                    " (password authentication failed)") from None
             # libpq's own words (socket paths, errno) are for the administrator, not the clerk
             raise StorageError(f"无法连接数据库服务器 {describe(self.url)}（服务器没有运行或网络不通）。"
-                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存 (server unreachable)") from None
+                               "表单里输入的内容保留在本机草稿中，服务器恢复后再保存") from None
         except pgerrors.UniqueViolation as exc:
             name = getattr(exc.diag, "constraint_name", None) or ""
             if not name.startswith("records_unique_"):
                 raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
             raise DuplicateValue("这条记录的唯一字段（如公民身份号码）与台账中另一条记录相同（可能是另一个村刚刚登记的），"
-                                 "未保存。请核对后再保存 (unique)") from None
+                                 "未保存。请核对后再保存") from None
         except psycopg.Error as exc:
             raise StorageError(f"数据库服务器拒绝了这次操作：{_first_line(exc)}") from None
 
@@ -219,7 +219,7 @@ class PgStore:
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise StorageError("台账以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("台账以只读方式打开，不能保存")
 
     # ----------------------------------------------------------------- writing
     @_guarded
@@ -256,7 +256,7 @@ class PgStore:
 
     def _checked_id(self, record: Any) -> str:
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         return record["id"]
 
     def _upsert(self, conn: Any, table: str, rid: str, p: str, doc: Any, row: Any) -> Any:
@@ -306,12 +306,16 @@ class PgStore:
         return len(last)
 
     @_guarded
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """All items in one transaction (the folder store commits per village file)."""
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """All items, and the rows `derived` from them, in one transaction."""
         self._check_writable()
         conn = self._connection()
         with conn.transaction():
-            return self._put_items(conn, table, list(items))
+            n = self._put_items(conn, table, list(items))
+            if derived is not None and derived[1]:
+                self._put_items(conn, derived[0], derived[1])
+            return n
 
     @_guarded
     def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],

@@ -45,7 +45,7 @@ def set_aside(root: Path, path: Path, reason: str, *, move: bool, rebuilt: bool)
             where = f"未能移到 quarantine 文件夹（{exc.strerror or exc}），请勿删除该文件；"
     head = f"文件 {rel.as_posix()} 已损坏，无法读取（{reason}）。{where}"
     if rebuilt:
-        return Problem(head + "这是派生文件（索引或汇总），已根据数据文件重建，无需处理 (derived file rebuilt)",
+        return Problem(head + "这是派生文件（索引或汇总），已根据数据文件重建，无需处理",
                        file=rel.as_posix(), severity="warning", rule="storage.index_rebuilt")
     if not move:
         tail = "该村的记录暂不可见；以可写方式打开时会把它移到 quarantine 文件夹。"
@@ -57,7 +57,7 @@ def set_aside(root: Path, path: Path, reason: str, *, move: bool, rebuilt: bool)
                  f"backups/{good.name}/{rel.as_posix()} 复制回 {rel.as_posix()}"
                  f"（或运行 carebook backups restore {good.name} 恢复整个备份），然后重新打开。")
     else:
-        tail += "没有找到含有此文件完好副本的备份，请联系技术支持 (no backup found)。"
+        tail += "没有找到含有此文件完好副本的备份，请联系技术支持。"
     return Problem(head + tail + " (file quarantined)", file=rel.as_posix(), severity="error",
                    rule="storage.quarantined")
 
@@ -71,5 +71,5 @@ def keep_copy(root: Path, path: Path, reason: str) -> Problem:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(path, dest)
     return Problem(f"文件 {rel.as_posix()} 有损坏的行（{reason}），这些行中的保存无法恢复，其余已恢复；"
-                   f"原文件副本在 {dest.relative_to(root).as_posix()}。请运行 carebook verify 并核对最近的修改 (journal damaged)",
+                   f"原文件副本在 {dest.relative_to(root).as_posix()}。请运行 carebook verify 并核对最近的修改",
                    file=rel.as_posix(), severity="error", rule="storage.journal_damaged")

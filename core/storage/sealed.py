@@ -52,9 +52,9 @@ def unseal(path: Path, raw: bytes) -> tuple[dict[str, Any], int | None]:
         try:
             crc = json.loads(raw[at + len(_SEAL_AT):-1])["1"]["crc32"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise CorruptFile(path, "校验信息损坏 (seal damaged)") from None
+            raise CorruptFile(path, "校验信息损坏") from None
         if zlib.crc32(memoryview(raw)[:at]) != crc:
-            raise CorruptFile(path, "校验和不符，文件内容被改动或损坏 (checksum mismatch)")
+            raise CorruptFile(path, "校验和不符，文件内容被改动或损坏")
         raw = raw[:at] + b"}"
     try:
         tables = json.loads(raw.decode("utf-8"))
@@ -63,7 +63,7 @@ def unseal(path: Path, raw: bytes) -> tuple[dict[str, Any], int | None]:
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
         raise CorruptFile(path, "不是 TinyDB 数据库格式 (not a TinyDB database)")
     if SEAL in tables:
-        raise CorruptFile(path, "校验信息损坏 (seal damaged)")
+        raise CorruptFile(path, "校验信息损坏")
     return tables, crc
 
 

@@ -6,8 +6,10 @@ Why this shape (see docs/design.md, "Storage"):
   history line, the rows derived from it (the engine's rollup) and any number it took. It is
   whole or absent after any crash; nothing else is written while staff wait.
 - The village files are TinyDB databases (`records/<table>/<village>.json`, sealed with their
-  CRC-32: `sealed`), rewritten from the journal through TinyDB's `Table` in batches and at close
-  (`_checkpoint`), with their index files and history lines; the journal is emptied only after.
+  CRC-32: `sealed`), rewritten from the journal through TinyDB's `Table` — once 400 saves or 48
+  villages are held, by a background thread one village at a time (`_compact_soon`: no save
+  waits for the batch), after each bulk batch, and at close (`_checkpoint`) — with their index
+  files and history lines; the journal is emptied only when every change is in a file.
   A writer opening the folder replays what a crash left; a reader overlays it.
 - Index files (`<village>.index.json`, list rows) are derived: they name the CRC of the data
   file they were built from and are rebuilt whenever damaged or disagreeing.
@@ -23,6 +25,7 @@ import functools
 import json
 import threading
 import time
+import zlib
 from collections import ChainMap, OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -47,6 +50,7 @@ Op = tuple[int, "dict[str, Any] | None"]        # (save time, document or None f
 
 CHECKPOINT_LINES = 400          # journal lines held before the village files are rewritten
 CHECKPOINT_VILLAGES = 48        # villages changed before the village files are rewritten
+COMPACT_PAUSE = 0.002           # seconds the background writer leaves between two villages
 
 
 def _serialised(method):
@@ -157,6 +161,8 @@ class Store:
         self._unmovable: set[Path] = set()
         self._last_t = 0
         self._closed = False
+        self._compactor: threading.Thread | None = None
+        self._compact_error: StorageError | None = None
         self._mutex = threading.RLock()
         if readonly:
             self._replay(journal.read(self.root / journal.NAME))
@@ -186,7 +192,7 @@ class Store:
                 backups.rotate(self.root, backup_every_hours, keep_backups)
             except OSError as exc:
                 self.problems.append(Problem(
-                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响 (backup failed)",
+                    f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响",
                     severity="warning", rule="storage.backup"))
 
     # ----------------------------------------------------------------- paths and state
@@ -201,12 +207,12 @@ class Store:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StorageError("数据存储已关闭 (store closed)")
+            raise StorageError("数据存储已关闭")
 
     def _check_writable(self) -> None:
         self._check_open()
         if self.readonly:
-            raise StorageError("数据文件夹以只读方式打开，不能保存 (read-only store)")
+            raise StorageError("数据文件夹以只读方式打开，不能保存")
 
     def _next_t(self) -> int:
         self._last_t = max(self._last_t + 1, time.time_ns())
@@ -275,7 +281,7 @@ class Store:
             for q in self._disk_partitions(table) - {p}:
                 for other in (self._data_path(table, q), self._index_path(table, q)):
                     if other.exists():
-                        self._problem(other, "同表的另一个文件已损坏，整表重建 (derived table rebuilt)", rebuilt=True)
+                        self._problem(other, "同表的另一个文件已损坏，整表重建", rebuilt=True)
             self._tables.pop(table, None)
             for key in [k for k in self._cache if k[0] == table]:
                 del self._cache[key]
@@ -352,7 +358,7 @@ class Store:
         self._last_t = max([self._last_t, *map(_time, rows.values())])
         self._tables[table] = rows
         if stale and not self.readonly:
-            self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]}, [])
+            self._commit({"ops": [[table, p, rid, None] for rid, p, _ in stale]})
         return rows
 
     # ----------------------------------------------------------------- the journal
@@ -363,8 +369,11 @@ class Store:
 
     def _apply(self, entry: dict[str, Any]) -> None:
         """Bring one journal entry into memory (after it is durable, or read back)."""
-        t = entry["t"]
+        # A bulk batch is one entry of many saves: a document counts at its own save time,
+        # a history line at the time it carries (the entry's time for a single save).
+        entry_t = entry["t"]
         for table, p, rid, doc in entry.get("ops", ()):
+            t = _time(doc) or entry_t if doc is not None else entry_t
             ops = self._ops.setdefault((table, p), {})
             held = ops.get(rid)
             if held is None or held[0] <= t:
@@ -376,67 +385,96 @@ class Store:
                     rows[rid] = row_of(doc, p)
                 elif doc is None and row is not None and row["_p"] == p and _time(row) <= t:
                     del rows[rid]
-        for table, p, line in entry.get("h", ()):
+        for table, p, line, *when in entry.get("h", ()):
             blob = line.encode("utf-8")
-            self._hist.setdefault((table, p), []).append((t, blob))
+            self._hist.setdefault((table, p), []).append((when[0] if when else entry_t, blob))
             self._heads[(table, p)] = chain.digest(blob)
         for table, p, numbers in entry.get("n", ()):
             self._counters.setdefault((table, p), {}).update(numbers)
         self._lines += 1
 
-    def _commit(self, entry: dict[str, Any], more: list[dict[str, Any]]) -> None:
-        """Make entries durable in one append (one fsync), then apply them."""
+    def _commit(self, entry: dict[str, Any]) -> None:
+        """Make one entry durable (one line, one fsync), then apply it."""
         assert self._journal is not None and self._lock is not None
-        entries = [entry, *more] if entry else more
-        if not entries:
-            return
-        for e in entries:
-            e.setdefault("t", self._next_t())
-        try:
-            lines = [journal.encode(e) for e in entries]
-        except (TypeError, ValueError) as exc:
-            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
+        entry.setdefault("t", self._next_t())
         self._lock.check()
         try:
-            self._journal.append(lines)
+            self._journal.append_entry(entry)
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"记录中有无法保存的值（{exc}）(not JSON-serialisable)") from None
         except OSError as exc:
-            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限 (write failed)") from None
-        for e in entries:
-            self._apply(e)
+            raise StorageError(f"保存失败（{exc.strerror or exc}），请检查磁盘空间和文件夹权限") from None
+        self._apply(entry)
+        if self._compact_error is not None:       # the background writer failed: tell this save
+            self._compact_error = None
+            self._compact(limit=1)
         if self._lines >= CHECKPOINT_LINES or len(self._ops) >= CHECKPOINT_VILLAGES:
-            self._checkpoint()
+            self._compact_soon()
 
-    def _checkpoint(self) -> None:
-        """Rewrite every village the journal changed, its index and history; then empty it.
+    def _compact_soon(self) -> None:
+        """Write the journal's villages into their files from a background thread, one village
+        at a time, so that no save pays for the batch: a save waits at most for the one village
+        file being written (at 50,000 people a checkpoint of 48 villages took a clerk's save
+        over a second). The journal is emptied when every change is in a file; `close` writes
+        whatever is left."""
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        self._compactor = threading.Thread(target=self._compact_in_background, name="carebook-compact",
+                                           daemon=True)
+        self._compactor.start()
 
-        Order: data file (atomic rename), index, history lines not yet in the file; the
-        journal is cleared last, so a crash anywhere here is replayed from it at next open
-        (documents are put again, history lines already appended are recognised by time).
-        """
+    def _compact_in_background(self) -> None:
+        while True:
+            with self._mutex:
+                if self._closed or not self._lines:
+                    return
+                try:
+                    self._compact(limit=1)
+                except StorageError as exc:          # reported to the next save (`_commit`)
+                    self._compact_error = exc
+                    return
+            time.sleep(COMPACT_PAUSE)                 # a waiting save takes the lock here
+
+    def _checkpoint(self, keep: bool = True) -> None:
+        """Rewrite every village the journal changed, its index and history; then empty it."""
+        self._compact(None, keep)
+
+    def _compact(self, limit: int | None, keep: bool = True) -> None:
+        """Write villages the journal changed — at most `limit` of them, oldest change first —
+        each: data file (atomic rename), index, history lines not yet in the file. The journal
+        is cleared once every change is in a file, so a crash anywhere here is replayed from it
+        at next open (documents are put again, history lines already appended are recognised
+        by time)."""
         if not self._lines:
             return
+        keys = list(dict.fromkeys([*self._ops, *self._counters, *self._hist]))
         try:
-            for table, p in sorted(set(self._ops) | set(self._counters)):
-                self._write_village(table, p, self._ops.get((table, p), {}), self._counters.get((table, p), {}))
-            for (table, p), lines in sorted(self._hist.items()):
-                self._append_history(table, p, lines)
-            assert self._journal is not None
-            self._journal.clear()
+            for key in keys if limit is None else keys[:limit]:
+                if key in self._ops or key in self._counters:
+                    self._write_village(*key, self._ops.get(key, {}), self._counters.get(key, {}), keep)
+                if key in self._hist:
+                    self._append_history(*key, self._hist[key])
+                self._ops.pop(key, None)
+                self._counters.pop(key, None)
+                self._hist.pop(key, None)
+            if not (self._ops or self._counters or self._hist):
+                assert self._journal is not None
+                self._journal.clear()
+                self._lines = 0
         except OSError as exc:
             raise StorageError(f"写入数据文件失败（{exc.strerror or exc}），已保存的内容仍在日志中，"
-                               "请检查磁盘空间后重新打开 (checkpoint failed)") from None
-        self._ops.clear()
-        self._hist.clear()
-        self._counters.clear()
-        self._lines = 0
+                               "请检查磁盘空间后重新打开") from None
 
-    def _write_village(self, table: str, p: str, ops: dict[str, Op], counters: dict[str, int]) -> None:
+    def _write_village(self, table: str, p: str, ops: dict[str, Op], counters: dict[str, int],
+                       keep: bool = True) -> None:
         """The village file with the journal's documents put and removals made, through
-        TinyDB's `Table` (one read and one sealed write under `CachingMiddleware`)."""
+        TinyDB's `Table` (one read and one sealed write under `CachingMiddleware`). `keep`:
+        the parsed file stays in the cache (not after a bulk batch: a visit village is some
+        20 MB parsed, and the batch moves on to the next villages)."""
         path = self._data_path(table, p)
         if path in self._unmovable:
-            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持 (file damaged)")
-        base = self._village(table, p)
+            raise StorageError(f"村 {p} 的数据文件已损坏且无法移走，暂不能保存到该村，请联系技术支持")
+        base = self._village(table, p, keep)
         leaving, arriving = [], []
         next_id = max((int(k) for k in base.tables.get(TABLE, {}) if k.isdigit()), default=0) + 1
         for rid, (t, doc) in ops.items():
@@ -454,7 +492,10 @@ class Store:
         tables = self._write_file(table, p, base.tables, leaving, arriving,
                                   {**base.counters, **counters} if counters else None)
         village = Village(tables, sealed.crc_of(path))
-        self._cache[(table, p)] = village
+        if keep:
+            self._cache[(table, p)] = village
+        else:
+            self._cache.pop((table, p), None)
         atomic.step("village-written")
         self._write_index(table, p, {rid: row_of(doc, p) for rid, doc in village.docs.items()}, village)
         atomic.step("index-written")
@@ -499,7 +540,7 @@ class Store:
         """Check one item: (id, village, document, journal ops) — the move out of the old
         village included. `rows`: the table's rows, to find where the record was."""
         if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
-            raise StorageError("记录缺少编号 id，无法保存 (record id missing)")
+            raise StorageError("记录缺少编号 id，无法保存")
         if not isinstance(index_row, dict):
             raise StorageError("列表行和历史条目必须是字典 (index_row/history_entry must be dicts)")
         rid = record["id"]
@@ -555,38 +596,55 @@ class Store:
             numbers = self._numbers(table, p)
             if numbers:
                 entry["n"] = numbers
-            self._commit(entry, [])
+            self._commit(entry)
         except BaseException:
             self._heads = heads      # the chain goes on from what is really written
             raise
 
     @_serialised
-    def put_many(self, table: str, items: Iterable[Item]) -> int:
-        """Save many `(record, index_row, history_entry)` items: one journal line each, one
-        fsync for all, then the village files rewritten (a batch is large).
+    def put_many(self, table: str, items: Iterable[Item], *,
+                 derived: tuple[str, list[Item]] | None = None, new: bool = False) -> int:
+        """Save many `(record, index_row, history_entry)` items — with the rows `derived` from
+        them (`(table, items)`, the engine's rollup) and the numbers they took — as ONE journal
+        line, fsynced once: after a crash the whole batch is there, or none of it. Then the
+        village files are rewritten (a batch is large).
 
-        For bulk loads (demo data, imports). A bad item refuses the whole batch.
+        For bulk loads (demo data, imports). A bad item refuses the whole batch. `new`: every
+        id was just made, so the table's stored rows need not be loaded to find moves.
         """
         self._check_writable()
-        rows = self._state(table)
+        rows = {} if new and table not in self._tables else self._state(table)
         heads = dict(self._heads)
-        entries: list[dict[str, Any]] = []
+        ops: list[list[Any]] = []
+        lines: list[list[Any]] = []
         where: dict[str, dict[str, Any]] = {}
         view = ChainMap(where, rows)        # where each record is, this batch's items included
         try:
             for record, index_row, history_entry in items:
                 t = self._next_t()
-                rid, p, doc, ops = self._entry_ops(table, record, index_row, t, view)
+                rid, p, doc, more = self._entry_ops(table, record, index_row, t, view)
                 where[rid] = row_of(doc, p)
-                entry: dict[str, Any] = {"t": t, "ops": ops}
+                ops += more
                 if history_entry is not None:
-                    entry["h"] = [self._history_line(table, p, rid, t, history_entry)]
-                entries.append(entry)
-            self._commit({}, entries)
+                    lines.append(self._history_line(table, p, rid, t, history_entry) + [t])
+            if derived is not None and derived[1]:
+                t = self._next_t()
+                d_where: dict[str, dict[str, Any]] = {}
+                d_view = ChainMap(d_where, self._state(derived[0]))
+                for rec, row, _ in derived[1]:
+                    rid, p, doc, more = self._entry_ops(derived[0], rec, row, t, d_view)
+                    d_where[rid] = row_of(doc, p)
+                    ops += more
+            if ops:
+                entry: dict[str, Any] = {"t": self._last_t, "ops": ops, "h": lines}
+                numbers = [n for key in sorted(self._reserved) for n in self._numbers(*key)]
+                if numbers:
+                    entry["n"] = numbers
+                self._commit(entry)
         except BaseException:
             self._heads = heads
             raise
-        self._checkpoint()
+        self._checkpoint(keep=False)
         return len(where)
 
     @_serialised
@@ -635,6 +693,54 @@ class Store:
             return []
         docs = self._docs(table, p)
         return [_public(docs[rid]) for rid in chosen if rid in docs]
+
+    @_serialised
+    def rows_holding(self, table: str, field: str, value: str, *, prefix: bool = False) -> dict[str, dict[str, Any]]:
+        """{id: list row} of the rows whose `field` is `value` (with `prefix`: starts with it),
+        without loading the table: the duplicate ID number and file number checks of one save,
+        and the seed of a village's file numbers (`carebook records add` read all 50,000 rows
+        for them). Each village's index file is searched as bytes for the value as JSON writes
+        it; a village is read only when its file holds it, or when its index cannot be trusted
+        as it is (changed by the journal, damaged, describing other data). An exact hit is
+        confirmed over the whole table, as `_state` resolves a record found in two villages
+        (for a prefix, such an old copy can only raise a seed: a number skipped, never reused).
+        A table already loaded answers from memory."""
+        self._check_open()
+
+        def holds(row: dict[str, Any]) -> bool:
+            got = row.get(field)
+            return got == value if not prefix else isinstance(got, str) and got.startswith(value)
+
+        loaded = self._tables.get(names.check_table(table))
+        if loaded is None:
+            needle = atomic.dumps(value)[:-1] if prefix else atomic.dumps(value)
+            found: dict[str, dict[str, Any]] = {}
+            for p in sorted(self._disk_partitions(table)):
+                if (table, p) in self._ops or not self._index_lacks(table, p, needle):
+                    found.update((rid, row) for rid, row in self._part_rows(table, p).items() if holds(row))
+            if prefix or not found:
+                return found
+            loaded = self._state(table)
+        return {rid: row for rid, row in loaded.items() if holds(row)}
+
+    def _index_lacks(self, table: str, p: str, needle: bytes) -> bool:
+        """Whether the village's index file is intact, built from its data file as it is now,
+        and holds `needle` nowhere (so no row of the village holds the value)."""
+        try:
+            raw = self._index_path(table, p).read_bytes()
+        except OSError:
+            return False
+        at = raw.rfind(sealed._SEAL_AT)
+        if needle in raw or at < 0:
+            return False
+        meta_at = raw.rfind(b'"' + META.encode() + b'":{"1":{"data":', 0, at)
+        try:
+            crc = int(raw[at + len(sealed._SEAL_AT):].split(b":")[-1].rstrip(b"}"))
+            made_from = int(raw[meta_at:at].split(b'"data":', 1)[1].split(b",", 1)[0].rstrip(b"}"))
+        except (ValueError, IndexError):
+            return False
+        return meta_at >= 0 and zlib.crc32(memoryview(raw)[:at]) == crc \
+            and made_from == sealed.crc_of(self._data_path(table, p))
 
     @_serialised
     def rows(self, table: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -750,7 +856,7 @@ class Store:
             self._reported.add(path)
             rel = path.relative_to(self.root).as_posix()
             self.problems.append(Problem(
-                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对 (history chain broken)",
+                f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对",
                 file=rel, line=broken[0], severity="error", rule="storage.history_chain"))
 
     def _history_files(self, table: str) -> set[str]:

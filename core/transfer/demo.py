@@ -19,6 +19,7 @@ the recent visits are what the due list reads.
 from __future__ import annotations
 
 import datetime as dt
+import marshal
 import random
 from typing import Any, Iterator
 
@@ -371,21 +372,31 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     `village_days`: how far back village visits go; None is `default_village_days(persons)` (a
     year up to 5,000 people, 30 days above, see the module docstring); `town_quarters`: how many
     quarters, this one included, have town visits. Tests that need many people but not the visit
-    history pass small numbers to stay quick (saving is ~1.5 ms a record, for the validation).
-    The same seed and as_of give the same ledger. `progress(step, done)` is called with
-    "登记表" / "探访记录" so a CLI or the TUI can show what is happening.
+    history pass small numbers to stay quick. The same seed and as_of give the same ledger.
+    `progress(step, done)` is called with "登记表" / "探访记录" so a CLI or the TUI can show
+    what is happening.
+
+    Bounded memory: people are drawn in the seed's order (so a seed repeats exactly) but kept
+    only as compact bytes per village until saved, and saved village by village, so each village
+    file is written once and a batch holds about `BULK_BATCH` records (whole villages); visits are
+    drawn while they are saved, never held as a list (50,000 people make ~310,000 visits).
     """
     as_of = as_of or dt.date.today()
     rng = random.Random(seed)
     led = Ledger(eng, rng, as_of)
-    people = [led.person() for _ in range(persons)]
+    packed: dict[str, list[bytes]] = {}
+    mine: set[str] = set()
+    for _ in range(persons):
+        data = led.person()
+        mine.add(data["id_number"])
+        packed.setdefault(data["village"], []).append(marshal.dumps(data))
     tick = (lambda step: (lambda n: progress(step, n))) if progress else (lambda step: None)
-    saved = eng.bulk_save("registration", people, operator=OPERATOR, progress=tick("登记表"))
+    saved = eng.bulk_save("registration", _unpacked(packed), operator=OPERATOR, progress=tick("登记表"))
     if progress:
         progress("登记表", saved)
-    mine = {p["id_number"] for p in people}
-    rows = [{"id": rid, **row} for rid, row in eng.index("registration").rows.items()
-            if row.get("id_number") in mine]
+    rows = [{k: row.get(k) for k in VISIT_FROM_PERSON} | {"id": rid}
+            for rid, row in eng.index("registration").rows.items() if row.get("id_number") in mine]
+    del mine
     rows.sort(key=lambda r: r["file_no"])            # stable order, so a seed repeats exactly
     days = default_village_days(persons) if village_days is None else village_days
     visits = eng.bulk_save("visit", _visits(led, rows, days, town_quarters), operator=OPERATOR,
@@ -393,3 +404,15 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     if progress:
         progress("探访记录", visits)
     return {"registration": saved, "visit": visits}
+
+
+# What `_visits` reads of a person's list row (the row holds them: list and report columns).
+VISIT_FROM_PERSON = ("name", "file_no", "town", "village", "filing_date", "exit_date", "risk_level")
+
+
+def _unpacked(packed: dict[str, list[bytes]]) -> Iterator[dict[str, Any]]:
+    """The people village by village (code order), each village's in the order drawn; a
+    village's bytes are let go once it is handed out."""
+    for village in sorted(packed):
+        for blob in packed.pop(village):
+            yield marshal.loads(blob)

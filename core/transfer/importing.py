@@ -174,8 +174,12 @@ def _files(paths) -> list[Path]:
 
 
 def _say(p: Problem) -> str:
-    """A warning cannot be accepted in a batch (it needs a typed reason): it is reported as one."""
-    return p.message if p.is_error else f"警告（需在登记界面填写理由后保存）：{p.message}"
+    """A warning cannot be accepted in a batch (it needs a typed reason): it is reported as one.
+    The rule's key (`(required)`) is left out: the sheet's row and the words say what to fix."""
+    from core.records.wording import plain
+
+    message = plain(p.message)
+    return message if p.is_error else f"警告（需在登记界面填写理由后保存）：{message}"
 
 
 def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bool:

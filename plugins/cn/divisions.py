@@ -49,9 +49,11 @@ class Division:
 class DivisionsError(CarebookError):
     """The division file is missing or does not check; ``problems`` are located."""
 
+    HEADER = "区划文件（街镇、村）有错误，无法使用，请改正后运行 carebook forms check："
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join([self.HEADER, *(str(p) for p in problems)]))
 
 
 class Divisions:

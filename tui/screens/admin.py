@@ -1,5 +1,5 @@
 """Admin corner: form-file check results with file and line, reload forms, installed plugins,
-and the way to the import of an existing Excel ledger (F6).
+and the way to the import of an existing Excel ledger (I).
 
 Admins edit form files while staff work; reloading here applies the edit without a restart,
 and a broken file shows where it is broken instead of stopping the app.
@@ -8,20 +8,27 @@ from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ..keymap import bind, key_of
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
 
+# What each plugin hook gives, as the plugins tab names it (the hook names are for programmers).
+HOOK_WORDS = {"register_field_types": "字段类型", "register_formats": "格式", "register_functions": "函数",
+              "register_data": "数据表", "register_exporters": "导出格式", "register_reports": "报表",
+              "extend_form": "表单扩展", "validate_record": "记录检查", "before_save": "保存前处理",
+              "after_save": "保存后处理", "configure": "设置"}
+
+
 class AdminScreen(BaseScreen):
-    BINDINGS = [Binding("f5", "reload_forms", "重新加载表单"), Binding("f6", "import_ledger", "导入台账"),
-                Binding("f7", "check_data", "核对记录")]
-    HELP_TEXT = ("表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 F5 重新加载。"
-                 "F6 从 Excel 或 CSV 导入原有台账。F7 用当前表单核对已存的记录：删除或改名的字段、选项还有多少人在用，"
-                 "改了内容却没把 version 加 1。")
+    BINDINGS = [bind("refresh", "reload_forms", "重新加载表单"), bind("import", "import_ledger"),
+                bind("check", "check_data", "核对记录")]
+    HELP_TEXT = (f"表单检查：列出每个表单文件的问题（文件、行号、说明）。改了 forms/ 下的文件后按 {key_of('refresh')} 重新加载。"
+                 f"{key_of('import')} 从 Excel 或 CSV 导入原有台账。{key_of('check')} 用当前表单核对已存的记录：删除或改名的字段、选项还有多少人在用，"
+                 "改了内容却没把表单的版本号加 1。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -51,9 +58,9 @@ class AdminScreen(BaseScreen):
             [{"id": str(i), "file": p.file or "", "line": str(p.line or ""), "path": p.path,
               "message": ("" if p.is_error else "提醒：") + p.message} for i, p in enumerate(problems)])
         self.query_one("#admin-plugins", PagedTable).show_rows(
-            [("name", "名称", 24), ("source", "来源", 10), ("version", "版本", 8), ("hooks", "提供", 40)],
+            [("name", "名称（停用时写它）", 24), ("source", "来源", 10), ("version", "版本", 8), ("hooks", "提供", 40)],
             [{"id": p.name, "name": p.name, "source": p.source, "version": p.version,
-              "hooks": "、".join(p.hooks)} for p in self.eng.plugins()])
+              "hooks": "、".join(HOOK_WORDS.get(h, h) for h in p.hooks)} for p in self.eng.plugins()])
         failures = self.eng.plugin_problems()
         self.query_one("#admin-plugins-head", Static).update(
             (f"插件问题 {len(failures)} 个：\n" + "\n".join(failures)) if failures else "插件检查通过。")

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header
 
+from ..keymap import bind
 from ..widgets.footer import KeysFooter
 
 
 class BaseScreen(Screen):
     """A full screen with the shared header and footer; Esc goes back."""
 
-    BINDINGS = [Binding("escape", "back", "返回")]
+    BINDINGS = [bind("back", "back")]
     HELP_TEXT = ""          # shown by F1 under the key list
 
     @property

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from ..keymap import bind
 
 
 class ConfirmScreen(ModalScreen[str | None]):
     """Dismisses with the chosen answer's key, or None on Esc."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消")]
+    BINDINGS = [bind("back", "cancel", "取消")]
 
     def __init__(self, question: str, answers: list[tuple[str, str]], title: str = "请确认") -> None:
         super().__init__()

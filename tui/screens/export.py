@@ -9,10 +9,10 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
+from ..keymap import bind
 from ..widgets.ticks import TickBox
 from .base import BaseScreen
 from .summary import quarter_label, recent_quarters
@@ -21,7 +21,7 @@ WHAT = {"roster": "花名册", "summary": "汇总表", "records": "全部记录"
 
 
 class ExportScreen(BaseScreen):
-    BINDINGS = [Binding("ctrl+s", "run", "开始导出")]
+    BINDINGS = [bind("save", "run", "开始导出")]
     HELP_TEXT = "选择导出内容和格式，确认文件位置后按 Ctrl+S。默认隐去身份证号和电话的中间几位。"
 
     def compose(self) -> ComposeResult:

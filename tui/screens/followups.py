@@ -1,7 +1,7 @@
 """The follow-up list, the town's referral view, and one follow-up worked to the end.
 
 - `FollowupsScreen`: open follow-ups, most pressing first, for the operator's level (L cycles
-  村委会 / 街镇 / 全部, kept as a ledger setting); O shows overdue only, A closed ones too.
+  村委会 / 街镇 / 全部, kept as a ledger setting); G shows overdue only, H closed ones too.
 - `FollowupsScreen(town_view=True)`: what the villages reported or referred to the town (上报街镇,
   转介部门, 应急处置), with each village named; on one desk every town's.
 - `FollowupScreen`: one item — source visit, due date, what was done, contacts with the
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Static
@@ -19,6 +18,7 @@ from textual.widgets import DataTable, Static
 from core.engine import CarebookError
 
 from .. import roles
+from ..keymap import bind, key_of
 from ..widgets import followups as fw
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
@@ -30,14 +30,14 @@ CLOSED = "已办结"
 
 class FollowupsScreen(BaseScreen):
     BINDINGS = [
-        Binding("l", "level", "切换层级"),
-        Binding("o", "overdue", "仅逾期"),
-        Binding("a", "closed", "含已办结"),
-        Binding("t", "app.go('referrals')", "街镇转介", show=False),
+        bind("level", "level"),
+        bind("overdue", "overdue"),
+        bind("with_closed", "closed"),
+        bind("referrals", "app.go('referrals')", show=False),
     ]
     HELP_TEXT = ("跟进事项：探访发现问题、上报或转介、风险等级变化时自动生成。最紧急的在前：应急、逾期最久、"
-                 "时限最近。回车打开一件办理；L 切换负责层级（村委会 / 街镇 / 全部），O 只看逾期，A 连同已办结，"
-                 "T 街镇转介清单。")
+                 f"时限最近。回车打开一件办理；{key_of('level')} 切换负责层级（村委会 / 街镇 / 全部），"
+                 f"{key_of('overdue')} 只看逾期，{key_of('with_closed')} 连同已办结，{key_of('referrals')} 街镇转介清单。")
 
     DEFAULT_CSS = """
     #followups-filter { height: 1; padding: 0 1; background: $boost; }
@@ -105,16 +105,16 @@ class FollowupsScreen(BaseScreen):
 
 class FollowupScreen(BaseScreen):
     BINDINGS = [
-        Binding("p", "step", "办理经过"),
-        Binding("c", "contact", "联系子女"),
-        Binding("d", "close", "办结"),
-        Binding("y", "accept", "采纳风险"),
-        Binding("n", "refuse", "不采纳"),
-        Binding("f", "person", "老人档案"),
+        bind("step", "step"),
+        bind("contact", "contact"),
+        bind("close", "close"),
+        bind("accept", "accept"),
+        bind("refuse", "refuse"),
+        bind("open_file", "person", "老人档案"),
     ]
-    HELP_TEXT = ("一件跟进事项：P 记一次办理经过（状态改为处理中），C 记一次联系子女（哪一位、方式、结果），"
-                 "D 办结（写明办理结果）。风险等级复核：Y 采纳建议的等级（记入老人档案历史），N 不采纳（写理由）。"
-                 "F 打开老人档案。")
+    HELP_TEXT = (f"一件跟进事项：{key_of('step')} 记一次办理经过（状态改为处理中），{key_of('contact')} 记一次联系子女"
+                 f"（哪一位、方式、结果），{key_of('close')} 办结（写明办理结果）。风险等级复核：{key_of('accept')} 采纳"
+                 f"建议的等级（记入老人档案历史），{key_of('refuse')} 不采纳（写理由）。{key_of('open_file')} 打开老人档案。")
 
     DEFAULT_CSS = """
     #followup-body { height: 1fr; padding: 0 1; }
@@ -165,7 +165,7 @@ class FollowupScreen(BaseScreen):
             lines.append(escape(f"事项说明：{d['detail']}"))
         if d.get("proposed_risk"):
             lines.append(escape(f"建议风险等级：{d.get('current_risk') or '-'} -> {d['proposed_risk']}"
-                                + ("（Y 采纳 / N 不采纳）" if d.get("status") != CLOSED else "")))
+                                + (f"（{key_of('accept')} 采纳 / {key_of('refuse')} 不采纳）" if d.get("status") != CLOSED else "")))
         visit = self.eng.get(d["visit"], "visit") if d.get("visit") else None
         if visit:
             v = visit["data"]

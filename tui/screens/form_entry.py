@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
@@ -26,6 +25,7 @@ from core.engine import clerk_problem, plain
 
 from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
+from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow
 from ..widgets.problems import ProblemsPanel
@@ -39,13 +39,13 @@ DRAFT_DELAY = 1.0        # ... and before the draft is written
 
 class FormEntryScreen(BaseScreen):
     BINDINGS = [
-        Binding("ctrl+s", "save", "保存"),
-        Binding("escape", "back", "返回"),
-        Binding("f3", "section(-1)", "上一节"),
-        Binding("f4", "section(1)", "下一节"),
-        Binding("ctrl+r", "override", "改判"),
-        Binding("ctrl+g", "open_duplicate", "打开重复档案", show=False),
-        Binding("f8", "problems", "问题列表", show=False),
+        bind("save", "save"),
+        bind("back", "back"),
+        bind("section_prev", "section(-1)"),
+        bind("section_next", "section(1)"),
+        bind("override", "override"),
+        bind("open_file", "open_duplicate", "打开重复档案", show=False),
+        bind("problems", "problems", show=False),
     ]
     HELP_TEXT = ("Tab / Shift+Tab 在字段间移动，F3/F4 跳到上一节/下一节，Ctrl+S 保存。"
                  "带 * 的字段必填；灰色字段由系统计算。离开字段时检查该字段，保存时检查全部。"
@@ -54,23 +54,62 @@ class FormEntryScreen(BaseScreen):
 
     def __init__(self, form_id: str, record_id: str | None = None, context: dict | None = None) -> None:
         super().__init__()
-        eng = self.app.engine
         self.form_id = form_id
-        self.record_id = record_id
-        self.record = eng.get(record_id, form_id) if record_id else None
-        if record_id and self.record is None:
+        self.engine = self.app.engine         # the ledger this screen's widgets were built for
+        self._styled_with: object = None      # the stylesheet rules last applied (`on_screen_resume`)
+        self.built_ahead = False              # mounted and laid out unseen (`build_ahead`)
+        self._compute_timer = None
+        self._draft_timer = None
+        self._prepare(record_id, context)
+        self.form = town_form(self.eng, form_id, self.version, self.start)
+
+    def _prepare(self, record_id: str | None, context: dict | None) -> None:
+        """Everything one opening of the form knows: the record (or a new one's defaults), its
+        overrides and accepted warnings. Called again when the kept screen is reused
+        (`opened`), so nothing of the previous person survives in the screen's state."""
+        eng = self.app.engine
+        record = eng.get(record_id, self.form_id) if record_id else None
+        if record_id and record is None:
             raise CarebookError("没有找到这份档案")
-        self.version = self.record["version"] if self.record else None
-        self.start = dict(self.record["data"]) if self.record else eng.new_record(form_id, **(context or {}))
-        self.form = town_form(eng, form_id, self.version, self.start)
+        self.record_id = record_id
+        self.record = record
+        self.version = record["version"] if record else None
+        self.start = dict(record["data"]) if record else eng.new_record(self.form_id, **(context or {}))
         self.set_aside: dict[str, Any] = {}   # values of fields the current town's form lacks
-        meta = (self.record or {}).get("meta", {})
+        meta = (record or {}).get("meta", {})
         self.overrides: dict[str, dict] = dict(meta.get("overrides") or {})
         self.accepted: dict[str, str] = {w["rule"]: w["reason"] for w in meta.get("warnings_accepted", [])}
         self.baseline: dict | None = None     # what the form showed when opened: "unsaved" is a difference
         self.duplicate_of: str | None = None
-        self._compute_timer = None
-        self._draft_timer = None
+        self._fresh = True                    # filled in when next shown (`_begin`)
+
+    @classmethod
+    def opened(cls, app: Any, form_id: str, record_id: str | None = None,
+               context: dict | None = None) -> "FormEntryScreen":
+        """The form entry screen for this opening: the kept one of this form and version when it
+        is free, else a new one, which is kept for the next opening.
+
+        Building the screen (a hundred field rows, ~500 widgets styled and laid out) took 1-4 s
+        on the office PCs, every time 新建登记 was pressed; filling the kept one's fields takes a
+        few milliseconds. Reuse never carries anything over: `_prepare` starts the state afresh
+        and `_begin` writes every field, error line and panel from the new record. A screen is
+        kept per form id and version, and only while it shows the form the new record's town
+        sees (a town with overlay fields gets its own screen)."""
+        engine = app.engine
+        record = engine.get(record_id, form_id) if record_id else None
+        name = _kept_name(engine, form_id, record["version"] if record else None)
+        kept = app.get_screen(name) if app.is_screen_installed(name) else None
+        if kept is not None and kept not in app.screen_stack and kept.engine is engine:
+            kept._prepare(record_id, context)
+            if kept.form is town_form(engine, form_id, kept.version, kept.start):
+                return kept
+        screen = cls(form_id, record_id, context)
+        if kept is None or kept not in app.screen_stack:
+            if kept is not None:            # another town's form, or another ledger (demo switch)
+                app.uninstall_screen(name)
+                kept.remove()
+            app.install_screen(screen, name)
+        return screen
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -90,8 +129,45 @@ class FormEntryScreen(BaseScreen):
         return self.query_one(FormView)
 
     def on_mount(self) -> None:
+        self._styled_with = self.app.stylesheet.rules     # each widget was styled as it mounted
+        stack = self.app.screen_stack
+        if stack and stack[-1] is self:  # not when built ahead, unseen (`build_ahead`)
+            self._begin()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual styles every widget of a screen again each time it is shown (~500 here:
+        # 0.4-1.5 s, most of an opening of the kept screen). Only a changed stylesheet (a theme
+        # switched meanwhile) needs that; each widget restyles itself when its classes or
+        # focus change. This handler runs before Screen's own, which reads the flag.
+        rules = self.app.stylesheet.rules
+        if rules is self._styled_with:
+            event.refresh_styles = False
+        self._styled_with = rules
+        if self._fresh and self.is_mounted:    # the kept screen shown for another opening
+            self._begin()
+
+    def _begin(self) -> None:
+        """Show the prepared record: every field, error line, panel and live value written
+        afresh (the kept screen still holds the previous person's), focus where typing
+        starts, and offer a draft left by a crash."""
+        if not self._fresh:
+            return
+        self._fresh = False
+        for timer in (self._compute_timer, self._draft_timer):
+            if timer is not None:
+                timer.stop()
+        self._compute_timer = self._draft_timer = None
         self.sub_title = self.app.sub_title
-        self.view.set_data(self.start, self._ref_labels(self.start))
+        self.query_one("#form-title", Static).update(("修改：" if self.record else "新建：") + self.form.title)
+        view = self.view
+        view.set_data(self.start, self._ref_labels(self.start))
+        view.show_problems([])
+        panel = self.problems_panel
+        panel.clear_options()
+        panel.active = panel.display = False
+        self.query_one("#form-live", Static).update("")
+        self.query_one("#form-help", Static).update("")
+        view.scroll_home(animate=False)
         self.recompute()
         self.call_after_refresh(self._take_baseline)
         self.focus_first_empty()
@@ -440,3 +516,30 @@ def person_label(engine: Any, field: Any, record_id: str) -> str:
     unique = next((f.id for f in form.top_fields() if f.unique and f.type == "text"), None)
     extra = f"（{rec['data'].get(unique)}）" if unique and rec["data"].get(unique) else ""
     return f"{title}{extra}"
+
+
+def build_ahead(app: Any, form_id: str) -> None:
+    """Build and style the kept entry screen of `form_id` before it is first opened, while
+    staff read the home screen, so that the first 新建登记 of the day is as quick as the
+    next ones. It is mounted unseen: nothing is focused or offered until it is opened."""
+    try:
+        if app.is_screen_installed(_kept_name(app.engine, form_id, None)):
+            return
+        screen = FormEntryScreen.opened(app, form_id)
+        _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
+    except (CarebookError, AttributeError):      # a broken form; another Textual: built when opened
+        return
+
+    async def lay_out() -> None:
+        await mounted
+        try:
+            screen._refresh_layout(app.size)     # the first layout at the terminal's size, too
+        except AttributeError:
+            pass
+        screen.built_ahead = True
+    app.call_later(lay_out)
+
+
+def _kept_name(engine: Any, form_id: str, version: int | None) -> str:
+    """The name the kept entry screen of a form version is installed under."""
+    return f"form-entry:{form_id}:{version or engine.form(form_id).version}"

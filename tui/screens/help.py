@@ -8,11 +8,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..keymap import bind
 from ..keys import describe, key_name
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q", "close", "关闭")]
+    BINDINGS = [bind("back", "close", "关闭"), bind("help", "close", "关闭帮助")]
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
@@ -21,8 +22,13 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines = []
         seen = set()
-        for binding in list(getattr(self.under, "BINDINGS", [])) + list(self.app.BINDINGS):
-            if not isinstance(binding, Binding) or not binding.description or binding.key in seen:
+        # The screen's own keys, then those it inherits from our screens (Esc 返回; not Textual's
+        # Tab/Ctrl+C, described in English and known to everyone), then the app's.
+        screen_keys = [b for cls in type(self.under).__mro__ if cls.__module__.startswith("tui.")
+                       for b in cls.__dict__.get("BINDINGS", [])]
+        for binding in screen_keys + list(self.app.BINDINGS):
+            if not isinstance(binding, Binding) or not binding.description or binding.key in seen \
+                    or binding.action == "noop":
                 continue
             seen.add(binding.key)
             keys = key_name(binding.key)

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from .. import roles
+from ..keymap import bind
 from ..roles import short_village
 from ..widgets.followups import FollowupsPanel
 from .base import BaseScreen
@@ -41,6 +41,7 @@ DUE_ROWS = 100     # the most urgent; the roster's 仅逾期 filter lists them a
 DUE_TITLE = "7 天内应探访与已逾期（回车 打开档案  V 登记探访  W 巡访本村）"
 
 
+BUILD_AHEAD_AFTER = 1.0     # seconds after the due list shows before the form is built ahead
 DUE_DAYS = 7      # the window `carebook visits due` lists: today and the next 6 days
 
 
@@ -70,17 +71,17 @@ def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict], l
 
 class HomeScreen(BaseScreen):
     BINDINGS = [
-        Binding("escape", "noop", show=False),
-        Binding("r", "app.go('roster')", "花名册"),
-        Binding("n", "app.go('register')", "新建登记"),
-        Binding("v", "visit", "登记探访"),
-        Binding("w", "rounds", "巡访本村"),
-        Binding("s", "app.go('summary')", "汇总表"),
-        Binding("e", "app.go('export')", "导出"),
-        Binding("f", "app.go('followups')", "跟进事项", show=False),   # named on the panel (80 columns)
-        Binding("a", "app.go('admin')", "管理", show=False),   # 80 columns: F1 lists it
-        Binding("o", "app.go('operator')", "操作员", show=False),
-        Binding("f5", "reload", "刷新", show=False),
+        bind("back", "noop", show=False),
+        bind("roster", "app.go('roster')"),
+        bind("register", "app.go('register')"),
+        bind("visit", "visit"),
+        bind("rounds", "rounds"),
+        bind("summary", "app.go('summary')"),
+        bind("export", "app.go('export')"),
+        bind("followups", "app.go('followups')", show=False),   # named on the panel (80 columns)
+        bind("admin", "app.go('admin')", show=False),   # 80 columns: F1 lists it
+        bind("operator", "app.go('operator')", show=False),
+        bind("refresh", "reload", show=False),
     ]
     HELP_TEXT = ("首页显示在册人数、风险分布、7 天内应探访和已逾期的人员，以及本季度汇总表的截止日期。"
                  "在下方列表中按回车打开人员档案；按 V 登记一次例行探访（回车保存，有情况按 F2 填完整探访表）；"
@@ -137,9 +138,24 @@ class HomeScreen(BaseScreen):
         followups = self.app.attempt(FollowupsPanel.text_for, self.eng, today)
         self.app.call_from_thread(FollowupsPanel.fill, self, followups)
         items = self.app.attempt(self.eng.visits_due, as_of=today)
-        view = None if items is None else due_view(items, today, self.eng.divisions)
-        self.app.call_from_thread(self._fill_due, view, items is None)
+        # The division list can be unusable (a broken file on a ledger's first open): a message.
+        view = None if items is None else self.app.attempt(lambda: due_view(items, today, self.eng.divisions))
+        # No list to show because the ledger is unusable (a broken division file): say why there.
+        why = self.eng.unusable() if view is None and items is not None else None
+        self.app.call_from_thread(self._fill_due, view, view is None, why)
         self.app.call_from_thread(self.app.settle_memory)
+        self.app.call_from_thread(self.set_timer, BUILD_AHEAD_AFTER, self.build_forms_ahead)
+
+    def build_forms_ahead(self) -> None:
+        """The registration form's screen is built while staff read this screen, so the first
+        新建登记 opens as quickly as the later ones (`form_entry.build_ahead`): once the due
+        list has been shown for a moment and home is still what they look at."""
+        stack = self.app.screen_stack
+        if self.is_mounted and stack and stack[-1] is self \
+                and roles.form_or_none(self.eng, roles.PERSON_FORM) is not None:
+            from .form_entry import build_ahead
+
+            build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts
     def count_people(self) -> str | None:
@@ -176,7 +192,8 @@ class HomeScreen(BaseScreen):
             f"汇总表 {name}：报送截止 {due.isoformat()}，{when}    今天 {today.isoformat()}")
 
     # ------------------------------------------------------------------ visits due
-    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False) -> None:
+    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False,
+                        why: str | None = None) -> None:
         """Show what the worker prepared; the UI thread only draws. The table is made here
         the first time, in place of the empty box, and focused as a new screen would focus it."""
         if not self.is_mounted:           # the demo switch replaced this screen meanwhile
@@ -184,6 +201,11 @@ class HomeScreen(BaseScreen):
         panel = self.query_one("#home-due", Static)
         if view is None:
             panel.update("无法计算应探访人员，见右上角提示" if failed else "正在计算应探访人员……")
+            if why:
+                panel.update("无法计算应探访人员，原因见下方")
+                from rich.text import Text
+
+                self.query_one("#home-due-wait", Static).update(Text(why))   # file text, not markup
             return
         text, rows, self.due_items = view
         panel.update(text)

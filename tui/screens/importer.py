@@ -1,4 +1,4 @@
-"""Import an existing Excel/CSV ledger from the admin corner (F6 there).
+"""Import an existing Excel/CSV ledger from the admin corner (I there).
 
 Offices that kept the ledger in Excel should not type it again, and the admin who does the
 import is not always at ease with a command line. The screen does what `carebook records
@@ -6,7 +6,7 @@ import` does, through the engine: 检查 reads and validates every row without s
 each problem with its sheet and row; 导入 saves — nothing at all while any row has a problem,
 unless 只导入没有问题的行 is ticked. Work runs in a worker so the screen stays responsive.
 
-An office's own roster needs its columns read right first: 列对应 (F5) shows the mapping
+An office's own roster needs its columns read right first: 列对应 (Ctrl+L) shows the mapping
 `records import --map` prints (file column → field, how sure, unmatched columns) and saves
 it next to the sheet; 检查 and 导入 then use that saved, reviewed file. People whose rows
 lack answers are listed as 待补全 with what is missing.
@@ -17,7 +17,6 @@ from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -26,12 +25,13 @@ from core.engine import mapping_path
 from core.engine import parse_fixed
 
 from .. import roles
+from ..keymap import bind, key_of
 from ..widgets.pagedtable import PagedTable
 from ..widgets.ticks import TickBox
 from .base import BaseScreen
 
 HELP = ("表头可写表单上的字段名或常见写法（身份证号码、家庭住址、子女姓名……），标题里的镇、村会读出。"
-        "先按 F5 看列对应（存在表格旁，可改），再 F6 检查、F7 导入。缺必填项的人作为“待补全”导入。")
+        f"先按 {key_of('mapping')} 看列对应（存在表格旁，可改），再 {key_of('check')} 检查、{key_of('save')} 导入。缺必填项的人作为“待补全”导入。")
 
 
 class ImportScreen(BaseScreen):
@@ -41,11 +41,11 @@ class ImportScreen(BaseScreen):
     ImportScreen #import-result { max-height: 5; }
     ImportScreen #import-problems { height: 1fr; }
     """
-    BINDINGS = [Binding("f5", "mapping", "列对应"), Binding("f6", "run(True)", "检查"), Binding("f7", "run(False)", "导入")]
-    HELP_TEXT = ("填写 Excel（.xlsx）或 CSV 文件的位置，F5 查看并保存列对应（文件中的列 → 字段），F6 只检查不保存，"
-                 "F7 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。"
-                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号；"
-                 "carebook records template registration --output 模板.xlsx 生成模板。")
+    BINDINGS = [bind("mapping", "mapping"), bind("check", "run(True)"), bind("save", "run(False)", "开始导入")]
+    HELP_TEXT = (f"填写 Excel（.xlsx）或 CSV 文件的位置，{key_of('mapping')} 查看并保存列对应（文件中的列 → 字段），"
+                 f"{key_of('check')} 只检查不保存，{key_of('save')} 导入。有问题的行会列出工作表和行号；缺必填项的人作为“待补全”导入，并列出缺什么。"
+                 "子女可写在本人一行（子女姓名、子女1电话……），或放在名为“子女及其他赡养人”的工作表、每行写本人的档案编号。"
+                 "空白模板可请管理员用命令行生成（见 docs/import.md）。")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -57,9 +57,9 @@ class ImportScreen(BaseScreen):
                         placeholder="全表统一的值，如 village=翟庄子村 filing_date=2026-12-01（可不填）")
             yield TickBox("只导入没有问题的行（其余列在下面）", id="import-skip", compact=True)
             with Horizontal(id="import-buttons"):
-                yield Button("列对应 F5", id="import-map", compact=True)
-                yield Button("检查 F6", id="import-check", compact=True)
-                yield Button("导入 F7", id="import-run", variant="primary", compact=True)
+                yield Button(f"列对应 {key_of('mapping')}", id="import-map", compact=True)
+                yield Button(f"检查 {key_of('check')}", id="import-check", compact=True)
+                yield Button(f"导入 {key_of('save')}", id="import-run", variant="primary", compact=True)
             yield Static("", id="import-result")
             yield PagedTable(id="import-problems", cursor_type="row")
         yield from self.compose_footer()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
@@ -18,6 +17,7 @@ from core.engine import CarebookError, ValidationFailed
 
 from .. import roles
 from ..form_renderer import town_form
+from ..keymap import bind
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
 from .base import BaseScreen
@@ -32,15 +32,15 @@ VISIT_COLUMNS = ("visit_date", "visit_level", "visit_method", "visitor", "risk_c
 
 class PersonScreen(BaseScreen):
     BINDINGS = [
-        Binding("f2", "edit", "修改"),      # F2 修改 as in the quick visit; E is 导出 everywhere
-        Binding("v", "visit", "登记探访"),
-        Binding("x", "exit_ledger", "退出台账"),
-        Binding("u", "restore", "恢复在册"),
-        Binding("1", "tab('info')", "基本信息", show=False),
-        Binding("2", "tab('supporters')", "赡养人", show=False),
-        Binding("3", "tab('visits')", "探访", show=False),
-        Binding("4", "tab('history')", "历史", show=False),
-        Binding("5", "tab('followups')", "跟进", show=False),
+        bind("edit", "edit"),      # F2 修改 as in the quick visit; E is 导出 everywhere
+        bind("visit", "visit"),
+        bind("leave_ledger", "exit_ledger"),
+        bind("restore", "restore"),
+        bind("tab_info", "tab('info')", show=False),
+        bind("tab_supporters", "tab('supporters')", show=False),
+        bind("tab_visits", "tab('visits')", show=False),
+        bind("tab_history", "tab('history')", show=False),
+        bind("tab_followups", "tab('followups')", show=False),
     ]
     HELP_TEXT = ("数字键 1-5 切换：基本信息、子女及赡养人、探访记录、修改历史、跟进事项。"
                  "F2 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复已退出的人员。")

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from .. import roles
+from ..keymap import bind
 from ..widgets.pagedtable import PagedTable, column
 
 
 class PickRecordScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "取消")]
+    BINDINGS = [bind("back", "cancel", "取消")]
 
     def __init__(self, form_id: str) -> None:
         super().__init__()

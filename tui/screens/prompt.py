@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from ..keymap import bind
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Ask:
 class PromptScreen(ModalScreen[dict | None]):
     """Dismisses with {key: value} once every required answer is filled, None on Esc."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消"), Binding("ctrl+s", "ok", "确定")]
+    BINDINGS = [bind("back", "cancel", "取消"), bind("save", "ok", "确定")]
 
     def __init__(self, title: str, asks: list[Ask], note: str = "") -> None:
         super().__init__()

@@ -7,14 +7,13 @@ routine findings spelled out (`roles.ROUTINE_VISIT`, with the form's own labels)
 saves it. Anything not routine is F2: the full form, opened with the same values.
 
 `Rounds` walks the due people of one village in the due list's order: Enter saves and shows the
-next, F3 passes one by, Esc ends the round with a count of what was recorded.
+next, F9 passes one by, Esc ends the round with a count of what was recorded.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import ModalScreen
@@ -24,6 +23,7 @@ from core.engine import CarebookError, ValidationFailed
 from core.engine import clerk_problem
 
 from .. import roles
+from ..keymap import bind, key_of
 
 SAVED, SKIPPED, FULL = "saved", "skipped", "full"
 
@@ -32,10 +32,10 @@ class QuickVisitScreen(ModalScreen[str | None]):
     """Dismisses with SAVED, SKIPPED (rounds only), FULL (the full form was asked for) or None."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "取消"),
-        Binding("ctrl+s", "save", "保存"),
-        Binding("f2", "full", "完整探访表"),
-        Binding("f3", "skip", "跳过此人"),
+        bind("back", "cancel", "取消"),
+        bind("save", "save"),
+        bind("edit", "full", "完整探访表"),
+        bind("skip", "skip"),
     ]
 
     def __init__(self, person_id: str, level: str | None = None, position: str = "") -> None:
@@ -89,7 +89,7 @@ class QuickVisitScreen(ModalScreen[str | None]):
                 yield Button("保存 回车", id="qv-save", variant="primary", compact=True)
                 yield Button("有情况 F2", id="qv-full", compact=True)
                 if self.position:
-                    yield Button("跳过 F3", id="qv-skip", compact=True)
+                    yield Button(f"跳过 {key_of('skip')}", id="qv-skip", compact=True)
                 yield Button("取消 Esc", id="qv-cancel", compact=True)
 
     def on_mount(self) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from .. import roles
+from ..keymap import bind
 from ..widgets.pagedtable import PagedTable
 from ..widgets.ticks import TickBox
 from .base import BaseScreen
@@ -74,14 +74,14 @@ def warm_first_page(app) -> None:
 
 class RosterScreen(BaseScreen):
     BINDINGS = [
-        Binding("ctrl+f", "focus_search", "查找"),
-        Binding("n", "app.go('register')", "新建登记"),
-        Binding("v", "visit", "登记探访"),
-        Binding("w", "rounds", "巡访本村"),
-        Binding("f6", "sort_next", "排序列"),
-        Binding("f7", "sort_flip", "升/降序"),
-        Binding("ctrl+pagedown", "page(1)", "下一页", show=False),
-        Binding("ctrl+pageup", "page(-1)", "上一页", show=False),
+        bind("find", "focus_search"),
+        bind("register", "app.go('register')"),
+        bind("visit", "visit"),
+        bind("rounds", "rounds"),
+        bind("sort_column", "sort_next"),
+        bind("sort_order", "sort_flip"),
+        bind("page_next", "page(1)", keys="ctrl+pagedown", show=False),    # from the search box too
+        bind("page_prev", "page(-1)", keys="ctrl+pageup", show=False),
     ]
     HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名的拼音首字母，列表随输入更新。"
                  "名单框选择列出哪些人：在册全部、认定留守老人（与导出的花名册相同）、已退出或全部。"

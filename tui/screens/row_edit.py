@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..keymap import bind
 from ..widgets.fields import FieldRow
 from ..form_renderer import hint_of, normalize_value
 
 
 class RowEditScreen(ModalScreen[dict | None]):
-    BINDINGS = [Binding("escape", "cancel", "取消"), Binding("ctrl+s", "ok", "确定")]
+    BINDINGS = [bind("back", "cancel", "取消"), bind("save", "ok", "确定")]
 
     def __init__(self, field: Any, form: Any, engine: Any, row: dict) -> None:
         super().__init__()

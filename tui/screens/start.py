@@ -7,19 +7,19 @@ up among real records; choosing it switches the whole app over and marks every s
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
 from .. import roles
+from ..keymap import bind, key_of
 from .base import BaseScreen
 
 
 class StartScreen(BaseScreen):
     BINDINGS = [
-        Binding("n", "new", "新建空台账"),
-        Binding("i", "import_ledger", "从 Excel 导入"),
-        Binding("d", "demo", "打开演示数据"),
+        bind("new_ledger", "new"),
+        bind("import", "import_ledger", "从 Excel 导入"),
+        bind("demo", "demo"),
     ]
     HELP_TEXT = "数据文件夹里还没有台账。新建空台账后即可登记；演示数据中的人员均为虚构，用于培训。"
 
@@ -28,9 +28,9 @@ class StartScreen(BaseScreen):
         with Vertical(classes="dialog start"):
             yield Static("欢迎使用农村留守老年人信息台账", classes="dialog-title")
             yield Static("这个数据文件夹里还没有台账。请选择：", classes="dialog-body")
-            yield Button("N 新建空台账", id="new", variant="primary")
-            yield Button("I 新建并从 Excel/CSV 导入原有台账", id="import")
-            yield Button("D 打开演示数据（虚构人员，用于培训）", id="demo")
+            yield Button(f"{key_of('new_ledger')} 新建空台账", id="new", variant="primary")
+            yield Button(f"{key_of('import')} 新建并从 Excel/CSV 导入原有台账", id="import")
+            yield Button(f"{key_of('demo')} 打开演示数据（虚构人员，用于培训）", id="demo")
         yield from self.compose_footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

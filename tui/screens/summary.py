@@ -8,10 +8,10 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Select, Static
 
+from ..keymap import bind
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
@@ -31,7 +31,7 @@ def recent_quarters(today, n: int = 6) -> list[str]:
 
 
 class SummaryScreen(BaseScreen):
-    BINDINGS = [Binding("f5", "build", "重新统计"), Binding("e", "app.go('export')", "导出")]
+    BINDINGS = [bind("refresh", "build", "重新统计"), bind("export", "app.go('export')")]
     HELP_TEXT = "选择季度和街镇后自动统计。表内勾稽关系（如 1 = 2+3）不成立时在下方列出。左右方向键横向滚动表格。"
 
     def compose(self) -> ComposeResult:

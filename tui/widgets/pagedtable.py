@@ -12,9 +12,10 @@ from typing import Any, Iterable
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import NULL_STYLE, Style
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+
+from ..keymap import bind
 
 
 def column(key: str, label: str, width: int) -> tuple[str, str, int]:
@@ -32,8 +33,8 @@ def _fit(text: str, width: int, pad: int) -> str:
 
 class PagedTable(DataTable):
     BINDINGS = [
-        Binding("pagedown", "page(1)", "下一页", show=False),
-        Binding("pageup", "page(-1)", "上一页", show=False),
+        bind("page_next", "page(1)", keys="pagedown", show=False),
+        bind("page_prev", "page(-1)", keys="pageup", show=False),
     ]
 
     class PageRequest(Message):

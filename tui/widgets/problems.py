@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+from ..keymap import bind
 
 from core.engine import clerk_problem
 
 
 class ProblemsPanel(OptionList):
-    BINDINGS = [Binding("enter", "select", "到该项", show=False)]
+    BINDINGS = [bind("open", "select", "到该项", show=False)]
 
     class Jump(Message):
         """Staff chose a line: the screen focuses `field_id`."""

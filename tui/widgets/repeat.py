@@ -2,7 +2,7 @@
 
 Rows have up to eight sub-fields, more than fit beside each other at 80 columns, so the table
 shows the first few and a row is added or edited in a modal drawn by the same field widgets
-(`RowEditScreen`). Keys: Insert/A add, Enter edit, Delete remove.
+(`RowEditScreen`). Keys (`tui.keymap`): +/Insert add, Enter edit, -/Delete remove.
 """
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ import copy
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from .. import roles
+from ..keymap import bind
+from ..keymap import key_of
 from .pagedtable import PagedTable, column
 
 
 class RepeatTable(PagedTable):
     BINDINGS = [
-        Binding("insert,a", "add", "添加一行"),
-        Binding("enter", "edit", "修改该行", show=True),
-        Binding("delete,d", "remove", "删除该行"),
+        bind("row_add", "add"),
+        bind("open", "edit", "修改该行"),
+        bind("row_remove", "remove"),
     ]
 
     def action_add(self) -> None:
@@ -50,7 +51,7 @@ class RepeatEditor(Vertical):
     def compose(self) -> ComposeResult:
         yield RepeatTable(cursor_type="row", classes="repeat-table")
         limit = f"，最多 {self.field.max_rows} 行" if self.field.max_rows else ""
-        yield Static(f"A/Insert 添加  回车 修改  D/Delete 删除{limit}", classes="repeat-hint")
+        yield Static(f"{key_of('row_add')} 添加  回车 修改  {key_of('row_remove')} 删除{limit}", classes="repeat-hint")
 
     def on_mount(self) -> None:
         self.redraw()
@@ -67,7 +68,7 @@ class RepeatEditor(Vertical):
                  **{f.id: roles.masked(self.form, f.id, row.get(f.id)) for f in shown}}
                 for i, row in enumerate(self.rows)]
         if not data:
-            data = [{"id": "empty", "n": "", shown[0].id: "（无，按 A 添加）"}] if shown else []
+            data = [{"id": "empty", "n": "", shown[0].id: "（无）"}] if shown else []
         self.query_one(RepeatTable).show_rows(cols, data)
 
     def _current(self) -> int | None:

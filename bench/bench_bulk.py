@@ -1,0 +1,191 @@
+"""Bulk work before and after, in one run: the demo ledger, the import check, the records export.
+
+    .venv/bin/python -m bench.bench_bulk --persons 5000 --compare          # ~15 min on a quiet machine
+    .venv/bin/python -m bench.bench_bulk --persons 50000 --skip-before     # the issue's figure
+    .venv/bin/python -m bench.bench_bulk --import-file X.xlsx --data COPY  # import check / export only
+
+"Before" is the code of a git revision (`--before`, default `2c43149`, where this work
+started) unpacked with `git archive`; "after" is this checkout. Each command runs as its own
+child process (`python -m core.cli ...`, the code chosen by PYTHONPATH, started outside the
+checkout), measured with `os.wait4`: wall time, CPU (user + system) and peak RSS of that child
+alone. The machine is shared: the load average is printed with every figure, and CPU seconds
+are the steadier figure when it is high.
+
+`--compare` checks that the result is the same: the roster, the summary of five quarters (by
+village and as JSON) and the due list are compared byte for byte between the two ledgers, and
+so is every record's content (record ids and time stamps are random and are left out; a
+visit's person is named by file number). Both demos run on the same day, so the seeded demo
+must give the same ledger.
+
+Targets (issue 13, at 50,000 people): demo ≤ 60 s and ≤ 500 MB; the import check of 50,000
+rows ≤ 20 s; the records export to XLSX ≤ 15 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+QUARTERS = 5
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measure(code: Path, args: list[str], cwd: Path, out: Path | None = None) -> dict:
+    """Run `python -m core.cli ARGS` with `code` first on the path; wall, CPU, peak RSS."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    t = time.perf_counter()
+    with open(out or os.devnull, "wb") as fh:
+        proc = subprocess.Popen([PY, "-m", "core.cli", *args], cwd=cwd, env=env, stdout=fh,
+                                stderr=subprocess.PIPE if out is None else subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode("utf-8", "replace")[-2000:] if proc.stderr else ""
+    code_ = os.waitstatus_to_exitcode(status)
+    return {"seconds": time.perf_counter() - t, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024, "exit": code_, "err": err, "load": load()}
+
+
+def show(what: str, label: str, r: dict, target: str = "") -> None:
+    state = "" if r["exit"] in (0, 1) else f"  退出码 {r['exit']}：{r['err'][-300:]}"
+    print(f"{what:<16} {label:<6} {r['seconds']:8.1f} s  CPU {r['cpu']:7.1f} s  峰值 {r['rss_mb']:6.0f} MB"
+          f"  load {r['load']}{('  目标 ' + target) if target else ''}{state}", flush=True)
+
+
+def unpack(rev: str, into: Path) -> Path:
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+DUMP = r"""
+import json, sys
+from core.engine import Engine
+eng = Engine.open(sys.argv[1], readonly=True)
+people = {rid: row.get("file_no") for rid, row in eng.index("registration").rows.items()}
+out = open(sys.argv[2], "w", encoding="utf-8")
+for form in ("registration", "visit"):
+    lines = []
+    for rec in eng.store.iter_records(form):
+        d = dict(rec["data"])
+        if "person" in d:
+            d["person"] = people.get(d["person"], "?")
+        lines.append(json.dumps({"form": rec["form"], "version": rec["version"], "partition": rec["partition"],
+                                 "operator": rec["operator"], "meta": rec["meta"], "data": d},
+                                ensure_ascii=False, sort_keys=True))
+    out.write("\n".join(sorted(lines)) + "\n")
+for rid, row in sorted(eng.store.index("rollup_visit").items(), key=lambda kv: people.get(kv[0]) or ""):
+    out.write(json.dumps({"rollup": people.get(rid), **{k: v for k, v in row.items() if k not in ("_t", "_p")}},
+                         ensure_ascii=False, sort_keys=True) + "\n")
+"""
+
+
+def outputs(code: Path, data: Path, folder: Path, cwd: Path) -> list[Path]:
+    """The reports staff read, and every record's content, written by `code` from `data`."""
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    today = time.localtime()
+    year, q = today.tm_year, (today.tm_mon - 1) // 3 + 1
+    quarters = []
+    for _ in range(QUARTERS):
+        quarters.append(f"{year}Q{q}")
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    runs = {"roster.txt": ["report", "roster"], "roster.json": ["report", "roster", "--json"],
+            "due.txt": ["visits", "due"], "summary.json": ["report", "summary", "--quarter", quarters[0], "--json"]}
+    runs |= {f"summary-{x}.txt": ["report", "summary", "--quarter", x, "--by-village"] for x in quarters}
+    for name, args in runs.items():
+        with open(folder / name, "wb") as fh:
+            subprocess.run([PY, "-m", "core.cli", *args, "--data", str(data)], cwd=cwd, env=env, stdout=fh,
+                           stderr=subprocess.STDOUT, check=False)
+    subprocess.run([PY, "-c", DUMP, str(data), str(folder / "records.txt")], cwd=cwd, env=env, check=True)
+    return sorted(folder.iterdir())
+
+
+def demo(args, codes: dict[str, Path], tmp: Path) -> dict[str, Path]:
+    ledgers = {}
+    for label, code in codes.items():
+        data = tmp / f"demo-{label}"
+        r = measure(code, ["demo", "--persons", str(args.persons), "--data", str(data)], tmp)
+        show(f"demo {args.persons}", label, r, "≤ 60 s, ≤ 500 MB（50,000 人）")
+        ledgers[label] = data
+    if args.compare and len(ledgers) == 2:
+        made = {label: outputs(codes[label], ledgers[label], tmp / f"out-{label}", tmp) for label in ledgers}
+        same = [a.name for a, b in zip(made["before"], made["after"]) if a.read_bytes() == b.read_bytes()]
+        differ = [a.name for a in made["before"] if a.name not in same]
+        sizes = sum(p.stat().st_size for p in made["after"]) / 1e6
+        print(f"结果比较（前后两个台账，{len(made['after'])} 个文件，{sizes:.1f} MB）："
+              + ("全部逐字节相同" if not differ else f"不同：{'、'.join(differ)}") + f"（相同：{'、'.join(same)}）",
+              flush=True)
+    return ledgers
+
+
+def import_check(args, codes: dict[str, Path], tmp: Path, data: Path | None) -> None:
+    """Export the registration records (the after code), then check them as an import
+    (`records import --dry-run`) into an empty ledger with each code."""
+    book = Path(args.import_file) if args.import_file else None
+    if data is not None:
+        for label, code in codes.items():
+            target = tmp / f"records-{label}.xlsx"
+            copy = tmp / f"export-{label}"            # each its own copy: an open writes (backup, audit)
+            subprocess.run(["cp", "-a", str(data), str(copy)], check=True)
+            r = measure(code, ["export", "records", "--data", str(copy), "--format", "xlsx", "--output", str(target),
+                               "--full", "--operator", "基准测试"], tmp)
+            show("export records", label, r, "≤ 15 s（50,000 人）")
+            book = book or target
+    if book is None:
+        return
+    for label, code in codes.items():
+        empty = tmp / f"empty-{label}"
+        r = measure(code, ["records", "import", "registration", str(book), "--dry-run", "--data", str(empty),
+                           "--operator", "基准测试"], tmp, out=tmp / f"import-{label}.log")
+        show("import check", label, r, "≤ 20 s（50,000 行）")
+        tail = (tmp / f"import-{label}.log").read_text("utf-8", "replace").strip().splitlines()[-1:]
+        print(f"{'':16} {label:<6} {tail[0] if tail else ''}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--persons", type=int, default=5000)
+    ap.add_argument("--before", default="2c43149", help="git revision measured as “before”")
+    ap.add_argument("--skip-before", action="store_true", help="measure this checkout only")
+    ap.add_argument("--compare", action="store_true", help="compare reports and records of the two demo ledgers")
+    ap.add_argument("--no-demo", action="store_true")
+    ap.add_argument("--data", help="a ledger to export records from (a copy: opening it writes)")
+    ap.add_argument("--import-file", help="an XLSX of registration records to check as an import")
+    args = ap.parse_args(argv)
+    print(f"cpu {cpu_model()}, {os.cpu_count()} cores (shared with other jobs); load {load()} at start", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as name:
+        tmp = Path(name)
+        codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code")}
+        codes["after"] = ROOT
+        ledgers = {} if args.no_demo else demo(args, codes, tmp)
+        data = Path(args.data) if args.data else ledgers.get("after")
+        if args.data or args.import_file or not args.no_demo:
+            import_check(args, codes, tmp, data)
+    print(f"load {load()} at end", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
