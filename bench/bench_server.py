@@ -232,8 +232,8 @@ def main() -> None:
         with Engine.open(folder, readonly=True) as eng:
             people = eng.count("registration")
             visits = eng.count("visit")
-        say(f"ledger: {people} people, {visits} visits; copied to the server and verified in "
-            f"{time.perf_counter() - t:.1f} s  [{machine()}]")
+        how = "copied to the server and verified" if pg is not None else "server ledger given by --url, not copied"
+        say(f"ledger: {people} people, {visits} visits; {how} in {time.perf_counter() - t:.1f} s  [{machine()}]")
         for run in range(1, args.runs + 1):
             say(f"-- run {run} of {args.runs} (the machine is shared with other work: see the load)")
             for name, target, clerks, pause in (
