@@ -199,10 +199,11 @@ def _python_columns(eng, spec, tally, scope, by_village, town, cols: list[dict])
 
 
 # ---------------------------------------------------------------------------- roster
-def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: dt.date,
-                own_town: str | None) -> Iterator[dict] | None:
-    """The roster's rows with its people chosen on the server (`where`, town, village) and
-    read one village at a time; None (use Python) on a folder or without a translation."""
+def roster(eng, spec: dict, town: str | None, village: str | None, as_of: dt.date,
+           own_town: str | None) -> tuple[Iterator[dict], int] | None:
+    """(rows, how many) of the roster, its people chosen on the server (`where`, town, village)
+    and read one village at a time — the desk never loads the form's list rows; None (use
+    Python) on a folder or without a translation."""
     run = runner(eng)
     if run is None:
         return None
@@ -230,8 +231,8 @@ def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: d
     _fallback("roster cells", "formatted in Python (pinyin order, list expressions)")
     from core.reporting.reports import _roster_rows
 
-    return _roster_rows(_Chosen(eng, run, form_id, chosen), {**spec, "where": None}, list(chosen), None, None,
-                        as_of, own_town)
+    return (_roster_rows(_Chosen(eng, run, form_id, chosen), {**spec, "where": None}, list(chosen), None, None,
+                         as_of, own_town), sum(map(len, chosen.values())))
 
 
 class _Chosen:
