@@ -11,24 +11,14 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, edit, open_engine
+from binhai_support import TODAY, edit
 from core.engine import Engine
 from core.formlang.expressions import ExpressionError
 from core.reporting import tallyvalues
-from core.transfer import demo
+from test_report_rows import ledger  # noqa: F401 - the same seeded 250-person demo ledger
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
-
-
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory):
-    root = tmp_path_factory.mktemp("values")
-    forms = copy_forms(root)
-    eng = open_engine(root, forms)
-    demo.generate(eng, persons=250, seed=11, as_of=TODAY, village_days=30)
-    eng.close()
-    return root, forms
 
 
 def _report(root: Path, forms: Path, **params) -> tuple:

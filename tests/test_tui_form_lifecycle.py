@@ -45,7 +45,7 @@ async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tm
         await _admin_f5(pilot, app)
         await pilot.pause(0.3)
         shot = screen_text(app)
-        assert "提醒：表单文件有错误，继续使用上" in shot and "registration.y  9" in shot
+        assert "提醒：表单文件有错误，继续使" in shot and "forms/registration.yaml   9" in shot   # the whole file name
         assert "registration.yaml，第1版" in shot
         await pilot.press("escape")
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")

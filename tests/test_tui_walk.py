@@ -14,6 +14,7 @@ screens) and at each stop reads the rendered screen (`tui_support.screen_text`).
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,6 +37,14 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9+]*")
 def latin_words(text: str) -> list[str]:
     text = PATH.sub(" ", text)
     return [w for w in WORD.findall(text) if not KEY.fullmatch(w) and w not in NAMES]
+
+
+def field_ids(app) -> set[str]:
+    """Form and field ids, as the form files write them: the admin's own words for where a
+    problem is (the form-problem table's 位置 column, and the form it is about)."""
+    table = app.screen.query_one("#admin-problems")
+    ids = {f.id for f in app.engine.record_forms()}
+    return ids | {w for i in range(table.row_count) for w in WORD.findall(str(table.get_row_at(i)[2]))}
 
 
 def plain(widget) -> str | None:
@@ -289,7 +298,9 @@ async def test_follow_ups_admin_import_and_every_dialog_are_chinese_and_whole_at
     from followup_support import REFERRAL_AND_RAISED, person_in, visit
     from test_import_office import village_roster
 
-    app = make_app(tmp_path / "data", persons=20)
+    forms = tmp_path / "forms"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "forms", forms)
+    app = make_app(tmp_path / "data", persons=20, forms_dir=forms)
     eng = app.engine
     person = person_in(eng, 1, living_arrangement="独居")
     visit(eng, person.id, "2026-11-20", **REFERRAL_AND_RAISED)
@@ -341,6 +352,23 @@ async def test_follow_ups_admin_import_and_every_dialog_are_chinese_and_whole_at
         await app.workers.wait_for_complete()
         await w.look("管理 核对记录")
         await w.go("f5", look="管理 重新加载表单")
+        # An admin's slips: a typo in a form file, then a choice renamed that records still use.
+        # The 位置 column names the field as the file does (its id), the admin's own word.
+        registration = forms / "registration.yaml"
+        good = registration.read_text(encoding="utf-8")
+        registration.write_text(good.replace("version: 1\ntitle:", "version: 1\ntitle:\n  - oops"), encoding="utf-8")
+        await w.press("f5")
+        await w.look("管理 表单文件有错", names=field_ids(app))
+        registration.write_text(good, encoding="utf-8")
+        economy = forms / "lists" / "economy.yaml"
+        lists = economy.read_text(encoding="utf-8")
+        economy.write_text(lists.replace("低收入, 一般]", "低收入, 非困难]"), encoding="utf-8")
+        await w.press("f5", "ctrl+t")
+        await app.workers.wait_for_complete()
+        await w.look("管理 记录中的旧选项", names=field_ids(app))
+        assert "economic_status" in screen_text(app)          # the check found it
+        economy.write_text(lists, encoding="utf-8")
+        await w.press("f5")
 
         # Import: nothing typed, the mapping, a check, a refused import, a partial one.
         await w.go("i", screen="ImportScreen", look="导入")

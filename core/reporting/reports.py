@@ -439,8 +439,12 @@ def _count_visits_from_rollup(eng, spec: dict, tally: Tally, scope: dict, by_vil
     validator = eng.validator(visit_form)
     count = tally.counter(eng.evaluator, cols)
     hits: dict[str, dict[str, int]] = {}          # key value -> the columns one such visit adds to
-    for village, per_key in counts:
-        village = village or ""
+    by_village_key: dict[str, dict[str, int]] = {}   # the people's counts summed per village first:
+    for village, per_key in counts:                  # 50,000 rows, a few hundred villages
+        summed = by_village_key.setdefault(village or "", {})
+        for key, n in per_key.items():
+            summed[key] = summed.get(key, 0) + n
+    for village, per_key in by_village_key.items():
         row_town = town_of(village) if village else None
         if town and row_town != town:
             continue

@@ -11,6 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
+from core.engine import plain
+
 from ..keymap import bind, key_of
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
@@ -54,9 +56,9 @@ class AdminScreen(BaseScreen):
         self.query_one("#admin-forms-head", Static).update(
             f"已加载表单：{names or '无'}\n" + (f"发现 {len(problems)} 个问题：" if problems else "表单文件检查通过。"))
         self.query_one("#admin-problems", PagedTable).show_rows(
-            [("file", "文件", 20), ("line", "行", 5), ("path", "位置", 16), ("message", "说明", 60)],
+            [("file", "文件", 24), ("line", "行", 5), ("path", "位置", 16), ("message", "说明", 60)],
             [{"id": str(i), "file": p.file or "", "line": str(p.line or ""), "path": p.path,
-              "message": ("" if p.is_error else "提醒：") + p.message} for i, p in enumerate(problems)])
+              "message": ("" if p.is_error else "提醒：") + plain(p.message)} for i, p in enumerate(problems)])
         self.query_one("#admin-plugins", PagedTable).show_rows(
             [("name", "名称（停用时写它）", 24), ("source", "来源", 10), ("version", "版本", 8), ("hooks", "提供", 40)],
             [{"id": p.name, "name": p.name, "source": p.source, "version": p.version,

@@ -375,6 +375,10 @@ class FormEntryScreen(BaseScreen):
     def action_save(self, reasons: dict[str, str] | None = None) -> None:
         if reasons:
             self.accepted.update(reasons)
+        if self._compute_timer is not None:   # typed faster than the live values: show what follows first
+            self._compute_timer.stop()
+            self._compute_timer = None
+            self.recompute()
         data = self.current_data()
         try:
             result = self.eng.save(self.form_id, data, self.record_id, operator=self.app.operator or None,
