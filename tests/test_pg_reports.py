@@ -76,8 +76,10 @@ def test_roster_chosen_by_sql_equals_the_folders(ledgers):
             got = server.report("roster", as_of=AS_OF, **params)
             want_rows, got_rows = list(want.rows), list(got.rows)
             assert got_rows == want_rows and [c.key for c in got.columns] == [c.key for c in want.columns], params
+            assert got.row_count == want.row_count == len(want_rows), params
             assert sqlreports.last_fallbacks == ["roster cells: formatted in Python (pinyin order, list expressions)"]
         assert len(want_rows) > 0
+        assert not server.index_loaded("registration")        # the desk never held the list rows
         assert 0 < len(list(folder.report("roster", as_of=AS_OF).rows)) < len(rows)   # `where` left people out
 
 

@@ -228,14 +228,13 @@ def build_roster(eng, town: str | None = None, village: str | None = None,
     if extra:
         spec = {**spec, "columns": list(spec.get("columns", [])) + extra}
     form_id = spec.get("form", "registration")
-    parts = partitions_for(eng, form_id, town, village)
     unit = divs.name(village) if village else divs.name(town) if town else divs.county.name
+    rows, count = sqlreports.roster(eng, spec, town, village, as_of, own_town) or (     # on a server
+        _roster_rows(eng, spec, partitions_for(eng, form_id, town, village), town, village, as_of, own_town),
+        _roster_count(eng, spec, town, village))
     return Report(
         name="roster", title=spec.get("title", "花名册"), columns=roster_columns(spec),
-        rows=sqlreports.roster_rows(eng, spec, town, village, as_of, own_town)      # on a server
-        or _roster_rows(eng, spec, parts, town, village, as_of, own_town),
-        unit=unit or "", date=as_of.isoformat(),
-        row_count=_roster_count(eng, spec, town, village),
+        rows=rows, unit=unit or "", date=as_of.isoformat(), row_count=count,
         signature=("填表人", "复核人", "单位负责人"),
     )
 
