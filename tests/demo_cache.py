@@ -95,3 +95,13 @@ def demo_copy(dest: Path, *, persons: int, seed: int, as_of: dt.date | None = No
             counts_file.write_text(json.dumps(counts), encoding="utf-8")
     shutil.copytree(cached, dest)
     return json.loads(counts_file.read_text(encoding="utf-8"))
+
+
+def binhai_demo(root: Path, **kw: Any) -> tuple[Path, dict[str, int]]:
+    """`root/forms` (a copy of the shipped forms) and beside it `root/data`, a demo ledger made
+    as the Binhai tests' `open_engine` makes one (operator 测试员); returns the forms folder and
+    generate's counts. `kw`: persons, seed, as_of and generator options, as for `demo_copy`."""
+    from binhai_support import copy_forms
+
+    forms = copy_forms(root)
+    return forms, demo_copy(root / "data", forms=forms, operator="测试员", **kw)

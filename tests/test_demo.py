@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, open_engine
-from demo_cache import demo_copy
+from binhai_support import TODAY, open_engine
+from demo_cache import binhai_demo
 from core.transfer import demo
 from plugins.cn.ids import check_id
 
@@ -19,8 +19,7 @@ from plugins.cn.ids import check_id
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    forms = copy_forms(root)
-    counts = demo_copy(root / "data", persons=300, seed=3, as_of=TODAY, forms=forms, operator="测试员")
+    forms, counts = binhai_demo(root, persons=300, seed=3, as_of=TODAY)
     eng = open_engine(root, forms)
     yield eng, counts
     eng.close()

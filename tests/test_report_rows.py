@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, edit
+from binhai_support import TODAY, edit
 from core.engine import Engine
 from core.reporting import rowfields
-from demo_cache import demo_copy
+from demo_cache import binhai_demo
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 
@@ -25,9 +25,7 @@ Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("rows")
-    forms = copy_forms(root)
-    demo_copy(root / "data", persons=250, seed=5, as_of=TODAY, forms=forms, operator="测试员", village_days=30)
-    return root, forms
+    return root, binhai_demo(root, persons=250, seed=5, as_of=TODAY, village_days=30)[0]
 
 
 def _summary(root: Path, forms: Path, by_village: bool = False):

@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, open_engine, person, visit
+from binhai_support import TODAY, open_engine, person, visit
 from core.dates import quarter_of
 from core.engine import Engine
 from core.records import rollup
-from demo_cache import demo_copy
+from demo_cache import binhai_demo
 
 Q = quarter_of(TODAY)
 LAST_Q_DAY = dt.date(TODAY.year, (TODAY.month - 1) // 3 * 3 + 1, 1) - dt.timedelta(days=1)
@@ -61,8 +61,7 @@ def test_counts_follow_new_visits_and_every_kind_of_edit(tmp_path):
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("counts")
-    demo_copy(root / "data", persons=200, seed=9, as_of=TODAY, forms=copy_forms(root), operator="测试员",
-              village_days=45)
+    binhai_demo(root, persons=200, seed=9, as_of=TODAY, village_days=45)
     return root
 
 

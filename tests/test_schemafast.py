@@ -14,16 +14,14 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 
 import pytest
 
-from binhai_support import TODAY, copy_forms, open_engine
-from demo_cache import demo_copy
+from binhai_support import TODAY, open_engine
+from demo_cache import binhai_demo
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("fast")
-    forms = copy_forms(root)
-    demo_copy(root / "data", persons=60, seed=11, as_of=TODAY, forms=forms, operator="测试员")
-    eng = open_engine(root, forms)
+    eng = open_engine(root, binhai_demo(root, persons=60, seed=11, as_of=TODAY)[0])
     yield eng
     eng.close()
 

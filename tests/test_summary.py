@@ -11,7 +11,7 @@ import pytest
 
 from binhai_support import TODAY, TOWN, copy_forms, edit, open_engine, person
 from core.transfer import demo
-from demo_cache import demo_copy
+from demo_cache import binhai_demo
 from summary_count import assert_rows_match, independent_count
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
@@ -20,9 +20,7 @@ Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("summary")
-    forms = copy_forms(root)
-    demo_copy(root / "data", persons=300, seed=7, as_of=TODAY, forms=forms, operator="测试员",
-              village_days=30)                                              # this quarter's visits suffice
+    forms, _ = binhai_demo(root, persons=300, seed=7, as_of=TODAY, village_days=30)   # this quarter's visits suffice
     eng = open_engine(root, forms)
     yield eng
     eng.close()

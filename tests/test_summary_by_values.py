@@ -15,10 +15,16 @@ from binhai_support import TODAY, edit
 from core.engine import Engine
 from core.formlang.expressions import ExpressionError
 from core.reporting import tallyvalues
-from test_report_rows import ledger  # noqa: F401 - the same seeded 250-person demo ledger
+from demo_cache import binhai_demo
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
 PAST_Q = f"{TODAY.year - 1}Q{(TODAY.month - 1) // 3 + 1}"
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    root = tmp_path_factory.mktemp("values")
+    return root, binhai_demo(root, persons=250, seed=11, as_of=TODAY, village_days=30)[0]
 
 
 def _report(root: Path, forms: Path, **params) -> tuple:
