@@ -23,7 +23,7 @@ rows ≤ 20 s; the records export to XLSX ≤ 15 s.
 from __future__ import annotations
 
 import argparse
-import json
+import filecmp
 import os
 import subprocess
 import sys
@@ -53,7 +53,8 @@ def load() -> str:
 
 
 def measure(code: Path, args: list[str], cwd: Path, out: Path | None = None) -> dict:
-    """Run `python -m core.cli ARGS` with `code` first on the path; wall, CPU, peak RSS."""
+    """Run `python -m core.cli ARGS` with `code` first on the path; wall, CPU, peak RSS (of
+    the child and what it waited for; it starts from this process's own peak, kept small)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     t = time.perf_counter()
     with open(out or os.devnull, "wb") as fh:
@@ -72,9 +73,9 @@ def show(what: str, label: str, r: dict, target: str = "") -> None:
           f"  load {r['load']}{('  目标 ' + target) if target else ''}{state}", flush=True)
 
 
-def unpack(rev: str, into: Path) -> Path:
+def unpack(rev: str, into: Path, repo: Path = ROOT) -> Path:
     into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
@@ -131,7 +132,9 @@ def demo(args, codes: dict[str, Path], tmp: Path) -> dict[str, Path]:
         ledgers[label] = data
     if args.compare and len(ledgers) == 2:
         made = {label: outputs(codes[label], ledgers[label], tmp / f"out-{label}", tmp) for label in ledgers}
-        same = [a.name for a, b in zip(made["before"], made["after"]) if a.read_bytes() == b.read_bytes()]
+        # compared in chunks: a child's peak RSS counts this process's (Linux keeps the high
+        # water mark across fork and exec), so this process must stay small
+        same = [a.name for a, b in zip(made["before"], made["after"]) if filecmp.cmp(a, b, shallow=False)]
         differ = [a.name for a in made["before"] if a.name not in same]
         sizes = sum(p.stat().st_size for p in made["after"]) / 1e6
         print(f"结果比较（前后两个台账，{len(made['after'])} 个文件，{sizes:.1f} MB）："
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=5000)
     ap.add_argument("--before", default="2c43149", help="git revision measured as “before”")
+    ap.add_argument("--repo", default=str(ROOT), help="the git checkout holding --before (when run from a copy)")
     ap.add_argument("--skip-before", action="store_true", help="measure this checkout only")
     ap.add_argument("--compare", action="store_true", help="compare reports and records of the two demo ledgers")
     ap.add_argument("--no-demo", action="store_true")
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpu {cpu_model()}, {os.cpu_count()} cores (shared with other jobs); load {load()} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as name:
         tmp = Path(name)
-        codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code")}
+        codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code", Path(args.repo))}
         codes["after"] = ROOT
         ledgers = {} if args.no_demo else demo(args, codes, tmp)
         data = Path(args.data) if args.data else ledgers.get("after")

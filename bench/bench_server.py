@@ -205,6 +205,7 @@ def main() -> None:
     import shutil
 
     from core.transfer import demo
+    from core.commands.ledger import server_ready
     from core.transfer.ledgercopy import copy_ledger
 
     work = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
@@ -225,13 +226,14 @@ def main() -> None:
             url = pg.server.url(pg.server.create_db())
             checks = copy_ledger(folder, url)
             assert all(c.ok for c in checks)
+            server_ready(url, say)                  # as `carebook ledger copy` does: unique indexes made
         else:
             url = args.url
         with Engine.open(folder, readonly=True) as eng:
             people = eng.count("registration")
             visits = eng.count("visit")
-        say(f"ledger: {people} people, {visits} visits; copied to the server and verified in "
-            f"{time.perf_counter() - t:.1f} s  [{machine()}]")
+        how = "copied to the server and verified" if pg is not None else "server ledger given by --url, not copied"
+        say(f"ledger: {people} people, {visits} visits; {how} in {time.perf_counter() - t:.1f} s  [{machine()}]")
         for run in range(1, args.runs + 1):
             say(f"-- run {run} of {args.runs} (the machine is shared with other work: see the load)")
             for name, target, clerks, pause in (

@@ -25,7 +25,7 @@ from core.privatefiles import private_folder
 from core.problems import CarebookError, FormError, Problem, ValidationFailed
 from core.records import incomplete, rollup
 from core.records.drafts import Drafts
-from core.records.recordindex import RecordIndex, Page, collector_paused
+from core.records.recordindex import SEARCH_KEY, RecordIndex, Page, collector_paused
 from core.records.shape import refuse_bad_shape, shape_problems
 from core.storage import Store, chain, check_output
 from core.storage.contract import RecordStore
@@ -540,6 +540,10 @@ class Engine:
     def query(self, form_id: str, *, text: str | None = None, filters: dict | None = None,
               sort: str | None = None, desc: bool = False, offset: int = 0, limit: int = 50) -> Page:
         self.forms.require(form_id)      # an unknown form is an error, not an empty list
+        if not (text or filters or sort or desc) and not self.index_loaded(form_id):
+            page = self._plain_page(form_id, offset, limit)
+            if page is not None:
+                return page
         return self.index(form_id).query(text=text, filters=filters, sort=sort, desc=desc,
                                          offset=offset, limit=limit)
 
@@ -961,6 +965,26 @@ class Engine:
         from the command line then costs the same at 50,000 people as at 1,000."""
         find = getattr(self.store, "rows_holding", None)
         return None if find is None else find(form_id, field, value, prefix=prefix)
+
+    def _plain_page(self, form_id: str, offset: int, limit: int) -> Page | None:
+        """A page of the list in its plain order (village, then name) and the total, reading
+        only the villages the page falls in (`Store.row_counts`, `Store.partition_rows`): the
+        rows and order `RecordIndex.query` gives, for `carebook records list` at any ledger
+        size. None when the store cannot count without loading."""
+        counts = getattr(self.store, "row_counts", None)
+        if counts is None:
+            return None
+        per_village = counts(form_id)
+        rows: list[dict] = []
+        seen = 0
+        for p, n in per_village.items():
+            if seen + n > offset and len(rows) < limit:
+                part = self.store.partition_rows(form_id, p)
+                order = sorted(part, key=lambda rid: part[rid].get(SEARCH_KEY, ""))
+                start = max(0, offset - seen)
+                rows += [{"id": rid, **part[rid]} for rid in order[start:start + limit - len(rows)]]
+            seen += n
+        return Page(rows, seen, offset, limit)
 
 
 def _refuse_stale(current: dict) -> None:

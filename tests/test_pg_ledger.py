@@ -48,6 +48,7 @@ def test_copy_to_the_server_and_back_is_verified_village_by_village(folder_ledge
     root, pid = folder_ledger
     url, out = server_copy
     assert "不一致" not in out and "数量和校验和均一致" in out
+    assert "唯一约束（如公民身份号码全台账不重复）：已建立 2 项" in out       # id_number, file_no
     villages = [line for line in out.splitlines() if line.startswith("registration\t")]
     assert len(villages) >= 5 and all(line.endswith("一致") for line in villages)
     with open_store(root, readonly=True) as folder, PgStore(url) as server:

@@ -24,10 +24,14 @@ def form_text(app) -> str:
     return "\n".join(seen)
 
 
-async def open_new(app, pilot) -> None:
+async def open_new(app, pilot):
+    """新建登记 from wherever the app is (home), once the screen before has settled; the form
+    entry screen shown."""
+    await pilot.pause()
     await pilot.press("n")
     await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen" and app.screen.is_mounted)
     await pilot.pause(0.4)                              # live values after the first compute
+    return app.screen
 
 
 def values(screen) -> dict:
@@ -39,9 +43,7 @@ def values(screen) -> dict:
 async def test_next_registration_shows_nothing_of_the_person_saved_before(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await open_new(app, pilot)
-        first = app.screen
+        first = await open_new(app, pilot)
         blank = values(first)                          # a new registration as first built
         live_blank = str(first.query_one("#form-live").render())
         await fill_person(app, pilot, PERSON)
@@ -67,9 +69,7 @@ async def test_next_registration_shows_nothing_of_the_person_saved_before(tmp_pa
 async def test_errors_and_problem_list_of_a_refused_save_are_gone_next_time(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await open_new(app, pilot)
-        first = app.screen
+        first = await open_new(app, pilot)
         first.view.rows["id_number"].set_value("120116194003150099")     # a wrong check digit
         await pilot.press("ctrl+s")
         await pilot.pause(0.3)

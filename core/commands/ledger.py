@@ -20,7 +20,21 @@ def cmd_ledger_copy(args) -> int:
         _err(f"复制后核对：{len(bad)} 个村的数据与来源不一致，请勿使用目标台账，并联系维护人员。")
         return EXIT_REFUSED
     _out(f"已复制并核对：{len({c.partition for c in checks})} 个村，{total} 条记录，数量和校验和均一致。")
+    if str(args.dest).startswith(("postgresql://", "postgres://")):
+        server_ready(args.dest, _out)
     return EXIT_OK
+
+
+def server_ready(url: str, say) -> None:
+    """The copied server ledger opened once as its owner: this desk's form versions published
+    and the ledger-wide unique indexes made (`core.storage.pgunique`), so the first clerk's
+    save neither waits for them nor runs without them."""
+    from core.engine import Engine
+
+    with Engine.open(url, operator="台账复制") as eng:
+        for problem in eng.store.problems:
+            say(str(problem))
+        say(f"唯一约束（如公民身份号码全台账不重复）：已建立 {len(eng.store.unique_indexed)} 项。")
 
 
 def register(target) -> None:

@@ -148,7 +148,7 @@ def _last_lookup(eng, sch: dict, as_of: dt.date):
     if not (as_of >= eng.today() and (rollup.get("ref"), rollup.get("key"), rollup.get("date")) == (p, lv, d)):
         found = last_visits(eng, sch, as_of)
         return lambda rid, level: found.get((rid, level))
-    rows = eng.rollup_rows(form_id)
+    rows = _latest_dates(eng, form_id, [lv.get("value") for lv in sch.get("levels", [])])
     dates: dict[Any, dt.date | None] = {}
 
     def last(rid: str, level: str) -> dt.date | None:
@@ -159,6 +159,17 @@ def _last_lookup(eng, sch: dict, as_of: dt.date):
         day = dates[iso] if iso in dates else dates.setdefault(iso, _date(iso))
         return day if day is not None and day <= as_of else None
     return last
+
+
+def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict]:
+    """{person id: {level value: latest ISO date}}: of the rollup rows only the level columns,
+    read a village at a time with repeated dates shared (`Engine.scan_rows`). Holding the rows
+    whole — their quarterly counts too, ~65 MB for 50,000 people — is the summary's business."""
+    from core.records import rollup
+
+    keys = [lv for lv in levels if isinstance(lv, str) and not lv.startswith("_")]
+    rows = eng.scan_rows(rollup.table_of(form_id), keys)
+    return rows if rows or not eng.store.count(form_id) else eng.rollup_rows(form_id)
 
 
 def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date) -> dt.date:

@@ -199,10 +199,11 @@ def _python_columns(eng, spec, tally, scope, by_village, town, cols: list[dict])
 
 
 # ---------------------------------------------------------------------------- roster
-def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: dt.date,
-                own_town: str | None) -> Iterator[dict] | None:
-    """The roster's rows with its people chosen on the server (`where`, town, village) and
-    read one village at a time; None (use Python) on a folder or without a translation."""
+def roster(eng, spec: dict, town: str | None, village: str | None, as_of: dt.date,
+           own_town: str | None) -> tuple[Iterator[dict], int] | None:
+    """(rows, how many) of the roster, its people chosen on the server (`where`, town, village)
+    and read one village at a time — the desk never loads the form's list rows; None (use
+    Python) on a folder or without a translation."""
     run = runner(eng)
     if run is None:
         return None
@@ -230,8 +231,8 @@ def roster_rows(eng, spec: dict, town: str | None, village: str | None, as_of: d
     _fallback("roster cells", "formatted in Python (pinyin order, list expressions)")
     from core.reporting.reports import _roster_rows
 
-    return _roster_rows(_Chosen(eng, run, form_id, chosen), {**spec, "where": None}, list(chosen), None, None,
-                        as_of, own_town)
+    return (_roster_rows(_Chosen(eng, run, form_id, chosen), {**spec, "where": None}, list(chosen), None, None,
+                         as_of, own_town), sum(map(len, chosen.values())))
 
 
 class _Chosen:
@@ -285,10 +286,10 @@ def _due(level: dict, start: str, last: str, risk: str) -> str:
     return f"LEAST({due}, {_plus(base, level['floor'])})" if level.get("floor") else due
 
 
-def _latest(eng, run, sch: dict, as_of: dt.date, on: str, strict: bool) -> str:
-    """SQL of (person, level, day): the last visit per person and level on or before `on`. For
-    today the rollup's latest date per level (one small row a person, already one date per
-    level, as `schedule.last_visits` reads it); for a past date every visit (later ones left out)."""
+def _latest(eng, run, sch: dict, as_of: dt.date, on: str, strict: bool, values: list) -> str:
+    """SQL of one row per person: ``d0``, ``d1`` … the last visit at each level of `values` on
+    or before `on`. For today the rollup's latest date per level (one small row a person, as
+    `schedule.last_visits` reads it); for a past date every visit (later ones left out)."""
     from core.records import rollup
 
     form_id = sch.get("visit_form", "visit")
@@ -297,18 +298,21 @@ def _latest(eng, run, sch: dict, as_of: dt.date, on: str, strict: bool) -> str:
     table = literal(rollup.table_of(form_id)).text
     if as_of >= eng.today() and (spec.get("ref"), spec.get("key"), spec.get("date")) == (p, lv, d) \
             and run(f"SELECT EXISTS (SELECT 1 FROM records WHERE tbl = {table})")[0][0]:
-        return (f"SELECT * FROM (SELECT r.id AS person, kv.key AS level, "
-                f"{iso_date('left(kv.value, 10)', strict=strict)} AS day "
-                f"FROM records r, jsonb_each_text(r.row) kv WHERE r.tbl = {table} AND left(kv.key, 1) <> '_') v "
-                f"WHERE v.day <= {on}")
-    return (f"SELECT v.person, v.level, max(v.day) AS day FROM (SELECT {_text(p)} AS person, {_text(lv)} AS level, "
+        days = [iso_date(f"left(r.row ->> {literal(v).text}, 10)", strict=strict) if v is not None else "NULL::date"
+                for v in values]
+        return ("SELECT r.id AS person, " + ", ".join(
+            f"(CASE WHEN {day} <= {on} THEN {day} END) AS d{i}" for i, day in enumerate(days))
+            + f" FROM records r WHERE r.tbl = {table}")
+    return ("SELECT v.person, " + ", ".join(f"max(v.day) FILTER (WHERE v.level = {literal(v).text}) AS d{i}"
+                                            for i, v in enumerate(values))
+            + f" FROM (SELECT {_text(p)} AS person, {_text(lv)} AS level, "
             f"{iso_date(f'left({_text(d)}, 10)', strict=strict)} AS day FROM records r "
-            f"WHERE r.tbl = {literal(form_id).text}) v "
-            f"WHERE v.day <= {on} GROUP BY 1, 2")
+            f"WHERE r.tbl = {literal(form_id).text}) v WHERE v.day <= {on} GROUP BY 1")
 
 
 def visits_due(eng, sch: dict, as_of: dt.date, town: str | None, village: str | None) -> list | None:
-    """`schedule.visits_due` on the server: None on a folder or for a cadence not translated."""
+    """`schedule.visits_due` on the server: None on a folder or for a cadence not translated.
+    One join of the people with their last visits; each level a row of a VALUES list."""
     run = runner(eng)
     if run is None:
         return None
@@ -321,31 +325,30 @@ def visits_due(eng, sch: dict, as_of: dt.date, town: str | None, village: str | 
     soon = int(sch.get("due_soon_days", 7))
     on = f"DATE '{as_of.isoformat()}'"
     scope = "".join(f" AND {_text(k)} = {literal(v).text}" for k, v in (("town", town), ("village", village)) if v)
-    selects = []
+    levels = sch.get("levels", [])
+    values = [None if lv.get("value") is None else str(lv.get("value")) for lv in levels]
     try:
-        for i, level in enumerate(sch.get("levels", [])):
-            value = level.get("value")
-            selects.append(
-                f"SELECT * FROM (SELECT pp.id, {i} AS ord, pp.name, pp.town, pp.village, pp.risk, l.day AS prev, "
-                f"{_due(level, 'pp.start', 'l.day', 'pp.risk')} AS due FROM people pp LEFT JOIN last l "
-                f"ON l.person = pp.id AND l.level = {literal(None if value is None else str(value)).text}) s "
-                f"WHERE s.due - {on} <= {int(level.get('due_soon_days', soon))}")
+        rows = [f"({i}, l.d{i}, {_due(level, 'pp.start', f'l.d{i}', 'pp.risk')}, "
+                f"{int(level.get('due_soon_days', soon))})" for i, level in enumerate(levels)]
     except (Untranslatable, ValueError, TypeError) as exc:
         _fallback("due list", exc)
         return None
-    if not selects:
+    if not rows:
         return []
+
     # people filed after as_of (or without a filing date) are nobody's due yet
     def query(strict: bool) -> list[tuple]:
         return run(f"WITH people AS MATERIALIZED (SELECT * FROM (SELECT r.id, {_text('name')} AS name, "
                    f"{_text('town')} AS town, {_text('village')} AS village, {_text(risk_f)} AS risk, "
                    f"{iso_date(f'left({_text(start_f)}, 10)', strict=strict)} AS start FROM records r "
                    f"WHERE r.tbl = %s AND {_text(status_f)} = %s{scope}) q WHERE q.start <= {on}), "
-                   f"last AS MATERIALIZED ({_latest(eng, run, sch, as_of, on, strict)}) "
-                   "SELECT * FROM (" + " UNION ALL ".join(f"({s})" for s in selects) + ") u "
-                   "ORDER BY u.id COLLATE \"C\", u.ord", (form_id, sch.get("active_status", "在册")))
+                   f"last AS MATERIALIZED ({_latest(eng, run, sch, as_of, on, strict, values)}) "
+                   f"SELECT pp.id, v.ord, pp.name, pp.town, pp.village, pp.risk, v.prev, v.due "
+                   f"FROM people pp LEFT JOIN last l ON l.person = pp.id "
+                   f"CROSS JOIN LATERAL (VALUES {', '.join(rows)}) v(ord, prev, due, soon) "
+                   f"WHERE v.due - {on} <= v.soon ORDER BY pp.id COLLATE \"C\", v.ord",
+                   (form_id, sch.get("active_status", "在册")))
 
-    levels = sch.get("levels", [])
     out = []
     for rid, ord_, name, row_town, row_village, risk, prev, due in strict_retry(query):
         days = (due - as_of).days

@@ -169,6 +169,8 @@ class PgStore:
             # JIT compiling a report's expressions cost more than running them (1.3 s of a
             # summary over 50,000 people); the statements here are short or one GROUP BY.
             self._conn.execute("SET jit = off")
+            # a report's materialized steps over 50,000 rows fit in memory instead of temp files
+            self._conn.execute("SET work_mem = '32MB'")
             if self.readonly:
                 self._conn.execute("SET default_transaction_read_only = on")
         return self._conn

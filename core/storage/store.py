@@ -7,8 +7,9 @@ Why this shape (see docs/design.md, "Storage"):
   whole or absent after any crash; nothing else is written while staff wait.
 - The village files are TinyDB databases (`records/<table>/<village>.json`, sealed with their
   CRC-32: `sealed`), rewritten from the journal through TinyDB's `Table` — once 400 saves or 48
-  villages are held, by a background thread one village at a time (`_compact_soon`: no save
-  waits for the batch), after each bulk batch, and at close (`_checkpoint`) — with their index
+  villages are held, by a background thread one village at a time when saves pause
+  (`_compact_soon`: no save waits for the batch), after each bulk batch, and at close
+  (`_checkpoint`) — with their index
   files and history lines; the journal is emptied only when every change is in a file.
   A writer opening the folder replays what a crash left; a reader overlays it.
 - Index files (`<village>.index.json`, list rows) are derived: they name the CRC of the data
@@ -48,9 +49,12 @@ Item = tuple[dict[str, Any], dict[str, Any], "dict[str, Any] | None"]
 Key = tuple[str, str]
 Op = tuple[int, "dict[str, Any] | None"]        # (save time, document or None for removed)
 
+LOAD_WHOLE_BYTES = 4 << 20    # index files up to this size (~7,000 people) are read whole for a lookup
 CHECKPOINT_LINES = 400          # journal lines held before the village files are rewritten
 CHECKPOINT_VILLAGES = 48        # villages changed before the village files are rewritten
+COMPACT_IDLE = 0.3              # seconds without a save before the background writer starts
 COMPACT_PAUSE = 0.002           # seconds the background writer leaves between two villages
+COMPACT_BEHIND = 4              # times the batch held before saves themselves write a village each
 
 
 def _serialised(method):
@@ -162,6 +166,7 @@ class Store:
         self._last_t = 0
         self._closed = False
         self._compactor: threading.Thread | None = None
+        self._last_commit = 0.0
         self._compact_error: StorageError | None = None
         self._mutex = threading.RLock()
         if readonly:
@@ -408,15 +413,19 @@ class Store:
         if self._compact_error is not None:       # the background writer failed: tell this save
             self._compact_error = None
             self._compact(limit=1)
+        self._last_commit = time.monotonic()
         if self._lines >= CHECKPOINT_LINES or len(self._ops) >= CHECKPOINT_VILLAGES:
             self._compact_soon()
+        if self._lines >= CHECKPOINT_LINES * COMPACT_BEHIND or len(self._ops) >= CHECKPOINT_VILLAGES * COMPACT_BEHIND:
+            self._compact(limit=1)      # saves without a pause: each also writes one village
 
     def _compact_soon(self) -> None:
-        """Write the journal's villages into their files from a background thread, one village
-        at a time, so that no save pays for the batch: a save waits at most for the one village
-        file being written (at 50,000 people a checkpoint of 48 villages took a clerk's save
-        over a second). The journal is emptied when every change is in a file; `close` writes
-        whatever is left."""
+        """Write the journal's villages into their files from a background thread once the
+        store is idle (`COMPACT_IDLE` without a save), one village at a time, so that no save
+        pays for the batch: at 50,000 people a checkpoint of 48 villages took a clerk's save
+        over a second. The journal is emptied when every change is in a file; `close` writes
+        whatever is left. Saves that never pause (a script) each write one village once the
+        journal holds `COMPACT_BEHIND` times the usual batch, so it stays bounded."""
         if self._compactor is not None and self._compactor.is_alive():
             return
         self._compactor = threading.Thread(target=self._compact_in_background, name="carebook-compact",
@@ -428,12 +437,14 @@ class Store:
             with self._mutex:
                 if self._closed or not self._lines:
                     return
-                try:
-                    self._compact(limit=1)
-                except StorageError as exc:          # reported to the next save (`_commit`)
-                    self._compact_error = exc
-                    return
-            time.sleep(COMPACT_PAUSE)                 # a waiting save takes the lock here
+                wait = COMPACT_IDLE - (time.monotonic() - self._last_commit)
+                if wait <= 0:
+                    try:
+                        self._compact(limit=1)
+                    except StorageError as exc:          # reported to the next save (`_commit`)
+                        self._compact_error = exc
+                        return
+            time.sleep(max(wait, COMPACT_PAUSE))      # a waiting save takes the lock here
 
     def _checkpoint(self, keep: bool = True) -> None:
         """Rewrite every village the journal changed, its index and history; then empty it."""
@@ -712,6 +723,8 @@ class Store:
             return got == value if not prefix else isinstance(got, str) and got.startswith(value)
 
         loaded = self._tables.get(names.check_table(table))
+        if loaded is None and self._index_bytes(table) <= LOAD_WHOLE_BYTES:
+            loaded = self._state(table)      # a small table: read once, then asked in memory
         if loaded is None:
             needle = atomic.dumps(value)[:-1] if prefix else atomic.dumps(value)
             found: dict[str, dict[str, Any]] = {}
@@ -723,24 +736,71 @@ class Store:
             loaded = self._state(table)
         return {rid: row for rid, row in loaded.items() if holds(row)}
 
+    def _index_bytes(self, table: str) -> int:
+        """The size of the table's index files together (a stat each, nothing read)."""
+        folder = self.root / RECORDS / table
+        try:
+            return sum(f.stat().st_size for f in folder.iterdir() if f.name.endswith(INDEX_SUFFIX))
+        except OSError:
+            return 0
+
     def _index_lacks(self, table: str, p: str, needle: bytes) -> bool:
-        """Whether the village's index file is intact, built from its data file as it is now,
-        and holds `needle` nowhere (so no row of the village holds the value)."""
+        """Whether the village's index file can be trusted as it is (`_trusted_index`) and holds
+        `needle` nowhere (so no row of the village holds the value)."""
+        raw = self._trusted_index(table, p)
+        return raw is not None and needle not in raw
+
+    def _trusted_index(self, table: str, p: str) -> bytes | None:
+        """The bytes of the village's index file when it is intact and was built from its data
+        file as it is now, the journal having nothing newer for the village; else None."""
+        if (table, p) in self._ops:
+            return None
         try:
             raw = self._index_path(table, p).read_bytes()
         except OSError:
-            return False
+            return None
         at = raw.rfind(sealed._SEAL_AT)
-        if needle in raw or at < 0:
-            return False
-        meta_at = raw.rfind(b'"' + META.encode() + b'":{"1":{"data":', 0, at)
+        meta_at = raw.rfind(b'"' + META.encode() + b'":{"1":{"data":', 0, max(at, 0))
+        if at < 0 or meta_at < 0:
+            return None
         try:
             crc = int(raw[at + len(sealed._SEAL_AT):].split(b":")[-1].rstrip(b"}"))
             made_from = int(raw[meta_at:at].split(b'"data":', 1)[1].split(b",", 1)[0].rstrip(b"}"))
         except (ValueError, IndexError):
-            return False
-        return meta_at >= 0 and zlib.crc32(memoryview(raw)[:at]) == crc \
-            and made_from == sealed.crc_of(self._data_path(table, p))
+            return None
+        if zlib.crc32(memoryview(raw)[:at]) != crc or made_from != sealed.crc_of(self._data_path(table, p)):
+            return None
+        return raw
+
+    @_serialised
+    def row_counts(self, table: str) -> dict[str, int]:
+        """{village: its number of list rows}, counted in the index files' bytes (every row has
+        one save time, `"_t":`, which no JSON text value can hold unescaped) instead of parsed;
+        a village whose index cannot be trusted as it is is read. For the total of a list whose
+        first page is all that is shown (`carebook records list --limit 1`). A record left in two
+        villages by an interrupted move in a ledger from before the journal counts twice here
+        until a writer has loaded the table once (which removes the older copy)."""
+        self._check_open()
+        loaded = self._tables.get(names.check_table(table))
+        if loaded is not None:
+            out: dict[str, int] = {}
+            for row in loaded.values():
+                out[row["_p"]] = out.get(row["_p"], 0) + 1
+            return dict(sorted(out.items()))
+        counts = {}
+        for p in sorted(self._disk_partitions(table)):
+            raw = self._trusted_index(table, p)
+            counts[p] = raw.count(b'"' + TIME_KEY.encode() + b'":') if raw is not None else len(self._part_rows(table, p))
+        return counts
+
+    @_serialised
+    def partition_rows(self, table: str, p: str) -> dict[str, dict[str, Any]]:
+        """The list rows of one village as `index` would show them (shared: do not change them)."""
+        self._check_open()
+        loaded = self._tables.get(names.check_table(table))
+        if loaded is not None:
+            return {rid: row for rid, row in loaded.items() if row["_p"] == p}
+        return self._part_rows(table, names.check_partition(p))
 
     @_serialised
     def rows(self, table: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

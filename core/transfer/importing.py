@@ -31,6 +31,7 @@ from core.textsafety import unsafe_cell
 from core.problems import CarebookError, Problem
 from core.records import incomplete
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
+from core.transfer import xlsxread
 from core.transfer.exporting import ExportJob, mask_value
 from core.transfer.importmap import (COMPUTED, KEY, ColumnMap, Matcher, apply_saved, divisions_in_title, norm,
                                      propose, read_mapping, total_row, two_row_header)
@@ -260,7 +261,7 @@ def _read_xlsx(path: Path, open_files: contextlib.ExitStack) -> list[_Sheet]:
     except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise CarebookError(f"无法读取 Excel 文件 {path.name}：{exc}") from None
     open_files.callback(wb.close)
-    return [_Sheet(ws.title, ((i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)))
+    return [_Sheet(ws.title, ((i, list(row)) for i, row in enumerate(xlsxread.rows(ws), 1)))
             for ws in wb.worksheets]
 
 
