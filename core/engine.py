@@ -971,15 +971,16 @@ class Engine:
         only the villages the page falls in (`Store.row_counts`, `Store.partition_rows`): the
         rows and order `RecordIndex.query` gives, for `carebook records list` at any ledger
         size. None when the store cannot count without loading."""
-        counts = getattr(self.store, "row_counts", None)
-        if counts is None:
+        counts = getattr(self.store, "row_counts", None)         # the folder store's, not the contract's
+        partition_rows = getattr(self.store, "partition_rows", None)
+        if counts is None or partition_rows is None:
             return None
         per_village = counts(form_id)
         rows: list[dict] = []
         seen = 0
         for p, n in per_village.items():
             if seen + n > offset and len(rows) < limit:
-                part = self.store.partition_rows(form_id, p)
+                part = partition_rows(form_id, p)
                 order = sorted(part, key=lambda rid: part[rid].get(SEARCH_KEY, ""))
                 start = max(0, offset - seen)
                 rows += [{"id": rid, **part[rid]} for rid in order[start:start + limit - len(rows)]]
