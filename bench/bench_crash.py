@@ -65,11 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(rng.uniform(0.0, 1.2))
             child.send_signal(signal.SIGKILL)
             rest, err = child.communicate()
+            found = []
             if child.returncode != -signal.SIGKILL:
-                findings.append(f"run {run}: writer ended by itself ({child.returncode}): {err.decode()[-300:]}")
+                found.append(f"run {run}: writer ended by itself ({child.returncode}): {err.decode()[-300:]}")
             acks += acks_of(first + rest)
-            for f in check(data, forms, acks):
-                (lost if f.startswith("lost") else findings).append(f"run {run}: {f}")
+            found += [f"run {run}: {f}" for f in check(data, forms, acks)]
+            for line in found:          # told at once: a long run stopped early still says what it met
+                print("  " + line, flush=True)
+                (lost if line.split(": ", 1)[1].startswith("lost") else findings).append(line)
             if (run + 1) % 50 == 0:
                 print(f"  {run + 1} runs, {len(acks)} saves acknowledged, {len(lost)} lost, "
                       f"{len(findings)} findings, load {os.getloadavg()[0]:.1f}", flush=True)
