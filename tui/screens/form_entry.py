@@ -414,8 +414,12 @@ class FormEntryScreen(BaseScreen):
             count = self.problems_panel.show(self.form, problems, shown)
             if first is not None:
                 self.jump_to_field(ProblemsPanel.Jump(first.field.id))
-            self.app.notify(f"共 {count} 处需要改正，已列在下方；改正一处少一处。",
-                            title="有错误，未保存", severity="error", timeout=6)
+            if count:
+                self.app.notify(f"共 {count} 处需要改正，已列在下方；改正一处少一处。",
+                                title="有错误，未保存", severity="error", timeout=6)
+            else:       # every error is on a field this form does not show: say what they are
+                self.app.notify("\n".join(self._problem_line(p) for p in errors),
+                                title="有错误，未保存", severity="error", timeout=10)
             return
         warnings = {p.rule: p for p in problems if not p.is_error and p.rule}   # one ask per rule
         asks = [Ask(rule, self._problem_line(p)) for rule, p in warnings.items()]
