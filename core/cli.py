@@ -15,6 +15,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core import dates
 from core import clihelp as H
 from core import paths
 from core.divisionargs import UnknownDivision
@@ -401,7 +402,7 @@ def _col(rep, key):
 
 
 def _current_quarter(today: dt.date | None = None) -> str:
-    d = today or dt.date.today()
+    d = today or dates.today()
     return f"{d.year}Q{(d.month - 1) // 3 + 1}"
 
 

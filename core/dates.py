@@ -7,10 +7,34 @@ adding a month to 31 May gives 30 June (clamped to the month's end).
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from datetime import date, datetime, timedelta
 
 _QUARTER = re.compile(r"(\d{4})\s*[Qq]([1-4])")
+
+#: Names a day (YYYY-MM-DD) that `today()` returns instead of the computer's date. The test suite
+#: sets it (tests/conftest.py) so that results do not depend on the day the tests run and a run
+#: across midnight cannot see two different days; nothing sets it in production, where the
+#: engine uses the real date. See docs/testing.md.
+TODAY_ENV = "CAREBOOK_TODAY"
+
+
+def today() -> date:
+    """The ledger's today: the computer's date, or the day `CAREBOOK_TODAY` pins (a test hook).
+
+    Every "today" of the engine, the reports, the form expressions and the UI comes from here
+    (or from an engine opened with an explicit `today=`), so one variable pins them all — the
+    CLI run as a subprocess by a test included."""
+    pinned = os.environ.get(TODAY_ENV)
+    if not pinned:
+        return date.today()
+    try:
+        return date.fromisoformat(pinned.strip())
+    except ValueError:
+        from core.problems import CarebookError
+
+        raise CarebookError(f"环境变量 {TODAY_ENV} 应为日期（年-月-日，如 2026-12-06），现为 {pinned!r}") from None
 
 
 def to_date(value: object) -> date | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from core import dates
 from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
@@ -102,7 +103,7 @@ class Engine:
         self.readonly = readonly
         # What `today` means in form expressions (ages, "not in the future"); tests and
         # reproducible demo ledgers pin it.
-        self.today: Callable[[], dt.date] = today or dt.date.today
+        self.today: Callable[[], dt.date] = today or dates.today
         private_folder(self.data_dir)
         # Local plugins come only from the configured folder (`plugins_dir`, CAREBOOK_PLUGINS_DIR):
         # code in the data folder would run for anyone who can write a ledger file.

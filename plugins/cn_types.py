@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Callable
 
+from core import dates
+
 from carebook import hookimpl
 
 from .cn import divisions
@@ -131,7 +133,7 @@ class DivisionType:
             raise ValueError("区划代码不在区划数据中")
         if level in LEVEL_NAMES and entry.level != level:
             raise ValueError(f"应选择{LEVEL_NAMES[level]}，而不是{LEVEL_NAMES.get(entry.level, entry.level)}")
-        if not entry.in_use(today or date.today()):
+        if not entry.in_use(today or dates.today()):
             raise ValueError(f"{entry.name}（{code}）已停用或尚未启用")
         return code
 

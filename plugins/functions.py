@@ -42,7 +42,7 @@ def _dates(*values) -> list[date]:
 
 
 def _on(value) -> date:
-    return date.today() if value is _TODAY else _dates(value)[0]
+    return dates.today() if value is _TODAY else _dates(value)[0]
 
 
 @_safe

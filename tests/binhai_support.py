@@ -11,11 +11,12 @@ import re
 import shutil
 from pathlib import Path
 
+from core import dates
 from core.transfer.demo import make_id
 from core.engine import Engine
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
-TODAY = dt.date.today()
+TODAY = dates.today()        # the run's pinned day (conftest.py)
 TOWN, VILLAGE = "120116157000", "120116157201"          # 小王庄镇 渡口村
 TOWN2, VILLAGE2 = "120116156000", "120116156201"        # 太平镇 太平村
 

@@ -1,6 +1,25 @@
 """Test-wide settings: parsed form files are cached in the test run's own folder, not the
-user's cache, so tests never see (or leave) anything outside their tmp folders."""
+user's cache, so tests never see (or leave) anything outside their tmp folders; and the whole
+run sees one pinned "today" (`PINNED_TODAY`)."""
+import os
+
 import pytest
+
+#: The day every test runs on: `core.dates.today()` returns it for the engine, the reports, form
+#: expressions, the UI and every CLI subprocess (they inherit the variable), so results do not
+#: depend on the day the suite runs, and a run that crosses midnight cannot compare two days.
+#: A run can be moved to another day to try a quarter's edge: `CAREBOOK_TODAY=2027-03-31 pytest`.
+#: Tests that need "today" take it from `core.dates.today()` (or a module's TODAY), never from
+#: `datetime.date.today()`. docs/testing.md.
+PINNED_TODAY = "2026-12-06"
+
+
+def pytest_configure(config):
+    """Before collection (modules compute TODAY at import) and before xdist starts its workers,
+    which inherit the environment."""
+    from core.dates import TODAY_ENV
+
+    os.environ.setdefault(TODAY_ENV, PINNED_TODAY)
 
 pytest_plugins = ["carebook.testing"]   # the fixtures plugin authors get (carebook_ledger, ...)
 

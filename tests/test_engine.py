@@ -107,7 +107,7 @@ def test_empty_file_number_is_numbered_after_the_village_highest(eng):
 
 def test_new_record_fills_initial_values(eng):
     blank = eng.new_record("registration")
-    assert blank["filing_date"] == dt.date.today().isoformat()
+    assert blank["filing_date"] == TODAY.isoformat()          # the pinned day (conftest.py)
     assert blank["status"] == "在册"
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from binhai_support import TOWN, TOWN2, VILLAGE, VILLAGE2, person
+from binhai_support import TODAY, TOWN, TOWN2, VILLAGE, VILLAGE2, person
 from core.cli import main
 from core.engine import Engine
 from tui_support import VISIT
@@ -24,7 +24,7 @@ def ledger(pg_server, tmp_path, monkeypatch):
     monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
     db = pg_server.create_db()
     owner = pg_server.url(db)
-    day = dt.date.today() - dt.timedelta(days=10)
+    day = TODAY - dt.timedelta(days=10)
     with Engine.open(owner, operator="管理员") as eng:
         ids = {}
         for town, village in ((TOWN, VILLAGE), (TOWN2, VILLAGE2)):
@@ -57,7 +57,7 @@ def test_a_town_clerk_sees_and_closes_only_its_villages_referrals(ledger, capsys
     with Engine.open(server.url(db, village_login, "pw-village")) as eng:
         assert eng.followup_level() == "村委会"
         assert [(i.kind, i.village) for i in eng.followups()] == [("上报街镇", VILLAGE2)]
-        saved = _visit(eng, ids[VILLAGE2], dt.date.today(), problems=["生活"], problems_detail="做饭困难")
+        saved = _visit(eng, ids[VILLAGE2], TODAY, problems=["生活"], problems_detail="做饭困难")
         assert [r["data"]["kind"] for r in saved.followups] == ["通知子女督促照顾"]
         assert eng.followups(level=eng.followup_level())[0].kind == "通知子女督促照顾"
         assert eng.history(saved.followups[0]["id"])[-1]["operator"] == "赵村官"

@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-import datetime as dt
 import types
 
-from binhai_support import TOWN, TOWN2, VILLAGE, VILLAGE2, open_engine, person
+from binhai_support import TODAY, TOWN, TOWN2, VILLAGE, VILLAGE2, open_engine, person
 from core.reporting.reports import pinyin_key
 
 
@@ -18,9 +17,9 @@ def test_roster_rows_order_and_columns(tmp_path):
                                 ("白云", TOWN, "120116157202")]:
         eng.save("registration", person(name=name, town=town, village=village, file_no=f"{village}-{name}"))
     eng.save("registration", person(name="退出者", status="退出", exit_reason="死亡",
-                                    exit_date=dt.date.today().isoformat()))
+                                    exit_date=TODAY.isoformat()))
     eng.save("registration", person(name="不符合", hukou_type="非农业"))
-    rep = eng.report("roster", as_of=dt.date.today())
+    rep = eng.report("roster", as_of=TODAY)
     assert isinstance(rep.rows, types.GeneratorType) and rep.row_count == 4
     rows = list(rep.rows)
     # 太平镇 (…156) before 小王庄镇 (…157); inside 渡口村 by pinyin: 安宁 before 张三.

@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from core import dates
 from core.engine import Engine
 from core.engine import CarebookError
 
@@ -72,7 +73,7 @@ class CarebookApp(App):
     @property
     def today(self) -> dt.date:
         """A fixed date in tests and snapshots, the real one otherwise."""
-        return self._today or dt.date.today()
+        return self._today or dates.today()
 
     @property
     def operator(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from simpleeval import InvalidExpression, NameNotDefined
 
+from core import dates
 from core.formlang.exprcompile import FUNCTION_PREFIX, Compiled, base_globals
 from core.formlang.exprlimits import BOUNDED_FUNCTIONS, TooCostly, check_static
 
@@ -229,6 +230,6 @@ def scope(values: dict[str, Any], settings: dict[str, Any] | None, today: dt.dat
     """The names an expression sees: field values plus `settings`, `today` and any extras."""
     names = dict(values)
     names["settings"] = settings_names(settings)
-    names["today"] = today or dt.date.today()
+    names["today"] = today or dates.today()
     names.update(extra)
     return names

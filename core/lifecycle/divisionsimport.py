@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import dates
 from core.lifecycle.divisioncheck import division_problems, divisions_of
 from core.problems import CarebookError, Problem
 
@@ -136,7 +137,7 @@ def apply(forms_dir: Path, p: Plan, source: str = "") -> str:
     current = divisions_of(forms_dir)
     lines = _file(forms_dir).read_text(encoding="utf-8").splitlines()
     names = {r.code: r.name for r, _ in p.renamed} | {r.code: r.name for r in p.confirmed}
-    end_day = (p.valid_from - dt.timedelta(days=1)).isoformat() if p.valid_from else dt.date.today().isoformat()
+    end_day = (p.valid_from - dt.timedelta(days=1)).isoformat() if p.valid_from else dates.today().isoformat()
     retired = {code for code, _ in p.retired}
     note = f"据 {source}" if source else ""
     last_of_town: dict[str, int] = {}

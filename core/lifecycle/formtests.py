@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import dates
 from core.problems import CarebookError, Problem
 
 FOLDER = "tests"
@@ -112,7 +113,7 @@ def run(forms_dir: Path, paths: list[Path] | None = None) -> tuple[list[CaseResu
         problems += probs
         if raw is None:
             continue
-        today = dt.date.fromisoformat(str(raw["today"])) if raw.get("today") else dt.date.today()
+        today = dt.date.fromisoformat(str(raw["today"])) if raw.get("today") else dates.today()
         with tempfile.TemporaryDirectory(prefix="carebook-formtest-") as scratch, \
                 Engine.open(Path(scratch), forms_dir, today=lambda: today, readonly=False) as eng:
             if eng.forms_dir != eng._working_forms_dir or eng.forms.get(raw["form"]) is None:

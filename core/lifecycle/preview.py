@@ -11,6 +11,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+from core import dates
 from core.problems import CarebookError
 
 OPERATOR = "表单预览"
@@ -29,7 +30,7 @@ def scratch_ledger(forms_dir: Path, persons: int = 12, today: dt.date | None = N
         if eng.forms_dir != eng._working_forms_dir or any(p.is_error for p in eng.forms.problems):
             raise CarebookError("表单文件有错误，无法预览；先运行 carebook forms check 改正")
         eng.settings.set("operator", OPERATOR)
-        eng.settings.set("ledger_created", (today or dt.date.today()).isoformat())
+        eng.settings.set("ledger_created", (today or dates.today()).isoformat())
         try:
             demo.generate(eng, persons=persons, seed=3, as_of=today, village_days=30, town_quarters=1)
         except CarebookError as exc:     # a changed form the demo generator does not know yet

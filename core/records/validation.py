@@ -13,6 +13,7 @@ import datetime as dt
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from core import dates
 from core.formlang.compile import compile_form
 from core.formlang.expressions import Evaluator, ExpressionError, empty, settings_names
 from core.formlang.formmodel import Field, Form, Rule
@@ -70,7 +71,7 @@ class Validator:
         self.form = form
         self.registry = registry
         self.evaluator = evaluator or Evaluator(registry.functions)
-        self.today = today or dt.date.today
+        self.today = today or dates.today
         self.schema = compile_form(form, registry)
         self._fast: FastCheck | None | object = _UNSET   # compiled on first use (start-up stays fast)
         self._converters: dict[int, Callable[[Any], Any] | None] = {}

@@ -18,7 +18,7 @@ import functools
 import re
 from typing import Any, Callable, Iterable, Iterator
 
-from core.dates import parse_quarter, quarter_end, quarter_of, quarter_start
+from core.dates import parse_quarter, quarter_end, quarter_of, quarter_start, today
 
 from core.formlang.expressions import CONTEXT_NAMES, ExpressionError
 from core.problems import FormError, Problem
@@ -220,7 +220,7 @@ def _roster_count(eng, spec: dict, town, village) -> int | None:
 def build_roster(eng, town: str | None = None, village: str | None = None,
                  as_of: dt.date | None = None, view: str | None = None) -> Report:
     """花名册: the people `where` selects, sorted town → village → name, rows streamed."""
-    as_of = as_of or dt.date.today()
+    as_of = as_of or today()
     spec = report_file(eng, "view", view or "roster")
     divs = eng.divisions
     own_town = town or (divs.town_of(village) if village else None)    # a village is in one town
@@ -498,7 +498,7 @@ def _units(eng, town: str | None, by_village: bool, as_of: dt.date) -> list[str]
 def build_summary(eng, quarter: Any = None, town: str | None = None, by_village: bool = False,
                   as_of: dt.date | None = None, report: str | None = None) -> Report:
     """汇总表 of a quarter: one row per town (or per village), a total row, identities checked."""
-    as_of = as_of or dt.date.today()
+    as_of = as_of or today()
     period, q_start, q_end = quarter_bounds(quarter or as_of)
     spec = report_file(eng, "report", report or "summary")
     form_id = spec.get("form", "registration")

@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from core.dates import add_months, quarter_end
+from core.dates import add_months, quarter_end, today
 
 from core.problems import FormError
 
@@ -194,7 +194,7 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
 
     Sorted most overdue first, then by due date; one item per person and level.
     """
-    as_of = as_of or dt.date.today()
+    as_of = as_of or today()
     sch = schedule_file(eng)
     from core.reporting import sqlreports
 

@@ -23,7 +23,7 @@ import marshal
 import random
 from typing import Any, Iterator
 
-from core.dates import add_months, quarter_end, quarter_start
+from core.dates import add_months, quarter_end, quarter_start, today
 from core.checkdigit import check_char
 
 from core.transfer import names
@@ -343,7 +343,7 @@ def _next_gap(rng: random.Random, step: int) -> int:
 def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int = 4) -> Iterator[dict]:
     """Town visits once a quarter for `town_quarters` quarters, village visits at the person's cadence."""
     rng, as_of = led.rng, led.as_of
-    real_today = dt.date.today()
+    real_today = today()
     last = min(as_of, real_today)          # a visit can never be in the future
     q_ends = []
     d = as_of
@@ -381,7 +381,7 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     file is written once and a batch holds about `BULK_BATCH` records (whole villages); visits are
     drawn while they are saved, never held as a list (50,000 people make ~310,000 visits).
     """
-    as_of = as_of or dt.date.today()
+    as_of = as_of or today()
     rng = random.Random(seed)
     led = Ledger(eng, rng, as_of)
     packed: dict[str, list[bytes]] = {}

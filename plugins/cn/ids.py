@@ -12,6 +12,7 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from core import dates
 from core.checkdigit import CHECK_CHARS, WEIGHTS, check_char  # noqa: F401 - re-exported
 
 from .text import fold
@@ -59,7 +60,7 @@ def check_id(value: object, today: date | None = None) -> str | None:
     born = _birth_of(value[:17])
     if born is None:
         return "出生日期无效"
-    if born > (today or date.today()):
+    if born > (today or dates.today()):
         return "出生日期无效：晚于今天"
     if check_char(value[:17]) != value[17]:
         return "校验码不符，请核对号码"
