@@ -20,6 +20,18 @@ def pytest_configure(config):
     from core.dates import TODAY_ENV
 
     os.environ.setdefault(TODAY_ENV, PINNED_TODAY)
+    if os.environ.get("CAREBOOK_TEST_FSYNC") != "1":
+        os.fsync = _fsync_checked_not_waited
+
+
+def _fsync_checked_not_waited(fd: int) -> None:
+    """`os.fsync` in the test processes: the descriptor is checked (a closed or wrong one still
+    raises, as the real call would), the wait for the disk is skipped. A flush to the platter
+    only matters when the machine loses power, which no test does; the crash tests kill their
+    writers with `os._exit`/SIGKILL, where the page cache survives, and those writers are
+    subprocesses that keep the real fsync. About 3 ms a call here, ~2,000 calls for one
+    300-person demo ledger. `CAREBOOK_TEST_FSYNC=1` runs the suite with the real call."""
+    os.fstat(fd)
 
 pytest_plugins = ["carebook.testing"]   # the fixtures plugin authors get (carebook_ledger, ...)
 

@@ -25,7 +25,7 @@ from textual.widgets._tabbed_content import ContentTab
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from tui_support import (SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
-                         screen_text, until)
+                         screen_text, settle, until)
 
 KEY = re.compile(r"(?:(?:Ctrl|Shift|Alt)\+)*(?:F\d{1,2}|Esc|Tab|Insert|Delete|Home|End|PageUp|PageDown|[A-Z0-9])")
 NAMES = {"Excel", "CSV", "UTF", "Markdown"}   # software and formats known by these names only
@@ -114,7 +114,7 @@ class Walk:
     async def look(self, where: str, names: set[str] = frozenset()) -> None:
         """Read the screen as stop `where`; `names`: identifiers this screen must show as they
         are (a plugin's name, which is what an admin writes to switch it off)."""
-        await self.pilot.pause(0.2)
+        await settle(self.pilot)
         text = screen_text(self.app, typed=False)
         self.stops.append(where)
         words = [w for w in latin_words(text) if w not in names]
@@ -124,19 +124,19 @@ class Walk:
         if cut:
             self.failures.append(f"[{where}] cut:\n  " + "\n  ".join(cut) + f"\n{text}")
 
-    async def press(self, *keys: str, wait: float = 0.3) -> None:
+    async def press(self, *keys: str) -> None:
+        """Each key once the app has done what the one before asked (`settle`)."""
         for key in keys:
             await self.pilot.press(key)
-            await self.pilot.pause(wait)
+            await settle(self.pilot)
 
     async def until(self, name: str) -> None:
         await until(self.pilot, lambda: screen_names(self.app)[-1] == name)
         assert screen_names(self.app)[-1] == name, screen_names(self.app)
 
-    async def go(self, *keys: str, screen: str | None = None, look: str | None = None,
-                 wait: float = 0.3) -> None:
+    async def go(self, *keys: str, screen: str | None = None, look: str | None = None) -> None:
         """Press `keys`, wait for `screen` to be on top, read the screen as stop `look`."""
-        await self.press(*keys, wait=wait)
+        await self.press(*keys)
         if screen:
             await self.until(screen)
         if look:
@@ -158,7 +158,7 @@ async def test_every_screen_and_dialog_is_chinese_and_whole_at_80x24(tmp_path):
         for text in ("hzb", "zzz"):
             for ch in text:
                 await pilot.press(ch)
-            await pilot.pause(1.0)
+            await settle(pilot)                 # the search and its 没有找到 countdown
             await w.look(f"命令面板 {text}")
             for _ in text:
                 await pilot.press("backspace")
@@ -219,7 +219,7 @@ async def test_every_screen_and_dialog_is_chinese_and_whole_at_80x24(tmp_path):
         await app.workers.wait_for_complete()
         await w.look("汇总表")
         app.screen.query_one("#summary-table").focus()
-        await w.go(*["right"] * 12, wait=0.05, look="汇总表 向右滚动")
+        await w.go(*["right"] * 12, look="汇总表 向右滚动")
         await w.press("escape")
         await w.go("e", screen="ExportScreen", look="导出")
         await w.press("ctrl+s")
@@ -407,7 +407,7 @@ async def test_follow_ups_admin_import_and_every_dialog_are_chinese_and_whole_at
         await w.go("escape", screen="FormEntryScreen")
         app.screen.view.rows["name"].editor.focus()
         await pilot.press("x")
-        await pilot.pause(1.5)                      # the draft is written after typing stops
+        await settle(pilot)                         # the draft is written after typing stops
         app.pop_screen()                            # the window closes without saving
         await w.until("PersonScreen")
         await w.go("f2", screen="ConfirmScreen", look="发现草稿")

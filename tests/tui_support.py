@@ -35,15 +35,17 @@ def make_app(folder: Path, persons: int = 0, forms_dir: Path | None = None, **kw
 
 async def type_text(pilot, text: str) -> None:
     """Committed text, one key event per character, as the terminal driver delivers an IME's
-    output: the character travels with the key. (`Pilot.press("，")` drops full-width
-    punctuation: it looks the character up by its key name and finds none.)"""
+    output: the character travels with the key, and the whole commit arrives at once (one read
+    of the terminal), so the app handles the keys in a row and the test waits once after them.
+    (`Pilot.press("，")` drops full-width punctuation: it looks the character up by its key
+    name and finds none.)"""
     from textual import events
     from textual.keys import _character_to_key
 
     for ch in text:
         name = ch if ch.isalnum() else _character_to_key(ch)
         pilot.app._driver.send_message(events.Key(name, ch))
-        await pilot.pause()
+    await pilot.pause()
 
 
 async def until(pilot, condition, timeout: float = 10.0) -> None:
@@ -56,6 +58,37 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
     while not condition() and asyncio.get_running_loop().time() < end:
         await pilot.pause(0.05)
     await pilot.pause(0.1)          # and the messages that state sent (a new screen's mount)
+
+
+def _timers_due(app, within: float) -> list:
+    """One-shot timers of the app (`set_timer`: a debounce such as the form's live values, the
+    draft, building the form ahead) still to fire within `within` seconds; intervals (a cursor
+    blinking, the screen's refresh) never end and are not waited for."""
+    nodes = [app]
+    for screen in app.screen_stack:
+        nodes.extend(screen.walk_children(with_self=True))
+    return [t for node in nodes for t in list(node._timers)
+            if t._repeat == 0 and t._task is not None and not t._task.done() and t._interval <= within]
+
+
+async def settle(pilot, timeout: float = 15.0, timers_within: float = 1.5) -> None:
+    """Until the app has nothing left to do: every message handled, no worker running, no
+    one-shot timer about to fire. Instead of a fixed pause (0.3 s per key was the walk's
+    habit), this waits exactly as long as the app needs, no longer and never too little on a
+    loaded machine. The caller still asserts what it looks for."""
+    import asyncio
+
+    app = pilot.app
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        await pilot.pause()
+        busy = [w for w in app.workers if not w.is_finished]
+        if busy:
+            await app.workers.wait_for_complete(busy)       # then what they posted (next round)
+        elif _timers_due(app, timers_within):
+            await asyncio.sleep(0.05)
+        else:
+            return
 
 
 async def first_run_choice(pilot, key: str, operator: str) -> None:

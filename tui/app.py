@@ -17,7 +17,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from core import dates
 from core.engine import Engine
 from core.engine import CarebookError
 
@@ -72,8 +71,8 @@ class CarebookApp(App):
     # ------------------------------------------------------------------ facts for screens
     @property
     def today(self) -> dt.date:
-        """A fixed date in tests and snapshots, the real one otherwise."""
-        return self._today or dates.today()
+        """A fixed date in tests and snapshots, otherwise the engine's (the real date)."""
+        return self._today or self.engine.today()
 
     @property
     def operator(self) -> str:

@@ -21,8 +21,6 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 
 from textual.widgets.select import InvalidSelectValueError
 
-from core import dates
-
 from .. import roles
 from .repeat import RepeatEditor
 from .ticks import TickBox, TickList
@@ -108,7 +106,7 @@ class FieldRow(Vertical):
     def _options(self, parent_value: Any = None) -> list[tuple[str, str]]:
         if self.hint == "division":
             divisions = self.engine.divisions
-            today = dates.today()
+            today = self.engine.today()
             if self.field.options.get("level") == "village":
                 if not parent_value:
                     return []
