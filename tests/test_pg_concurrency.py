@@ -14,7 +14,7 @@ from core.engine import Engine
 from core.storage.contract import EditConflict
 from core.storage.pgstore import PgStore
 from core.storage.pgusers import add_operator
-from tui_support import SIZE, drive, screen_names, type_text
+from tui_support import settle, SIZE, drive, screen_names, type_text
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             app.open_person(pid)
             await pilot.pause()
             await pilot.press("f2")                                # 修改
-            await pilot.pause(0.3)
+            await settle(pilot)
             assert screen_names(app)[-1] == "FormEntryScreen"
             address = app.screen.view.rows["address"].editor
             address.value = ""
@@ -89,7 +89,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
                 rec = a.get(pid)
                 a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec)
             await pilot.press("ctrl+s")
-            await pilot.pause(0.5)
+            await settle(pilot)
             assert screen_names(app)[-1] == "FormEntryScreen"    # still on the form
             assert app.screen.view.rows["address"].editor.value == "乙在表单里输入的地址"
             shown = [f"{n.title}：{n.message}" for n in app._notifications]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import (PERSON, SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
+from tui_support import (settle, PERSON, SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
                          screen_text, type_text, until)
 
 BAD_ID = "120116195003040025"        # check character wrong (…0024 would be right)
@@ -62,7 +62,7 @@ async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_fie
     async with app.run_test(size=SIZE) as pilot:
         await open_registration(app, pilot)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "FormEntryScreen"
         panel = app.screen.query_one("#form-problems")
         text = "\n".join(region_text(app, panel))
@@ -76,7 +76,7 @@ async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_fie
         app.screen.view.rows["name"].editor.focus()
         await type_text(pilot, "钱淑珍")
         await pilot.press("tab")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert panel.option_count == before - 1
         assert "姓名：必须填写" not in "\n".join(region_text(app, panel)).replace(" ", "")
         # F8, then Enter on the first line: focus goes to that field.

@@ -12,13 +12,7 @@ from tui.screens.home import HomeScreen
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text, until  # noqa: E402
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tui_support import settle, SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -80,7 +74,7 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
         app.screen.query_one("#ask-reason").focus()
         await type_text(pilot, reason)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.4)
+        await settle(pilot)
         assert screen_names(app)[-1] == "FormEntryScreen"
         assert "已改判" in str(app.screen.query_one("#form-live").render())
         await pilot.press("ctrl+s")

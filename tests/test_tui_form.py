@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, save_person, drive, make_app, screen_names, type_text  # noqa: E402
+from tui_support import settle, PERSON, SIZE, save_person, drive, make_app, screen_names, type_text  # noqa: E402
 
 TYPED = ("name", "address", "file_no", "filler", "liaison_name")   # typed key by key, Chinese included
 
@@ -39,7 +39,7 @@ async def fill_person(app, pilot, data: dict) -> None:
         else:
             row.set_value(value)
         await pilot.pause()
-    await pilot.pause(0.4)                              # live values recompute after typing stops
+    await settle(pilot)                              # live values recompute after typing stops
 
 
 @drive
@@ -48,7 +48,7 @@ async def test_register_person_end_to_end_and_find_in_roster(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "FormEntryScreen"
         await fill_person(app, pilot, PERSON)
         live = str(app.screen.query_one("#form-live").render())
@@ -57,7 +57,7 @@ async def test_register_person_end_to_end_and_find_in_roster(tmp_path):
         # Computed values shown read-only: sex and birth date from the ID number.
         assert "女" in str(app.screen.view.rows["sex"].editor.render())
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         eng = app.engine
         assert eng.count("registration") == 1
@@ -82,7 +82,7 @@ async def test_errors_at_field_on_blur_and_all_on_save(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         row = app.screen.view.rows["id_number"]
         row.editor.focus()
         await type_text(pilot, "110105194912310021")     # wrong check character
@@ -106,7 +106,7 @@ async def test_duplicate_id_is_caught_at_entry_with_link_to_existing_file(tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         row = app.screen.view.rows["id_number"]
         row.editor.focus()
         await type_text(pilot, PERSON["id_number"])
@@ -126,7 +126,7 @@ async def test_warning_needs_a_typed_reason(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         data = dict(PERSON, living_arrangement="与配偶同住")   # 独自生活 but not 独居: a warning
         await fill_person(app, pilot, data)
         await pilot.press("ctrl+s")
@@ -134,7 +134,7 @@ async def test_warning_needs_a_typed_reason(tmp_path):
         assert screen_names(app)[-1] == "PromptScreen"
         await type_text(pilot, "老伴常年住院")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "PersonScreen"
         rec = app.engine.get(app.screen.record_id)
         assert rec["meta"]["warnings_accepted"][0]["reason"] == "老伴常年住院"
@@ -146,10 +146,10 @@ async def test_leaving_with_changes_asks_and_draft_is_offered_back(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.screen.view.rows["name"].editor.focus()
         await type_text(pilot, "钱淑珍")
-        await pilot.pause(1.3)                            # the draft is written after typing stops
+        await settle(pilot, timers_within=1.5)          # the draft is written after typing stops
         assert app.engine.load_draft("registration", None)["name"] == "钱淑珍"
         await pilot.press("escape")
         await pilot.pause()
@@ -160,10 +160,10 @@ async def test_leaving_with_changes_asks_and_draft_is_offered_back(tmp_path):
         app.screen.app.pop_screen()                        # the window closes without saving
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "ConfirmScreen"    # 发现上次未保存的草稿
         await pilot.press("enter")                         # 恢复草稿
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert app.screen.view.rows["name"].editor.value == "钱淑珍"
 
 
@@ -176,14 +176,14 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         app.open_person(saved.id)
         await pilot.pause()
         await pilot.press("f2")
-        await pilot.pause(0.3)
+        await settle(pilot)
         address = app.screen.view.rows["address"].editor
         assert isinstance(address, Input) and address.value == PERSON["address"]
         address.value = ""
         address.focus()
         await type_text(pilot, "小王庄镇渡口村七排二号")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "PersonScreen"
         await pilot.press("4")
         await pilot.pause()
@@ -194,16 +194,16 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         await pilot.pause()
         app.screen.query_one("#ask-reason").value = "子女返乡"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert app.engine.get(saved.id)["data"]["status"] == "退出"
         await pilot.press("u")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "ConfirmScreen"        # asked first
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert app.engine.get(saved.id)["data"]["status"] == "在册"
         entries = len(app.engine.history(saved.id, "registration"))
         await pilot.press("u")                                  # already 在册: nothing recorded
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_names(app)[-1] == "PersonScreen"
         assert len(app.engine.history(saved.id, "registration")) == entries

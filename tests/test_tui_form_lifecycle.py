@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, drive, make_app, save_person, screen_names, until  # noqa: E402
+from tui_support import settle, SIZE, drive, make_app, save_person, screen_names, until  # noqa: E402
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 
@@ -43,7 +43,7 @@ async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tm
         path.write_text(path.read_text(encoding="utf-8").replace("version: 1\ntitle:", "version: 1\ntitle:\n  - oops"),
                         encoding="utf-8")
         await _admin_f5(pilot, app)
-        await pilot.pause(0.3)
+        await settle(pilot)
         shot = screen_text(app)
         assert "提醒：表单文件有错误，继续使" in shot and "forms/registration.yaml   9" in shot   # the whole file name
         assert "registration.yaml，第1版" in shot
@@ -51,7 +51,7 @@ async def test_f5_after_a_typo_keeps_the_last_good_forms_and_the_roster_opens(tm
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         await pilot.press("r")
         await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
-        await pilot.pause(0.3)
+        await settle(pilot)
         shot = screen_text(app)
         assert "共 1" in shot and ("赵*兰" in shot or "赵桂兰" in shot), shot
 
@@ -89,10 +89,10 @@ async def test_admin_f7_checks_the_stored_records_against_the_forms(tmp_path):
         economy.write_text(economy.read_text(encoding="utf-8").replace("低收入, 一般]", "低收入, 非困难]"),
                            encoding="utf-8")
         await _admin_f5(pilot, app)
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press("ctrl+t")
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
+        await settle(pilot)
         shot = screen_text(app)
         assert "发现 2 个问题" in shot, shot     # the choice in use, and no version bump
         assert "economic_status" in shot

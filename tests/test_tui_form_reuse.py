@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_tui_form import fill_person  # noqa: E402
-from tui_support import PERSON, SIZE, drive, make_app, save_person, screen_names, screen_text, until  # noqa: E402
+from tui_support import settle, PERSON, SIZE, drive, make_app, save_person, screen_names, screen_text, until  # noqa: E402
 
 
 def form_text(app) -> str:
@@ -30,7 +30,7 @@ async def open_new(app, pilot):
     await pilot.pause()
     await pilot.press("n")
     await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen" and app.screen.is_mounted)
-    await pilot.pause(0.4)                              # live values after the first compute
+    await settle(pilot)                              # live values after the first compute
     return app.screen
 
 
@@ -72,7 +72,7 @@ async def test_errors_and_problem_list_of_a_refused_save_are_gone_next_time(tmp_
         first = await open_new(app, pilot)
         first.view.rows["id_number"].set_value("120116194003150099")     # a wrong check digit
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert first.problems_panel.display
         assert any(r.has_class("has-error") for r in first.view.rows.values())
         await pilot.press("escape")
@@ -100,7 +100,7 @@ async def test_a_file_corrected_then_a_new_registration(tmp_path):
         await pilot.pause()
         app.open_form("registration", saved.id)
         await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
-        await pilot.pause(0.3)
+        await settle(pilot)
         edit = app.screen
         assert edit.view.rows["name"].get_value() == "赵桂兰"
         assert "修改：" in screen_text(app)

@@ -9,7 +9,7 @@ from tui.screens.roster import PAGE
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import drive, SIZE, make_app, type_text  # noqa: E402
+from tui_support import settle, drive, SIZE, make_app, type_text  # noqa: E402
 
 
 def table_rows(app) -> list[list[str]]:
@@ -142,7 +142,7 @@ async def test_roster_view_lists_the_people_the_exported_roster_holds(tmp_path):
         assert "在册人员（含未认定为留守老年人的）" in str(status.render())
         all_active = int(str(status.render()).split("共 ")[1].split(" 人")[0])
         app.screen.query_one("#f-list").value = "roster"
-        await pilot.pause(0.3)
+        await settle(pilot)
         text = str(status.render())
         assert "与导出的花名册相同" in text
         shown = int(text.split("共 ")[1].split(" 人")[0])

@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, until  # noqa: E402
+from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, until  # noqa: E402
 
 
 @drive
@@ -136,7 +136,7 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         await pilot.pause()
         app.screen.query_one("#ask-reason").value = "子女返乡"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press("4")
         await pilot.pause()
         assert "退出台账" in str(screen.query_one("#person-history").render())
@@ -192,7 +192,7 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
         assert "共 0 次" in kept.query_one("#person-visits").border_title
         # From a form over the kept screen, another file opens in a screen of its own.
         app.open_form(roles.PERSON_FORM, second.id)
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.open_person(first.id)
         await pilot.pause()
         assert screen_names(app)[-3:] == ["PersonScreen", "FormEntryScreen", "PersonScreen"]

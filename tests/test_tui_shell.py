@@ -10,7 +10,7 @@ from tui.app import CarebookApp
 from tui.screens.home import DUE_TITLE, HomeScreen
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import drive, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
+from tui_support import settle, drive, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -127,7 +127,7 @@ async def test_command_palette_finds_screens_by_chinese_name(tmp_path):
         assert {"花名册", "新建登记", "汇总表", "导出", "管理", "帮助"} <= set(titles)
         await pilot.press("ctrl+p")
         await type_text(pilot, "花名册")
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press("enter")
         await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
         assert screen_names(app)[-1] == "RosterScreen"

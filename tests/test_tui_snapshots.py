@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import SIZE, make_app, save_person, until  # noqa: E402
+from tui_support import settle, SIZE, make_app, save_person, until  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +19,6 @@ def fixed_clock(monkeypatch):
     import core.engine
 
     monkeypatch.setattr(core.engine, "now_iso", lambda: "2026-11-30T09:30:00+08:00")
-
-
-async def settle(pilot):
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def steady(pilot):
@@ -70,7 +64,7 @@ def test_person_file_snapshot(snap_compare, tmp_path):
 
     async def person_file(pilot):
         pilot.app.open_person(person.id)
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     assert shot(snap_compare, app, person_file)
 
@@ -78,13 +72,13 @@ def test_person_file_snapshot(snap_compare, tmp_path):
 def test_registration_with_errors_snapshot(snap_compare, tmp_path):
     async def refused(pilot):
         await pilot.press("n")
-        await pilot.pause(0.5)
+        await settle(pilot)
         pilot.app.screen.view.rows["id_number"].editor.value = "120116195003040025"
-        await pilot.pause(1.2)                  # the live values recompute after typing stops
+        await settle(pilot)                  # the live values recompute after typing stops
         await pilot.press("ctrl+s")
         await until(pilot, lambda: pilot.app.screen.query_one("#form-problems").display)
         pilot.app.clear_notifications()         # the toast's moment of leaving is not the picture's
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     assert shot(snap_compare, make_app(tmp_path / "data"), refused)
 
@@ -95,7 +89,7 @@ def test_from_home_snapshot(snap_compare, tmp_path, keys):
     async def press(pilot):
         for key in keys:
             await pilot.press(key)
-            await pilot.pause(0.5)
+            await settle(pilot)
 
     assert shot(snap_compare, make_app(tmp_path / "data", persons=30), press)
 
@@ -103,7 +97,7 @@ def test_from_home_snapshot(snap_compare, tmp_path, keys):
 def test_export_snapshot(snap_compare, tmp_path):
     async def export(pilot):
         await pilot.press("e")
-        await pilot.pause(0.5)
+        await settle(pilot)
         pilot.app.screen.query_one("#x-output").value = "导出/花名册-2026-11-30.csv"   # not the tmp path
         await pilot.pause()
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import OPERATOR, SIZE, TODAY, drive, make_app, screen_names, screen_text, until  # noqa: E402
+from tui_support import settle, OPERATOR, SIZE, TODAY, drive, make_app, screen_names, screen_text, until  # noqa: E402
 
 
 class Keyboard:
@@ -20,7 +20,7 @@ class Keyboard:
         for key in keys:
             self.count += 1
             await self.pilot.press(key)
-            await self.pilot.pause(0.1)
+            await settle(self.pilot)
 
 
 async def home_ready(app, pilot) -> None:
@@ -103,7 +103,7 @@ async def test_rounds_walk_the_villages_due_people_one_after_another(tmp_path):
         for n in range(2, len(people) + 1):
             assert f"第 {n}/{len(people)} 位" in screen_text(app)
             await pilot.press("enter")
-            await pilot.pause(0.2)
+            await settle(pilot)
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         assert eng.count("visit") == before + len(people) - 1
         assert not visits_of(eng, people[0]) or all(v["data"]["visit_date"] != TODAY.isoformat()
@@ -154,9 +154,9 @@ async def test_rounds_from_a_village_picked_in_the_roster(tmp_path):
         await pilot.press("r")
         await until(pilot, lambda: screen_names(app)[-1] == "RosterScreen")
         app.screen.query_one("#f-town").value = eng.divisions.town_of(village)
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.screen.query_one("#f-village").value = village
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.screen.query_one("#roster-table").focus()
         before = eng.count("visit")
         await pilot.press("w")

@@ -407,7 +407,7 @@ async def test_follow_ups_admin_import_and_every_dialog_are_chinese_and_whole_at
         await w.go("escape", screen="FormEntryScreen")
         app.screen.view.rows["name"].editor.focus()
         await pilot.press("x")
-        await settle(pilot)                         # the draft is written after typing stops
+        await settle(pilot, timers_within=1.5)      # the draft is written after typing stops
         app.pop_screen()                            # the window closes without saving
         await w.until("PersonScreen")
         await w.go("f2", screen="ConfirmScreen", look="发现草稿")
