@@ -85,6 +85,7 @@ from core.storage.store import Store
 from storage_support import TABLE, item
 
 store_module.CHECKPOINT_VILLAGES = 2
+store_module.COMPACT_IDLE = 0.0      # the writer joins the compactor after each save anyway: no idle wait
 villages = [f"1201161572{i:02d}" for i in range(1, 5)]
 s = Store(sys.argv[1], backup_every_hours=None)
 for n in range(8):
