@@ -84,29 +84,34 @@ def _conditions(tr: Translator, cols: list[dict], what: str) -> tuple[list[tuple
     return done, left
 
 
+FAILED = 1 << 32       # a column's sum is hits + FAILED × failures: one aggregate per column
+
+
 def _grouped(with_: str, group: str, done: list[tuple[dict, str]], base: str = "TRUE",
              weight: str | None = None, where: str = "") -> str:
     """SQL: per value of `group`, for each column the rows where its condition is true and the
-    rows where it failed (the Python tally's `failures`); columns under the base count only
-    rows the base lets through. Each condition is evaluated once per row (the materialized
-    step `c`), not once per count. `weight`: how many records a row stands for (the rollup's
-    counts)."""
-    keys = "".join(f', {cond} AS "k{i}"' for i, (_, cond) in enumerate(done))
-    w = f", {weight} AS _w" if weight else ""
+    rows where it failed (the Python tally's `failures`), as one sum (`FAILED`; `_add` splits
+    it); columns under the base count only rows the base lets through. Each condition is
+    evaluated once per row, inside its column's sum, and the base once per row (the subquery);
+    nothing is stored between the steps but the typed values of `p`. `weight`: how many
+    records a row stands for (the rollup's counts)."""
+    one = "p._w" if weight else "1"
     aggs = []
-    for i, (c, _) in enumerate(done):
-        gate = "c._base AND " if c.get("base") != "all" else ""
-        for test in (f'COALESCE(c."k{i}", FALSE)', f'c."k{i}" IS NULL'):
-            aggs.append(f"count(*) FILTER (WHERE {gate}{test})" if weight is None
-                        else f"COALESCE(sum(c._w) FILTER (WHERE {gate}{test}), 0)::bigint")
-    return (f"WITH {with_}, c AS MATERIALIZED (SELECT {group} AS _g, {base} AS _base{w}{keys} FROM p {where}) "
-            f"SELECT c._g, {', '.join(aggs)} FROM c GROUP BY 1 ORDER BY 1")
+    for c, cond in done:
+        code = f"CASE ({cond}) WHEN TRUE THEN {one} WHEN FALSE THEN 0 ELSE {one} * {FAILED} END"
+        if c.get("base") != "all":
+            code = f"CASE WHEN p._base THEN {code} ELSE 0 END"
+        aggs.append(f"COALESCE(sum({code}), 0)::bigint")
+    w = f", {weight} AS _w" if weight else ""
+    # the subquery keeps the name `p`, so the conditions read its columns as they read `p`'s
+    return (f"WITH {with_} SELECT p._g, {', '.join(aggs)} FROM "
+            f"(SELECT p.*, {group} AS _g, {base} AS _base{w} FROM p {where} OFFSET 0) p GROUP BY 1 ORDER BY 1")
 
 
 def _add(tally, unit: str, done: list[tuple[dict, str]], numbers: tuple) -> None:
     counts = tally.unit(unit)
-    for i, (c, _) in enumerate(done):
-        hits, failed = numbers[2 * i], numbers[2 * i + 1]
+    for (c, _), n in zip(done, numbers):
+        failed, hits = divmod(int(n), FAILED)
         counts[c["key"]] += hits
         if failed:
             n, _why = tally.failures.get(c["key"], (0, ""))
