@@ -87,8 +87,11 @@ class _Plan:
             self.usable = False
         self.digests: dict = {}
         self.parts: dict = {}
+        self.texts: dict = {}
         self.runners: dict = {}
         self.partials: dict = {}
+        self.rows_only: dict = {}
+        self.old_validators: dict = {}
 
     def digest_of(self, town) -> str:
         key = town or ""
@@ -96,7 +99,25 @@ class _Plan:
             form = self.engine.validator(self.form.id, town=town).form
             self.digests[key] = digest(form)
             self.parts[key] = fingerprints(form)
+            self.texts[self.digests[key]] = form.snapshot_text()
         return self.digests[key]
+
+    def row_only(self, town, partial: Partial):
+        """`core.lifecycle.rowonly` for this town's change, when the marker keeps the form it ran
+        and the overrides; None otherwise."""
+        key = town or ""
+        if key not in self.rows_only:
+            from core.lifecycle.rowonly import RowOnly
+
+            found = None
+            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(key))
+            overrides = self.mark.get("overrides")
+            if isinstance(text, str) and isinstance(overrides, dict) and not partial.rules:
+                if text not in self.old_validators:      # towns without an overlay share one form
+                    self.old_validators[text] = _old_validator(self.engine, text)
+                found = RowOnly(partial, self.old_validators[text], overrides)
+            self.rows_only[key] = found if found is not None and found.usable else None
+        return self.rows_only[key]
 
     def partial(self, town) -> Partial | None:
         """What changed since the marker in this town's form, when the marker says (see
@@ -138,6 +159,19 @@ class _Plan:
         return True if whole else part
 
 
+def _old_validator(engine, text: str):
+    """A validator of the form the marker's run used (its snapshot), or None when it no longer
+    loads (a plugin gone): then records are read."""
+    from core.formlang.formload import compile_form_text
+    from core.records.validation import Validator
+
+    try:
+        form = compile_form_text(text, engine.registry)
+    except Exception:  # noqa: BLE001 - any failure means "read the records", never a wrong answer
+        return None
+    return Validator(form, engine.registry, engine.evaluator, today=engine.today)
+
+
 def _when(text) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(text)
@@ -162,15 +196,38 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         plan = _Plan(engine, form, marks.get(form.id), rules, today)
         failures: dict[str, list] = {}
         kept = plan.mark.get("failures") or {}
+        overridden: dict[str, list] = {}
+        kept_overrides = plan.mark.get("overrides") or {}
+        shown = {f.id for f in computed}
+
+        def count(rid, diffs):
+            result.changed += 1
+            for f, a, b in diffs:
+                key = (form.id, f.label, a, b)
+                result.changes[key] += 1
+                got = result.samples.setdefault(key, [])
+                if len(got) < 3 or rid < got[-1]:
+                    bisect.insort(got, rid)     # the three first ids: the same whatever
+                    del got[3:]                 # order the records were read in
+
         needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
         for rid, row in engine.index(form.id).rows.items():
             result.records += 1
             how = plan.covered(row)
-            if how is True or (how and how.nothing):
+            decided = None
+            if how is not True and how and not how.nothing and not apply:
+                row_only = plan.row_only(row.get("town"), how)
+                decided = row_only.decide(rid, row) if row_only is not None else None
+            if how is True or (how and how.nothing) or decided is not None:
                 found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
                 for rule, message in found:
                     result.rule_failures[(form.id, rule, message)] += 1
                     failures.setdefault(rid, []).append([rule, message])
+                if rid in kept_overrides:
+                    overridden[rid] = kept_overrides[rid]
+                diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
+                if diffs:
+                    count(rid, diffs)
                 continue
             needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), {})[rid] = how or None
         validators: dict = {}
@@ -200,16 +257,13 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                 for rule, message in found:
                     result.rule_failures[(form.id, rule, message)] += 1
                     failures.setdefault(rec["id"], []).append([rule, message])
+                staff = [k for k, ov in (meta.get("overrides") or {}).items()
+                         if isinstance(ov, dict) and str(ov.get("reason") or "").strip()]
+                if staff:
+                    overridden[rec["id"]] = staff
                 if not diffs:
                     continue
-                result.changed += 1
-                for f, a, b in diffs:
-                    key = (form.id, f.label, a, b)
-                    result.changes[key] += 1
-                    got = result.samples.setdefault(key, [])
-                    if len(got) < 3 or rec["id"] < got[-1]:
-                        bisect.insort(got, rec["id"])   # the three first ids: the same whatever
-                        del got[3:]                     # order the records were read in
+                count(rec["id"], diffs)
                 if apply:
                     fixed = dict(data)
                     for f, _, b in diffs:
@@ -233,7 +287,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             if progress:
                 progress(part)
         marks[form.id] = {"date": today.isoformat(), "at": at, "digests": plan.digests, "parts": plan.parts,
-                          "failures": failures if rules else None}
+                          "texts": plan.texts, "overrides": overridden, "failures": failures if rules else None}
     result.applied = apply
     if apply:
         _mark(engine, today.isoformat(), marks)
