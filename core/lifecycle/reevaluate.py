@@ -63,7 +63,14 @@ def digest(form) -> str:
     """Hash of everything a form computes with (fields, cases, rules, settings, lists inlined)."""
     found = form.__dict__.get("_reevaluate_digest")
     if found is None:
-        found = form.__dict__["_reevaluate_digest"] = hashlib.sha256(form.snapshot_text().encode("utf-8")).hexdigest()
+        found = form.__dict__["_reevaluate_digest"] = hashlib.sha256(_text(form).encode("utf-8")).hexdigest()
+    return found
+
+
+def _text(form) -> str:
+    found = form.__dict__.get("_reevaluate_text")
+    if found is None:
+        found = form.__dict__["_reevaluate_text"] = form.snapshot_text()
     return found
 
 
@@ -86,8 +93,6 @@ class _Plan:
         except (TypeError, ValueError):
             self.usable = False
         self.digests: dict = {}
-        self.parts: dict = {}
-        self.texts: dict = {}
         self.runners: dict = {}
         self.partials: dict = {}
         self.rows_only: dict = {}
@@ -96,11 +101,18 @@ class _Plan:
     def digest_of(self, town) -> str:
         key = town or ""
         if key not in self.digests:
-            form = self.engine.validator(self.form.id, town=town).form
-            self.digests[key] = digest(form)
-            self.parts[key] = fingerprints(form)
-            self.texts[self.digests[key]] = form.snapshot_text()
+            self.digests[key] = digest(self.engine.validator(self.form.id, town=town).form)
         return self.digests[key]
+
+    def kept(self) -> dict:
+        """What the marker keeps of each town's form: its digest, its fields' and rules'
+        fingerprints and its text (worked out only for an applied run, which writes them)."""
+        parts, texts = {}, {}
+        for key in self.digests:
+            form = self.engine.validator(self.form.id, town=key or None).form
+            parts[key] = fingerprints(form)
+            texts[self.digests[key]] = _text(form)
+        return {"digests": self.digests, "parts": parts, "texts": texts}
 
     def row_only(self, town, partial: Partial):
         """`core.lifecycle.rowonly` for this town's change, when the marker keeps the form it ran
@@ -286,8 +298,8 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                         idx.put(out["id"], row)
             if progress:
                 progress(part)
-        marks[form.id] = {"date": today.isoformat(), "at": at, "digests": plan.digests, "parts": plan.parts,
-                          "texts": plan.texts, "overrides": overridden, "failures": failures if rules else None}
+        marks[form.id] = {"date": today.isoformat(), "at": at, **(plan.kept() if apply else {}),
+                          "overrides": overridden, "failures": failures if rules else None}
     result.applied = apply
     if apply:
         _mark(engine, today.isoformat(), marks)

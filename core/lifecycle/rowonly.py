@@ -78,10 +78,9 @@ class RowOnly:
 
     def decide(self, rid: str, row: dict) -> list[tuple[Any, Any, Any]] | None:
         """[(field, stored value, new value)] for the changed fields, or None: read the record."""
-        data = {k: v for k, v in row.items() if not k.startswith("_") and v is not None}
-        have = set(data) | {k for k in row if not k.startswith("_")}
-        new_names = self.new_v.names(data, self.reads)
-        old_names = self.old_v.names(data, self.reads)
+        have = row.keys()          # the fields the row carries (a value or None); reads never start with _
+        new_names = self.new_v.names(row, self.reads)      # a missing key and a None read the same
+        old_names = self.old_v.names(row, self.reads)
         kept = self.overrides.get(rid) or ()
         out = []
         for f, old, kind, needs, changed in self.units:
