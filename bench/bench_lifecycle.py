@@ -177,14 +177,14 @@ def renamed_forms(tmp: Path) -> Path:
     return forms
 
 
-def threshold_forms(tmp: Path) -> Path:
-    """A working copy where 高龄 starts at 75 instead of 80 (every record must be evaluated)."""
+def threshold_forms(tmp: Path, age: int = 75) -> Path:
+    """A working copy where 高龄 starts at `age` instead of 80 (every person must be judged again)."""
     import re
 
-    forms = tmp / "forms-threshold"
+    forms = tmp / f"forms-threshold-{age}"
     shutil.copytree(FORMS, forms)
     reg = forms / "registration.yaml"
-    text, n = re.subn(r"(\n  advanced_age: )\S+", r"\g<1>75", reg.read_text(encoding="utf-8"))
+    text, n = re.subn(r"(\n  advanced_age: )\S+", rf"\g<1>{age}", reg.read_text(encoding="utf-8"))
     assert n == 1
     reg.write_text(text, encoding="utf-8")
     return forms
@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         changed = threshold_forms(tmp)
         show("改前 高龄阈值改为 75 后 --dry-run", _child("reevaluate", data, changed, 1, args.before))
         show("改后 高龄阈值改为 75 后 --dry-run（每人重判，只算读阈值的字段）", _child("reevaluate", data, changed, 1))
+        raised = threshold_forms(tmp, 85)      # 80–84 岁的人要读记录：后面的风险条件决定
+        show("改后 高龄阈值改为 85 后 --dry-run（80–84 岁的人读记录）", _child("reevaluate", data, raised, 1))
         renamed = renamed_forms(tmp)
         show("改前 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_before, renamed, 0, args.before))
         show("改后 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_after, renamed))

@@ -22,6 +22,7 @@ evaluating everything, over seeded ledgers and random form changes.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import json
 from dataclasses import asdict
@@ -169,30 +170,17 @@ class Partial:
     def compute(self, data: dict, overrides: dict | None) -> tuple[dict, dict[str, str]]:
         """`Validator.compute` over the changed fields only: (data with them recomputed, their
         case reasons). The other computed values are as stored (see the module docstring)."""
-        v, data, reasons, overrides = self.v, dict(data), {}, overrides or {}
-        names = v.names(data, self.reads)
-        for field in self.fields:
-            if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
-                data[field.id] = v._compute_rows(field, data, names)
-                names[field.id] = v._python(field, data[field.id])
-            if not field.computed:
-                continue
-            ov = overrides.get(field.id)
-            if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
-                if "value" in ov:
-                    data[field.id] = ov["value"]
-                    names[field.id] = v._python(field, ov["value"])
-                reasons[field.id] = f"人工改写：{ov['reason']}"
-                continue
-            value, reason = v._compute_one(field, names)
-            if value is None:
-                data.pop(field.id, None)
-            else:
-                data[field.id] = value
-            names[field.id] = v._python(field, value)
-            if reason:
-                reasons[field.id] = reason
-        return data, reasons
+        return self._view.compute(data, overrides, only=self.reads)
+
+    @property
+    def _view(self):
+        """The validator as `compute` sees it: a shallow copy whose fields to fill (`_top`, what
+        `Validator.compute` walks in form order) are the changed ones; all else is shared."""
+        view = self.__dict__.get("_view_v")
+        if view is None:
+            view = self.__dict__["_view_v"] = copy.copy(self.v)
+            view._top = list(self.fields)
+        return view
 
     def failures(self, data: dict, kept: list) -> list[list[str]]:
         """The record's rule failures: the changed rules run on `data`, the others as the marker
