@@ -143,3 +143,14 @@ def test_fuzzed_records_fast_and_full_agree(ledger, samples, form_id):
     run()
     # the fuzz must reach both kinds of record, or it proves nothing about one of them
     assert seen["valid"] and seen["invalid"], seen
+
+
+def test_schema_valid_is_the_verdict_of_the_full_validator(ledger, samples):
+    """`Validator.schema_valid`, the call bulk work (re-evaluation) makes for a verdict."""
+    v = ledger.validator("registration")
+    good = samples["registration"][0]
+    assert v.schema_valid(good) is True
+    for key, value in BREAKS:
+        data = dict(good, **{key: value})
+        assert v.schema_valid(data) is (not any(True for _ in v._schema.iter_errors(data)))
+        assert v.schema_valid(data) is False

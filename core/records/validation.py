@@ -391,10 +391,23 @@ class Validator:
                 return self.form.field(part).label
         return "记录"
 
-    def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+    def schema_valid(self, data: dict) -> bool:
+        """Whether clean `data` passes the form's JSON Schema — the compiled check
+        (`core.records.schemafast`), jsonschema only where that cannot answer. For bulk work
+        (re-evaluation, imports) that needs the verdict, not the Chinese messages."""
+        fast = self._fast_check()
+        if fast is not None:
+            return fast(data)
+        return self._schema.is_valid(data)
+
+    def _fast_check(self) -> FastCheck | None:
         if self._fast is _UNSET:
             self._fast = compile_fast(self.schema, self._schema.format_checker)
-        if self._fast is not None and self._fast(data):
+        return self._fast            # type: ignore[return-value]
+
+    def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+        fast = self._fast_check()
+        if fast is not None and fast(data):
             return []
         out = []
         for err in self._schema.iter_errors(data):
