@@ -159,7 +159,15 @@ def _row_cells(body: bytes, date_styles: Any) -> list[tuple[int, Any]]:
         if kind == b"inlineStr":
             if number is not None:
                 raise _Unsupported
-            value: Any = None if text is None else _text(text)
+            if text is None:
+                value: Any = None
+            elif b"&" in text or b"\r" in text:
+                value = _text(text)
+            else:
+                try:
+                    value = text.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _Unsupported from None
         elif text is not None:
             raise _Unsupported                # an inline string without its type
         elif number:
