@@ -92,3 +92,46 @@ def test_not_a_number_is_refused_as_xlsxwriter_refuses_it(tmp_path):
     with pytest.raises(TypeError):
         RowWriter(ws, wb.add_format()).write(1, [float("nan")])
     wb.close()
+
+
+def test_formats_per_column_blanks_and_row_heights_as_xlsxwriter_writes_them(tmp_path):
+    """The roster's rows: a format per column, formatted blank cells, and a height on rows
+    whose text wraps (set after the row's cells, as the roster writer does)."""
+    from core.transfer.xlsxrows import BLANK
+
+    rows = _rows(4, 300)
+    for i, row in enumerate(rows):
+        row[:] = [BLANK if v is None and i % 3 else v for v in row]
+
+    def book(path, fast: bool) -> None:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        fmts = [wb.add_format({"border": 1, "text_wrap": True}), wb.add_format({"num_format": "0", "align": "right"}),
+                wb.add_format({"italic": True})]
+        ws = wb.add_worksheet("花名册")
+        ws.merge_range(0, 0, 0, 5, "滨海新区农村留守老年人花名册", fmts[2])
+        ws.write_row(1, 0, ["序号", "姓名"], fmts[0])
+        writer = RowWriter(ws, fmts[0]) if fast else None
+        for i, row in enumerate(rows, 2):
+            formats = [fmts[c % 3] for c in range(len(row))]
+            height = 40 if i % 7 == 0 else None
+            if fast:
+                writer.write(i, row, formats, height=height)
+                continue
+            for col, v in enumerate(row):
+                if v is BLANK:
+                    ws.write_blank(i, col, None, formats[col])
+                elif isinstance(v, str):
+                    ws.write_string(i, col, v, formats[col])
+                elif v is not None:
+                    ws.write_number(i, col, v, formats[col])
+            if height:
+                ws.set_row(i, height)
+        ws.write_string(len(rows) + 3, 0, "合计", fmts[0])
+        wb.close()
+
+    book(tmp_path / "slow.xlsx", fast=False)
+    book(tmp_path / "fast.xlsx", fast=True)
+    slow, fast = _parts(tmp_path / "slow.xlsx"), _parts(tmp_path / "fast.xlsx")
+    assert b"customHeight" in slow["xl/worksheets/sheet1.xml"]
+    for name in slow:
+        assert fast[name] == slow[name], name

@@ -24,6 +24,8 @@ from xlsxwriter.worksheet import CellStringTuple, Worksheet, _utf16_len, _utf16_
 # A text that xlsxwriter would change or mark: XML specials and line breaks (escaped), control
 # characters and `_xHHHH_` look-alikes (escaped), non-characters, white space at either end
 # (`xml:space="preserve"`).
+BLANK = object()       # a cell with a format and no value (`Worksheet.write_blank`)
+
 _NEEDS_CARE = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$')
 
 
@@ -51,16 +53,21 @@ class RowWriter:
             self.cols.append(xl_col_to_name(len(self.cols)))
         return self.cols[col]
 
-    def write(self, row: int, values: list[Any]) -> None:
+    def write(self, row: int, values: list[Any], formats: list[Any] | None = None,
+              height: float | None = None) -> None:
         """Row `row` (0-based) with `values[i]` in column i: a text (written as given: the
-        caller has made it safe to open) or a number (not a bool); None leaves the cell empty."""
+        caller has made it safe to open), a number (not a bool), `BLANK` (a formatted empty
+        cell) or None (nothing). `formats[i]`: column i's cell format (default: the writer's);
+        `height`: the row's height (`Worksheet.set_row`), for which xlsxwriter writes the row."""
         ws = self.ws
-        if row >= ws.xls_rowmax or row in ws.row_info:
-            self._slow(row, values)
+        if height is not None or row >= ws.xls_rowmax or row in ws.row_info:
+            self._slow(row, values, formats)
+            if height is not None:
+                ws.set_row(row, height)
             return
         if row > ws.previous_row:
             ws._write_single_row(row)           # the pending xlsxwriter row (the header), if any
-        xf = self.fmt._get_xf_index()
+        xfs = self._xfs(formats, len(values))
         r = str(row + 1)
         parts: list[str] = []
         first = last = None
@@ -70,10 +77,17 @@ class RowWriter:
                 continue
             if col >= ws.xls_colmax:
                 break
+            xf = xfs[col]
+            if xf is None:                        # no format: a blank is not written at all
+                if v is BLANK:
+                    continue
+                raise ValueError("RowWriter writes formatted cells only")
             ref = (cols[col] if col < len(cols) else self._col(col)) + r
-            if isinstance(v, str):
+            if v is BLANK:
+                parts.append(f'<c r="{ref}" s="{xf}"/>')
+            elif isinstance(v, str):
                 if len(v) > self.half_max or _NEEDS_CARE.search(v):
-                    parts.append(self._careful_text(row, col, v))
+                    parts.append(self._careful_text(row, col, v, formats[col] if formats else self.fmt))
                 else:
                     parts.append(f'<c r="{ref}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>')
             else:
@@ -88,14 +102,19 @@ class RowWriter:
         ws.fh.write(f'<row r="{r}">{"".join(parts)}</row>')
         self._dimensions(row, first, last)
 
-    def _careful_text(self, row: int, col: int, text: str) -> str:
+    def _xfs(self, formats: list[Any] | None, n: int) -> list[Any]:
+        if formats is None:
+            return [self.fmt._get_xf_index()] * n
+        return [None if f is None else f._get_xf_index() for f in formats]
+
+    def _careful_text(self, row: int, col: int, text: str, fmt: Any) -> str:
         """One text cell's XML from xlsxwriter's own cell writer (truncation, escapes, preserve)."""
         ws = self.ws
         if len(text) > ws.xls_strmax // 2 and _utf16_len(text) > ws.xls_strmax:
             text = _utf16_truncate(text, ws.xls_strmax)
         held, ws.fh = ws.fh, io.StringIO()
         try:
-            ws._write_cell(row, col, CellStringTuple(text, self.fmt))
+            ws._write_cell(row, col, CellStringTuple(text, fmt))
             return ws.fh.getvalue()
         finally:
             ws.fh = held
@@ -112,13 +131,16 @@ class RowWriter:
             ws.dim_colmax = last
         ws.previous_row = row
 
-    def _slow(self, row: int, values: list[Any]) -> None:
+    def _slow(self, row: int, values: list[Any], formats: list[Any] | None) -> None:
         """xlsxwriter's own calls, for what the fast path does not copy."""
         ws = self.ws
         for col, v in enumerate(values):
+            fmt = formats[col] if formats else self.fmt
             if v is None:
                 continue
-            if isinstance(v, str):
-                ws._write_string(row, col, v, self.fmt)
+            if v is BLANK:
+                ws._write_blank(row, col, None, fmt)
+            elif isinstance(v, str):
+                ws._write_string(row, col, v, fmt)
             else:
-                ws._write_number(row, col, v, self.fmt)
+                ws._write_number(row, col, v, fmt)
