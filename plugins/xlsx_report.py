@@ -23,7 +23,7 @@ import xlsxwriter
 
 from core.textsafety import FORMULA_START, safe_cell
 from core.transfer.exporting import cn_date, cn_period, safe_name, text_width
-from core.transfer.xlsxrows import BLANK, RowWriter
+from core.transfer.xlsxrows import BLANK, RowWriter, write_cell
 from core.reporting.reportmodel import Column, Report
 
 WRAP_AT = 20          # characters: a column grows with its data up to this, then text wraps
@@ -92,13 +92,7 @@ def _cell(value: Any) -> Any:
 
 
 def _put(ws, row: int, col: int, value: Any, fmt) -> None:
-    cell = _cell(value)
-    if cell is BLANK:
-        ws.write_blank(row, col, None, fmt)
-    elif isinstance(cell, str):
-        ws.write_string(row, col, cell, fmt)
-    else:
-        ws.write_number(row, col, cell, fmt)
+    write_cell(ws, row, col, _cell(value), fmt)
 
 
 def header_width(label: str) -> int:

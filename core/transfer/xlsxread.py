@@ -81,37 +81,36 @@ def rows(ws: Any) -> Iterator[tuple]:
     max_col, max_row = ws.max_column, ws.max_row
     empty = (None,) * max_col if max_col is not None else ()
     counter, idx = 1, 1
-    given = 0                  # the last row index the scan handled (given, or dropped as openpyxl drops it)
-    try:
-        if not parent.data_only:
-            raise _Unsupported
-        with source() as src:
-            for idx, cells in _scan(src, options["date_formats"]):
-                if max_row is not None and idx > max_row:
-                    break
-                for _ in range(counter, idx):
-                    counter += 1
-                    yield empty
-                if counter <= idx:
-                    counter += 1
-                    yield _pad(cells, max_col)
-                given = max(given, idx)
-    except _Unsupported:
-        with source() as src:
-            for idx, row in _Parser(src, shared, **options).parse():
-                if idx <= given:
-                    continue
-                if max_row is not None and idx > max_row:
-                    break
-                for _ in range(counter, idx):
-                    counter += 1
-                    yield empty
-                if counter <= idx:
-                    counter += 1
-                    yield pad(row, 1, max_col, True)
+    for idx, row in _indexed_rows(source, shared, pad, options, max_col):
+        if max_row is not None and idx > max_row:
+            break
+        for _ in range(counter, idx):
+            counter += 1
+            yield empty
+        if counter <= idx:
+            counter += 1
+            yield row
     if max_row is not None and max_row < idx:
         for _ in range(counter, max_row + 1):
             yield empty
+
+
+def _indexed_rows(source: Any, shared: Any, pad: Any, options: dict, max_col: int | None) -> Iterator[tuple[int, tuple]]:
+    """(row index, padded row) in file order: by `_scan` while it can, then by openpyxl's
+    parser from the first row the scan did not give."""
+    given = 0
+    try:
+        if not options["data_only"]:
+            raise _Unsupported
+        with source() as src:
+            for idx, cells in _scan(src, options["date_formats"]):
+                given = max(given, idx)
+                yield idx, _pad(cells, max_col)
+    except _Unsupported:
+        with source() as src:
+            for idx, row in _Parser(src, shared, **options).parse():
+                if idx > given:
+                    yield idx, pad(row, 1, max_col, True)
 
 
 class _Unsupported(Exception):

@@ -133,14 +133,16 @@ class RowWriter:
 
     def _slow(self, row: int, values: list[Any], formats: list[Any] | None) -> None:
         """xlsxwriter's own calls, for what the fast path does not copy."""
-        ws = self.ws
         for col, v in enumerate(values):
-            fmt = formats[col] if formats else self.fmt
-            if v is None:
-                continue
-            if v is BLANK:
-                ws._write_blank(row, col, None, fmt)
-            elif isinstance(v, str):
-                ws._write_string(row, col, v, fmt)
-            else:
-                ws._write_number(row, col, v, fmt)
+            if v is not None:
+                write_cell(self.ws, row, col, v, formats[col] if formats else self.fmt)
+
+
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
+    """One cell through xlsxwriter's own calls: `BLANK`, a text or a number."""
+    if value is BLANK:
+        ws._write_blank(row, col, None, fmt)
+    elif isinstance(value, str):
+        ws._write_string(row, col, value, fmt)
+    else:
+        ws._write_number(row, col, value, fmt)
