@@ -16,7 +16,7 @@ import pytest
 
 from binhai_support import TODAY, edit
 from core.engine import Engine
-from core.reporting import rowfields
+from core.reporting import columncache, rowfields
 from demo_cache import binhai_demo
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
@@ -55,6 +55,7 @@ def test_summary_from_rows_equals_summary_from_records(ledger, monkeypatch, by_v
         from_rows = _summary(root, forms, by_village)
     assert from_rows[1]["c1"] > 100          # a real count, not an empty table
     monkeypatch.setattr(rowfields, "carries", lambda row, fields: False)   # every row "stale"
+    monkeypatch.setattr(columncache, "columns", lambda *a, **kw: None)     # and no column cache
     assert _summary(root, forms, by_village) == from_rows
 
 

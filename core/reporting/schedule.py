@@ -148,28 +148,50 @@ def _last_lookup(eng, sch: dict, as_of: dt.date):
     if not (as_of >= eng.today() and (rollup.get("ref"), rollup.get("key"), rollup.get("date")) == (p, lv, d)):
         found = last_visits(eng, sch, as_of)
         return lambda rid, level: found.get((rid, level))
-    rows = _latest_dates(eng, form_id, [lv.get("value") for lv in sch.get("levels", [])])
+    by_level = _latest_dates(eng, form_id, [lv.get("value") for lv in sch.get("levels", [])])
     dates: dict[Any, dt.date | None] = {}
 
     def last(rid: str, level: str) -> dt.date | None:
-        row = rows.get(rid)
-        if row is None or not isinstance(level, str) or level.startswith("_"):
+        held = by_level.get(level) if isinstance(level, str) else None
+        iso = held.get(rid) if held is not None else None
+        if iso is None:
             return None
-        iso = row.get(level)
         day = dates[iso] if iso in dates else dates.setdefault(iso, _date(iso))
         return day if day is not None and day <= as_of else None
     return last
 
 
-def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict]:
-    """{person id: {level value: latest ISO date}}: of the rollup rows only the level columns,
-    read a village at a time with repeated dates shared (`Engine.scan_rows`). Holding the rows
-    whole — their quarterly counts too, ~65 MB for 50,000 people — is the summary's business."""
+def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict[str, Any]]:
+    """{level value: {person id: latest ISO date}}: of the rollup rows only the level columns,
+    from the report column cache (`core.reporting.columncache`), else read a village at a time
+    with repeated dates shared (`Engine.scan_rows`). Holding the rows whole — their quarterly
+    counts too, ~65 MB for 50,000 people — is the summary's business."""
     from core.records import rollup
+    from core.reporting import columncache
 
     keys = [lv for lv in levels if isinstance(lv, str) and not lv.startswith("_")]
-    rows = eng.scan_rows(rollup.table_of(form_id), keys)
-    return rows if rows or not eng.store.count(form_id) else eng.rollup_rows(form_id)
+    table = rollup.table_of(form_id)
+    got = columncache.columns(eng, table, keys, complete=False)
+    if got is not None and (got.ids or not eng.store.count(form_id)):
+        return {key: {rid: iso for rid, iso in zip(got.ids, got.column(key)) if iso is not None} for key in keys}
+    rows = eng.scan_rows(table, keys)
+    if not rows and eng.store.count(form_id):
+        rows = eng.rollup_rows(form_id)
+    return {key: {rid: row[key] for rid, row in rows.items() if row.get(key) is not None} for key in keys}
+
+
+def _people(eng, form_id: str, fields: tuple[str, ...]) -> Iterable[tuple]:
+    """(id, *values of `fields`) per person: from the list rows when they are in memory (the
+    UI holds them), else from the report column cache (`core.reporting.columncache`), else
+    the list rows read whole (they are then held for what comes next)."""
+    from core.reporting import columncache
+
+    got = None if eng.index_loaded(form_id) else columncache.columns(eng, form_id, fields)
+    if got is not None:
+        return zip(got.ids, *(got.column(f) for f in fields))
+    eng.index(form_id)
+    rows = rows_with(eng, form_id, fields)
+    return ((rid, *(row.get(f) for f in fields)) for rid, row in rows.items())
 
 
 def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date) -> dt.date:
@@ -206,22 +228,18 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
     start_f = sch.get("start_field", "filing_date")
     active = sch.get("active_status", "在册")
     soon = int(sch.get("due_soon_days", 7))
-    eng.index(form_id)            # the person list is read whole anyway: held, not scanned
-    people = rows_with(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
+    people = _people(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
     last = _last_lookup(eng, sch, as_of)
     levels = [(level, level.get("value"), int(level.get("due_soon_days", soon))) for level in sch.get("levels", [])]
     dates: dict[Any, dt.date | None] = {}
     dues: dict[tuple, dt.date] = {}
     out: list[DueItem] = []
-    for rid, row in people.items():
-        if row.get(status_f) != active or (town and row.get("town") != town) \
-                or (village and row.get("village") != village):
+    for rid, name, row_town, row_village, risk, status, raw in people:
+        if status != active or (town and row_town != town) or (village and row_village != village):
             continue
-        raw = row.get(start_f)
         start = dates[raw] if raw in dates else dates.setdefault(raw, _date(raw))
         if start is None or start > as_of:
             continue
-        risk = row.get(risk_f)
         for n, (level, value, level_soon) in enumerate(levels):
             prev = last(rid, value)
             # 50,000 people share a few hundred (risk, last visit) pairs: each due date once
@@ -232,7 +250,7 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
             days = (due - as_of).days
             if days > level_soon:
                 continue
-            out.append(DueItem(rid, row.get("name") or "", row.get("town") or "", row.get("village") or "",
+            out.append(DueItem(rid, name or "", row_town or "", row_village or "",
                                value, risk, prev, due, max(0, -days),
                                "overdue" if days < 0 else "due"))
     out.sort(key=lambda i: (-i.overdue_days, i.due_date, i.town, i.village, i.name))

@@ -1,0 +1,173 @@
+"""The columns reports count, kept beside the ledger so a summary or due list parses no index.
+
+The quarterly summary and the due lists read a dozen fields of 50,000 people and two dates per
+person from the rollup; reading them from the list rows means parsing every village's index
+file (27 MB of JSON at 50,000 people, with name, ID, phone ... in each row) and building 50,000
+dicts first. This cache holds only those columns, one list per field, in one file per table
+(`<ledger>/cache/columns/<table>.bin`), read in a few tens of milliseconds.
+
+It can never be stale, whatever happened between two reads: every village's entry names the
+files it was derived from (`Store.files_key`: the CRC each file records of itself, its size,
+modification time and inode — the store replaces a file only by atomic rename, so any write
+gives a new key). Each read compares the keys with the files as they are now and re-derives
+only the villages that differ, from the store's own list rows (journal applied); a village
+with saves still in the journal is always read from the store. So a save, a crash halfway
+through a write, a restore or a hand edit all show at the next read, and the cache file itself
+is written by atomic rename too (best effort: a read-only folder just goes without).
+
+Which columns: the fields the report, schedule and view files declare for the form
+(`Engine.row_fields`, derived from the form files), its title field, and whatever a caller
+asks for besides. Rows that do not carry a field (saved before it was declared), a record
+found in two villages, or a store without files (PostgreSQL) make `columns` answer None:
+the caller then reads the rows the slow way, which handles those cases.
+"""
+from __future__ import annotations
+
+import marshal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+FOLDER = ("cache", "columns")
+FORMAT = 1
+_HEADER = f"carebook-columns {FORMAT} {sys.version_info[0]}.{sys.version_info[1]}\n".encode()
+COUNTS = "_counts"        # `core.records.rollup.COUNTS`: summed per village, not kept per row
+
+
+@dataclass
+class Columns:
+    """One table's columns, rows in the store's order (villages in code order)."""
+
+    ids: list[str]
+    parts: list[str]                       # each row's partition (village)
+    cols: dict[str, list[Any]]             # field -> one value per row
+    sums: list[tuple[str, dict | None]]    # rollup tables: (village, {quarter: {key: n}}) per village
+
+    def column(self, field: str) -> list[Any]:
+        return self.cols[field]
+
+
+def path_of(store, table: str) -> Path:
+    return Path(store.root).joinpath(*FOLDER, f"{table}.bin")
+
+
+def _read(path: Path) -> dict:
+    """The cache file's content, or {} when missing, damaged or from another format/Python."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    if not raw.startswith(_HEADER):
+        return {}
+    try:
+        held = marshal.loads(memoryview(raw)[len(_HEADER):])
+    except (EOFError, ValueError, TypeError):
+        return {}
+    return held if isinstance(held, dict) and isinstance(held.get("parts"), dict) else {}
+
+
+def _write(path: Path, held: dict) -> None:
+    from core.storage import atomic
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(path, _HEADER + marshal.dumps(held), sync_dir=False)
+    except (OSError, ValueError):      # a read-only folder or a value marshal cannot hold
+        pass
+
+
+def _entry(key: tuple, rows: dict[str, dict], fields: tuple[str, ...], with_sums: bool) -> tuple:
+    """(files key, ids, {field: values}, fields some row lacks, village sums) of one village."""
+    shared: dict[Any, Any] = {}
+
+    def share(v: Any) -> Any:
+        return shared.setdefault(v, v) if isinstance(v, str) and len(v) <= 32 else v
+
+    values = list(rows.values())
+    wanted = frozenset(fields)
+    lacking: set[str] = set()
+    for row in values:
+        if not wanted <= row.keys():
+            lacking |= wanted - row.keys()
+    cols = {f: [share(row.get(f)) for row in values] for f in fields}
+    sums: dict | None = None
+    if with_sums:
+        sums = {}
+        for row in values:
+            counts = row.get(COUNTS)
+            if not isinstance(counts, dict):
+                sums = None
+                break
+            for quarter, per_key in counts.items():
+                into = sums.setdefault(quarter, {})
+                for k, n in per_key.items():
+                    into[k] = into.get(k, 0) + n
+    return key, [share(r) for r in rows], cols, tuple(sorted(lacking)), sums
+
+
+def _fields_for(eng, table: str, asked: Iterable[str]) -> frozenset[str]:
+    from core.records import rollup
+
+    out = set(asked)
+    if not table.startswith(rollup.PREFIX):
+        form = eng.form(table)
+        out |= eng.row_fields(table)
+        out.add(getattr(form, "title_field", None) or "name")
+    return frozenset(out)
+
+
+def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) -> Columns | None:
+    """`fields` of every row of `table` as columns, or None (see the module docstring).
+
+    `complete`: None when some row does not carry one of `fields` (a form's list rows: the
+    record must then be read); rollup rows leave out levels a person was never visited at, and
+    are asked with `complete=False` (a missing value reads as None, as `row.get` reads it)."""
+    store = eng.store
+    if not hasattr(store, "files_keys"):
+        return None
+    from core.records import rollup
+
+    fields = frozenset(fields)
+    keys = store.files_keys(table)
+    path = path_of(store, table)
+    held = _read(path)
+    kept = frozenset(held.get("fields") or ())
+    parts: dict[str, tuple] = held.get("parts") or {}
+    if not fields <= kept:
+        kept, parts = _fields_for(eng, table, fields | kept), {}
+    order = tuple(sorted(kept))
+    with_sums = table.startswith(rollup.PREFIX)
+    changed = set(parts) - set(keys)
+    fresh: dict[str, tuple] = {}
+    for p, key in keys.items():
+        entry = parts.get(p)
+        if entry is None or key is None or entry[0] != key:
+            rows, read_key = store.keyed_part_rows(table, p)
+            entry = _entry(read_key, rows, order, with_sums)
+            if read_key is not None:
+                changed.add(p)
+            elif p in parts:
+                changed.add(p)         # not to be kept: drop the old entry
+        if entry[0] is not None:
+            fresh[p] = entry
+        parts[p] = entry
+    if changed:
+        _write(path, {"fields": order, "parts": fresh})
+    ids: list[str] = []
+    owners: list[str] = []
+    cols: dict[str, list[Any]] = {f: [] for f in fields}
+    sums: list[tuple[str, dict | None]] = []
+    for p in keys:
+        _, part_ids, part_cols, lacking, part_sums = parts[p]
+        if complete and fields.intersection(lacking):
+            return None
+        ids += part_ids
+        owners += [p] * len(part_ids)
+        for f in fields:
+            cols[f] += part_cols[f]
+        if part_ids:
+            sums.append((p, part_sums))
+    if len(set(ids)) != len(ids):      # a record in two villages: the store says which copy counts
+        return None
+    return Columns(ids, owners, cols, sums)
