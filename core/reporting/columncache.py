@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import marshal
 import sys
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -33,6 +34,11 @@ FOLDER = ("cache", "columns")
 FORMAT = 1
 _HEADER = f"carebook-columns {FORMAT} {sys.version_info[0]}.{sys.version_info[1]}\n".encode()
 COUNTS = "_counts"        # `core.records.rollup.COUNTS`: summed per village, not kept per row
+
+
+# What this process last read or wrote per store and table: the home screen's counts and due
+# list, then a summary, read the same file once. Still checked against the files' keys each time.
+_MEMO: "weakref.WeakKeyDictionary[Any, dict[str, dict]]" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -131,9 +137,10 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
     fields = frozenset(fields)
     keys = store.files_keys(table)
     path = path_of(store, table)
-    held = _read(path)
+    memo = _MEMO.setdefault(store, {})
+    held = memo.get(table) or _read(path)
     kept = frozenset(held.get("fields") or ())
-    parts: dict[str, tuple] = held.get("parts") or {}
+    parts: dict[str, tuple] = dict(held.get("parts") or {})
     if not fields <= kept:
         kept, parts = _fields_for(eng, table, fields | kept), {}
     order = tuple(sorted(kept))
@@ -154,6 +161,7 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
         parts[p] = entry
     if changed:
         _write(path, {"fields": order, "parts": fresh})
+    memo[table] = {"fields": order, "parts": fresh}
     ids: list[str] = []
     owners: list[str] = []
     cols: dict[str, list[Any]] = {f: [] for f in fields}

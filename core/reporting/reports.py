@@ -362,11 +362,11 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str] |
 def _people_columns(eng, form_id: str, needed: frozenset[str], stored: set[str], parts: list[str] | None,
                     town: str | None) -> dict[str, list]:
     """{field: values} of `needed` for the people of `town` (or all): from the report column
-    cache when the list rows are not in memory (`core.reporting.columncache`), else from the
-    rows (`_people`). `parts` (the town's partitions) is worked out here when None."""
+    cache (`core.reporting.columncache`), else from the list rows (`_people`). `parts` (the
+    town's partitions) is worked out here when None."""
     from core.reporting import columncache
 
-    got = None if eng.index_loaded(form_id) else columncache.columns(eng, form_id, needed)
+    got = columncache.columns(eng, form_id, needed)
     if got is not None:
         cols = got.cols
         if town:
