@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 FOLDER = ("cache", "columns")
-FORMAT = 1
+FORMAT = 2
 _HEADER = f"carebook-columns {FORMAT} {sys.version_info[0]}.{sys.version_info[1]}\n".encode()
 COUNTS = "_counts"        # `core.records.rollup.COUNTS`: summed per village, not kept per row
 
 
-# What this process last read or wrote per store and table: the home screen's counts and due
-# list, then a summary, read the same file once. Still checked against the files' keys each time.
+# What this process last read or wrote per store and table, as marshalled bytes (~9 MB at
+# 50,000 people): home's counts and due list, then a summary, read the file once. Still
+# checked against the files' keys each time.
 _MEMO: "weakref.WeakKeyDictionary[Any, dict[str, dict]]" = weakref.WeakKeyDictionary()
 
 
@@ -83,8 +84,10 @@ def _write(path: Path, held: dict) -> None:
         pass
 
 
-def _entry(key: tuple, rows: dict[str, dict], fields: tuple[str, ...], with_sums: bool) -> tuple:
-    """(files key, ids, {field: values}, fields some row lacks, village sums) of one village."""
+def _entry(key: tuple | None, rows: dict[str, dict], fields: tuple[str, ...], with_sums: bool) -> tuple:
+    """(files key, ids, {field: values}, fields some row lacks, village sums) of one village;
+    the ids and each column marshalled on their own, so a reader decodes only what it asks
+    (home's counts read two columns of fifteen) and a process keeps them as bytes."""
     shared: dict[Any, Any] = {}
 
     def share(v: Any) -> Any:
@@ -96,7 +99,7 @@ def _entry(key: tuple, rows: dict[str, dict], fields: tuple[str, ...], with_sums
     for row in values:
         if not wanted <= row.keys():
             lacking |= wanted - row.keys()
-    cols = {f: [share(row.get(f)) for row in values] for f in fields}
+    cols = {f: marshal.dumps([share(row.get(f)) for row in values]) for f in fields}
     sums: dict | None = None
     if with_sums:
         sums = {}
@@ -109,7 +112,15 @@ def _entry(key: tuple, rows: dict[str, dict], fields: tuple[str, ...], with_sums
                 into = sums.setdefault(quarter, {})
                 for k, n in per_key.items():
                     into[k] = into.get(k, 0) + n
-    return key, [share(r) for r in rows], cols, tuple(sorted(lacking)), sums
+    return key, marshal.dumps(list(rows)), cols, tuple(sorted(lacking)), sums
+
+
+def _decoded(entry: tuple, fields: frozenset[str]) -> tuple[list, dict[str, list]] | None:
+    """(ids, {field: values}) of an entry; None when a part of it does not decode."""
+    try:
+        return marshal.loads(entry[1]), {f: marshal.loads(entry[2][f]) for f in fields}
+    except (EOFError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _fields_for(eng, table: str, asked: Iterable[str]) -> frozenset[str]:
@@ -147,35 +158,36 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
     with_sums = table.startswith(rollup.PREFIX)
     changed = set(parts) - set(keys)
     fresh: dict[str, tuple] = {}
-    for p, key in keys.items():
-        entry = parts.get(p)
-        if entry is None or key is None or entry[0] != key:
-            rows, read_key = store.keyed_part_rows(table, p)
-            entry = _entry(read_key, rows, order, with_sums)
-            if read_key is not None:
-                changed.add(p)
-            elif p in parts:
-                changed.add(p)         # not to be kept: drop the old entry
-        if entry[0] is not None:
-            fresh[p] = entry
-        parts[p] = entry
-    if changed:
-        _write(path, {"fields": order, "parts": fresh})
-    memo[table] = {"fields": order, "parts": fresh}
     ids: list[str] = []
     owners: list[str] = []
     cols: dict[str, list[Any]] = {f: [] for f in fields}
     sums: list[tuple[str, dict | None]] = []
-    for p in keys:
-        _, part_ids, part_cols, lacking, part_sums = parts[p]
-        if complete and fields.intersection(lacking):
-            return None
+    lacks = False
+    for p, key in keys.items():
+        entry = parts.get(p)
+        got = None if entry is None or key is None or entry[0] != key else _decoded(entry, fields)
+        if got is None:
+            rows, read_key = store.keyed_part_rows(table, p)
+            entry = _entry(read_key, rows, order, with_sums)
+            got = _decoded(entry, fields)
+            assert got is not None
+            if read_key is not None or p in parts:     # new, or an old entry not to be kept
+                changed.add(p)
+        if entry[0] is not None:
+            fresh[p] = entry
+        part_ids, part_cols = got
+        lacks = lacks or bool(fields.intersection(entry[3]))
         ids += part_ids
         owners += [p] * len(part_ids)
         for f in fields:
             cols[f] += part_cols[f]
         if part_ids:
-            sums.append((p, part_sums))
+            sums.append((p, entry[4]))
+    if changed:
+        _write(path, {"fields": order, "parts": fresh})
+    memo[table] = {"fields": order, "parts": fresh}
+    if complete and lacks:
+        return None
     if len(set(ids)) != len(ids):      # a record in two villages: the store says which copy counts
         return None
     return Columns(ids, owners, cols, sums)
