@@ -75,11 +75,24 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, held: dict) -> None:
-    from core.storage import atomic
+    """Replace the cache file by atomic rename, without fsync: a file torn by a power cut
+    fails its header or does not decode, and every entry is checked against the village
+    files anyway. Temp files a killed process left (over an hour old) are cleared first."""
+    import os
+    import time
+    import uuid
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(path, _HEADER + marshal.dumps(held), sync_dir=False)
+        for left in path.parent.glob(".*.tmp"):
+            if left.stat().st_mtime < time.time() - 3600:
+                left.unlink(missing_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            tmp.write_bytes(_HEADER + marshal.dumps(held))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     except (OSError, ValueError):      # a read-only folder or a value marshal cannot hold
         pass
 
