@@ -18,7 +18,7 @@ Definitions (also in forms/README.md):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 from core.dates import add_months, quarter_end
@@ -38,6 +38,18 @@ class DueItem:
     due_date: dt.date
     overdue_days: int          # 0 when not yet overdue
     status: str                # "due" | "overdue"
+
+    @classmethod
+    def many(cls, rows: Iterable[tuple]) -> list["DueItem"]:
+        """Items from tuples of the fields in their order, without the frozen `__init__`'s
+        `object.__setattr__` per field: 24,000 items at 50,000 people took ~60 ms that way."""
+        new, names = object.__new__, [f.name for f in fields(cls)]
+        out = []
+        for row in rows:
+            item = new(cls)
+            item.__dict__.update(zip(names, row))
+            out.append(item)
+        return out
 
     @property
     def status_label(self) -> str:
@@ -273,11 +285,12 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
         keys = [(p[4], prev) if prev is not None else (p[4], None, p[5]) for p, prev in zip(chosen, prevs)]
         found = list(map(_Dues(level, as_of).__getitem__, keys))
         hits += [(i, n, prevs[i], due, days) for i, (due, days) in enumerate(found) if days <= level_soon]
-    hits.sort(key=lambda h: (h[0], h[1]))          # a person's levels together, as listed before
-    out = []
+    rows = []
     for i, n, prev, due, days in hits:
         rid, name, row_town, row_village, risk, _ = chosen[i]
-        out.append(DueItem(rid, name or "", row_town or "", row_village or "", levels[n][2], risk, prev, due,
-                           max(0, -days), "overdue" if days < 0 else "due"))
-    out.sort(key=lambda i: (-i.overdue_days, i.due_date, i.town, i.village, i.name))
+        rows.append((rid, name or "", row_town or "", row_village or "", levels[n][2], risk, prev, due,
+                     max(0, -days), "overdue" if days < 0 else "due", i, n))
+    # most overdue first, then by due date, town, village, name; ties as listed (person, level)
+    rows.sort(key=lambda r: (-r[8], r[7], r[2], r[3], r[1], r[10], r[11]))
+    out = DueItem.many(r[:10] for r in rows)
     return out
