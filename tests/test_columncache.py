@@ -5,7 +5,9 @@ damaged cache file) and compares with the same report read without the cache.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -71,7 +73,10 @@ def test_reports_from_the_cache_equal_reports_from_the_rows_and_parse_no_index(l
     expected = _without_cache(data, forms, monkeypatch)
     assert expected[0][1]["c1"] > 100 and len(expected[3]) > 20      # real counts, a real due list
     assert _with_cache(data, forms) == expected                      # builds the cache files
-    assert columncache.path_of(Store(data, readonly=True), "registration").is_file()
+    path = columncache.path_of(Store(data, readonly=True), "registration")
+    assert path.is_file()
+    if os.name == "posix":             # names and birth dates: private like the records
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     def no_parse(self, table, p):
         raise AssertionError(f"{table}/{p}: the index file was parsed although the cache holds it")

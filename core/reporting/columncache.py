@@ -71,7 +71,11 @@ def _read(path: Path) -> dict:
         held = marshal.loads(memoryview(raw)[len(_HEADER):])
     except (EOFError, ValueError, TypeError):
         return {}
-    return held if isinstance(held, dict) and isinstance(held.get("parts"), dict) else {}
+    if not (isinstance(held, dict) and isinstance(held.get("parts"), dict) and isinstance(held.get("fields"), tuple)
+            and all(isinstance(e, tuple) and len(e) == 5 and isinstance(e[1], bytes) and isinstance(e[2], dict)
+                    and isinstance(e[3], tuple) for e in held["parts"].values())):
+        return {}
+    return held
 
 
 def _write(path: Path, held: dict) -> None:
