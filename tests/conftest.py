@@ -63,13 +63,17 @@ def pg_server():
         yield server
 
 
-# The files whose tests run longest (`--durations`: a 2-minute TUI walk, town fields typed key by
-# key, every crash point, a 5,000-person ledger), longest first. Collected first, they are dealt
-# out to the `-n 2` workers at the start instead of one worker running them alone at the end
-# while the other sits idle. Only the order changes; a file missing from the list runs as before.
-SLOW_FIRST = ("test_tui_walk.py", "test_tui_town_fields.py", "test_summary_scale.py", "test_tui_form.py",
-              "test_storage_crashpoints.py", "test_tui_errors.py", "test_tui_roster.py", "test_tui_visits.py",
-              "test_tui_flows.py", "test_tui_followups.py")
+# The files whose tests run longest (`--durations` of a whole run: the two TUI walks, every crash
+# point of a save and of a bulk save, town fields typed on the form, the form tests, the
+# re-evaluation cases, the privacy CLI runs, a 5,000-person ledger), longest first. Collected
+# first, they are dealt out to the `-n 2` workers at the start instead of one worker running
+# them alone at the end while the other sits idle. Only the order changes; a file missing from
+# the list runs as before.
+SLOW_FIRST = ("test_tui_walk.py", "test_storage_crashpoints.py", "test_bulk_crashpoints.py",
+              "test_tui_town_fields.py", "test_tui_form.py", "test_reevaluate_fields.py", "test_privacy.py",
+              "test_tui_form_reuse.py", "test_storage_compaction.py", "test_summary_scale.py",
+              "test_tui_errors.py", "test_tui_roster.py", "test_tui_followups.py", "test_tui_flows.py",
+              "test_tui_visits.py")
 
 
 def pytest_collection_modifyitems(config, items):
