@@ -46,6 +46,8 @@ CHANGES = [
                                         "message: 独自生活与居住情况不一致")),
     ("认定条件", lambda forms, rnd: edit(forms / REG, "months_between(last_left_date, filing_date) < settings.min_months_away",
                                         "months_between(last_left_date, filing_date) <= settings.min_months_away")),
+    ("取消人工改写", lambda forms, rnd: edit(forms / REG, "override: true\n        help: 按下列规则自动评定",
+                                          "override: false\n        help: 按下列规则自动评定")),
 ]
 
 
@@ -109,10 +111,10 @@ def _same(a, b) -> None:
            (b.records, b.changed, dict(b.changes), dict(b.rule_failures), b.samples)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_a_form_change_evaluates_only_what_it_reaches_and_gives_the_full_result(tmp_path, seed):
     rnd = random.Random(seed)
-    forms, data = _ledger(tmp_path, seed)
+    forms, data = _ledger(tmp_path, seed, overrides=2)
     picked = rnd.sample(CHANGES, rnd.randint(1, 3))
     for _, change in picked:
         change(forms, rnd)
@@ -164,3 +166,18 @@ def test_a_threshold_change_reaches_the_fields_that_read_it_and_nothing_else(tmp
     assert [f.id for f in part.fields] == ["advanced_age", "risk_level"]
     assert part.rules == {} and not part.nothing
     assert "children" in part.reads and "hukou_type" not in part.reads    # risk reads children; eligibility is left
+
+
+def test_a_staff_override_the_form_no_longer_allows_is_not_decided_from_the_row(tmp_path):
+    """高龄 lowered and 风险等级 no longer overridable: the three people whose risk staff set by
+    hand get the computed level back — the row shows only their staff value, so their records
+    are read; everyone else is still decided from the row."""
+    forms, data = _ledger(tmp_path, 3, overrides=3)
+    set_setting(forms, "advanced_age", "75")
+    edit(forms / REG, "override: true\n        help: 按下列规则自动评定", "override: false\n        help: 按下列规则自动评定")
+    day = DAY + dt.timedelta(days=1)
+    quick, parts = _quick(forms, data, day)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    _same(quick, slow)
+    assert any(t.startswith("风险等级 低→") for t in quick.table()), quick.table()
+    assert [k for k, _ in parts].count("row") > 50
