@@ -1,11 +1,13 @@
 """Benchmark: a 50,000-row roster to XLSX, streamed vs. a naive all-in-memory baseline.
 
-Run: `.venv/bin/python -m bench.bench_export [--rows N] [--data COPY_OF_A_LEDGER]`. The
+Run: `.venv/bin/python -m bench.bench_export [--rows N] [--data COPY_OF_A_LEDGER] [--before REV]`. The
 roster is the largest thing an office exports (the whole district), so this is where memory
 matters: the streamed writer (xlsxwriter `constant_memory`, rows from a generator) should stay
 flat while openpyxl in normal mode holds every cell. Each variant runs in its own child process
 so their peak RSS figures do not mix. Rows are synthetic Chinese roster rows (`roster_report`),
-also used by the tests as realistic input.
+also used by the tests as realistic input. `--before REV` (a git revision of this checkout) runs
+that revision's streamed writer in the same run and compares the two files byte for byte (all
+but the time written in docProps/core.xml).
 
 With `--data` (a copy of a ledger, e.g. `carebook demo --persons 50000`), the whole
 `Engine.export("roster", "xlsx")` is measured too — reading every record, the roster's
@@ -177,11 +179,13 @@ def _watch_writers() -> list[float]:
     return peaks
 
 
-def _child(variant: str, arg, out: Path, env: dict | None = None) -> dict:
-    """Run one variant in a fresh interpreter so its peak RSS is its own."""
+def _child(variant: str, arg, out: Path, env: dict | None = None, code_dir: Path | None = None) -> dict:
+    """Run one variant in a fresh interpreter so its peak RSS is its own; `code_dir`: another
+    tree of the code to run (`--before`), started inside it so it comes first on the path."""
     code = f"import json,pathlib; from bench.bench_export import run_{variant} as f; print(json.dumps(f({arg!r}, pathlib.Path({str(out)!r}))))"
+    extra = {"PYTHONPATH": str(code_dir)} if code_dir else {}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {}), **extra}, cwd=code_dir)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -203,12 +207,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=50000)
     ap.add_argument("--no-baseline", action="store_true", help="只测流式写出")
     ap.add_argument("--data", help="台账数据目录（请用副本），测从台账到文件的整个导出")
+    ap.add_argument("--before", help="同一次运行里也测这个 git 版本的流式写出（如 3bf5aef）")
     args = ap.parse_args(argv)
+    from bench.bench_bulk import cpu_model, load, unpack
+
+    print(f"cpu {cpu_model()}, {os.cpu_count()} cores (shared with other jobs); load {load()} at start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         ledger_ok = ledger(args.data, tmp) if args.data else True
+        if args.before:
+            old = _child("streamed", args.rows, Path(tmp) / "before.xlsx",
+                         code_dir=unpack(args.before, Path(tmp) / "before-code"))
+            print(f"流式，{args.before} 的代码：{args.rows} 行，{old['seconds']:.2f} 秒（CPU {old['cpu']:.2f} 秒），"
+                  f"峰值内存 {old['peak_mb']:.0f} MB，文件 {old['bytes'] / 1e6:.1f} MB；load {load()}", flush=True)
         streamed = _child("streamed", args.rows, Path(tmp) / "streamed.xlsx")
         print(f"流式（xlsxwriter constant_memory）：{args.rows} 行，{streamed['seconds']:.2f} 秒（CPU {streamed['cpu']:.2f} 秒），"
-              f"峰值内存 {streamed['peak_mb']:.0f} MB，文件 {streamed['bytes'] / 1e6:.1f} MB")
+              f"峰值内存 {streamed['peak_mb']:.0f} MB，文件 {streamed['bytes'] / 1e6:.1f} MB；load {load()}", flush=True)
+        if args.before:
+            import zipfile
+
+            def parts(name: str) -> dict[str, bytes]:
+                with zipfile.ZipFile(Path(tmp) / name) as z:
+                    return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}   # the time written
+            print("与旧版本写出的文件比较：" + ("逐字节相同（docProps/core.xml 的写出时间除外）"
+                                               if parts("before.xlsx") == parts("streamed.xlsx") else "不同"))
         if not args.no_baseline:
             naive = _child("naive", args.rows, Path(tmp) / "naive.xlsx")
             print(f"基线（openpyxl 普通模式）：{args.rows} 行，{naive['seconds']:.2f} 秒（CPU {naive['cpu']:.2f} 秒），"

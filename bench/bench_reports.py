@@ -2,8 +2,8 @@
 
 Run: `.venv/bin/python -m bench.bench_reports --data DIR [--small DIR1K] [--before TREE]
 [--scratch DIR] [--quarter 2026Q4] [--repeat 3]`
-(DIR: a ledger from `carebook demo --persons 50000`, DIR1K one of 1,000; nothing is written to
-either — `records add` runs on copies made under --scratch; TREE: the code to compare with,
+(DIR: a copy of a ledger from `carebook demo --persons 50000`, DIR1K one of 1,000: the reports
+write their column cache into `cache/` there; `records add` runs on copies made under --scratch; TREE: the code to compare with,
 e.g. `git archive 2c43149 | tar -x -C TREE`, run with this same Python).
 
 Every row of issue 13 that a command answers, side by side in one run — before (TREE) and now

@@ -343,11 +343,11 @@ def cmd_visits_due(args) -> int:
         rows = [getattr(i, "__dict__", i) for i in items]
         if args.json:
             _json(rows)
-        else:
-            for r in rows:
-                state = "逾期" if r.get("status") == "overdue" else "待访"
-                _out(f"{state}\t{r.get('level')}\t{r.get('name')}\t{r.get('village_name') or r.get('village')}"
-                     f"\t应访日期 {r.get('due_date')}\t上次 {r.get('last_visit') or '无'}")
+        else:       # one write for the whole list (24,000 lines at 50,000 people), each line made safe
+            sys.stdout.write("".join(
+                printable(f"{'逾期' if r.get('status') == 'overdue' else '待访'}\t{r.get('level')}\t{r.get('name')}"
+                          f"\t{r.get('village_name') or r.get('village')}\t应访日期 {r.get('due_date')}"
+                          f"\t上次 {r.get('last_visit') or '无'}") + "\n" for r in rows))
             _err(f"共 {len(rows)} 人次待访或逾期")
     return EXIT_OK
 

@@ -987,6 +987,16 @@ class Engine:
             seen += n
         return Page(rows, seen, offset, limit)
 
+    # ----------------------------------------------------------------- report columns (issue 13: summary, due lists)
+    def columns(self, form_id: str, fields: Iterable[str]) -> dict[str, list] | None:
+        """{field: one value per record} from the report column cache beside the ledger
+        (`core.reporting.columncache`), without reading the form's list rows; None when the
+        cache cannot answer (then read `index(form_id).rows`)."""
+        from core.reporting import columncache
+
+        got = columncache.columns(self, form_id, fields)
+        return None if got is None else got.cols
+
 
 def _refuse_stale(current: dict) -> None:
     from core.storage.contract import EditConflict

@@ -23,6 +23,7 @@ import xlsxwriter
 
 from core.textsafety import FORMULA_START, safe_cell
 from core.transfer.exporting import cn_date, cn_period, safe_name, text_width
+from core.transfer.xlsxrows import BLANK, RowWriter, write_cell
 from core.reporting.reportmodel import Column, Report
 
 WRAP_AT = 20          # characters: a column grows with its data up to this, then text wraps
@@ -78,15 +79,20 @@ class _Formats:
         self.sign = wb.add_format({**base, "font_size": 11})
 
 
-def _put(ws, row: int, col: int, value: Any, fmt) -> None:
+def _cell(value: Any) -> Any:
+    """The cell `value` is written as (`_put`, or a `RowWriter` row): 是/否 for a bool, a number,
+    `BLANK` for nothing, else text made safe to open."""
     if isinstance(value, bool):
-        ws.write_string(row, col, "是" if value else "否", fmt)
-    elif isinstance(value, (int, float)):
-        ws.write_number(row, col, value, fmt)
-    elif value is None or value == "":
-        ws.write_blank(row, col, None, fmt)
-    else:
-        ws.write_string(row, col, safe_cell(str(value)), fmt)
+        return "是" if value else "否"
+    if isinstance(value, (int, float)):
+        return value
+    if value is None or value == "":
+        return BLANK
+    return safe_cell(str(value))
+
+
+def _put(ws, row: int, col: int, value: Any, fmt) -> None:
+    write_cell(ws, row, col, _cell(value), fmt)
 
 
 def header_width(label: str) -> int:
@@ -135,27 +141,28 @@ def _write_rows(ws, row: int, cols: list[Column], rows, mask, widths: list[int],
     constant_memory mode needs exactly that: `set_row` before the row is left behind."""
     plan = [(i, c.key, c.pii, fm.int if c.kind == "int" else fm.text, wrap_width(c),
              max(wrap_width(c), header_width(c.label)) + PAD) for i, c in enumerate(cols)]
-    write_string, write_blank = ws.write_string, ws.write_blank
+    formats = [fmt for _, _, _, fmt, _, _ in plan]
+    writer = RowWriter(ws, fm.text)          # each row in one piece, the XML xlsxwriter writes
     n = 0
     for record in rows:
         lines = 1
+        cells: list[Any] = []
         for i, key, pii, fmt, cap, final in plan:
             value = record.get(key)
             if pii:
                 value = mask(pii, value)
             if value is None or value == "":
-                write_blank(row, i, None, fmt)
+                cells.append(BLANK)
             elif isinstance(value, str):
-                write_string(row, i, "'" + value if value[0] in FORMULA_START else value, fmt)
+                cells.append("'" + value if value[0] in FORMULA_START else value)
                 if len(value) * 2 > widths[i] and widths[i] < cap:
                     widths[i] = max(widths[i], text_width(value))
                 if len(value) * 2 > cap:
                     lines = max(lines, wrapped_lines(value, final))
             else:
-                _put(ws, row, i, value, fmt)
+                cells.append(_cell(value))
                 widths[i] = max(widths[i], text_width(value))
-        if lines > 1:
-            ws.set_row(row, LINE_HEIGHT * lines + 2)
+        writer.write(row, cells, formats, height=LINE_HEIGHT * lines + 2 if lines > 1 else None)
         row += 1
         n += 1
         if progress and n % 1000 == 0:

@@ -16,7 +16,7 @@ import pytest
 
 from binhai_support import TODAY, edit
 from core.engine import Engine
-from core.reporting import rowfields
+from core.reporting import columncache, rowfields
 from demo_cache import binhai_demo
 
 Q = f"{TODAY.year}Q{(TODAY.month - 1) // 3 + 1}"
@@ -55,6 +55,7 @@ def test_summary_from_rows_equals_summary_from_records(ledger, monkeypatch, by_v
         from_rows = _summary(root, forms, by_village)
     assert from_rows[1]["c1"] > 100          # a real count, not an empty table
     monkeypatch.setattr(rowfields, "carries", lambda row, fields: False)   # every row "stale"
+    monkeypatch.setattr(columncache, "columns", lambda *a, **kw: None)     # and no column cache
     assert _summary(root, forms, by_village) == from_rows
 
 
@@ -76,12 +77,13 @@ def test_a_column_on_a_field_rows_do_not_carry_yet_is_counted_from_records(ledge
     assert rep.total["c32"] == expected > 0
 
 
-def test_due_list_from_rows_in_memory_equals_due_list_read_from_files(ledger):
+def test_due_list_from_rows_in_memory_equals_due_list_read_from_files(ledger, monkeypatch):
     root, forms = ledger
     with Engine.open(root / "data", forms_dir=forms, readonly=True, today=lambda: TODAY) as eng:
         assert not eng.index_loaded("registration")
-        from_files = eng.visits_due(as_of=TODAY)
+        from_files = eng.visits_due(as_of=TODAY)        # the column cache (tests/test_columncache.py)
     with Engine.open(root / "data", forms_dir=forms, readonly=True, today=lambda: TODAY) as eng:
+        monkeypatch.setattr(columncache, "columns", lambda *a, **kw: None)
         eng.index("registration")
         eng.index("visit")
         held = eng.visits_due(as_of=TODAY)

@@ -78,3 +78,73 @@ def test_rich_and_phonetic_inline_runs(tmp_path):
     [(theirs, ours)] = _both(path)
     assert ours == theirs
     assert ours[0][0] == "前中 后"
+
+
+# --- the regular-expression scan (`xlsxread._scan`) and its fall-back to openpyxl -------------
+
+NASTY = ["王秀英", "", " 前有空格", "后有空格 ", "a&b", "<r>x</r>", 'say "hi"', "x>y", "第一行\n第二行",
+         "tab\tin", "\x07bell", "_x0041_", "\ufffe", "'=1+1", "🙂", "&amp;已转义", "a" * 3000, "\u3000"]
+
+
+def _nasty_book(path, *, formula_at: int | None = None, date_at: int | None = None, rows: int = 400,
+                texts: list[str] = NASTY) -> None:
+    import random
+
+    rng = random.Random(7)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    when = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("登记表")
+    ws.write_row(0, 0, ["姓名", "年龄", "地址", "备注", "金额"])
+    for r in range(1, rows):
+        if r % 37 == 0:
+            continue                                     # gaps between rows
+        for c in range(rng.randint(1, 9)):
+            v = rng.choice([None, rng.choice(texts), rng.randint(-5, 10 ** 12), rng.random() * 1e5, 0, 1e-7])
+            if v is None:
+                ws.write_blank(r, c, None, when)         # a formatted blank cell: <c r=".." s=".."/>
+            elif isinstance(v, str):
+                ws.write_string(r, c, v)
+            else:
+                ws.write_number(r, c, v)
+        if r == formula_at:
+            ws.write_formula(r, 10, "=1+1", None, 2)
+        if r == date_at:
+            ws.write_datetime(r, 10, dt.datetime(2026, 3, 4), when)
+    wb.close()
+
+
+def _count_fallbacks(monkeypatch) -> list:
+    seen = []
+    real = xlsxread._Parser.parse
+
+    def parse(self):
+        seen.append(1)
+        return real(self)
+    monkeypatch.setattr(xlsxread._Parser, "parse", parse)
+    return seen
+
+
+# "<r>x</r>" xlsxwriter writes unescaped, and openpyxl reads it as a rich run: a hand-over
+PLAIN = [t for t in NASTY if t != "<r>x</r>"]
+
+
+def test_the_scan_reads_nasty_texts_and_numbers_as_openpyxl_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(xlsxread, "CHUNK", 997)          # rows cut across many chunk ends
+    seen = _count_fallbacks(monkeypatch)
+    path = tmp_path / "n.xlsx"
+    _nasty_book(path, texts=PLAIN)
+    (theirs, ours), = _both(path)
+    assert len(ours) == 400 and ours == theirs
+    assert not seen                                      # read by the scan alone
+
+
+def test_the_scan_hands_over_to_openpyxl_where_it_cannot_read_a_row(tmp_path, monkeypatch):
+    seen = _count_fallbacks(monkeypatch)
+    for name, kw in [("f.xlsx", {"formula_at": 150, "texts": PLAIN}), ("d.xlsx", {"date_at": 299, "texts": PLAIN}),
+                     ("r.xlsx", {})]:
+        path = tmp_path / name
+        _nasty_book(path, **kw)
+        (theirs, ours), = _both(path)
+        assert ours == theirs, name
+        assert any(isinstance(v, dt.datetime) for row in ours for v in row) == ("date_at" in kw)
+    assert len(seen) == 3                                # each read handed over once

@@ -18,11 +18,11 @@ forms::
 takes a backup of the data folder, then writes each village file once (atomically, through the
 store) with one history entry per changed record naming operator, migration and reason. A value
 that would overwrite another is never moved: the record is counted as a conflict and left alone.
-Applied migrations are listed in `<data>/lifecycle/migrations.jsonl` and not run twice.
+Applied migrations are listed with the ledger (`core.lifecycle.migrationlog`: the data folder's
+`lifecycle/migrations.jsonl`, a server's audit table) and not run twice, from any desk.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,7 +33,6 @@ from core.problems import CarebookError, Problem
 OPS = ("rename_field", "map_choices", "move_value", "retire_field")
 _OP_KEYS = {"rename_field": {"to"}, "map_choices": {"map"}, "move_value": {"to"}, "retire_field": set()}
 FOLDER = "migrations"
-LOG = Path("lifecycle") / "migrations.jsonl"
 
 
 @dataclass
@@ -248,19 +247,6 @@ class Plan:
     backup: str | None = None
 
 
-def applied_ids(data_dir: Path) -> dict[str, dict]:
-    path = Path(data_dir) / LOG
-    out = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-                out[entry["id"]] = entry
-            except (ValueError, KeyError):
-                continue
-    return out
-
-
 def _label(engine, form, rec: dict) -> str:
     """A sample as staff can find it without reading personal data: file number, else the record id."""
     data = rec.get("data") or {}
@@ -419,11 +405,9 @@ def _records(engine, form_id: str, part: str, chosen: dict | None):
 
 
 def _log(engine, migration: Migration, plan: Plan, operator: str, at: str) -> None:
-    path = Path(engine.data_dir) / LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"id": migration.id, "at": at, "operator": operator or engine.operator or "", "form": migration.form,
-             "reason": migration.reason, "file": migration.file, "changed": plan.changed, "backup": plan.backup,
-             "steps": [{"step": str(r.step), "moved": r.moved, "conflicts": r.conflicts} for r in plan.results]}
-    from core.storage.atomic import append_lines
+    from core.lifecycle import migrationlog
 
-    append_lines(path, [json.dumps(entry, ensure_ascii=False).encode("utf-8")])
+    migrationlog.record(engine, {
+        "id": migration.id, "at": at, "operator": operator or engine.operator or "", "form": migration.form,
+        "reason": migration.reason, "file": migration.file, "changed": plan.changed, "backup": plan.backup,
+        "steps": [{"step": str(r.step), "moved": r.moved, "conflicts": r.conflicts} for r in plan.results]})

@@ -59,6 +59,9 @@ def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[
         return
     by_id = {f.id: f for f in fields}
     for key, value in data.items():
+        if value.__class__ is str and len(value) <= MAX_TEXT and key.__class__ is str and key in by_id \
+                and not by_id[key].fields:
+            continue          # the usual value, a short text of a known field: sound whatever its type
         path = f"{prefix}{key}"
         if not isinstance(key, str):
             out.append(Problem("字段名应为文字 (shape)", path, rule="shape"))

@@ -79,6 +79,25 @@ class Validator:
         # The form's own fields, looked up for every record (a form does not change once loaded)
         self._top = form.top_fields()
         self._top_by_id = {f.id: f for f in self._top}
+        self._plan_passes()
+
+    def _plan_passes(self) -> None:
+        """What each pass of `check` visits, worked out once per form: a bulk save checks
+        300,000 records, and asking every field of every record "computed? relevant? required?"
+        was a sizeable part of that. Each list keeps form order, so the passes do what they did."""
+        top = self._top
+        # compute: fields with a value to work out, or rows holding one
+        self._compute_plan = [(f, f.computed, bool(f.fields) and any(c.computed for c in f.fields))
+                              for f in top if f.computed or (f.fields and any(c.computed for c in f.fields))]
+        # relevance: (section condition, [(field, its condition, row children with conditions?)])
+        self._relevance_plan = [(s.relevant, [(f, f.relevant, bool(f.fields) and any(c.relevant for c in f.fields))
+                                              for f in s.fields]) for s in self.form.sections]
+        # `check` hands one names dict from pass to pass; only safe when no field shadows the
+        # two names `names` adds itself
+        # row groups where some child can be required (the others' rows need no row names)
+        self._rows_required = {f.id for f in top if f.fields and any(isinstance(c.required, str) or c.required for c in f.fields)}
+        self._rows_ruled = {f.id for f in top if f.fields and any(c.rules for c in f.fields)}
+        self._names_pass_on = not any(f.id in ("settings", "today") for f in top)
 
     @cached_property
     def _schema(self) -> Draft202012Validator:
@@ -237,14 +256,20 @@ class Validator:
         names the computed fields' expressions read (re-evaluating a whole ledger converts just those).
         """
         data = dict(data or {})
+        names = self.names(data, only)   # kept current as fields are filled, not rebuilt per field
+        data, reasons = self._compute(data, overrides, names)
+        return data, reasons
+
+    def _compute(self, data: dict, overrides: dict | None, names: dict) -> tuple[dict, dict[str, str]]:
+        """`compute` on a copy `data` the caller made, with `names` for it (updated in place:
+        afterwards they are the names of the result)."""
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        names = self.names(data, only)   # kept current as fields are filled, not rebuilt per field
-        for field in self._top:
-            if field.fields and isinstance(data.get(field.id), list) and any(c.computed for c in field.fields):
+        for field, computed, rows_computed in self._compute_plan:
+            if rows_computed and isinstance(data.get(field.id), list):
                 data[field.id] = self._compute_rows(field, data, names)
                 names[field.id] = self._python(field, data[field.id])
-            if not field.computed:
+            if not computed:
                 continue
             ov = overrides.get(field.id)
             if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
@@ -285,23 +310,29 @@ class Validator:
         `names`: `self.names(data)` when the caller has it already."""
         shown = {}
         names = self.names(data) if names is None else names
-        for section in self.form.sections:
-            sec_ok = self.evaluator.relevant(section.relevant, names)
-            for f in section.fields:
-                shown[f.id] = sec_ok and self.evaluator.relevant(f.relevant, names)
+        relevant = self.evaluator.relevant
+        for sec_relevant, fields in self._relevance_plan:
+            sec_ok = relevant(sec_relevant, names)
+            for f, f_relevant, _ in fields:
+                shown[f.id] = sec_ok and relevant(f_relevant, names)
         return shown
 
     def drop_irrelevant(self, data: dict) -> dict:
         """Remove values of fields and sections that are not relevant (in form order, so chains work)."""
         data = dict(data)
-        names = self.names(data)   # updated as values are dropped, so later conditions see it
-        for section in self.form.sections:
-            sec_ok = self.evaluator.relevant(section.relevant, names)
-            for f in section.fields:
-                if not sec_ok or not self.evaluator.relevant(f.relevant, names):
+        return self._drop(data, self.names(data))
+
+    def _drop(self, data: dict, names: dict) -> dict:
+        """`drop_irrelevant` on a copy `data` the caller made; `names` (for it) are updated
+        as values are dropped, so later conditions see it, and end as the result's names."""
+        relevant = self.evaluator.relevant
+        for sec_relevant, fields in self._relevance_plan:
+            sec_ok = relevant(sec_relevant, names)
+            for f, f_relevant, rows_relevant in fields:
+                if not sec_ok or not relevant(f_relevant, names):
                     if data.pop(f.id, None) is not None:
                         names[f.id] = None
-                elif f.fields and isinstance(data.get(f.id), list):
+                elif rows_relevant and isinstance(data.get(f.id), list):
                     data[f.id] = self._drop_in_rows(f, data, names)
                     names[f.id] = self._python(f, data[f.id])
         return data
@@ -328,14 +359,19 @@ class Validator:
         save stores them; computing them again was a tenth of a bulk save)."""
         clean, problems = self.normalize(data)
         bad_paths = {p.path for p in problems}
-        clean, _ = self.compute(clean, overrides)
-        clean = self.drop_irrelevant(clean)
-        clean, found = self.compute(clean, overrides)
+        # normalize -> compute -> drop what is not relevant -> compute again, then the checks;
+        # one names dict goes along, kept equal to `self.names(clean)` by each pass
+        pass_on = self._names_pass_on
+        names = self.names(clean)
+        clean, _ = self._compute(clean, overrides, names)
+        clean = self._drop(clean, names if pass_on else self.names(clean))   # each pass's dict is new
+        clean, found = self._compute(clean, overrides, names if pass_on else self.names(clean))
         if reasons is not None:
             reasons.update(found)
+        names = names if pass_on else None
         problems += self._schema_problems(clean, bad_paths)
-        problems += [p for p in self._required(clean) if p.path not in bad_paths]
-        problems += self._rules(clean)
+        problems += [p for p in self._required(clean, names) if p.path not in bad_paths]
+        problems += self._rules(clean, names=names)
         problems += self._unique(clean, unique_lookup)
         problems += self._override_problems(overrides)
         accepted = _accepted(accepted_warnings)
@@ -355,10 +391,23 @@ class Validator:
                 return self.form.field(part).label
         return "记录"
 
-    def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+    def schema_valid(self, data: dict) -> bool:
+        """Whether clean `data` passes the form's JSON Schema — the compiled check
+        (`core.records.schemafast`), jsonschema only where that cannot answer. For bulk work
+        (re-evaluation, imports) that needs the verdict, not the Chinese messages."""
+        fast = self._fast_check()
+        if fast is not None:
+            return fast(data)
+        return self._schema.is_valid(data)
+
+    def _fast_check(self) -> FastCheck | None:
         if self._fast is _UNSET:
             self._fast = compile_fast(self.schema, self._schema.format_checker)
-        if self._fast is not None and self._fast(data):
+        return self._fast            # type: ignore[return-value]
+
+    def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:
+        fast = self._fast_check()
+        if fast is not None and fast(data):
             return []
         out = []
         for err in self._schema.iter_errors(data):
@@ -403,9 +452,9 @@ class Validator:
             return self.evaluator.relevant(field.required, names)
         return bool(field.required)
 
-    def _required(self, data: dict) -> list[Problem]:
+    def _required(self, data: dict, names: dict | None = None) -> list[Problem]:
         out = []
-        names = self.names(data)
+        names = self.names(data) if names is None else names
         shown = self.relevant_fields(data, names)
         for f in self._top:
             if not shown.get(f.id):
@@ -414,7 +463,7 @@ class Validator:
                 out.append(Problem(f"{f.label} 必须填写 (required)", f.id, rule="required"))
             elif f.fields and f.min_rows and empty(data.get(f.id)):
                 out.append(Problem(f"{f.label} 至少要有 {f.min_rows} 行 (minItems)", f.id, rule="minItems"))
-            if f.fields and isinstance(data.get(f.id), list):
+            if f.fields and isinstance(data.get(f.id), list) and f.id in self._rows_required:
                 for i, row in enumerate(data[f.id]):
                     if not isinstance(row, dict):
                         continue
@@ -466,15 +515,15 @@ class Validator:
             cache[key] = list(dict.fromkeys(found))
         return cache[key]
 
-    def _rules(self, data: dict, only: frozenset | None = None) -> list[Problem]:
+    def _rules(self, data: dict, only: frozenset | None = None, names: dict | None = None) -> list[Problem]:
         out = []
-        names = self.names(data, only)
+        names = self.names(data, only) if names is None else names
         for f in self._top:
             if f.id not in data:
                 continue     # a field's own rules judge its value; an empty field is `required`'s business
             for rule in f.rules:
                 out += self._run_rule(rule, names, [f.id])
-            if f.fields and isinstance(data[f.id], list):
+            if f.fields and isinstance(data[f.id], list) and f.id in self._rows_ruled:
                 for i, row in enumerate(data[f.id]):
                     if not isinstance(row, dict):
                         continue

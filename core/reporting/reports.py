@@ -311,7 +311,7 @@ def _unit_of(data: dict, by_village: bool) -> str | None:
     return data.get("village") if by_village else data.get("town")
 
 
-def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], by_village: bool,
+def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str] | None, by_village: bool,
                   town: str | None) -> None:
     form_id = spec.get("form", "registration")
     validator = eng.validator(form_id)
@@ -328,13 +328,9 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
         plan = None
     if plan is not None:
         needed = frozenset(stored | plan.fields | {"town", "village"})
-        rows = []
-        for data in _people(eng, form_id, stored, parts):
-            if town and data.get("town") != town:
-                continue
-            rows.append(data if needed <= data.keys() else {f: data.get(f) for f in needed})
+        cols = _people_columns(eng, form_id, needed, stored, parts, town)
         unit_key = "village" if by_village else "town"
-        units = [row[unit_key] or "" for row in rows]
+        units = [unit or "" for unit in cols[unit_key]]
 
         def fail_message(col: dict, row: dict) -> str | None:
             names = validator.names(row, used)
@@ -347,9 +343,11 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
                 return str(exc)
             return None
 
-        tallyvalues.count_rows(plan, rows, units, scope, in_all, in_base, tally, fail_message)
+        tallyvalues.count_rows(plan, cols, units, scope, in_all, in_base, tally, fail_message)
         return
     count_all, count_base = tally.counter(eng.evaluator, in_all), tally.counter(eng.evaluator, in_base)
+    if parts is None:
+        parts = partitions_for(eng, form_id, town, None)
     for data in _people(eng, form_id, stored, parts):
         if town and data.get("town") != town:
             continue
@@ -359,6 +357,26 @@ def _count_people(eng, spec: dict, tally: Tally, scope: dict, parts: list[str], 
         count_all(names, unit)
         if not base or _truth(run, base, names):
             count_base(names, unit)
+
+
+def _people_columns(eng, form_id: str, needed: frozenset[str], stored: set[str], parts: list[str] | None,
+                    town: str | None) -> dict[str, list]:
+    """{field: values} of `needed` for the people of `town` (or all): from the report column
+    cache (`core.reporting.columncache`), else from the list rows (`_people`). `parts` (the
+    town's partitions) is worked out here when None."""
+    from core.reporting import columncache
+
+    got = columncache.columns(eng, form_id, needed)
+    if got is not None:
+        cols = got.cols
+        if town:
+            keep = [i for i, t in enumerate(cols["town"]) if t == town]
+            cols = {f: [values[i] for i in keep] for f, values in cols.items()}
+        return cols
+    if parts is None:
+        parts = partitions_for(eng, form_id, town, None)
+    rows = [data for data in _people(eng, form_id, stored, parts) if not town or data.get("town") == town]
+    return {f: [data.get(f) for data in rows] for f in needed}
 
 
 def _people(eng, form_id: str, used: frozenset[str] | set[str], parts: list[str]) -> Iterator[dict]:
@@ -432,7 +450,7 @@ def _count_visits_from_rollup(eng, spec: dict, tally: Tally, scope: dict, by_vil
     rspec = rollup.spec_of(form) if form is not None else None
     if not rollup.covers(rspec, date_f, set(needed) - {date_f}):
         return False
-    counts = rollup.quarter_counts(eng.rollup_rows(visit_form).values(), quarter_of(scope["q_start"]))
+    counts = rollup.quarter_counts(_rollup_rows(eng, visit_form), quarter_of(scope["q_start"]))
     if counts is None:
         return False
     key_f, town_of = rspec["key"], eng.divisions.town_of
@@ -459,6 +477,19 @@ def _count_visits_from_rollup(eng, spec: dict, tally: Tally, scope: dict, by_vil
                 if one:
                     unit[col] += one * n
     return True
+
+
+def _rollup_rows(eng, visit_form: str) -> Iterable[dict]:
+    """The rollup rows `rollup.quarter_counts` reads: one a village, its people's quarterly
+    counts summed, from the report column cache (`core.reporting.columncache`); the per-person
+    rows when the cache cannot answer (a rollup table still to be built: `Engine.rollup_rows`)."""
+    from core.records import rollup
+    from core.reporting import columncache
+
+    got = columncache.columns(eng, rollup.table_of(visit_form), (), complete=False)
+    if got is None or not (got.ids or not eng.store.count(visit_form)):
+        return eng.rollup_rows(visit_form).values()
+    return [{"_p": village, rollup.COUNTS: sums} for village, sums in got.sums]
 
 
 def pretty_identity(expr: str) -> str:
@@ -508,8 +539,7 @@ def build_summary(eng, quarter: Any = None, town: str | None = None, by_village:
     units = _units(eng, town, by_village, q_end)
     tally = Tally(spec, units)
     if not sqlreports.count_summary(eng, spec, tally, scope, by_village, town):     # on a server
-        parts = partitions_for(eng, form_id, town, None)
-        _count_people(eng, spec, tally, scope, parts, by_village, town)
+        _count_people(eng, spec, tally, scope, None, by_village, town)
         _count_visits(eng, spec, tally, scope, by_village, town)
 
     divs = eng.divisions

@@ -18,7 +18,7 @@ Definitions (also in forms/README.md):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 from core.dates import add_months, quarter_end
@@ -38,6 +38,18 @@ class DueItem:
     due_date: dt.date
     overdue_days: int          # 0 when not yet overdue
     status: str                # "due" | "overdue"
+
+    @classmethod
+    def many(cls, rows: Iterable[tuple]) -> list["DueItem"]:
+        """Items from tuples of the fields in their order, without the frozen `__init__`'s
+        `object.__setattr__` per field: 24,000 items at 50,000 people took ~60 ms that way."""
+        new, names = object.__new__, [f.name for f in fields(cls)]
+        out = []
+        for row in rows:
+            item = new(cls)
+            item.__dict__.update(zip(names, row))
+            out.append(item)
+        return out
 
     @property
     def status_label(self) -> str:
@@ -138,38 +150,67 @@ def last_visits(eng, sch: dict, as_of: dt.date) -> dict[tuple[str, str], dt.date
     return last
 
 
-def _last_lookup(eng, sch: dict, as_of: dt.date):
-    """`last(person id, level value)`: the person's latest visit at that level on or before
-    as_of, or None. For today the rollup rows answer directly, each date read once (the
-    same few hundred dates over 50,000 people); otherwise `last_visits`."""
+def _last_by_level(eng, sch: dict, as_of: dt.date, values: list) -> dict[Any, dict[str, dt.date]]:
+    """{level value: {person id: latest visit at that level on or before as_of}}. For today
+    the rollup rows answer directly, each date read once (the same few hundred dates over
+    50,000 people); otherwise `last_visits`."""
     p, d, lv = sch.get("person_field", "person"), sch.get("date_field", "visit_date"), sch.get("level_field", "visit_level")
     form_id = sch.get("visit_form", "visit")
     rollup = (eng.form(form_id).raw or {}).get("rollup") or {}
+    out: dict[Any, dict[str, dt.date]] = {}
     if not (as_of >= eng.today() and (rollup.get("ref"), rollup.get("key"), rollup.get("date")) == (p, lv, d)):
-        found = last_visits(eng, sch, as_of)
-        return lambda rid, level: found.get((rid, level))
-    rows = _latest_dates(eng, form_id, [lv.get("value") for lv in sch.get("levels", [])])
+        for (rid, level), day in last_visits(eng, sch, as_of).items():
+            out.setdefault(level, {})[rid] = day
+        return out
     dates: dict[Any, dt.date | None] = {}
-
-    def last(rid: str, level: str) -> dt.date | None:
-        row = rows.get(rid)
-        if row is None or not isinstance(level, str) or level.startswith("_"):
-            return None
-        iso = row.get(level)
-        day = dates[iso] if iso in dates else dates.setdefault(iso, _date(iso))
-        return day if day is not None and day <= as_of else None
-    return last
+    for level, held in _latest_dates(eng, form_id, values).items():
+        mine = out[level] = {}
+        for rid, iso in held.items():
+            day = dates[iso] if iso in dates else dates.setdefault(iso, _date(iso))
+            if day is not None and day <= as_of:
+                mine[rid] = day
+    return out
 
 
-def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict]:
-    """{person id: {level value: latest ISO date}}: of the rollup rows only the level columns,
-    read a village at a time with repeated dates shared (`Engine.scan_rows`). Holding the rows
-    whole — their quarterly counts too, ~65 MB for 50,000 people — is the summary's business."""
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict[str, Any]]:
+    """{level value: {person id: latest ISO date}}: of the rollup rows only the level columns,
+    from the report column cache (`core.reporting.columncache`), else read a village at a time
+    with repeated dates shared (`Engine.scan_rows`). Holding the rows whole — their quarterly
+    counts too, ~65 MB for 50,000 people — is the summary's business."""
     from core.records import rollup
+    from core.reporting import columncache
 
     keys = [lv for lv in levels if isinstance(lv, str) and not lv.startswith("_")]
-    rows = eng.scan_rows(rollup.table_of(form_id), keys)
-    return rows if rows or not eng.store.count(form_id) else eng.rollup_rows(form_id)
+    table = rollup.table_of(form_id)
+    got = columncache.columns(eng, table, keys, complete=False)
+    if got is not None and (got.ids or not eng.store.count(form_id)):
+        return {key: {rid: iso for rid, iso in zip(got.ids, got.column(key)) if iso is not None} for key in keys}
+    rows = eng.scan_rows(table, keys)
+    if not rows and eng.store.count(form_id):
+        rows = eng.rollup_rows(form_id)
+    return {key: {rid: row[key] for rid, row in rows.items() if row.get(key) is not None} for key in keys}
+
+
+def _people(eng, form_id: str, fields: tuple[str, ...]) -> Iterable[tuple]:
+    """(id, *values of `fields`) per person: from the report column cache
+    (`core.reporting.columncache`: a few lists, where the rows held in memory would be 50,000
+    dicts to walk), else from the list rows, read whole (and held for what comes next)."""
+    from core.reporting import columncache
+
+    got = columncache.columns(eng, form_id, fields)
+    if got is not None:
+        return zip(got.ids, *(got.column(f) for f in fields))
+    eng.index(form_id)
+    rows = rows_with(eng, form_id, fields)
+    return ((rid, *(row.get(f) for f in fields)) for rid, row in rows.items())
 
 
 def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date) -> dt.date:
@@ -186,6 +227,21 @@ def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date
     if level.get("floor"):
         due = min(due, add_interval(base, level["floor"]))
     return due
+
+
+class _Dues(dict):
+    """(due date, days from as_of) per (risk, last visit) — or (risk, None, start) for someone
+    never visited at the level — worked out on first use."""
+
+    def __init__(self, level: dict, as_of: dt.date):
+        super().__init__()
+        self.level, self.as_of = level, as_of
+
+    def __missing__(self, key: tuple) -> tuple[dt.date, int]:
+        risk, prev = key[0], key[1]
+        due = due_date(self.level, risk, prev, key[2] if prev is None else None)
+        found = self[key] = (due, (due - self.as_of).days)
+        return found
 
 
 def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
@@ -206,34 +262,35 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
     start_f = sch.get("start_field", "filing_date")
     active = sch.get("active_status", "在册")
     soon = int(sch.get("due_soon_days", 7))
-    eng.index(form_id)            # the person list is read whole anyway: held, not scanned
-    people = rows_with(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
-    last = _last_lookup(eng, sch, as_of)
-    levels = [(level, level.get("value"), int(level.get("due_soon_days", soon))) for level in sch.get("levels", [])]
+    people = _people(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
+    values = [level.get("value") for level in sch.get("levels", [])]
+    lasts = _last_by_level(eng, sch, as_of, values)
+    levels = [(n, level, level.get("value"), int(level.get("due_soon_days", soon)),
+               lasts.get(level.get("value"), {}) if _hashable(level.get("value")) else {})
+              for n, level in enumerate(sch.get("levels", []))]
     dates: dict[Any, dt.date | None] = {}
-    dues: dict[tuple, dt.date] = {}
-    out: list[DueItem] = []
-    for rid, row in people.items():
-        if row.get(status_f) != active or (town and row.get("town") != town) \
-                or (village and row.get("village") != village):
+    chosen: list[tuple] = []       # (id, name, town, village, risk, start) of the active people
+    for rid, name, row_town, row_village, risk, status, raw in people:
+        if status != active or (town and row_town != town) or (village and row_village != village):
             continue
-        raw = row.get(start_f)
         start = dates[raw] if raw in dates else dates.setdefault(raw, _date(raw))
-        if start is None or start > as_of:
-            continue
-        risk = row.get(risk_f)
-        for n, (level, value, level_soon) in enumerate(levels):
-            prev = last(rid, value)
-            # 50,000 people share a few hundred (risk, last visit) pairs: each due date once
-            key = (n, risk, prev) if prev is not None else (n, risk, None, start)
-            due = dues.get(key)
-            if due is None:
-                due = dues[key] = due_date(level, risk, prev, start)
-            days = (due - as_of).days
-            if days > level_soon:
-                continue
-            out.append(DueItem(rid, row.get("name") or "", row.get("town") or "", row.get("village") or "",
-                               value, risk, prev, due, max(0, -days),
-                               "overdue" if days < 0 else "due"))
-    out.sort(key=lambda i: (-i.overdue_days, i.due_date, i.town, i.village, i.name))
+        if start is not None and start <= as_of:
+            chosen.append((rid, name, row_town, row_village, risk, start))
+    ids = [p[0] for p in chosen]
+    hits: list[tuple] = []         # (person's place, level's place, last visit, due, days)
+    for n, level, value, level_soon, held in levels:
+        # A level at a time, the lookups in C: 50,000 people share a few hundred (risk, last
+        # visit) pairs, so each due date is worked out once (`_Dues`).
+        prevs = list(map(held.get, ids))
+        keys = [(p[4], prev) if prev is not None else (p[4], None, p[5]) for p, prev in zip(chosen, prevs)]
+        found = list(map(_Dues(level, as_of).__getitem__, keys))
+        hits += [(i, n, prevs[i], due, days) for i, (due, days) in enumerate(found) if days <= level_soon]
+    rows = []
+    for i, n, prev, due, days in hits:
+        rid, name, row_town, row_village, risk, _ = chosen[i]
+        rows.append((rid, name or "", row_town or "", row_village or "", levels[n][2], risk, prev, due,
+                     max(0, -days), "overdue" if days < 0 else "due", i, n))
+    # most overdue first, then by due date, town, village, name; ties as listed (person, level)
+    rows.sort(key=lambda r: (-r[8], r[7], r[2], r[3], r[1], r[10], r[11]))
+    out = DueItem.many(r[:10] for r in rows)
     return out

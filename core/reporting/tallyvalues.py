@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from operator import itemgetter
 from typing import Any, Callable, Iterable
 
 from core.formlang.expressions import ExpressionError
@@ -124,21 +123,27 @@ class Plan:
         return True
 
 
-def count_rows(plan: Plan, rows: list[dict], units: list[str], scope: dict, in_all: list[dict],
+def count_rows(plan: Plan, cols: dict[str, list], units: list[str], scope: dict, in_all: list[dict],
                in_base: list[dict], tally, fail_message: Callable[[dict, dict], str]) -> None:
     """Add each row's columns to `tally` (a `core.reporting.reports.Tally`) under its unit.
 
-    `rows` carry every field of `plan.fields` (a missing one reads as None, as in a record);
-    `units[i]` is the unit of `rows[i]`. Columns of `in_base` count only rows passing the base.
-    `fail_message(column, row)` evaluates a column on a row for the message of a failure.
+    `cols` holds one list per field of `plan.fields` (at least), a value per row (a missing
+    one reads as None, as in a record): the list rows or the report column cache
+    (`core.reporting.columncache`) alike. `units[i]` is the unit of row i. Columns of `in_base`
+    count only rows passing the base. `fail_message(column, row)` evaluates a column on a row
+    (a dict of `cols`' fields) for the message of a failure.
     """
     for unit in dict.fromkeys(units):          # units in the order rows name them, as before
         tally.unit(unit)
     columns: list[list[Any]] = []              # per group, what each row contributes to its signature
     decode: list[Any] = []                     # per group, that contribution -> the atoms' answers
     for fields, members in plan.groups:
-        get = itemgetter(*fields) if fields else (lambda row: ())
-        keys = list(map(get, rows))
+        if len(fields) == 1:
+            keys = cols[fields[0]]
+        elif fields:
+            keys = list(zip(*(cols[f] for f in fields)))
+        else:
+            keys = [()] * len(units)
         try:
             distinct: Iterable[Any] = set(keys)
             reps = None
@@ -197,22 +202,22 @@ def count_rows(plan: Plan, rows: list[dict], units: list[str], scope: dict, in_a
             for key in found[1]:
                 failed[key] = failed.get(key, 0) + n
     if failed:
-        _failure_messages(rows, units, columns, failing, failed, in_all + in_base, tally, fail_message)
+        _failure_messages(cols, units, columns, failing, failed, in_all + in_base, tally, fail_message)
 
 
-def _failure_messages(rows: list[dict], units: list[str], signed: list[list[Any]], failing: set,
+def _failure_messages(cols: dict[str, list], units: list[str], signed: list[list[Any]], failing: set,
                       failed: dict[str, int], columns: list[dict], tally, fail_message) -> None:
     """`tally.failures` as row-by-row counting leaves them: the count, and the message of the
     column evaluated on the last row it failed on (rare: only when some column fails)."""
     left = {c["key"]: c for c in columns if c["key"] in failed}
-    for i in range(len(rows) - 1, -1, -1):
+    for i in range(len(units) - 1, -1, -1):
         if not left:
             break
         sig = (units[i], *(column[i] for column in signed))
         if sig not in failing:
             continue
         for key in list(left):
-            message = fail_message(left[key], rows[i])
+            message = fail_message(left[key], {f: values[i] for f, values in cols.items()})
             if message is not None:
                 tally.failures[key] = (failed[key], message)
                 del left[key]

@@ -43,9 +43,33 @@ def step(name: str) -> None:
         os._exit(86)
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON with Chinese kept as text (readable, and a third smaller than \\u escapes)."""
+def _stdlib_dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+try:                    # an optional speed-up: every byte a save writes goes through `dumps`
+    import orjson as _orjson
+    # dates, dataclasses and str/int/dict subclasses go to the standard library, which
+    # refuses or writes them as it always did
+    _OPTS = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_SUBCLASS
+except ImportError:     # pragma: no cover - the standard library writes the same JSON
+    _orjson, _OPTS = None, 0
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON with Chinese kept as text (readable, and a third smaller than \\u escapes).
+
+    orjson, when installed, writes the same bytes some twenty times faster (a bulk save of
+    300,000 records spent a tenth of its time here); what it refuses — integers beyond 64 bits,
+    keys that are not strings — goes to the standard library as before. (The two differ only
+    in how they spell floats beyond 1e16 — the same number read back — and in NaN/infinity,
+    which orjson writes as null: numbers refuse those before anything is stored.)"""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj, option=_OPTS)
+        except TypeError:           # orjson.JSONEncodeError is a TypeError
+            pass
+    return _stdlib_dumps(obj)
 
 
 def fsync_dir(folder: Path) -> None:

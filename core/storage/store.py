@@ -958,6 +958,46 @@ class Store:
         """Partitions holding at least one record."""
         return sorted({row["_p"] for row in self._state(table).values()})
 
+    # ----------------------------------------------------------------- files as a cache key
+    # For caches derived from the list rows (`core.reporting.columncache`): what a partition's
+    # files are now, and its rows together with the files they were read from.
+    def _files_key(self, table: str, p: str) -> tuple[int, ...] | None:
+        """The CRC each of the partition's two files records of itself, with their size, time
+        and inode: a new file (every write is an atomic rename) or a changed byte gives another
+        key. None when the files alone do not tell the rows: journal changes not yet written,
+        a file missing or unsealed."""
+        if self._ops.get((table, p)):
+            return None
+        key: list[int] = []
+        for path in (self._data_path(table, p), self._index_path(table, p)):
+            crc = sealed.crc_of(path)
+            try:
+                st = path.stat()
+            except OSError:
+                return None
+            if crc is None:
+                return None
+            key += [crc, st.st_size, st.st_mtime_ns, st.st_ino]
+        return tuple(key)
+
+    @_serialised
+    def files_keys(self, table: str) -> dict[str, tuple[int, ...] | None]:
+        """{partition: `_files_key`} for every partition of the table, in partition order."""
+        self._check_open()
+        names.check_table(table)
+        return {p: self._files_key(table, p) for p in sorted(self._disk_partitions(table))}
+
+    @_serialised
+    def keyed_part_rows(self, table: str, p: str) -> tuple[dict[str, dict[str, Any]], tuple[int, ...] | None]:
+        """(current list rows of one partition — shared, do not change them —, the files key
+        they follow from); the key is None when they may not be kept under one (the files
+        changed while read, or were found damaged and set aside)."""
+        self._check_open()
+        before, problems = self._files_key(table, p), len(self.problems)
+        rows = self._part_rows(table, p)
+        same = before is not None and len(self.problems) == problems and self._files_key(table, p) == before
+        return rows, before if same else None
+
     # ----------------------------------------------------------------- lifetime
     @_serialised
     def close(self) -> None:

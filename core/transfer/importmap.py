@@ -17,6 +17,7 @@ names (张伟、张丽) with as many phones gives as many rows.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
 import unicodedata
@@ -340,8 +341,9 @@ def apply_saved(saved: ColumnMap, cells: list[Any]) -> list[Column]:
 
 def total_row(cells: list[Any]) -> bool:
     """A 合计/小计 row at the foot of a roster (or a signature line): not a person."""
-    texts = [norm(c) for c in cells if c not in (None, "")]
-    return bool(texts) and any(t.startswith(TOTAL_WORDS) or t.startswith(FOOTER_WORDS) for t in texts[:3])
+    # only the first three filled cells are read (normalising all sixty was 7 % of an import check)
+    texts = [norm(c) for c in itertools.islice((c for c in cells if c not in (None, "")), 3)]
+    return bool(texts) and any(t.startswith(TOTAL_WORDS) or t.startswith(FOOTER_WORDS) for t in texts)
 
 
 def divisions_in_title(divisions, title: str) -> dict[str, str]:

@@ -9,13 +9,22 @@ unchanged: numbers, dates by their style, shared strings, booleans, errors.
 
 `rows(ws)` gives what `ws.iter_rows(values_only=True)` gives (missing rows and cells as None,
 rows padded to the sheet's width); a workbook openpyxl lays out differently falls back to it.
+
+Faster still, for the sheets carebook itself writes: their XML is regular (xlsxwriter writes
+`<c r="B2" s="1" t="inlineStr"><is><t>text</t></is></c>` and `<c r="C2" s="1"><v>12</v></c>`),
+so rows are cut from the XML with regular expressions, a megabyte at a time, without building
+an element per cell (`_scan`): the import check of 50,000 rows spent half its time in the XML
+parser. Anything else in a row — shared strings, formulas, booleans, rich runs, a number in a
+date style, an entity other than the five XML ones, a carriage return — makes the scan give up,
+and openpyxl's parser reads the sheet again from the first row not yet given.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
-from openpyxl.utils import coordinate_to_tuple
-from openpyxl.worksheet._reader import INLINE_STRING, WorkSheetParser
+from openpyxl.utils import column_index_from_string, coordinate_to_tuple
+from openpyxl.worksheet._reader import INLINE_STRING, WorkSheetParser, _cast_number
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
 _T = "{%s}t" % SHEET_MAIN_NS
@@ -72,16 +81,147 @@ def rows(ws: Any) -> Iterator[tuple]:
     max_col, max_row = ws.max_column, ws.max_row
     empty = (None,) * max_col if max_col is not None else ()
     counter, idx = 1, 1
-    with source() as src:
-        for idx, row in _Parser(src, shared, **options).parse():
-            if max_row is not None and idx > max_row:
-                break
-            for _ in range(counter, idx):
-                counter += 1
-                yield empty
-            if counter <= idx:
-                counter += 1
-                yield pad(row, 1, max_col, True)
+    for idx, row in _indexed_rows(source, shared, pad, options, max_col):
+        if max_row is not None and idx > max_row:
+            break
+        for _ in range(counter, idx):
+            counter += 1
+            yield empty
+        if counter <= idx:
+            counter += 1
+            yield row
     if max_row is not None and max_row < idx:
         for _ in range(counter, max_row + 1):
             yield empty
+
+
+def _indexed_rows(source: Any, shared: Any, pad: Any, options: dict, max_col: int | None) -> Iterator[tuple[int, tuple]]:
+    """(row index, padded row) in file order: by `_scan` while it can, then by openpyxl's
+    parser from the first row the scan did not give."""
+    given = 0
+    try:
+        if not options["data_only"]:
+            raise _Unsupported
+        with source() as src:
+            for idx, cells in _scan(src, options["date_formats"]):
+                given = max(given, idx)
+                yield idx, _pad(cells, max_col)
+    except _Unsupported:
+        with source() as src:
+            for idx, row in _Parser(src, shared, **options).parse():
+                if idx > given:
+                    yield idx, pad(row, 1, max_col, True)
+
+
+class _Unsupported(Exception):
+    """The sheet holds something `_scan` does not read exactly as openpyxl does."""
+
+
+_SHEET_DATA = re.compile(rb"<sheetData(/?)>")
+_ROW = re.compile(rb'<row r="(\d+)"[^>/]*(/?)>')
+_ROW_END = b"</row>"
+_CELL = re.compile(rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(inlineStr|n)")?'
+                   rb'(?:/>|>(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>|<v>([^<]*)</v>)</c>)')
+_ENTITY = re.compile(rb"&(amp|lt|gt|quot|apos);")
+_ENTITIES = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
+_COLUMNS: dict[bytes, int] = {}
+CHUNK = 1 << 20
+
+
+def _text(raw: bytes) -> str:
+    if b"&" in raw:
+        plain = _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], raw)
+        if b"&" in _ENTITY.sub(b"", raw):
+            raise _Unsupported            # a character reference: leave it to the XML parser
+        raw = plain
+    if b"\r" in raw:
+        raise _Unsupported                # the XML parser turns CR and CR LF into LF
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
+
+
+def _row_cells(body: bytes, date_styles: Any) -> list[tuple[int, Any]]:
+    """(column, value) of every cell of one row's XML, or `_Unsupported`."""
+    cells = []
+    pos, end = 0, len(body)
+    match = _CELL.match
+    while pos < end:
+        m = match(body, pos)
+        if m is None:
+            raise _Unsupported
+        letters, style, kind, text, number = m.groups()
+        column = _COLUMNS.get(letters)
+        if column is None:
+            column = _COLUMNS[letters] = column_index_from_string(letters.decode())
+        if kind == b"inlineStr":
+            if number is not None:
+                raise _Unsupported
+            if text is None:
+                value: Any = None
+            elif b"&" in text or b"\r" in text:
+                value = _text(text)
+            else:
+                try:
+                    value = text.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _Unsupported from None
+        elif text is not None:
+            raise _Unsupported                # an inline string without its type
+        elif number:
+            if style and int(style) in date_styles:
+                raise _Unsupported            # a date by its style: openpyxl converts it
+            value = _cast_number(number.decode())
+        else:
+            value = None
+        cells.append((column, value))
+        pos = m.end()
+    return cells
+
+
+def _scan(src: Any, date_styles: Any) -> Iterator[tuple[int, list[tuple[int, Any]]]]:
+    """(row index, cells) of a sheet's XML read in chunks; `_Unsupported` when it is not the
+    regular XML this reads (nothing of an unsupported row has been given by then)."""
+    buf = b""
+    while (at := _SHEET_DATA.search(buf)) is None:
+        more = src.read(CHUNK)
+        if not more:
+            raise _Unsupported                # no <sheetData> as written here (another encoding, a prefix)
+        buf = buf[-16:] + more
+    if at.group(1):
+        return                                # <sheetData/>
+    buf, pos, eof = buf[at.end():], 0, False
+    while True:
+        m = _ROW.match(buf, pos)
+        if m is not None:
+            if m.group(2):                    # <row r="5" .../>: a row with no cells
+                yield int(m.group(1)), []
+                pos = m.end()
+                continue
+            close = buf.find(_ROW_END, m.end())
+            if close >= 0:
+                yield int(m.group(1)), _row_cells(buf[m.end():close], date_styles)
+                pos = close + len(_ROW_END)
+                continue
+        elif buf.startswith(b"</sheetData>", pos):
+            return
+        elif len(buf) - pos >= 64 or eof:
+            raise _Unsupported                # something else between rows
+        if eof:
+            raise _Unsupported                # the file ends inside a row
+        more = src.read(CHUNK)
+        eof = not more
+        buf, pos = buf[pos:] + more, 0
+
+
+def _pad(cells: list[tuple[int, Any]], max_col: int | None) -> tuple:
+    """openpyxl's `_get_row(row, 1, max_col, values_only=True)` for (column, value) cells."""
+    if not cells and not max_col:
+        return ()
+    width = max_col or cells[-1][0]
+    out: list[Any] = [None] * width
+    for column, value in cells:
+        if 1 <= column <= width:
+            out[column - 1] = value
+    return tuple(out)

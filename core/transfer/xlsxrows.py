@@ -1,0 +1,148 @@
+"""Rows of a streamed xlsxwriter sheet written straight to its row file: the same XML, less work.
+
+Why: in `constant_memory` mode xlsxwriter keeps one row as cell objects, then writes each cell
+through four or five calls (dimension checks, an attribute list escaped item by item, two or
+three regular expressions per text). For a 50,000-person records export that was over half of
+the time. Here a row of texts and numbers in one cell format is written as one string: the
+row's cell references come from a table of column letters, and a text goes into the XML as it
+is when nothing in it needs xlsxwriter's treatment (XML specials, control characters and their
+`_xHHHH_` escapes, leading or trailing white space, non-characters, more than 16,383
+characters). Any other text, and any sheet set up in a way this does not copy (row heights,
+comments, Excel 2010 extensions), goes through xlsxwriter's own code, so the file is byte for
+byte what xlsxwriter writes (`tests/test_xlsxrows.py` compares the two over nasty texts).
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+from typing import Any
+
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import CellStringTuple, Worksheet, _utf16_len, _utf16_truncate
+
+# A text that xlsxwriter would change or mark: XML specials and line breaks (escaped), control
+# characters and `_xHHHH_` look-alikes (escaped), non-characters, white space at either end
+# (`xml:space="preserve"`).
+BLANK = object()       # a cell with a format and no value (`Worksheet.write_blank`)
+
+_NEEDS_CARE = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$')
+
+
+def supported(ws: Worksheet) -> bool:
+    """Whether rows of `ws` can be written here and come out as xlsxwriter writes them."""
+    return bool(ws.constant_memory and ws.excel_version != 2010 and not ws.comments
+                and ws.default_row_height == ws.original_row_height and ws.fh is ws.row_data_fh)
+
+
+class RowWriter:
+    """Writes whole rows of `ws` (texts and numbers, every cell in `cell_format`) in order.
+
+    Rows must come after any row written through xlsxwriter's own calls (the header), each
+    row once, in increasing order — as a streamed export does."""
+
+    def __init__(self, ws: Worksheet, cell_format: Any):
+        if not supported(ws) or cell_format is None:
+            raise ValueError("sheet not in streamed mode, or set up in a way RowWriter does not copy")
+        self.ws, self.fmt = ws, cell_format
+        self.cols: list[str] = []
+        self.half_max = ws.xls_strmax // 2
+
+    def _col(self, col: int) -> str:
+        while len(self.cols) <= col:
+            self.cols.append(xl_col_to_name(len(self.cols)))
+        return self.cols[col]
+
+    def write(self, row: int, values: list[Any], formats: list[Any] | None = None,
+              height: float | None = None) -> None:
+        """Row `row` (0-based) with `values[i]` in column i: a text (written as given: the
+        caller has made it safe to open), a number (not a bool), `BLANK` (a formatted empty
+        cell) or None (nothing). `formats[i]`: column i's cell format (default: the writer's);
+        `height`: the row's height (`Worksheet.set_row`), for which xlsxwriter writes the row."""
+        ws = self.ws
+        if height is not None or row >= ws.xls_rowmax or row in ws.row_info:
+            self._slow(row, values, formats)
+            if height is not None:
+                ws.set_row(row, height)
+            return
+        if row > ws.previous_row:
+            ws._write_single_row(row)           # the pending xlsxwriter row (the header), if any
+        xfs = self._xfs(formats, len(values))
+        r = str(row + 1)
+        parts: list[str] = []
+        first = last = None
+        cols = self.cols
+        for col, v in enumerate(values):
+            if v is None:
+                continue
+            if col >= ws.xls_colmax:
+                break
+            xf = xfs[col]
+            if xf is None:                        # no format: a blank is not written at all
+                if v is BLANK:
+                    continue
+                raise ValueError("RowWriter writes formatted cells only")
+            ref = (cols[col] if col < len(cols) else self._col(col)) + r
+            if v is BLANK:
+                parts.append(f'<c r="{ref}" s="{xf}"/>')
+            elif isinstance(v, str):
+                if len(v) > self.half_max or _NEEDS_CARE.search(v):
+                    parts.append(self._careful_text(row, col, v, formats[col] if formats else self.fmt))
+                else:
+                    parts.append(f'<c r="{ref}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>')
+            else:
+                if math.isnan(v) or math.isinf(v):
+                    raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
+                parts.append(f'<c r="{ref}" s="{xf}"><v>{v:.16G}</v></c>')
+            if first is None:
+                first = col
+            last = col
+        if first is None or last is None:
+            return                                # nothing written: xlsxwriter writes no row either
+        ws.fh.write(f'<row r="{r}">{"".join(parts)}</row>')
+        self._dimensions(row, first, last)
+
+    def _xfs(self, formats: list[Any] | None, n: int) -> list[Any]:
+        if formats is None:
+            return [self.fmt._get_xf_index()] * n
+        return [None if f is None else f._get_xf_index() for f in formats]
+
+    def _careful_text(self, row: int, col: int, text: str, fmt: Any) -> str:
+        """One text cell's XML from xlsxwriter's own cell writer (truncation, escapes, preserve)."""
+        ws = self.ws
+        if len(text) > ws.xls_strmax // 2 and _utf16_len(text) > ws.xls_strmax:
+            text = _utf16_truncate(text, ws.xls_strmax)
+        held, ws.fh = ws.fh, io.StringIO()
+        try:
+            ws._write_cell(row, col, CellStringTuple(text, fmt))
+            return ws.fh.getvalue()
+        finally:
+            ws.fh = held
+
+    def _dimensions(self, row: int, first: int, last: int) -> None:
+        ws = self.ws
+        if ws.dim_rowmin is None or row < ws.dim_rowmin:
+            ws.dim_rowmin = row
+        if ws.dim_rowmax is None or row > ws.dim_rowmax:
+            ws.dim_rowmax = row
+        if ws.dim_colmin is None or first < ws.dim_colmin:
+            ws.dim_colmin = first
+        if ws.dim_colmax is None or last > ws.dim_colmax:
+            ws.dim_colmax = last
+        ws.previous_row = row
+
+    def _slow(self, row: int, values: list[Any], formats: list[Any] | None) -> None:
+        """xlsxwriter's own calls, for what the fast path does not copy."""
+        for col, v in enumerate(values):
+            if v is not None:
+                write_cell(self.ws, row, col, v, formats[col] if formats else self.fmt)
+
+
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
+    """One cell through xlsxwriter's own calls: `BLANK`, a text or a number."""
+    if value is BLANK:
+        ws._write_blank(row, col, None, fmt)
+    elif isinstance(value, str):
+        ws._write_string(row, col, value, fmt)
+    else:
+        ws._write_number(row, col, value, fmt)
