@@ -31,22 +31,23 @@ from core.transfer import demo  # noqa: E402
 DAY = dt.date(2026, 3, 10)
 REG = "registration.yaml"
 
-# (name, change of the forms folder); each is a change an admin makes in registration.yaml
-CHANGES = [
-    ("高龄阈值", lambda forms, rnd: set_setting(forms, "advanced_age", str(rnd.randint(70, 86)))),
-    ("中风险年龄", lambda forms, rnd: set_setting(forms, "middle_age", str(rnd.randint(62, 76)))),
-    ("留守年龄", lambda forms, rnd: set_setting(forms, "min_age", str(rnd.randint(58, 66)))),
-    ("风险值", lambda forms, rnd: edit(forms / REG, "{when: \"housing_hazard == '是'\", value: 高",
-                                      "{when: \"housing_hazard == '是'\", value: 中")),
-    ("风险条件", lambda forms, rnd: edit(forms / REG, "when: \"serious_illness == '是'\"",
-                                        "when: \"serious_illness != '否'\"")),
-    ("规则", lambda forms, rnd: edit(forms / REG, 'check: "children_count >= len(',
-                                    'check: "children_count > len(')),
-    ("规则提示", lambda forms, rnd: edit(forms / REG, "message: 认定为独自生活，但居住情况不是“独居”",
-                                        "message: 独自生活与居住情况不一致")),
-    ("认定条件", lambda forms, rnd: edit(forms / REG, "months_between(last_left_date, filing_date) < settings.min_months_away",
-                                        "months_between(last_left_date, filing_date) <= settings.min_months_away")),
+OVERRIDABLE = "override: true\n        help: 按下列规则自动评定"
+# (name, text in registration.yaml, what an admin writes instead)
+EDITS = [
+    ("风险值", "{when: \"housing_hazard == '是'\", value: 高", "{when: \"housing_hazard == '是'\", value: 中"),
+    ("风险条件", "when: \"serious_illness == '是'\"", "when: \"serious_illness != '否'\""),
+    ("规则", 'check: "children_count >= len(', 'check: "children_count > len('),
+    ("规则提示", "message: 认定为独自生活，但居住情况不是“独居”", "message: 独自生活与居住情况不一致"),
+    ("认定条件", "months_between(last_left_date, filing_date) < settings.min_months_away",
+     "months_between(last_left_date, filing_date) <= settings.min_months_away"),
+    ("取消人工改写", OVERRIDABLE, OVERRIDABLE.replace("true", "false")),
 ]
+# (setting, name, lowest, highest)
+SETTINGS = [("advanced_age", "高龄阈值", 70, 86), ("middle_age", "中风险年龄", 62, 76), ("min_age", "留守年龄", 58, 66)]
+# (name, change of the forms folder); each is a change an admin makes in registration.yaml
+CHANGES = ([(name, lambda forms, rnd, k=key, lo=lo, hi=hi: set_setting(forms, k, str(rnd.randint(lo, hi))))
+            for key, name, lo, hi in SETTINGS]
+           + [(name, lambda forms, rnd, a=old, b=new: edit(forms / REG, a, b)) for name, old, new in EDITS])
 
 
 def _ledger(tmp_path: Path, seed: int, overrides: int = 0) -> tuple[Path, Path]:
@@ -109,10 +110,10 @@ def _same(a, b) -> None:
            (b.records, b.changed, dict(b.changes), dict(b.rule_failures), b.samples)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_a_form_change_evaluates_only_what_it_reaches_and_gives_the_full_result(tmp_path, seed):
     rnd = random.Random(seed)
-    forms, data = _ledger(tmp_path, seed)
+    forms, data = _ledger(tmp_path, seed, overrides=2)
     picked = rnd.sample(CHANGES, rnd.randint(1, 3))
     for _, change in picked:
         change(forms, rnd)
@@ -164,3 +165,18 @@ def test_a_threshold_change_reaches_the_fields_that_read_it_and_nothing_else(tmp
     assert [f.id for f in part.fields] == ["advanced_age", "risk_level"]
     assert part.rules == {} and not part.nothing
     assert "children" in part.reads and "hukou_type" not in part.reads    # risk reads children; eligibility is left
+
+
+def test_a_staff_override_the_form_no_longer_allows_is_not_decided_from_the_row(tmp_path):
+    """高龄 lowered and 风险等级 no longer overridable: the three people whose risk staff set by
+    hand get the computed level back — the row shows only their staff value, so their records
+    are read; everyone else is still decided from the row."""
+    forms, data = _ledger(tmp_path, 3, overrides=3)
+    set_setting(forms, "advanced_age", "75")
+    edit(forms / REG, OVERRIDABLE, OVERRIDABLE.replace("true", "false"))
+    day = DAY + dt.timedelta(days=1)
+    quick, parts = _quick(forms, data, day)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    _same(quick, slow)
+    assert any(t.startswith("风险等级 低→") for t in quick.table()), quick.table()
+    assert [k for k, _ in parts].count("row") > 50

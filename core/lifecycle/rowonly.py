@@ -177,11 +177,13 @@ class RowOnly:
         self.new_x.row = self.old_x.row = {}
         out = []
         for f, was, kind, needs, changed in self.units:
+            if f.id in kept and not (f.override and was.override and f.id in row):
+                return None      # a staff value the change may let go of, or one the row does not show
             before = row[f.id] if f.id in row else self._value(old, was, kind, needs, have)
-            if before is _UNDECIDED or (f.id in kept and f.id not in row):
+            if before is _UNDECIDED:
                 return None
-            if f.id in kept and f.override:
-                after = before
+            if f.id in kept:
+                after = before   # kept by the override, as the last run stored it
             elif kind == "calc":
                 if not needs["new"] <= have:
                     return None
