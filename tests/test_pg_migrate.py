@@ -36,9 +36,17 @@ def test_migration_on_a_server_backs_up_the_rows_and_restores_them(pg_server, tm
     assert code == 0 and "已修改 2 条" in out, out
     name = re.search(r"服务器表 carebook_backup\.(\w+)", out).group(1)
     assert f"carebook.restore_backup('{name}')" in out
+    # another admin desk (its own desk folder) sees on the server that the migration was applied
+    monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "second-desk"))
+    again = main(["forms", "migrate", "--forms", str(forms), "--data", url, "--operator", "区民政局李四"])
+    captured = capsys.readouterr()
+    assert again == 0 and "迁移 economy_rename 已于" in captured.err and "没有待执行的迁移" in captured.out
+    assert main(["forms", "check", "--forms", str(forms), "--data", url]) == 0, capsys.readouterr()
     with PgStore(url) as store:
         assert {d["data"]["economic_status"] for _, d, _ in
                 store.sql_rows("SELECT id, doc, rev FROM records WHERE tbl = 'registration'")} == {"非困难"}
+        logged = [e["migration"] for e in store.audit_log() if e.get("action") == "执行迁移"]
+        assert [(e["id"], e["operator"], e["changed"]) for e in logged] == [("economy_rename", "区民政局张三", 2)]
         snapshot = sorted(store.sql_rows(f"SELECT id, doc, rev FROM carebook_backup.{name}"))
         assert snapshot == before                                     # both villages, as they were
         assert store.sql_rows("SELECT tbl, rows, reason FROM backups") == [("registration", 2, "迁移 economy_rename")]

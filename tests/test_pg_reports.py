@@ -146,3 +146,33 @@ def test_a_malformed_date_on_the_server_is_read_as_python_reads_it(ledgers, pg_s
         assert [c.split("无法计算")[0] for c in sql_summary[2]] == [c.split("无法计算")[0] for c in py_summary[2]]
         assert any("第30栏" in c for c in sql_summary[2])
         assert sql_due == [dataclasses.asdict(d) for d in server.visits_due(as_of=AS_OF)]
+
+
+def test_a_village_clerks_summary_counts_people_and_visits_of_their_village_only(ledgers):
+    """The summary counts the people on one connection and the quarter's visits on a second one
+    at the same time (two server processes); the second logs in as the same operator, so row
+    security holds for it too: a village clerk's summary is exactly their village's row."""
+    from bench.bench_server import with_login
+    from core.storage.pgstore import PgStore
+    from core.storage.pgusers import add_operator
+
+    root, url = ledgers
+    with Engine.open(root, readonly=True, today=lambda: AS_OF) as folder:
+        by_village = {r["unit"]: dict(r) for r in folder.report("summary", as_of=AS_OF, quarter="2026Q4",
+                                                                 by_village=True).rows}
+        code_of = {folder.divisions.name(r["village"]): r["village"] for r in folder.index("registration").rows.values()}
+    name = max(by_village, key=lambda v: by_village[v]["c28"] or 0)
+    village = code_of[name]
+    assert by_village[name]["c28"] > 0 and by_village[name]["c1"] > 0
+    with PgStore(url) as owner:
+        add_operator(owner, "报表村干部", "village", village, login="report_clerk", password="pw-report")
+    with Engine.open(with_login(url, "report_clerk", "pw-report"), readonly=True, today=lambda: AS_OF) as clerk:
+        rows = [dict(r) for r in clerk.report("summary", as_of=AS_OF, quarter="2026Q4", by_village=True).rows]
+        main_pid, side_pid = clerk.store._conn.info.backend_pid, clerk.store._side.info.backend_pid
+    assert main_pid != side_pid                                   # the visits were counted aside
+    mine = {r["unit"]: r for r in rows}
+    assert mine.pop(name) == by_village[name]
+    def counts(r: dict) -> set:
+        return {v for k, v in r.items() if k[:1] == "c" and k[1:].isdigit()}
+    assert mine and set().union(*map(counts, mine.values())) <= {0, None}          # no other village counted
+    assert set().union(*(counts(r) for n, r in by_village.items() if n != name)) - {0, None}   # though they hold some

@@ -27,9 +27,13 @@ def _working_engine(args, readonly: bool = False):
 
 
 def _has_records(args) -> bool:
+    """Whether there is a ledger to check the forms against: a data folder holding records,
+    or a server ledger (its records are checked on the server)."""
     from core.cli import _data_dir
+    from core.paths import is_server
 
-    return (_data_dir(args) / "records").is_dir()
+    data = _data_dir(args)
+    return is_server(data) or (Path(data) / "records").is_dir()
 
 
 # ------------------------------------------------------------------ forms check
@@ -79,7 +83,7 @@ def _literal_problems(args) -> list:
 # ------------------------------------------------------------------ forms migrate
 def cmd_forms_migrate(args) -> int:
     from core.cli import EXIT_OK, EXIT_REFUSED, _err, _out
-    from core.lifecycle import migrations
+    from core.lifecycle import migrationlog, migrations
 
     folder = _working_dir(args)
     if args.files:
@@ -96,7 +100,7 @@ def cmd_forms_migrate(args) -> int:
         _err(f"迁移文件有 {len(problems)} 个问题，未执行。")
         return EXIT_REFUSED
     with _working_engine(args, readonly=args.dry_run) as eng:
-        done = migrations.applied_ids(eng.data_dir)
+        done = migrationlog.applied(eng)
         todo = [m for m in found if m.id not in done]
         for m in found:
             if m.id in done:

@@ -12,7 +12,7 @@ warning when a migration file not yet applied already covers it.
 """
 from __future__ import annotations
 
-from core.lifecycle import formdiff, migrations, usage
+from core.lifecycle import formdiff, migrationlog, migrations, usage
 from core.problems import Problem
 
 MIGRATE_HINT = "写一个迁移文件放在 forms/migrations/ 下，再运行 carebook forms migrate"
@@ -44,7 +44,7 @@ def check(engine, pending: list[migrations.Migration] | None = None) -> list[Pro
     """Problems of the engine's (working) forms against its stored records and kept versions."""
     if pending is None:
         found, _ = migrations.load_folder(engine.forms_dir)
-        done = migrations.applied_ids(engine.data_dir)
+        done = migrationlog.applied(engine)
         pending = [m for m in found if m.id not in done]
     out: list[Problem] = []
     for form_id, form in sorted(engine.forms.forms.items()):

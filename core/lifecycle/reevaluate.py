@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.formlang.calcdeps import names_read
+from core.lifecycle.fielddeps import Partial, fingerprints
 from core.problems import CarebookError
 
 MARKER = Path("lifecycle") / "evaluated.json"
@@ -62,7 +63,14 @@ def digest(form) -> str:
     """Hash of everything a form computes with (fields, cases, rules, settings, lists inlined)."""
     found = form.__dict__.get("_reevaluate_digest")
     if found is None:
-        found = form.__dict__["_reevaluate_digest"] = hashlib.sha256(form.snapshot_text().encode("utf-8")).hexdigest()
+        found = form.__dict__["_reevaluate_digest"] = hashlib.sha256(_text(form).encode("utf-8")).hexdigest()
+    return found
+
+
+def _text(form) -> str:
+    found = form.__dict__.get("_reevaluate_text")
+    if found is None:
+        found = form.__dict__["_reevaluate_text"] = form.snapshot_text()
     return found
 
 
@@ -86,12 +94,52 @@ class _Plan:
             self.usable = False
         self.digests: dict = {}
         self.runners: dict = {}
+        self.partials: dict = {}
+        self.rows_only: dict = {}
+        self.old_validators: dict = {}
 
     def digest_of(self, town) -> str:
         key = town or ""
         if key not in self.digests:
             self.digests[key] = digest(self.engine.validator(self.form.id, town=town).form)
         return self.digests[key]
+
+    def kept(self) -> dict:
+        """What the marker keeps of each town's form: its digest, its fields' and rules'
+        fingerprints and its text (worked out only for an applied run, which writes them)."""
+        parts, texts = {}, {}
+        for key in self.digests:
+            form = self.engine.validator(self.form.id, town=key or None).form
+            parts[key] = fingerprints(form)
+            texts[self.digests[key]] = _text(form)
+        return {"digests": self.digests, "parts": parts, "texts": texts}
+
+    def row_only(self, town, partial: Partial):
+        """`core.lifecycle.rowonly` for this town's change, when the marker keeps the form it ran
+        and the overrides; None otherwise."""
+        key = town or ""
+        if key not in self.rows_only:
+            from core.lifecycle.rowonly import RowOnly
+
+            found = None
+            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(key))
+            overrides = self.mark.get("overrides")
+            if isinstance(text, str) and isinstance(overrides, dict) and not partial.rules:
+                if text not in self.old_validators:      # towns without an overlay share one form
+                    self.old_validators[text] = _old_validator(self.engine, text)
+                found = RowOnly(partial, self.old_validators[text], overrides)
+            self.rows_only[key] = found if found is not None and found.usable else None
+        return self.rows_only[key]
+
+    def partial(self, town) -> Partial | None:
+        """What changed since the marker in this town's form, when the marker says (see
+        `core.lifecycle.fielddeps`); None: evaluate its records whole."""
+        key = town or ""
+        if key not in self.partials:
+            old = (self.mark.get("parts") or {}).get(key)
+            found = Partial(self.engine.validator(self.form.id, town=town), old) if isinstance(old, dict) else None
+            self.partials[key] = found if found is not None and found.usable else None
+        return self.partials[key]
 
     def _runner(self, town, row_fields):
         from core.lifecycle.dateprobes import ProbeRunner, probes
@@ -103,19 +151,37 @@ class _Plan:
             self.runners[key] = None if found is None else ProbeRunner(v, found)
         return self.runners[key]
 
-    def covered(self, row: dict) -> bool:
+    def covered(self, row: dict) -> bool | Partial:
+        """True: the marker covers the record whole; a `Partial`: it covers all but what a form
+        change since reaches; False: evaluate it whole."""
         if not self.usable or self.at is None:
             return False
         when = _when(row.get("_u"))
         if when is None or when >= self.at:     # times are to the second: the same second is "since"
             return False
         town = row.get("town")
-        if (self.mark.get("digests") or {}).get(town or "") != self.digest_of(town):
+        whole = (self.mark.get("digests") or {}).get(town or "") == self.digest_of(town)
+        part = None if whole else self.partial(town)
+        if not whole and part is None:
             return False
-        if self.before == self.today:
-            return True
-        runner = self._runner(town, set(row))
-        return runner is not None and runner.same(row, self.before, self.today)
+        if self.before != self.today:
+            runner = self._runner(town, set(row))
+            if runner is None or not runner.same(row, self.before, self.today):
+                return False
+        return True if whole else part
+
+
+def _old_validator(engine, text: str):
+    """A validator of the form the marker's run used (its snapshot), or None when it no longer
+    loads (a plugin gone): then records are read."""
+    from core.formlang.formload import compile_form_text
+    from core.records.validation import Validator
+
+    try:
+        form = compile_form_text(text, engine.registry)
+    except Exception:  # noqa: BLE001 - any failure means "read the records", never a wrong answer
+        return None
+    return Validator(form, engine.registry, engine.evaluator, today=engine.today)
 
 
 def _when(text) -> dt.datetime | None:
@@ -142,45 +208,74 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         plan = _Plan(engine, form, marks.get(form.id), rules, today)
         failures: dict[str, list] = {}
         kept = plan.mark.get("failures") or {}
-        needed: dict[str, set] = {}
+        overridden: dict[str, list] = {}
+        kept_overrides = plan.mark.get("overrides") or {}
+        shown = {f.id for f in computed}
+
+        def count(rid, diffs):
+            result.changed += 1
+            for f, a, b in diffs:
+                key = (form.id, f.label, a, b)
+                result.changes[key] += 1
+                got = result.samples.setdefault(key, [])
+                if len(got) < 3 or rid < got[-1]:
+                    bisect.insort(got, rid)     # the three first ids: the same whatever
+                    del got[3:]                 # order the records were read in
+
+        needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
         for rid, row in engine.index(form.id).rows.items():
             result.records += 1
-            if plan.covered(row):
-                for rule, message in kept.get(rid, ()):
+            how = plan.covered(row)
+            decided = None
+            if how is not True and how and not how.nothing and not apply:
+                row_only = plan.row_only(row.get("town"), how)
+                decided = row_only.decide(rid, row) if row_only is not None else None
+            if how is True or (how and how.nothing) or decided is not None:
+                found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
+                for rule, message in found:
                     result.rule_failures[(form.id, rule, message)] += 1
                     failures.setdefault(rid, []).append([rule, message])
+                if rid in kept_overrides:
+                    overridden[rid] = kept_overrides[rid]
+                diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
+                if diffs:
+                    count(rid, diffs)
                 continue
-            needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), set()).add(rid)
+            needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), {})[rid] = how or None
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
             items = []
-            for rec in _records(engine, form.id, part, needed[part], few):
+            wanted = needed[part]
+            for rec in _records(engine, form.id, part, wanted, few):
                 data = rec.get("data") or {}
-                town = data.get("town")
-                plan_v = validators.get(town)
-                if plan_v is None:
-                    v = engine.validator(form.id, town=town)
-                    plan_v = validators[town] = (v, *names_read(v.form))
-                    plan.digest_of(town)
-                v, reads, rule_reads = plan_v
                 meta = rec.get("meta") or {}
-                new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
+                part_of = wanted.get(rec["id"])
+                if part_of is not None:          # only what the form change reaches
+                    new, reasons = part_of.compute(data, meta.get("overrides"))
+                    found = part_of.failures(new, kept.get(rec["id"], ())) if rules else ()
+                else:
+                    town = data.get("town")
+                    plan_v = validators.get(town)
+                    if plan_v is None:
+                        v = engine.validator(form.id, town=town)
+                        plan_v = validators[town] = (v, *names_read(v.form))
+                        plan.digest_of(town)
+                    v, reads, rule_reads = plan_v
+                    new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
+                    # a rule marking two fields fails once for the person, not twice
+                    found = dict.fromkeys((p.rule, p.message) for p in v._rules(new, rule_reads)) if rules else ()
                 diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed if data.get(f.id) != new.get(f.id)]
-                if rules:     # a rule marking two fields fails once for the person, not twice
-                    for rule, message in dict.fromkeys((p.rule, p.message) for p in v._rules(new, rule_reads)):
-                        result.rule_failures[(form.id, rule, message)] += 1
-                        failures.setdefault(rec["id"], []).append([rule, message])
+                for rule, message in found:
+                    result.rule_failures[(form.id, rule, message)] += 1
+                    failures.setdefault(rec["id"], []).append([rule, message])
+                staff = [k for k, ov in (meta.get("overrides") or {}).items()
+                         if isinstance(ov, dict) and str(ov.get("reason") or "").strip()]
+                if staff:
+                    overridden[rec["id"]] = staff
                 if not diffs:
                     continue
-                result.changed += 1
-                for f, a, b in diffs:
-                    key = (form.id, f.label, a, b)
-                    result.changes[key] += 1
-                    got = result.samples.setdefault(key, [])
-                    if len(got) < 3 or rec["id"] < got[-1]:
-                        bisect.insort(got, rec["id"])   # the three first ids: the same whatever
-                        del got[3:]                     # order the records were read in
+                count(rec["id"], diffs)
                 if apply:
                     fixed = dict(data)
                     for f, _, b in diffs:
@@ -203,24 +298,26 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                         idx.put(out["id"], row)
             if progress:
                 progress(part)
-        marks[form.id] = {"date": today.isoformat(), "at": at, "digests": plan.digests,
-                          "failures": failures if rules else None}
+        marks[form.id] = {"date": today.isoformat(), "at": at, **(plan.kept() if apply else {}),
+                          "overrides": overridden, "failures": failures if rules else None}
     result.applied = apply
     if apply:
         _mark(engine, today.isoformat(), marks)
     return result
 
 
-def _records(engine, form_id: str, part: str, wanted: set, few: float):
+def _records(engine, form_id: str, part: str, wanted, few: float):
     """The records `wanted` of one village: one by one when they are `few` (a birthday since the
-    last run), else the village's records filtered."""
+    last run), else the village's records filtered — as the store holds them, not copied, when
+    it can (nothing here changes a record it reads)."""
     if len(wanted) < few:
         for rid in sorted(wanted):
             rec = engine.store.get(form_id, rid)
             if rec is not None:
                 yield rec
         return
-    for rec in engine.iter_records(form_id, [part]):
+    shared = getattr(engine.store, "iter_shared", None)
+    for rec in shared(form_id, [part]) if shared else engine.iter_records(form_id, [part]):
         if rec["id"] in wanted:
             yield rec
 

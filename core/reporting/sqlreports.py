@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 from core.reporting.sqlexpr import (TEXT, Fields, Translator, Untranslatable, iso_date, json_value,
@@ -51,8 +52,22 @@ def count_summary(eng, spec: dict, tally, scope: dict, by_village: bool, town: s
     visit_form = spec.get("visit_form", "visit")
     people = [c for c in tally.cols if c.get("over", form_id) == form_id]
     visits = [c for c in tally.cols if c.get("over") == visit_form]
-    left = _count_people(eng, run, spec, tally, scope, by_village, town, people)
-    left += _count_visits(eng, run, spec, tally, scope, by_village, town, visits)
+    done, visits_left, fetch = _visit_rows(eng, spec, scope, visits)
+    aside = getattr(eng.store, "sql_rows_aside", None)
+    rows: list[tuple] = []
+    if fetch is not None and people and aside is not None:
+        # the visits counted on a second connection while the people are counted on the first:
+        # two server processes, two cores (only the queries run in the thread; the tally is
+        # filled here, in this thread)
+        with ThreadPoolExecutor(1, thread_name_prefix="carebook-summary") as pool:
+            pending = pool.submit(fetch, aside)
+            left = _count_people(eng, run, spec, tally, scope, by_village, town, people)
+            rows = pending.result()
+    else:
+        left = _count_people(eng, run, spec, tally, scope, by_village, town, people)
+        rows = fetch(run) if fetch is not None else []
+    _add_visits(eng, tally, by_village, town, done, rows)
+    left += visits_left
     if left:
         _python_columns(eng, spec, tally, scope, by_village, town, left)
     return True
@@ -69,29 +84,34 @@ def _conditions(tr: Translator, cols: list[dict], what: str) -> tuple[list[tuple
     return done, left
 
 
+FAILED = 1 << 32       # a column's sum is hits + FAILED × failures: one aggregate per column
+
+
 def _grouped(with_: str, group: str, done: list[tuple[dict, str]], base: str = "TRUE",
              weight: str | None = None, where: str = "") -> str:
     """SQL: per value of `group`, for each column the rows where its condition is true and the
-    rows where it failed (the Python tally's `failures`); columns under the base count only
-    rows the base lets through. Each condition is evaluated once per row (the materialized
-    step `c`), not once per count. `weight`: how many records a row stands for (the rollup's
-    counts)."""
-    keys = "".join(f', {cond} AS "k{i}"' for i, (_, cond) in enumerate(done))
-    w = f", {weight} AS _w" if weight else ""
+    rows where it failed (the Python tally's `failures`), as one sum (`FAILED`; `_add` splits
+    it); columns under the base count only rows the base lets through. Each condition is
+    evaluated once per row, inside its column's sum, and the base once per row (the subquery);
+    nothing is stored between the steps but the typed values of `p`. `weight`: how many
+    records a row stands for (the rollup's counts)."""
+    one = "p._w" if weight else "1"
     aggs = []
-    for i, (c, _) in enumerate(done):
-        gate = "c._base AND " if c.get("base") != "all" else ""
-        for test in (f'COALESCE(c."k{i}", FALSE)', f'c."k{i}" IS NULL'):
-            aggs.append(f"count(*) FILTER (WHERE {gate}{test})" if weight is None
-                        else f"COALESCE(sum(c._w) FILTER (WHERE {gate}{test}), 0)::bigint")
-    return (f"WITH {with_}, c AS MATERIALIZED (SELECT {group} AS _g, {base} AS _base{w}{keys} FROM p {where}) "
-            f"SELECT c._g, {', '.join(aggs)} FROM c GROUP BY 1 ORDER BY 1")
+    for c, cond in done:
+        code = f"CASE ({cond}) WHEN TRUE THEN {one} WHEN FALSE THEN 0 ELSE {one} * {FAILED} END"
+        if c.get("base") != "all":
+            code = f"CASE WHEN p._base THEN {code} ELSE 0 END"
+        aggs.append(f"COALESCE(sum({code}), 0)::bigint")
+    w = f", {weight} AS _w" if weight else ""
+    # the subquery keeps the name `p`, so the conditions read its columns as they read `p`'s
+    return (f"WITH {with_} SELECT p._g, {', '.join(aggs)} FROM "
+            f"(SELECT p.*, {group} AS _g, {base} AS _base{w} FROM p {where} OFFSET 0) p GROUP BY 1 ORDER BY 1")
 
 
 def _add(tally, unit: str, done: list[tuple[dict, str]], numbers: tuple) -> None:
     counts = tally.unit(unit)
-    for i, (c, _) in enumerate(done):
-        hits, failed = numbers[2 * i], numbers[2 * i + 1]
+    for (c, _), n in zip(done, numbers):
+        failed, hits = divmod(int(n), FAILED)
         counts[c["key"]] += hits
         if failed:
             n, _why = tally.failures.get(c["key"], (0, ""))
@@ -124,26 +144,38 @@ def _count_people(eng, run, spec, tally, scope, by_village, town, cols) -> list[
     return left
 
 
-def _count_visits(eng, run, spec, tally, scope, by_village, town, cols) -> list[dict]:
-    """The quarter's visits per village (their partition), as `reports._count_visits`."""
+Fetch = Callable[[Callable[..., list[tuple]]], list[tuple]]
+
+
+def _visit_rows(eng, spec: dict, scope: dict, cols: list[dict]) -> tuple[list, list[dict], Fetch | None]:
+    """The quarter's visits per village (their partition), as `reports._count_visits`: the
+    translated columns, those left to Python, and a function fetching the counts with a given
+    SQL runner (None when no column translates). The SQL text is built here; the function only
+    runs queries, so it may run in another thread."""
     if not cols:
-        return []
-    visit_form = spec.get("visit_form", "visit")
+        return [], [], None
     date_f = spec.get("visit_date_field", "visit_date")
-    fields = Fields(eng.form(visit_form), eng.registry)
-    tr = Translator(eng.evaluator, fields, scope)
-    done, left = _conditions(tr, cols, "summary visit column")
+    fields = Fields(eng.form(spec.get("visit_form", "visit")), eng.registry)
+    done, left = _conditions(Translator(eng.evaluator, fields, scope), cols, "summary visit column")
     if not done:
-        return left
-    sql = _visits_from_rollup(eng, run, spec, fields, done, scope)
-    if sql is not None:
-        rows = run(sql)
-    else:
-        day = f"left({json_value(date_f)} #>> '{{}}', 10) COLLATE \"C\""
-        first, last = literal(scope["q_start"].isoformat()).text, literal(scope["q_end"].isoformat()).text
-        quarter = f"r.tbl = {literal(visit_form).text} AND {day} BETWEEN {first} AND {last}"
-        rows = strict_retry(lambda strict: run(_grouped(
+        return done, left, None
+    rollup_sql = _visits_from_rollup(eng, spec, fields, done, scope)
+    day = f"left({json_value(date_f)} #>> '{{}}', 10) COLLATE \"C\""
+    first, last = literal(scope["q_start"].isoformat()).text, literal(scope["q_end"].isoformat()).text
+    quarter = f"r.tbl = {literal(spec.get('visit_form', 'visit')).text} AND {day} BETWEEN {first} AND {last}"
+
+    def fetch(run: Callable[..., list[tuple]]) -> list[tuple]:
+        if rollup_sql is not None:
+            check, sql = rollup_sql
+            (rows, without), = run(check)
+            if rows and not without:
+                return run(sql)
+        return strict_retry(lambda strict: run(_grouped(
             fields.cte(quarter, ("r.partition AS _p",), strict=strict), "p._p", done)))
+    return done, left, fetch
+
+
+def _add_visits(eng, tally, by_village: bool, town: str | None, done: list, rows: list[tuple]) -> None:
     town_of = eng.divisions.town_of
     for village, *numbers in rows:
         village = "" if village == "_none" else village
@@ -151,13 +183,13 @@ def _count_visits(eng, run, spec, tally, scope, by_village, town, cols) -> list[
         if town and row_town != town:
             continue
         _add(tally, (village if by_village else row_town) or "", done, numbers)
-    return left
 
 
-def _visits_from_rollup(eng, run, spec, fields: Fields, done, scope) -> str | None:
+def _visits_from_rollup(eng, spec, fields: Fields, done, scope) -> tuple[str, str] | None:
     """SQL summing the quarter's counts the rollup keeps per person (`core.records.rollup`:
-    50,000 small rows instead of 300,000 visits), when the columns read only the rollup's key
-    and every rollup row keeps counts — the same rule as `reports._count_visits_from_rollup`."""
+    50,000 small rows instead of 300,000 visits), when the columns read only the rollup's key,
+    and the query telling whether every rollup row keeps counts (else the visits themselves
+    are counted) — the same rule as `reports._count_visits_from_rollup`."""
     from core.dates import quarter_of
     from core.records import rollup
 
@@ -168,14 +200,12 @@ def _visits_from_rollup(eng, run, spec, fields: Fields, done, scope) -> str | No
             or fields.used.get(key, TEXT) != TEXT:
         return None
     table = literal(rollup.table_of(visit_form)).text
-    (rows, without), = run(f"SELECT count(*), count(*) FILTER (WHERE NOT row ? {literal(rollup.COUNTS).text}) "
-                           f"FROM records WHERE tbl = {table}")
-    if not rows or without:
-        return None
+    check = (f"SELECT count(*), count(*) FILTER (WHERE NOT row ? {literal(rollup.COUNTS).text}) "
+             f"FROM records WHERE tbl = {table}")
     quarter = literal(quarter_of(scope["q_start"])).text
     cols = [f'kv.key AS "t_{key}"'] if key in fields.used else []
     # summed per village and key value first: the columns are then judged on a few hundred rows
-    return _grouped(f"p AS MATERIALIZED (SELECT {', '.join(['r.partition AS _p', *cols])}, "
+    return check, _grouped(f"p AS MATERIALIZED (SELECT {', '.join(['r.partition AS _p', *cols])}, "
                     f"sum((kv.value #>> '{{}}')::numeric) AS _n FROM records r, "
                     f"jsonb_each(r.row -> {literal(rollup.COUNTS).text} -> {quarter}) kv WHERE r.tbl = {table} "
                     f"GROUP BY {', '.join(str(i + 1) for i in range(1 + len(cols)))})",

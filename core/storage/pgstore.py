@@ -71,6 +71,14 @@ def _pipeline(conn: Any) -> Any:
     return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
 
 
+def _close(conn: Any) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - already broken; closing is best effort
+            pass
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -104,6 +112,8 @@ class PgStore:
         self.problems: list[Problem] = []
         self._mutex = threading.RLock()
         self._conn: Any = None
+        self._side: Any = None                  # a second connection for reports (`sql_rows_aside`)
+        self._side_mutex = threading.Lock()
         self._used = 0.0
         self._looked: dict[str, Any] = {}      # table -> server time its rows were last read
         self._revs: dict[tuple[str, str], int] = {}
@@ -163,28 +173,32 @@ class PgStore:
                 self._drop()
         self._used = now
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                         application_name="carebook")
-            self._conn.execute(f"SET search_path = {pgschema.SCHEMA}")
-            # JIT compiling a report's expressions cost more than running them (1.3 s of a
-            # summary over 50,000 people); the statements here are short or one GROUP BY.
-            self._conn.execute("SET jit = off")
-            # a report's materialized steps over 50,000 rows fit in memory instead of temp files
-            self._conn.execute("SET work_mem = '32MB'")
-            if self.readonly:
-                self._conn.execute("SET default_transaction_read_only = on")
+            self._conn = self._connect()
         return self._conn
 
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - already broken; closing is best effort
-                pass
+    def _connect(self) -> Any:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                               application_name="carebook")
+        conn.execute(f"SET search_path = {pgschema.SCHEMA}")
+        # JIT compiling a report's expressions cost more than running them (1.3 s of a
+        # summary over 50,000 people); the statements here are short or one GROUP BY.
+        conn.execute("SET jit = off")
+        # a report's materialized steps over 50,000 rows fit in memory instead of temp files
+        conn.execute("SET work_mem = '32MB'")
+        if self.readonly:
+            conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    def _drop(self, aside: bool = False) -> None:
+        """Forget a broken connection (`aside`: the reports' second one only)."""
+        if not aside:
+            conn, self._conn = self._conn, None
+            _close(conn)
+        side, self._side = self._side, None
+        _close(side)
 
     @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
+    def errors(self, aside: bool = False) -> Iterator[None]:
         """Driver errors as `StorageError` in Chinese; a lost connection is dropped so the
         next call connects again."""
         try:
@@ -195,7 +209,7 @@ class PgStore:
             raise StorageError(f"没有权限：本账号（{self.login}）只能查看和修改自己范围内的记录（{_first_line(exc)}）"
                                " (permission denied)") from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self._drop()
+            self._drop(aside)
             if "password authentication failed" in str(exc):
                 raise StorageError(f"无法登录数据库服务器 {describe(self.url)}：登录名或密码不对"
                                    " (password authentication failed)") from None
@@ -441,6 +455,18 @@ class PgStore:
         """Rows of a read-only query over this login's scope (the SQL reports,
         `core.reporting.sqlreports`): the row security applies as to every other read."""
         return self._connection().execute(query, params).fetchall()
+
+    def sql_rows_aside(self, query: str, params: Any = None) -> list[tuple]:
+        """As `sql_rows`, on a second connection of the same login, so a report can have the
+        server count two things at once (the summary's people and its visits: each query runs
+        in one server process, and a server has more than one core). Same scope, same
+        read-only setting; opened on first use and kept."""
+        with self._side_mutex, self.errors(aside=True):
+            if self._closed:
+                raise StorageError("数据存储已关闭")
+            if self._side is None or self._side.closed:
+                self._side = self._connect()
+            return self._side.execute(query, params).fetchall()
 
     @_guarded
     def unique_holder(self, table: str, field: str, value: Any, exclude: str | None) -> tuple[str, str] | None:

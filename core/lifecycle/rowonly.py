@@ -1,0 +1,256 @@
+"""A form change's effect on one person decided from the in-memory list row, without reading
+the record — when the row holds enough to decide it.
+
+After 高龄 moved from 80 to 75, `core.lifecycle.fielddeps` narrows each covered record's work to
+高龄 and 风险等级. Both still need the stored record: 风险等级 reads the children table, the
+diseases and more that the list row does not carry, and parsing 50,000 full records is most of
+a run. Yet the change sits in one place — the condition of one case — and what surrounds it
+is the same before and after. So, per person, from the row alone:
+
+- a `calculate` field whose inputs the row carries is computed under the old form (the value the
+  last run stored) and the new one;
+- for `cases`, the old and new lists must match case by case except in conditions. A changed
+  condition the row can evaluate under both forms, giving the same answer both times, changes
+  nothing: every case reads the same inputs as the last run, so the same case wins. Where it
+  flips to true, the new value is that case's — or an earlier case's, which must be decidable
+  from the row or give the same value (the first two risk cases are both 高). Anything else
+  (an undecidable case in the way, a flip to false) is left to the full record;
+- a staff override (kept in the marker per record, since rows do not carry it) keeps its value.
+
+Only dry runs use this (an applied run writes records, so it reads them), and only for the
+changed fields of `Partial` with no changed rule. `tests/test_reevaluate_fields.py` holds the
+outcome equal to evaluating every record.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from typing import Any
+
+from core.formlang.calcdeps import names_in
+from core.lifecycle.fielddeps import Partial, settings_read
+
+_UNDECIDED = object()
+_FAILED = object()
+_SCOPED = (ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp, ast.Lambda)
+
+
+class _Shared:
+    """Expressions evaluated over 50,000 rows with each part that does not read `today` taken
+    out as an argument (`core.lifecycle.dateprobes._Split`): `age_on(id_birth_date(id_number),
+    today) >= settings.advanced_age` runs once per birth date and threshold, not once per person
+    and form, and `id_birth_date(id_number)` once per person for all the expressions around it.
+    An argument that fails (a part the original would have skipped) falls back to the whole
+    expression, so the answers are the evaluator's own."""
+
+    def __init__(self, validator, common: frozenset = frozenset()):
+        self.ev = validator.evaluator
+        self.split: dict[str, Any] = {}
+        self.common = common      # names that read the same under the old and the new form
+        self.row: dict = {}       # this row's arguments that read only `common` names (both forms)
+
+    def _plan(self, expr: str):
+        found = self.split.get(expr)
+        if found is None:
+            from core.lifecycle.dateprobes import _Split
+
+            tree = ast.parse(expr.strip(), mode="eval")
+            if any(isinstance(n, _SCOPED) for n in ast.walk(tree)):
+                found = None
+            else:
+                cut = _Split()
+                body = cut.visit(tree.body)
+                found = ([(a, self.ev.compiled(a), names_in(a) <= self.common) for a in cut.args],
+                         self.ev.compiled(ast.unparse(body)), {})
+            self.split[expr] = found or False
+        return found or None
+
+    def run(self, expr: str, names: dict, args: dict) -> Any:
+        """The expression's value, or _FAILED where the evaluator raises. `args`: this row's
+        arguments already worked out under these names."""
+        plan = self._plan(expr)
+        if plan is None:
+            return self._whole(expr, names)
+        parts, body, memo = plan
+        values = []
+        for source, code, common in parts:
+            held = self.row if common else args
+            if source not in held:
+                try:
+                    held[source] = code.run(self.ev._globals, names)
+                except Exception:  # noqa: BLE001 - the whole expression says what it gives
+                    held[source] = _FAILED
+            if held[source] is _FAILED:
+                return self._whole(expr, names)
+            values.append(held[source])
+        key = (tuple(values), names.get("today"))
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:                 # a list or mapping: no sharing
+            key = None
+        scope = {f"probe_arg_{i}": v for i, v in enumerate(values)}
+        scope["today"], scope["settings"] = names.get("today"), names.get("settings")
+        try:
+            found = body.run(self.ev._globals, scope)
+        except Exception:  # noqa: BLE001 - as the evaluator: a failing expression
+            found = _FAILED
+        if key is not None:
+            memo[key] = found
+        return found
+
+    def _whole(self, expr: str, names: dict) -> Any:
+        try:
+            return self.ev.compiled(expr).run(self.ev._globals, names)
+        except Exception:  # noqa: BLE001 - as the evaluator: a failing expression
+            return _FAILED
+
+    def holds(self, expr: str | None, names: dict, args: dict) -> bool:
+        """`Evaluator.relevant`: no condition holds; a failing one does not."""
+        if not expr:
+            return True
+        found = self.run(expr, names, args)
+        return found is not _FAILED and bool(found)
+
+    def calculate(self, v, field, names: dict, args: dict) -> Any:
+        """`Validator._compute_one` of a `calculate` field."""
+        found = self.run(field.calculate, names, args)
+        return _finish(v, field, None if found is _FAILED else found)
+
+
+def _when_key(form, expr: str | None) -> tuple:
+    """What a condition's answer depends on besides the record: its text and the settings it reads."""
+    wanted = settings_read(expr)
+    settings = form.settings or {}
+    picked = settings if wanted is None else {k: settings.get(k) for k in wanted}
+    return (expr or "").strip(), repr(sorted(picked.items(), key=lambda kv: kv[0]))
+
+
+class RowOnly:
+    """The changed fields of a `Partial`, worked out from list rows (`decide`)."""
+
+    def __init__(self, partial: Partial, old_validator, overrides: dict):
+        self.new_v, self.old_v = partial.v, old_validator
+        self.overrides = overrides        # record id -> field ids staff overrode (the marker's)
+        self.units = []
+        self.usable = not partial.rules and old_validator is not None
+        if not self.usable:
+            return
+        reads: set[str] = set()
+        for f in partial.fields:
+            old = old_validator.form.field(f.id)
+            if f.fields or old is None or old.fields or not old.computed:
+                self.usable = False
+                return
+            if f.calculate and old.calculate:
+                kind = "calc"
+            elif (f.cases and old.cases and len(f.cases) == len(old.cases) and not f.calculate
+                  and all((a.value, a.reason) == (b.value, b.reason) for a, b in zip(f.cases, old.cases))):
+                kind = "cases"
+            else:
+                self.usable = False
+                return
+            exprs = [f.calculate, old.calculate, *(c.when for c in f.cases), *(c.when for c in old.cases)]
+            needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - {"today", "settings"}
+                     for c, (case, oc) in enumerate(zip(f.cases, old.cases))}
+            changed = [i for i, (a, b) in enumerate(zip(f.cases, old.cases))
+                       if _when_key(partial.v.form, a.when) != _when_key(old_validator.form, b.when)]
+            needs["new"] = names_in(f.calculate) - {"today", "settings"}
+            needs["old"] = names_in(old.calculate) - {"today", "settings"}
+            self.units.append((f, old, kind, needs, changed))
+            reads |= set().union(*(names_in(e) for e in exprs if e)) | {f.id}
+        top = {f.id for f in partial.v.form.top_fields()}
+        self.reads = frozenset((reads - {"today", "settings"}) & top)
+        changed_ids = {f.id for f, *_ in self.units}
+        same = frozenset(f.id for f in partial.v.form.top_fields() if f.id not in changed_ids
+                         and (o := old_validator.form.field(f.id)) is not None and o.type == f.type
+                         and [(c.id, c.type) for c in o.fields] == [(c.id, c.type) for c in f.fields])
+        self.new_x, self.old_x = _Shared(partial.v, same), _Shared(old_validator, same)
+
+    def decide(self, rid: str, row: dict) -> list[tuple[Any, Any, Any]] | None:
+        """[(field, stored value, new value)] for the changed fields, or None: read the record."""
+        have = row.keys()          # the fields the row carries (a value or None); reads never start with _
+        new = (self.new_v, self.new_x, self.new_v.names(row, self.reads), {})   # a missing key and a
+        old = (self.old_v, self.old_x, self.old_v.names(row, self.reads), {})   # None read the same
+        kept = self.overrides.get(rid) or ()
+        self.new_x.row = self.old_x.row = {}
+        out = []
+        for f, was, kind, needs, changed in self.units:
+            before = row[f.id] if f.id in row else self._value(old, was, kind, needs, have)
+            if before is _UNDECIDED or (f.id in kept and f.id not in row):
+                return None
+            if f.id in kept and f.override:
+                after = before
+            elif kind == "calc":
+                if not needs["new"] <= have:
+                    return None
+                after = self.new_x.calculate(self.new_v, f, new[2], new[3])
+            else:
+                after = self._flip(f, was, needs, changed, new, old, have, before)
+                if after is _UNDECIDED:
+                    return None
+            for (v, _, names, args), field, value in ((new, f, after), (old, was, before)):
+                names[field.id] = v._python(field, value)
+                args.clear()              # arguments may read the value just set
+            out.append((f, before, after))
+        return out
+
+    def _value(self, side, field, kind, needs, have):
+        """A field's value under one form from the row; _UNDECIDED when the row cannot say."""
+        v, shared, names, args = side
+        if kind == "calc":
+            return shared.calculate(v, field, names, args) if needs["old"] <= have else _UNDECIDED
+        return self._walk(side, field, needs, have)
+
+    def _walk(self, side, field, needs, have, stop: int | None = None):
+        """The first case that holds, with undecidable cases as "maybe": the value when every
+        way the walk can go gives the same one (cases from `stop` on are not looked at: the
+        caller knows case `stop` holds)."""
+        v, shared, names, args = side
+        values = set()
+        for i, case in enumerate(field.cases):
+            if stop is not None and i == stop:
+                values.add(_key(case.value))
+                return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
+            if not needs[i] <= have:
+                values.add(_key(case.value))
+                continue
+            if shared.holds(case.when, names, args):
+                values.add(_key(case.value))
+                return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
+        values.add(_key(None))
+        return _finish(v, field, None) if len(values) == 1 else _UNDECIDED
+
+    def _flip(self, f, was_field, needs, changed, new, old, have, before):
+        """The new value of a `cases` field whose conditions at `changed` may answer otherwise."""
+        for i in changed:
+            if not needs[i] <= have:
+                return _UNDECIDED
+            was = old[1].holds(was_field.cases[i].when, old[2], old[3])
+            now = new[1].holds(f.cases[i].when, new[2], new[3])
+            if was == now:
+                continue
+            if was:
+                return _UNDECIDED          # the old winner may have been this case: later ones decide
+            return self._walk(new, f, needs, have, stop=i)
+        return before
+
+
+def _key(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _finish(v, field, value: Any) -> Any:
+    """A case's value as `Validator._compute_one` stores it (dates as text, normalised by type)."""
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    ft = v.registry.field_types.get(field.type)
+    try:
+        return ft.normalize(value, field) if ft else value
+    except Exception:  # noqa: BLE001 - a computed value that does not fit is "not computed"
+        return None

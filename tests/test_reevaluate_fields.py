@@ -1,0 +1,166 @@
+"""Re-evaluating only what a form change reaches gives what evaluating everything gives.
+
+Seeded demo ledgers (with a few people whose records break a rule) are re-evaluated and marked
+on one day; then the forms are changed the ways an admin does — a threshold, a case's value or
+condition, a rule's check, a label a rule message names, several at once — and the run on a
+later day (which evaluates only the computed fields and rules the change reaches, see
+`core.lifecycle.fielddeps`) is compared with the same run on a copy without the marker (every
+field and rule of every record evaluated). Applying the fast run leaves nothing for a full run
+to change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from binhai_support import copy_forms, edit, person, set_setting  # noqa: E402
+
+from core.engine import Engine  # noqa: E402
+from core.lifecycle import reevaluate  # noqa: E402
+from core.lifecycle.fielddeps import Partial, fingerprints  # noqa: E402
+from core.lifecycle.rowonly import RowOnly  # noqa: E402
+from core.transfer import demo  # noqa: E402
+
+DAY = dt.date(2026, 3, 10)
+REG = "registration.yaml"
+
+# (name, change of the forms folder); each is a change an admin makes in registration.yaml
+CHANGES = [
+    ("高龄阈值", lambda forms, rnd: set_setting(forms, "advanced_age", str(rnd.randint(70, 86)))),
+    ("中风险年龄", lambda forms, rnd: set_setting(forms, "middle_age", str(rnd.randint(62, 76)))),
+    ("留守年龄", lambda forms, rnd: set_setting(forms, "min_age", str(rnd.randint(58, 66)))),
+    ("风险值", lambda forms, rnd: edit(forms / REG, "{when: \"housing_hazard == '是'\", value: 高",
+                                      "{when: \"housing_hazard == '是'\", value: 中")),
+    ("风险条件", lambda forms, rnd: edit(forms / REG, "when: \"serious_illness == '是'\"",
+                                        "when: \"serious_illness != '否'\"")),
+    ("规则", lambda forms, rnd: edit(forms / REG, 'check: "children_count >= len(',
+                                    'check: "children_count > len(')),
+    ("规则提示", lambda forms, rnd: edit(forms / REG, "message: 认定为独自生活，但居住情况不是“独居”",
+                                        "message: 独自生活与居住情况不一致")),
+    ("认定条件", lambda forms, rnd: edit(forms / REG, "months_between(last_left_date, filing_date) < settings.min_months_away",
+                                        "months_between(last_left_date, filing_date) <= settings.min_months_away")),
+]
+
+
+def _ledger(tmp_path: Path, seed: int, overrides: int = 0) -> tuple[Path, Path]:
+    """60 demo people, two whose records break a warning rule (accepted), and `overrides`
+    people aged 72 to 84 whose risk level staff set by hand."""
+    forms = copy_forms(tmp_path)
+    data = tmp_path / "data"
+    with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
+        demo.generate(eng, persons=60, seed=seed, as_of=DAY - dt.timedelta(days=2), village_days=0, town_quarters=0)
+        for i, arrangement in enumerate(("与孙辈同住", "与其他亲属同住")):
+            p = person(filing=DAY - dt.timedelta(days=40), age=70 + 6 * i, living_arrangement=arrangement)
+            eng.save("registration", p, reasons={"alone_matches_living": "核实过"})
+        for i in range(overrides):
+            p = person(filing=DAY - dt.timedelta(days=40), age=72 + 6 * i)
+            eng.save("registration", p, overrides={"risk_level": {"reason": "入户核实", "value": "低"}})
+    # the marker: an applied run a little later than the saves (times are to the second)
+    with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
+        import time
+
+        time.sleep(1.05)
+        assert reevaluate.run(eng, apply=True, operator="李芳").applied
+    return forms, data
+
+
+def _full(tmp_path: Path, forms: Path, data: Path, day: dt.date, name: str, apply: bool = False):
+    """The reference: the same run with the marker removed (every field and rule evaluated)."""
+    full = tmp_path / f"full-{name}"
+    shutil.copytree(data, full)
+    (full / reevaluate.MARKER).unlink()
+    with Engine.open(full, forms, readonly=True, today=lambda: day) as eng:
+        return reevaluate.run(eng, "registration")
+
+
+def _quick(forms: Path, data: Path, day: dt.date, apply: bool = False):
+    """The run with the marker; and the people it evaluated in part: ("part", ID number) for a
+    record read, ("row", ID number) for one decided from its list row."""
+    parts = []
+    real, real_row = Partial.compute, RowOnly.decide
+
+    def counting(self, d, *a, **k):
+        parts.append(("part", d.get("id_number")))
+        return real(self, d, *a, **k)
+
+    def counting_row(self, rid, row):
+        found = real_row(self, rid, row)
+        if found is not None:
+            parts.append(("row", row.get("id_number")))
+        return found
+
+    Partial.compute, RowOnly.decide = counting, counting_row
+    try:
+        with Engine.open(data, forms, readonly=not apply, operator="李芳", today=lambda: day) as eng:
+            return reevaluate.run(eng, "registration", apply=apply, operator="李芳"), parts
+    finally:
+        Partial.compute, RowOnly.decide = real, real_row
+
+
+def _same(a, b) -> None:
+    assert (a.records, a.changed, dict(a.changes), dict(a.rule_failures), a.samples) == \
+           (b.records, b.changed, dict(b.changes), dict(b.rule_failures), b.samples)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_form_change_evaluates_only_what_it_reaches_and_gives_the_full_result(tmp_path, seed):
+    rnd = random.Random(seed)
+    forms, data = _ledger(tmp_path, seed)
+    picked = rnd.sample(CHANGES, rnd.randint(1, 3))
+    for _, change in picked:
+        change(forms, rnd)
+    day = DAY + dt.timedelta(days=rnd.choice((0, 1, 30, 400)))
+    quick, parts = _quick(forms, data, day)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    _same(quick, slow)
+    names = [n for n, _ in picked]
+    if names == ["规则提示"]:
+        assert quick.rule_failures and not parts      # a message only: no record is read
+    elif (day - DAY).days < 400:
+        assert parts, names                           # most people: only the part the change reaches
+    if set(names) <= {"高龄阈值", "中风险年龄"} and (day - DAY).days < 400:
+        # most people decided from the list rows alone (a threshold raised past someone's age
+        # leaves the later cases to decide: that record is read)
+        assert len([k for k, _ in parts if k == "row"]) > len(parts) / 2, parts
+    # applied, the fast run leaves nothing for a full run to change, and the same failures
+    done, _ = _quick(forms, data, day, apply=True)
+    _same(done, slow)
+    after = _full(tmp_path, forms, data, day, "after")
+    assert after.changed == 0 and dict(after.rule_failures) == dict(slow.rule_failures)
+    again, parts = _quick(forms, data, day)
+    assert again.changed == 0 and not parts and dict(again.rule_failures) == dict(slow.rule_failures)
+
+
+@pytest.mark.parametrize("seed", range(6, 12))
+def test_threshold_changes_decided_from_the_rows_give_the_full_result(tmp_path, seed):
+    """Both age thresholds moved up or down, with staff overrides of the risk level in the
+    ledger: the dry run decides from list rows whom it can and reads the rest."""
+    rnd = random.Random(seed)
+    forms, data = _ledger(tmp_path, seed, overrides=3)
+    set_setting(forms, "advanced_age", str(rnd.choice([a for a in range(70, 87) if a != 80])))
+    if rnd.random() < 0.5:
+        set_setting(forms, "middle_age", str(rnd.randint(62, 76)))
+    day = DAY + dt.timedelta(days=rnd.choice((0, 1, 30)))
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    assert any(k == "row" for k, _ in parts)
+
+
+def test_a_threshold_change_reaches_the_fields_that_read_it_and_nothing_else(tmp_path):
+    forms = copy_forms(tmp_path)
+    with Engine.open(tmp_path / "data", forms) as eng:
+        v = eng.validator("registration")
+        before = fingerprints(v.form)
+    set_setting(forms, "advanced_age", "75")
+    with Engine.open(tmp_path / "data2", forms) as eng:
+        part = Partial(eng.validator("registration"), before)
+    assert [f.id for f in part.fields] == ["advanced_age", "risk_level"]
+    assert part.rules == {} and not part.nothing
+    assert "children" in part.reads and "hukou_type" not in part.reads    # risk reads children; eligibility is left
