@@ -62,10 +62,11 @@ def write_records_csv(info, records, path: Path, mask) -> list[Path]:
         writers[0].writerow(parent_headers(info))
         for g, w in zip(info.groups, writers[1:]):
             w.writerow(group_headers(g))
+        layout = (info.table_fields, info.groups)      # worked out once, not per record
         for record in records:
-            parent, groups = flat_record(info, record, mask)
+            parent, groups = flat_record(info, record, mask, layout)
             writers[0].writerow(parent)
-            for g, w in zip(info.groups, writers[1:]):
+            for g, w in zip(layout[1], writers[1:]):
                 w.writerows(groups[g.id])
     finally:
         for f in files:

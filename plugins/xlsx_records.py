@@ -116,8 +116,9 @@ def write_records_xlsx(
         children[g.id] = _Sheet(wb, name, group_headers(g), head, cell)
 
     n = 0
+    layout = (info.table_fields, info.groups)          # worked out once, not per record
     for record in records:
-        row, groups = flat_record(info, record, mask)
+        row, groups = flat_record(info, record, mask, layout)
         parent.add(row)
         for gid, rows in groups.items():
             for r in rows:

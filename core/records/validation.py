@@ -85,8 +85,12 @@ class Validator:
     def _plan_passes(self) -> None:
         """What each pass of `check` visits, worked out once per form: a bulk save checks
         300,000 records, and asking every field of every record "computed? relevant? required?"
-        was a sizeable part of that. Each list keeps form order, so the passes do what they did."""
-        top = self._top
+        was a sizeable part of that. Each list keeps form order, so the passes do what they did.
+
+        Made from `self._top`, and made again when that list is replaced: re-evaluation
+        (`core.lifecycle.fielddeps.Partial`) computes over a copy of the validator whose `_top`
+        holds only the fields a form change reaches."""
+        top = self._planned_for = self._top
         # compute: fields with a value to work out, or rows holding one
         self._compute_plan = [(f, f.computed, bool(f.fields) and any(c.computed for c in f.fields))
                               for f in top if f.computed or (f.fields and any(c.computed for c in f.fields))]
@@ -264,6 +268,8 @@ class Validator:
     def _compute(self, data: dict, overrides: dict | None, names: dict) -> tuple[dict, dict[str, str]]:
         """`compute` on a copy `data` the caller made, with `names` for it (updated in place:
         afterwards they are the names of the result)."""
+        if self._planned_for is not self._top:
+            self._plan_passes()
         reasons: dict[str, str] = {}
         overrides = overrides or {}
         for field, computed, rows_computed in self._compute_plan:
@@ -358,6 +364,8 @@ class Validator:
 
         `reasons`: a dict to receive the computed fields' case reasons of the clean data (a
         save stores them; computing them again was a tenth of a bulk save)."""
+        if self._planned_for is not self._top:
+            self._plan_passes()
         clean, problems = self.normalize(data)
         bad_paths = {p.path for p in problems}
         # normalize -> compute -> drop what is not relevant -> compute again, then the checks;

@@ -77,10 +77,29 @@ class FieldInfo:
         return self.type == "repeat"
 
     def label_of(self, value: Any) -> str:
+        """The label of the first choice equal to `value` or to its text (else the text)."""
+        labels = self._labels()
+        if labels is not None:
+            lab = labels.get(value if value.__class__ is str else str(value))
+            if lab is not None:
+                return lab
+            return "" if value is None else str(value)
         for v, lab in self.choices:
             if v == value or v == str(value):
                 return lab
         return "" if value is None else str(value)
+
+    def _labels(self) -> dict[str, str] | None:
+        """{code: label} of the choices, first one winning — what the loop in `label_of`
+        finds, in one look-up (an export of 50,000 people asks some two million times).
+        None when a code is not a text (then only the loop is exact); remade if the list
+        of choices is replaced or grows."""
+        held = self.__dict__.get("_label_map")
+        if held is None or held[0] is not self.choices or held[1] != len(self.choices):
+            codes_are_text = all(v.__class__ is str and lab is not None for v, lab in self.choices)
+            mapping = dict(reversed(self.choices)) if codes_are_text else None
+            held = self.__dict__["_label_map"] = (self.choices, len(self.choices), mapping)
+        return held[2]
 
     def display(self, value: Any) -> Any:
         """The value as staff read it: choice labels, multi joined with 、, 是/否.
@@ -329,14 +348,19 @@ def group_headers(group: FieldInfo) -> list[str]:
     return ["档案编号", "序号"] + [c.label for c in group.children]
 
 
-def flat_record(info: FormInfo, record: Any, mask: Mask) -> tuple[list[Any], dict[str, list[list[Any]]]]:
-    """One record as its parent row and its repeat-group rows (keyed by group id)."""
+def flat_record(info: FormInfo, record: Any, mask: Mask,
+                layout: tuple[list[FieldInfo], list[FieldInfo]] | None = None) -> tuple[list[Any], dict[str, list[list[Any]]]]:
+    """One record as its parent row and its repeat-group rows (keyed by group id).
+
+    `layout`: `(info.table_fields, info.groups)` when the caller has worked them out once
+    (both are made afresh on each read, and an export reads them for every record)."""
+    table_fields, groups_of = layout if layout is not None else (info.table_fields, info.groups)
     data, key = record_data(record), file_no(record)
-    parent = [key] + [_cell(f, data.get(f.id) if f.applies(data) else None, mask) for f in info.table_fields]
+    parent = [key] + [_cell(f, data.get(f.id) if f.applies(data) else None, mask) for f in table_fields]
     parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated")),
                retired_text(record, mask)]
     groups: dict[str, list[list[Any]]] = {}
-    for g in info.groups:
+    for g in groups_of:
         rows = (data.get(g.id) if g.applies(data) else None) or []
         groups[g.id] = [
             [key, i] + [_cell(c, (row or {}).get(c.id), mask) for c in g.children]
