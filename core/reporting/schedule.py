@@ -199,18 +199,18 @@ def _latest_dates(eng, form_id: str, levels: list) -> dict[str, dict[str, Any]]:
     return {key: {rid: row[key] for rid, row in rows.items() if row.get(key) is not None} for key in keys}
 
 
-def _people(eng, form_id: str, fields: tuple[str, ...]) -> Iterable[tuple]:
-    """(id, *values of `fields`) per person: from the report column cache
-    (`core.reporting.columncache`: a few lists, where the rows held in memory would be 50,000
-    dicts to walk), else from the list rows, read whole (and held for what comes next)."""
+def _people(eng, form_id: str, fields: tuple[str, ...]) -> tuple[list[str], list[list[Any]]]:
+    """(ids, one list of values per field of `fields`) of every person: from the report
+    column cache (`core.reporting.columncache`: a few lists, where the rows held in memory would
+    be 50,000 dicts to walk), else from the list rows, read whole (and held for what comes next)."""
     from core.reporting import columncache
 
     got = columncache.columns(eng, form_id, fields)
     if got is not None:
-        return zip(got.ids, *(got.column(f) for f in fields))
+        return got.ids, [got.column(f) for f in fields]
     eng.index(form_id)
     rows = rows_with(eng, form_id, fields)
-    return ((rid, *(row.get(f) for f in fields)) for rid, row in rows.items())
+    return list(rows), [[row.get(f) for row in rows.values()] for f in fields]
 
 
 def due_date(level: dict, risk: str | None, last: dt.date | None, start: dt.date) -> dt.date:
@@ -262,34 +262,43 @@ def visits_due(eng, as_of: dt.date | None = None, town: str | None = None,
     start_f = sch.get("start_field", "filing_date")
     active = sch.get("active_status", "在册")
     soon = int(sch.get("due_soon_days", 7))
-    people = _people(eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
+    ids, (names, towns, villages, risks, statuses, raws) = _people(
+        eng, form_id, ("name", "town", "village", risk_f, status_f, start_f))
     values = [level.get("value") for level in sch.get("levels", [])]
     lasts = _last_by_level(eng, sch, as_of, values)
     levels = [(n, level, level.get("value"), int(level.get("due_soon_days", soon)),
                lasts.get(level.get("value"), {}) if _hashable(level.get("value")) else {})
               for n, level in enumerate(sch.get("levels", []))]
+    keep = [i for i, status in enumerate(statuses) if status == active]
+    if town:
+        keep = [i for i in keep if towns[i] == town]
+    if village:
+        keep = [i for i in keep if villages[i] == village]
     dates: dict[Any, dt.date | None] = {}
-    chosen: list[tuple] = []       # (id, name, town, village, risk, start) of the active people
-    for rid, name, row_town, row_village, risk, status, raw in people:
-        if status != active or (town and row_town != town) or (village and row_village != village):
-            continue
+    chosen: list[int] = []         # the people counted, by their place in the columns
+    starts: list[dt.date] = []
+    for i in keep:
+        raw = raws[i]
         start = dates[raw] if raw in dates else dates.setdefault(raw, _date(raw))
         if start is not None and start <= as_of:
-            chosen.append((rid, name, row_town, row_village, risk, start))
-    ids = [p[0] for p in chosen]
-    hits: list[tuple] = []         # (person's place, level's place, last visit, due, days)
+            chosen.append(i)
+            starts.append(start)
+    chosen_ids = [ids[i] for i in chosen]
+    chosen_risks = [risks[i] for i in chosen]
+    hits: list[tuple] = []         # (place in `chosen`, level's place, last visit, due, days)
     for n, level, value, level_soon, held in levels:
         # A level at a time, the lookups in C: 50,000 people share a few hundred (risk, last
         # visit) pairs, so each due date is worked out once (`_Dues`).
-        prevs = list(map(held.get, ids))
-        keys = [(p[4], prev) if prev is not None else (p[4], None, p[5]) for p, prev in zip(chosen, prevs)]
+        prevs = list(map(held.get, chosen_ids))
+        keys = [(risk, prev) if prev is not None else (risk, None, start)
+                for risk, prev, start in zip(chosen_risks, prevs, starts)]
         found = list(map(_Dues(level, as_of).__getitem__, keys))
-        hits += [(i, n, prevs[i], due, days) for i, (due, days) in enumerate(found) if days <= level_soon]
+        hits += [(j, n, prevs[j], due, days) for j, (due, days) in enumerate(found) if days <= level_soon]
     rows = []
-    for i, n, prev, due, days in hits:
-        rid, name, row_town, row_village, risk, _ = chosen[i]
-        rows.append((rid, name or "", row_town or "", row_village or "", levels[n][2], risk, prev, due,
-                     max(0, -days), "overdue" if days < 0 else "due", i, n))
+    for j, n, prev, due, days in hits:
+        i = chosen[j]
+        rows.append((ids[i], names[i] or "", towns[i] or "", villages[i] or "", levels[n][2], risks[i], prev, due,
+                     max(0, -days), "overdue" if days < 0 else "due", j, n))
     # most overdue first, then by due date, town, village, name; ties as listed (person, level)
     rows.sort(key=lambda r: (-r[8], r[7], r[2], r[3], r[1], r[10], r[11]))
     out = DueItem.many(r[:10] for r in rows)
