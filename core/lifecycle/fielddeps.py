@@ -180,7 +180,6 @@ class Partial:
         if view is None:
             view = self.__dict__["_view_v"] = copy.copy(self.v)
             view._top = list(self.fields)
-            view._plan_passes()          # what `compute` visits is planned from `_top`
         return view
 
     def failures(self, data: dict, kept: list) -> list[list[str]]:
