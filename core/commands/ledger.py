@@ -8,6 +8,7 @@ from __future__ import annotations
 
 def cmd_ledger_copy(args) -> int:
     from core.cli import EXIT_OK, EXIT_REFUSED, _err, _out
+    from core.paths import is_server
     from core.transfer.ledgercopy import copy_ledger
 
     checks = copy_ledger(args.source, args.dest, progress=(lambda _: None) if not args.verbose else _err)
@@ -20,7 +21,7 @@ def cmd_ledger_copy(args) -> int:
         _err(f"复制后核对：{len(bad)} 个村的数据与来源不一致，请勿使用目标台账，并联系维护人员。")
         return EXIT_REFUSED
     _out(f"已复制并核对：{len({c.partition for c in checks})} 个村，{total} 条记录，数量和校验和均一致。")
-    if str(args.dest).startswith(("postgresql://", "postgres://")):
+    if is_server(args.dest):
         server_ready(args.dest, _out)
     return EXIT_OK
 

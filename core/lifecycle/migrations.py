@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.formlang.expressions import empty
+from core.lifecycle.villagereads import village_records
 from core.problems import CarebookError, Problem
 
 OPS = ("rename_field", "map_choices", "move_value", "retire_field")
@@ -218,7 +219,7 @@ def _old_form(engine, form_id: str, version, cache: dict):
 def _working_copy(rec: dict, touched: set[str]) -> dict:
     """A copy the steps may change: data, the repeat rows of the `touched` fields and `retired`
     copied, values shared (a deep copy of every record was a third of a 50,000-person
-    migration; the records are the store's own, see `_records`). The steps replace a top-level
+    migration; the records are the store's own, see `village_records`). The steps replace a top-level
     value rather than change it in place, so only repeat rows they edit need copies."""
     data = {k: ([dict(r) if isinstance(r, dict) else r for r in v] if k in touched and isinstance(v, list) else v)
             for k, v in (rec.get("data") or {}).items()}
@@ -281,7 +282,9 @@ def run(engine, migration: Migration, *, apply: bool = False, operator: str = ""
     touched = {_split(s.field)[0] for s in migration.steps} | {_split(s.to)[0] for s in migration.steps if s.to}
     for part in list(engine.store.partitions(migration.form)):
         items = []
-        for rec in _records(engine, migration.form, part, chosen):
+        # the candidates only (all records when rows cannot tell), the village file kept for the write
+        wanted = None if chosen is None else set(chosen.get(part, ()))
+        for rec in village_records(engine, migration.form, part, wanted, keep=True):
             new = _working_copy(rec, touched)
             stamp["version"] = rec.get("version")
             changed = False
@@ -323,7 +326,9 @@ def _row(engine, form, new: dict, old: dict, held: dict | None) -> dict:
     every migration, and working its pinyin out again was a tenth of a 50,000-person run: the
     row is made without it and takes the old row's search key."""
     title = form.title_field or "name"
-    key = (held or {}).get("_s")
+    from core.records.recordindex import SEARCH_KEY
+
+    key = (held or {}).get(SEARCH_KEY)
     same = (new.get("data") or {}).get(title) == (old.get("data") or {}).get(title)
     if not (same and isinstance(key, str) and key.count("\x1f") == 1):
         return engine._index_row(form, new)
@@ -331,7 +336,7 @@ def _row(engine, form, new: dict, old: dict, held: dict | None) -> dict:
     row = engine._index_row(form, {**new, "data": {**new["data"], title: None}})
     if title in row:
         row[title] = name
-    row["_s"] = key
+    row[SEARCH_KEY] = key
     return row
 
 
@@ -379,29 +384,6 @@ def _candidates(rows: dict, test: Callable[[dict], bool]) -> dict[str, list[str]
         if test(row):
             out.setdefault(p, []).append(rid)
     return out
-
-
-def _records(engine, form_id: str, part: str, chosen: dict | None):
-    """The records of one village a migration must look at: the candidates only, else all of
-    them. Read as the store holds them, not copied (`_working_copy` copies what the steps
-    change): copying each record was a sixth of a 50,000-person migration."""
-    shared = getattr(engine.store, "iter_shared", None)
-    if chosen is None:
-        yield from shared(form_id, [part], keep=True) if shared else engine.iter_records(form_id, [part])
-        return
-    wanted = chosen.get(part)
-    if not wanted:
-        return
-    if shared is None:
-        for rid in wanted:
-            rec = engine.store.get(form_id, rid)
-            if rec is not None:
-                yield rec
-        return
-    wanted = set(wanted)
-    for rec in shared(form_id, [part], keep=True):      # kept for the write that follows
-        if rec["id"] in wanted:
-            yield rec
 
 
 def _log(engine, migration: Migration, plan: Plan, operator: str, at: str) -> None:

@@ -32,6 +32,7 @@ from typing import Callable
 
 from core.formlang.calcdeps import names_read
 from core.lifecycle.fielddeps import Partial, fingerprints
+from core.lifecycle.villagereads import village_records
 from core.problems import CarebookError
 
 MARKER = Path("lifecycle") / "evaluated.json"
@@ -247,7 +248,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         for part in sorted(needed):
             items = []
             wanted = needed[part]
-            for rec in _records(engine, form.id, part, wanted, few):
+            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few):
                 data = rec.get("data") or {}
                 meta = rec.get("meta") or {}
                 part_of = wanted.get(rec["id"])
@@ -304,22 +305,6 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     if apply:
         _mark(engine, today.isoformat(), marks)
     return result
-
-
-def _records(engine, form_id: str, part: str, wanted, few: float):
-    """The records `wanted` of one village: one by one when they are `few` (a birthday since the
-    last run), else the village's records filtered — as the store holds them, not copied, when
-    it can (nothing here changes a record it reads)."""
-    if len(wanted) < few:
-        for rid in sorted(wanted):
-            rec = engine.store.get(form_id, rid)
-            if rec is not None:
-                yield rec
-        return
-    shared = getattr(engine.store, "iter_shared", None)
-    for rec in shared(form_id, [part]) if shared else engine.iter_records(form_id, [part]):
-        if rec["id"] in wanted:
-            yield rec
 
 
 def _mark(engine, day: str, marks: dict) -> None:

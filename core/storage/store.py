@@ -79,6 +79,11 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: _clone(v) for k, v in doc.items() if k not in PRIVATE_KEYS}
 
 
+def _shared(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document without storage keys, its values not copied (`Store.iter_shared`)."""
+    return {k: v for k, v in doc.items() if k not in PRIVATE_KEYS}
+
+
 def _clone(value: Any) -> Any:
     """A deep copy of parsed JSON (dicts, lists, immutable scalars). `copy.deepcopy` keeps a
     memo for cycles JSON cannot have, and was most of a report's time over 50,000 records."""
@@ -859,11 +864,12 @@ class Store:
                 chosen = [names.check_partition(p) for p in partitions]
         return self._iter_parts(table, chosen)
 
-    def _iter_parts(self, table: str, chosen: list[str]) -> Iterator[dict[str, Any]]:
+    def _iter_parts(self, table: str, chosen: list[str], shape: Callable[[dict[str, Any]], dict[str, Any]] = _public,
+                    keep: bool = False) -> Iterator[dict[str, Any]]:
         for p in chosen:
             with self._mutex:
                 loaded = self._tables.get(table)
-                docs = [_public(doc) for rid, doc in self._docs(table, p, keep=(table, p) in self._cache).items()
+                docs = [shape(doc) for rid, doc in self._docs(table, p, keep=keep or (table, p) in self._cache).items()
                         if loaded is None or loaded.get(rid, {}).get("_p") == p]
             yield from docs
 
@@ -873,15 +879,11 @@ class Store:
         Re-evaluation and migration read all 50,000 records; copying each one was a seventh of
         their time. A caller that wants to change a record copies what it changes. `keep`: the
         parsed file stays cached (a migration writes the village next)."""
-        for p in partitions:
-            with self._mutex:
-                self._check_open()
-                loaded = self._tables.get(names.check_table(table))
-                docs = [{k: v for k, v in doc.items() if k not in PRIVATE_KEYS}
-                        for rid, doc in self._docs(table, names.check_partition(p),
-                                                   keep=keep or (table, p) in self._cache).items()
-                        if loaded is None or loaded.get(rid, {}).get("_p") == p]
-            yield from docs
+        with self._mutex:
+            self._check_open()
+            names.check_table(table)
+            chosen = [names.check_partition(p) for p in partitions]
+        return self._iter_parts(table, chosen, _shared, keep)
 
     @_serialised
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
