@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
-from core.textsafety import safe_cell
+from core.textsafety import FORMULA_START, safe_cell
 from core.transfer.exporting import safe_name, text_width
 from core.transfer.xlsxrows import RowWriter
-from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
+from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, RecordRows, column_labels, group_headers, parent_headers
 
 MAX_WIDTH = 40
 
@@ -40,16 +40,25 @@ class _Sheet:
         and the column is not at its cap."""
         widths = self.widths
         cells: list[Any] = []
+        append = cells.append
         for i, v in enumerate(values):
-            if v is None or v == "":
-                cells.append(None)
-                continue
-            if isinstance(v, str):
-                cells.append(safe_cell(v))
+            if v.__class__ is str:
+                if not v:
+                    append(None)
+                    continue
+                append("'" + v if v[0] in FORMULA_START else v)          # `safe_cell`
                 if len(v) * 2 > widths[i] and widths[i] < MAX_WIDTH:
                     widths[i] = max(widths[i], text_width(v))
                 continue
-            cells.append(v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_cell(str(v)))
+            if v is None or v == "":
+                append(None)
+                continue
+            if isinstance(v, str):
+                append(safe_cell(v))
+                if len(v) * 2 > widths[i] and widths[i] < MAX_WIDTH:
+                    widths[i] = max(widths[i], text_width(v))
+                continue
+            append(v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_cell(str(v)))
             widths[i] = max(widths[i], text_width(v))
         self.rows.write(self.row, cells)
         self.row += 1
@@ -116,9 +125,9 @@ def write_records_xlsx(
         children[g.id] = _Sheet(wb, name, group_headers(g), head, cell)
 
     n = 0
-    layout = (info.table_fields, info.groups)          # worked out once, not per record
+    flat = RecordRows(info, mask)                       # `flat_record`, its layout worked out once
     for record in records:
-        row, groups = flat_record(info, record, mask, layout)
+        row, groups = flat(record)
         parent.add(row)
         for gid, rows in groups.items():
             for r in rows:
