@@ -607,7 +607,7 @@ class _GroupRows:
     def __init__(self, cells: _Cells, info: FormInfo, sheets: list[_Sheet], parent: _Sheet):
         self.cells = cells
         self.notes: list[str] = []
-        self.groups: list[tuple[FieldInfo, _Sheet, list[tuple[int, Any]], dict[str, list[tuple[int, Any]]]]] = []
+        self.groups: list[tuple[FieldInfo, _Sheet, list[tuple[int, FieldInfo]], dict[str, list[bytes]]]] = []
         self.claimed: set[str] = set()
         for group in info.groups:
             labels = {c.label: c for c in group.children} | {c.id: c for c in group.children}
@@ -622,7 +622,7 @@ class _GroupRows:
             key_at = header.index(KEY) if KEY in header else header.index(FILE_NO)
             columns = [(i, child) for i, name in enumerate(header)
                        if (child := labels.get(name)) is not None and not child.computed]
-            by_key: dict[str, list[tuple[int, Any]]] = {}
+            by_key: dict[str, list[bytes]] = {}
             # the people's own sheet is read after this: as before, only its top rows count here
             rows = sheet.top[start + 1:] if sheet is parent else sheet.after(start)
             for line, row in rows:
@@ -630,7 +630,9 @@ class _GroupRows:
                     continue
                 key = _text(row[key_at]) if key_at < len(row) else ""
                 width = len(row)
-                by_key.setdefault(key, []).append((line, [(i, child, row[i]) for i, child in columns if i < width]))
+                # pickled: a row's few texts as objects were ~600 bytes, as bytes ~150
+                by_key.setdefault(key, []).append(pickle.dumps(
+                    (line, [row[i] if i < width else None for i, _ in columns]), pickle.HIGHEST_PROTOCOL))
             self.groups.append((group, sheet, columns, by_key))
 
     def attach(self, person: _Person) -> None:
@@ -639,12 +641,13 @@ class _GroupRows:
         if not key or key in self.claimed:
             return
         self.claimed.add(key)
-        for group, sheet, _, by_key in self.groups:
+        for group, sheet, columns, by_key in self.groups:
             town = person.data.get("town")
-            for line, values in by_key.pop(key, ()):
+            for held in by_key.pop(key, ()):
+                line, values = pickle.loads(held)
                 row: dict[str, Any] = {}
                 where, label = f"{group.id}@{sheet.name}:{line}.", f"{group.label}（{sheet.name} 第 {line} 行）"
-                for _, child, value in values:
+                for (_, child), value in zip(columns, values):
                     if value is not None:
                         self.cells.put(child, value, person, row=row, where=where + child.id, label=label, town=town)
                 if row:
@@ -654,6 +657,6 @@ class _GroupRows:
         """A row for every group row no person took, in sheet order."""
         out = []
         for _, sheet, _, by_key in self.groups:
-            left = sorted((line, key) for key, rows in by_key.items() for line, _ in rows)
+            left = sorted((pickle.loads(held)[0], key) for key, rows in by_key.items() for held in rows)
             out += [RowProblem(sheet.name, line, f"档案编号“{key}”在主表中没有对应的人") for line, key in left]
         return out
