@@ -409,6 +409,8 @@ def _people(cells: "_Cells", info: FormInfo, form, sheet: _Sheet, start: int, cm
     blank: list[int] = []
     file_no = _writable(info, FILE_NO)
     put = cells.put
+    # each column: (index, field, id, its text taken as it is?, its looked-up texts)
+    columns = [(i, f, f.id, *cells.column(f)) for i, f in scalar]
     for line, row in sheet.after(start):
         width = len(row)
         if not any(_text(c) for c in row):
@@ -420,9 +422,21 @@ def _people(cells: "_Cells", info: FormInfo, form, sheet: _Sheet, start: int, cm
             blank.append(line)            # a pre-numbered empty row: 序号 only
             continue
         person = _Person(sheet.name, line, "", {}, [])
-        for i, f in scalar:
-            if i < width and row[i] is not None:
-                put(f, row[i], person)
+        data = person.data
+        for i, f, fid, plain, memo in columns:
+            # `cells.put`, its two common cases written out: a text taken as it is, a choice
+            # already looked up (the call was a third of reading a row)
+            if i >= width or (v := row[i]) is None:
+                continue
+            if v.__class__ is str and v and not v.isspace() and not (f.pii and "*" in v):
+                if plain:
+                    data[fid] = v[1:] if len(v) > 1 and v[0] == "'" and v[1] in FORMULA_START else v
+                    continue
+                found = memo.get((v, data.get("town")))
+                if found is not None and found[1] is None:
+                    data[fid] = list(found[0]) if found[0].__class__ is list else found[0]
+                    continue
+            put(f, v, person)
         for fid, text in whole:
             if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
                 key = (fid, text, person.data.get("town"))    # converted once, not once a row
@@ -500,8 +514,15 @@ class _Cells:
 
     def __init__(self, eng):
         self.eng = eng
-        self.memo: dict[int, dict[tuple[str, str | None], tuple[Any, str | None]]] = {}
-        self.kinds: dict[int, bool] = {}       # field → its text is looked up (choices, lists, divisions)
+        self.columns: dict[int, tuple[bool, dict]] = {}     # field → `column(field)`
+
+    def column(self, f: FieldInfo) -> tuple[bool, dict[tuple[str, str | None], tuple[Any, str | None]]]:
+        """(a text of this field is taken as it is, the texts looked up so far: (text, town) →
+        (value, None) or (None, why not))."""
+        held = self.columns.get(id(f))
+        if held is None:
+            held = self.columns[id(f)] = (not (f.choices or f.type in ("multi", "division")), {})
+        return held
 
     def put(self, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = None, where: str = "",
             label: str = "", town: str | None = None) -> None:
@@ -517,14 +538,11 @@ class _Cells:
                 person.bad_cells[where or f.id] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
                                                    "请用 carebook export --full 导出的文件或原始数据")
                 return
-            kind = self.kinds.get(id(f))
-            if kind is None:
-                kind = self.kinds[id(f)] = bool(f.choices or f.type in ("multi", "division"))
-            if not kind:             # a text as it is (what `_value` gives a text of any other field)
+            plain, memo = self.column(f)
+            if plain:                # a text as it is (what `_value` gives a text of any other field)
                 data[f.id] = value[1:] if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START else value
                 return
             here = person.data.get("town") if town is None else town
-            memo = self.memo.setdefault(id(f), {})
             found = memo.get((value, here))
             if found is None:
                 try:
