@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
-from core.textsafety import FORMULA_START, safe_cell
 from core.transfer.exporting import safe_name, text_width
 from core.transfer.xlsxrows import RowWriter
 from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, RecordRows, column_labels, group_headers, parent_headers
@@ -35,32 +34,10 @@ class _Sheet:
 
     def add(self, values: list[Any]) -> None:
         """One row. The hot loop of a 50,000-person export: the row goes to the sheet in one
-        piece (`core.transfer.xlsxrows`, the XML xlsxwriter would write), and a text's width is
-        measured only when it could widen its column (a text is at most twice its length wide)
-        and the column is not at its cap."""
-        widths = self.widths
-        cells: list[Any] = []
-        append = cells.append
-        for i, v in enumerate(values):
-            if v.__class__ is str:
-                if not v:
-                    append(None)
-                    continue
-                append("'" + v if v[0] in FORMULA_START else v)          # `safe_cell`
-                if len(v) * 2 > widths[i] and widths[i] < MAX_WIDTH:
-                    widths[i] = max(widths[i], text_width(v))
-                continue
-            if v is None or v == "":
-                append(None)
-                continue
-            if isinstance(v, str):
-                append(safe_cell(v))
-                if len(v) * 2 > widths[i] and widths[i] < MAX_WIDTH:
-                    widths[i] = max(widths[i], text_width(v))
-                continue
-            append(v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_cell(str(v)))
-            widths[i] = max(widths[i], text_width(v))
-        self.rows.write(self.row, cells)
+        piece (`core.transfer.xlsxrows`, the XML xlsxwriter would write), each text guarded
+        against formulas and measured only when it could widen its column (a text is at most
+        twice its length wide) and the column is not at its cap — one pass over the cells."""
+        self.rows.write_shown(self.row, values, self.widths, MAX_WIDTH)
         self.row += 1
 
     def finish(self) -> None:

@@ -21,6 +21,9 @@ from typing import Any
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import CellStringTuple, Worksheet, _utf16_len, _utf16_truncate
 
+from core.textsafety import FORMULA_START, safe_cell
+from core.transfer.exporting import text_width
+
 # A text that xlsxwriter would change or mark: XML specials and line breaks (escaped), control
 # characters and `_xHHHH_` look-alikes (escaped), non-characters, white space at either end
 # (`xml:space="preserve"`).
@@ -123,6 +126,70 @@ class RowWriter:
             return                                # nothing written: xlsxwriter writes no row either
         ws.fh.write(f'<row r="{r}">{"".join(parts)}</row>')
         self._dimensions(row, first, last)
+
+    def write_shown(self, row: int, values: list[Any], widths: list[float], max_width: float) -> None:
+        """Row `row` of values as an exporter shows them, in the writer's format: a text gets
+        Excel's formula guard (`safe_cell`), a blank (None, "") is left out, a number stays a
+        number, anything else is written as its guarded text; and `widths[i]` grows to the
+        widest value of column i (`text_width`; a text is looked at only when it could widen a
+        column not yet at `max_width`). The same cells `write(row, [safe_cell(v) ...])` writes,
+        in one pass instead of two (a 50,000-person export writes four million cells)."""
+        ws = self.ws
+        if row >= ws.xls_rowmax or row in ws.row_info or len(values) > ws.xls_colmax:
+            self.write(row, [self._shown(i, v, widths, max_width) for i, v in enumerate(values)])
+            return
+        if row > ws.previous_row:
+            ws._write_single_row(row)
+        if len(self.cols) < len(values):
+            self._col(len(values) - 1)
+        xf = self.fmt._get_xf_index()
+        head = f'" s="{xf}" t="inlineStr"><is><t>'
+        r = str(row + 1)
+        cols, half_max = self.cols, self.half_max
+        parts: list[str] = []
+        append = parts.append
+        first = last = None
+        for col, v in enumerate(values):
+            if v.__class__ is str:
+                if not v:
+                    continue
+                if len(v) * 2 > widths[col] and widths[col] < max_width:
+                    if v.isascii():               # `text_width` of an ASCII text is its length
+                        if len(v) > widths[col]:
+                            widths[col] = len(v)
+                    else:
+                        widths[col] = max(widths[col], text_width(v))
+                if v[0] in FORMULA_START:
+                    v = "'" + v
+                if (len(v) <= half_max and v.isprintable() and '"' not in v and "&" not in v and "<" not in v
+                        and ">" not in v and "_x" not in v and not v[0].isspace() and not v[-1].isspace()):
+                    append(f'<c r="{cols[col]}{r}{head}{v}</t></is></c>')
+                else:
+                    append(self._cell(row, col, r, v, xf, self.fmt))
+            else:
+                v = self._shown(col, v, widths, max_width)
+                if v is None:
+                    continue
+                append(self._cell(row, col, r, v, xf, self.fmt))
+            if first is None:
+                first = col
+            last = col
+        if first is None or last is None:
+            return
+        ws.fh.write(f'<row r="{r}">{"".join(parts)}</row>')
+        self._dimensions(row, first, last)
+
+    @staticmethod
+    def _shown(i: int, v: Any, widths: list[float], max_width: float) -> Any:
+        """One value as `write_shown` writes it (the cell, None for a blank), its width noted."""
+        if v is None or v == "":
+            return None
+        if isinstance(v, str):
+            if len(v) * 2 > widths[i] and widths[i] < max_width:
+                widths[i] = max(widths[i], text_width(v))
+            return safe_cell(v)
+        widths[i] = max(widths[i], text_width(v))
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_cell(str(v))
 
     def _cell(self, row: int, col: int, r: str, v: Any, xf: Any, fmt: Any) -> str:
         """One cell's XML in format `fmt` (index `xf`): a text (xlsxwriter's own writer when it
