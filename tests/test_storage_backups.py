@@ -92,10 +92,9 @@ def test_restore_is_one_command_audited_and_keeps_the_audit_log(tmp_path, capsys
     assert main(["verify", "--data", str(tmp_path)]) == 0
 
 
-def test_the_daily_backup_is_made_beside_a_command_and_the_first_save_waits_for_it(tmp_path, monkeypatch):
-    """Opening the ledger starts the day's backup without waiting for it: reads (an export, a
-    report) go on meanwhile. The first save waits until it is done, so the backup is the
-    ledger as it was opened, not half a day's changes."""
+
+def _held_backup(tmp_path, monkeypatch):
+    """A ledger of two villages whose next backup waits, once started, until `go` is set."""
     import threading
 
     from core.storage import backups
@@ -110,6 +109,16 @@ def test_the_daily_backup_is_made_beside_a_command_and_the_first_save_waits_for_
         assert go.wait(10)
         return real(root)
     monkeypatch.setattr(backups, "_make_backup", held)
+    return go, started, real
+
+
+def test_the_daily_backup_is_made_beside_a_command_and_the_first_save_waits_for_it(tmp_path, monkeypatch):
+    """Opening the ledger starts the day's backup without waiting for it: reads (an export, a
+    report) go on meanwhile. The first save waits until it is done, so the backup is the
+    ledger as it was opened, not half a day's changes."""
+    import threading
+
+    go, started, _ = _held_backup(tmp_path, monkeypatch)
     s = Store(tmp_path, backup_every_hours=24)
     try:
         assert started.wait(10)
@@ -137,16 +146,7 @@ def test_a_backup_asked_for_while_the_days_backup_runs_waits_and_gets_its_own_fo
 
     from core.storage import backups
 
-    with Store(tmp_path, backup_every_hours=None) as s:
-        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V2, "乙")])
-    go, started = threading.Event(), threading.Event()
-    real = backups._make_backup
-
-    def held(root):
-        started.set()
-        assert go.wait(10)
-        return real(root)
-    monkeypatch.setattr(backups, "_make_backup", held)
+    go, started, real = _held_backup(tmp_path, monkeypatch)
     with Store(tmp_path, backup_every_hours=24):
         assert started.wait(10)
         monkeypatch.setattr(backups, "_make_backup", real)
