@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("form", help=H.FORM)
     c.add_argument("--town", help=H.TOWN)
     c.add_argument("--village", help=H.VILLAGE)
-    c.add_argument("--text", help="查找：姓名、身份证号任意几位、电话或拼音首字母")
+    c.add_argument("--text", help="查找：姓名或其拼音（全拼或首字母）、完整身份证号或电话，或姓名加号码后四位")
     c.add_argument("--sort", help="按哪个字段排序（字段编号，如 name）")
     c.add_argument("--offset", type=int, default=0, help="跳过前几条（分页用，默认 0）")
     c.add_argument("--limit", type=int, default=10_000_000, help="最多列出几条")
