@@ -100,3 +100,25 @@ def test_typing_on_letter_by_letter_finds_what_each_needle_finds_afresh():
     for needle in ("w", "wa", "wan", "wang", "wangg", "wanggu", "wangg", "wan", "z", "zh", "zho", "x", "sh", "sha"):
         fresh._last_text = fresh._last_pinyin = None
         assert typed.select(needle, {"status": "在册"}) == fresh.select(needle, {"status": "在册"}), needle
+
+
+def test_readings_are_pypinyins_usual_ones_read_without_loading_its_phrase_tables():
+    """The table read from pypinyin's file is its usual reading of every character, and
+    spelling names does not import pypinyin (its phrase tables cost the UI 55 MB)."""
+    import subprocess
+
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from core.records.pinyinsearch import _usual_readings
+
+    table = _usual_readings()
+    assert len(table) > 20000
+    sample = [chr(c) for c in sorted(pinyin_dict)[::37] if 0x4E00 <= c <= 0x9FFF]
+    for ch in sample:
+        want = lazy_pinyin(ch, style=Style.NORMAL, v_to_u=False)[0]
+        assert table[ord(ch)] == want, ch
+    code = ("import sys; from core.records.pinyinsearch import spelled; "
+            "assert spelled('吕长林') == \"'lv'zhang'lin|'lv'chang'lin\"; "
+            "assert 'pypinyin' not in sys.modules, 'pypinyin imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

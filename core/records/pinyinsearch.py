@@ -20,6 +20,9 @@ from array import array
 from bisect import bisect_right
 from functools import lru_cache
 from itertools import accumulate, islice, product
+import importlib.util
+import json
+from pathlib import Path
 import re
 import unicodedata
 
@@ -58,18 +61,40 @@ GIVEN_READINGS = {
 
 @lru_cache(maxsize=8192)
 def _usual(ch: str) -> str:
-    """A character's usual toneless reading (`lǚ` -> `lv`, as pinyin keyboards spell it); a
-    Latin letter reads as itself; anything else (a digit, a mark) as nothing a letter can match.
-    Read from pypinyin's character table alone: its phrase tables cost half a second to load and
-    a name is read character by character anyway."""
+    """A character's usual toneless reading; a Latin letter reads as itself; anything else (a
+    digit, a mark) as nothing a letter can match."""
     if ch.isascii():
         return ch.lower() if ch.isalpha() else ""
+    return _usual_readings().get(ord(ch), "")
+
+
+@lru_cache(maxsize=1)
+def _usual_readings() -> dict[int, str]:
+    """Every character's usual reading, toneless (`lǚ` -> `lv`, as pinyin keyboards spell it),
+    from the character table pypinyin ships, read without importing pypinyin: the package
+    loads its phrase tables too, 55 MB for the UI to hold (measured: bench_tui's start peak
+    206 -> 264 MB), where this table alone is a few MB and 40 ms."""
+    table = _pypinyin_characters()
+    syllables: dict[str, str] = {}
+    out = {}
+    for code, readings in table.items():
+        decomposed = unicodedata.normalize("NFD", readings.split(",")[0]).replace("u\u0308", "v")
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+        if _LETTERS.fullmatch(plain):
+            out[int(code)] = syllables.setdefault(plain, plain)
+    return out
+
+
+def _pypinyin_characters() -> dict:
+    """pypinyin's `pinyin_dict.json` ({code point: "líng,yuán"}), or its module where a release
+    keeps the table otherwise."""
+    spec = importlib.util.find_spec("pypinyin")
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    if folder is not None and (folder / "pinyin_dict.json").is_file():
+        return json.loads((folder / "pinyin_dict.json").read_text(encoding="utf-8"))
     from pypinyin.pinyin_dict import pinyin_dict
 
-    toned = pinyin_dict.get(ord(ch), "").split(",")[0]
-    decomposed = unicodedata.normalize("NFD", toned).replace("u\u0308", "v")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return plain if _LETTERS.fullmatch(plain) else ""
+    return pinyin_dict
 
 
 def _readings(ch: str, first: bool) -> tuple[str, ...]:
