@@ -28,7 +28,7 @@ STATUS_LIST = "record_status"
 EXIT_REASON_LIST = "exit_reason"
 
 # What the people search finds (core.records.recordindex), in the search boxes that use it.
-SEARCH_HINT = "查找：姓名 / 拼音 wangguilan 或 wgl / 整个身份证号或电话"
+SEARCH_HINT = "查找：姓名 / 拼音全拼或首字母 / 整个身份证号或电话"
 
 CREATED_SETTING = "ledger_created"   # set when staff chose 新建空台账, so the choice is asked once
 
