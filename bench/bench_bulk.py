@@ -14,7 +14,8 @@ are the steadier figure when it is high.
 `--compare` checks that the result is the same: the roster, the summary of five quarters (by
 village and as JSON) and the due list are compared byte for byte between the two ledgers, and
 so is every record's content (record ids and time stamps are random and are left out; a
-visit's person is named by file number). Both demos run on the same day, so the seeded demo
+visit's person is named by file number); the two records workbooks part by part, and the two
+import checks' reports. Both demos run on the same day, so the seeded demo
 must give the same ledger.
 
 Targets (issue 13, at 50,000 people): demo ≤ 60 s and ≤ 500 MB; the import check of 50,000
@@ -156,6 +157,8 @@ def import_check(args, codes: dict[str, Path], tmp: Path, data: Path | None) -> 
                                "--full", "--operator", "基准测试"], tmp)
             show("export records", label, r, "≤ 15 s（50,000 人）")
             book = book or target
+        if args.compare and len(codes) == 2:
+            print(f"{'':16} 导出的工作簿：" + same_workbook(tmp / "records-before.xlsx", tmp / "records-after.xlsx"), flush=True)
     if book is None:
         return
     for label, code in codes.items():
@@ -165,6 +168,22 @@ def import_check(args, codes: dict[str, Path], tmp: Path, data: Path | None) -> 
         show("import check", label, r, "≤ 20 s（50,000 行）")
         tail = (tmp / f"import-{label}.log").read_text("utf-8", "replace").strip().splitlines()[-1:]
         print(f"{'':16} {label:<6} {tail[0] if tail else ''}", flush=True)
+    if args.compare and len(codes) == 2:
+        same = filecmp.cmp(tmp / "import-before.log", tmp / "import-after.log", shallow=False)
+        print(f"{'':16} 导入检查的报告（问题、提示、待补全）：" + ("前后逐字节相同" if same else "不同"), flush=True)
+
+
+def same_workbook(a: Path, b: Path) -> str:
+    """Whether two XLSX files hold the same parts byte for byte (`docProps/core.xml` aside: it
+    holds the time the file was written)."""
+    import zipfile
+
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        names = za.namelist()
+        if names != zb.namelist():
+            return "不同（部件不同）"
+        differ = [n for n in names if n != "docProps/core.xml" and za.read(n) != zb.read(n)]
+    return f"不同：{'、'.join(differ)}" if differ else f"前后逐字节相同（{len(names)} 个部件，创建时间除外）"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,3 +131,28 @@ def test_memory_does_not_grow_with_the_rows_of_an_import_check(export, tmp_path,
     # measured: streamed, +0.6 MB (the 475 problems, the ID numbers seen); the 475 more people
     # held as they were read, +1.8 MB
     assert peaks[1] - peaks[0] < 1_100_000, peaks
+
+
+def test_the_ledgers_id_numbers_are_read_once_not_searched_for_every_row(export, tmp_path, monkeypatch):
+    """Importing into a ledger that already holds people: each row's ID number is looked up in
+    the list rows read once (`Engine.index`, loaded when the import reads the form's town
+    fields), never by searching the village files again for every row (`Store.rows_holding`:
+    at 50,000 people that read 29 MB of index files a row)."""
+    from core.storage.store import Store
+
+    path = write(tmp_path / "again.xlsx", export, inline=True)
+    eng = open_engine(tmp_path)
+    try:
+        first = import_records(eng, "registration", path, operator="导入员")
+        assert first.saved == 25 and not first.problems
+        eng.close()
+        eng = open_engine(tmp_path, tmp_path / "forms")
+        searched = []
+        real = Store.rows_holding
+        monkeypatch.setattr(Store, "rows_holding", lambda self, *a, **k: searched.append(a) or real(self, *a, **k))
+        again = import_records(eng, "registration", path, dry_run=True)
+        assert again.refused == 25 and all("已登记在另一条记录中" in p.message for p in again.problems
+                                           if "公民身份号码" in p.message)
+        assert searched == []
+    finally:
+        eng.close()

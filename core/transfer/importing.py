@@ -409,8 +409,8 @@ def _people(cells: "_Cells", info: FormInfo, form, sheet: _Sheet, start: int, cm
     blank: list[int] = []
     file_no = _writable(info, FILE_NO)
     put = cells.put
-    # each column: (index, field, id, its text taken as it is?, its looked-up texts)
-    columns = [(i, f, f.id, *cells.column(f)) for i, f in scalar]
+    at = [i for i, _ in scalar]
+    columns = cells.columns_of([f for _, f in scalar])
     for line, row in sheet.after(start):
         width = len(row)
         if not any(_text(c) for c in row):
@@ -422,21 +422,7 @@ def _people(cells: "_Cells", info: FormInfo, form, sheet: _Sheet, start: int, cm
             blank.append(line)            # a pre-numbered empty row: 序号 only
             continue
         person = _Person(sheet.name, line, "", {}, [])
-        data = person.data
-        for i, f, fid, plain, memo in columns:
-            # `cells.put`, its two common cases written out: a text taken as it is, a choice
-            # already looked up (the call was a third of reading a row)
-            if i >= width or (v := row[i]) is None:
-                continue
-            if v.__class__ is str and v and not v.isspace() and not (f.pii and "*" in v):
-                if plain:
-                    data[fid] = v[1:] if len(v) > 1 and v[0] == "'" and v[1] in FORMULA_START else v
-                    continue
-                found = memo.get((v, data.get("town")))
-                if found is not None and found[1] is None:
-                    data[fid] = list(found[0]) if found[0].__class__ is list else found[0]
-                    continue
-            put(f, v, person)
+        cells.fill(person, columns, [row[i] if i < width else None for i in at])
         for fid, text in whole:
             if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
                 key = (fid, text, person.data.get("town"))    # converted once, not once a row
@@ -523,6 +509,29 @@ class _Cells:
         if held is None:
             held = self.columns[id(f)] = (not (f.choices or f.type in ("multi", "division")), {})
         return held
+
+    def columns_of(self, fields: list[FieldInfo]) -> list[tuple[FieldInfo, str, bool, dict]]:
+        """(field, id, `column(field)`...) of each field: what `fill` reads a row with."""
+        return [(f, f.id, *self.column(f)) for f in fields]
+
+    def fill(self, person: _Person, columns: list[tuple[FieldInfo, str, bool, dict]], values: list[Any], *,
+             row: dict | None = None, where: str = "", label: str = "", town: str | None = None) -> None:
+        """`put` each of `values` (None: no cell) in its column, its two common cases written
+        out: a text taken as it is, a text already looked up (a call a cell was a third of
+        reading a row). `where`: the prefix of each cell's place in `bad_cells`."""
+        data = person.data if row is None else row
+        for (f, fid, plain, memo), v in zip(columns, values):
+            if v is None:
+                continue
+            if v.__class__ is str and v and not v.isspace() and not (f.pii and "*" in v):
+                if plain:
+                    data[fid] = v[1:] if len(v) > 1 and v[0] == "'" and v[1] in FORMULA_START else v
+                    continue
+                found = memo.get((v, person.data.get("town") if town is None else town))
+                if found is not None and found[1] is None:
+                    data[fid] = list(found[0]) if found[0].__class__ is list else found[0]
+                    continue
+            self.put(f, v, person, row=row, where=where and where + fid, label=label, town=town)
 
     def put(self, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = None, where: str = "",
             label: str = "", town: str | None = None) -> None:
@@ -625,7 +634,7 @@ class _GroupRows:
     def __init__(self, cells: _Cells, info: FormInfo, sheets: list[_Sheet], parent: _Sheet):
         self.cells = cells
         self.notes: list[str] = []
-        self.groups: list[tuple[FieldInfo, _Sheet, list[tuple[int, FieldInfo]], dict[str, list[bytes]]]] = []
+        self.groups: list[tuple[FieldInfo, _Sheet, list[tuple], dict[str, list[bytes]]]] = []
         self.claimed: set[str] = set()
         for group in info.groups:
             labels = {c.label: c for c in group.children} | {c.id: c for c in group.children}
@@ -638,8 +647,9 @@ class _GroupRows:
                 self.notes.append(f"工作表“{sheet.name}”没有“档案编号”列，无法对应到人，未导入")
                 continue
             key_at = header.index(KEY) if KEY in header else header.index(FILE_NO)
-            columns = [(i, child) for i, name in enumerate(header)
-                       if (child := labels.get(name)) is not None and not child.computed]
+            at = [(i, child) for i, name in enumerate(header)
+                  if (child := labels.get(name)) is not None and not child.computed]
+            columns = cells.columns_of([child for _, child in at])
             by_key: dict[str, list[bytes]] = {}
             # the people's own sheet is read after this: as before, only its top rows count here
             rows = sheet.top[start + 1:] if sheet is parent else sheet.after(start)
@@ -650,7 +660,7 @@ class _GroupRows:
                 width = len(row)
                 # pickled: a row's few texts as objects were ~600 bytes, as bytes ~150
                 by_key.setdefault(key, []).append(pickle.dumps(
-                    (line, [row[i] if i < width else None for i, _ in columns]), pickle.HIGHEST_PROTOCOL))
+                    (line, [row[i] if i < width else None for i, _ in at]), pickle.HIGHEST_PROTOCOL))
             self.groups.append((group, sheet, columns, by_key))
 
     def attach(self, person: _Person) -> None:
@@ -664,10 +674,8 @@ class _GroupRows:
             for held in by_key.pop(key, ()):
                 line, values = pickle.loads(held)
                 row: dict[str, Any] = {}
-                where, label = f"{group.id}@{sheet.name}:{line}.", f"{group.label}（{sheet.name} 第 {line} 行）"
-                for (_, child), value in zip(columns, values):
-                    if value is not None:
-                        self.cells.put(child, value, person, row=row, where=where + child.id, label=label, town=town)
+                self.cells.fill(person, columns, values, row=row, where=f"{group.id}@{sheet.name}:{line}.",
+                                label=f"{group.label}（{sheet.name} 第 {line} 行）", town=town)
                 if row:
                     person.data.setdefault(group.id, []).append(row)
 
