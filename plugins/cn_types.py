@@ -79,6 +79,7 @@ class PhoneType:
     name = "phone"
     widget = "text"
     format = "cn-phone"
+    pure = True          # cleaning depends on the value and the field only (validationplan)
     options: dict = {}
 
     def json_schema(self, field: Any) -> dict:
