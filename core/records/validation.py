@@ -102,21 +102,27 @@ class Validator:
         self._relevance_plan = [(plan.condition(ev, s.relevant),
                                  [(f, plan.condition(ev, f.relevant), bool(f.fields) and any(c.relevant for c in f.fields))
                                   for f in s.fields]) for s in self.form.sections]
-        # required: (field, required condition: None never, True always, else a function),
-        # each top field once, in form order; where it lies in the relevance plan
+        # required: (field, required condition: None never, True always, else a function,
+        # where it lies in the relevance plan, needs rows?, has cells that can be required?), in
+        # form order, for the fields that can be reported (shown somewhere, and required, or
+        # rows needed, or cells required)
         where = {f.id: (i, c) for i, (_, fields) in enumerate(self._relevance_plan) for f, c, _ in fields}
-        self._required_plan = [(f, self._requirement(f), where.get(f.id)) for f in top]
-        # rules: the top fields with rules of their own or in their rows
-        self._rules_plan = [f for f in top if f.rules or (f.fields and any(c.rules for c in f.fields))]
-        # `check` hands one names dict from pass to pass; only safe when no field shadows the
-        # two names `names` adds itself
         # row groups where some child can be required (the others' rows need no row names)
         self._rows_required = {f.id for f in top if f.fields and any(isinstance(c.required, str) or c.required for c in f.fields)}
-        # their cells that can be required: (cell, its condition, its requirement)
+        self._required_plan = [
+            (f, req, where[f.id], bool(f.fields and f.min_rows), f.id in self._rows_required)
+            for f in top if f.id in where
+            and ((req := self._requirement(f)) is not None or (f.fields and f.min_rows) or f.id in self._rows_required)]
+        self._unique_plan = [f for f in top if f.unique]
+        # rules: the top fields with rules of their own or in their rows
+        self._rules_plan = [f for f in top if f.rules or (f.fields and any(c.rules for c in f.fields))]
+        # the row groups' cells that can be required: (cell, its condition, its requirement)
         self._cells_required = {f.id: [(c, plan.condition(ev, c.relevant), req) for c in f.fields
                                        if (req := self._requirement(c)) is not None]
                                 for f in top if f.id in self._rows_required}
         self._rows_ruled = {f.id for f in top if f.fields and any(c.rules for c in f.fields)}
+        # `check` hands one names dict from pass to pass; only safe when no field shadows the
+        # two names `names` adds itself
         self._names_pass_on = not any(f.id in ("settings", "today") for f in top)
 
     @cached_property
@@ -548,16 +554,15 @@ class Validator:
         sections = self._relevance_plan
         section_shown: dict[int, bool] = {}
         get = data.get
-        for f, requirement, where in self._required_plan:
+        for f, requirement, where, min_rows, cells_required in self._required_plan:
             value = get(f.id)
-            is_empty = empty(value)
-            rows = f.fields and isinstance(value, list) and f.id in self._rows_required
+            # `empty(value)`, its commonest answers first: text (cleaned: never blank) and None
+            is_empty = value is None or (not value.strip() if type(value) is str else empty(value))
+            rows = cells_required and isinstance(value, list)
             if not is_empty and not rows:
                 continue
-            if is_empty and requirement is None and not (f.fields and f.min_rows):
+            if is_empty and requirement is None and not min_rows:
                 continue
-            if where is None:
-                continue              # in no section: never shown (as `relevant_fields` has it)
             i, f_relevant = where
             sec_ok = section_shown.get(i)
             if sec_ok is None:
@@ -567,7 +572,7 @@ class Validator:
                 continue
             if is_empty and requirement is not None and (requirement is True or requirement(names)):
                 out.append(Problem(f"{f.label} 必须填写 (required)", f.id, rule="required"))
-            elif f.fields and f.min_rows and is_empty:
+            elif min_rows and is_empty:
                 out.append(Problem(f"{f.label} 至少要有 {f.min_rows} 行 (minItems)", f.id, rule="minItems"))
             if rows:
                 cells = self._cells_required[f.id]
@@ -651,9 +656,11 @@ class Validator:
     def _unique(self, data: dict, lookup: UniqueLookup | None) -> list[Problem]:
         if lookup is None:
             return []
+        if self._planned_for is not self._top:
+            self._plan_passes()
         out = []
-        for f in self._top:
-            if f.unique and not empty(data.get(f.id)):
+        for f in self._unique_plan:
+            if not empty(data.get(f.id)):
                 other = lookup(f.id, data[f.id])
                 if other:
                     out.append(Problem(f"{f.label} “{data[f.id]}” 已登记在另一条记录中（{other}），不能重复 (unique)",
