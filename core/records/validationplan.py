@@ -13,6 +13,9 @@ function that does what those layers did, with the lookups done once:
   a choice field of 50,000 records holds a handful of distinct values, a date field a few
   hundred — so cleaning most values is one dictionary look-up. A bounded number of values
   is remembered per field (`MEMO_LIMIT`): names and ID numbers, all different, stop adding.
+  A type whose cleaning also reads something else (division codes: the division list and
+  today's date) can offer `memo_scope()`, a token of that state (None: do not remember now);
+  its answers are remembered while the token stays equal, forgotten when it changes.
 - `condition`: an expression as `Evaluator.relevant` reads it (no expression: true; one that
   fails: false), `value`: as `Evaluator.calculate` reads it (one that fails: None).
 
@@ -99,10 +102,22 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
             return None
         return result[0]
 
-    if not getattr(field_type, "pure", False) or field.fields:
+    scope = None if getattr(field_type, "pure", False) else getattr(field_type, "memo_scope", None)
+    if field.fields or not (scope or getattr(field_type, "pure", False)):
         return fresh
     memo: dict[Any, Any] = {}
     miss = memo       # a value no field type returns: the memo itself
+    seen: list = [None]
+
+    def scoped(value: Any, path: str, problems: list) -> Any:
+        """`remembered` while the type's scope (what else its cleaning reads) stays the same."""
+        token = scope()
+        if token is None:
+            return fresh(value, path, problems)
+        if token != seen[0]:
+            memo.clear()
+            seen[0] = token
+        return remembered(value, path, problems)
 
     def remembered(value: Any, path: str, problems: list) -> Any:
         key = value if type(value) is str else _memo_key(value)
@@ -117,7 +132,7 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
             problems.append(Problem(found.text, path, rule="normalize"))
             return None
         return found.copy() if kind is list or kind is dict else found   # a caller may change it
-    return remembered
+    return remembered if scope is None else scoped
 
 
 def _plain(evaluator: Evaluator) -> bool:

@@ -1,0 +1,114 @@
+"""The per-field plan of `Validator.check` (core/records/validationplan.py): remembered cleaning
+gives the answers fresh cleaning gives, copies what a caller may change, forgets when what a
+type's cleaning reads changes (the division list, today), and asks types that do not declare
+themselves pure every time. The whole check is compared with the generic path in
+tests/test_validation.py and tests/test_schemafast.py (same messages, same clean data)."""
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.formlang.formmodel import Field
+from core.plugins import build_registry, load_plugins
+from core.records import validationplan as plan
+from plugins.cn import divisions
+from plugins.cn_types import DivisionType
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def types():
+    return build_registry(load_plugins()).field_types
+
+
+def run(norm, value):
+    problems = []
+    out = norm(value, "f", problems)
+    return out, [(p.message, p.path, p.rule) for p in problems]
+
+
+def test_remembered_answers_equal_fresh_ones_and_refusals_repeat(types):
+    field = Field(id="n", label="子女数", type="integer")
+    norm = plan.normalizer(types["integer"], field)
+    for value in ("12", " ３ ", 1, True, "x", "1.5", 12.0, "12"):
+        fresh = run(plan.normalizer(types["integer"], field), value)
+        assert run(norm, value) == fresh
+        assert run(norm, value) == fresh            # the second time from memory: the same
+    # 1 and True are one dict key, but not one value to clean
+    assert run(norm, 1) == (1, [])
+    assert run(norm, True) == (None, [("子女数：请输入整数 (normalize)", "f", "normalize")])
+
+
+def test_a_remembered_list_is_a_copy_the_caller_may_change(types):
+    norm = plan.normalizer(types["multi"], Field(id="d", label="疾病", type="multi"))
+    first, _ = run(norm, ["高血压", " 糖尿病"])
+    first.append("changed")
+    assert run(norm, ["高血压", " 糖尿病"]) == (["高血压", "糖尿病"], [])
+
+
+def test_memory_is_bounded_per_field(types, monkeypatch):
+    monkeypatch.setattr(plan, "MEMO_LIMIT", 3)
+    norm = plan.normalizer(types["text"], Field(id="t", label="姓名", type="text"))
+    for i in range(10):
+        assert run(norm, f" 名{i} ") == (f"名{i}", [])
+    cells = norm.__closure__
+    memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
+    assert len(memo) == 3
+
+
+def test_a_type_not_declared_pure_is_asked_every_time():
+    calls = []
+
+    class Counting:
+        name = "counting"
+
+        def normalize(self, value, field):
+            calls.append(value)
+            return value.strip()
+
+    norm = plan.normalizer(Counting(), Field(id="c", label="计数", type="counting"))
+    for _ in range(3):
+        assert run(norm, " a ") == ("a", [])
+    assert calls == [" a ", " a ", " a "]
+
+
+def test_division_answers_are_forgotten_when_the_list_or_the_day_changes(tmp_path, monkeypatch):
+    forms = tmp_path / "forms"
+    (forms / "data").mkdir(parents=True)
+    yaml_file = forms / "data" / "divisions.yaml"
+    shutil.copy(ROOT / "forms" / "data" / "divisions.yaml", yaml_file)
+    ft = DivisionType(divisions.DivisionFile(forms))
+    field = Field(id="village", label="村", type="division", options={"level": "village"})
+    norm = plan.normalizer(ft, field)
+    monkeypatch.setenv("CAREBOOK_TODAY", "2026-12-01")
+    assert run(norm, "120116157201") == ("120116157201", [])
+    assert run(norm, "120116157201") == ("120116157201", [])          # remembered
+
+    # the village is closed from 2026-12-05 on: still in use on the 1st, not on the 6th
+    text = yaml_file.read_text("utf-8")
+    old = '{code: "120116157201", name: 渡口村, confirmed: true, valid_from: null, valid_to: null}'
+    assert old in text
+    yaml_file.write_text(text.replace(old, old.replace('valid_to: null', 'valid_to: "2026-12-04"')), "utf-8")
+    assert run(norm, "120116157201") == ("120116157201", [])
+    monkeypatch.setenv("CAREBOOK_TODAY", "2026-12-06")
+    closed = [("村：渡口村（120116157201）已停用或尚未启用 (normalize)", "f", "normalize")]
+    assert run(norm, "120116157201") == (None, closed)
+    assert run(norm, "120116157201") == (None, closed)
+    assert run(plan.normalizer(ft, field), "120116157201") == (None, closed)   # as fresh cleaning says
+
+    yaml_file.unlink()                                 # no list: nothing remembered, the type's own words
+    assert run(norm, "120116157201")[1][0][0].startswith("村：区划数据文件有误")
+
+
+def test_conditions_and_values_read_as_the_evaluator_reads_them():
+    from core.formlang.expressions import Evaluator
+
+    ev = Evaluator()
+    names = {"a": 2, "b": None, "today": dt.date(2026, 12, 1)}
+    for expr in ("a > 1", "b > 1", "a / 0", "missing == 1", "a in (1, 2)", "today.year"):
+        test = plan.condition(ev, expr)
+        assert test(names) == ev.relevant(expr, names)
+        assert plan.value(ev, expr)(names) == ev.calculate(expr, names)
+    assert plan.condition(ev, None) is None and plan.condition(ev, "") is None
