@@ -112,3 +112,39 @@ def test_conditions_and_values_read_as_the_evaluator_reads_them():
         assert test(names) == ev.relevant(expr, names)
         assert plan.value(ev, expr)(names) == ev.calculate(expr, names)
     assert plan.condition(ev, None) is None and plan.condition(ev, "") is None
+
+
+def _form(*fields):
+    from core.formlang.formmodel import Form, Section
+
+    return Form(id="t", version=1, title="测试", sections=[Section(id="s", title="节", fields=list(fields))])
+
+
+def test_a_value_computed_from_a_later_computed_value_still_takes_two_passes():
+    from core.records.validation import Validator
+
+    registry = build_registry(load_plugins())
+    a = Field(id="a", label="甲", type="integer", calculate="b + 1")
+    b = Field(id="b", label="乙", type="integer", calculate="n * 2")
+    n = Field(id="n", label="数", type="integer")
+    v = Validator(_form(n, a, b), registry)
+    assert v._computed_once is False
+    assert v.check({"n": 3}) == ({"n": 3, "b": 6, "a": 7}, [])
+
+    in_order = Validator(_form(n, Field(id="b", label="乙", type="integer", calculate="n * 2"),
+                               Field(id="a", label="甲", type="integer", calculate="b + 1")), registry)
+    assert in_order._computed_once is True
+    assert in_order.check({"n": 3}) == ({"n": 3, "b": 6, "a": 7}, [])
+
+
+def test_a_value_computed_from_a_field_dropped_as_not_relevant_is_computed_again():
+    from core.records.validation import Validator
+
+    registry = build_registry(load_plugins())
+    shown = Field(id="shown", label="显示", type="choice", choices=["是", "否"])
+    x = Field(id="x", label="数", type="integer", relevant="shown == '是'")
+    y = Field(id="y", label="倍数", type="integer", calculate="x * 2")
+    v = Validator(_form(shown, x, y), registry)
+    assert v._computed_once is True
+    assert v.check({"shown": "是", "x": 4}) == ({"shown": "是", "x": 4, "y": 8}, [])
+    assert v.check({"shown": "否", "x": 4}) == ({"shown": "否"}, [])     # y read x before it was dropped

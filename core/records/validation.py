@@ -114,6 +114,7 @@ class Validator:
             for f in top if f.id in where
             and ((req := self._requirement(f)) is not None or (f.fields and f.min_rows) or f.id in self._rows_required)]
         self._unique_plan = [f for f in top if f.unique]
+        self._computed_once = self._settles(top)
         # rules: the top fields with rules of their own or in their rows
         self._rules_plan = [f for f in top if f.rules or (f.fields and any(c.rules for c in f.fields))]
         # the row groups' cells that can be required: (cell, its condition, its requirement)
@@ -124,6 +125,29 @@ class Validator:
         # `check` hands one names dict from pass to pass; only safe when no field shadows the
         # two names `names` adds itself
         self._names_pass_on = not any(f.id in ("settings", "today") for f in top)
+
+    def _settles(self, top: list[Field]) -> bool:
+        """Whether one compute pass gives what a second would, when nothing was dropped in
+        between: no computed value reads a computed field that comes at or after it in form
+        order (the first pass saw that one's value from before computing), and no computed
+        cell of a row reads its row as a whole. `check` then skips the second pass — a
+        quarter of checking a registration record."""
+        order = {f.id: i for i, f in enumerate(top) if f.computed}
+        cells = {c.id for f in top for c in f.fields if c.computed}
+        for i, f in enumerate(top):
+            for c in [f, *f.fields]:
+                if not c.computed:
+                    continue
+                reads: set[str] = set()
+                for expr in [c.calculate, *(case.when for case in c.cases)]:
+                    if expr:
+                        try:
+                            reads |= {n.id for n in ast.walk(self.evaluator.parse(expr)) if isinstance(n, ast.Name)}
+                        except ExpressionError:
+                            return False
+                if reads & cells or {"row", "parent"} & reads or any(order.get(n, -1) >= i for n in reads):
+                    return False
+        return True
 
     @cached_property
     def _schema(self) -> Draft202012Validator:
@@ -404,28 +428,33 @@ class Validator:
         data = dict(data)
         return self._drop(data, self.names(data))
 
-    def _drop(self, data: dict, names: dict) -> dict:
+    def _drop(self, data: dict, names: dict, dropped: list | None = None) -> dict:
         """`drop_irrelevant` on a copy `data` the caller made; `names` (for it) are updated
-        as values are dropped, so later conditions see it, and end as the result's names."""
+        as values are dropped, so later conditions see it, and end as the result's names.
+        `dropped` receives the paths of the values dropped."""
+        dropped = [] if dropped is None else dropped
         for sec_relevant, fields in self._relevance_plan:
             sec_ok = sec_relevant is None or sec_relevant(names)
             for f, f_relevant, rows_relevant in fields:
                 if not sec_ok or not (f_relevant is None or f_relevant(names)):
                     if data.pop(f.id, None) is not None:
                         names[f.id] = None
+                        dropped.append(f.id)
                 elif rows_relevant and isinstance(data.get(f.id), list):
-                    data[f.id] = self._drop_in_rows(f, data, names)
+                    data[f.id] = self._drop_in_rows(f, data, names, dropped)
                     names[f.id] = self._python(f, data[f.id])
         return data
 
-    def _drop_in_rows(self, group: Field, data: dict, parent: dict) -> list:
+    def _drop_in_rows(self, group: Field, data: dict, parent: dict, dropped: list) -> list:
         rows = []
-        for row in data[group.id]:
+        for i, row in enumerate(data[group.id]):
             if isinstance(row, dict):
                 row = dict(row)
                 for c in group.fields:
                     if c.relevant and not self.evaluator.relevant(c.relevant, self._row_names(parent, group, row)):
-                        row.pop(c.id, None)
+                        if c.id in row:
+                            del row[c.id]
+                            dropped.append(f"{group.id}.{i}.{c.id}")
             rows.append(row)
         return rows
 
@@ -446,9 +475,12 @@ class Validator:
         # one names dict goes along, kept equal to `self.names(clean)` by each pass
         pass_on = self._names_pass_on
         names = self.names(clean)
-        clean, _ = self._compute(clean, overrides, names)
-        clean = self._drop(clean, names if pass_on else self.names(clean))   # each pass's dict is new
-        clean, found = self._compute(clean, overrides, names if pass_on else self.names(clean))
+        clean, found = self._compute(clean, overrides, names)
+        dropped: list[str] = []
+        clean = self._drop(clean, names if pass_on else self.names(clean), dropped)   # each pass's dict is new
+        if dropped or not self._computed_once:
+            clean, found = self._compute(clean, overrides, names if pass_on else self.names(clean))
+        # else the second pass would read what the first read and give what it gave: skipped
         if reasons is not None:
             reasons.update(found)
         names = names if pass_on else None
