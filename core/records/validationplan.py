@@ -142,17 +142,32 @@ def _plain(evaluator: Evaluator) -> bool:
 
 
 def condition(evaluator: Evaluator, expr: str | None) -> Callable[[dict], bool] | None:
-    """`names -> bool` as `evaluator.relevant(expr, names)`; None when there is no condition
-    (always true, and the caller can skip the call)."""
-    if not expr:
-        return None
+    """`names -> bool` as `evaluator.relevant(expr, names)` (one that fails: False); None when
+    there is no condition (always true, and the caller can skip the call)."""
+    return _closure(evaluator, expr, truth=True) if expr else None
+
+
+def value(evaluator: Evaluator, expr: str) -> Callable[[dict], Any]:
+    """`names -> value` as `evaluator.calculate(expr, names)` (None when it cannot be worked out)."""
+    return _closure(evaluator, expr, truth=False)
+
+
+def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], Any]:
+    failed = False if truth else None
     if not _plain(evaluator):
-        return lambda names: evaluator.relevant(expr, names)
+        asked = evaluator.relevant if truth else evaluator.calculate
+        return lambda names: asked(expr, names)
     try:
-        run = evaluator.compiled(expr).run
+        run, env = evaluator.compiled(expr).run, evaluator._globals
     except ExpressionError:
-        return lambda names: False
-    env = evaluator._globals
+        return lambda names: failed
+    if not truth:
+        def calc(names: dict) -> Any:
+            try:
+                return run(env, names)
+            except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
+                return None
+        return calc
 
     def test(names: dict) -> bool:
         try:
@@ -161,21 +176,3 @@ def condition(evaluator: Evaluator, expr: str | None) -> Callable[[dict], bool] 
             return False
         return bool(result)
     return test
-
-
-def value(evaluator: Evaluator, expr: str) -> Callable[[dict], Any]:
-    """`names -> value` as `evaluator.calculate(expr, names)` (None when it cannot be worked out)."""
-    if not _plain(evaluator):
-        return lambda names: evaluator.calculate(expr, names)
-    try:
-        run = evaluator.compiled(expr).run
-    except ExpressionError:
-        return lambda names: None
-    env = evaluator._globals
-
-    def calc(names: dict) -> Any:
-        try:
-            return run(env, names)
-        except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
-            return None
-    return calc
