@@ -48,14 +48,23 @@ def test_a_remembered_list_is_a_copy_the_caller_may_change(types):
     assert run(norm, ["高血压", " 糖尿病"]) == (["高血压", "糖尿病"], [])
 
 
-def test_memory_is_bounded_per_field(types, monkeypatch):
-    monkeypatch.setattr(plan, "MEMO_LIMIT", 3)
-    norm = plan.normalizer(types["text"], Field(id="t", label="姓名", type="text"))
+def _memory(norm) -> dict:
+    return next(c.cell_contents for c in norm.__closure__ if isinstance(c.cell_contents, dict))
+
+
+def test_memory_is_bounded_per_field_and_let_go_when_values_do_not_repeat(types, monkeypatch):
+    monkeypatch.setattr(plan, "MEMO_LIMIT", 4)
+    names = plan.normalizer(types["text"], Field(id="t", label="姓名", type="text"))
     for i in range(10):
-        assert run(norm, f" 名{i} ") == (f"名{i}", [])
-    cells = norm.__closure__
-    memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
-    assert len(memo) == 3
+        assert run(names, f" 名{i} ") == (f"名{i}", [])
+    assert _memory(names) == {}                  # full after four values, none asked twice
+    dates = plan.normalizer(types["date"], Field(id="d", label="日期", type="date"))
+    for i in range(20):
+        assert run(dates, f"2026/1/{i % 3 + 1}") == (f"2026-01-0{i % 3 + 1}", [])
+    assert len(_memory(dates)) == 3              # three values, each asked again and again
+    for i in range(10):
+        run(dates, f"2026/2/{i + 1}")
+    assert len(_memory(dates)) == 4              # full, having answered most: kept, not grown
 
 
 def test_a_type_not_declared_pure_is_asked_every_time():

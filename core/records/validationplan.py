@@ -12,7 +12,8 @@ function that does what those layers did, with the lookups done once:
   field: the built-in types, ID numbers, phones) have their answers remembered per field —
   a choice field of 50,000 records holds a handful of distinct values, a date field a few
   hundred — so cleaning most values is one dictionary look-up. A bounded number of values
-  is remembered per field (`MEMO_LIMIT`): names and ID numbers, all different, stop adding.
+  is remembered per field (`MEMO_LIMIT`); a field whose memory fills up before it has answered
+  half the values (names, phone numbers, all different) lets it go and is cleaned afresh.
   A type whose cleaning also reads something else (division codes: the division list and
   today's date) can offer `memo_scope()`, a token of that state (None: do not remember now);
   its answers are remembered while the token stays equal, forgotten when it changes.
@@ -119,14 +120,21 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
             seen[0] = token
         return remembered(value, path, problems)
 
+    learning = [0, True]      # values cleaned so far; still adding to the memory?
+
     def remembered(value: Any, path: str, problems: list) -> Any:
+        learning[0] += 1
         key = value if type(value) is str else _memo_key(value)
         found = memo.get(key, miss) if key is not None else miss
         if found is miss:
             refused = refusal(value)
             found = refused if refused is not None else result[0]
-            if key is not None and len(memo) < MEMO_LIMIT:
+            if key is not None and learning[1]:
                 memo[key] = found
+                if len(memo) >= MEMO_LIMIT:          # full: kept if it answered half the time
+                    learning[1] = False
+                    if learning[0] < 2 * MEMO_LIMIT:
+                        memo.clear()                 # names, numbers: nearly all different
         kind = type(found)
         if kind is _Refused:
             problems.append(Problem(found.text, path, rule="normalize"))
