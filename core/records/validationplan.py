@@ -85,55 +85,49 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
     normalize = field_type.normalize
     label = field.label
 
-    def refusal(value: Any) -> _Refused | None:
-        """The problem text of a refused value, else None (and the clean value in `result`)."""
+    def cleaned(value: Any) -> Any:
+        """The clean value, or the refusal (no state shared between calls: threads may clean)."""
         try:
-            result[0] = normalize(value, field)
+            return normalize(value, field)
         except ValueError as exc:
             return _Refused(f"{label}：{exc} (normalize)")
         except Exception as exc:  # noqa: BLE001 - a plugin type must not crash validation
             return _Refused(f"{label}：无法识别的值 ({type(exc).__name__}: {exc})")
-        return None
-    result: list = [None]
 
     def fresh(value: Any, path: str, problems: list) -> Any:
-        refused = refusal(value)
-        if refused is not None:
-            problems.append(Problem(refused.text, path, rule="normalize"))
+        found = cleaned(value)
+        if type(found) is _Refused:
+            problems.append(Problem(found.text, path, rule="normalize"))
             return None
-        return result[0]
+        return found
 
     scope = None if getattr(field_type, "pure", False) else getattr(field_type, "memo_scope", None)
     if field.fields or not (scope or getattr(field_type, "pure", False)):
         return fresh
-    memo: dict[Any, Any] = {}
-    miss = memo       # a value no field type returns: the memo itself
-    seen: list = [None]
+    held: list = [None, {}, 0, True]     # scope token, memory, values cleaned, still adding?
 
     def scoped(value: Any, path: str, problems: list) -> Any:
-        """`remembered` while the type's scope (what else its cleaning reads) stays the same."""
+        """`remembered` while the type's scope (what else its cleaning reads) stays the same;
+        a new scope starts a new memory (replaced whole, so a thread never mixes the two)."""
         token = scope()
         if token is None:
             return fresh(value, path, problems)
-        if token != seen[0]:
-            memo.clear()
-            seen[0] = token
+        if token != held[0]:
+            held[:] = [token, {}, 0, True]
         return remembered(value, path, problems)
 
-    learning = [0, True]      # values cleaned so far; still adding to the memory?
-
     def remembered(value: Any, path: str, problems: list) -> Any:
-        learning[0] += 1
+        memo = held[1]
+        held[2] += 1
         key = value if type(value) is str else _memo_key(value)
-        found = memo.get(key, miss) if key is not None else miss
-        if found is miss:
-            refused = refusal(value)
-            found = refused if refused is not None else result[0]
-            if key is not None and learning[1]:
+        found = memo.get(key, held) if key is not None else held      # `held`: not remembered
+        if found is held:
+            found = cleaned(value)
+            if key is not None and held[3]:
                 memo[key] = found
                 if len(memo) >= MEMO_LIMIT:          # full: kept if it answered half the time
-                    learning[1] = False
-                    if learning[0] < 2 * MEMO_LIMIT:
+                    held[3] = False
+                    if held[2] < 2 * MEMO_LIMIT:
                         memo.clear()                 # names, numbers: nearly all different
         kind = type(found)
         if kind is _Refused:
