@@ -158,3 +158,18 @@ def test_a_value_computed_from_a_field_dropped_as_not_relevant_is_computed_again
     assert v._computed_once is True
     assert v.check({"shown": "是", "x": 4}) == ({"shown": "是", "x": 4, "y": 8}, [])
     assert v.check({"shown": "否", "x": 4}) == ({"shown": "否"}, [])     # y read x before it was dropped
+
+
+def test_remembered_conversions_keep_only_answers_nobody_can_change():
+    calls = []
+
+    def convert(value):
+        calls.append(value)
+        return dt.date.fromisoformat(value) if value.startswith("2") else [value]
+
+    conv = plan.remembering(convert)
+    assert conv("2026-03-01") == dt.date(2026, 3, 1) and conv("2026-03-01") == dt.date(2026, 3, 1)
+    first = conv("x")
+    first.append("changed")
+    assert conv("x") == ["x"]                    # a list is made afresh each time
+    assert calls == ["2026-03-01", "x", "x"]

@@ -198,7 +198,10 @@ class Validator:
                 return value
 
         if not field.fields:
-            return scalar if to_python is not None else None
+            if to_python is None:
+                return None
+            # a pure type's dates are read again and again ("2026-03-01" -> date(2026, 3, 1))
+            return plan.remembering(scalar) if getattr(ft, "pure", False) else scalar
         children = [(c.id, self._converter(c)) for c in field.fields]
 
         def rows(value: Any) -> Any:

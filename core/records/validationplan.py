@@ -25,6 +25,7 @@ Results are those of the generic path, value for value and message for message
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Callable
 
 from core.formlang.expressions import Evaluator, ExpressionError
@@ -124,17 +125,47 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
         if found is held:
             found = cleaned(value)
             if key is not None and held[3]:
-                memo[key] = found
-                if len(memo) >= MEMO_LIMIT:          # full: kept if it answered half the time
-                    held[3] = False
-                    if held[2] < 2 * MEMO_LIMIT:
-                        memo.clear()                 # names, numbers: nearly all different
+                _learn(held, key, found)
         kind = type(found)
         if kind is _Refused:
             problems.append(Problem(found.text, path, rule="normalize"))
             return None
         return found.copy() if kind is list or kind is dict else found   # a caller may change it
     return remembered if scope is None else scoped
+
+
+def _learn(held: list, key: Any, found: Any) -> None:
+    """Remember one answer in `held` ([scope, memory, values asked, still adding?]): up to
+    `MEMO_LIMIT`; a memory full before it answered half the values asked (names, numbers:
+    nearly all different) is let go, one that did is kept and no longer grows."""
+    memo = held[1]
+    memo[key] = found
+    if len(memo) >= MEMO_LIMIT:
+        held[3] = False
+        if held[2] < 2 * MEMO_LIMIT:
+            memo.clear()
+
+
+_SHAREABLE = (str, int, float, bool, dt.date, type(None))
+
+
+def remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert` of one value with its answers for text remembered, as cleaning remembers
+    them: for a pure type's conversion of stored values for expressions. Only answers nobody
+    can change are kept (text, numbers, dates)."""
+    held: list = [None, {}, 0, True]
+
+    def call(value: Any) -> Any:
+        if type(value) is not str:
+            return convert(value)
+        held[2] += 1
+        found = held[1].get(value, held)
+        if found is held:
+            found = convert(value)
+            if held[3] and isinstance(found, _SHAREABLE):
+                _learn(held, value, found)
+        return found
+    return call
 
 
 def _plain(evaluator: Evaluator) -> bool:
