@@ -50,10 +50,13 @@ CHANGES = ([(name, lambda forms, rnd, k=key, lo=lo, hi=hi: set_setting(forms, k,
            + [(name, lambda forms, rnd, a=old, b=new: edit(forms / REG, a, b)) for name, old, new in EDITS])
 
 
-def _ledger(tmp_path: Path, seed: int, overrides: int = 0) -> tuple[Path, Path]:
+def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None) -> tuple[Path, Path]:
     """60 demo people, two whose records break a warning rule (accepted), and `overrides`
-    people aged 72 to 84 whose risk level staff set by hand."""
+    people aged 72 to 84 whose risk level staff set by hand; `change(forms)`: the forms as the
+    admin had them before (the ledger is saved and marked under them)."""
     forms = copy_forms(tmp_path)
+    if change:
+        change(forms)
     data = tmp_path / "data"
     with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
         demo.generate(eng, persons=60, seed=seed, as_of=DAY - dt.timedelta(days=2), village_days=0, town_quarters=0)
@@ -91,8 +94,8 @@ def _quick(forms: Path, data: Path, day: dt.date, apply: bool = False):
         parts.append(("part", d.get("id_number")))
         return real(self, d, *a, **k)
 
-    def counting_row(self, rid, row):
-        found = real_row(self, rid, row)
+    def counting_row(self, rid, row, *a):
+        found = real_row(self, rid, row, *a)
         if found is not None:
             parts.append(("row", row.get("id_number")))
         return found
@@ -180,3 +183,19 @@ def test_a_staff_override_the_form_no_longer_allows_is_not_decided_from_the_row(
     _same(quick, slow)
     assert any(t.startswith("风险等级 低→") for t in quick.table()), quick.table()
     assert [k for k, _ in parts].count("row") > 50
+
+
+def test_a_case_reading_a_value_the_change_reaches_is_judged_again_from_the_row(tmp_path):
+    """风险等级's 高龄 case written as `advanced_age == '是'` (the 高龄 field, not the age): the
+    threshold moves no text of 风险等级, yet its answer follows 高龄 — people who became 高龄
+    must come out 高, from their rows as from their records."""
+    def reads_the_field(forms):
+        edit(forms / REG, 'when: "age_on(id_birth_date(id_number), today) >= settings.advanced_age",',
+             "when: \"advanced_age == '是'\",")
+    forms, data = _ledger(tmp_path, 3, overrides=2, change=reads_the_field)
+    set_setting(forms, "advanced_age", "72")
+    day = DAY + dt.timedelta(days=1)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    assert any(t.startswith("风险等级 中→高") for t in quick.table()), quick.table()
+    assert [k for k, _ in parts].count("row") > 30, parts

@@ -15,7 +15,10 @@ is the same before and after. So, per person, from the row alone:
   flips to true, the new value is that case's — or an earlier case's, which must be decidable
   from the row or give the same value (the first two risk cases are both 高). Anything else
   (an undecidable case in the way, a flip to false) is left to the full record;
-- a staff override (kept in the marker per record, since rows do not carry it) keeps its value.
+- a staff override (kept in the marker per record, since rows do not carry it) keeps its value;
+- a birthday since the last run (a date probe that moved, see `Partial.moved`) counts as a
+  changed condition: the old form is evaluated on the last run's day, the new one on today, so
+  the people whose age moved are decided from their rows too instead of reading ~110 villages.
 
 Only dry runs use this (an applied run writes records, so it reads them), and only for the
 changed fields of `Partial` with no changed rule. `tests/test_reevaluate_fields.py` holds the
@@ -28,10 +31,10 @@ import datetime as dt
 from typing import Any
 
 from core.formlang.calcdeps import names_in
+from core.lifecycle.dateprobes import _FAILED, probes_in
 from core.lifecycle.fielddeps import Partial, settings_read
 
 _UNDECIDED = object()
-_FAILED = object()
 _SCOPED = (ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp, ast.Lambda)
 
 
@@ -138,6 +141,7 @@ class RowOnly:
         if not self.usable:
             return
         reads: set[str] = set()
+        ids = [u.id for u in partial.fields]
         for f in partial.fields:
             old = old_validator.form.field(f.id)
             if f.fields or old is None or old.fields or not old.computed:
@@ -152,12 +156,18 @@ class RowOnly:
                 self.usable = False
                 return
             exprs = [f.calculate, old.calculate, *(c.when for c in f.cases), *(c.when for c in old.cases)]
-            needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - {"today", "settings"}
+            # the changed fields before this one: `decide` has their values under both forms
+            before = set(ids[:ids.index(f.id)])
+            given = {"today", "settings"} | before
+            needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - given
                      for c, (case, oc) in enumerate(zip(f.cases, old.cases))}
+            # cases whose answer may differ: a changed condition, one reading a value changed
+            # before it, one holding a date probe that moved for these people
             changed = [i for i, (a, b) in enumerate(zip(f.cases, old.cases))
-                       if _when_key(partial.v.form, a.when) != _when_key(old_validator.form, b.when)]
-            needs["new"] = names_in(f.calculate) - {"today", "settings"}
-            needs["old"] = names_in(old.calculate) - {"today", "settings"}
+                       if _when_key(partial.v.form, a.when) != _when_key(old_validator.form, b.when)
+                       or names_in(a.when) & before or probes_in(a.when) & partial.moved]
+            needs["new"] = names_in(f.calculate) - given
+            needs["old"] = names_in(old.calculate) - given
             self.units.append((f, old, kind, needs, changed))
             reads |= set().union(*(names_in(e) for e in exprs if e)) | {f.id}
         top = {f.id for f in partial.v.form.top_fields()}
@@ -167,14 +177,16 @@ class RowOnly:
                          and (o := old_validator.form.field(f.id)) is not None and o.type == f.type
                          and [(c.id, c.type) for c in o.fields] == [(c.id, c.type) for c in f.fields])
         self.new_x, self.old_x = _Shared(partial.v, same), _Shared(old_validator, same)
+        self.seeded: dict[str, bool] = {}     # probe argument -> reads only `same` names
 
-    def decide(self, rid: str, row: dict) -> list[tuple[Any, Any, Any]] | None:
-        """[(field, stored value, new value)] for the changed fields, or None: read the record."""
+    def decide(self, rid: str, row: dict, args: dict | None = None) -> list[tuple[Any, Any, Any]] | None:
+        """[(field, stored value, new value)] for the changed fields, or None: read the record.
+        `args`: what the date probes' parts gave for this row (`ProbeRunner.moved`), reused."""
         have = row.keys()          # the fields the row carries (a value or None); reads never start with _
         new = (self.new_v, self.new_x, self.new_v.names(row, self.reads), {})   # a missing key and a
         old = (self.old_v, self.old_x, self.old_v.names(row, self.reads), {})   # None read the same
         kept = self.overrides.get(rid) or ()
-        self.new_x.row = self.old_x.row = {}
+        self.new_x.row = self.old_x.row = self._seed(args) if args else {}
         out = []
         for f, was, kind, needs, changed in self.units:
             if f.id in kept and not (f.override and was.override and f.id in row):
@@ -196,6 +208,18 @@ class RowOnly:
                 names[field.id] = v._python(field, value)
                 args.clear()              # arguments may read the value just set
             out.append((f, before, after))
+        return out
+
+    def _seed(self, args: dict) -> dict:
+        """The probe arguments that read the same under both forms, as `_Shared` keeps them."""
+        seeded = self.seeded
+        out = {}
+        for source, value in args.items():
+            ok = seeded.get(source)
+            if ok is None:
+                ok = seeded[source] = names_in(source) <= self.new_x.common
+            if ok:
+                out[source] = value
         return out
 
     def _value(self, side, field, kind, needs, have):
