@@ -143,11 +143,13 @@ class _Split(ast.NodeTransformer):
     read once per person, not once per day compared, and people born on the same day share one
     evaluation."""
 
-    def __init__(self):
+    def __init__(self, dated: frozenset = frozenset()):
         self.args: list[str] = []
+        self.dated = dated     # names that stand for a probe: each an argument alone, never in a larger one
 
     def _sub(self, node):
-        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant) and not _reads_today(node):
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant) and (
+                (isinstance(node, ast.Name) and node.id in self.dated) or not _reads_today(node, self.dated)):
             self.args.append(ast.unparse(node))
             return ast.Name(id=f"probe_arg_{len(self.args) - 1}", ctx=ast.Load())
         return self.visit(node) if isinstance(node, ast.AST) else node
@@ -163,8 +165,8 @@ class _Split(ast.NodeTransformer):
         return node
 
 
-def _reads_today(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == TODAY for n in ast.walk(node))
+def _reads_today(node: ast.AST, dated: frozenset = frozenset()) -> bool:
+    return any(isinstance(n, ast.Name) and (n.id == TODAY or n.id in dated) for n in ast.walk(node))
 
 
 class ProbeRunner:
@@ -184,6 +186,7 @@ class ProbeRunner:
             self.found.append((p.source, split.args, [ev.compiled(a) for a in split.args],
                                ev.compiled(ast.unparse(body)), {}))
         self.args: dict[str, Any] = {}
+        self.values: dict[str, tuple] = {}    # the last row's probes: source -> (before, today)
 
     def _run(self, code, names):
         try:
@@ -203,6 +206,7 @@ class ProbeRunner:
         names = {fid: (row.get(fid) if conv is None else conv(row.get(fid))) for fid, conv in self.plan}
         names["settings"] = self.settings
         self.args = done = {}
+        self.values = values_of = {}
         out = ()
         for source, sources, args, code, memo in self.found:
             values = []
@@ -215,19 +219,20 @@ class ProbeRunner:
                 continue                   # the probe fails whatever the day
             key: tuple | None = values
             try:
-                hit = memo.get(values)
+                both = memo.get(values)
             except TypeError:              # a list or mapping: no sharing
-                hit, key = None, None
-            if hit is None:
+                both, key = None, None
+            if both is None:
                 scope = {f"probe_arg_{i}": v for i, v in enumerate(values)}
                 scope["settings"] = self.settings
                 scope[TODAY] = before
                 a = self._run(code, scope)
                 scope[TODAY] = today
-                hit = a == self._run(code, scope)
+                both = (a, self._run(code, scope))
                 if key is not None:
-                    memo[key] = hit
-            if not hit:
+                    memo[key] = both
+            values_of[source] = both
+            if both[0] != both[1]:
                 out += (source,)
         return out
 

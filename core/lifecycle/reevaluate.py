@@ -101,7 +101,8 @@ class _Plan:
         self.partials: dict = {}
         self.rows_only: dict = {}
         self.old_validators: dict = {}
-        self.args: dict | None = None     # the last row's probe arguments (`ProbeRunner.moved`)
+        self.args: dict | None = None     # the last row's probe arguments and values
+        self.probes: dict | None = None   # (`ProbeRunner.moved`)
 
     def digest_of(self, town) -> str:
         key = town or ""
@@ -171,13 +172,13 @@ class _Plan:
         part = None if whole else self.partial(town)
         if not whole and part is None:
             return False
-        self.args = None
+        self.args = self.probes = None
         if self.before != self.today:
             runner = self._runner(town, set(row))
             if runner is None:
                 return False
             moved = runner.moved(row, self.before, self.today)
-            self.args = runner.args
+            self.args, self.probes = runner.args, runner.values
             if moved:                  # a birthday: its age and what reads it, as if changed
                 return self.partial(town, moved, whole) or False
         return True if whole else part
@@ -241,7 +242,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             decided = None
             if how is not True and how and not how.nothing and not apply:
                 row_only = plan.row_only(row.get("town"), how)
-                decided = row_only.decide(rid, row, plan.args) if row_only is not None else None
+                decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
             if how is True or (how and how.nothing) or decided is not None:
                 found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
                 for rule, message in found:

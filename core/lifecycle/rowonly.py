@@ -46,24 +46,34 @@ class _Shared:
     An argument that fails (a part the original would have skipped) falls back to the whole
     expression, so the answers are the evaluator's own."""
 
-    def __init__(self, validator, common: frozenset = frozenset()):
+    def __init__(self, validator, common: frozenset = frozenset(), side: int = 1):
         self.ev = validator.evaluator
         self.split: dict[str, Any] = {}
         self.common = common      # names that read the same under the old and the new form
         self.row: dict = {}       # this row's arguments that read only `common` names (both forms)
+        self.side = side          # 0: the form of the last run, on its day; 1: today's form, today
+        self.probes: dict = {}    # this row's date probes: source -> (value that day, value today)
 
     def _plan(self, expr: str):
+        """(arguments, the rest compiled, its memo); each argument (source, compiled, reads only
+        `common` names, the date probe it stands for or None). A probe whose value the row's
+        `ProbeRunner` already has (`age_on(id_birth_date(id_number), today)`) is an argument
+        too: the rest then runs once per age and threshold, not once per birth date."""
         found = self.split.get(expr)
         if found is None:
-            from core.lifecycle.dateprobes import _Split
+            from core.lifecycle.dateprobes import _sources, _Split
 
             tree = ast.parse(expr.strip(), mode="eval")
             if any(isinstance(n, _SCOPED) for n in ast.walk(tree)):
                 found = None
             else:
-                cut = _Split()
-                body = cut.visit(tree.body)
-                found = ([(a, self.ev.compiled(a), names_in(a) <= self.common) for a in cut.args],
+                stands: dict[str, str] = {}
+                wanted = {p for p in _sources(tree) or () if names_in(p) - {"today"} <= self.common}
+                if wanted:
+                    tree = _ProbeNames(wanted, stands).visit(tree)
+                cut = _Split(frozenset(stands))
+                body = cut._sub(tree.body)
+                found = ([(a, self.ev.compiled(a), names_in(a) <= self.common, stands.get(a)) for a in cut.args],
                          self.ev.compiled(ast.unparse(body)), {})
             self.split[expr] = found or False
         return found or None
@@ -76,7 +86,13 @@ class _Shared:
             return self._whole(expr, names)
         parts, body, memo = plan
         values = []
-        for source, code, common in parts:
+        for source, code, common, probe in parts:
+            if probe is not None:
+                both = self.probes.get(probe)
+                if both is None or both[self.side] is _FAILED:
+                    return self._whole(expr, names)
+                values.append(both[self.side])
+                continue
             held = self.row if common else args
             if source not in held:
                 try:
@@ -120,6 +136,22 @@ class _Shared:
         """`Validator._compute_one` of a `calculate` field."""
         found = self.run(field.calculate, names, args)
         return _finish(v, field, None if found is _FAILED else found)
+
+
+class _ProbeNames(ast.NodeTransformer):
+    """Each date probe in `wanted` (its source) replaced by a name `stands` maps back to it."""
+
+    def __init__(self, wanted: set[str], stands: dict[str, str]):
+        self.wanted, self.stands = wanted, stands
+
+    def generic_visit(self, node):
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Name):
+            source = ast.unparse(node)
+            if source in self.wanted:
+                name = f"probe_value_{len(self.stands)}"
+                self.stands[name] = source
+                return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        return super().generic_visit(node)
 
 
 def _when_key(form, expr: str | None) -> tuple:
@@ -176,17 +208,20 @@ class RowOnly:
         same = frozenset(f.id for f in partial.v.form.top_fields() if f.id not in changed_ids
                          and (o := old_validator.form.field(f.id)) is not None and o.type == f.type
                          and [(c.id, c.type) for c in o.fields] == [(c.id, c.type) for c in f.fields])
-        self.new_x, self.old_x = _Shared(partial.v, same), _Shared(old_validator, same)
+        self.new_x, self.old_x = _Shared(partial.v, same, 1), _Shared(old_validator, same, 0)
         self.seeded: dict[str, bool] = {}     # probe argument -> reads only `same` names
 
-    def decide(self, rid: str, row: dict, args: dict | None = None) -> list[tuple[Any, Any, Any]] | None:
+    def decide(self, rid: str, row: dict, args: dict | None = None,
+               probes: dict | None = None) -> list[tuple[Any, Any, Any]] | None:
         """[(field, stored value, new value)] for the changed fields, or None: read the record.
-        `args`: what the date probes' parts gave for this row (`ProbeRunner.moved`), reused."""
+        `args`, `probes`: what the date probes' parts and the probes gave for this row
+        (`ProbeRunner.moved`), reused."""
         have = row.keys()          # the fields the row carries (a value or None); reads never start with _
         new = (self.new_v, self.new_x, self.new_v.names(row, self.reads), {})   # a missing key and a
         old = (self.old_v, self.old_x, self.old_v.names(row, self.reads), {})   # None read the same
         kept = self.overrides.get(rid) or ()
         self.new_x.row = self.old_x.row = self._seed(args) if args else {}
+        self.new_x.probes = self.old_x.probes = probes or {}
         out = []
         for f, was, kind, needs, changed in self.units:
             if f.id in kept and not (f.override and was.override and f.id in row):
