@@ -173,10 +173,10 @@ class _Plan:
         if not whole and part is None:
             return False
         self.args = self.probes = None
-        if self.before != self.today:
+        if self.before != self.today or not whole:     # the same day: only for `rowonly`'s sake
             runner = self._runner(town, set(row))
             if runner is None:
-                return False
+                return False if self.before != self.today else part
             moved = runner.moved(row, self.before, self.today)
             self.args, self.probes = runner.args, runner.values
             if moved:                  # a birthday: its age and what reads it, as if changed

@@ -53,13 +53,15 @@ class _Shared:
         self.row: dict = {}       # this row's arguments that read only `common` names (both forms)
         self.side = side          # 0: the form of the last run, on its day; 1: today's form, today
         self.probes: dict = {}    # this row's date probes: source -> (value that day, value today)
+        self.fixed: dict = {}     # arguments that read no field (`settings.advanced_age`): every row's
 
-    def _plan(self, expr: str):
+    def _plan(self, expr: str, dated: bool):
         """(arguments, the rest compiled, its memo); each argument (source, compiled, reads only
-        `common` names, the date probe it stands for or None). A probe whose value the row's
-        `ProbeRunner` already has (`age_on(id_birth_date(id_number), today)`) is an argument
-        too: the rest then runs once per age and threshold, not once per birth date."""
-        found = self.split.get(expr)
+        `common` names, the date probe it stands for or None). `dated`: the row's
+        `ProbeRunner` has the probes' values (`age_on(id_birth_date(id_number), today)`): each
+        is an argument too, and the rest runs once per age and threshold, not once per birth
+        date."""
+        found = self.split.get((expr, dated))
         if found is None:
             from core.lifecycle.dateprobes import _sources, _Split
 
@@ -68,20 +70,20 @@ class _Shared:
                 found = None
             else:
                 stands: dict[str, str] = {}
-                wanted = {p for p in _sources(tree) or () if names_in(p) - {"today"} <= self.common}
+                wanted = {p for p in _sources(tree) or () if names_in(p) - {"today"} <= self.common} if dated else ()
                 if wanted:
                     tree = _ProbeNames(wanted, stands).visit(tree)
                 cut = _Split(frozenset(stands))
-                body = cut._sub(tree.body)
-                found = ([(a, self.ev.compiled(a), names_in(a) <= self.common, stands.get(a)) for a in cut.args],
+                body = cut._sub(tree.body) if stands else cut.visit(tree.body)
+                found = ([(a, self.ev.compiled(a), _held(names_in(a), self.common), stands.get(a)) for a in cut.args],
                          self.ev.compiled(ast.unparse(body)), {})
-            self.split[expr] = found or False
+            self.split[(expr, dated)] = found or False
         return found or None
 
     def run(self, expr: str, names: dict, args: dict) -> Any:
         """The expression's value, or _FAILED where the evaluator raises. `args`: this row's
         arguments already worked out under these names."""
-        plan = self._plan(expr)
+        plan = self._plan(expr, bool(self.probes))
         if plan is None:
             return self._whole(expr, names)
         parts, body, memo = plan
@@ -93,7 +95,7 @@ class _Shared:
                     return self._whole(expr, names)
                 values.append(both[self.side])
                 continue
-            held = self.row if common else args
+            held = args if common is None else self.row if common else self.fixed
             if source not in held:
                 try:
                     held[source] = code.run(self.ev._globals, names)
@@ -138,6 +140,25 @@ class _Shared:
         return _finish(v, field, None if found is _FAILED else found)
 
 
+def _pinned(validator):
+    """The validator with today's date read once, not once per row (`Validator.names`)."""
+    import copy
+
+    day = validator.today()
+    view = copy.copy(validator)
+    view.today = lambda: day
+    return view
+
+
+def _held(reads: set[str], common: frozenset) -> bool | None:
+    """Where `_Shared.run` keeps an argument: False, with this form's fixed values (it reads
+    no field); True, with the row's values under both forms (it reads only `common` fields);
+    None, with the row's values under this form."""
+    if reads <= {"settings"}:
+        return False
+    return True if reads <= common else None
+
+
 class _ProbeNames(ast.NodeTransformer):
     """Each date probe in `wanted` (its source) replaced by a name `stands` maps back to it."""
 
@@ -166,7 +187,7 @@ class RowOnly:
     """The changed fields of a `Partial`, worked out from list rows (`decide`)."""
 
     def __init__(self, partial: Partial, old_validator, overrides: dict):
-        self.new_v, self.old_v = partial.v, old_validator
+        self.new_v, self.old_v = _pinned(partial.v), old_validator
         self.overrides = overrides        # record id -> field ids staff overrode (the marker's)
         self.units = []
         self.usable = not partial.rules and old_validator is not None
