@@ -199,3 +199,41 @@ def test_a_case_reading_a_value_the_change_reaches_is_judged_again_from_the_row(
     _same(quick, _full(tmp_path, forms, data, day, "dry"))
     assert any(t.startswith("风险等级 中→高") for t in quick.table()), quick.table()
     assert [k for k, _ in parts].count("row") > 30, parts
+
+
+TOWN_FIELD = """kind: overlay
+id: taiping_next_age
+title: 太平镇自设项目：下一个生日的岁数
+form: registration
+version: 1
+towns: ["120116156"]
+sections:
+  care:
+    fields:
+      - id: taiping_next_age
+        label: 太平镇下一个生日的岁数
+        type: integer
+        calculate: "age_on(id_birth_date(id_number), today) + 1"
+        rules:
+          - {id: taiping_advanced_age, check: "advanced_age != '是' or age_on(id_birth_date(id_number), today) >= 80",
+             message: 太平镇按80周岁统计高龄, severity: warning}
+"""
+
+
+def test_towns_with_their_own_computed_field_are_not_judged_by_another_towns_form(tmp_path):
+    """太平镇's form computes one more value, with a rule reading 高龄: towns whose forms are the
+    same share one plan, 太平镇 keeps its own — when 高龄 moves to 70 its rule is judged again
+    for its people (their records are read), the other towns are decided from their rows."""
+    def overlay(forms):
+        (forms / "overlays" / "taiping-next-age.yaml").write_text(TOWN_FIELD, encoding="utf-8")
+    forms, data = _ledger(tmp_path, 5, change=overlay)
+    with Engine.open(data, forms, readonly=True) as eng:
+        towns = {row.get("town") for row in eng.index("registration").rows.values()}
+    assert "120116156000" in towns and len(towns) > 2, towns
+    set_setting(forms, "advanced_age", "70")
+    day = DAY + dt.timedelta(days=30)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    taiping = {k: n for k, n in quick.rule_failures.items() if k[1] == "taiping_advanced_age"}
+    assert taiping and sum(taiping.values()) > 1, quick.rule_failures
+    assert [k for k, _ in parts].count("row") > 10 and [k for k, _ in parts].count("part") > 1, parts

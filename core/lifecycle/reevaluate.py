@@ -123,12 +123,12 @@ class _Plan:
     def row_only(self, town, partial: Partial):
         """`core.lifecycle.rowonly` for this town's change (and this person's moved probes), when
         the marker keeps the form it ran and the overrides; None otherwise."""
-        key = (town or "", partial.moved)
+        key = id(partial)       # partials are kept (`partial`): an id stays theirs
         if key not in self.rows_only:
             from core.lifecycle.rowonly import RowOnly
 
             found = None
-            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(key[0]))
+            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(town or ""))
             overrides = self.mark.get("overrides")
             if isinstance(text, str) and isinstance(overrides, dict) and not partial.rules:
                 if text not in self.old_validators:      # towns without an overlay share one form
@@ -141,22 +141,32 @@ class _Plan:
         """What changed since the marker in this town's form (when the marker says, see
         `core.lifecycle.fielddeps`), and what holds the date probes that `moved` for a person;
         None: evaluate the record whole. `whole`: the form is the one the marker ran."""
-        key = (town or "", frozenset(moved))
+        moved = frozenset(moved)
+        key = (town or "", moved)
         if key not in self.partials:
-            v = self.engine.validator(self.form.id, town=town)
-            old = fingerprints(v.form) if whole else (self.mark.get("parts") or {}).get(key[0])
-            found = Partial(v, old, key[1]) if isinstance(old, dict) else None
-            self.partials[key] = found if found is not None and found.usable else None
+            # towns whose forms now and at the marker's run are the same share one
+            shared = (self.digest_of(town), (self.mark.get("digests") or {}).get(town or ""), whole, moved)
+            if shared not in self.partials:
+                v = self.engine.validator(self.form.id, town=town)
+                old = fingerprints(v.form) if whole else (self.mark.get("parts") or {}).get(town or "")
+                found = Partial(v, old, moved) if isinstance(old, dict) else None
+                self.partials[shared] = found if found is not None and found.usable else None
+            self.partials[key] = self.partials[shared]
         return self.partials[key]
 
-    def _runner(self, town, row_fields):
+    def _runner(self, town, row: dict):
+        """The date probes of this town's form over rows like `row` (the town's first); towns
+        whose forms are the same (the same digest) share one, and its memo of birth dates."""
         from core.lifecycle.dateprobes import ProbeRunner, probes
 
         key = town or ""
         if key not in self.runners:
-            v = self.engine.validator(self.form.id, town=town)
-            found = probes(v.form, self.engine.evaluator._globals, row_fields)
-            self.runners[key] = None if found is None else ProbeRunner(v, found)
+            shared = (self.digest_of(town), frozenset(row))
+            if shared not in self.runners:
+                v = self.engine.validator(self.form.id, town=town)
+                found = probes(v.form, self.engine.evaluator._globals, set(row))
+                self.runners[shared] = None if found is None else ProbeRunner(v, found)
+            self.runners[key] = self.runners[shared]
         return self.runners[key]
 
     def covered(self, row: dict) -> bool | Partial:
@@ -174,7 +184,7 @@ class _Plan:
             return False
         self.args = self.probes = None
         if self.before != self.today or not whole:     # the same day: only for `rowonly`'s sake
-            runner = self._runner(town, set(row))
+            runner = self._runner(town, row)
             if runner is None:
                 return False if self.before != self.today else part
             moved = runner.moved(row, self.before, self.today)
