@@ -129,7 +129,7 @@ def run_cli(data: str, forms: str, days: int = 0, commit: str = "") -> dict:
     import re
 
     use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = re.search(r"共 (\d+) 条记录，将改变 (\d+) 条", done.stdout)
+    total = re.search(r"共 (\d+) 条记录，将改变 (\d+) 条", done.stdout + done.stderr)   # the total goes to stderr
     return {"seconds": seconds, "cpu": use.ru_utime + use.ru_stime, "load": load, "peak_mb": use.ru_maxrss / 1024,
             "records": int(total[1]) if total else "?", "changed": int(total[2]) if total else "?",
             "table": [line for line in done.stdout.splitlines() if "→" in line][:3]}
