@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from binhai_support import copy_forms, edit, person, set_setting  # noqa: E402
+from binhai_support import copy_forms, edit, id_for, person, set_setting, years_before  # noqa: E402
 
 from core.engine import Engine  # noqa: E402
 from core.lifecycle import reevaluate  # noqa: E402
@@ -50,10 +50,10 @@ CHANGES = ([(name, lambda forms, rnd, k=key, lo=lo, hi=hi: set_setting(forms, k,
            + [(name, lambda forms, rnd, a=old, b=new: edit(forms / REG, a, b)) for name, old, new in EDITS])
 
 
-def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None) -> tuple[Path, Path]:
-    """60 demo people, two whose records break a warning rule (accepted), and `overrides`
-    people aged 72 to 84 whose risk level staff set by hand; `change(forms)`: the forms as the
-    admin had them before (the ledger is saved and marked under them)."""
+def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None, extra=()) -> tuple[Path, Path]:
+    """60 demo people, two whose records break a warning rule (accepted), `overrides` people
+    aged 72 to 84 whose risk level staff set by hand, and the registrations `extra`;
+    `change(forms)`: the forms as the admin had them before (saved and marked under them)."""
     forms = copy_forms(tmp_path)
     if change:
         change(forms)
@@ -66,6 +66,8 @@ def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None) -> tuple
         for i in range(overrides):
             p = person(filing=DAY - dt.timedelta(days=40), age=72 + 6 * i)
             eng.save("registration", p, overrides={"risk_level": {"reason": "入户核实", "value": "低"}})
+        for p in extra:
+            eng.save("registration", p)
     # the marker: an applied run a little later than the saves (times are to the second)
     with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
         import time
@@ -237,3 +239,26 @@ def test_towns_with_their_own_computed_field_are_not_judged_by_another_towns_for
     taiping = {k: n for k, n in quick.rule_failures.items() if k[1] == "taiping_advanced_age"}
     assert taiping and sum(taiping.values()) > 1, quick.rule_failures
     assert [k for k, _ in parts].count("row") > 10 and [k for k, _ in parts].count("part") > 1, parts
+
+
+def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave(tmp_path):
+    """Here the admin made 住房隐患 give 低 (a case before 70–79 岁 → 中). Two people of stored
+    risk 低 turn 70: the row does not show the hazard, and 低 may come from it — both records
+    are read (only what the birthday reaches): the one with a hazard stays 低, the other
+    becomes 中. (With the shipped forms a stored 低 or 中 cannot come from a case before it,
+    and people turning 70 are decided from their rows.)"""
+    def low_hazard(forms):
+        edit(forms / REG, "{when: \"housing_hazard == '是'\", value: 高", "{when: \"housing_hazard == '是'\", value: 低")
+    people = []
+    for i, hazard in enumerate(("是", "否")):
+        p = person(filing=DAY - dt.timedelta(days=40), housing_hazard=hazard,
+                   hazard_detail="院墙开裂" if hazard == "是" else None)
+        p["id_number"] = id_for(years_before(DAY + dt.timedelta(days=3 + i), 70), seed=100 + i)
+        people.append(p)
+    forms, data = _ledger(tmp_path, 3, change=low_hazard, extra=people)
+    day = DAY + dt.timedelta(days=10)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    hazard, plain = (p["id_number"] for p in people)
+    assert ("part", hazard) in parts and ("part", plain) in parts, parts
+    assert quick.changes[("registration", "风险等级", "低", "中")] >= 1, quick.table()

@@ -13,8 +13,13 @@ is the same before and after. So, per person, from the row alone:
   condition the row can evaluate under both forms, giving the same answer both times, changes
   nothing: every case reads the same inputs as the last run, so the same case wins. Where it
   flips to true, the new value is that case's — or an earlier case's, which must be decidable
-  from the row or give the same value (the first two risk cases are both 高). Anything else
-  (an undecidable case in the way, a flip to false) is left to the full record;
+  from the row or give the same value (the first two risk cases are both 高). The stored value
+  narrows it: the cases before the flip answer as in the last run, so one whose value (and
+  every earlier case's) differs from the stored one did not hold then and does not now — and a
+  stored value no later case gives means the old winner came earlier and still wins (someone
+  turning 70 stored 低 or 中 becomes 中, stored 高 stays 高, without the diseases or children
+  the row does not carry). Anything else (an undecidable case in the way, a flip to false) is
+  left to the full record;
 - a staff override (kept in the marker per record, since rows do not carry it) keeps its value;
 - a birthday since the last run (a date probe that moved, see `Partial.moved`) counts as a
   changed condition: the old form is evaluated on the last run's day, the new one on today, so
@@ -231,6 +236,7 @@ class RowOnly:
                          and [(c.id, c.type) for c in o.fields] == [(c.id, c.type) for c in f.fields])
         self.new_x, self.old_x = _Shared(partial.v, same, 1), _Shared(old_validator, same, 0)
         self.seeded: dict[str, bool] = {}     # probe argument -> reads only `same` names
+        self.given: dict[str, list] = {}       # `_given`, per field
 
     def decide(self, rid: str, row: dict, args: dict | None = None,
                probes: dict | None = None) -> list[tuple[Any, Any, Any]] | None:
@@ -285,18 +291,22 @@ class RowOnly:
             return shared.calculate(v, field, names, args) if needs["old"] <= have else _UNDECIDED
         return self._walk(side, field, needs, have)
 
-    def _walk(self, side, field, needs, have, stop: int | None = None):
+    def _walk(self, side, field, needs, have, stop: int | None = None, before: Any = _UNDECIDED):
         """The first case that holds, with undecidable cases as "maybe": the value when every
         way the walk can go gives the same one (cases from `stop` on are not looked at: the
-        caller knows case `stop` holds)."""
+        caller knows case `stop` holds). `before`: the stored value (as `_key`), when every case
+        before `stop` answers as it did in the last run — an undecidable case whose value, and
+        every earlier case's, differs from it did not hold then, so does not now."""
         v, shared, names, args = side
         values = set()
+        given = self.given.get(field.id) if before is not _UNDECIDED else None
         for i, case in enumerate(field.cases):
             if stop is not None and i == stop:
                 values.add(_key(case.value))
                 return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
             if not needs[i] <= have:
-                values.add(_key(case.value))
+                if given is None or before in given[i][0]:
+                    values.add(_key(case.value))
                 continue
             if shared.holds(case.when, names, args):
                 values.add(_key(case.value))
@@ -315,8 +325,27 @@ class RowOnly:
                 continue
             if was:
                 return _UNDECIDED          # the old winner may have been this case: later ones decide
-            return self._walk(new, f, needs, have, stop=i)
+            # case i holds now, not in the last run; the cases before it answer as they did then
+            given = self._given(f, was_field)
+            if given is None:
+                return self._walk(new, f, needs, have, stop=i)
+            stored = _key(before)
+            if stored not in given[i][1]:
+                return before              # the old winner was one before i (none after gives its value)
+            return self._walk(new, f, needs, have, stop=i, before=stored)
         return before
+
+    def _given(self, field, was) -> list[tuple[set, set]] | None:
+        """Per case of a `cases` field: (the values it and the cases before it give, the values
+        the cases after it or none holding give), as `_finish` stores them (`_key`); None when
+        the old form stores some of them otherwise (its type or choices changed)."""
+        if field.id not in self.given:
+            def keys(v, f):
+                return [_key(_finish(v, f, c.value)) for c in f.cases] + [_key(_finish(v, f, None))]
+            new, old = keys(self.new_v, field), keys(self.old_v, was)
+            self.given[field.id] = None if new != old else [
+                (set(new[:i + 1]), set(new[i + 1:])) for i in range(len(new) - 1)]
+        return self.given[field.id]
 
 
 def _key(value: Any) -> Any:
