@@ -183,10 +183,10 @@ class _Plan:
         if not whole and part is None:
             return False
         self.args = self.probes = None
-        if self.before != self.today or not whole:     # the same day: only for `rowonly`'s sake
+        if self.before != self.today:
             runner = self._runner(town, row)
             if runner is None:
-                return False if self.before != self.today else part
+                return False
             moved = runner.moved(row, self.before, self.today)
             self.args, self.probes = runner.args, runner.values
             if moved:                  # a birthday: its age and what reads it, as if changed
