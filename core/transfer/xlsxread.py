@@ -158,8 +158,8 @@ def _row(body: bytes, date_styles: Any, max_col: int | None) -> tuple:
     matches as `<c` in the row means each cell was read; a cell written any other way (a formula,
     a shared string, rich runs, another attribute) is not matched, and openpyxl reads the row."""
     if b"&" in body or b"\r" in body:
-        found = [(l.decode(), s.decode(), k.decode(), i, _text(t) if i else "", v, n.decode())
-                 for l, s, k, i, t, v, n in _CELL.findall(body)]
+        found = [(letters.decode(), style.decode(), kind.decode(), inline, _text(text) if inline else "", v, number.decode())
+                 for letters, style, kind, inline, text, v, number in _CELL.findall(body)]
     else:
         try:
             found = _CELL_TEXT.findall(body.decode("utf-8"))
