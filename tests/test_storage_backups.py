@@ -156,3 +156,20 @@ def test_a_backup_asked_for_while_the_days_backup_runs_waits_and_gets_its_own_fo
     assert [b.name for b in list_backups(tmp_path)] == [second.name, first.name] and second.name != first.name
     rel = data_file(tmp_path, V2).relative_to(tmp_path)
     assert os.stat(first.path / rel).st_ino == os.stat(second.path / rel).st_ino
+
+
+def test_a_backup_failing_on_its_thread_is_told_as_a_warning_and_the_ledger_still_saves(tmp_path, monkeypatch):
+    from core.storage import backups
+
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1, "甲"))
+
+    def full(root):
+        raise OSError(28, "磁盘已满")
+    monkeypatch.setattr(backups, "_make_backup", full)
+    with Store(tmp_path, backup_every_hours=24) as s:
+        s.put(TABLE, *item("b", V1, "乙"))
+    assert [(p.rule, p.severity) for p in s.problems] == [("storage.backup", "warning")]
+    assert "自动备份失败（磁盘已满）" in s.problems[0].message
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert s.get(TABLE, "b")["data"]["name"] == "乙"

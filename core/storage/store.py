@@ -210,9 +210,10 @@ class Store:
     def _rotate_backups(self, every_hours: float, keep: int) -> None:
         try:
             backups.rotate(self.root, every_hours, keep)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - on its thread: told with the storage problems, never a traceback
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             self.problems.append(Problem(
-                f"自动备份失败（{exc.strerror or exc}），请检查磁盘空间；现有备份未受影响",
+                f"自动备份失败（{why}），请检查磁盘空间；现有备份未受影响",
                 severity="warning", rule="storage.backup"))
 
     def wait_for_backup(self) -> None:
