@@ -204,9 +204,11 @@ def screen_text(app, typed: bool = True) -> str:
     return "\n".join(strip.text.rstrip() for strip in strips)
 
 
-def region_text(app, widget, region=None) -> list[str]:
+def region_text(app, widget, region=None, strips=None) -> list[str]:
     """The rendered lines inside one widget's region on screen (e.g. the form beside the section
-    list), or inside `region`, cut from the composited screen as `screen_text` reads it."""
+    list), or inside `region`, cut from the composited screen as `screen_text` reads it.
+    `strips`: the screen already rendered (`app.screen._compositor.render_strips()`), for a
+    caller that reads many regions of one unchanged screen."""
     region = region or widget.region
-    strips = app.screen._compositor.render_strips()
+    strips = app.screen._compositor.render_strips() if strips is None else strips
     return [s.crop(region.x, region.right).text.rstrip() for s in strips[region.y:region.bottom]]
