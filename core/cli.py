@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
+import unicodedata
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -546,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("form", help=H.FORM)
     c.add_argument("--town", help=H.TOWN)
     c.add_argument("--village", help=H.VILLAGE)
-    c.add_argument("--text", help="查找：姓名、身份证号任意几位、电话或拼音首字母")
+    c.add_argument("--text", help="查找：姓名或其拼音（全拼或首字母）、完整身份证号或电话，或姓名加号码后四位")
     c.add_argument("--sort", help="按哪个字段排序（字段编号，如 name）")
     c.add_argument("--offset", type=int, default=0, help="跳过前几条（分页用，默认 0）")
     c.add_argument("--limit", type=int, default=10_000_000, help="最多列出几条")
@@ -668,6 +670,78 @@ class _ChineseHelp(argparse.HelpFormatter):
     def add_usage(self, usage, actions, groups, prefix=None):
         return super().add_usage(usage, actions, groups, prefix or "用法：")
 
+    def _format_usage(self, usage, actions, groups, prefix):
+        """The usage wrapped by terminal columns: argparse counts characters, and a line of
+        Chinese value names would run past the edge. Made on one line, then wrapped by the same
+        parts argparse wraps by, each further line under the first option."""
+        width, self._width = self._width, 1 << 20
+        try:
+            text = super()._format_usage(usage, actions, groups, prefix).strip("\n")
+        finally:
+            self._width = width
+        room = self._width - self._current_indent
+        if _cells(text) <= room:
+            return text + "\n\n"
+        lead = (prefix or "") + self._prog + " "
+        indent = " " * _cells(lead)
+        lines, line = [], lead.rstrip(" ")
+        for part in _USAGE_PART.findall(text[len(lead):]):
+            if _cells(line) + 1 + _cells(part) > room and line.strip():
+                lines.append(line)
+                line = indent + part
+            else:
+                line += " " + part
+        return "\n".join(lines + [line]) + "\n\n"
+
+    def _split_lines(self, text, width):
+        """Help text wrapped by terminal columns (two a Chinese character), breaking between
+        Chinese characters or at spaces, never inside a Latin word or a number, and no line
+        starting with a comma or a closing bracket (it stays at the end of the line before)."""
+        lines, line = [], ""
+        for token in _HELP_TOKEN.findall(" ".join(text.split())):
+            if _cells(line) + _cells(token) > width and line.strip() and token not in _NO_LINE_START:
+                lines.append(line.rstrip())
+                line = "" if token.isspace() else token
+            else:
+                line += token
+        return lines + [line.rstrip()] if line.strip() else lines
+
+    def add_argument(self, action):
+        """The help column placed after the widest option as the terminal shows it."""
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            width = _cells(self._format_action_invocation(action)) + self._current_indent
+            self._action_max_length = max(self._action_max_length, width)
+
+    def _format_action(self, action):
+        """The help column lined up on a terminal: argparse pads by characters, and a Chinese
+        value name (`--town 街镇`) is two columns a character, so its help would start further
+        right than the others'. The padding is taken back by the extra width, or the help moved
+        under the option when it no longer fits beside it."""
+        text = super()._format_action(action)
+        invocation = self._format_action_invocation(action)
+        extra = _cells(invocation) - len(invocation)
+        head = " " * self._current_indent + invocation
+        first, newline, rest = text.partition("\n")
+        if not extra or not action.help or not first.startswith(head) or first == head:
+            return text
+        body = first[len(head):]
+        spaces = len(body) - len(body.lstrip(" "))
+        if spaces - extra >= 2:
+            return head + body[extra:] + newline + rest
+        help_at = min(self._action_max_length + 2, self._max_help_position)
+        return head + "\n" + " " * help_at + body.lstrip(" ") + newline + rest
+
+
+_USAGE_PART = re.compile(r"\(.*?\)+(?=\s|$)|\[.*?\]+(?=\s|$)|\S+")
+_NO_LINE_START = set("，。、；：？！）》」』”’")
+_HELP_TOKEN = re.compile(r"[^\s\u2e80-\uffef]+|\s+|.")
+
+
+def _cells(text: str) -> int:
+    """Terminal columns of `text`: wide (Chinese) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
 
 _ARGPARSE_ZH = (
     ("the following arguments are required", "缺少参数"),
@@ -696,9 +770,12 @@ def _in_chinese(parser: argparse.ArgumentParser) -> None:
     parser._positionals.title = "参数"
     parser._optionals.title = "选项"
     for action in parser._actions:
+        if action.nargs != 0 and action.metavar is None and action.choices is None and action.dest in H.METAVARS:
+            action.metavar = H.METAVARS[action.dest]
         if isinstance(action, argparse._HelpAction):
             action.help = "显示本帮助并退出"
         if isinstance(action, argparse._SubParsersAction):
+            action.metavar = action.metavar or "命令"     # not {add,import,…}: listed below anyway
             for sub in action.choices.values():
                 _in_chinese(sub)
 

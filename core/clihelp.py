@@ -23,3 +23,17 @@ ACCEPT = "接受一条警告并说明理由（可写多次）"
 JSON_FILE = "JSON 文件：字段编号和值"
 FORM_TEST_FILES = "只运行这些表单测试文件（默认：forms/tests/ 下全部）"
 
+
+
+# What each option's value is, as `-h` shows it in place of argparse's upper-cased names
+# (`--town 街镇`, not `--town TOWN`): by the option's `dest`, for every subcommand at once.
+# An option that names its own metavar keeps it; one with fixed choices shows them.
+METAVARS = {
+    "as_of": "日期", "channel": "方式", "data": "文件夹或网址", "dest": "目标", "file": "文件",
+    "files": "文件", "form": "表单", "format": "格式", "forms": "表单文件夹", "id": "编号",
+    "limit": "条数", "login": "登录名", "name": "名称", "note": "说明", "offset": "从第几条",
+    "on": "日期", "operator": "姓名", "output": "文件", "password": "密码", "paths": "文件",
+    "persons": "人数", "quarter": "季度", "reason": "理由", "record": "编号", "result": "结果",
+    "row": "第几位", "scope": "代码", "seed": "数字", "sort": "字段", "source": "来源",
+    "text": "文字", "town": "街镇", "valid_from": "日期", "village": "村",
+}

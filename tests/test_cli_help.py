@@ -69,3 +69,33 @@ def test_help_is_printed_in_chinese(capsys):
     out = capsys.readouterr().out
     assert "用法：" in out and "街镇：名称" in out and "显示本帮助并退出" in out
     assert "show this help" not in out and "usage:" not in out
+
+
+def every_parser(p: argparse.ArgumentParser):
+    yield p
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from every_parser(sub)
+
+
+def test_help_fits_an_80_column_terminal_and_names_values_in_chinese(monkeypatch):
+    """`-h` on an 80-column terminal (Windows' console, an SSH session): no line wider than the
+    screen counting a Chinese character as two columns, help beside its option in one column,
+    and the usage naming what an option takes in Chinese (`--town 街镇`), not `--town TOWN`."""
+    monkeypatch.setenv("COLUMNS", "80")
+    helps = [sub.format_help() for sub in every_parser(parser())]
+    assert len(helps) > 40
+    for text in helps:
+        usage = text.split("\n\n")[0]
+        assert not re.search(r"\b[A-Z][A-Z_]{2,}\b", usage), usage
+        for line in text.splitlines():
+            assert cli._cells(line) <= 80, line
+            assert not line.lstrip().startswith(("，", "。", "、", "）")), line
+    listing = next(t for t in helps if t.startswith("用法：carebook records list"))
+    starts = set()
+    for line in listing.splitlines():
+        if line.startswith(("  --town", "  --limit", "  --data", "  --json")):
+            m = re.match(r"(\s+\S+(?: \S+)?\s{2,})\S", line)
+            starts.add(cli._cells(m.group(1)))
+    assert len(starts) == 1, listing          # --data 文件夹或网址 lines up with --json

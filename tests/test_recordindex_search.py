@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+from core.records.pinyinsearch import pattern, spelled, typed_pinyin
 from core.records.recordindex import JOIN_FROM, SEARCH_KEY, RecordIndex, _name_key
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
@@ -27,8 +28,11 @@ def ledger(n: int, seed: int = 3) -> dict[str, dict]:
 def every_key(index: RecordIndex, needle: str, filters: dict) -> list[str]:
     ids = [r for r in index._order(None, False) if all(index.rows[r].get(k) == v for k, v in filters.items())]
     needle = needle.strip().lower()              # as select reads the search box
-    # Keys written before numbers left the search key still hold them: never searched.
-    return [r for r in ids if needle in _name_key(index.rows[r][SEARCH_KEY])]
+    # Keys written before numbers left the search key still hold them: never searched. Letters
+    # that can be pinyin also find the names they spell (tests/test_pinyin_search.py).
+    letters = typed_pinyin(needle)
+    return [r for r in ids if needle in _name_key(index.rows[r][SEARCH_KEY])
+            or (letters and pattern(letters).search(spelled(index.rows[r][SEARCH_KEY].partition("\x1f")[0])))]
 
 
 def test_first_characters_find_what_every_key_test_finds():

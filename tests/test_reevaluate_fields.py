@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from binhai_support import copy_forms, edit, person, set_setting  # noqa: E402
+from binhai_support import copy_forms, edit, id_for, person, set_setting, years_before  # noqa: E402
 
 from core.engine import Engine  # noqa: E402
 from core.lifecycle import reevaluate  # noqa: E402
@@ -66,10 +66,13 @@ def _stamped_earlier(seconds: float = 1.05):
         yield
 
 
-def _ledger(tmp_path: Path, seed: int, overrides: int = 0) -> tuple[Path, Path]:
-    """60 demo people, two whose records break a warning rule (accepted), and `overrides`
-    people aged 72 to 84 whose risk level staff set by hand."""
+def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None, extra=()) -> tuple[Path, Path]:
+    """60 demo people, two whose records break a warning rule (accepted), `overrides` people
+    aged 72 to 84 whose risk level staff set by hand, and the registrations `extra`;
+    `change(forms)`: the forms as the admin had them before (saved and marked under them)."""
     forms = copy_forms(tmp_path)
+    if change:
+        change(forms)
     data = tmp_path / "data"
     with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng, _stamped_earlier():
         demo.generate(eng, persons=60, seed=seed, as_of=DAY - dt.timedelta(days=2), village_days=0, town_quarters=0)
@@ -79,6 +82,8 @@ def _ledger(tmp_path: Path, seed: int, overrides: int = 0) -> tuple[Path, Path]:
         for i in range(overrides):
             p = person(filing=DAY - dt.timedelta(days=40), age=72 + 6 * i)
             eng.save("registration", p, overrides={"risk_level": {"reason": "入户核实", "value": "低"}})
+        for p in extra:
+            eng.save("registration", p)
     # the marker: an applied run a little later than the saves (times are to the second)
     with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
         assert reevaluate.run(eng, apply=True, operator="李芳").applied
@@ -104,8 +109,8 @@ def _quick(forms: Path, data: Path, day: dt.date, apply: bool = False):
         parts.append(("part", d.get("id_number")))
         return real(self, d, *a, **k)
 
-    def counting_row(self, rid, row):
-        found = real_row(self, rid, row)
+    def counting_row(self, rid, row, *a):
+        found = real_row(self, rid, row, *a)
         if found is not None:
             parts.append(("row", row.get("id_number")))
         return found
@@ -193,3 +198,80 @@ def test_a_staff_override_the_form_no_longer_allows_is_not_decided_from_the_row(
     _same(quick, slow)
     assert any(t.startswith("风险等级 低→") for t in quick.table()), quick.table()
     assert [k for k, _ in parts].count("row") > 50
+
+
+def test_a_case_reading_a_value_the_change_reaches_is_judged_again_from_the_row(tmp_path):
+    """风险等级's 高龄 case written as `advanced_age == '是'` (the 高龄 field, not the age): the
+    threshold moves no text of 风险等级, yet its answer follows 高龄 — people who became 高龄
+    must come out 高, from their rows as from their records."""
+    def reads_the_field(forms):
+        edit(forms / REG, 'when: "age_on(id_birth_date(id_number), today) >= settings.advanced_age",',
+             "when: \"advanced_age == '是'\",")
+    forms, data = _ledger(tmp_path, 3, overrides=2, change=reads_the_field)
+    set_setting(forms, "advanced_age", "72")
+    day = DAY + dt.timedelta(days=1)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    assert any(t.startswith("风险等级 中→高") for t in quick.table()), quick.table()
+    assert [k for k, _ in parts].count("row") > 30, parts
+
+
+TOWN_FIELD = """kind: overlay
+id: taiping_next_age
+title: 太平镇自设项目：下一个生日的岁数
+form: registration
+version: 1
+towns: ["120116156"]
+sections:
+  care:
+    fields:
+      - id: taiping_next_age
+        label: 太平镇下一个生日的岁数
+        type: integer
+        calculate: "age_on(id_birth_date(id_number), today) + 1"
+        rules:
+          - {id: taiping_advanced_age, check: "advanced_age != '是' or age_on(id_birth_date(id_number), today) >= 80",
+             message: 太平镇按80周岁统计高龄, severity: warning}
+"""
+
+
+def test_towns_with_their_own_computed_field_are_not_judged_by_another_towns_form(tmp_path):
+    """太平镇's form computes one more value, with a rule reading 高龄: towns whose forms are the
+    same share one plan, 太平镇 keeps its own — when 高龄 moves to 70 its rule is judged again
+    for its people (their records are read), the other towns are decided from their rows."""
+    def overlay(forms):
+        (forms / "overlays" / "taiping-next-age.yaml").write_text(TOWN_FIELD, encoding="utf-8")
+    forms, data = _ledger(tmp_path, 5, change=overlay)
+    with Engine.open(data, forms, readonly=True) as eng:
+        towns = {row.get("town") for row in eng.index("registration").rows.values()}
+    assert "120116156000" in towns and len(towns) > 2, towns
+    set_setting(forms, "advanced_age", "70")
+    day = DAY + dt.timedelta(days=30)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    taiping = {k: n for k, n in quick.rule_failures.items() if k[1] == "taiping_advanced_age"}
+    assert taiping and sum(taiping.values()) > 1, quick.rule_failures
+    assert [k for k, _ in parts].count("row") > 10 and [k for k, _ in parts].count("part") > 1, parts
+
+
+def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave(tmp_path):
+    """Here the admin made 住房隐患 give 低 (a case before 70–79 岁 → 中). Two people of stored
+    risk 低 turn 70: the row does not show the hazard, and 低 may come from it — both records
+    are read (only what the birthday reaches): the one with a hazard stays 低, the other
+    becomes 中. (With the shipped forms a stored 低 or 中 cannot come from a case before it,
+    and people turning 70 are decided from their rows.)"""
+    def low_hazard(forms):
+        edit(forms / REG, "{when: \"housing_hazard == '是'\", value: 高", "{when: \"housing_hazard == '是'\", value: 低")
+    people = []
+    for i, hazard in enumerate(("是", "否")):
+        p = person(filing=DAY - dt.timedelta(days=40), housing_hazard=hazard,
+                   hazard_detail="院墙开裂" if hazard == "是" else None)
+        p["id_number"] = id_for(years_before(DAY + dt.timedelta(days=3 + i), 70), seed=100 + i)
+        people.append(p)
+    forms, data = _ledger(tmp_path, 3, change=low_hazard, extra=people)
+    day = DAY + dt.timedelta(days=10)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    hazard, plain = (p["id_number"] for p in people)
+    assert ("part", hazard) in parts and ("part", plain) in parts, parts
+    assert quick.changes[("registration", "风险等级", "低", "中")] >= 1, quick.table()

@@ -19,6 +19,7 @@ from binhai_support import copy_forms, id_for, person, set_setting, years_before
 from core.engine import Engine  # noqa: E402
 from core.lifecycle import reevaluate  # noqa: E402
 from core.lifecycle.fielddeps import Partial  # noqa: E402
+from core.lifecycle.rowonly import RowOnly  # noqa: E402
 from core.records.validation import Validator  # noqa: E402
 
 DAY = dt.date(2026, 3, 10)
@@ -48,30 +49,52 @@ def _ledger(tmp_path) -> tuple[Path, Path]:
 
 
 def _both(tmp_path, forms: Path, data: Path, day: dt.date, name: str) -> tuple:
-    """(incremental result, full result, records the incremental run evaluated) on `day`."""
+    """(incremental result, full result, people the incremental run looked at) on `day`: an
+    ID number for a record evaluated whole, ("part", ID) for one of which only what a change
+    reaches was evaluated, ("row", ID) for one decided from its list row without reading it."""
     full = tmp_path / f"full-{name}"
     shutil.copytree(data, full)
     (full / reevaluate.MARKER).unlink()
     evaluated = []
-    real, real_part = Validator.compute, Partial.compute
+    real, real_part, real_row = Validator.compute, Partial.compute, RowOnly.decide
+    inside = []
 
     def counting(self, data, *a, **k):     # counts, then computes as always
-        evaluated.append(data.get("id_number"))
+        if not inside:
+            evaluated.append(data.get("id_number"))
         return real(self, data, *a, **k)
 
     def counting_part(self, data, *a, **k):   # the same for the part a form change reaches
         evaluated.append(("part", data.get("id_number")))
-        return real_part(self, data, *a, **k)
+        inside.append(1)
+        try:
+            return real_part(self, data, *a, **k)
+        finally:
+            inside.pop()
 
-    Validator.compute, Partial.compute = counting, counting_part
+    def counting_row(self, rid, row, *a):
+        found = real_row(self, rid, row, *a)
+        if found is not None:
+            evaluated.append(("row", row.get("id_number")))
+        return found
+
+    Validator.compute, Partial.compute, RowOnly.decide = counting, counting_part, counting_row
     try:
         with Engine.open(data, forms, readonly=True, today=lambda: day) as eng:
             quick = reevaluate.run(eng, "registration")
     finally:
-        Validator.compute, Partial.compute = real, real_part
+        Validator.compute, Partial.compute, RowOnly.decide = real, real_part, real_row
     with Engine.open(full, forms, readonly=True, today=lambda: day) as eng:
         slow = reevaluate.run(eng, "registration")
     return quick, slow, evaluated
+
+
+def _people(evaluated) -> set:
+    return {e[1] if isinstance(e, tuple) else e for e in evaluated}
+
+
+def _whole(evaluated) -> list:
+    return [e for e in evaluated if not isinstance(e, tuple)]
 
 
 def _same(a, b) -> None:
@@ -88,11 +111,15 @@ def test_later_days_give_the_full_evaluation_while_reading_only_the_birthdays(tm
         if days == 0:
             assert evaluated == [] and quick.changed == 0
         elif days == 9:       # birthdays on days 1, 3, 5, 7, 9 (not the ones moved 200 days back)
-            assert quick.changed == 4 and len(evaluated) == 4, quick.table()
+            assert quick.changed == 4 and len(_people(evaluated)) == 4, quick.table()
             assert "年龄 59→60：1 人" in quick.table() and "年龄 79→80：1 人" in quick.table()
             assert any(t.startswith("风险等级 中→高") for t in quick.table())
+            # a birthday changes only the age and what reads it (高龄, 风险等级), and the list
+            # row decides it — turning 70 or 80 too: no record is read
+            assert [e[0] for e in evaluated if isinstance(e, tuple)] == ["row"] * 4, evaluated
+            assert not _whole(evaluated), evaluated
         elif days == 400:     # a year on: everyone is older; nobody is left out
-            assert quick.changed == 24 and len(evaluated) == 24
+            assert quick.changed == 24 and len(_people(evaluated)) == 24 and not _whole(evaluated)
 
 
 def test_a_record_saved_since_and_a_changed_threshold_are_evaluated(tmp_path):
@@ -104,14 +131,16 @@ def test_a_record_saved_since_and_a_changed_threshold_are_evaluated(tmp_path):
         eng.save("registration", {**rec["data"], "self_care": "失能"}, record_id=rid)
     quick, slow, evaluated = _both(tmp_path, forms, data, later, "saved")
     _same(quick, slow)
-    assert rec["data"]["id_number"] in evaluated and len(evaluated) == 1 + 2   # the save, two birthdays
+    # the save is evaluated whole; the two birthdays only in what reads the age
+    assert _whole(evaluated) == [rec["data"]["id_number"]] and len(_people(evaluated)) == 1 + 2, evaluated
     set_setting(forms, "advanced_age", "70")
     quick, slow, evaluated = _both(tmp_path, forms, data, later, "threshold")
     _same(quick, slow)
-    # the record saved since and the two birthdays are evaluated whole; for the others what
-    # reads the threshold (高龄, 风险等级) is decided from the list rows: no record is read
-    assert len(evaluated) == 3 and any(t.startswith("高龄") for t in quick.table()), evaluated
-    assert not [e for e in evaluated if isinstance(e, tuple)]
+    # the record saved since is evaluated whole; for the others (the two birthdays too) what
+    # reads the threshold or the age (高龄, 风险等级) is decided from the list rows
+    assert _whole(evaluated) == [rec["data"]["id_number"]] and any(t.startswith("高龄") for t in quick.table())
+    assert not [e for e in evaluated if e[0] == "part"], evaluated
+    assert len([e for e in evaluated if e[0] == "row"]) == 23, evaluated
 
 
 def test_a_probe_around_today_is_the_smallest_part_that_reads_it(tmp_path):

@@ -300,7 +300,7 @@ class CarebookApp(App):
         """The command palette finds every screen by its Chinese name."""
         for where, title, help_text in (
             ("home", "首页", "回到首页：人数、应探访、汇总截止日"),
-            ("roster", "花名册", "查找人员：姓名、身份证号、电话、拼音首字母"),
+            ("roster", "花名册", "查找人员：姓名、拼音、身份证号、电话"),
             ("register", "新建登记", "登记一位留守老年人"),
             ("summary", "汇总表", "本季度排查汇总表与截止日期"),
             ("export", "导出", "导出花名册、汇总表或记录"),

@@ -19,7 +19,7 @@ from core.engine import pinyin_initials
 
 from . import roles
 
-PLACEHOLDER = "输入功能名、姓名或它们的拼音首字母"
+PLACEHOLDER = "查找功能或人员：中文、拼音或拼音首字母"
 NO_MATCHES = "没有找到"
 PEOPLE = 8          # people listed for one query
 
@@ -58,8 +58,8 @@ class PinyinCommands(Provider):
 
 
 class PeopleCommands(Provider):
-    """People by name, pinyin initials or part of the ID number, as the roster's search finds
-    them; choosing one opens the person's file. ID numbers stay masked here."""
+    """People by name, pinyin (whole or initials) or a whole ID number, as the roster's search
+    finds them; choosing one opens the person's file. ID numbers stay masked here."""
 
     async def search(self, query: str) -> Hits:
         text = query.strip()

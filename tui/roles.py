@@ -27,6 +27,9 @@ ELIGIBLE, ELIGIBLE_YES = "eligible", "是"    # 认定结果: who the exported �
 STATUS_LIST = "record_status"
 EXIT_REASON_LIST = "exit_reason"
 
+# What the people search finds (core.records.recordindex), in the search boxes that use it.
+SEARCH_HINT = "查找：姓名 / 拼音全拼或首字母 / 整个身份证号或电话"
+
 CREATED_SETTING = "ledger_created"   # set when staff chose 新建空台账, so the choice is asked once
 
 # Field types whose values are personal and shown masked outside the person's own file.

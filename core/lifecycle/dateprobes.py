@@ -99,21 +99,42 @@ def probes(form, functions: dict[str, Any], row_fields: set[str]) -> list[Probe]
             continue
         if nested:
             return None
-        parents = _parents(tree)
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Name) and node.id == TODAY):
-                continue
-            probe = parents.get(id(node))
-            while isinstance(probe, _CARRIERS) and not isinstance(probe, ast.Expression):
-                probe = parents.get(id(probe))
-            if probe is None or isinstance(probe, ast.Expression):
-                return None                      # the expression is `today` itself
-            source = ast.unparse(probe)
+        sources = _sources(tree)
+        if sources is None:
+            return None                          # the expression is `today` itself
+        for source in sources:
             fields = names_in(source) - {TODAY, "settings"}
             if not fields <= row_fields:
                 return None
             found.setdefault(source, Probe(source, tuple(sorted(fields))))
     return list(found.values())
+
+
+def _sources(tree: ast.AST) -> list[str] | None:
+    """The probe around each `today` of a parsed expression; None when one is `today` itself."""
+    parents = _parents(tree)
+    out = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id == TODAY):
+            continue
+        probe = parents.get(id(node))
+        while isinstance(probe, _CARRIERS) and not isinstance(probe, ast.Expression):
+            probe = parents.get(id(probe))
+        if probe is None or isinstance(probe, ast.Expression):
+            return None
+        out.append(ast.unparse(probe))
+    return out
+
+
+def probes_in(expr: str | None) -> frozenset[str]:
+    """The probes one expression holds (as `probes` names them): re-evaluation marks what holds
+    a probe that moved for a person, and whatever reads that, as changed for that person."""
+    if not isinstance(expr, str) or not expr.strip():
+        return frozenset()
+    try:
+        return frozenset(_sources(ast.parse(expr.strip(), mode="eval")) or ())
+    except SyntaxError:
+        return frozenset()
 
 
 class _Split(ast.NodeTransformer):
@@ -122,11 +143,13 @@ class _Split(ast.NodeTransformer):
     read once per person, not once per day compared, and people born on the same day share one
     evaluation."""
 
-    def __init__(self):
+    def __init__(self, dated: frozenset = frozenset()):
         self.args: list[str] = []
+        self.dated = dated     # names that stand for a probe: each an argument alone, never in a larger one
 
     def _sub(self, node):
-        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant) and not _reads_today(node):
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant) and (
+                (isinstance(node, ast.Name) and node.id in self.dated) or not _reads_today(node, self.dated)):
             self.args.append(ast.unparse(node))
             return ast.Name(id=f"probe_arg_{len(self.args) - 1}", ctx=ast.Load())
         return self.visit(node) if isinstance(node, ast.AST) else node
@@ -142,8 +165,8 @@ class _Split(ast.NodeTransformer):
         return node
 
 
-def _reads_today(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == TODAY for n in ast.walk(node))
+def _reads_today(node: ast.AST, dated: frozenset = frozenset()) -> bool:
+    return any(isinstance(n, ast.Name) and (n.id == TODAY or n.id in dated) for n in ast.walk(node))
 
 
 class ProbeRunner:
@@ -160,7 +183,10 @@ class ProbeRunner:
         for p in found:
             split = _Split()
             body = split.visit(ast.parse(p.source, mode="eval").body)
-            self.found.append(([ev.compiled(a) for a in split.args], ev.compiled(ast.unparse(body)), {}))
+            self.found.append((p.source, split.args, [ev.compiled(a) for a in split.args],
+                               ev.compiled(ast.unparse(body)), {}))
+        self.args: dict[str, Any] = {}
+        self.values: dict[str, tuple] = {}    # the last row's probes: source -> (before, today)
 
     def _run(self, code, names):
         try:
@@ -170,29 +196,45 @@ class ProbeRunner:
 
     def same(self, row: dict, before, today) -> bool:
         """Every probe has the same value on `before` and on `today` for this row."""
+        return not self.moved(row, before, today)
+
+    def moved(self, row: dict, before, today) -> tuple[str, ...]:
+        """The probes whose value differs between `before` and `today` for this row (empty: the
+        same both days). `args` keeps what each probe's parts that do not read the date gave
+        for this row ({source: value}; `core.lifecycle.rowonly` reuses them: an ID number's
+        birth date is worked out once per person)."""
         names = {fid: (row.get(fid) if conv is None else conv(row.get(fid))) for fid, conv in self.plan}
         names["settings"] = self.settings
-        for args, code, memo in self.found:
-            values = tuple(self._run(a, names) for a in args)
+        self.args = done = {}
+        self.values = values_of = {}
+        out = ()
+        for source, sources, args, code, memo in self.found:
+            values = []
+            for a, arg in zip(sources, args):
+                if a not in done:
+                    done[a] = self._run(arg, names)
+                values.append(done[a])
+            values = tuple(values)
             if _FAILED in values:
                 continue                   # the probe fails whatever the day
             key: tuple | None = values
             try:
-                hit = memo.get(values)
+                both = memo.get(values)
             except TypeError:              # a list or mapping: no sharing
-                hit, key = None, None
-            if hit is None:
+                both, key = None, None
+            if both is None:
                 scope = {f"probe_arg_{i}": v for i, v in enumerate(values)}
                 scope["settings"] = self.settings
                 scope[TODAY] = before
                 a = self._run(code, scope)
                 scope[TODAY] = today
-                hit = a == self._run(code, scope)
+                both = (a, self._run(code, scope))
                 if key is not None:
-                    memo[key] = hit
-            if not hit:
-                return False
-        return True
+                    memo[key] = both
+            values_of[source] = both
+            if both[0] != both[1]:
+                out += (source,)
+        return out
 
 
 _FAILED = object()

@@ -130,12 +130,28 @@ def fingerprints(form) -> dict:
     return found
 
 
+def _holds_moved(exprs, moved: frozenset) -> bool:
+    """Some expression holds a date probe that moved (`core.lifecycle.dateprobes.probes_in`)."""
+    if not moved:
+        return False
+    from core.lifecycle.dateprobes import probes_in
+
+    return any(probes_in(e) & moved for e in exprs if e)
+
+
 class Partial:
     """The part of one form (one town's) that a change since the last run reaches, and its
-    evaluation over one record. `old`: the marker's fingerprints of that town's form."""
+    evaluation over one record. `old`: the marker's fingerprints of that town's form.
 
-    def __init__(self, validator, old: dict):
+    `moved`: the date probes (`core.lifecycle.dateprobes`) whose value moved for the records
+    this Partial serves since the last run's day — someone's birthday. What holds one of them
+    is changed for those records as if its definition had changed: their age, and what reads
+    it, is evaluated; a value whose expressions hold only probes that kept their value is the
+    same on both days (expressions are pure functions of their names)."""
+
+    def __init__(self, validator, old: dict, moved: frozenset = frozenset()):
         self.v = validator
+        self.moved = moved
         form = validator.form
         new = fingerprints(form)
         old_fields = old.get("fields") if isinstance(old, dict) else None
@@ -143,7 +159,8 @@ class Partial:
         self.usable = isinstance(old_fields, dict) and isinstance(old_rules, dict) and new["rules"] is not None
         units = _units(form)
         reads = {f.id: set().union(*map(names_in, _unit_exprs(f))) for f in units}
-        dirty = {f.id for f in units if not self.usable or old_fields.get(f.id) != new["fields"][f.id]}
+        dirty = {f.id for f in units if not self.usable or old_fields.get(f.id) != new["fields"][f.id]
+                 or _holds_moved(_unit_exprs(f), moved)}
         grew = True
         while grew:                      # whatever reads a changed value changes with it
             grew = False
@@ -160,7 +177,8 @@ class Partial:
             self.order.setdefault(rule.id, i)
             read = names_in(rule.check) | names_in(rule.when) | set(rule.fields)
             if (not self.usable or old_rules.get(rule.id) != (new["rules"] or {}).get(rule.id)
-                    or read & dirty or on in dirty or (group is not None and group.id in dirty)):
+                    or read & dirty or on in dirty or (group is not None and group.id in dirty)
+                    or _holds_moved((rule.check, rule.when), moved)):
                 self.rules.setdefault(rule.id, []).append((rule, on, group))
         from core.formlang.calcdeps import names_read
 

@@ -14,10 +14,13 @@ day), so values that depend on today's date are never shown stale.
 Reading and evaluating 50,000 full records takes many seconds, and on most days almost none of
 them can have changed. So a run that applied leaves a marker (`<data>/lifecycle/evaluated.json`:
 its day and time, a digest of each town's form and the rule failures it found) and the next run
-evaluates only the records the marker does not cover (`_Plan`): saved since, under a changed
-form, or with a date probe (`core.lifecycle.dateprobes`, e.g. a birthday) that moved since that
-day. The others are decided from the in-memory list rows; the result is the same as evaluating
-every record, and `tests/test_reevaluate_incremental.py` holds the two equal.
+evaluates only what the marker does not cover (`_Plan`): records saved since are evaluated
+whole; under a changed form only what the change reaches (`core.lifecycle.fielddeps`), and for
+someone whose date probe (`core.lifecycle.dateprobes`, e.g. a birthday) moved since that day
+only what holds that probe — their age and what reads it. A dry run decides most of those from
+the in-memory list rows (`core.lifecycle.rowonly`) and reads the rest; the result is the same as
+evaluating every record, and `tests/test_reevaluate_incremental.py` and
+`tests/test_reevaluate_fields.py` hold the two equal.
 """
 from __future__ import annotations
 
@@ -98,6 +101,8 @@ class _Plan:
         self.partials: dict = {}
         self.rows_only: dict = {}
         self.old_validators: dict = {}
+        self.args: dict | None = None     # the last row's probe arguments and values
+        self.probes: dict | None = None   # (`ProbeRunner.moved`)
 
     def digest_of(self, town) -> str:
         key = town or ""
@@ -116,40 +121,52 @@ class _Plan:
         return {"digests": self.digests, "parts": parts, "texts": texts}
 
     def row_only(self, town, partial: Partial):
-        """`core.lifecycle.rowonly` for this town's change, when the marker keeps the form it ran
-        and the overrides; None otherwise."""
-        key = town or ""
+        """`core.lifecycle.rowonly` for this town's change (and this person's moved probes), when
+        the marker keeps the form it ran and the overrides; None otherwise."""
+        key = id(partial)       # partials are kept (`partial`): an id stays theirs
         if key not in self.rows_only:
             from core.lifecycle.rowonly import RowOnly
 
             found = None
-            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(key))
+            text = (self.mark.get("texts") or {}).get((self.mark.get("digests") or {}).get(town or ""))
             overrides = self.mark.get("overrides")
             if isinstance(text, str) and isinstance(overrides, dict) and not partial.rules:
                 if text not in self.old_validators:      # towns without an overlay share one form
-                    self.old_validators[text] = _old_validator(self.engine, text)
+                    self.old_validators[text] = _old_validator(self.engine, text, self.before)
                 found = RowOnly(partial, self.old_validators[text], overrides)
             self.rows_only[key] = found if found is not None and found.usable else None
         return self.rows_only[key]
 
-    def partial(self, town) -> Partial | None:
-        """What changed since the marker in this town's form, when the marker says (see
-        `core.lifecycle.fielddeps`); None: evaluate its records whole."""
-        key = town or ""
+    def partial(self, town, moved: tuple = (), whole: bool = False) -> Partial | None:
+        """What changed since the marker in this town's form (when the marker says, see
+        `core.lifecycle.fielddeps`), and what holds the date probes that `moved` for a person;
+        None: evaluate the record whole. `whole`: the form is the one the marker ran."""
+        moved = frozenset(moved)
+        key = (town or "", moved)
         if key not in self.partials:
-            old = (self.mark.get("parts") or {}).get(key)
-            found = Partial(self.engine.validator(self.form.id, town=town), old) if isinstance(old, dict) else None
-            self.partials[key] = found if found is not None and found.usable else None
+            # towns whose forms now and at the marker's run are the same share one
+            shared = (self.digest_of(town), (self.mark.get("digests") or {}).get(town or ""), whole, moved)
+            if shared not in self.partials:
+                v = self.engine.validator(self.form.id, town=town)
+                old = fingerprints(v.form) if whole else (self.mark.get("parts") or {}).get(town or "")
+                found = Partial(v, old, moved) if isinstance(old, dict) else None
+                self.partials[shared] = found if found is not None and found.usable else None
+            self.partials[key] = self.partials[shared]
         return self.partials[key]
 
-    def _runner(self, town, row_fields):
+    def _runner(self, town, row: dict):
+        """The date probes of this town's form over rows like `row` (the town's first); towns
+        whose forms are the same (the same digest) share one, and its memo of birth dates."""
         from core.lifecycle.dateprobes import ProbeRunner, probes
 
         key = town or ""
         if key not in self.runners:
-            v = self.engine.validator(self.form.id, town=town)
-            found = probes(v.form, self.engine.evaluator._globals, row_fields)
-            self.runners[key] = None if found is None else ProbeRunner(v, found)
+            shared = (self.digest_of(town), frozenset(row))
+            if shared not in self.runners:
+                v = self.engine.validator(self.form.id, town=town)
+                found = probes(v.form, self.engine.evaluator._globals, set(row))
+                self.runners[shared] = None if found is None else ProbeRunner(v, found)
+            self.runners[key] = self.runners[shared]
         return self.runners[key]
 
     def covered(self, row: dict) -> bool | Partial:
@@ -165,16 +182,21 @@ class _Plan:
         part = None if whole else self.partial(town)
         if not whole and part is None:
             return False
+        self.args = self.probes = None
         if self.before != self.today:
-            runner = self._runner(town, set(row))
-            if runner is None or not runner.same(row, self.before, self.today):
+            runner = self._runner(town, row)
+            if runner is None:
                 return False
+            moved = runner.moved(row, self.before, self.today)
+            self.args, self.probes = runner.args, runner.values
+            if moved:                  # a birthday: its age and what reads it, as if changed
+                return self.partial(town, moved, whole) or False
         return True if whole else part
 
 
-def _old_validator(engine, text: str):
-    """A validator of the form the marker's run used (its snapshot), or None when it no longer
-    loads (a plugin gone): then records are read."""
+def _old_validator(engine, text: str, day):
+    """A validator of the form the marker's run used (its snapshot) on the day it ran (`day`),
+    or None when it no longer loads (a plugin gone): then records are read."""
     from core.formlang.formload import compile_form_text
     from core.records.validation import Validator
 
@@ -182,7 +204,7 @@ def _old_validator(engine, text: str):
         form = compile_form_text(text, engine.registry)
     except Exception:  # noqa: BLE001 - any failure means "read the records", never a wrong answer
         return None
-    return Validator(form, engine.registry, engine.evaluator, today=engine.today)
+    return Validator(form, engine.registry, engine.evaluator, today=lambda: day)
 
 
 def _when(text) -> dt.datetime | None:
@@ -230,7 +252,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             decided = None
             if how is not True and how and not how.nothing and not apply:
                 row_only = plan.row_only(row.get("town"), how)
-                decided = row_only.decide(rid, row) if row_only is not None else None
+                decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
             if how is True or (how and how.nothing) or decided is not None:
                 found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
                 for rule, message in found:

@@ -13,9 +13,17 @@ is the same before and after. So, per person, from the row alone:
   condition the row can evaluate under both forms, giving the same answer both times, changes
   nothing: every case reads the same inputs as the last run, so the same case wins. Where it
   flips to true, the new value is that case's — or an earlier case's, which must be decidable
-  from the row or give the same value (the first two risk cases are both 高). Anything else
-  (an undecidable case in the way, a flip to false) is left to the full record;
-- a staff override (kept in the marker per record, since rows do not carry it) keeps its value.
+  from the row or give the same value (the first two risk cases are both 高). The stored value
+  narrows it: the cases before the flip answer as in the last run, so one whose value (and
+  every earlier case's) differs from the stored one did not hold then and does not now — and a
+  stored value no later case gives means the old winner came earlier and still wins (someone
+  turning 70 stored 低 or 中 becomes 中, stored 高 stays 高, without the diseases or children
+  the row does not carry). Anything else (an undecidable case in the way, a flip to false) is
+  left to the full record;
+- a staff override (kept in the marker per record, since rows do not carry it) keeps its value;
+- a birthday since the last run (a date probe that moved, see `Partial.moved`) counts as a
+  changed condition: the old form is evaluated on the last run's day, the new one on today, so
+  the people whose age moved are decided from their rows too instead of reading ~110 villages.
 
 Only dry runs use this (an applied run writes records, so it reads them), and only for the
 changed fields of `Partial` with no changed rule. `tests/test_reevaluate_fields.py` holds the
@@ -28,10 +36,10 @@ import datetime as dt
 from typing import Any
 
 from core.formlang.calcdeps import names_in
+from core.lifecycle.dateprobes import _FAILED, probes_in
 from core.lifecycle.fielddeps import Partial, settings_read
 
 _UNDECIDED = object()
-_FAILED = object()
 _SCOPED = (ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp, ast.Lambda)
 
 
@@ -43,38 +51,56 @@ class _Shared:
     An argument that fails (a part the original would have skipped) falls back to the whole
     expression, so the answers are the evaluator's own."""
 
-    def __init__(self, validator, common: frozenset = frozenset()):
+    def __init__(self, validator, common: frozenset = frozenset(), side: int = 1):
         self.ev = validator.evaluator
         self.split: dict[str, Any] = {}
         self.common = common      # names that read the same under the old and the new form
         self.row: dict = {}       # this row's arguments that read only `common` names (both forms)
+        self.side = side          # 0: the form of the last run, on its day; 1: today's form, today
+        self.probes: dict = {}    # this row's date probes: source -> (value that day, value today)
+        self.fixed: dict = {}     # arguments that read no field (`settings.advanced_age`): every row's
 
-    def _plan(self, expr: str):
-        found = self.split.get(expr)
+    def _plan(self, expr: str, dated: bool):
+        """(arguments, the rest compiled, its memo); each argument (source, compiled, reads only
+        `common` names, the date probe it stands for or None). `dated`: the row's
+        `ProbeRunner` has the probes' values (`age_on(id_birth_date(id_number), today)`): each
+        is an argument too, and the rest runs once per age and threshold, not once per birth
+        date."""
+        found = self.split.get((expr, dated))
         if found is None:
-            from core.lifecycle.dateprobes import _Split
+            from core.lifecycle.dateprobes import _sources, _Split
 
             tree = ast.parse(expr.strip(), mode="eval")
             if any(isinstance(n, _SCOPED) for n in ast.walk(tree)):
                 found = None
             else:
-                cut = _Split()
-                body = cut.visit(tree.body)
-                found = ([(a, self.ev.compiled(a), names_in(a) <= self.common) for a in cut.args],
+                stands: dict[str, str] = {}
+                wanted = {p for p in _sources(tree) or () if names_in(p) - {"today"} <= self.common} if dated else ()
+                if wanted:
+                    tree = _ProbeNames(wanted, stands).visit(tree)
+                cut = _Split(frozenset(stands))
+                body = cut._sub(tree.body) if stands else cut.visit(tree.body)
+                found = ([(a, self.ev.compiled(a), _held(names_in(a), self.common), stands.get(a)) for a in cut.args],
                          self.ev.compiled(ast.unparse(body)), {})
-            self.split[expr] = found or False
+            self.split[(expr, dated)] = found or False
         return found or None
 
     def run(self, expr: str, names: dict, args: dict) -> Any:
         """The expression's value, or _FAILED where the evaluator raises. `args`: this row's
         arguments already worked out under these names."""
-        plan = self._plan(expr)
+        plan = self._plan(expr, bool(self.probes))
         if plan is None:
             return self._whole(expr, names)
         parts, body, memo = plan
         values = []
-        for source, code, common in parts:
-            held = self.row if common else args
+        for source, code, common, probe in parts:
+            if probe is not None:
+                both = self.probes.get(probe)
+                if both is None or both[self.side] is _FAILED:
+                    return self._whole(expr, names)
+                values.append(both[self.side])
+                continue
+            held = args if common is None else self.row if common else self.fixed
             if source not in held:
                 try:
                     held[source] = code.run(self.ev._globals, names)
@@ -119,6 +145,41 @@ class _Shared:
         return _finish(v, field, None if found is _FAILED else found)
 
 
+def _pinned(validator):
+    """The validator with today's date read once, not once per row (`Validator.names`)."""
+    import copy
+
+    day = validator.today()
+    view = copy.copy(validator)
+    view.today = lambda: day
+    return view
+
+
+def _held(reads: set[str], common: frozenset) -> bool | None:
+    """Where `_Shared.run` keeps an argument: False, with this form's fixed values (it reads
+    no field); True, with the row's values under both forms (it reads only `common` fields);
+    None, with the row's values under this form."""
+    if reads <= {"settings"}:
+        return False
+    return True if reads <= common else None
+
+
+class _ProbeNames(ast.NodeTransformer):
+    """Each date probe in `wanted` (its source) replaced by a name `stands` maps back to it."""
+
+    def __init__(self, wanted: set[str], stands: dict[str, str]):
+        self.wanted, self.stands = wanted, stands
+
+    def generic_visit(self, node):
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Name):
+            source = ast.unparse(node)
+            if source in self.wanted:
+                name = f"probe_value_{len(self.stands)}"
+                self.stands[name] = source
+                return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        return super().generic_visit(node)
+
+
 def _when_key(form, expr: str | None) -> tuple:
     """What a condition's answer depends on besides the record: its text and the settings it reads."""
     wanted = settings_read(expr)
@@ -131,13 +192,14 @@ class RowOnly:
     """The changed fields of a `Partial`, worked out from list rows (`decide`)."""
 
     def __init__(self, partial: Partial, old_validator, overrides: dict):
-        self.new_v, self.old_v = partial.v, old_validator
+        self.new_v, self.old_v = _pinned(partial.v), old_validator
         self.overrides = overrides        # record id -> field ids staff overrode (the marker's)
         self.units = []
         self.usable = not partial.rules and old_validator is not None
         if not self.usable:
             return
         reads: set[str] = set()
+        ids = [u.id for u in partial.fields]
         for f in partial.fields:
             old = old_validator.form.field(f.id)
             if f.fields or old is None or old.fields or not old.computed:
@@ -152,12 +214,18 @@ class RowOnly:
                 self.usable = False
                 return
             exprs = [f.calculate, old.calculate, *(c.when for c in f.cases), *(c.when for c in old.cases)]
-            needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - {"today", "settings"}
+            # the changed fields before this one: `decide` has their values under both forms
+            before = set(ids[:ids.index(f.id)])
+            given = {"today", "settings"} | before
+            needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - given
                      for c, (case, oc) in enumerate(zip(f.cases, old.cases))}
+            # cases whose answer may differ: a changed condition, one reading a value changed
+            # before it, one holding a date probe that moved for these people
             changed = [i for i, (a, b) in enumerate(zip(f.cases, old.cases))
-                       if _when_key(partial.v.form, a.when) != _when_key(old_validator.form, b.when)]
-            needs["new"] = names_in(f.calculate) - {"today", "settings"}
-            needs["old"] = names_in(old.calculate) - {"today", "settings"}
+                       if _when_key(partial.v.form, a.when) != _when_key(old_validator.form, b.when)
+                       or names_in(a.when) & before or probes_in(a.when) & partial.moved]
+            needs["new"] = names_in(f.calculate) - given
+            needs["old"] = names_in(old.calculate) - given
             self.units.append((f, old, kind, needs, changed))
             reads |= set().union(*(names_in(e) for e in exprs if e)) | {f.id}
         top = {f.id for f in partial.v.form.top_fields()}
@@ -166,15 +234,21 @@ class RowOnly:
         same = frozenset(f.id for f in partial.v.form.top_fields() if f.id not in changed_ids
                          and (o := old_validator.form.field(f.id)) is not None and o.type == f.type
                          and [(c.id, c.type) for c in o.fields] == [(c.id, c.type) for c in f.fields])
-        self.new_x, self.old_x = _Shared(partial.v, same), _Shared(old_validator, same)
+        self.new_x, self.old_x = _Shared(partial.v, same, 1), _Shared(old_validator, same, 0)
+        self.seeded: dict[str, bool] = {}     # probe argument -> reads only `same` names
+        self.given: dict[str, list] = {}       # `_given`, per field
 
-    def decide(self, rid: str, row: dict) -> list[tuple[Any, Any, Any]] | None:
-        """[(field, stored value, new value)] for the changed fields, or None: read the record."""
+    def decide(self, rid: str, row: dict, args: dict | None = None,
+               probes: dict | None = None) -> list[tuple[Any, Any, Any]] | None:
+        """[(field, stored value, new value)] for the changed fields, or None: read the record.
+        `args`, `probes`: what the date probes' parts and the probes gave for this row
+        (`ProbeRunner.moved`), reused."""
         have = row.keys()          # the fields the row carries (a value or None); reads never start with _
         new = (self.new_v, self.new_x, self.new_v.names(row, self.reads), {})   # a missing key and a
         old = (self.old_v, self.old_x, self.old_v.names(row, self.reads), {})   # None read the same
         kept = self.overrides.get(rid) or ()
-        self.new_x.row = self.old_x.row = {}
+        self.new_x.row = self.old_x.row = self._seed(args) if args else {}
+        self.new_x.probes = self.old_x.probes = probes or {}
         out = []
         for f, was, kind, needs, changed in self.units:
             if f.id in kept and not (f.override and was.override and f.id in row):
@@ -198,6 +272,18 @@ class RowOnly:
             out.append((f, before, after))
         return out
 
+    def _seed(self, args: dict) -> dict:
+        """The probe arguments that read the same under both forms, as `_Shared` keeps them."""
+        seeded = self.seeded
+        out = {}
+        for source, value in args.items():
+            ok = seeded.get(source)
+            if ok is None:
+                ok = seeded[source] = names_in(source) <= self.new_x.common
+            if ok:
+                out[source] = value
+        return out
+
     def _value(self, side, field, kind, needs, have):
         """A field's value under one form from the row; _UNDECIDED when the row cannot say."""
         v, shared, names, args = side
@@ -205,18 +291,22 @@ class RowOnly:
             return shared.calculate(v, field, names, args) if needs["old"] <= have else _UNDECIDED
         return self._walk(side, field, needs, have)
 
-    def _walk(self, side, field, needs, have, stop: int | None = None):
+    def _walk(self, side, field, needs, have, stop: int | None = None, before: Any = _UNDECIDED):
         """The first case that holds, with undecidable cases as "maybe": the value when every
         way the walk can go gives the same one (cases from `stop` on are not looked at: the
-        caller knows case `stop` holds)."""
+        caller knows case `stop` holds). `before`: the stored value (as `_key`), when every case
+        before `stop` answers as it did in the last run — an undecidable case whose value, and
+        every earlier case's, differs from it did not hold then, so does not now."""
         v, shared, names, args = side
         values = set()
+        given = self.given.get(field.id) if before is not _UNDECIDED else None
         for i, case in enumerate(field.cases):
             if stop is not None and i == stop:
                 values.add(_key(case.value))
                 return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
             if not needs[i] <= have:
-                values.add(_key(case.value))
+                if given is None or before in given[i][0]:
+                    values.add(_key(case.value))
                 continue
             if shared.holds(case.when, names, args):
                 values.add(_key(case.value))
@@ -235,8 +325,27 @@ class RowOnly:
                 continue
             if was:
                 return _UNDECIDED          # the old winner may have been this case: later ones decide
-            return self._walk(new, f, needs, have, stop=i)
+            # case i holds now, not in the last run; the cases before it answer as they did then
+            given = self._given(f, was_field)
+            if given is None:
+                return self._walk(new, f, needs, have, stop=i)
+            stored = _key(before)
+            if stored not in given[i][1]:
+                return before              # the old winner was one before i (none after gives its value)
+            return self._walk(new, f, needs, have, stop=i, before=stored)
         return before
+
+    def _given(self, field, was) -> list[tuple[set, set]] | None:
+        """Per case of a `cases` field: (the values it and the cases before it give, the values
+        the cases after it or none holding give), as `_finish` stores them (`_key`); None when
+        the old form stores some of them otherwise (its type or choices changed)."""
+        if field.id not in self.given:
+            def keys(v, f):
+                return [_key(_finish(v, f, c.value)) for c in f.cases] + [_key(_finish(v, f, None))]
+            new, old = keys(self.new_v, field), keys(self.old_v, was)
+            self.given[field.id] = None if new != old else [
+                (set(new[:i + 1]), set(new[i + 1:])) for i in range(len(new) - 1)]
+        return self.given[field.id]
 
 
 def _key(value: Any) -> Any:

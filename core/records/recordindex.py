@@ -3,7 +3,9 @@
 Rows are small (the form's `list_fields`, its unique fields, version and a search key) and
 come from the storage's index files, so 50,000 people are searchable as you type without
 parsing a single full record. The search key joins the name and its pinyin initials, so one
-substring test per row answers a search by name.
+substring test per row answers a search by name; letters that can only be pinyin are also
+matched syllable by syllable against the names' spellings (`core.records.pinyinsearch`), so
+`wang` and `wanggl` find 王桂兰 as `wgl` does.
 
 ID and phone numbers are masked wherever a list shows them, so a search must not reveal them
 either: were they in the key, `1201`, `12010`, `120107` ... would spell out a masked number
@@ -20,7 +22,10 @@ from functools import lru_cache
 import gc
 from itertools import accumulate
 import re
+import threading
 from typing import Any, Iterable, Iterator
+
+from core.records.pinyinsearch import PinyinSpellings, typed_pinyin
 
 SEARCH_KEY = "_s"
 JOIN_FROM = 2000        # keys searched by one joined string from this many on (`_search`)
@@ -94,6 +99,9 @@ class RecordIndex:
         self._filter_cache: dict[tuple, tuple] = {}
         self._last_text: tuple | None = None
         self._joined: dict[int, tuple] = {}     # id(keys) -> (keys, joined keys, row starts)
+        self._spellings: tuple | None = None    # (keys, PinyinSpellings) of the last pinyin search
+        self._spelling_job: tuple | None = None  # (keys, thread) making them ahead (prepare_search)
+        self._last_pinyin: tuple | None = None  # (keys, letters, positions) of the last pinyin search
 
     @staticmethod
     def row_for(form, record: dict, extra: Iterable[str] = ()) -> dict:
@@ -139,6 +147,7 @@ class RecordIndex:
         self._orders.clear()
         self._filter_cache.clear()
         self._joined.clear()
+        self._spellings = self._last_pinyin = None
         self._last_text = None
 
     def find(self, field: str, value: Any, exclude: str | None = None) -> str | None:
@@ -212,9 +221,58 @@ class RecordIndex:
             hits = self._search(keys, needle)
         out, out_keys = [base[i] for i in hits], [keys[i] for i in hits]
         self._last_text = (self._filtered(filters, ids, sort, desc)[0], needle, out, out_keys)
+        if letters := typed_pinyin(needle):
+            out = self._pinyin_hits(letters, *self._filtered(filters, ids, sort, desc), out)
         if self.private and any(c.isdigit() for c in needle):
             out = self._number_hits(needle, *self._filtered(filters, ids, sort, desc), out)
         return out
+
+    def _pinyin_hits(self, letters: str, base: list[str], keys: list[str], by_key: list[str]) -> list[str]:
+        """`by_key` plus the rows whose names the letters spell as pinyin, in `base` order."""
+        last = self._last_pinyin
+        narrowing = last is not None and last[0] is keys and letters.startswith(last[1])
+        positions = self._spelled(keys).hits(letters, last[2] if narrowing else None)
+        self._last_pinyin = (keys, letters, positions)
+        spelled = [base[i] for i in positions]
+        if not spelled:
+            return by_key
+        if not by_key:
+            return spelled
+        found = set(by_key)
+        found.update(spelled)
+        if len(found) == len(by_key):
+            return by_key
+        return [r for r in base if r in found]
+
+    def _spelled(self, keys: list[str]) -> PinyinSpellings:
+        """The names' spellings for these keys: made ahead by `prepare_search` (joined here if
+        that is still at it) or now, and kept until the next save."""
+        held = self._spellings
+        if held is not None and held[0] is keys:
+            return held[1]
+        job = self._spelling_job
+        if job is not None and job[0] is keys:
+            job[1].join()
+            held = self._spellings
+            if held is not None and held[0] is keys:
+                return held[1]
+        made = PinyinSpellings([k.partition("\x1f")[0] for k in keys])
+        self._spellings = (keys, made)
+        return made
+
+    def _spell_ahead(self, keys: list[str]) -> None:
+        """Spell these names on a thread while staff read the screen: at 50,000 people the
+        spellings (and pypinyin's character table) take a few tenths of a second, which the first
+        pinyin keystroke would otherwise wait for. The result is only used for this very list of
+        keys (a save makes a new one), so a thread finishing late cannot answer a newer list."""
+        def spell() -> None:
+            made = PinyinSpellings([k.partition("\x1f")[0] for k in keys])
+            if self._spellings is None or self._spellings[0] is not keys:
+                self._spellings = (keys, made)
+
+        thread = threading.Thread(target=spell, name="carebook-pinyin", daemon=True)
+        self._spelling_job = (keys, thread)
+        thread.start()
 
     def _number_hits(self, needle: str, base: list[str], keys: list[str], by_name: list[str]) -> list[str]:
         """`by_name` plus the rows whose ID/phone the needle names: the whole number, or the
@@ -269,12 +327,14 @@ class RecordIndex:
 
     def prepare_search(self, filters: dict | None = None, sort: str | None = None, desc: bool = False) -> None:
         """Do now what the first text search over these filters would do first (filter, sort,
-        join the keys: ~100 ms on 50,000 rows after a save), e.g. while a screen is read."""
+        join the keys: ~100 ms on 50,000 rows after a save; spell the names, on a thread), e.g.
+        while a screen is read."""
         filters = dict(filters or {})
         ids = filters.pop("_id", None)
         keys = self._filtered(filters, ids, sort, desc)[1]
         if len(keys) >= JOIN_FROM:
             self._joined_keys(keys)
+            self._spell_ahead(keys)
 
     def query(self, *, text=None, filters=None, sort=None, desc=False, offset=0, limit=50) -> Page:
         ids = self.select(text, filters, sort, desc)

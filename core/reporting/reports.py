@@ -382,26 +382,10 @@ def _people_columns(eng, form_id: str, needed: frozenset[str], stored: set[str],
 def _people(eng, form_id: str, used: frozenset[str] | set[str], parts: list[str]) -> Iterator[dict]:
     """Each record's values of `used`, in `parts`: the list rows when they carry those fields
     (`Engine.row_fields`), else the record itself (rows saved before a field was declared)."""
-    from core.reporting.rowfields import carries
+    from core.reporting.rowfields import current_rows
 
-    wanted = set(parts)
-    key = eng.form(form_id).partition
-    rows = eng.index(form_id).rows
-    stale: set[str] = set()
-    for row in rows.values():
-        part = row.get("_p") or str(row.get(key) or "_none")     # as `partitions_for` names it
-        if part not in wanted:
-            continue
-        if carries(row, used):
-            yield row
-        else:
-            stale.add(part)
-    if not stale:
-        return
-    for rec in eng.iter_records(form_id, sorted(stale)):
-        row = rows.get(rec["id"])
-        if row is None or not carries(row, used):
-            yield rec["data"]
+    for _rid, values, _part in current_rows(eng, form_id, frozenset(used), parts):
+        yield values
 
 
 def _count_visits(eng, spec: dict, tally: Tally, scope: dict, by_village: bool, town: str | None) -> None:

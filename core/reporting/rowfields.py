@@ -11,7 +11,7 @@ Rows written before a field was declared do not carry it; readers check each row
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from core.formlang.expressions import CONTEXT_NAMES
 
@@ -68,3 +68,29 @@ def carries(row: dict, fields: Iterable[str]) -> bool:
     if isinstance(fields, (set, frozenset)):
         return fields <= row.keys()          # in C: asked of every one of 50,000 rows
     return all(f in row for f in fields)
+
+
+def current_rows(eng, form_id: str, fields: frozenset[str],
+                 parts: Iterable[str] | None = None) -> Iterator[tuple[str, dict, str | None]]:
+    """(id, values, partition) of every record of the form (of `parts` only, when given): its
+    list row as held in memory when the row carries `fields`, else its record's data, read once
+    per partition that has such a row (rows saved before a field was declared). The values are
+    read, never changed, by the callers: the summary, the due lists."""
+    wanted = None if parts is None else set(parts)
+    key = eng.form(form_id).partition
+    rows = eng.index(form_id).rows
+    stale: set[str] = set()
+    for rid, row in rows.items():
+        part = row.get("_p") or str(row.get(key) or "_none")     # as `partitions_for` names it
+        if wanted is not None and part not in wanted:
+            continue
+        if carries(row, fields):
+            yield rid, row, part
+        else:
+            stale.add(part)
+    if not stale:
+        return
+    for rec in eng.iter_records(form_id, sorted(stale)):
+        row = rows.get(rec["id"])
+        if row is None or not carries(row, fields):
+            yield rec["id"], rec["data"], rec.get("partition")

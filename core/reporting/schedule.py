@@ -106,23 +106,14 @@ def rows_with(eng, form_id: str, fields: Iterable[str], where=None) -> dict[str,
 def _held_rows(eng, form_id: str, fields: list[str], where) -> dict[str, dict]:
     """`rows_with` from the list rows in memory: rows that carry `fields` as they are (callers
     only read them), the others — saved before a field was declared — from their records."""
-    from core.reporting.rowfields import carries
+    from core.reporting.rowfields import current_rows
 
     out: dict[str, dict] = {}
-    stale: set[str] = set()
-    rows = eng.index(form_id).rows
-    fields = frozenset(fields)          # `carries` asks a set in C
-    for rid, row in rows.items():
-        if not carries(row, fields):
-            stale.add(row.get("_p"))
-        elif where is None or where(row):
+    held = eng.index(form_id).rows
+    for rid, values, part in current_rows(eng, form_id, frozenset(fields)):
+        row = values if held.get(rid) is values else {**{f: values.get(f) for f in fields}, "_p": part}
+        if where is None or where(row):
             out[rid] = row
-    for rec in eng.iter_records(form_id, sorted(p for p in stale if p)):
-        if rec["id"] in rows and not carries(rows[rec["id"]], fields):
-            row = {f: rec["data"].get(f) for f in fields}
-            row["_p"] = rec.get("partition")
-            if where is None or where(row):
-                out[rec["id"]] = row
     return out
 
 

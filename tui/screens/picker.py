@@ -23,7 +23,7 @@ class PickRecordScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(f"选择：{self.form.title}", classes="dialog-title")
-            yield Input(placeholder="姓名 / 身份证号任意几位 / 电话 / 拼音首字母", id="pick-search", compact=True)
+            yield Input(placeholder=roles.SEARCH_HINT, id="pick-search", compact=True)
             yield PagedTable(id="pick-table", cursor_type="row")
             yield Static("回车选定  Esc 取消", classes="repeat-hint")
 

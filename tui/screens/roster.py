@@ -83,7 +83,9 @@ class RosterScreen(BaseScreen):
         bind("page_next", "page(1)", keys="ctrl+pagedown", show=False),    # from the search box too
         bind("page_prev", "page(-1)", keys="ctrl+pageup", show=False),
     ]
-    HELP_TEXT = ("在查找框输入姓名、身份证号的任意几位、电话或姓名的拼音首字母，列表随输入更新。"
+    HELP_TEXT = ("在查找框输入姓名，或姓名的拼音（全拼、首字母或两者混写，也可从名字的第二个字拼起；"
+                 "ü 按 V 键或 U 键），或完整的身份证号、电话，或姓名加号码后四位（如 王桂兰0032），"
+                 "列表随输入更新。"
                  "名单框选择列出哪些人：在册全部、认定留守老人（与导出的花名册相同）、已退出或全部。"
                  "V 登记一次例行探访；选了村后按 W 巡访该村 7 天内应探访的人。"
                  "Tab 切换到筛选和列表；列表中回车打开档案，PageDown/PageUp 翻页，F6 换排序列，F7 升降序。")
@@ -127,7 +129,7 @@ class RosterScreen(BaseScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
-        yield Input(placeholder="查找：姓名 / 身份证号任意几位 / 电话 / 拼音首字母", id="search", compact=True)
+        yield Input(placeholder=roles.SEARCH_HINT, id="search", compact=True)
         divisions = self.eng.divisions
         with Horizontal(id="roster-filters"):
             yield Select([(t.name, t.code) for t in divisions.towns()], prompt="全部街镇",
