@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.bench_bulk --persons 5000 --compare          # ~15 min on a quiet machine
     .venv/bin/python -m bench.bench_bulk --persons 50000 --skip-before     # the issue's figure
     .venv/bin/python -m bench.bench_bulk --import-file X.xlsx --data COPY  # import check / export only
+    .venv/bin/python -m bench.bench_bulk --validator --data LEDGER --no-demo   # validation alone, ~1 min
 
 "Before" is the code of a git revision (`--before`, default `2c43149`, where this work
 started) unpacked with `git archive`; "after" is this checkout. Each command runs as its own
@@ -16,6 +17,11 @@ village and as JSON) and the due list are compared byte for byte between the two
 so is every record's content (record ids and time stamps are random and are left out; a
 visit's person is named by file number). Both demos run on the same day, so the seeded demo
 must give the same ledger.
+
+`--validator` times `Validator.check` alone over the records of a ledger (`--data`, opened
+read-only), per record and form, each code in its own process, best of three passes: the
+part of the demo and of an import check that is validation, steadier under load than a
+whole demo, and the same records for both codes (which give the same problems: compared).
 
 Targets (issue 13, at 50,000 people): demo ≤ 60 s and ≤ 500 MB; the import check of 50,000
 rows ≤ 20 s; the records export to XLSX ≤ 15 s.
@@ -123,6 +129,47 @@ def outputs(code: Path, data: Path, folder: Path, cwd: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
+CHECK = r"""
+import hashlib, itertools, json, sys, time
+from core.engine import Engine
+eng = Engine.open(sys.argv[1], readonly=True)
+limit, out = int(sys.argv[2]), {}
+for form in ("registration", "visit"):
+    datas = [rec["data"] for rec in itertools.islice(eng.store.iter_records(form), limit)]
+    v = eng.validator(form)
+    best, found = float("inf"), None
+    for _ in range(3):
+        t = time.process_time()
+        found = [v.check(d, unique_lookup=lambda f, x: None) for d in datas]
+        best = min(best, time.process_time() - t)
+    out[form] = {"n": len(datas), "us": best / max(1, len(datas)) * 1e6,
+                 "problems": sum(len(p) for _, p in found),
+                 "digest": hashlib.sha1(repr([(c, [(p.message, p.path) for p in ps]) for c, ps in found]).encode()).hexdigest()}
+print(json.dumps(out))
+"""
+
+
+def validator(args, codes: dict[str, Path], tmp: Path) -> None:
+    """`Validator.check` per record over the ledger's records, with each code."""
+    import json
+
+    results = {}
+    for label, code in codes.items():
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        run = subprocess.run([PY, "-c", CHECK, str(args.data), str(args.records)], cwd=tmp, env=env,
+                             capture_output=True, text=True, check=False)
+        if run.returncode:
+            print(f"validator        {label:<6} 失败：{run.stderr[-300:]}", flush=True)
+            continue
+        results[label] = json.loads(run.stdout)
+        for form, r in results[label].items():
+            print(f"validator {form:<12} {label:<6} {r['us']:8.0f} µs/条  CPU（{r['n']} 条，问题 {r['problems']} 个）"
+                  f"  load {load()}", flush=True)
+    if len(results) == 2:
+        same = all(results["before"][f]["digest"] == results["after"][f]["digest"] for f in results["after"])
+        print("校验结果（清理后的数据与问题）：" + ("前后相同" if same else "前后不同！"), flush=True)
+
+
 def demo(args, codes: dict[str, Path], tmp: Path) -> dict[str, Path]:
     ledgers = {}
     for label, code in codes.items():
@@ -177,12 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-demo", action="store_true")
     ap.add_argument("--data", help="a ledger to export records from (a copy: opening it writes)")
     ap.add_argument("--import-file", help="an XLSX of registration records to check as an import")
+    ap.add_argument("--validator", action="store_true", help="time Validator.check alone over --data's records")
+    ap.add_argument("--records", type=int, default=5000, help="records per form for --validator")
     args = ap.parse_args(argv)
     print(f"cpu {cpu_model()}, {os.cpu_count()} cores (shared with other jobs); load {load()} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as name:
         tmp = Path(name)
         codes = {} if args.skip_before else {"before": unpack(args.before, tmp / "before-code", Path(args.repo))}
         codes["after"] = ROOT
+        if args.validator:
+            if not args.data:
+                ap.error("--validator 需要 --data（一个台账，只读打开）")
+            validator(args, codes, tmp)
+            return 0
         ledgers = {} if args.no_demo else demo(args, codes, tmp)
         data = Path(args.data) if args.data else ledgers.get("after")
         if args.data or args.import_file or not args.no_demo:

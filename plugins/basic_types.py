@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from core.transfer.exportform import split_multi
 from carebook import hookimpl
@@ -31,6 +31,9 @@ class FieldType:
     options: dict = field(default_factory=dict)
     needs_choices: bool = False
     python: Callable[[Any], Any] | None = None   # stored value -> value inside expressions
+    # `normalize` depends on the value and the field only: a validator may remember its answers
+    # (`core.records.validationplan`)
+    pure: ClassVar[bool] = True
 
     def json_schema(self, field) -> dict:  # noqa: ARG002 - same signature for every type
         return dict(self.schema)

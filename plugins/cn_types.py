@@ -79,6 +79,7 @@ class PhoneType:
     name = "phone"
     widget = "text"
     format = "cn-phone"
+    pure = True          # cleaning depends on the value and the field only (validationplan)
     options: dict = {}
 
     def json_schema(self, field: Any) -> dict:
@@ -116,6 +117,13 @@ class DivisionType:
 
     def json_schema(self, field: Any) -> dict:
         return {"type": "string", "pattern": r"^\d{12}$", "format": self.format}
+
+    def memo_scope(self) -> tuple | None:
+        """What `normalize` reads besides the value and the field: the division list as loaded
+        and today's date. A validator remembers its answers while both stay the same
+        (`core.records.validationplan`); None when the list does not load."""
+        data = self.source.current_or_none()
+        return None if data is None else (data, dates.today())
 
     def normalize(self, value: Any, field: Any = None, today: date | None = None) -> str | None:
         if blank(value):

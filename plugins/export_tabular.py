@@ -16,7 +16,7 @@ from typing import Any
 import core
 from core.textsafety import safe_cell
 from core.transfer.exporting import ExportJob, output_file, sibling
-from core.transfer.exportform import flat_record, group_headers, masked_record, parent_headers
+from core.transfer.exportform import RecordRows, group_headers, masked_record, parent_headers
 
 
 def report_header(column) -> str:
@@ -62,11 +62,11 @@ def write_records_csv(info, records, path: Path, mask) -> list[Path]:
         writers[0].writerow(parent_headers(info))
         for g, w in zip(info.groups, writers[1:]):
             w.writerow(group_headers(g))
-        layout = (info.table_fields, info.groups)      # worked out once, not per record
+        flat = RecordRows(info, mask)                   # `flat_record`, its layout worked out once
         for record in records:
-            parent, groups = flat_record(info, record, mask, layout)
+            parent, groups = flat(record)
             writers[0].writerow(parent)
-            for g, w in zip(layout[1], writers[1:]):
+            for g, w in zip(flat.groups, writers[1:]):
                 w.writerows(groups[g.id])
     finally:
         for f in files:

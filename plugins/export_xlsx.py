@@ -30,7 +30,7 @@ class XlsxExporter:
         if job.what == "records":
             info = job.form()
             path = output_file(job.output, self.extension, info.id)
-            write_records_xlsx(info, job.records(), path, job.mask, full=job.full,
+            write_records_xlsx(info, job.records(shared=True), path, job.mask, full=job.full,   # read, never kept
                                progress=lambda n: job.tick(n))
             return [path]
         report = job.report()

@@ -13,10 +13,9 @@ from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
-from core.textsafety import safe_cell
 from core.transfer.exporting import safe_name, text_width
 from core.transfer.xlsxrows import RowWriter
-from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, column_labels, flat_record, group_headers, parent_headers
+from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, RecordRows, column_labels, group_headers, parent_headers
 
 MAX_WIDTH = 40
 
@@ -35,23 +34,10 @@ class _Sheet:
 
     def add(self, values: list[Any]) -> None:
         """One row. The hot loop of a 50,000-person export: the row goes to the sheet in one
-        piece (`core.transfer.xlsxrows`, the XML xlsxwriter would write), and a text's width is
-        measured only when it could widen its column (a text is at most twice its length wide)
-        and the column is not at its cap."""
-        widths = self.widths
-        cells: list[Any] = []
-        for i, v in enumerate(values):
-            if v is None or v == "":
-                cells.append(None)
-                continue
-            if isinstance(v, str):
-                cells.append(safe_cell(v))
-                if len(v) * 2 > widths[i] and widths[i] < MAX_WIDTH:
-                    widths[i] = max(widths[i], text_width(v))
-                continue
-            cells.append(v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_cell(str(v)))
-            widths[i] = max(widths[i], text_width(v))
-        self.rows.write(self.row, cells)
+        piece (`core.transfer.xlsxrows`, the XML xlsxwriter would write), each text guarded
+        against formulas and measured only when it could widen its column (a text is at most
+        twice its length wide) and the column is not at its cap — one pass over the cells."""
+        self.rows.write_shown(self.row, values, self.widths, MAX_WIDTH)
         self.row += 1
 
     def finish(self) -> None:
@@ -116,9 +102,9 @@ def write_records_xlsx(
         children[g.id] = _Sheet(wb, name, group_headers(g), head, cell)
 
     n = 0
-    layout = (info.table_fields, info.groups)          # worked out once, not per record
+    flat = RecordRows(info, mask)                       # `flat_record`, its layout worked out once
     for record in records:
-        row, groups = flat_record(info, record, mask, layout)
+        row, groups = flat(record)
         parent.add(row)
         for gid, rows in groups.items():
             for r in rows:

@@ -79,3 +79,12 @@ SLOW_FIRST = ("test_tui_walk.py", "test_storage_crashpoints.py", "test_bulk_cras
 def pytest_collection_modifyitems(config, items):
     rank = {name: n for n, name in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))      # stable: same order within
+
+
+def pytest_sessionfinish(session):
+    """The crash tests' writer server (tests/forked.py) ends with the session and is waited for."""
+    import sys
+
+    forked = sys.modules.get("forked")
+    if forked is not None:
+        forked.stop()

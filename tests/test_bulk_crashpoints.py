@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from binhai_support import copy_forms
+from forked import run_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="os._exit mid-write is tested on POSIX")
 
@@ -59,8 +60,7 @@ BATCHES = {"a": {"2026-11-11", "2026-11-15", "2026-11-18"}, "b": {"2026-11-12", 
 
 def _run(data: Path, forms: Path, env: dict[str, str], mode: str) -> subprocess.CompletedProcess:
     tests = str(Path(__file__).resolve().parent)
-    return subprocess.run([sys.executable, "-c", WRITER, str(data), str(forms), tests, mode],
-                          env={**os.environ, **env}, capture_output=True, timeout=120)
+    return run_python(["-c", WRITER, str(data), str(forms), tests, mode], {**os.environ, **env}, timeout=120)
 
 
 def _findings(data: Path, forms: Path, people: dict[str, str], acked: bool) -> list[str]:

@@ -10,6 +10,7 @@ to change.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import shutil
@@ -50,6 +51,21 @@ CHANGES = ([(name, lambda forms, rnd, k=key, lo=lo, hi=hi: set_setting(forms, k,
            + [(name, lambda forms, rnd, a=old, b=new: edit(forms / REG, a, b)) for name, old, new in EDITS])
 
 
+@contextlib.contextmanager
+def _stamped_earlier(seconds: float = 1.05):
+    """Saves stamped `seconds` back (`core.engine.now_iso`), so that a run right after them is
+    a little later than they are (times are to the second), as a `time.sleep(1.05)` before the
+    run made it, without the wait."""
+    import core.engine
+
+    def earlier() -> str:
+        return (dt.datetime.now() - dt.timedelta(seconds=seconds)).astimezone().isoformat(timespec="seconds")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(core.engine, "now_iso", earlier)
+        yield
+
+
 def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None, extra=()) -> tuple[Path, Path]:
     """60 demo people, two whose records break a warning rule (accepted), `overrides` people
     aged 72 to 84 whose risk level staff set by hand, and the registrations `extra`;
@@ -58,7 +74,7 @@ def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None, extra=()
     if change:
         change(forms)
     data = tmp_path / "data"
-    with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
+    with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng, _stamped_earlier():
         demo.generate(eng, persons=60, seed=seed, as_of=DAY - dt.timedelta(days=2), village_days=0, town_quarters=0)
         for i, arrangement in enumerate(("与孙辈同住", "与其他亲属同住")):
             p = person(filing=DAY - dt.timedelta(days=40), age=70 + 6 * i, living_arrangement=arrangement)
@@ -70,9 +86,6 @@ def _ledger(tmp_path: Path, seed: int, overrides: int = 0, change=None, extra=()
             eng.save("registration", p)
     # the marker: an applied run a little later than the saves (times are to the second)
     with Engine.open(data, forms, operator="李芳", today=lambda: DAY) as eng:
-        import time
-
-        time.sleep(1.05)
         assert reevaluate.run(eng, apply=True, operator="李芳").applied
     return forms, data
 

@@ -90,3 +90,69 @@ def test_restore_is_one_command_audited_and_keeps_the_audit_log(tmp_path, capsys
         assert sorted(s.index(TABLE)) == ["a"]
     assert (tmp_path / "quarantine").glob("before-restore-*")
     assert main(["verify", "--data", str(tmp_path)]) == 0
+
+
+
+def _held_backup(tmp_path, monkeypatch):
+    """A ledger of two villages whose next backup waits, once started, until `go` is set."""
+    import threading
+
+    from core.storage import backups
+
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put_many(TABLE, [item("a", V1, "甲"), item("b", V2, "乙")])
+    go, started = threading.Event(), threading.Event()
+    real = backups._make_backup
+
+    def held(root):
+        started.set()
+        assert go.wait(10)
+        return real(root)
+    monkeypatch.setattr(backups, "_make_backup", held)
+    return go, started, real
+
+
+def test_the_daily_backup_is_made_beside_a_command_and_the_first_save_waits_for_it(tmp_path, monkeypatch):
+    """Opening the ledger starts the day's backup without waiting for it: reads (an export, a
+    report) go on meanwhile. The first save waits until it is done, so the backup is the
+    ledger as it was opened, not half a day's changes."""
+    import threading
+
+    go, started, _ = _held_backup(tmp_path, monkeypatch)
+    s = Store(tmp_path, backup_every_hours=24)
+    try:
+        assert started.wait(10)
+        assert s.get(TABLE, "a")["data"]["name"] == "甲"          # a read does not wait
+        assert list_backups(tmp_path) == []
+        saved = threading.Event()
+        saver = threading.Thread(target=lambda: (s.put(TABLE, *item("c", V1, "丙")), saved.set()))
+        saver.start()
+        assert not saved.wait(0.5)                                # the save waits for the backup
+        go.set()
+        saver.join(10)
+        assert saved.is_set()
+    finally:
+        go.set()
+        s.close()
+    [backup] = list_backups(tmp_path)
+    assert b"\xe4\xb8\x99" not in (backup.path / data_file(tmp_path).relative_to(tmp_path)).read_bytes()  # no 丙
+    assert "丙" in data_file(tmp_path).read_text("utf-8")
+
+
+def test_a_backup_asked_for_while_the_days_backup_runs_waits_and_gets_its_own_folder(tmp_path, monkeypatch):
+    """A migration's backup (`make_backup`) while the one started at open is still copying:
+    one after the other, two complete backups, the second linked to the first."""
+    import threading
+
+    from core.storage import backups
+
+    go, started, real = _held_backup(tmp_path, monkeypatch)
+    with Store(tmp_path, backup_every_hours=24):
+        assert started.wait(10)
+        monkeypatch.setattr(backups, "_make_backup", real)
+        threading.Timer(0.3, go.set).start()
+        second = make_backup(tmp_path)
+    first = list_backups(tmp_path)[-1]
+    assert [b.name for b in list_backups(tmp_path)] == [second.name, first.name] and second.name != first.name
+    rel = data_file(tmp_path, V2).relative_to(tmp_path)
+    assert os.stat(first.path / rel).st_ino == os.stat(second.path / rel).st_ino

@@ -25,6 +25,7 @@ import core.storage.store as store_module
 from core.storage import journal
 from core.storage.store import Store
 from core.storage.verify import verify_ledger
+from forked import run_python
 from storage_support import TABLE, item
 
 VILLAGES = [f"1201161572{i:02d}" for i in range(1, 9)]
@@ -82,6 +83,7 @@ import json, sys
 sys.path.insert(0, sys.argv[2])
 import core.storage.store as store_module
 from core.storage.store import Store
+from forked import run_python
 from storage_support import TABLE, item
 
 store_module.CHECKPOINT_VILLAGES = 2
@@ -99,8 +101,7 @@ s.close()
 
 def _run(data: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     tests = str(Path(__file__).resolve().parent)
-    return subprocess.run([sys.executable, "-c", WRITER, str(data), tests],
-                          env={**os.environ, **env}, capture_output=True, timeout=120)
+    return run_python(["-c", WRITER, str(data), tests], {**os.environ, **env}, timeout=120)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="os._exit mid-write is tested on POSIX")

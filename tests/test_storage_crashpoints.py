@@ -22,14 +22,14 @@ import pytest
 
 from binhai_support import copy_forms
 from crash_scenario import acks_of, check
+from forked import run_python
 
 SCENARIO = Path(__file__).resolve().parent / "crash_scenario.py"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="os._exit mid-write is tested on POSIX")
 
 
 def _run(data: Path, forms: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCENARIO), str(data), str(forms), *args],
-                          env={**os.environ, **env}, capture_output=True, timeout=120)
+    return run_python([str(SCENARIO), str(data), str(forms), *args], {**os.environ, **env}, timeout=120)
 
 
 def _steps(base: Path, forms: Path, tmp_path: Path, *args: str) -> list[str]:
@@ -86,7 +86,7 @@ def test_a_restore_stopped_at_every_step_is_all_or_nothing(tmp_path):
     probe = tmp_path / "probe"
     shutil.copytree(base, probe)
     env = {**os.environ, "CAREBOOK_CRASH_LOG": str(log)}
-    assert subprocess.run([sys.executable, "-c", RESTORER, str(probe)], env=env, timeout=60).returncode == 0
+    assert run_python(["-c", RESTORER, str(probe)], env, timeout=60).returncode == 0
     with Engine.open(probe, forms_dir=forms) as eng:
         after = set(eng.index("registration").rows)
     assert after < before
@@ -96,7 +96,7 @@ def test_a_restore_stopped_at_every_step_is_all_or_nothing(tmp_path):
         data = tmp_path / f"restore{n}"
         shutil.copytree(base, data)
         env = {**os.environ, "CAREBOOK_CRASH_AT": at}
-        assert subprocess.run([sys.executable, "-c", RESTORER, str(data)], env=env, timeout=60).returncode == 86
+        assert run_python(["-c", RESTORER, str(data)], env, timeout=60).returncode == 86
         with Engine.open(data, forms_dir=forms) as eng:          # the next writer finishes or drops it
             got = set(eng.index("registration").rows)
             audit = [e for e in eng.audit_log() if e.get("action") == "恢复备份"]

@@ -148,3 +148,37 @@ def test_the_scan_hands_over_to_openpyxl_where_it_cannot_read_a_row(tmp_path, mo
         assert ours == theirs, name
         assert any(isinstance(v, dt.datetime) for row in ours for v in row) == ("date_at" in kw)
     assert len(seen) == 3                                # each read handed over once
+
+
+def test_cells_written_another_way_inside_a_row_are_never_skipped(tmp_path, monkeypatch):
+    """The scan cuts a row into cells with one `findall`, which passes over what it does not
+    match: a cell with its attributes in another order, white space in its tag, an extra
+    attribute, a formula or an empty `<c>` between ordinary cells must hand the row over, so
+    its value is read, not lost."""
+    odd = ['<c s="0" r="B2" t="inlineStr"><is><t>倒序属性</t></is></c>',
+           '<c\nr="B2" t="inlineStr"><is><t>标签里换行</t></is></c>',
+           '<c r="B2" t="inlineStr" cm="1"><is><t>多一个属性</t></is></c>',
+           '<c r="B2"><f>1+1</f><v>2</v></c>',
+           '<c>  </c>']
+    for n, cell in enumerate(odd):
+        path = tmp_path / f"odd{n}.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        ws = wb.add_worksheet("表")
+        ws.write_row(0, 0, ["姓名", "备注", "地址"])
+        ws.write_row(1, 0, ["王秀英", "占位", "幸福路"])
+        ws.write_row(2, 0, ["李四", "下一行", "和平路"])
+        wb.close()
+        with zipfile.ZipFile(path) as z:
+            files = {name: z.read(name) for name in z.namelist()}
+        sheet = "xl/worksheets/sheet1.xml"
+        xml = files[sheet].decode()
+        start = xml.index('<c r="B2"')
+        files[sheet] = (xml[:start] + cell + xml[xml.index("</c>", start) + 4:]).encode()
+        with zipfile.ZipFile(path, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+        seen = _count_fallbacks(monkeypatch)
+        [(theirs, ours)] = _both(path)
+        assert ours == theirs, cell
+        assert ours[2] == ("李四", "下一行", "和平路") and ours[1][0] == "王秀英", cell
+        assert seen == [1], cell

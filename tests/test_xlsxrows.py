@@ -135,3 +135,47 @@ def test_formats_per_column_blanks_and_row_heights_as_xlsxwriter_writes_them(tmp
     assert b"customHeight" in slow["xl/worksheets/sheet1.xml"]
     for name in slow:
         assert fast[name] == slow[name], name
+
+
+SHOWN = NASTY + ["=1+1", "+86 138", "-3", "@x", "\t=1", "2026-12-06", "120107196109043106", "天津市滨海新区北塘街道东村282号",
+                 True, False, 18900, 2.5, ""]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_shown_values_are_the_guarded_cells_xlsxwriter_writes_and_widths_grow_as_measured(tmp_path, seed):
+    """`write_shown` (a records export's rows in one pass): the cells are `safe_cell` of each
+    shown value written by xlsxwriter itself, a bool as its text, "" and None left out; each
+    column's width grows to `text_width` of its widest value (texts looked at only when they
+    could widen a column below the cap) — as the two passes it replaced computed them."""
+    from core.textsafety import safe_cell
+    from core.transfer.exporting import text_width
+
+    rng = random.Random(seed)
+    rows = [[rng.choice([None, rng.choice(SHOWN), rng.choice(NUMBERS)]) for _ in range(rng.randint(0, 12))]
+            for _ in range(300)]
+    expected = [4.0] * 12
+    for row in rows:
+        for i, v in enumerate(row):
+            if v is None or v == "":
+                continue
+            if not isinstance(v, str):
+                expected[i] = max(expected[i], text_width(v))
+            elif len(v) * 2 > expected[i] and expected[i] < 40:
+                expected[i] = max(expected[i], text_width(v))
+    cells = [[None if v is None or v == "" else safe_cell(v if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                                         else str(v)) for v in row] for row in rows]
+    _book(tmp_path / "slow.xlsx", cells, fast=False)
+    wb = xlsxwriter.Workbook(str(tmp_path / "shown.xlsx"), {"constant_memory": True})
+    ws = wb.add_worksheet("表")
+    ws.write_row(0, 0, ["序号", "姓名", "地址"], wb.add_format({"bold": True}))
+    ws.freeze_panes(1, 1)
+    writer, widths = RowWriter(ws, wb.add_format({"valign": "top"})), [4.0] * 12
+    for i, row in enumerate(rows, 1):
+        writer.write_shown(i, row, widths, 40)
+    ws.autofilter(0, 0, len(rows), 11)
+    wb.close()
+    slow, shown = _parts(tmp_path / "slow.xlsx"), _parts(tmp_path / "shown.xlsx")
+    assert slow.keys() == shown.keys()
+    for name in slow:
+        assert shown[name] == slow[name], name
+    assert widths == expected

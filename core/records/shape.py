@@ -50,14 +50,25 @@ def _too_deep(value: Any, depth: int) -> bool:
     return False
 
 
-def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[Problem]) -> None:
+def _fields_by_id(fields: Iterable[Any], known: dict[int, tuple]) -> dict[str, Any]:
+    """Field id -> field of one list of fields (a form's, a row group's), made once per list:
+    `known` holds them for the form (a bulk save checked 300,000 records, each building its
+    maps again). Keyed by the list's id, kept alive beside its map."""
+    hit = known.get(id(fields))
+    if hit is None or hit[0] is not fields:
+        hit = known[id(fields)] = (fields, {f.id: f for f in fields})
+    return hit[1]
+
+
+def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[Problem],
+           known: dict[int, tuple] | None = None) -> None:
     if not isinstance(data, dict):
         out.append(Problem("应为一组字段（JSON 对象 {...}） (shape)", prefix.rstrip("."), rule="shape"))
         return
     if len(data) > MAX_ITEMS:
         out.append(Problem(f"字段太多（{len(data)} 个） (shape)", prefix.rstrip("."), rule="shape"))
         return
-    by_id = {f.id: f for f in fields}
+    by_id = {f.id: f for f in fields} if known is None else _fields_by_id(fields, known)
     for key, value in data.items():
         if value.__class__ is str and len(value) <= MAX_TEXT and key.__class__ is str and key in by_id \
                 and not by_id[key].fields:
@@ -83,7 +94,7 @@ def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[
                 out.append(Problem(f"{label}行数太多（{len(value)} 行） (shape)", path, rule="shape"))
             else:
                 for i, row in enumerate(value):
-                    _check(f.fields, row, f"{path}.{i}.", depth + 2, out)
+                    _check(f.fields, row, f"{path}.{i}.", depth + 2, out, known)
         elif f.type == "multi" and isinstance(value, list):
             bad = next((m for v in value if (m := _scalar_problem(v))), None)
             if len(value) > MAX_ITEMS or bad:
@@ -95,7 +106,15 @@ def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[
 def shape_problems(form: Any, data: Any) -> list[Problem]:
     """Every place where `data` does not have the shape `form` gives it (empty: sound)."""
     out: list[Problem] = []
-    _check(form.top_fields(), data, "", 0, out)
+    known = getattr(form, "__dict__", {}).get("_shape_fields")
+    if known is None:
+        # a form does not change once loaded; `top_fields` makes a new list each call, so the
+        # form's own list is made once here and kept
+        top = form.top_fields()
+        known = {0: top, id(top): (top, {f.id: f for f in top})}
+        if hasattr(form, "__dict__"):
+            form.__dict__["_shape_fields"] = known
+    _check(known[0], data, "", 0, out, known)
     return out
 
 

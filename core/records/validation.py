@@ -19,6 +19,7 @@ from core.formlang.expressions import Evaluator, ExpressionError, empty, setting
 from core.formlang.formmodel import Field, Form, Rule
 from core.formlang.metaschema import TYPE_NAMES
 from core.problems import Problem
+from core.records import validationplan as plan
 from core.records.schemafast import FastCheck, compile_fast
 from core.registry import Registry
 
@@ -91,18 +92,62 @@ class Validator:
         (`core.lifecycle.fielddeps.Partial`) computes over a copy of the validator whose `_top`
         holds only the fields a form change reaches."""
         top = self._planned_for = self._top
-        # compute: fields with a value to work out, or rows holding one
-        self._compute_plan = [(f, f.computed, bool(f.fields) and any(c.computed for c in f.fields))
+        ev = self.evaluator
+        # compute: (field, how its value is worked out or None, rows holding computed children?)
+        self._compute_plan = [(f, self._computer(f) if f.computed else None,
+                               bool(f.fields) and any(c.computed for c in f.fields))
                               for f in top if f.computed or (f.fields and any(c.computed for c in f.fields))]
-        # relevance: (section condition, [(field, its condition, row children with conditions?)])
-        self._relevance_plan = [(s.relevant, [(f, f.relevant, bool(f.fields) and any(c.relevant for c in f.fields))
-                                              for f in s.fields]) for s in self.form.sections]
-        # `check` hands one names dict from pass to pass; only safe when no field shadows the
-        # two names `names` adds itself
+        # relevance: (section condition, [(field, its condition, row children with conditions?)]),
+        # a condition None where there is none (always shown)
+        self._relevance_plan = [(plan.condition(ev, s.relevant),
+                                 [(f, plan.condition(ev, f.relevant), bool(f.fields) and any(c.relevant for c in f.fields))
+                                  for f in s.fields]) for s in self.form.sections]
+        # required: (field, required condition: None never, True always, else a function,
+        # where it lies in the relevance plan, needs rows?, has cells that can be required?), in
+        # form order, for the fields that can be reported (shown somewhere, and required, or
+        # rows needed, or cells required)
+        where = {f.id: (i, c) for i, (_, fields) in enumerate(self._relevance_plan) for f, c, _ in fields}
         # row groups where some child can be required (the others' rows need no row names)
         self._rows_required = {f.id for f in top if f.fields and any(isinstance(c.required, str) or c.required for c in f.fields)}
+        self._required_plan = [
+            (f, req, where[f.id], bool(f.fields and f.min_rows), f.id in self._rows_required)
+            for f in top if f.id in where
+            and ((req := self._requirement(f)) is not None or (f.fields and f.min_rows) or f.id in self._rows_required)]
+        self._unique_plan = [f for f in top if f.unique]
+        self._computed_once = self._settles(top)
+        # rules: the top fields with rules of their own or in their rows
+        self._rules_plan = [f for f in top if f.rules or (f.fields and any(c.rules for c in f.fields))]
+        # the row groups' cells that can be required: (cell, its condition, its requirement)
+        self._cells_required = {f.id: [(c, plan.condition(ev, c.relevant), req) for c in f.fields
+                                       if (req := self._requirement(c)) is not None]
+                                for f in top if f.id in self._rows_required}
         self._rows_ruled = {f.id for f in top if f.fields and any(c.rules for c in f.fields)}
+        # `check` hands one names dict from pass to pass; only safe when no field shadows the
+        # two names `names` adds itself
         self._names_pass_on = not any(f.id in ("settings", "today") for f in top)
+
+    def _settles(self, top: list[Field]) -> bool:
+        """Whether one compute pass gives what a second would, when nothing was dropped in
+        between: no computed value reads a computed field that comes at or after it in form
+        order (the first pass saw that one's value from before computing), and no computed
+        cell of a row reads its row as a whole. `check` then skips the second pass — a
+        quarter of checking a registration record."""
+        order = {f.id: i for i, f in enumerate(top) if f.computed}
+        cells = {c.id for f in top for c in f.fields if c.computed}
+        for i, f in enumerate(top):
+            for c in [f, *f.fields]:
+                if not c.computed:
+                    continue
+                reads: set[str] = set()
+                for expr in [c.calculate, *(case.when for case in c.cases)]:
+                    if expr:
+                        try:
+                            reads |= {n.id for n in ast.walk(self.evaluator.parse(expr)) if isinstance(n, ast.Name)}
+                        except ExpressionError:
+                            return False
+                if reads & cells or {"row", "parent"} & reads or any(order.get(n, -1) >= i for n in reads):
+                    return False
+        return True
 
     @cached_property
     def _schema(self) -> Draft202012Validator:
@@ -153,7 +198,10 @@ class Validator:
                 return value
 
         if not field.fields:
-            return scalar if to_python is not None else None
+            if to_python is None:
+                return None
+            # a pure type's dates are read again and again ("2026-03-01" -> date(2026, 3, 1))
+            return plan.remembering(scalar) if getattr(ft, "pure", False) else scalar
         children = [(c.id, self._converter(c)) for c in field.fields]
 
         def rows(value: Any) -> Any:
@@ -193,64 +241,117 @@ class Validator:
 
     # --- cleaning -------------------------------------------------------------------------
 
-    def _normalize_value(self, field: Field, value: Any, path: str, problems: list[Problem]) -> Any:
+    def _cleaner(self, field: Field) -> Callable[[Any], Any] | None:
+        """The field's `validationplan.cleaner` (raising `CleanError`), made once; None for a
+        type nobody registered, whose values are kept as given."""
+        return self._made("_cleaners", field, plan.cleaner)
+
+    def _normalizer(self, field: Field) -> Callable[[Any, str, list], Any] | None:
+        """`(value, path, problems) -> clean value` of one field, rows and their cells included,
+        made once (`validationplan.normalizer`); None for a type nobody registered."""
+        made = self.__dict__.setdefault("_normalizers", {})
+        found = made.get(id(field), _UNSET)
+        if found is _UNSET:
+            found = made[id(field)] = self._make_normalizer(field)
+        return found
+
+    def _made(self, cache: str, field: Field, make: Callable) -> Any:
+        made = self.__dict__.setdefault(cache, {})
+        found = made.get(id(field), _UNSET)
+        if found is _UNSET:
+            ft = self.registry.field_types.get(field.type)
+            found = made[id(field)] = None if ft is None else make(ft, field)
+        return found
+
+    def _make_normalizer(self, field: Field) -> Callable[[Any, str, list], Any] | None:
         ft = self.registry.field_types.get(field.type)
         if ft is None:
-            return value
-        try:
-            value = ft.normalize(value, field)
-        except ValueError as exc:
-            problems.append(Problem(f"{field.label}：{exc} (normalize)", path, rule="normalize"))
-            return None      # reported once here; expressions and `required` never see the bad input
-        except Exception as exc:  # noqa: BLE001 - a plugin type must not crash validation
-            problems.append(Problem(f"{field.label}：无法识别的值 ({type(exc).__name__}: {exc})", path, rule="normalize"))
             return None
-        if field.fields and isinstance(value, list):
-            value = [self._normalize_row(field, row, f"{path}.{i}", problems) for i, row in enumerate(value)]
-        return value
+        clean = plan.normalizer(ft, field)
+        if not field.fields:
+            return clean
+        cells = [(c.id, self._normalizer(c)) for c in field.fields]
 
-    def _normalize_row(self, group: Field, row: dict, path: str, problems: list[Problem]) -> dict:
+        def rows(value: Any, path: str, problems: list[Problem]) -> Any:
+            value = clean(value, path, problems)
+            if isinstance(value, list):
+                value = [self._normalize_cells(cells, row, f"{path}.{i}", problems) for i, row in enumerate(value)]
+            return value
+        return rows
+
+    @staticmethod
+    def _normalize_cells(cells: list, row: dict, path: str, problems: list[Problem]) -> dict:
         out = dict(row)
-        for c in group.fields:
-            if c.id in out:
-                out[c.id] = self._normalize_value(c, out[c.id], f"{path}.{c.id}", problems)
-                if out[c.id] is None:
-                    del out[c.id]
+        for cid, norm in cells:
+            if cid in out:
+                value = out[cid] if norm is None else norm(out[cid], f"{path}.{cid}", problems)
+                if value is None:
+                    del out[cid]
+                else:
+                    out[cid] = value
         return out
+
+    def _normalize_value(self, field: Field, value: Any, path: str, problems: list[Problem]) -> Any:
+        """One value cleaned (None: not filled, or refused and reported in `problems`)."""
+        norm = self._normalizer(field)
+        return value if norm is None else norm(value, path, problems)
 
     def normalize(self, data: dict) -> tuple[dict, list[Problem]]:
         """Each value cleaned by its field type; empty and uncleanable values removed (the latter reported);
         unknown keys are left for the schema to report."""
         problems: list[Problem] = []
         out = {}
-        top = self._top_by_id
+        normalizers = self._top_normalizers
         for key, value in (data or {}).items():
-            field = top.get(key)
-            if field is not None:
-                value = self._normalize_value(field, value, key, problems)
+            norm = normalizers.get(key)
+            if norm is not None:
+                value = norm(value, key, problems)
             if value is not None:
                 out[key] = value
         return out, problems
 
+    @cached_property
+    def _top_normalizers(self) -> dict[str, Callable[[Any, str, list], Any]]:
+        """Field id -> its normalizer, for the form's own fields (types nobody registered left out)."""
+        return {fid: norm for fid, f in self._top_by_id.items() if (norm := self._normalizer(f)) is not None}
+
     # --- computing ---------------------------------------------------------------------------
 
     def _compute_one(self, field: Field, names: dict) -> tuple[Any, str | None]:
-        if field.calculate:
-            value, reason = self.evaluator.calculate(field.calculate, names), None
-        else:
+        return self._computer(field)(names)
+
+    def _computer(self, field: Field) -> Callable[[dict], tuple[Any, str | None]]:
+        """`names -> (value, case reason)` of a computed field, made once per field: its
+        `calculate`, or the first case whose `when` holds; a date as text, then cleaned by the
+        field type (a value that does not fit is "not computed", None)."""
+        computers = self.__dict__.setdefault("_computers", {})
+        found = computers.get(id(field))
+        if found is not None:
+            return found
+        ev = self.evaluator
+        calc = plan.value(ev, field.calculate) if field.calculate else None
+        cases = [(plan.condition(ev, case.when), case.value, case.reason) for case in field.cases]
+        clean = self._cleaner(field)
+
+        def compute(names: dict) -> tuple[Any, str | None]:
             value, reason = None, None
-            for case in field.cases:
-                if not case.when or self.evaluator.relevant(case.when, names):
-                    value, reason = case.value, case.reason
-                    break
-        if isinstance(value, dt.date):
-            value = value.isoformat()
-        ft = self.registry.field_types.get(field.type)
-        try:
-            value = ft.normalize(value, field) if ft else value
-        except Exception:  # noqa: BLE001 - a computed value that does not fit is "not computed"
-            value = None
-        return value, reason
+            if calc is not None:
+                value = calc(names)
+            else:
+                for when, case_value, case_reason in cases:
+                    if when is None or when(names):
+                        value, reason = case_value, case_reason
+                        break
+            if isinstance(value, dt.date):
+                value = value.isoformat()
+            if clean is not None:
+                try:
+                    value = clean(value)
+                except plan.CleanError:      # a computed value that does not fit is "not computed"
+                    value = None
+            return value, reason
+        computers[id(field)] = compute
+        return compute
 
     def compute(self, data: dict, overrides: dict | None = None,
                 only: frozenset | None = None) -> tuple[dict, dict[str, str]]:
@@ -272,11 +373,11 @@ class Validator:
             self._plan_passes()
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        for field, computed, rows_computed in self._compute_plan:
+        for field, computer, rows_computed in self._compute_plan:
             if rows_computed and isinstance(data.get(field.id), list):
                 data[field.id] = self._compute_rows(field, data, names)
                 names[field.id] = self._python(field, data[field.id])
-            if not computed:
+            if computer is None:
                 continue
             ov = overrides.get(field.id)
             if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
@@ -285,7 +386,7 @@ class Validator:
                     names[field.id] = self._python(field, ov["value"])
                 reasons[field.id] = f"人工改写：{ov['reason']}"
                 continue
-            value, reason = self._compute_one(field, names)
+            value, reason = computer(names)
             if value is None:
                 data.pop(field.id, None)
             else:
@@ -315,13 +416,14 @@ class Validator:
     def relevant_fields(self, data: dict, names: dict[str, Any] | None = None) -> dict[str, bool]:
         """Field id -> shown? for top-level fields (a section that is not relevant hides all it holds).
         `names`: `self.names(data)` when the caller has it already."""
+        if self._planned_for is not self._top:
+            self._plan_passes()
         shown = {}
         names = self.names(data) if names is None else names
-        relevant = self.evaluator.relevant
         for sec_relevant, fields in self._relevance_plan:
-            sec_ok = relevant(sec_relevant, names)
+            sec_ok = sec_relevant is None or sec_relevant(names)
             for f, f_relevant, _ in fields:
-                shown[f.id] = sec_ok and relevant(f_relevant, names)
+                shown[f.id] = sec_ok and (f_relevant is None or f_relevant(names))
         return shown
 
     def drop_irrelevant(self, data: dict) -> dict:
@@ -329,29 +431,33 @@ class Validator:
         data = dict(data)
         return self._drop(data, self.names(data))
 
-    def _drop(self, data: dict, names: dict) -> dict:
+    def _drop(self, data: dict, names: dict, dropped: list | None = None) -> dict:
         """`drop_irrelevant` on a copy `data` the caller made; `names` (for it) are updated
-        as values are dropped, so later conditions see it, and end as the result's names."""
-        relevant = self.evaluator.relevant
+        as values are dropped, so later conditions see it, and end as the result's names.
+        `dropped` receives the paths of the values dropped."""
+        dropped = [] if dropped is None else dropped
         for sec_relevant, fields in self._relevance_plan:
-            sec_ok = relevant(sec_relevant, names)
+            sec_ok = sec_relevant is None or sec_relevant(names)
             for f, f_relevant, rows_relevant in fields:
-                if not sec_ok or not relevant(f_relevant, names):
+                if not sec_ok or not (f_relevant is None or f_relevant(names)):
                     if data.pop(f.id, None) is not None:
                         names[f.id] = None
+                        dropped.append(f.id)
                 elif rows_relevant and isinstance(data.get(f.id), list):
-                    data[f.id] = self._drop_in_rows(f, data, names)
+                    data[f.id] = self._drop_in_rows(f, data, names, dropped)
                     names[f.id] = self._python(f, data[f.id])
         return data
 
-    def _drop_in_rows(self, group: Field, data: dict, parent: dict) -> list:
+    def _drop_in_rows(self, group: Field, data: dict, parent: dict, dropped: list) -> list:
         rows = []
-        for row in data[group.id]:
+        for i, row in enumerate(data[group.id]):
             if isinstance(row, dict):
                 row = dict(row)
                 for c in group.fields:
                     if c.relevant and not self.evaluator.relevant(c.relevant, self._row_names(parent, group, row)):
-                        row.pop(c.id, None)
+                        if c.id in row:
+                            del row[c.id]
+                            dropped.append(f"{group.id}.{i}.{c.id}")
             rows.append(row)
         return rows
 
@@ -372,9 +478,12 @@ class Validator:
         # one names dict goes along, kept equal to `self.names(clean)` by each pass
         pass_on = self._names_pass_on
         names = self.names(clean)
-        clean, _ = self._compute(clean, overrides, names)
-        clean = self._drop(clean, names if pass_on else self.names(clean))   # each pass's dict is new
-        clean, found = self._compute(clean, overrides, names if pass_on else self.names(clean))
+        clean, found = self._compute(clean, overrides, names)
+        dropped: list[str] = []
+        clean = self._drop(clean, names if pass_on else self.names(clean), dropped)   # each pass's dict is new
+        if dropped or not self._computed_once:
+            clean, found = self._compute(clean, overrides, names if pass_on else self.names(clean))
+        # else the second pass would read what the first read and give what it gave: skipped
         if reasons is not None:
             reasons.update(found)
         names = names if pass_on else None
@@ -461,25 +570,57 @@ class Validator:
             return self.evaluator.relevant(field.required, names)
         return bool(field.required)
 
+    def _requirement(self, field: Field) -> Callable[[dict], bool] | bool | None:
+        """`required` planned: None never, True always, else `names -> bool`."""
+        if isinstance(field.required, str):       # "" is no condition: always (as `relevant` says)
+            return plan.condition(self.evaluator, field.required) or True
+        return True if field.required else None
+
     def _required(self, data: dict, names: dict | None = None) -> list[Problem]:
+        """Required fields left empty, minimum rows, required cells of rows. Conditions are
+        asked only where an answer could matter: a filled field (not a row group whose cells
+        may be required) is skipped without working out whether it is shown or required —
+        most fields of most records are filled. The conditions only read `names`, so asking
+        fewer of them changes no answer."""
+        if self._planned_for is not self._top:
+            self._plan_passes()
         out = []
         names = self.names(data) if names is None else names
-        shown = self.relevant_fields(data, names)
-        for f in self._top:
-            if not shown.get(f.id):
+        sections = self._relevance_plan
+        section_shown: dict[int, bool] = {}
+        get = data.get
+        for f, requirement, where, min_rows, cells_required in self._required_plan:
+            value = get(f.id)
+            # `empty(value)`, its commonest answers first: text (cleaned: never blank) and None
+            is_empty = value is None or (not value.strip() if type(value) is str else empty(value))
+            rows = cells_required and isinstance(value, list)
+            if not is_empty and not rows:
                 continue
-            if self._is_required(f, names) and empty(data.get(f.id)):
+            if is_empty and requirement is None and not min_rows:
+                continue
+            i, f_relevant = where
+            sec_ok = section_shown.get(i)
+            if sec_ok is None:
+                sec_relevant = sections[i][0]
+                sec_ok = section_shown[i] = sec_relevant is None or sec_relevant(names)
+            if not sec_ok or not (f_relevant is None or f_relevant(names)):
+                continue
+            if is_empty and requirement is not None and (requirement is True or requirement(names)):
                 out.append(Problem(f"{f.label} 必须填写 (required)", f.id, rule="required"))
-            elif f.fields and f.min_rows and empty(data.get(f.id)):
+            elif min_rows and is_empty:
                 out.append(Problem(f"{f.label} 至少要有 {f.min_rows} 行 (minItems)", f.id, rule="minItems"))
-            if f.fields and isinstance(data.get(f.id), list) and f.id in self._rows_required:
-                for i, row in enumerate(data[f.id]):
+            if rows:
+                cells = self._cells_required[f.id]
+                for i, row in enumerate(value):
                     if not isinstance(row, dict):
                         continue
-                    rnames = self._row_names(names, f, row)
-                    for c in f.fields:
-                        if (self.evaluator.relevant(c.relevant, rnames) and self._is_required(c, rnames)
-                                and empty(row.get(c.id))):
+                    rnames = None            # a row's names are made only for an empty cell
+                    for c, c_relevant, c_required in cells:
+                        if not empty(row.get(c.id)):
+                            continue
+                        if rnames is None:
+                            rnames = self._row_names(names, f, row)
+                        if (c_relevant is None or c_relevant(rnames)) and (c_required is True or c_required(rnames)):
                             out.append(Problem(f"{f.label} 第 {i + 1} 行：{c.label} 必须填写 (required)",
                                                f"{f.id}.{i}.{c.id}", rule="required"))
         return out
@@ -525,9 +666,11 @@ class Validator:
         return cache[key]
 
     def _rules(self, data: dict, only: frozenset | None = None, names: dict | None = None) -> list[Problem]:
+        if self._planned_for is not self._top:
+            self._plan_passes()
         out = []
         names = self.names(data, only) if names is None else names
-        for f in self._top:
+        for f in self._rules_plan:
             if f.id not in data:
                 continue     # a field's own rules judge its value; an empty field is `required`'s business
             for rule in f.rules:
@@ -548,9 +691,11 @@ class Validator:
     def _unique(self, data: dict, lookup: UniqueLookup | None) -> list[Problem]:
         if lookup is None:
             return []
+        if self._planned_for is not self._top:
+            self._plan_passes()
         out = []
-        for f in self._top:
-            if f.unique and not empty(data.get(f.id)):
+        for f in self._unique_plan:
+            if not empty(data.get(f.id)):
                 other = lookup(f.id, data[f.id])
                 if other:
                     out.append(Problem(f"{f.label} “{data[f.id]}” 已登记在另一条记录中（{other}），不能重复 (unique)",

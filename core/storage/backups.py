@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,8 +84,17 @@ def _same(a: Path, b: Path) -> bool:
     return (sa.st_size, sa.st_mtime_ns) == (sb.st_size, sb.st_mtime_ns)
 
 
+# One backup at a time in this process: the one a writer's open starts beside its command
+# (`Store`), and one asked for outright (a migration) while that is still running.
+_ONE_AT_A_TIME = threading.RLock()
+
+
 def make_backup(root: Path) -> Backup:
-    root = Path(root)
+    with _ONE_AT_A_TIME:
+        return _make_backup(Path(root))
+
+
+def _make_backup(root: Path) -> Backup:
     folder = root / BACKUPS
     folder.mkdir(parents=True, exist_ok=True)
     previous = next(iter(list_backups(root)), None)
@@ -106,7 +116,12 @@ def make_backup(root: Path) -> Backup:
                 continue
             except OSError:          # no hard links here (FAT, some network folders): copy
                 pass
-        shutil.copy2(root / rel, dest)
+        try:
+            shutil.copy2(root / rel, dest)
+        except FileNotFoundError:
+            if (root / rel).exists():
+                raise
+            continue                 # set aside (quarantine) by a reader meanwhile: not in the ledger now
     partial.mkdir(parents=True, exist_ok=True)
     atomic.step("backup-copied")
     partial.rename(folder / name)
@@ -119,7 +134,11 @@ def rotate(root: Path, every_hours: float = 24, keep: int = 7) -> Backup | None:
     """Back up when the newest backup is older than `every_hours`; keep the newest `keep`.
 
     Also removes what a killed backup left (`.partial-` folders): only a writer calls this."""
-    root = Path(root)
+    with _ONE_AT_A_TIME:
+        return _rotate(Path(root), every_hours, keep)
+
+
+def _rotate(root: Path, every_hours: float, keep: int) -> Backup | None:
     folder = root / BACKUPS
     if folder.is_dir():
         for left in folder.glob(f"{PARTIAL}*"):
@@ -129,7 +148,7 @@ def rotate(root: Path, every_hours: float = 24, keep: int = 7) -> Backup | None:
     existing = list_backups(root)
     made = None
     if not existing or (datetime.now() - existing[0].created).total_seconds() >= every_hours * 3600:
-        made = make_backup(root)
+        made = _make_backup(root)
         existing.insert(0, made)
     for old in existing[max(keep, 1):]:
         shutil.rmtree(old.path, ignore_errors=True)

@@ -42,7 +42,15 @@ EMPLOYERS = ("个体经营", "建筑工地", "物流公司", "电子厂", "餐�
 
 
 def pick(rng: random.Random, weighted: dict[str, float]) -> str:
-    return rng.choices(list(weighted), weights=list(weighted.values()), k=1)[0]
+    """One key drawn by its weight (as `rng.choices`; the table's totals are kept per table)."""
+    key = tuple(weighted.items())
+    table = _PICK_TABLES.get(key)
+    if table is None:
+        table = _PICK_TABLES[key] = names.draw_table(list(weighted), list(weighted.values()))
+    return names.draw(rng, table)
+
+
+_PICK_TABLES: dict[tuple, tuple] = {}
 
 
 def some(rng: random.Random, items: tuple | list, lo: int, hi: int) -> list[str]:
@@ -56,11 +64,17 @@ DISEASES = {"高血压": 45, "糖尿病": 20, "冠心病": 15, "脑卒中": 8, "
             "其他": 10}
 
 
+_HOW_MANY_ILL = {flag: names.draw_table([0, 1, 2, 3], [0 if flag else 30, 50, 25, 8]) for flag in (False, True)}
+
+
 def diseases(rng: random.Random, at_least: int) -> list[str]:
     """Chronic illnesses by rough prevalence among rural elders (hypertension first)."""
-    k = rng.choices([0, 1, 2, 3], weights=[0 if at_least else 30, 50, 25, 8], k=1)[0]
+    k = names.draw(rng, _HOW_MANY_ILL[bool(at_least)])
     chosen = {pick(rng, DISEASES) for _ in range(k)}
     return [x for x in DISEASES if x in chosen]
+
+
+_REGIONS = names.draw_table([r for r, _ in ID_REGIONS], [w for _, w in ID_REGIONS])
 
 
 def iso(d: dt.date) -> str:
@@ -70,7 +84,7 @@ def iso(d: dt.date) -> str:
 def make_id(rng: random.Random, birth: dt.date, sex: str, seen: set[str]) -> str:
     """A fresh valid 18-character number: odd sequence for men, even for women."""
     while True:
-        region = rng.choices([r for r, _ in ID_REGIONS], weights=[w for _, w in ID_REGIONS], k=1)[0]
+        region = names.draw(rng, _REGIONS)
         seq = rng.randrange(0, 500) * 2 + (1 if sex == "男" else 0)
         first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
         number = first17 + check_char(first17)
@@ -85,6 +99,9 @@ def mobile(rng: random.Random) -> str:
 
 def landline(rng: random.Random) -> str:
     return f"022{rng.choice('2567')}{rng.randrange(10**7):07d}"
+
+
+_CHILDREN = names.draw_table([1, 2, 3, 4, 5], [22, 38, 25, 10, 5])
 
 
 class Ledger:
@@ -181,7 +198,7 @@ class Ledger:
     def supporters(self, d: dict, filing: dt.date, sex: str) -> None:
         rng = self.rng
         family = d["name"][0]
-        n = rng.choices([1, 2, 3, 4, 5], weights=[22, 38, 25, 10, 5], k=1)[0]
+        n = names.draw(rng, _CHILDREN)
         all_away = rng.random() < 0.93
         last_left = add_months(filing, -rng.choices([rng.randint(6, 120), rng.randint(1, 5)],
                                                     weights=[96, 4], k=1)[0])

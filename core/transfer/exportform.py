@@ -369,6 +369,65 @@ def flat_record(info: FormInfo, record: Any, mask: Mask,
     return parent, groups
 
 
+class RecordRows:
+    """`flat_record` for every record of one export, faster: the layout is worked out once,
+    and a column whose text comes from a short list (choices, 是/否, towns and villages) turns
+    each value it meets into its cell once (`display`, then the mask) and looks it up after —
+    a 50,000-person export asks the same few hundred values four million times. A plain text
+    (name, address, ID number) is the value itself, masked when personal. The rows are those
+    `flat_record` gives, value for value."""
+
+    CACHED = 5000                     # values remembered per column
+
+    def __init__(self, info: FormInfo, mask: Mask):
+        self.info, self.mask = info, mask
+        self.table_fields, self.groups = info.table_fields, info.groups
+        self.parent = [self._maker(f) for f in self.table_fields]
+        self.children = {g.id: [self._maker(c) for c in g.children] for g in self.groups}
+        self.town_specific = [(i, f) for i, f in enumerate(self.table_fields) if f.towns]
+
+    def _maker(self, f: FieldInfo) -> Callable[[Any], Any]:
+        mask, kind = self.mask, f.pii
+        if not f.choices and f.type not in ("boolean", "division", "multi"):
+            def plain(value: Any) -> Any:
+                if value.__class__ is str and value:
+                    return mask(kind, value) if kind else value
+                return _cell(f, value, mask)
+            return plain
+        memo: dict[Any, Any] = {}
+        limit = self.CACHED
+
+        def listed(value: Any) -> Any:
+            key = (value.__class__, tuple(value) if value.__class__ is list else value)
+            try:
+                return memo[key]
+            except KeyError:
+                cell = _cell(f, value, mask)
+                if len(memo) < limit:
+                    memo[key] = cell
+                return cell
+            except TypeError:                 # a value that cannot be a key (a dict in a list)
+                return _cell(f, value, mask)
+        return listed
+
+    def __call__(self, record: Any) -> tuple[list[Any], dict[str, list[list[Any]]]]:
+        data, key = record_data(record), file_no(record)
+        get_ = data.get
+        parent = [key] + [make(get_(f.id)) for f, make in zip(self.table_fields, self.parent)]
+        for i, f in self.town_specific:
+            if not f.applies(data):
+                parent[i + 1] = _cell(f, None, self.mask)
+        parent += [str(get(record, "id", "")), get(record, "version", ""), local_time(get(record, "updated")),
+                   retired_text(record, self.mask)]
+        groups: dict[str, list[list[Any]]] = {}
+        for g in self.groups:
+            rows = (data.get(g.id) if g.applies(data) else None) or []
+            makers = self.children[g.id]
+            groups[g.id] = [[key, i] + [make((row or {}).get(c.id)) for c, make in zip(g.children, makers)]
+                            for i, row in enumerate(rows, 1)]
+        return parent, groups
+
+
 def masked_record(info: FormInfo, record: Any, mask: Mask) -> dict[str, Any]:
     """The stored record with personal values masked (for JSON): codes stay codes."""
     def clean(fields: Iterable[FieldInfo], data: dict[str, Any]) -> dict[str, Any]:

@@ -22,12 +22,13 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from core.textsafety import unsafe_cell
+from core.textsafety import FORMULA_START, unsafe_cell
 from core.problems import CarebookError, Problem
 from core.records import incomplete
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
@@ -123,35 +124,76 @@ def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], 
     """Read the file(s), validate every row, and save (see the module docstring). Several CSV
     files are one workbook: `registration.csv` and `registration-children.csv` as exported.
     `mapping`: a reviewed `ColumnMap` (or its file); `fixed`: values for every row (--set);
-    `strict`: a row lacking answers is refused, not saved as 待补全."""
+    `strict`: a row lacking answers is refused, not saved as 待补全.
+
+    Streamed: each person is checked as the row is read, and only what the report needs is
+    kept (problems, the 待补全 list, the ID numbers seen, the 档案编号 the group sheets point
+    at) — and, to be saved, the good rows' data, pickled: a district's 50,000 rows held as
+    dicts were 340 MB. The group sheets (children) are read first, by 档案编号, so each person
+    is checked whole."""
     files = _files(paths)
     info = ExportJob(what="records", output=files[0], engine=eng, params={"form": form_id}).form()
     form = eng.form(form_id)
     result = ImportResult()
+    checked = _Checked(eng, info, form, strict, keep=not dry_run)
     with contextlib.ExitStack() as open_files:
         sheets = [sheet for path in files for sheet in _read(path, open_files)]
         cmap, sheet, start = _locate(eng, info, form, sheets, mapping, fixed)
         result.mapping = cmap
-        people = _people(eng, info, form, sheet, start, cmap, result)
-        _children(eng, info, sheets, people, result)
-    result.rows = len(people)
-    good = [p for p in people if _judge(eng, form, p, strict, result)]
-    unique = [f.id for f in form.top_fields() if f.unique]
-    _duplicates_in_file(info, unique, good, result)
+        cells = _Cells(eng)
+        groups = _GroupRows(cells, info, sheets, parent=sheet)
+        for person in _people(cells, info, form, sheet, start, cmap, result):
+            groups.attach(person)
+            checked.add(person, result)
+        result.notes += groups.notes
+        result.problems[:0] = groups.orphans()       # as before: the group sheets' rows first
+    result.rows = checked.rows
+    result.problems += checked.repeated
     bad = {(q.sheet, q.line) for q in result.problems}
-    good = [p for p in good if (p.sheet, p.line) not in bad]
     result.incomplete = [i for i in result.incomplete if (i.sheet, i.line) not in bad]
     if dry_run or (result.problems and not skip_bad):
         return result
+    good = [(where, data) for where, data in checked.good if where not in bad]
+    checked.good.clear()
 
     def refused(i: int, problems: list[Problem]) -> None:
-        person = good[i]
-        result.problems += [RowProblem(person.sheet, person.line, _say(p)) for p in problems]
+        sheet_name, line = good[i][0]
+        result.problems += [RowProblem(sheet_name, line, _say(p)) for p in problems]
 
-    result.saved = eng.bulk_save(form_id, [p.data for p in good], operator=operator, on_problem=refused)
+    result.saved = eng.bulk_save(form_id, (pickle.loads(data) for _, data in good), operator=operator,
+                                 on_problem=refused)
     bad = {(q.sheet, q.line) for q in result.problems}
     result.incomplete = [i for i in result.incomplete if (i.sheet, i.line) not in bad]
     return result
+
+
+class _Checked:
+    """People judged one at a time (`_judge`), the file checked against itself on the way (two
+    rows with one ID number), and what a save needs of the good rows kept small."""
+
+    def __init__(self, eng, info: FormInfo, form, strict: bool, keep: bool):
+        self.eng, self.info, self.form, self.strict, self.keep = eng, info, form, strict, keep
+        self.unique = [f.id for f in form.top_fields() if f.unique]
+        self.rows = 0
+        self.seen: dict[tuple[str, str], int] = {}          # (field, value) → line of the first row
+        self.repeated: list[RowProblem] = []
+        self.good: list[tuple[tuple[str, int], bytes]] = []
+        self.required = _required_outright(form)
+
+    def add(self, person: _Person, result: ImportResult) -> None:
+        self.rows += 1
+        if not _judge(self.eng, self.form, person, self.strict, result, self.required):
+            return
+        for fid in self.unique:
+            value = str(person.data.get(fid) or "").strip().upper()
+            if not value:
+                continue
+            first = self.seen.setdefault((fid, value), person.line)
+            if first != person.line:
+                f = self.info.field(fid)
+                self.repeated.append(RowProblem(person.sheet, person.line, f"{f.label if f else fid}与第 {first} 行重复"))
+        if self.keep:
+            self.good.append(((person.sheet, person.line), pickle.dumps(person.data, pickle.HIGHEST_PROTOCOL)))
 
 
 def propose_mapping(eng, form_id: str, paths, *, fixed: dict[str, str] | None = None,
@@ -183,7 +225,8 @@ def _say(p: Problem) -> str:
     return message if p.is_error else f"警告（需在登记界面填写理由后保存）：{message}"
 
 
-def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bool:
+def _judge(eng, form, person: _Person, strict: bool, result: ImportResult,
+           required: list[str] | None = None) -> bool:
     """Whether the row is saved: complete as it is; or, unless `strict`, as 待补全 when what
     stands between it and a complete file is only missing or unreadable answers — never when
     its name or ID number is missing or wrong (nobody could find the person again).
@@ -192,7 +235,9 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
     required answers, checked at once as 待补全): validation is most of an import's time."""
     mark = incomplete.marker(form)
     may_defer = not strict and mark is not None and not person.problems
-    if not may_defer or (not person.bad_cells and not _lacks_answers(form, person.data)):
+    lacks = (any(fid not in person.data for fid in required) if required is not None
+             else _lacks_answers(form, person.data))
+    if not may_defer or (not person.bad_cells and not lacks):
         _, found = eng.check(form.id, person.data)
         if not (found or person.problems or person.bad_cells):
             return True
@@ -213,7 +258,7 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
             notes.setdefault(p.path.split(".")[0], _say(p))
             data.pop(p.path.split(".")[0], None)
     if not found and not notes:      # complete after all (the guess above was wrong): as the file says
-        return _judge(eng, form, person, True, result)
+        return _judge(eng, form, person, True, result, required)
     lacking = [k for k in keys if not data.get(k) or k in notes]
     if hard or lacking:
         said = [f"{'、'.join(_label(form, k) for k in lacking)} 缺失或有误，不能作为待补全导入"] if lacking else []
@@ -229,8 +274,13 @@ def _judge(eng, form, person: _Person, strict: bool, result: ImportResult) -> bo
 
 def _lacks_answers(form, data: dict) -> bool:
     """A quick look: a field required outright (no condition, shown always) is empty."""
-    return any(f.required is True and not f.relevant and not f.computed and f.id not in data
-               for s in form.sections if not s.relevant for f in s.fields)
+    return any(fid not in data for fid in _required_outright(form))
+
+
+def _required_outright(form) -> list[str]:
+    """The fields required with no condition, in sections shown always (found once an import)."""
+    return [f.id for s in form.sections if not s.relevant for f in s.fields
+            if f.required is True and not f.relevant and not f.computed]
 
 
 def _label(form, field_id: str) -> str:
@@ -335,8 +385,9 @@ def _field_id(matcher: Matcher, key: str) -> str:
 
 
 # ------------------------------------------------------------------------------ people
-def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMap,
-            result: ImportResult) -> list[_Person]:
+def _people(cells: "_Cells", info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMap,
+            result: ImportResult) -> Iterator[_Person]:
+    """The people of the sheet, one at a time, as read (the notes on skipped rows on the way)."""
     computed = [c.header for c in cmap.columns if c.how == COMPUTED]
     unknown = [c.header for c in cmap.unmatched]
     if computed:
@@ -352,29 +403,46 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
     whole = sorted([*cmap.fixed.items(), *((k, v) for k, v in cmap.from_title.items() if k not in cmap.fixed)],
                    key=lambda kv: kv[0] != "town")
     defaults = {f.id: f.default for f in form.top_fields() if f.default is not None and not f.computed}
-    people = []
     renumbered = False
     converted: dict[tuple, tuple[Any, str | None]] = {}
     read = [c.index for c in cmap.columns if c.target]
     blank: list[int] = []
-    for line, cells in sheet.after(start):
-        if not any(_text(c) for c in cells):
+    file_no = _writable(info, FILE_NO)
+    put = cells.put
+    # each column: (index, field, id, its text taken as it is?, its looked-up texts)
+    columns = [(i, f, f.id, *cells.column(f)) for i, f in scalar]
+    for line, row in sheet.after(start):
+        width = len(row)
+        if not any(_text(c) for c in row):
             continue
-        if total_row(cells):
-            result.notes.append(f"{sheet.name} 第 {line} 行是合计或落款行（{_first_text(cells)}），已跳过")
+        if total_row(row):
+            result.notes.append(f"{sheet.name} 第 {line} 行是合计或落款行（{_first_text(row)}），已跳过")
             continue
-        if not any(_text(cells[i]) for i in read if i < len(cells)):
+        if not any(_text(row[i]) for i in read if i < width):
             blank.append(line)            # a pre-numbered empty row: 序号 only
             continue
         person = _Person(sheet.name, line, "", {}, [])
-        for i, f in scalar:
-            _put(eng, f, cells[i] if i < len(cells) else None, person)
+        data = person.data
+        for i, f, fid, plain, memo in columns:
+            # `cells.put`, its two common cases written out: a text taken as it is, a choice
+            # already looked up (the call was a third of reading a row)
+            if i >= width or (v := row[i]) is None:
+                continue
+            if v.__class__ is str and v and not v.isspace() and not (f.pii and "*" in v):
+                if plain:
+                    data[fid] = v[1:] if len(v) > 1 and v[0] == "'" and v[1] in FORMULA_START else v
+                    continue
+                found = memo.get((v, data.get("town")))
+                if found is not None and found[1] is None:
+                    data[fid] = list(found[0]) if found[0].__class__ is list else found[0]
+                    continue
+            put(f, v, person)
         for fid, text in whole:
             if fid not in person.data and fid not in person.bad_cells:   # a wrong cell is not overruled
                 key = (fid, text, person.data.get("town"))    # converted once, not once a row
                 if key not in converted:
                     probe = _Person(sheet.name, line, "", {"town": key[2]} if key[2] else {}, [])
-                    _put(eng, info.field(fid), text, probe)
+                    put(info.field(fid), text, probe)
                     converted[key] = (probe.data.get(fid), probe.bad_cells.get(fid))
                 value, bad = converted[key]
                 if bad:
@@ -383,31 +451,31 @@ def _people(eng, info: FormInfo, form, sheet: _Sheet, start: int, cmap: ColumnMa
                     person.data[fid] = value
         for fid, value in defaults.items():
             person.data.setdefault(fid, value)
-        _children_in_columns(eng, info, cells, kids, person)
-        key = _text(cells[key_at]) if key_at is not None and key_at < len(cells) else ""
+        if kids:
+            _children_in_columns(cells, info, row, kids, person)
+        key = _text(row[key_at]) if key_at is not None and key_at < width else ""
         person.key = key
-        if key and _writable(info, FILE_NO) and key.startswith(str(person.data.get("village") or "-")):
+        if key and file_no and key.startswith(str(person.data.get("village") or "-")):
             person.data[FILE_NO] = key    # carebook's own numbering is kept; any other is redone
         elif key and not renumbered:
             renumbered = True
             result.notes.append("档案编号不是“村代码-序号”格式的，已按本系统规则重新编号（子表仍按原编号对应到人）")
-        people.append(person)
+        yield person
     if blank:
         result.notes.append(f"{sheet.name} 有 {len(blank)} 行只填了序号或备注等不导入的列（第 {blank[0]} 行起），已跳过")
-    return people
 
 
 def _first_text(cells: list[Any]) -> str:
     return next((_text(c) for c in cells if _text(c)), "")[:20]
 
 
-def _children_in_columns(eng, info: FormInfo, cells: list[Any], kids: list[tuple[int, list[str]]],
+def _children_in_columns(cells: "_Cells", info: FormInfo, row_cells: list[Any], kids: list[tuple[int, list[str]]],
                          person: _Person) -> None:
     """子女姓名 | 子女联系电话 | 子女务工地点 (one cell may hold 张伟、张丽 with two phones) and
     子女1 … 子女3 columns of the person's row, as rows of the repeat group."""
     slots: dict[tuple[str, str], dict[str, Any]] = {}
     for i, parts in kids:
-        value = cells[i] if i < len(cells) else None
+        value = row_cells[i] if i < len(row_cells) else None
         if _text(value):
             slot = parts[1] if len(parts) == 3 else ""
             slots.setdefault((parts[0], slot), {})[parts[-1]] = value
@@ -424,7 +492,7 @@ def _children_in_columns(eng, info: FormInfo, cells: list[Any], kids: list[tuple
                 child = next(c for c in group.children if c.id == cid)
                 item = items[n] if len(items) == count else items[0] if n == 0 else None
                 where = f"{group.label}{slot or (n + 1 if count > 1 else '')}"
-                _put(eng, child, item, person, row=row, where=f"{group_id}.{slot or n}.{cid}", label=where)
+                cells.put(child, item, person, row=row, where=f"{group_id}.{slot or n}.{cid}", label=where)
             if row:
                 person.data.setdefault(group_id, []).append(row)
 
@@ -434,21 +502,71 @@ def _writable(info: FormInfo, field_id: str) -> bool:
     return f is not None and not f.computed
 
 
-def _put(eng, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = None, where: str = "",
-         label: str = "", town: str | None = None) -> None:
-    """One cell into the person's data (or a repeat `row`) as the form takes it; a cell it cannot
-    take is named in `person.bad_cells`, so the rest of the row still counts."""
-    data = person.data if row is None else row
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return
-    name = f"{label} {f.label}".strip()
-    if f.pii and isinstance(value, str) and "*" in value:
-        person.bad_cells[where or f.id] = f"{name}：是遮蔽后的值（{value[:4]}…），请用 carebook export --full 导出的文件或原始数据"
-        return
-    try:
-        data[f.id] = _value(eng, f, value, person.data.get("town") if town is None else town)
-    except ValueError as exc:
-        person.bad_cells[where or f.id] = f"{name}：{exc}"
+class _Cells:
+    """Cells into values as the form takes them, for one import.
+
+    What a choice, list or division cell turns into depends on its text (and, for a village,
+    the town) only, and a district's file repeats a few hundred such texts 50,000 times: each
+    is worked out once (`_value`) and looked up after. The other cells (names, ID numbers,
+    addresses, dates) are converted each time."""
+
+    CACHED = 20000                     # texts remembered per field (a free-text field is not cached)
+
+    def __init__(self, eng):
+        self.eng = eng
+        self.columns: dict[int, tuple[bool, dict]] = {}     # field → `column(field)`
+
+    def column(self, f: FieldInfo) -> tuple[bool, dict[tuple[str, str | None], tuple[Any, str | None]]]:
+        """(a text of this field is taken as it is, the texts looked up so far: (text, town) →
+        (value, None) or (None, why not))."""
+        held = self.columns.get(id(f))
+        if held is None:
+            held = self.columns[id(f)] = (not (f.choices or f.type in ("multi", "division")), {})
+        return held
+
+    def put(self, f: FieldInfo, value: Any, person: _Person, *, row: dict | None = None, where: str = "",
+            label: str = "", town: str | None = None) -> None:
+        """One cell into the person's data (or a repeat `row`) as the form takes it; a cell it
+        cannot take is named in `person.bad_cells`, so the rest of the row still counts."""
+        if value is None:
+            return
+        data = person.data if row is None else row
+        if value.__class__ is str:
+            if not value or value.isspace():
+                return
+            if f.pii and "*" in value:
+                person.bad_cells[where or f.id] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
+                                                   "请用 carebook export --full 导出的文件或原始数据")
+                return
+            plain, memo = self.column(f)
+            if plain:                # a text as it is (what `_value` gives a text of any other field)
+                data[f.id] = value[1:] if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START else value
+                return
+            here = person.data.get("town") if town is None else town
+            found = memo.get((value, here))
+            if found is None:
+                try:
+                    found = (_value(self.eng, f, value, here), None)
+                except ValueError as exc:
+                    found = (None, str(exc))
+                if len(memo) < self.CACHED:
+                    memo[(value, here)] = found
+            converted, error = found
+            if error is None:
+                data[f.id] = list(converted) if converted.__class__ is list else converted
+            else:
+                person.bad_cells[where or f.id] = f"{f'{label} {f.label}'.strip()}：{error}"
+            return
+        if isinstance(value, str) and not value.strip():
+            return
+        if f.pii and isinstance(value, str) and "*" in value:
+            person.bad_cells[where or f.id] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
+                                               "请用 carebook export --full 导出的文件或原始数据")
+            return
+        try:
+            data[f.id] = _value(self.eng, f, value, person.data.get("town") if town is None else town)
+        except ValueError as exc:
+            person.bad_cells[where or f.id] = f"{f'{label} {f.label}'.strip()}：{exc}"
 
 
 def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
@@ -498,50 +616,65 @@ def _division(eng, value: Any, town: str | None) -> str:
 
 
 # ------------------------------------------------------------------------------ repeat groups
-def _children(eng, info: FormInfo, sheets: list[_Sheet], people: list[_Person], result: ImportResult) -> None:
-    """Rows of each group's sheet attached to the person with the same 档案编号."""
-    by_key: dict[str, _Person] = {}
-    for p in people:
-        if p.key:
-            by_key.setdefault(p.key, p)
-    for group in info.groups:
-        labels = {c.label: c for c in group.children} | {c.id: c for c in group.children}
-        sheet = next((s for s in sheets if s.name.startswith(group.label[:28]) or s.name.endswith(f"-{group.id}")), None)
-        found = _header(sheet, set(labels) | {KEY}) if sheet is not None else None
-        if sheet is None or found is None:
-            continue
-        start, header = found
-        if KEY not in header and FILE_NO not in header:
-            result.notes.append(f"工作表“{sheet.name}”没有“档案编号”列，无法对应到人，未导入")
-            continue
-        key_at = header.index(KEY) if KEY in header else header.index(FILE_NO)
-        for line, cells in sheet.after(start):
-            if not any(_text(c) for c in cells):
-                continue
-            owner = by_key.get(_text(cells[key_at]) if key_at < len(cells) else "")
-            if owner is None:
-                result.problems.append(RowProblem(sheet.name, line, f"档案编号“{_text(cells[key_at])}”在主表中没有对应的人"))
-                continue
-            row: dict[str, Any] = {}
-            for i, name in enumerate(header):
-                child = labels.get(name)
-                if child is not None and not child.computed and i < len(cells):
-                    _put(eng, child, cells[i], owner, row=row, where=f"{group.id}@{sheet.name}:{line}.{child.id}",
-                         label=f"{group.label}（{sheet.name} 第 {line} 行）", town=owner.data.get("town"))
-            if row:
-                owner.data.setdefault(group.id, []).append(row)
+class _GroupRows:
+    """The rows of each repeat group's sheet (children), read before the people and kept by
+    the 档案编号 they carry until that person is read (`attach`); rows whose 档案编号 no
+    person has are reported at the end (`orphans`). A group sheet is a tenth of the people's
+    data: it is what is held while the people stream past."""
 
-
-def _duplicates_in_file(info: FormInfo, unique: list[str], good: Iterable[_Person], result: ImportResult) -> None:
-    """Two rows of the file with the same ID number (any `unique` field): the ledger check
-    cannot see the second before the first is saved, so the file is checked against itself."""
-    seen: dict[tuple[str, str], _Person] = {}
-    for person in good:
-        for fid in unique:
-            value = str(person.data.get(fid) or "").strip().upper()
-            if not value:
+    def __init__(self, cells: _Cells, info: FormInfo, sheets: list[_Sheet], parent: _Sheet):
+        self.cells = cells
+        self.notes: list[str] = []
+        self.groups: list[tuple[FieldInfo, _Sheet, list[tuple[int, FieldInfo]], dict[str, list[bytes]]]] = []
+        self.claimed: set[str] = set()
+        for group in info.groups:
+            labels = {c.label: c for c in group.children} | {c.id: c for c in group.children}
+            sheet = next((s for s in sheets if s.name.startswith(group.label[:28]) or s.name.endswith(f"-{group.id}")), None)
+            found = _header(sheet, set(labels) | {KEY}) if sheet is not None else None
+            if sheet is None or found is None:
                 continue
-            first = seen.setdefault((fid, value), person)
-            if first is not person:
-                label = info.field(fid).label if info.field(fid) else fid
-                result.problems.append(RowProblem(person.sheet, person.line, f"{label}与第 {first.line} 行重复"))
+            start, header = found
+            if KEY not in header and FILE_NO not in header:
+                self.notes.append(f"工作表“{sheet.name}”没有“档案编号”列，无法对应到人，未导入")
+                continue
+            key_at = header.index(KEY) if KEY in header else header.index(FILE_NO)
+            columns = [(i, child) for i, name in enumerate(header)
+                       if (child := labels.get(name)) is not None and not child.computed]
+            by_key: dict[str, list[bytes]] = {}
+            # the people's own sheet is read after this: as before, only its top rows count here
+            rows = sheet.top[start + 1:] if sheet is parent else sheet.after(start)
+            for line, row in rows:
+                if not any(_text(c) for c in row):
+                    continue
+                key = _text(row[key_at]) if key_at < len(row) else ""
+                width = len(row)
+                # pickled: a row's few texts as objects were ~600 bytes, as bytes ~150
+                by_key.setdefault(key, []).append(pickle.dumps(
+                    (line, [row[i] if i < width else None for i, _ in columns]), pickle.HIGHEST_PROTOCOL))
+            self.groups.append((group, sheet, columns, by_key))
+
+    def attach(self, person: _Person) -> None:
+        """The group rows carrying the person's 档案编号 (the first person with it takes them)."""
+        key = person.key
+        if not key or key in self.claimed:
+            return
+        self.claimed.add(key)
+        for group, sheet, columns, by_key in self.groups:
+            town = person.data.get("town")
+            for held in by_key.pop(key, ()):
+                line, values = pickle.loads(held)
+                row: dict[str, Any] = {}
+                where, label = f"{group.id}@{sheet.name}:{line}.", f"{group.label}（{sheet.name} 第 {line} 行）"
+                for (_, child), value in zip(columns, values):
+                    if value is not None:
+                        self.cells.put(child, value, person, row=row, where=where + child.id, label=label, town=town)
+                if row:
+                    person.data.setdefault(group.id, []).append(row)
+
+    def orphans(self) -> list[RowProblem]:
+        """A row for every group row no person took, in sheet order."""
+        out = []
+        for _, sheet, _, by_key in self.groups:
+            left = sorted((pickle.loads(held)[0], key) for key, rows in by_key.items() for held in rows)
+            out += [RowProblem(sheet.name, line, f"档案编号“{key}”在主表中没有对应的人") for line, key in left]
+        return out

@@ -103,9 +103,9 @@ def _indexed_rows(source: Any, shared: Any, pad: Any, options: dict, max_col: in
         if not options["data_only"]:
             raise _Unsupported
         with source() as src:
-            for idx, cells in _scan(src, options["date_formats"]):
+            for idx, row in _scan(src, options["date_formats"], max_col):
                 given = max(given, idx)
-                yield idx, _pad(cells, max_col)
+                yield idx, row
     except _Unsupported:
         with source() as src:
             for idx, row in _Parser(src, shared, **options).parse():
@@ -120,11 +120,14 @@ class _Unsupported(Exception):
 _SHEET_DATA = re.compile(rb"<sheetData(/?)>")
 _ROW = re.compile(rb'<row r="(\d+)"[^>/]*(/?)>')
 _ROW_END = b"</row>"
+# letters, style, type, `<is>` (when there), its text, `<v>` (when there), its number: the
+# opening tags are groups of their own so that `findall`, which gives '' for a group that did
+# not take part, still tells an empty text from no text
 _CELL = re.compile(rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(inlineStr|n)")?'
-                   rb'(?:/>|>(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>|<v>([^<]*)</v>)</c>)')
+                   rb'(?:/>|>(?:(<is><t(?: xml:space="preserve")?>)([^<]*)</t></is>|(<v>)([^<]*)</v>)</c>)')
 _ENTITY = re.compile(rb"&(amp|lt|gt|quot|apos);")
 _ENTITIES = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
-_COLUMNS: dict[bytes, int] = {}
+_COLUMNS: dict[str, int] = {}
 CHUNK = 1 << 20
 
 
@@ -142,46 +145,60 @@ def _text(raw: bytes) -> str:
         raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
 
 
-def _row_cells(body: bytes, date_styles: Any) -> list[tuple[int, Any]]:
-    """(column, value) of every cell of one row's XML, or `_Unsupported`."""
-    cells = []
-    pos, end = 0, len(body)
-    match = _CELL.match
-    while pos < end:
-        m = match(body, pos)
-        if m is None:
-            raise _Unsupported
-        letters, style, kind, text, number = m.groups()
-        column = _COLUMNS.get(letters)
-        if column is None:
-            column = _COLUMNS[letters] = column_index_from_string(letters.decode())
-        if kind == b"inlineStr":
-            if number is not None:
+_CELL_TEXT = re.compile(_CELL.pattern.decode())        # the same, on a row decoded at once
+
+
+def _row(body: bytes, date_styles: Any, max_col: int | None) -> tuple:
+    """One row's XML as openpyxl's padded row (`_get_row(row, 1, max_col, values_only=True)`),
+    or `_Unsupported`.
+
+    One `findall` (in C) cuts the cells out, and a row without `&` or CR is decoded once, not
+    cell by cell: a Python loop matching and decoding cell by cell was most of the scan. Every
+    cell begins `<c` (a text cannot hold `<`) and every match is one whole cell, so as many
+    matches as `<c` in the row means each cell was read; a cell written any other way (a formula,
+    a shared string, rich runs, another attribute) is not matched, and openpyxl reads the row."""
+    if b"&" in body or b"\r" in body:
+        found = [(l.decode(), s.decode(), k.decode(), i, _text(t) if i else "", v, n.decode())
+                 for l, s, k, i, t, v, n in _CELL.findall(body)]
+    else:
+        try:
+            found = _CELL_TEXT.findall(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
+    if len(found) != body.count(b"<c"):
+        raise _Unsupported
+    if not found:
+        return (None,) * max_col if max_col else ()
+    columns = _COLUMNS
+    last = found[-1][0]
+    width = max_col or columns.get(last) or _column(last)
+    out: list[Any] = [None] * width
+    for letters, style, kind, inline, text, v, number in found:
+        column = columns.get(letters) or _column(letters)
+        if kind == "inlineStr":
+            if v:
                 raise _Unsupported
-            if text is None:
-                value: Any = None
-            elif b"&" in text or b"\r" in text:
-                value = _text(text)
-            else:
-                try:
-                    value = text.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise _Unsupported from None
-        elif text is not None:
+            value: Any = text if inline else None
+        elif inline:
             raise _Unsupported                # an inline string without its type
         elif number:
             if style and int(style) in date_styles:
                 raise _Unsupported            # a date by its style: openpyxl converts it
-            value = _cast_number(number.decode())
+            value = _cast_number(number)
         else:
-            value = None
-        cells.append((column, value))
-        pos = m.end()
-    return cells
+            continue
+        if column <= width:
+            out[column - 1] = value
+    return tuple(out)
 
 
-def _scan(src: Any, date_styles: Any) -> Iterator[tuple[int, list[tuple[int, Any]]]]:
-    """(row index, cells) of a sheet's XML read in chunks; `_Unsupported` when it is not the
+def _column(letters: str) -> int:
+    column = _COLUMNS[letters] = column_index_from_string(letters)
+    return column
+
+
+def _scan(src: Any, date_styles: Any, max_col: int | None) -> Iterator[tuple[int, tuple]]:
+    """(row index, padded row) of a sheet's XML read in chunks; `_Unsupported` when it is not the
     regular XML this reads (nothing of an unsupported row has been given by then)."""
     buf = b""
     while (at := _SHEET_DATA.search(buf)) is None:
@@ -196,12 +213,12 @@ def _scan(src: Any, date_styles: Any) -> Iterator[tuple[int, list[tuple[int, Any
         m = _ROW.match(buf, pos)
         if m is not None:
             if m.group(2):                    # <row r="5" .../>: a row with no cells
-                yield int(m.group(1)), []
+                yield int(m.group(1)), (None,) * max_col if max_col else ()
                 pos = m.end()
                 continue
             close = buf.find(_ROW_END, m.end())
             if close >= 0:
-                yield int(m.group(1)), _row_cells(buf[m.end():close], date_styles)
+                yield int(m.group(1)), _row(buf[m.end():close], date_styles, max_col)
                 pos = close + len(_ROW_END)
                 continue
         elif buf.startswith(b"</sheetData>", pos):
@@ -213,15 +230,3 @@ def _scan(src: Any, date_styles: Any) -> Iterator[tuple[int, list[tuple[int, Any
         more = src.read(CHUNK)
         eof = not more
         buf, pos = buf[pos:] + more, 0
-
-
-def _pad(cells: list[tuple[int, Any]], max_col: int | None) -> tuple:
-    """openpyxl's `_get_row(row, 1, max_col, values_only=True)` for (column, value) cells."""
-    if not cells and not max_col:
-        return ()
-    width = max_col or cells[-1][0]
-    out: list[Any] = [None] * width
-    for column, value in cells:
-        if 1 <= column <= width:
-            out[column - 1] = value
-    return tuple(out)

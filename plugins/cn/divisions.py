@@ -319,6 +319,8 @@ class DivisionFile:
         self.forms_dir = Path(forms_dir) if forms_dir is not None else default_forms_dir()
         self.path = self.forms_dir / "data" / "divisions.yaml"
         self._resolved: Path | None = None     # resolving walks every folder of the path: once
+        self._name = ""
+        self._last: tuple | None = None
 
     @classmethod
     def of(cls, engine: object) -> "DivisionFile":
@@ -329,19 +331,25 @@ class DivisionFile:
         """Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad."""
         if self._resolved is None:
             self._resolved = self.path.resolve()
+            self._name = str(self._resolved)
         path = self._resolved
         try:
-            st = os.stat(path)
+            st = os.stat(self._name)
             stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
             raise DivisionsError([Problem("找不到区划数据文件", file=str(path))]) from None
-        hit = _cache.get(path)
+        # the file as this object last saw it: a bulk save asks four times a record, and
+        # hashing the Path for the shared cache cost more than the stat
+        hit = self._last
         if hit is None or hit[0] != stamp:
-            try:
-                hit = (stamp, _load_cached(path))
-            except DivisionsError as exc:
-                hit = (stamp, exc)
-            _cache[path] = hit
+            hit = _cache.get(path)
+            if hit is None or hit[0] != stamp:
+                try:
+                    hit = (stamp, _load_cached(path))
+                except DivisionsError as exc:
+                    hit = (stamp, exc)
+                _cache[path] = hit
+            self._last = hit
         if isinstance(hit[1], DivisionsError):
             raise hit[1]
         return hit[1]

@@ -80,3 +80,30 @@ def test_flat_record_whole_yuan_and_beijing_time(reg_form, records):
     row = dict(zip(parent_headers(info), flat_record(info, rec, mask_value)[0]))
     assert row["年收入（元）"] == 18900 and isinstance(row["年收入（元）"], int)
     assert row["更新时间"] == "2026-11-30 21:02:05"
+
+
+def test_record_rows_are_flat_record_value_for_value(reg_form, records):
+    """`RecordRows` (a records export's rows, each choice or place worked out once) gives what
+    `flat_record` gives, masked and in full, for every kind of value a stored record holds —
+    and twice over, so the second look-up of a value answers as the first."""
+    from core.transfer.exportform import FieldInfo, RecordRows
+
+    info = form_info(reg_form)
+    info.town_fields = [FieldInfo("mutual_aid", "是否参加互助养老", "select", choices=[("是", "是"), ("否", "否")],
+                                  towns=("120116009000",)),
+                        FieldInfo("helper_phone", "互助联系电话", "text", pii="phone", towns=("120116009000",))]
+    odd = []
+    for n, value in enumerate([None, "", 0, 1, 18900.0, 2.5, True, False, "'=1+1", "=SUM(A1)", ["高血压", "糖尿病"],
+                               [], ["未知病"], [{"x": 1}], {"a": 1}, "是", "否", "  ", "120116009000", 120116009000]):
+        base = records[n % len(records)]
+        data = {k: value for k in base["data"] if k not in ("children", "file_no")}
+        data["children"] = [{c: value for c in ("name", "phone", "relation")}, None]
+        data["mutual_aid"], data["helper_phone"] = value, value
+        data["town"] = "120116009000" if n % 2 else "120116011000"
+        odd.append({**base, "data": {**base["data"], **data}})
+    def full(kind, value):
+        return value
+    for mask in (mask_value, full):
+        rows = RecordRows(info, mask)
+        for rec in [*records, *odd, *records, *odd]:
+            assert rows(rec) == flat_record(info, rec, mask), rec["data"]
