@@ -73,22 +73,23 @@ def cut_words(app) -> list[str]:
     """Texts meant to be whole that are not whole on one rendered line."""
     out = []
     visible = app.screen._compositor.visible_widgets
+    strips = app.screen._compositor.render_strips()     # one screen, read region by region
     for widget, (region, clip) in visible.items():
         if not clip.contains_region(region) or not on_top(app, widget, region):
             continue                            # partly scrolled away or covered: not judged here
         text = plain(widget)
         if text:
-            lines = region_text(app, widget)
+            lines = region_text(app, widget, strips=strips)
             if not any(text in line for line in lines):
                 out.append(f"{type(widget).__name__}: {text!r} shown as {lines!r}")
         if isinstance(widget, OptionList) and widget.id == "form-sections":
-            lines = region_text(app, widget)
+            lines = region_text(app, widget, strips=strips)
             for option in widget.options:
                 if not any(str(option.prompt) in line for line in lines):
                     out.append(f"section {option.prompt!r} shown as {lines!r}")
         if isinstance(widget, DataTable) and widget.show_header and widget.columns:
             region = widget.content_region              # inside the border
-            header = region_text(app, widget, region)[0]
+            header = region_text(app, widget, region, strips)[0]
             x, fixed = 0, 0
             for i, column in enumerate(widget.columns.values()):
                 label = str(column.label)

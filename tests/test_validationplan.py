@@ -173,3 +173,16 @@ def test_remembered_conversions_keep_only_answers_nobody_can_change():
     first.append("changed")
     assert conv("x") == ["x"]                    # a list is made afresh each time
     assert calls == ["2026-03-01", "x", "x"]
+
+
+def test_a_field_of_different_values_lets_its_memory_go_early(types):
+    """Each town has a validator of its own: a town's 3,000 names must not be held until a
+    memory of 4,096 fills up — all towns' names would be held then."""
+    names = plan.normalizer(types["text"], Field(id="t", label="姓名", type="text"))
+    for i in range(300):
+        run(names, f"名{i}")
+    assert _memory(names) == {}
+    choices = plan.normalizer(types["choice"], Field(id="c", label="状况", type="choice"))
+    for i in range(3000):
+        run(choices, ("一般", "低保", "特困")[i % 3] if i % 10 else f"其他{i}")
+    assert len(_memory(choices)) == 303          # 300 rare values, asked among 3,000: kept

@@ -56,7 +56,10 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
 
     end = asyncio.get_running_loop().time() + timeout
     while not condition() and asyncio.get_running_loop().time() < end:
-        await pilot.pause(0.05)
+        # The app runs on this loop: a plain sleep lets it work. `pilot.pause` would also post a
+        # call to every widget of the screen and wait for each (~500 on the registration form)
+        # twenty times a second, which cost more CPU than the app's own work.
+        await asyncio.sleep(0.05)
     await pilot.pause(0.1)          # and the messages that state sent (a new screen's mount)
 
 
@@ -93,17 +96,20 @@ async def settle(pilot, timeout: float = 15.0, timers_within: float = 0.5) -> No
 
     app = pilot.app
     loop = asyncio.get_running_loop()
-    end, quiet = loop.time() + timeout, 0
+    end, quiet, timer = loop.time() + timeout, 0, False
     while quiet < 2 and loop.time() < end:
-        await pilot.pause()
+        paused = not timer
+        if paused:                  # while only a timer is due, the app has nothing to handle:
+            await pilot.pause()     # no call to every widget (see `until`) until it has fired
         busy = _busy(app, timers_within)
+        timer = busy is not None and busy.startswith("timer")
         if busy is None:
-            quiet += 1
+            quiet += paused         # quiet counts only when seen after a pause
             continue
         quiet = 0
         if busy == "worker":
             await app.workers.wait_for_complete([w for w in app.workers if not w.is_finished])
-        elif busy.startswith("timer"):
+        elif timer:
             await asyncio.sleep(0.05)
 
 
@@ -198,9 +204,11 @@ def screen_text(app, typed: bool = True) -> str:
     return "\n".join(strip.text.rstrip() for strip in strips)
 
 
-def region_text(app, widget, region=None) -> list[str]:
+def region_text(app, widget, region=None, strips=None) -> list[str]:
     """The rendered lines inside one widget's region on screen (e.g. the form beside the section
-    list), or inside `region`, cut from the composited screen as `screen_text` reads it."""
+    list), or inside `region`, cut from the composited screen as `screen_text` reads it.
+    `strips`: the screen already rendered (`app.screen._compositor.render_strips()`), for a
+    caller that reads many regions of one unchanged screen."""
     region = region or widget.region
-    strips = app.screen._compositor.render_strips()
+    strips = app.screen._compositor.render_strips() if strips is None else strips
     return [s.crop(region.x, region.right).text.rstrip() for s in strips[region.y:region.bottom]]

@@ -211,8 +211,8 @@ class ProbeRunner:
         for source, sources, args, code, memo in self.found:
             values = []
             for a, arg in zip(sources, args):
-                if a not in done:
-                    done[a] = self._run(arg, names)
+                if a not in done:          # a bare field name is its value, as eval would read it
+                    done[a] = names[a] if a in names else self._run(arg, names)
                 values.append(done[a])
             values = tuple(values)
             if _FAILED in values:

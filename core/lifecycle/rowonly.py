@@ -100,6 +100,9 @@ class _Shared:
                     return self._whole(expr, names)
                 values.append(both[self.side])
                 continue
+            if source in names:           # a bare field name: its value, as eval would read it
+                values.append(names[source])
+                continue
             held = args if common is None else self.row if common else self.fixed
             if source not in held:
                 try:

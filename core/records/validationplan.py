@@ -12,8 +12,8 @@ function that does what those layers did, with the lookups done once:
   field: the built-in types, ID numbers, phones) have their answers remembered per field —
   a choice field of 50,000 records holds a handful of distinct values, a date field a few
   hundred — so cleaning most values is one dictionary look-up. A bounded number of values
-  is remembered per field (`MEMO_LIMIT`); a field whose memory fills up before it has answered
-  half the values (names, phone numbers, all different) lets it go and is cleaned afresh.
+  is remembered per field (`MEMO_LIMIT`); a field whose memory grows faster than it answers
+  (names, phone numbers, all different) lets it go and is cleaned afresh.
   A type whose cleaning also reads something else (division codes: the division list and
   today's date) can offer `memo_scope()`, a token of that state (None: do not remember now);
   its answers are remembered while the token stays equal, forgotten when it changes.
@@ -135,15 +135,22 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
 
 
 def _learn(held: list, key: Any, found: Any) -> None:
-    """Remember one answer in `held` ([scope, memory, values asked, still adding?]): up to
-    `MEMO_LIMIT`; a memory full before it answered half the values asked (names, numbers:
-    nearly all different) is let go, one that did is kept and no longer grows."""
+    """Remember one answer in `held` ([scope, memory, values asked, still adding?]), up to
+    `MEMO_LIMIT`. Each time the memory reaches a size in `_REVIEW`, and when full, it must
+    have answered half the values asked so far, else it is let go for good (names, phone
+    numbers: nearly all different — and each town's validator would hold its own)."""
     memo = held[1]
     memo[key] = found
-    if len(memo) >= MEMO_LIMIT:
-        held[3] = False
-        if held[2] < 2 * MEMO_LIMIT:
+    size = len(memo)
+    if size in _REVIEW or size >= MEMO_LIMIT:
+        if held[2] < 2 * size:
+            held[3] = False
             memo.clear()
+        elif size >= MEMO_LIMIT:
+            held[3] = False                 # kept, no longer grown
+
+
+_REVIEW = frozenset({256, 1024})
 
 
 _SHAREABLE = (str, int, float, bool, dt.date, type(None))

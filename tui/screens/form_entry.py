@@ -27,7 +27,7 @@ from .. import roles
 from ..form_renderer import TOWN_FIELD, FormView, normalize_value, relevance, town_form
 from ..keymap import bind
 from ..widgets.followups import followups_note
-from ..widgets.fields import FieldRow
+from ..widgets.fields import FieldRow, show_text
 from ..widgets.problems import ProblemsPanel
 from .base import BaseScreen
 from .confirm import ConfirmScreen
@@ -158,15 +158,15 @@ class FormEntryScreen(BaseScreen):
                 timer.stop()
         self._compute_timer = self._draft_timer = None
         self.sub_title = self.app.sub_title
-        self.query_one("#form-title", Static).update(("修改：" if self.record else "新建：") + self.form.title)
+        show_text(self.query_one("#form-title", Static), ("修改：" if self.record else "新建：") + self.form.title)
         view = self.view
         view.set_data(self.start, self._ref_labels(self.start))
         view.show_problems([])
         panel = self.problems_panel
         panel.clear_options()
         panel.active = panel.display = False
-        self.query_one("#form-live", Static).update("")
-        self.query_one("#form-help", Static).update("")
+        show_text(self.query_one("#form-live", Static), "")
+        show_text(self.query_one("#form-help", Static), "")
         view.scroll_home(animate=False)
         self.recompute()
         self.call_after_refresh(self._take_baseline)
@@ -277,7 +277,7 @@ class FormEntryScreen(BaseScreen):
                 if f.id in self.overrides:
                     why = f"已改判：{self.overrides[f.id].get('reason', '')}"
                 parts.append(f"[b]{f.label.split('（')[0]}[/b] {value}" + (f"（{why}）" if why else ""))
-        self.query_one("#form-live", Static).update("  ".join(parts))
+        show_text(self.query_one("#form-live", Static), "  ".join(parts))
 
     @on(FieldRow.Changed)
     async def field_changed(self, event: FieldRow.Changed) -> None:
@@ -303,7 +303,7 @@ class FormEntryScreen(BaseScreen):
         if row is None:
             return
         help_text = row.field.help or ""
-        self.query_one("#form-help", Static).update(f"{row.field.label}：{help_text}" if help_text else "")
+        show_text(self.query_one("#form-help", Static), f"{row.field.label}：{help_text}" if help_text else "")
         section = self.view.section_of_row(row)
         options = self.query_one("#form-sections", OptionList)
         if section:

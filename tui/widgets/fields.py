@@ -40,8 +40,18 @@ def clean_date(text: str) -> str:
         return text.strip()
 
 
+def show_text(static: Static, text: str) -> None:
+    """`static.update(text)` unless it shows `text` already. Every update lays the whole screen
+    out again (its height may change): on the registration form, ~500 widgets, 20-40 ms here.
+    Most updates of the form write what is shown already (each computed field and the live
+    line after every recompute, each error line at every check), and need no layout."""
+    if static.content != text:
+        static.update(text)
+
+
 class FieldRow(Vertical):
-    """Label + editor + the field's error line; reads and writes the field's stored value."""
+    """Label + editor + the field's error line; reads and writes the field's stored value.
+    Laid out as a two-column grid (`app.tcss`), a long label and the error line across both."""
 
     class Changed(Message):
         def __init__(self, row: "FieldRow") -> None:
@@ -73,9 +83,8 @@ class FieldRow(Vertical):
             # A long label on its own line, whole: cut at 18 cells it read 最近一名赡养人离/津时间.
             yield Label(label, classes="field-label-long")
             label = ""
-        with Horizontal(classes="field-line"):
-            yield Label(label, classes="field-label")
-            yield self._editor()
+        yield Label(label, classes="field-label")
+        yield self._editor()
         error = Static("", classes="field-error")
         error.display = False
         yield error
@@ -173,11 +182,11 @@ class FieldRow(Vertical):
         try:
             w = self.editor
             if self.computed:
-                w.update(roles.display(self.form, self.field.id, value, self.engine.divisions) or "-")
+                show_text(w, roles.display(self.form, self.field.id, value, self.engine.divisions) or "-")
             elif self.hint == "repeat":
                 w.set_rows(value)
             elif self.hint == "reference":
-                w.update(label or ("（未选择）" if not value else str(value)))
+                show_text(w, label or ("（未选择）" if not value else str(value)))
             elif isinstance(w, Select):
                 if value is None or value == "":
                     w.clear()
@@ -203,7 +212,7 @@ class FieldRow(Vertical):
         """The message on its own line under the field, marked with ！ so it reads without
         colour; shown by `display`, not by CSS `:empty` (which kept an updated Static hidden)."""
         err = self.query_one(".field-error", Static)
-        err.update(f"！{message}" if message else "")
+        show_text(err, f"！{message}" if message else "")
         err.display = bool(message)
         self.set_class(bool(message), "has-error")
 
