@@ -83,12 +83,14 @@ class RosterScreen(BaseScreen):
         bind("page_next", "page(1)", keys="ctrl+pagedown", show=False),    # from the search box too
         bind("page_prev", "page(-1)", keys="ctrl+pageup", show=False),
     ]
+    # No space between a key name and the Chinese around it: the help box wraps at spaces, and
+    # "V 登记…" left "V" alone at the end of a line.
     HELP_TEXT = ("在查找框输入姓名，或姓名的拼音（全拼、首字母或两者混写，也可从名字的第二个字拼起；"
-                 "ü 按 V 键或 U 键），或完整的身份证号、电话，或姓名加号码后四位（如 王桂兰0032），"
+                 "ü按V键或U键），或完整的身份证号、电话，或姓名加号码后四位（如王桂兰0032），"
                  "列表随输入更新。"
                  "名单框选择列出哪些人：在册全部、认定留守老人（与导出的花名册相同）、已退出或全部。"
-                 "V 登记一次例行探访；选了村后按 W 巡访该村 7 天内应探访的人。"
-                 "Tab 切换到筛选和列表；列表中回车打开档案，PageDown/PageUp 翻页，F6 换排序列，F7 升降序。")
+                 "按V登记一次例行探访；选了村后按W巡访该村7天内应探访的人。"
+                 "按Tab切换到筛选和列表；列表中回车打开档案，PageDown/PageUp翻页，F6换排序列，F7升降序。")
 
     def __init__(self) -> None:
         super().__init__()
