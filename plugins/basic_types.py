@@ -32,7 +32,8 @@ class FieldType:
     needs_choices: bool = False
     python: Callable[[Any], Any] | None = None   # stored value -> value inside expressions
     # `normalize` depends on the value and the field only: a validator may remember its answers
-    # (`core.records.validationplan`)
+    # (`core.records.validationplan`). True for every type built from this class, which are the
+    # basic types below only; a plugin's own type says `pure = True` itself or is asked every time.
     pure: ClassVar[bool] = True
 
     def json_schema(self, field) -> dict:  # noqa: ARG002 - same signature for every type

@@ -122,3 +122,19 @@ def test_readings_are_pypinyins_usual_ones_read_without_loading_its_phrase_table
             "assert spelled('吕长林') == \"'lv'zhang'lin|'lv'chang'lin\"; "
             "assert 'pypinyin' not in sys.modules, 'pypinyin imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_preparing_the_same_list_again_spells_it_once():
+    """The roster prepares its search on every visit: the names are spelled once per list of
+    keys, not once per visit, and a save lets the next preparation spell the new list."""
+    index = index_of([random.Random(i).choice(NAMES) for i in range(JOIN_FROM + 10)])
+    index.prepare_search({"status": "在册"})
+    first = index._spelling_job
+    index.prepare_search({"status": "在册"})
+    assert index._spelling_job is first              # still spelling, or spelled: not again
+    first[1].join()
+    index.prepare_search({"status": "在册"})
+    assert index._spelling_job is first
+    index.put("r99999", {SEARCH_KEY: "欧阳秀英\x1foyxy", "status": "在册"})
+    index.prepare_search({"status": "在册"})
+    assert index._spelling_job is not first and index._spelling_job is not None

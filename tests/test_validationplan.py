@@ -49,8 +49,8 @@ def test_a_remembered_list_is_a_copy_the_caller_may_change(types):
 
 
 def _memory(norm) -> dict:
-    held = next(c.cell_contents for c in norm.__closure__ if isinstance(c.cell_contents, list))
-    return held[1]
+    """The answers a pure type's normalizer holds: [scope, answers, asked, adding?], bound first."""
+    return norm.args[0][1]
 
 
 def test_memory_is_bounded_per_field_and_let_go_when_values_do_not_repeat(types, monkeypatch):
@@ -186,3 +186,31 @@ def test_a_field_of_different_values_lets_its_memory_go_early(types):
     for i in range(3000):
         run(choices, ("一般", "低保", "特困")[i % 3] if i % 10 else f"其他{i}")
     assert len(_memory(choices)) == 303          # 300 rare values, asked among 3,000: kept
+
+
+def test_an_answer_worked_out_under_an_old_scope_is_not_kept_under_the_new_one():
+    """A scoped type (division codes: the division list and today's date) whose scope changes
+    while an answer is being worked out (another thread saw the new division file) keeps that
+    answer with the old scope: asked again under the new scope, it is worked out again."""
+    class Scoped:
+        name, widget, format, options = "scoped", "text", None, {}
+        pure = False
+
+        def __init__(self):
+            self.token, self.inner = 0, None
+
+        def memo_scope(self):
+            return self.token
+
+        def normalize(self, value, field):
+            answer = f"{value}@{self.token}"
+            if value == "a" and self.token == 0:     # meanwhile, under a new scope
+                self.token = 1
+                self.inner("b", "t", [])
+            return answer
+
+    kind = Scoped()
+    norm = plan.normalizer(kind, Field(id="t", label="编码", type="text"))
+    kind.inner = norm
+    assert norm("a", "t", []) == "a@0"
+    assert norm("a", "t", []) == "a@1"               # not the answer made under scope 0

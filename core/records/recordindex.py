@@ -147,7 +147,7 @@ class RecordIndex:
         self._orders.clear()
         self._filter_cache.clear()
         self._joined.clear()
-        self._spellings = self._last_pinyin = None
+        self._spellings = self._last_pinyin = self._spelling_job = None
         self._last_text = None
 
     def find(self, field: str, value: Any, exclude: str | None = None) -> str | None:
@@ -220,11 +220,12 @@ class RecordIndex:
         else:
             hits = self._search(keys, needle)
         out, out_keys = [base[i] for i in hits], [keys[i] for i in hits]
-        self._last_text = (self._filtered(filters, ids, sort, desc)[0], needle, out, out_keys)
+        every = self._filtered(filters, ids, sort, desc)      # the whole filtered list, not the narrowed one
+        self._last_text = (every[0], needle, out, out_keys)
         if letters := typed_pinyin(needle):
-            out = self._pinyin_hits(letters, *self._filtered(filters, ids, sort, desc), out)
+            out = self._pinyin_hits(letters, *every, out)
         if self.private and any(c.isdigit() for c in needle):
-            out = self._number_hits(needle, *self._filtered(filters, ids, sort, desc), out)
+            out = self._number_hits(needle, *every, out)
         return out
 
     def _pinyin_hits(self, letters: str, base: list[str], keys: list[str], by_key: list[str]) -> list[str]:
@@ -264,7 +265,12 @@ class RecordIndex:
         """Spell these names on a thread while staff read the screen: at 50,000 people the
         spellings (and pypinyin's character table) take a few tenths of a second, which the first
         pinyin keystroke would otherwise wait for. The result is only used for this very list of
-        keys (a save makes a new one), so a thread finishing late cannot answer a newer list."""
+        keys (a save makes a new one), so a thread finishing late cannot answer a newer list.
+        Nothing is started when these keys are spelled already or being spelled."""
+        if (self._spellings is not None and self._spellings[0] is keys) or \
+                (self._spelling_job is not None and self._spelling_job[0] is keys):
+            return
+
         def spell() -> None:
             made = PinyinSpellings([k.partition("\x1f")[0] for k in keys])
             if self._spellings is None or self._spellings[0] is not keys:

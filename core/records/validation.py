@@ -565,11 +565,6 @@ class Validator:
         text = templates.get(kw, "{label} 不符合要求").format(label=label, want=want, unit=unit)
         return f"{text} ({kw})"
 
-    def _is_required(self, field: Field, names: dict) -> bool:
-        if isinstance(field.required, str):
-            return self.evaluator.relevant(field.required, names)
-        return bool(field.required)
-
     def _requirement(self, field: Field) -> Callable[[dict], bool] | bool | None:
         """`required` planned: None never, True always, else `names -> bool`."""
         if isinstance(field.required, str):       # "" is no condition: always (as `relevant` says)

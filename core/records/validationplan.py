@@ -9,7 +9,8 @@ function that does what those layers did, with the lookups done once:
 
 - `normalizer`: a field type's `normalize`, a failure reported with the Chinese text staff
   see (`cleaner`: the same raising `CleanError`, for computed values). Field types that declare `pure = True` (their cleaning depends only on the value and the
-  field: the built-in types, ID numbers, phones) have their answers remembered per field —
+  field: the basic types of `plugins/basic_types.py`, phones; not ID numbers, whose check
+  reads today's date) have their answers remembered per field —
   a choice field of 50,000 records holds a handful of distinct values, a date field a few
   hundred — so cleaning most values is one dictionary look-up. A bounded number of values
   is remembered per field (`MEMO_LIMIT`); a field whose memory grows faster than it answers
@@ -26,6 +27,7 @@ Results are those of the generic path, value for value and message for message
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any, Callable
 
 from core.formlang.expressions import Evaluator, ExpressionError
@@ -105,33 +107,35 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
     scope = None if getattr(field_type, "pure", False) else getattr(field_type, "memo_scope", None)
     if field.fields or not (scope or getattr(field_type, "pure", False)):
         return fresh
-    held: list = [None, {}, 0, True]     # scope token, memory, values cleaned, still adding?
+    current: list = [[None, {}, 0, True]]   # the memory in use: [scope token, answers, values cleaned, still adding?]
 
     def scoped(value: Any, path: str, problems: list) -> Any:
-        """`remembered` while the type's scope (what else its cleaning reads) stays the same;
-        a new scope starts a new memory (replaced whole, so a thread never mixes the two)."""
+        """`recall` while the type's scope (what else its cleaning reads) stays the same; a new
+        scope starts a new memory, a new list, so a thread still cleaning against the old one
+        keeps learning into the old one and never files an old answer under the new scope."""
         token = scope()
         if token is None:
             return fresh(value, path, problems)
-        if token != held[0]:
-            held[:] = [token, {}, 0, True]
-        return remembered(value, path, problems)
+        state = current[0]
+        if token != state[0]:
+            state = current[0] = [token, {}, 0, True]
+        return recall(state, value, path, problems)
 
-    def remembered(value: Any, path: str, problems: list) -> Any:
-        memo = held[1]
-        held[2] += 1
+    def recall(state: list, value: Any, path: str, problems: list) -> Any:
+        memo = state[1]
+        state[2] += 1
         key = value if type(value) is str else _memo_key(value)
-        found = memo.get(key, held) if key is not None else held      # `held`: not remembered
-        if found is held:
+        found = memo.get(key, state) if key is not None else state      # `state`: not remembered
+        if found is state:
             found = cleaned(value)
-            if key is not None and held[3]:
-                _learn(held, key, found)
+            if key is not None and state[3]:
+                _learn(state, key, found)
         kind = type(found)
         if kind is _Refused:
             problems.append(Problem(found.text, path, rule="normalize"))
             return None
         return found.copy() if kind is list or kind is dict else found   # a caller may change it
-    return remembered if scope is None else scoped
+    return partial(recall, current[0]) if scope is None else scoped
 
 
 def _learn(held: list, key: Any, found: Any) -> None:
