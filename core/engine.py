@@ -648,9 +648,18 @@ class Engine:
         if self.readonly:
             return
         entry = {"at": now_iso(), "operator": self.operator, **entry}
+        self.wait_for_backup()          # the log is in the day's backup: not appended mid-copy
         if hasattr(self.store, "append_audit"):        # a server ledger keeps it on the server
             return self.store.append_audit(entry)
         chain.append_audit(self.data_dir, entry)
+
+    def wait_for_backup(self) -> None:
+        """Before writing into the data folder other than through a save (the audit log, a
+        publish): the day's backup, made beside the command (`Store`), is done first, so it
+        holds each file whole, as the ledger was opened."""
+        wait = getattr(self.store, "wait_for_backup", None)
+        if wait is not None:
+            wait()
 
     def audit_log(self) -> list[dict]:
         if hasattr(self.store, "audit_log"):

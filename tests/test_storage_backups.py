@@ -170,6 +170,28 @@ def test_a_backup_failing_on_its_thread_is_told_as_a_warning_and_the_ledger_stil
     with Store(tmp_path, backup_every_hours=24) as s:
         s.put(TABLE, *item("b", V1, "乙"))
     assert [(p.rule, p.severity) for p in s.problems] == [("storage.backup", "warning")]
-    assert "自动备份失败（磁盘已满）" in s.problems[0].message
+    assert "自动备份失败（文件操作失败：磁盘已满" in s.problems[0].message     # the errno's reason, in Chinese
     with Store(tmp_path, backup_every_hours=None) as s:
         assert s.get(TABLE, "b")["data"]["name"] == "乙"
+
+
+def test_the_audit_log_waits_for_the_days_backup_so_the_backup_holds_it_whole(tmp_path, monkeypatch):
+    """An export in full writes the audit log, outside any save: while the day's backup is
+    still copying, the entry waits for it, so the backup never holds half a line."""
+    import threading
+
+    from core.engine import Engine
+
+    go, started, _ = _held_backup(tmp_path, monkeypatch)
+    with Engine(tmp_path, operator="李芳") as eng:
+        assert started.wait(10)
+        logged = threading.Event()
+        writer = threading.Thread(target=lambda: (eng._audit({"action": "导出", "what": "records"}), logged.set()))
+        writer.start()
+        assert not logged.wait(0.5)                               # waits for the backup
+        go.set()
+        writer.join(10)
+        assert logged.is_set()
+    assert [e["action"] for e in eng.audit_log()][-1:] == ["导出"]
+    [backup] = list_backups(tmp_path)
+    assert "导出" not in "".join(p.read_text("utf-8") for p in backup.path.rglob("audit*"))

@@ -196,6 +196,7 @@ def publish(engine, operator: str = "") -> tuple[Path | None, list[Problem]]:
     problems = file_errors(engine) + datacheck.check(engine)
     if any(p.is_error for p in problems):
         return None, problems
+    engine.wait_for_backup()            # published-forms/ is in the day's backup: not swapped mid-copy
     engine.snapshots.keep(engine.forms)
     return copy_folder(engine.forms_dir, engine.data_dir, operator=operator or engine.operator,
                        versions=_versions(engine)), problems

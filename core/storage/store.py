@@ -35,6 +35,7 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
+from core.oserrors import describe_os_error
 from core.problems import Problem
 from core.storage import atomic, backups, chain, journal, lock, names, quarantine, sealed
 from core.storage.errors import StorageError
@@ -211,10 +212,9 @@ class Store:
         try:
             backups.rotate(self.root, every_hours, keep)
         except Exception as exc:  # noqa: BLE001 - on its thread: told with the storage problems, never a traceback
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            why = describe_os_error(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
             self.problems.append(Problem(
-                f"自动备份失败（{why}），请检查磁盘空间；现有备份未受影响",
-                severity="warning", rule="storage.backup"))
+                f"自动备份失败（{why}）；现有备份未受影响，台账照常可用", severity="warning", rule="storage.backup"))
 
     def wait_for_backup(self) -> None:
         """Return once the backup started at open is done (at once when there is none)."""
