@@ -67,3 +67,21 @@ def test_wrong_password_is_a_chinese_message(own_server, tmp_path, monkeypatch):
     db = own_server.create_db()
     with pytest.raises(StorageError, match="无法登录数据库服务器.*登录名或密码不对"):
         Engine.open(own_server.url(db, "nobody", "wrong"))
+
+
+def test_the_summary_after_a_server_restart_reconnects_both_its_connections(own_server, tmp_path, monkeypatch):
+    """The summary counts visits on a second connection (`sql_rows_aside`): after the server
+    restarted while the desk was idle, that one is tried and opened again too, as the main
+    one is, so the first summary after a break answers instead of failing once."""
+    monkeypatch.setenv("CAREBOOK_DESK", str(tmp_path / "desks"))
+    url = own_server.url(own_server.create_db())
+    with Engine.open(url, operator="测试员") as eng:
+        eng.save("registration", person(town=TOWN, village=VILLAGE, file_no=None))
+        before = eng.report("summary")
+        assert eng.store._side is not None                 # the visits were counted aside
+        own_server.stop()
+        own_server.start()
+        monkeypatch.setattr(pgstore, "IDLE_CHECK", 0.2)
+        time.sleep(0.3)
+        after = eng.report("summary")
+        assert after.rows == before.rows

@@ -71,6 +71,18 @@ def _pipeline(conn: Any) -> Any:
     return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
 
 
+def _answers(conn: Any, idle: float) -> bool:
+    """False for an open connection unused longer than `IDLE_CHECK` that no longer answers (the
+    server restarted meanwhile); True otherwise (a missing or closed one is opened anew)."""
+    if conn is None or conn.closed or idle <= IDLE_CHECK:
+        return True
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
 def _close(conn: Any) -> None:
     if conn is not None:
         try:
@@ -115,6 +127,7 @@ class PgStore:
         self._side: Any = None                  # a second connection for reports (`sql_rows_aside`)
         self._side_mutex = threading.Lock()
         self._used = 0.0
+        self._side_used = 0.0
         self._looked: dict[str, Any] = {}      # table -> server time its rows were last read
         self._revs: dict[tuple[str, str], int] = {}
         self._closed = False
@@ -166,11 +179,8 @@ class PgStore:
         if self._closed:
             raise StorageError("数据存储已关闭")
         now = time.monotonic()
-        if self._conn is not None and not self._conn.closed and now - self._used > IDLE_CHECK:
-            try:
-                self._conn.execute("SELECT 1")
-            except psycopg.Error:
-                self._drop()
+        if not _answers(self._conn, now - self._used):
+            self._drop()
         self._used = now
         if self._conn is None or self._conn.closed:
             self._conn = self._connect()
@@ -464,6 +474,10 @@ class PgStore:
         with self._side_mutex, self.errors(aside=True):
             if self._closed:
                 raise StorageError("数据存储已关闭")
+            now = time.monotonic()
+            if not _answers(self._side, now - self._side_used):   # idle, as `_connection` checks
+                self._drop(aside=True)
+            self._side_used = now
             if self._side is None or self._side.closed:
                 self._side = self._connect()
             return self._side.execute(query, params).fetchall()
