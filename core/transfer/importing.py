@@ -540,42 +540,37 @@ class _Cells:
         if value is None:
             return
         data = person.data if row is None else row
-        if value.__class__ is str:
-            if not value or value.isspace():
-                return
-            if f.pii and "*" in value:
-                person.bad_cells[where or f.id] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
-                                                   "请用 carebook export --full 导出的文件或原始数据")
-                return
-            plain, memo = self.column(f)
-            if plain:                # a text as it is (what `_value` gives a text of any other field)
-                data[f.id] = value[1:] if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START else value
-                return
-            here = person.data.get("town") if town is None else town
-            found = memo.get((value, here))
-            if found is None:
-                try:
-                    found = (_value(self.eng, f, value, here), None)
-                except ValueError as exc:
-                    found = (None, str(exc))
-                if len(memo) < self.CACHED:
-                    memo[(value, here)] = found
-            converted, error = found
-            if error is None:
-                data[f.id] = list(converted) if converted.__class__ is list else converted
-            else:
-                person.bad_cells[where or f.id] = f"{f'{label} {f.label}'.strip()}：{error}"
+        here = person.data.get("town") if town is None else town
+        place = where or f.id
+        if not isinstance(value, str):
+            try:
+                data[f.id] = _value(self.eng, f, value, here)
+            except ValueError as exc:
+                person.bad_cells[place] = f"{f'{label} {f.label}'.strip()}：{exc}"
             return
-        if isinstance(value, str) and not value.strip():
+        if not value or value.isspace():
             return
-        if f.pii and isinstance(value, str) and "*" in value:
-            person.bad_cells[where or f.id] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
-                                               "请用 carebook export --full 导出的文件或原始数据")
+        if f.pii and "*" in value:
+            person.bad_cells[place] = (f"{f'{label} {f.label}'.strip()}：是遮蔽后的值（{value[:4]}…），"
+                                       "请用 carebook export --full 导出的文件或原始数据")
             return
-        try:
-            data[f.id] = _value(self.eng, f, value, person.data.get("town") if town is None else town)
-        except ValueError as exc:
-            person.bad_cells[where or f.id] = f"{f'{label} {f.label}'.strip()}：{exc}"
+        plain, memo = self.column(f)
+        if plain:                # a text as it is (what `_value` gives a text of any other field)
+            data[f.id] = unsafe_cell(value)
+            return
+        found = memo.get((value, here))
+        if found is None:
+            try:
+                found = (_value(self.eng, f, value, here), None)
+            except ValueError as exc:
+                found = (None, str(exc))
+            if len(memo) < self.CACHED:
+                memo[(value, here)] = found
+        converted, error = found
+        if error is None:
+            data[f.id] = list(converted) if converted.__class__ is list else converted
+        else:
+            person.bad_cells[place] = f"{f'{label} {f.label}'.strip()}：{error}"
 
 
 def _value(eng, f: FieldInfo, value: Any, town: str | None) -> Any:
