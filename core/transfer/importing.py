@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 from core.textsafety import FORMULA_START, unsafe_cell
 from core.problems import CarebookError, Problem
 from core.records import incomplete
+from core.steadyfiles import steady
 from core.transfer.exportform import FILE_NO, FieldInfo, FormInfo, split_multi
 from core.transfer import xlsxread
 from core.transfer.exporting import ExportJob, mask_value
@@ -118,6 +119,7 @@ class _Person:
     bad_cells: dict[str, str] = field(default_factory=dict)   # field id → why its cell was not taken
 
 
+@steady()            # the division list looked at once per import, not per cell (core.steadyfiles)
 def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], *, operator: str = "",
                    dry_run: bool = False, skip_bad: bool = False, mapping: ColumnMap | Path | str | None = None,
                    fixed: dict[str, str] | None = None, strict: bool = False) -> ImportResult:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 from core.problems import CarebookError, Problem
+from core.steadyfiles import token as steady_token
 
 from .text import fold
 
@@ -321,6 +322,7 @@ class DivisionFile:
         self._resolved: Path | None = None     # resolving walks every folder of the path: once
         self._name = ""
         self._last: tuple | None = None
+        self._steady: object | None = None    # the steady block the file was last looked at in
 
     @classmethod
     def of(cls, engine: object) -> "DivisionFile":
@@ -328,11 +330,20 @@ class DivisionFile:
         return cls(getattr(engine, "forms_dir", None))
 
     def current(self) -> Divisions:
-        """Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad."""
+        """Raises ``DivisionsError`` (located, Chinese) when the file is missing or bad.
+
+        Looks at the file (`os.stat`) on every call, except inside `core.steadyfiles.steady()`
+        (an import check): there once per block, the file then taken as it was."""
+        hit = self._last
+        if hit is not None and self._steady is not None and self._steady is steady_token():
+            if isinstance(hit[1], DivisionsError):
+                raise hit[1]
+            return hit[1]
         if self._resolved is None:
             self._resolved = self.path.resolve()
             self._name = str(self._resolved)
         path = self._resolved
+        self._steady = None
         try:
             st = os.stat(self._name)
             stamp = (st.st_mtime_ns, st.st_size)
@@ -350,6 +361,7 @@ class DivisionFile:
                     hit = (stamp, exc)
                 _cache[path] = hit
             self._last = hit
+        self._steady = steady_token()
         if isinstance(hit[1], DivisionsError):
             raise hit[1]
         return hit[1]

@@ -49,18 +49,27 @@ def check_id(value: object, today: date | None = None) -> str | None:
     """None when ``value`` is a valid 18-character number, else the reason in Chinese.
 
     The value is checked as given (callers normalise first), so a stored value that passes is
-    also in canonical form.
-    """
+    also in canonical form."""
     if not isinstance(value, str) or not value:
         return "身份证号码为空"
     if len(value) != 18:
         return f"长度不对：应为18位，实际为{len(value)}位"
     if not _SHAPE.fullmatch(value):
         return "含有无效字符：前17位应为数字，末位应为数字或X"
+    return _judged(value, today or dates.today())
+
+
+@lru_cache(maxsize=1024)
+def _judged(value: str, today: date) -> str | None:
+    """The birth date and check character of a well-shaped number, as of `today`.
+
+    Remembered per (number, day): a record's number is checked when it is cleaned and again by
+    the schema's `cn-resident-id` format, a few calls apart. The day is part of the key, so a
+    number born "tomorrow" is judged afresh once tomorrow comes (or a test pins another day)."""
     born = _birth_of(value[:17])
     if born is None:
         return "出生日期无效"
-    if born > (today or dates.today()):
+    if born > today:
         return "出生日期无效：晚于今天"
     if check_char(value[:17]) != value[17]:
         return "校验码不符，请核对号码"

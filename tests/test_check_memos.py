@@ -1,0 +1,91 @@
+"""What a bulk check remembers must not outlive what it depends on (issue 13's import check).
+
+An ID number's judgement is remembered per (number, day): a number whose birth date is
+"tomorrow" is refused today and accepted once tomorrow comes. The division list is looked at
+once per import (`core.steadyfiles.steady`), not once per cell: an edit made during an import
+is seen by the next import, by another thread at once, and by everyone once the block ends.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+
+import pytest
+
+from binhai_support import VILLAGE, copy_forms, open_engine, person
+from core import dates
+from core.checkdigit import check_char
+from core.steadyfiles import steady
+from core.transfer.importing import import_records
+from plugins.cn.divisions import DivisionFile
+from plugins.cn.ids import check_id
+from plugins.cn_types import ResidentIdType, is_resident_id
+
+OPEN = '{code: "120116157201", name: 渡口村, confirmed: true, valid_from: null, valid_to: null}'
+
+
+def born_on(day: dt.date) -> str:
+    first17 = f"120107{day:%Y%m%d}003"
+    return first17 + check_char(first17)
+
+
+def test_an_id_number_is_judged_again_when_the_day_changes(monkeypatch):
+    number = born_on(dt.date(2026, 12, 5))
+    monkeypatch.setenv(dates.TODAY_ENV, "2026-12-04")
+    for _ in range(2):                                   # the second answer is the remembered one
+        assert check_id(number) == "出生日期无效：晚于今天"
+        assert not is_resident_id(number)
+        with pytest.raises(ValueError, match="晚于今天"):
+            ResidentIdType().normalize(number)
+    monkeypatch.setenv(dates.TODAY_ENV, "2026-12-05")
+    assert check_id(number) is None and is_resident_id(number)
+    assert ResidentIdType().normalize(number) == number
+    monkeypatch.setenv(dates.TODAY_ENV, "2026-12-04")
+    assert check_id(number) == "出生日期无效：晚于今天"
+    assert check_id(number, dt.date(2026, 12, 6)) is None            # a day given is the day used
+
+
+def close_village(forms, until: str) -> None:
+    data_file = forms / "data" / "divisions.yaml"
+    text = data_file.read_text("utf-8")
+    assert OPEN in text
+    data_file.write_text(text.replace(OPEN, OPEN.replace("valid_to: null", f'valid_to: "{until}"')), "utf-8")
+    os.utime(data_file, ns=(1, 10**18))                  # a new mtime, whatever the clock's grain
+
+
+def test_a_steady_block_looks_once_and_other_threads_and_later_calls_see_edits(tmp_path):
+    forms = copy_forms(tmp_path)
+    source = DivisionFile(forms)
+    seen: list = []
+    with steady():
+        assert source.current().get(VILLAGE).valid_to is None
+        close_village(forms, "2026-01-01")
+        assert source.current().get(VILLAGE).valid_to is None          # as it was when looked at
+        other = threading.Thread(target=lambda: seen.append(DivisionFile(forms).current().get(VILLAGE).valid_to))
+        other.start()
+        other.join()
+        with steady():                                                  # part of the outer block
+            assert source.current().get(VILLAGE).valid_to is None
+    assert seen == [dt.date(2026, 1, 1)]
+    assert source.current().get(VILLAGE).valid_to == dt.date(2026, 1, 1)
+
+
+def test_the_next_import_check_sees_a_division_edit(tmp_path):
+    forms = copy_forms(tmp_path / "a")
+    source = open_engine(tmp_path / "a", forms)
+    try:
+        source.save("registration", person())
+        [book] = source.export("records", "xlsx", tmp_path / "out.xlsx", full=True)
+    finally:
+        source.close()
+    target = open_engine(tmp_path / "b", forms)
+    try:
+        first = import_records(target, "registration", book, dry_run=True, strict=True)
+        assert first.problems == [] and first.rows == 1
+        close_village(forms, (dates.today() - dt.timedelta(days=1)).isoformat())
+        second = import_records(target, "registration", book, dry_run=True, strict=True)
+        assert [p.line for p in second.problems] == [2]
+        assert "渡口村（120116157201）已停用或尚未启用" in second.problems[0].message
+    finally:
+        target.close()
