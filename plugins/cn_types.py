@@ -18,7 +18,7 @@ from core import dates
 from carebook import hookimpl
 
 from .cn import divisions
-from .cn.ids import check_id, normalize_id
+from .cn.ids import check_id, normalize_id, valid_number
 from .cn.phones import check_phone, normalize_phone
 from .cn.text import fold
 
@@ -66,7 +66,10 @@ class ResidentIdType:
     def normalize(self, value: Any, field: Any = None) -> str | None:
         if blank(value):
             return None
-        number = normalize_id(value, upgrade_15=bool(option(field, "upgrade_15", True)))
+        upgrade = bool(option(field, "upgrade_15", True))
+        if upgrade:
+            return valid_number(value)         # the same cleaning, remembered for id_sex & co.
+        number = normalize_id(value, upgrade_15=upgrade)
         reason = check_id(number)
         if reason:
             raise ValueError(f"身份证号码无效：{reason}")

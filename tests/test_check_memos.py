@@ -19,7 +19,7 @@ from core.checkdigit import check_char
 from core.steadyfiles import steady
 from core.transfer.importing import import_records
 from plugins.cn.divisions import DivisionFile
-from plugins.cn.ids import check_id
+from plugins.cn.ids import birth_date, check_id, sex
 from plugins.cn_types import ResidentIdType, is_resident_id
 
 OPEN = '{code: "120116157201", name: 渡口村, confirmed: true, valid_from: null, valid_to: null}'
@@ -38,11 +38,17 @@ def test_an_id_number_is_judged_again_when_the_day_changes(monkeypatch):
         assert not is_resident_id(number)
         with pytest.raises(ValueError, match="晚于今天"):
             ResidentIdType().normalize(number)
+        with pytest.raises(ValueError, match="晚于今天"):
+            sex(number)
     monkeypatch.setenv(dates.TODAY_ENV, "2026-12-05")
     assert check_id(number) is None and is_resident_id(number)
     assert ResidentIdType().normalize(number) == number
+    assert (sex(number), birth_date(number)) == ("男", dt.date(2026, 12, 5))
     monkeypatch.setenv(dates.TODAY_ENV, "2026-12-04")
     assert check_id(number) == "出生日期无效：晚于今天"
+    for judged in (ResidentIdType().normalize, sex, birth_date):      # remembered valid yesterday
+        with pytest.raises(ValueError, match="晚于今天"):
+            judged(number)
     assert check_id(number, dt.date(2026, 12, 6)) is None            # a day given is the day used
 
 

@@ -17,7 +17,7 @@ from core.checkdigit import CHECK_CHARS, WEIGHTS, check_char  # noqa: F401 - re-
 
 from .text import fold
 
-__all__ = ["CHECK_CHARS", "WEIGHTS", "check_char", "check_id", "normalize_id"]
+__all__ = ["CHECK_CHARS", "WEIGHTS", "check_char", "check_id", "normalize_id", "valid_number"]
 EARLIEST_YEAR = 1800   # the standard's own example is born 1880; nothing older is plausible
 
 _SHAPE = re.compile(r"\d{17}[\dX]")
@@ -76,22 +76,34 @@ def _judged(value: str, today: date) -> str | None:
     return None
 
 
-def _valid(value: object) -> str:
-    """The normalised number, or ValueError with the reason when it is not valid.
+def valid_number(value: object) -> str:
+    """The normalised number (15 digits upgraded), or ValueError "身份证号码无效：<reason>".
 
-    A roster row reads the birth date and the age from the same number: the last few thousand
-    valid numbers are remembered (a valid number stays valid; errors are never cached)."""
-    return _valid_text(value) if isinstance(value, str) else _checked(value)
+    What the `cn-resident-id` field type makes of a typed number, and what `birth_date` and
+    `sex` read: a record's number is cleaned, then its sex, birth date and age are worked out
+    from it, each asking this. The answers for the last few thousand texts are remembered per
+    day (a number born "tomorrow" is refused today and accepted tomorrow; a pinned test day
+    moved back refuses it again); refusals are not remembered."""
+    if type(value) is not str:
+        return _checked(value, dates.today())
+    today = dates.today()
+    held = _known.get(value)
+    if held is not None and held[0] == today:
+        return held[1]
+    number = _checked(value, today)
+    if len(_known) >= _KNOWN_LIMIT:
+        _known.clear()
+    _known[value] = (today, number)
+    return number
 
 
-@lru_cache(maxsize=4096)
-def _valid_text(value: str) -> str:
-    return _checked(value)
+_known: dict[str, tuple[date, str]] = {}
+_KNOWN_LIMIT = 4096
 
 
-def _checked(value: object) -> str:
+def _checked(value: object, today: date) -> str:
     number = normalize_id(value)
-    reason = check_id(number)
+    reason = check_id(number, today)
     if reason:
         raise ValueError(f"身份证号码无效：{reason}")
     return number
@@ -99,13 +111,13 @@ def _checked(value: object) -> str:
 
 def birth_date(value: object) -> date:
     """Birth date of a valid number (15-digit legacy numbers are upgraded first)."""
-    number = _valid(value)
+    number = valid_number(value)
     return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
 def sex(value: object) -> str:
     """"男" when the sequence number (17th digit) is odd, else "女"."""
-    return "男" if int(_valid(value)[16]) % 2 else "女"
+    return "男" if int(valid_number(value)[16]) % 2 else "女"
 
 
 def age_on(birth: date, on: date) -> int:
