@@ -106,6 +106,12 @@ def parse_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if type(value) is str and len(value) == 10 and value.isascii() and value[4] == "-" == value[7] \
+            and value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit():
+        try:                             # already YYYY-MM-DD (every stored and exported date)
+            return dt.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            pass                         # no such day: said below, in the general path's words
     text = _ascii(str(value))
     m = _DATE_RE.fullmatch(text) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
     if not m:
@@ -131,6 +137,9 @@ def is_iso_date(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+is_iso_date.pure = True      # reads only the value (core.records.schemafast may remember its answers)
 
 
 _TRUE = {"true", "1", "是", "yes", "y", "对", "有", "√"}
@@ -176,7 +185,13 @@ def clean_repeat(value: Any, field) -> list[dict] | None:  # noqa: ARG001
 
 
 def _iso_to_date(value: Any) -> Any:
-    return dt.date.fromisoformat(value) if is_iso_date(value) else value
+    """`is_iso_date(value)` and then the date, reading the text once."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 BASIC_TYPES = (

@@ -157,6 +157,9 @@ def is_phone(value: Any) -> bool:
     return not isinstance(value, str) or check_phone(value) is None
 
 
+is_phone.pure = True         # reads only the value (core.records.schemafast may remember its answers)
+
+
 def division_check(source: divisions.DivisionFile) -> Callable[[Any], bool]:
     """The ``cn-division`` format of one division file."""
     def is_division(value: Any) -> bool:

@@ -95,3 +95,52 @@ def test_the_next_import_check_sees_a_division_edit(tmp_path):
         assert "渡口村（120116157201）已停用或尚未启用" in second.problems[0].message
     finally:
         target.close()
+
+
+def test_the_fast_schema_check_remembers_only_what_reads_the_value_alone(tmp_path, monkeypatch):
+    """Dates and choices are remembered per value; an ID number (today) and a division code
+    (the division file) are asked every time, so a day change or an edited list is seen."""
+    from core.records.schemafast import compile_fast
+    from core.records.validation import format_checker
+    from core.registry import FormatEntry
+
+    forms = copy_forms(tmp_path)
+    eng = open_engine(tmp_path, forms)
+    try:
+        asked: list[str] = []
+        registry = eng.registry
+        for name in ("date", "cn-division"):
+            entry = registry.formats[name]
+
+            def counting(value, _check=entry.check, _name=name):
+                asked.append(_name)
+                return _check(value)
+            counting.pure = getattr(entry.check, "pure", False)
+            monkeypatch.setitem(registry.formats, name, FormatEntry(name, counting, entry.message, entry.plugin))
+        schema = {"type": "object", "additionalProperties": False, "properties": {
+            "born": {"type": "string", "format": "date"},
+            "id": {"type": "string", "format": "cn-resident-id"},
+            "village": {"type": "string", "pattern": r"^\d{12}$", "format": "cn-division"},
+            "kids": {"type": "array", "maxItems": 2, "items": {"type": "object", "additionalProperties": False,
+                                                               "properties": {"id": {"type": "string", "format": "cn-resident-id"}}}}}}
+        fast = compile_fast(schema, format_checker(registry))
+        number = born_on(dt.date(2026, 12, 5))
+        record = {"born": "2026-12-05", "id": number, "village": VILLAGE, "kids": [{"id": number}]}
+        monkeypatch.setenv(dates.TODAY_ENV, "2026-12-05")
+        assert fast(record) and fast(record)
+        assert asked == ["date", "cn-division", "cn-division"]          # the date once, the village each time
+        monkeypatch.setenv(dates.TODAY_ENV, "2026-12-04")
+        assert not fast(record)
+        assert not fast({**record, "id": born_on(dt.date(1950, 1, 1)), "kids": [{"id": number}]})
+        assert fast({**record, "id": born_on(dt.date(1950, 1, 1)), "kids": [{"id": born_on(dt.date(1950, 1, 1))}]})
+        assert not fast({**record, "born": "2026-02-30"}) and not fast({**record, "kids": [{}, {}, {}]})
+        assert not fast({**record, "extra": 1}) and not fast([record])
+        monkeypatch.setenv(dates.TODAY_ENV, "2026-12-05")
+        assert fast(record)
+        close_village(forms, "2026-01-01")        # the format asks only whether the code is listed: still valid
+        data_file = forms / "data" / "divisions.yaml"
+        data_file.write_text(data_file.read_text("utf-8").replace('"120116157201"', '"120116157299"'), "utf-8")
+        os.utime(data_file, ns=(1, 2 * 10**18))
+        assert not fast(record)                   # the code is gone from the list: asked again, refused
+    finally:
+        eng.close()

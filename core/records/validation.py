@@ -43,6 +43,7 @@ def format_checker(registry: Registry) -> FormatChecker:
                 return bool(_check(value))
             except Exception:  # noqa: BLE001 - a plugin's checker must not crash validation
                 return False
+        check.pure = getattr(entry.check, "pure", False)   # reads only the value: answers may be remembered
         checker.checks(name)(check)
     return checker
 
