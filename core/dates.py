@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import os
 import re
+import time
 from datetime import date, datetime, timedelta
 
 _QUARTER = re.compile(r"(\d{4})\s*[Qq]([1-4])")
@@ -31,13 +32,31 @@ def today() -> date:
     import): the variable is looked up in the environment's own dict, not through
     `os.environ.get` (which encodes the name and decodes the value each time), and the pinned
     text is parsed once per value (`_pinned`). It is still read on every call, so a test that
-    sets or removes the variable (monkeypatch) sees the new day at once."""
+    sets or removes the variable (monkeypatch) sees the new day at once. The computer's date
+    is kept with the clock span it lasts (`_computer_day`): past midnight it is asked again."""
     raw = _env_get(_ENV_KEY)
     if not raw:
-        return date.today()
-    if raw is _last[0]:
-        return _last[1]
+        now, span = _clock(), _day
+        if span[0] <= now < span[1]:
+            return span[2]
+        return _computer_day(now)
+    last = _last
+    if raw is last[0]:
+        return last[1]
     return _pinned(raw)
+
+
+def _computer_day(now: float) -> date:
+    """The computer's date, remembered with the span of clock time it lasts (local midnight
+    to midnight): `date.today()` asks the C library for the local time on every call. A clock
+    set back or forward leaves the span and asks again."""
+    global _day
+    day = date.today()
+    start = datetime.combine(day, datetime.min.time()).timestamp()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
+    if start <= now < end:
+        _day = (start, end, day)            # one object: a thread reads all three or none
+    return day
 
 
 def _pinned(raw: object) -> date:
@@ -51,7 +70,8 @@ def _pinned(raw: object) -> date:
         from core.problems import CarebookError
 
         raise CarebookError(f"环境变量 {TODAY_ENV} 应为日期（年-月-日，如 2026-12-06），现为 {pinned!r}") from None
-    _last[:] = [raw, day]
+    global _last
+    _last = (raw, day)
     return day
 
 
@@ -67,7 +87,9 @@ def _environ_reader() -> tuple:
 
 
 _env_get, _ENV_KEY, _decode = _environ_reader()
-_last: list = [object(), None]        # [the raw value last parsed, its day]
+_last: tuple = (object(), None)       # (the raw value last parsed, its day)
+_day: tuple = (0.0, 0.0, None)        # (from, until (clock seconds), the computer's date then)
+_clock = time.time
 
 
 def to_date(value: object) -> date | None:

@@ -44,6 +44,10 @@ class FieldType:
 
         Text made only of spaces and invisible characters is "not filled" (so `required` says
         so); text holding control, bidi or zero-width characters is refused, whatever the type."""
+        if type(value) is str and value.isprintable():     # the common case, as the lines below
+            if self.clean in _STRIPPED:
+                return value.strip() or None
+            return self.clean(value, field) if value.strip() else None
         if value is None or (isinstance(value, str) and is_blank(value)):
             return None
         if isinstance(value, str) and (problem := text_problem(value, multiline=self.name == "longtext")):
@@ -161,6 +165,9 @@ def clean_choice(value: Any, field) -> str:  # noqa: ARG001
     if isinstance(value, (list, dict, bool)):
         raise ValueError("只能选一项")
     return str(value).strip()
+
+
+_STRIPPED = (clean_text, clean_choice)     # a printable text is cleaned to itself, stripped
 
 
 def clean_multi(value: Any, field) -> list[str] | None:  # noqa: ARG001

@@ -144,3 +144,16 @@ def test_the_fast_schema_check_remembers_only_what_reads_the_value_alone(tmp_pat
         assert not fast(record)                   # the code is gone from the list: asked again, refused
     finally:
         eng.close()
+
+
+def test_the_computers_date_is_asked_again_once_its_day_is_over(monkeypatch):
+    monkeypatch.delenv(dates.TODAY_ENV)
+    before = dt.date.today()
+    assert dates.today() in (before, dt.date.today())                  # a run across midnight sees one of two
+    monkeypatch.setattr(dates, "_day", (0.0, 1e20, dt.date(2000, 1, 1)))
+    assert dates.today() == dt.date(2000, 1, 1)                      # within its span: remembered
+    monkeypatch.setattr(dates, "_day", (0.0, 1.0, dt.date(2000, 1, 1)))
+    before = dt.date.today()
+    assert dates.today() in (before, dt.date.today())                  # the span is over: asked again
+    monkeypatch.setenv(dates.TODAY_ENV, "2027-02-10")
+    assert dates.today() == dt.date(2027, 2, 10)
