@@ -227,11 +227,16 @@ class Validator:
         plan = self._plans.get(only) if isinstance(only, frozenset) or only is None else None
         if plan is None:
             fields = self._top if only is None else [f for f in map(self.form.field, only) if f]
-            plan = [(f.id, self._converter(f)) for f in fields]
+            # (the fields taken as stored, the others with their conversion): most are the first
+            plan = ([f.id for f in fields if self._converter(f) is None],
+                    [(f.id, conv) for f in fields if (conv := self._converter(f)) is not None])
             if isinstance(only, frozenset) or only is None:
                 self._plans[only] = plan
         get = data.get
-        values = {fid: (get(fid) if conv is None else conv(get(fid))) for fid, conv in plan}
+        plain, converted = plan
+        values = dict(zip(plain, map(get, plain)))
+        for fid, conv in converted:
+            values[fid] = conv(get(fid))
         values["settings"] = self._settings
         values["today"] = self.today()
         return values
