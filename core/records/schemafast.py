@@ -106,32 +106,95 @@ _NO_MEMO: dict = {}
 
 
 def _part(schema: dict, formats: dict, pure: set[str]) -> FastCheck:
-    """One property's check: answers remembered per value when its formats read only the
-    value; rows (an array of objects) checked cell by cell, so that the cells that can be
-    remembered are; plain text with at most a length limit checked here in Python."""
+    """One property's check: a plain one (`_simple`) in Python, any other compiled when first
+    asked (a single save should not compile sixty); answers remembered per value when it names
+    formats that all read only the value; rows (an array of objects) checked cell by cell, so
+    that the cells that can be remembered are."""
     keys = set(schema) - _ANNOTATIONS
-    if schema.get("type") == "string" and keys <= {"type", "maxLength", "minLength"} and \
-            all(type(schema.get(k, 0)) is int for k in ("maxLength", "minLength")):
-        low, high = schema.get("minLength", 0), schema.get("maxLength")
-        return lambda value: type(value) is str and low <= len(value) and (high is None or len(value) <= high)
-    if _formats_in(schema) <= pure:
-        return _remembering(_answer(_compiled(schema, formats)))
+    named = _formats_in(schema)
     rows = _by_property(schema["items"], formats, pure) if (
-        schema.get("type") == "array" and keys <= {"type", "items", "minItems", "maxItems"}
-        and isinstance(schema.get("items"), dict)
-        and all(type(schema.get(k, 0)) is int for k in ("minItems", "maxItems"))) else None
-    if rows is None:
-        return _answer(_compiled(schema, formats))
-    low, high = schema.get("minItems", 0), schema.get("maxItems")
+        named - pure and schema.get("type") == "array" and keys <= {"type", "items", "minItems", "maxItems"}
+        and isinstance(schema.get("items"), dict) and _ints(schema, "minItems", "maxItems")) else None
+    if rows is not None:
+        low, high = schema.get("minItems", 0), schema.get("maxItems")
 
-    def each(value: Any) -> bool:
-        if type(value) is not list or len(value) < low or (high is not None and len(value) > high):
-            return False
-        for row in value:
-            if not rows(row):
+        def each(value: Any) -> bool:
+            if type(value) is not list or len(value) < low or (high is not None and len(value) > high):
                 return False
-        return True
-    return each
+            for row in value:
+                if not rows(row):
+                    return False
+            return True
+        return each
+    check = _simple(schema, formats) or _later(schema, formats)
+    return _remembering(check) if named and named <= pure else check
+
+
+def _ints(schema: dict, *keys: str) -> bool:
+    return all(type(schema.get(k, 0)) is int for k in keys)
+
+
+def _numbers(schema: dict, *keys: str) -> bool:
+    return all(type(schema.get(k, 0)) in (int, float) for k in keys)
+
+
+def _simple(schema: dict, formats: dict) -> FastCheck | None:
+    """A check in Python for the few shapes a form's fields compile to, or None. Stricter than
+    JSON Schema where that is simpler (1.0 is not taken as an integer, a str subclass not as
+    text): a False only sends the record to jsonschema, which says what is wrong, if anything."""
+    keys = set(schema) - _ANNOTATIONS
+    kind = schema.get("type")
+    if kind == "string" and keys <= {"type", "enum", "maxLength", "minLength", "pattern", "format"}:
+        enum = schema.get("enum")
+        if enum is not None and not (isinstance(enum, list) and all(type(x) is str for x in enum)):
+            return None
+        if not _ints(schema, "maxLength", "minLength") or not isinstance(schema.get("pattern", ""), str):
+            return None
+        if "format" in schema and schema["format"] not in formats:
+            return None
+        import re
+
+        choices = None if enum is None else frozenset(enum)
+        low, high = schema.get("minLength", 0), schema.get("maxLength")
+        pattern = re.compile(schema["pattern"]).search if "pattern" in schema else None
+        conforms = formats[schema["format"]] if "format" in schema else None
+
+        def text(value: Any) -> bool:
+            return (type(value) is str and (choices is None or value in choices)
+                    and low <= len(value) and (high is None or len(value) <= high)
+                    and (pattern is None or pattern(value) is not None) and (conforms is None or conforms(value)))
+        return text
+    if kind in ("integer", "number") and keys <= {"type", "minimum", "maximum"} and _numbers(schema, "minimum", "maximum"):
+        kinds = (int,) if kind == "integer" else (int, float)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        return lambda value: (type(value) in kinds and (low is None or value >= low)
+                              and (high is None or value <= high))
+    if kind == "boolean" and keys == {"type"}:
+        return lambda value: type(value) is bool
+    if kind == "array" and keys <= {"type", "items", "uniqueItems", "minItems", "maxItems"} and \
+            _ints(schema, "minItems", "maxItems") and isinstance(schema.get("items"), dict):
+        item = _simple(schema["items"], formats)
+        unique = schema.get("uniqueItems", False)
+        if item is None or unique not in (True, False) or (unique and schema["items"].get("type") != "string"):
+            return None
+        low, high = schema.get("minItems", 0), schema.get("maxItems")
+
+        def items(value: Any) -> bool:
+            return (type(value) is list and low <= len(value) and (high is None or len(value) <= high)
+                    and all(map(item, value)) and (not unique or len(set(value)) == len(value)))
+        return items
+    return None
+
+
+def _later(schema: dict, formats: dict) -> FastCheck:
+    """fastjsonschema's check of `schema`, compiled the first time it is asked."""
+    made: list[FastCheck] = []
+
+    def check(value: Any) -> bool:
+        if not made:
+            made.append(_answer(_compiled(schema, formats)))
+        return made[0](value)
+    return check
 
 
 def _formats_in(schema: Any) -> set[str]:
