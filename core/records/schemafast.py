@@ -25,6 +25,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Callable
 
+from core.records.validationplan import memo_key
+
 if TYPE_CHECKING:                    # a type only: reports never load jsonschema
     from jsonschema import FormatChecker
 
@@ -211,25 +213,11 @@ def _formats_in(schema: Any) -> set[str]:
     return found
 
 
-def _memo_key(value: Any) -> Any:
-    """A key telling apart every value a schema could judge differently, or None (not
-    remembered): text is its own key, numbers carry their type (1, 1.0 and True are one dict
-    key), lists of text become tuples; floats are never remembered (-0.0 == 0.0)."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int or kind is bool:
-        return (kind, value)
-    if kind is list and all(type(x) is str for x in value):
-        return (list, tuple(value))
-    return None
-
-
 def _remembering(check: FastCheck) -> FastCheck:
     memo: dict[Any, bool] = {}
 
     def remembered(value: Any) -> bool:
-        key = value if type(value) is str else _memo_key(value)
+        key = value if type(value) is str else memo_key(value)
         if key is None:
             return check(value)
         found = memo.get(key)

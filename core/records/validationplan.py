@@ -53,10 +53,10 @@ class _Refused:
         self.text = text
 
 
-def _memo_key(value: Any) -> Any:
-    """A key that tells apart every value a type could clean differently, or None (not
-    remembered). Text is its own key; numbers and lists carry their type (1, True and 1.0 are
-    equal keys to a dict, and -0.0 equals 0.0, so floats are not remembered at all)."""
+def memo_key(value: Any) -> Any:
+    """A key that tells apart every value a type could clean (or a schema judge) differently,
+    or None (not remembered). Text is its own key; numbers and lists carry their type (1, True
+    and 1.0 are equal keys to a dict, and -0.0 equals 0.0, so floats are not remembered at all)."""
     kind = type(value)
     if kind is str:
         return value
@@ -124,7 +124,7 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
     def recall(state: list, value: Any, path: str, problems: list) -> Any:
         memo = state[1]
         state[2] += 1
-        key = value if type(value) is str else _memo_key(value)
+        key = value if type(value) is str else memo_key(value)
         found = memo.get(key, state) if key is not None else state      # `state`: not remembered
         if found is state:
             found = cleaned(value)
