@@ -129,7 +129,9 @@ def _part(schema: dict, formats: dict, pure: set[str]) -> FastCheck:
             return True
         return each
     check = _simple(schema, formats) or _later(schema, formats)
-    return _remembering(check) if named and named <= pure else check
+    # remembered where values repeat and the answer reads only the value: choices, and dates
+    # or phones (free text with a length limit is all different values, and cheap to check)
+    return _remembering(check) if named <= pure and (named or _has(schema, "enum")) else check
 
 
 def _ints(schema: dict, *keys: str) -> bool:
@@ -197,6 +199,13 @@ def _later(schema: dict, formats: dict) -> FastCheck:
             made.append(_answer(_compiled(schema, formats)))
         return made[0](value)
     return check
+
+
+def _has(schema: Any, keyword: str) -> bool:
+    """Whether a schema uses `keyword` at any depth."""
+    if isinstance(schema, dict):
+        return keyword in schema or any(_has(value, keyword) for value in schema.values())
+    return isinstance(schema, list) and any(_has(value, keyword) for value in schema)
 
 
 def _formats_in(schema: Any) -> set[str]:
