@@ -157,3 +157,24 @@ def test_the_computers_date_is_asked_again_once_its_day_is_over(monkeypatch):
     assert dates.today() in (before, dt.date.today())                  # the span is over: asked again
     monkeypatch.setenv(dates.TODAY_ENV, "2027-02-10")
     assert dates.today() == dt.date(2027, 2, 10)
+
+
+def test_the_fast_schema_check_lets_go_of_answers_that_do_not_repeat(tmp_path):
+    """Each town's validator holds its own: 300 different phone numbers are not all kept (as
+    cleaning lets names go), a choice's few answers are."""
+    from core.records import schemafast
+    from core.records.validation import format_checker
+
+    eng = open_engine(tmp_path)
+    try:
+        checker = format_checker(eng.registry)
+        formats = {name: schemafast._format(checker, name) for name in checker.checkers}
+        pure = {name for name in checker.checkers if getattr(checker.checkers[name][0], "pure", False)}
+        phone = schemafast._part({"type": "string", "format": "cn-phone"}, formats, pure)
+        assert all(phone(f"13{n:09d}") for n in range(300)) and not phone("123")
+        assert phone.held[1] == {}
+        choice = schemafast._part({"type": "string", "enum": ["是", "否"]}, formats, pure)
+        assert [choice(("是", "否", "也许")[n % 3]) for n in range(3000)].count(False) == 1000
+        assert choice.held[1] == {"是": True, "否": True, "也许": False}
+    finally:
+        eng.close()

@@ -25,14 +25,13 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Callable
 
-from core.records.validationplan import memo_key
+from core.records.validationplan import learn, memo_key
 
 if TYPE_CHECKING:                    # a type only: reports never load jsonschema
     from jsonschema import FormatChecker
 
 FastCheck = Callable[[Any], bool]
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
-MEMO_LIMIT = 4096                    # values remembered per property
 _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment"}
 
 
@@ -89,22 +88,23 @@ def _by_property(schema: dict, formats: dict, pure: set[str]) -> FastCheck | Non
         return None
     checks = {name: _part(sub, formats, pure) for name, sub in props.items()}
     # a text's remembered answer read here, without a call: most values of a record are that
-    known = {name: memo for name, check in checks.items() if (memo := getattr(check, "memo", None)) is not None}
+    known = {name: held for name, check in checks.items() if (held := getattr(check, "held", None)) is not None}
 
     def valid(data: Any) -> bool:
         if type(data) is not dict:
             return False               # jsonschema says what is wrong with it
         for key, value in data.items():
-            if type(value) is str and known.get(key, _NO_MEMO).get(value) is True:
-                continue
+            if type(value) is str:
+                held = known.get(key)
+                if held is not None and held[1].get(value) is True:
+                    held[2] += 1       # asked, as `remembered` counts (its memory is judged by it)
+                    continue
             check = checks.get(key)
             if check is None or not check(value):
                 return False
         return True
     return valid
 
-
-_NO_MEMO: dict = {}
 
 
 def _part(schema: dict, formats: dict, pure: set[str]) -> FastCheck:
@@ -223,19 +223,24 @@ def _formats_in(schema: Any) -> set[str]:
 
 
 def _remembering(check: FastCheck) -> FastCheck:
-    memo: dict[Any, bool] = {}
+    """`check` with its answers remembered per value, bounded and let go as cleaning's are
+    (`validationplan.learn`): a property whose values do not repeat (phone numbers) stops
+    remembering, one of choices keeps its handful."""
+    held: list = [None, {}, 0, True]       # [unused, answers, values asked, still adding?]
+    memo = held[1]
 
     def remembered(value: Any) -> bool:
         key = value if type(value) is str else memo_key(value)
         if key is None:
             return check(value)
+        held[2] += 1
         found = memo.get(key)
         if found is None:
             found = check(value)
-            if len(memo) < MEMO_LIMIT:
-                memo[key] = found
+            if held[3]:
+                learn(held, key, found)
         return found
-    remembered.memo = memo             # type: ignore[attr-defined]
+    remembered.held = held             # type: ignore[attr-defined] - read by `_by_property`
     return remembered
 
 

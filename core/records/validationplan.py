@@ -129,7 +129,7 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
         if found is state:
             found = cleaned(value)
             if key is not None and state[3]:
-                _learn(state, key, found)
+                learn(state, key, found)
         kind = type(found)
         if kind is _Refused:
             problems.append(Problem(found.text, path, rule="normalize"))
@@ -138,7 +138,7 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
     return partial(recall, current[0]) if scope is None else scoped
 
 
-def _learn(held: list, key: Any, found: Any) -> None:
+def learn(held: list, key: Any, found: Any) -> None:
     """Remember one answer in `held` ([scope, memory, values asked, still adding?]), up to
     `MEMO_LIMIT`. Each time the memory reaches a size in `_REVIEW`, and when full, it must
     have answered half the values asked so far, else it is let go for good (names, phone
@@ -174,7 +174,7 @@ def remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if found is held:
             found = convert(value)
             if held[3] and isinstance(found, _SHAREABLE):
-                _learn(held, value, found)
+                learn(held, value, found)
         return found
     return call
 
