@@ -64,13 +64,32 @@ DISEASES = {"高血压": 45, "糖尿病": 20, "冠心病": 15, "脑卒中": 8, "
             "其他": 10}
 
 
+def _table(weighted: dict[str, float]) -> tuple:
+    """The draw table `pick` makes of `weighted`, made once at import for a fixed mix."""
+    return names.draw_table(list(weighted), list(weighted.values()))
+
+
+_DISEASES = _table(DISEASES)
+# The fixed mixes a person is drawn from (those that depend on age are `pick`ed).
+_ETHNICITY = _table({"汉族": 96, "回族": 2, "满族": 1.5, "蒙古族": 0.5})
+_EXIT_REASON = _table({"死亡": 40, "子女返乡": 25, "入住养老机构": 15, "户籍迁出": 5, "不再符合条件": 10, "其他": 5})
+_MARITAL_ALONE = _table({"丧偶": 80, "离婚": 8, "未婚": 4, "已婚": 8})
+_MARITAL_WITH_OTHERS = _table({"丧偶": 70, "已婚": 30})
+_HOUSING = _table({"自有": 90, "借住": 7, "租住": 3})
+_CHILD_CONTACT = _table({"每周": 45, "每月": 35, "每季度": 12, "很少": 6, "失联": 2})
+_DISABILITY_TYPE = _table({"肢体": 50, "视力": 20, "听力": 20, "言语": 3, "智力": 3, "精神": 4})
+_DISABILITY_GRADE = _table({"一级": 10, "二级": 20, "三级": 35, "四级": 35})
+_ECONOMIC_STATUS = _table({"特困供养": 3, "低保": 8, "低收入": 12, "一般": 77})
+_CAREGIVER_RELATION = _table({"其他亲属": 50, "邻居": 30, "村干部": 10, "女": 5, "子": 5})
+_CAREGIVER_ASSESSMENT = _table({"较好": 70, "一般": 25, "差": 5})
+
 _HOW_MANY_ILL = {flag: names.draw_table([0, 1, 2, 3], [0 if flag else 30, 50, 25, 8]) for flag in (False, True)}
 
 
 def diseases(rng: random.Random, at_least: int) -> list[str]:
     """Chronic illnesses by rough prevalence among rural elders (hypertension first)."""
     k = names.draw(rng, _HOW_MANY_ILL[bool(at_least)])
-    chosen = {pick(rng, DISEASES) for _ in range(k)}
+    chosen = {names.draw(rng, _DISEASES) for _ in range(k)}
     return [x for x in DISEASES if x in chosen]
 
 
@@ -153,7 +172,7 @@ class Ledger:
             "filler": staff["filler"], "reviewer": staff["reviewer"], "head": staff["head"],
             "name": names.elder_name(rng, sex),
             "id_number": make_id(rng, birth, sex, self.ids),
-            "ethnicity": pick(rng, {"汉族": 96, "回族": 2, "满族": 1.5, "蒙古族": 0.5}),
+            "ethnicity": names.draw(rng, _ETHNICITY),
             "education": pick(rng, {"文盲": 18 + age // 4, "小学": 40, "初中": 28, "高中及以上": 8}),
             "hukou_place": f"天津市滨海新区{self.name_of(town)}{self.name_of(village)}",
             "hukou_type": "农业(农村)" if rng.random() < 0.99 else "非农业",
@@ -175,8 +194,7 @@ class Ledger:
         if rng.random() < 0.05:
             exit_day = filing + dt.timedelta(days=rng.randint(1, max(1, (as_of - filing).days)))
             data.update(status="退出", exit_date=iso(min(exit_day, as_of)),
-                        exit_reason=pick(rng, {"死亡": 40, "子女返乡": 25, "入住养老机构": 15,
-                                               "户籍迁出": 5, "不再符合条件": 10, "其他": 5}))
+                        exit_reason=names.draw(rng, _EXIT_REASON))
         return data
 
     def living(self, d: dict) -> None:
@@ -184,13 +202,13 @@ class Ledger:
         r = rng.random()
         if r < 0.9:
             d.update(lives_alone="是", living_arrangement="独居",
-                     marital=pick(rng, {"丧偶": 80, "离婚": 8, "未婚": 4, "已婚": 8}))
+                     marital=names.draw(rng, _MARITAL_ALONE))
         elif r < 0.97:
             d.update(lives_alone="与配偶同住", living_arrangement="与配偶同住", marital="已婚")
         else:
-            d.update(lives_alone="否", marital=pick(rng, {"丧偶": 70, "已婚": 30}),
+            d.update(lives_alone="否", marital=names.draw(rng, _MARITAL_WITH_OTHERS),
                      living_arrangement=rng.choice(["与孙辈同住", "与其他亲属同住"]))
-        d["housing"] = pick(rng, {"自有": 90, "借住": 7, "租住": 3})
+        d["housing"] = names.draw(rng, _HOUSING)
         d["housing_hazard"] = "是" if rng.random() < 0.03 else "否"
         if d["housing_hazard"] == "是":
             d["hazard_detail"] = rng.choice(["房屋墙体开裂", "冬季燃煤取暖，无烟雾报警器", "电线老化"])
@@ -213,7 +231,7 @@ class Ledger:
                 "child_left_date": iso(left),
                 "child_employer": rng.choice(EMPLOYERS),
                 "child_phone": mobile(rng),
-                "child_contact": pick(rng, {"每周": 45, "每月": 35, "每季度": 12, "很少": 6, "失联": 2}),
+                "child_contact": names.draw(rng, _CHILD_CONTACT),
             }
             if rng.random() < 0.3:
                 born = dt.date(rng.randint(1960, 1995), rng.randint(1, 12), rng.randint(1, 28))
@@ -238,8 +256,8 @@ class Ledger:
             d["diseases"] = diseases(rng, 1 if status == "患病" else 0)
             d["serious_illness"] = "是" if "恶性肿瘤" in d["diseases"] and rng.random() < 0.6 else "否"
         if status == "残疾":
-            d["disability_type"] = pick(rng, {"肢体": 50, "视力": 20, "听力": 20, "言语": 3, "智力": 3, "精神": 4})
-            d["disability_grade"] = pick(rng, {"一级": 10, "二级": 20, "三级": 35, "四级": 35})
+            d["disability_type"] = names.draw(rng, _DISABILITY_TYPE)
+            d["disability_grade"] = names.draw(rng, _DISABILITY_GRADE)
         d["family_doctor"] = "是" if rng.random() < 0.72 else "否"
         if d["family_doctor"] == "是":
             signed = self.as_of - dt.timedelta(days=rng.randint(30, 900))
@@ -248,7 +266,7 @@ class Ledger:
 
     def economy(self, d: dict) -> None:
         rng = self.rng
-        status = pick(rng, {"特困供养": 3, "低保": 8, "低收入": 12, "一般": 77})
+        status = names.draw(rng, _ECONOMIC_STATUS)
         d["economic_status"] = status
         sources = ["城乡居民养老保险金"] + some(rng, ("子女赡养费", "种养殖或土地收入", "务工收入",
                                                      "高龄等补贴", "亲友接济"), 0, 2)
@@ -281,14 +299,14 @@ class Ledger:
         if d["living_arrangement"] == "与配偶同住":
             carers.insert(0, "配偶")
         if has:
-            rel = pick(rng, {"其他亲属": 50, "邻居": 30, "村干部": 10, "女": 5, "子": 5})
+            rel = names.draw(rng, _CAREGIVER_RELATION)
             agreed = dt.date.fromisoformat(d["filing_date"]) - dt.timedelta(days=rng.randint(0, 400))
             d.update(caregiver_name=names.elder_name(rng, rng.choice("男女")) if rel == "邻居"
                      else names.child_name(rng, rng.choice("男女")),
                      caregiver_relation=rel, caregiver_phone=mobile(rng),
                      caregiver_address=d["address"].rsplit("村", 1)[0] + f"村{rng.randint(1, 300)}号",
                      caregiver_agreement_date=iso(agreed),
-                     caregiver_assessment=pick(rng, {"较好": 70, "一般": 25, "差": 5}))
+                     caregiver_assessment=names.draw(rng, _CAREGIVER_ASSESSMENT))
             carers.append("近亲属" if rel in ("其他亲属", "子", "女") else "邻里")
         if d["self_care"] == "失能" and rng.random() < 0.4:
             carers.append("雇人")
