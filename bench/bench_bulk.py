@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_bulk --persons 5000 --compare          # ~15 min on a quiet machine
     .venv/bin/python -m bench.bench_bulk --persons 50000 --skip-before     # the figure
+    .venv/bin/python -m bench.bench_bulk --persons 50000 --before 5d14eaa --demo-only   # the demo alone
     .venv/bin/python -m bench.bench_bulk --import-file X.xlsx --data COPY  # import check / export only
     .venv/bin/python -m bench.bench_bulk --validator --data LEDGER --no-demo   # validation alone, ~1 min
 
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-before", action="store_true", help="measure this checkout only")
     ap.add_argument("--compare", action="store_true", help="compare reports and records of the two demo ledgers")
     ap.add_argument("--no-demo", action="store_true")
+    ap.add_argument("--demo-only", action="store_true", help="the demo (and --compare) only: no export, no import check")
     ap.add_argument("--data", help="a ledger to export records from (a copy: opening it writes)")
     ap.add_argument("--import-file", help="an XLSX of registration records to check as an import")
     ap.add_argument("--validator", action="store_true", help="time Validator.check alone over --data's records")
@@ -271,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         ledgers = {} if args.no_demo else demo(args, codes, tmp)
         data = Path(args.data) if args.data else ledgers.get("after")
-        if args.data or args.import_file or not args.no_demo:
+        if (args.data or args.import_file or not args.no_demo) and not args.demo_only:
             import_check(args, codes, tmp, data)
     print(f"load {load()} at end", flush=True)
     return 0

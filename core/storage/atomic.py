@@ -139,8 +139,9 @@ def whole_lines(fh: Any) -> int:
     return keep
 
 
-def append_lines(path: Path, lines: list[bytes], sync: bool = True) -> None:
-    """Append whole lines (cutting a cut-off last line first) and fsync."""
+def append_lines(path: Path, lines: list[bytes], sync: bool = True, sync_dir: bool = True) -> None:
+    """Append whole lines (cutting a cut-off last line first) and fsync. `sync_dir=False`: a
+    new file's folder is left for the caller to fsync (as `write_bytes`)."""
     new_file = not path.exists()
     if new_file:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +153,7 @@ def append_lines(path: Path, lines: list[bytes], sync: bool = True) -> None:
         step("append-written")
         if sync:
             os.fsync(fh.fileno())
-    if new_file and sync:
+    if new_file and sync and sync_dir:
         fsync_dir(path.parent)
     step("append-synced")
 

@@ -105,10 +105,11 @@ class SealedStorage(Storage):
     are one read and one write of the file (`Store._checkpoint`).
     """
 
-    def __init__(self, path: Path | str, tables: dict[str, Any] | None = None):
+    def __init__(self, path: Path | str, tables: dict[str, Any] | None = None, sync_dir: bool = True):
         super().__init__()
         self.path = Path(path)
         self._tables = tables
+        self._sync_dir = sync_dir          # False: the caller fsyncs the folder (`atomic.write_bytes`)
         self.written: bytes | None = None
 
     def read(self) -> dict[str, Any] | None:
@@ -119,4 +120,4 @@ class SealedStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         self.written = seal(data)
-        atomic.write_bytes(self.path, self.written)
+        atomic.write_bytes(self.path, self.written, sync_dir=self._sync_dir)

@@ -64,13 +64,32 @@ DISEASES = {"高血压": 45, "糖尿病": 20, "冠心病": 15, "脑卒中": 8, "
             "其他": 10}
 
 
+def _table(weighted: dict[str, float]) -> tuple:
+    """The draw table `pick` makes of `weighted`, made once at import for a fixed mix."""
+    return names.draw_table(list(weighted), list(weighted.values()))
+
+
+_DISEASES = _table(DISEASES)
+# The fixed mixes a person is drawn from (those that depend on age are `pick`ed).
+_ETHNICITY = _table({"汉族": 96, "回族": 2, "满族": 1.5, "蒙古族": 0.5})
+_EXIT_REASON = _table({"死亡": 40, "子女返乡": 25, "入住养老机构": 15, "户籍迁出": 5, "不再符合条件": 10, "其他": 5})
+_MARITAL_ALONE = _table({"丧偶": 80, "离婚": 8, "未婚": 4, "已婚": 8})
+_MARITAL_WITH_OTHERS = _table({"丧偶": 70, "已婚": 30})
+_HOUSING = _table({"自有": 90, "借住": 7, "租住": 3})
+_CHILD_CONTACT = _table({"每周": 45, "每月": 35, "每季度": 12, "很少": 6, "失联": 2})
+_DISABILITY_TYPE = _table({"肢体": 50, "视力": 20, "听力": 20, "言语": 3, "智力": 3, "精神": 4})
+_DISABILITY_GRADE = _table({"一级": 10, "二级": 20, "三级": 35, "四级": 35})
+_ECONOMIC_STATUS = _table({"特困供养": 3, "低保": 8, "低收入": 12, "一般": 77})
+_CAREGIVER_RELATION = _table({"其他亲属": 50, "邻居": 30, "村干部": 10, "女": 5, "子": 5})
+_CAREGIVER_ASSESSMENT = _table({"较好": 70, "一般": 25, "差": 5})
+
 _HOW_MANY_ILL = {flag: names.draw_table([0, 1, 2, 3], [0 if flag else 30, 50, 25, 8]) for flag in (False, True)}
 
 
 def diseases(rng: random.Random, at_least: int) -> list[str]:
     """Chronic illnesses by rough prevalence among rural elders (hypertension first)."""
     k = names.draw(rng, _HOW_MANY_ILL[bool(at_least)])
-    chosen = {pick(rng, DISEASES) for _ in range(k)}
+    chosen = {names.draw(rng, _DISEASES) for _ in range(k)}
     return [x for x in DISEASES if x in chosen]
 
 
@@ -153,7 +172,7 @@ class Ledger:
             "filler": staff["filler"], "reviewer": staff["reviewer"], "head": staff["head"],
             "name": names.elder_name(rng, sex),
             "id_number": make_id(rng, birth, sex, self.ids),
-            "ethnicity": pick(rng, {"汉族": 96, "回族": 2, "满族": 1.5, "蒙古族": 0.5}),
+            "ethnicity": names.draw(rng, _ETHNICITY),
             "education": pick(rng, {"文盲": 18 + age // 4, "小学": 40, "初中": 28, "高中及以上": 8}),
             "hukou_place": f"天津市滨海新区{self.name_of(town)}{self.name_of(village)}",
             "hukou_type": "农业(农村)" if rng.random() < 0.99 else "非农业",
@@ -175,8 +194,7 @@ class Ledger:
         if rng.random() < 0.05:
             exit_day = filing + dt.timedelta(days=rng.randint(1, max(1, (as_of - filing).days)))
             data.update(status="退出", exit_date=iso(min(exit_day, as_of)),
-                        exit_reason=pick(rng, {"死亡": 40, "子女返乡": 25, "入住养老机构": 15,
-                                               "户籍迁出": 5, "不再符合条件": 10, "其他": 5}))
+                        exit_reason=names.draw(rng, _EXIT_REASON))
         return data
 
     def living(self, d: dict) -> None:
@@ -184,13 +202,13 @@ class Ledger:
         r = rng.random()
         if r < 0.9:
             d.update(lives_alone="是", living_arrangement="独居",
-                     marital=pick(rng, {"丧偶": 80, "离婚": 8, "未婚": 4, "已婚": 8}))
+                     marital=names.draw(rng, _MARITAL_ALONE))
         elif r < 0.97:
             d.update(lives_alone="与配偶同住", living_arrangement="与配偶同住", marital="已婚")
         else:
-            d.update(lives_alone="否", marital=pick(rng, {"丧偶": 70, "已婚": 30}),
+            d.update(lives_alone="否", marital=names.draw(rng, _MARITAL_WITH_OTHERS),
                      living_arrangement=rng.choice(["与孙辈同住", "与其他亲属同住"]))
-        d["housing"] = pick(rng, {"自有": 90, "借住": 7, "租住": 3})
+        d["housing"] = names.draw(rng, _HOUSING)
         d["housing_hazard"] = "是" if rng.random() < 0.03 else "否"
         if d["housing_hazard"] == "是":
             d["hazard_detail"] = rng.choice(["房屋墙体开裂", "冬季燃煤取暖，无烟雾报警器", "电线老化"])
@@ -213,7 +231,7 @@ class Ledger:
                 "child_left_date": iso(left),
                 "child_employer": rng.choice(EMPLOYERS),
                 "child_phone": mobile(rng),
-                "child_contact": pick(rng, {"每周": 45, "每月": 35, "每季度": 12, "很少": 6, "失联": 2}),
+                "child_contact": names.draw(rng, _CHILD_CONTACT),
             }
             if rng.random() < 0.3:
                 born = dt.date(rng.randint(1960, 1995), rng.randint(1, 12), rng.randint(1, 28))
@@ -238,8 +256,8 @@ class Ledger:
             d["diseases"] = diseases(rng, 1 if status == "患病" else 0)
             d["serious_illness"] = "是" if "恶性肿瘤" in d["diseases"] and rng.random() < 0.6 else "否"
         if status == "残疾":
-            d["disability_type"] = pick(rng, {"肢体": 50, "视力": 20, "听力": 20, "言语": 3, "智力": 3, "精神": 4})
-            d["disability_grade"] = pick(rng, {"一级": 10, "二级": 20, "三级": 35, "四级": 35})
+            d["disability_type"] = names.draw(rng, _DISABILITY_TYPE)
+            d["disability_grade"] = names.draw(rng, _DISABILITY_GRADE)
         d["family_doctor"] = "是" if rng.random() < 0.72 else "否"
         if d["family_doctor"] == "是":
             signed = self.as_of - dt.timedelta(days=rng.randint(30, 900))
@@ -248,7 +266,7 @@ class Ledger:
 
     def economy(self, d: dict) -> None:
         rng = self.rng
-        status = pick(rng, {"特困供养": 3, "低保": 8, "低收入": 12, "一般": 77})
+        status = names.draw(rng, _ECONOMIC_STATUS)
         d["economic_status"] = status
         sources = ["城乡居民养老保险金"] + some(rng, ("子女赡养费", "种养殖或土地收入", "务工收入",
                                                      "高龄等补贴", "亲友接济"), 0, 2)
@@ -281,14 +299,14 @@ class Ledger:
         if d["living_arrangement"] == "与配偶同住":
             carers.insert(0, "配偶")
         if has:
-            rel = pick(rng, {"其他亲属": 50, "邻居": 30, "村干部": 10, "女": 5, "子": 5})
+            rel = names.draw(rng, _CAREGIVER_RELATION)
             agreed = dt.date.fromisoformat(d["filing_date"]) - dt.timedelta(days=rng.randint(0, 400))
             d.update(caregiver_name=names.elder_name(rng, rng.choice("男女")) if rel == "邻居"
                      else names.child_name(rng, rng.choice("男女")),
                      caregiver_relation=rel, caregiver_phone=mobile(rng),
                      caregiver_address=d["address"].rsplit("村", 1)[0] + f"村{rng.randint(1, 300)}号",
                      caregiver_agreement_date=iso(agreed),
-                     caregiver_assessment=pick(rng, {"较好": 70, "一般": 25, "差": 5}))
+                     caregiver_assessment=names.draw(rng, _CAREGIVER_ASSESSMENT))
             carers.append("近亲属" if rel in ("其他亲属", "子", "女") else "邻里")
         if d["self_care"] == "失能" and rng.random() < 0.4:
             carers.append("雇人")
@@ -301,34 +319,60 @@ class Ledger:
 
 
 # ---------------------------------------------------------------------------- visits
-def _visit(led: Ledger, row: dict, day: dt.date, level: str) -> dict[str, Any]:
-    rng = led.rng
+# The draws of a visit, their tables made once (`pick` would key its cache by the items of a
+# new dict on every call: 300,000 visits draw four times each).
+_METHOD = names.draw_table(["入户", "电话", "视频"], [70, 25, 5])
+_PHYSICAL = names.draw_table(["良好", "一般", "较差", "突发疾病"], [50, 40, 9, 1])
+_MENTAL = names.draw_table(["良好", "一般", "低落孤独", "异常"], [55, 35, 9, 1])
+_CONTACT = names.draw_table(["经常", "偶尔", "很少", "失联"], [55, 32, 10, 3])
+_START_MINUTES = ["00", "15", "30", "45"]
+_END_MINUTES = ["00", "10", "20", "30"]
+_HAZARDS = ("燃气", "用电", "取暖(煤烟)", "防诈骗")
+_PROBLEMS = ("生活", "健康", "心理", "经济", "安全")
+_SERVICES = ["协助购买药品", "联系子女", "帮助打扫卫生", "讲解防诈骗知识", "协助就医"]
+
+
+def _visitor(led: Ledger, row: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a village and a town visit of this person always carry (the visitor, the unit,
+    the person), worked out once per person rather than once per visit."""
     staff = led.village_staff(row["town"], row["village"])
+    person = {"person": row["id"], "person_name": row["name"], "file_no": row["file_no"],
+              "town": row["town"], "village": row["village"]}
+    village = {"visitor": staff["liaison_name"], "visitor_unit": led.name_of(row["village"]) + "村民委员会",
+               "visitor_phone": staff["liaison_phone"]}
+    town = {"visitor": staff["town_visitor"], "visitor_unit": led.name_of(row["town"]) + "社会事务办",
+            "visitor_phone": staff["town_phone"]}
+    return person, {"村委会": village, "街镇": town, "signed": {"signed_by": row["name"],
+                                                               "visitor_signed": staff["liaison_name"]}}
+
+
+def _visit(led: Ledger, row: dict, day: dt.date, level: str, who: tuple | None = None) -> dict[str, Any]:
+    """One visit; `who` is `_visitor(led, row)` (made here when not given). The random draws
+    are made in the same order as ever: a seeded demo repeats exactly."""
+    rng = led.rng
+    person, by_level = who or _visitor(led, row)
     start = rng.randint(8, 16)
+    village = level == "村委会"
     v = {
-        "person": row["id"], "person_name": row["name"], "file_no": row["file_no"],
-        "town": row["town"], "village": row["village"], "visit_date": iso(day),
-        "start_time": f"{start:02d}:{rng.choice(['00', '15', '30', '45'])}",
-        "end_time": f"{start + 1:02d}:{rng.choice(['00', '10', '20', '30'])}",
+        **person, "visit_date": day.isoformat(),
+        "start_time": f"{start:02d}:{rng.choice(_START_MINUTES)}",
+        "end_time": f"{start + 1:02d}:{rng.choice(_END_MINUTES)}",
         "visit_level": level,
-        "visit_method": pick(rng, {"入户": 70, "电话": 25, "视频": 5}) if level == "村委会" else "入户",
-        "visitor": staff["liaison_name"] if level == "村委会" else staff["town_visitor"],
-        "visitor_unit": (led.name_of(row["village"]) + "村民委员会") if level == "村委会"
-        else (led.name_of(row["town"]) + "社会事务办"),
-        "visitor_phone": staff["liaison_phone"] if level == "村委会" else staff["town_phone"],
+        "visit_method": names.draw(rng, _METHOD) if village else "入户",
+        **by_level[level],
         "saw_person": "是" if rng.random() < 0.95 else "否",
-        "physical": pick(rng, {"良好": 50, "一般": 40, "较差": 9, "突发疾病": 1}),
-        "mental": pick(rng, {"良好": 55, "一般": 35, "低落孤独": 9, "异常": 1}),
+        "physical": names.draw(rng, _PHYSICAL),
+        "mental": names.draw(rng, _MENTAL),
         "daily_care": "正常" if rng.random() < 0.9 else "需帮助",
-        "hazards": ["无"] if rng.random() < 0.9 else some(rng, ("燃气", "用电", "取暖(煤烟)", "防诈骗"), 1, 2),
-        "children_contact": pick(rng, {"经常": 55, "偶尔": 32, "很少": 10, "失联": 3}),
+        "hazards": ["无"] if rng.random() < 0.9 else some(rng, _HAZARDS, 1, 2),
+        "children_contact": names.draw(rng, _CONTACT),
         "referral": "否", "risk_change": "无",
-        "signed_by": row["name"], "visitor_signed": staff["liaison_name"],
+        **by_level["signed"],
     }
     if rng.random() < 0.15:
-        v["problems"] = some(rng, ("生活", "健康", "心理", "经济", "安全"), 1, 2)
+        v["problems"] = some(rng, _PROBLEMS, 1, 2)
         v["problems_detail"] = "已记录，转村委会跟进"
-        v["services"] = rng.choice(["协助购买药品", "联系子女", "帮助打扫卫生", "讲解防诈骗知识", "协助就医"])
+        v["services"] = rng.choice(_SERVICES)
     if rng.random() < 0.02:
         v.update(referral="是", referral_detail="报街镇社会事务办协调救助")
     return v
@@ -368,17 +412,18 @@ def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int
         q_ends.append((quarter_start(d.year, (d.month - 1) // 3 + 1), quarter_end(d.year, (d.month - 1) // 3 + 1)))
         d = quarter_start(d.year, (d.month - 1) // 3 + 1) - dt.timedelta(days=1)
     for row in rows:
+        who = _visitor(led, row)
         filing = dt.date.fromisoformat(row["filing_date"])
         stop = min(last, dt.date.fromisoformat(row["exit_date"])) if row.get("exit_date") else last
         for qs, qe in q_ends:
             lo, hi = max(qs, filing), min(qe, stop)
             if lo <= hi and rng.random() < 0.92:
-                yield _visit(led, row, lo + dt.timedelta(days=rng.randint(0, (hi - lo).days)), "街镇")
+                yield _visit(led, row, lo + dt.timedelta(days=rng.randint(0, (hi - lo).days)), "街镇", who)
         step = _cadence_days(row.get("risk_level"))
         window = max(village_days, step)     # at least one cadence, or everyone looks overdue
         day = max(filing, as_of - dt.timedelta(days=window)) + dt.timedelta(days=rng.randint(0, step - 1))
         while day <= stop:
-            yield _visit(led, row, day, "村委会")
+            yield _visit(led, row, day, "村委会", who)
             day += dt.timedelta(days=_next_gap(rng, step))
 
 
