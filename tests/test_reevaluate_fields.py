@@ -275,3 +275,31 @@ def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave
     hazard, plain = (p["id_number"] for p in people)
     assert ("part", hazard) in parts and ("part", plain) in parts, parts
     assert quick.changes[("registration", "风险等级", "低", "中")] >= 1, quick.table()
+
+
+def test_a_towns_own_computed_field_is_recomputed_shown_and_applied(tmp_path):
+    """太平镇's overlay computes 下一个生日的岁数 from today's date. A year on, every 太平镇
+    person's value is one more: the dry run lists it (from rows and from records alike, equal to
+    the full run), applying writes it with history, and nothing is left to change after."""
+    def overlay(forms):
+        (forms / "overlays" / "taiping-next-age.yaml").write_text(TOWN_FIELD, encoding="utf-8")
+    forms, data = _ledger(tmp_path, 5, change=overlay)
+    with Engine.open(data, forms, readonly=True) as eng:
+        taiping = {rid: eng.get(rid, "registration")["data"]
+                   for rid, row in eng.index("registration").rows.items() if row.get("town") == "120116156000"}
+    assert len(taiping) > 2 and all(d.get("taiping_next_age") for d in taiping.values()), taiping
+    day = DAY + dt.timedelta(days=400)
+    quick, _ = _quick(forms, data, day)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    _same(quick, slow)
+    moved = {k: n for k, n in quick.changes.items() if k[1] == "太平镇下一个生日的岁数"}
+    assert sum(moved.values()) == len(taiping), (moved, quick.table())
+    done, _ = _quick(forms, data, day, apply=True)
+    _same(done, slow)
+    with Engine.open(data, forms, readonly=True, today=lambda: day) as eng:
+        for rid, before in taiping.items():
+            now = eng.get(rid, "registration")["data"]
+            assert now["taiping_next_age"] == now["age"] + 1 > before["taiping_next_age"], (now, before)
+            assert "taiping_next_age" in str(eng.history(rid, "registration")[-1]["changes"])
+    after = _full(tmp_path, forms, data, day, "after")
+    assert after.changed == 0, after.table()

@@ -59,8 +59,34 @@ class Result:
 
 
 def _computed_forms(engine, only: str | None) -> list:
+    """The forms with something to recompute: computed fields of their own, or a town overlay
+    (which may add some for its towns' records)."""
     forms = [engine.form(only)] if only else list(engine.record_forms())
-    return [f for f in forms if any(x.computed for x in f.top_fields())]
+    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)]
+
+
+def refreshed(form) -> list:
+    """The computed fields a re-evaluation refreshes, in form order. `calculate: today` is the
+    day the record was saved (最近更新日期), not a value to refresh."""
+    return [f for f in form.top_fields() if f.computed and (f.calculate or "").strip() != "today"]
+
+
+class _TownFields:
+    """Per town, the computed fields its records are refreshed in: the form's own and those a
+    town overlay adds (太平镇's 下一个生日的岁数), so a town's own values are recomputed, shown
+    in the table and written like the others."""
+
+    def __init__(self, engine, form):
+        self.engine, self.form = engine, form
+        self.held: dict[str, tuple[list, frozenset]] = {}
+
+    def __call__(self, town) -> tuple[list, frozenset]:
+        key = town or ""
+        found = self.held.get(key)
+        if found is None:
+            fields = refreshed(self.engine.validator(self.form.id, town=town).form)
+            found = self.held[key] = (fields, frozenset(f.id for f in fields))
+        return found
 
 
 def digest(form) -> str:
@@ -226,14 +252,12 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     today = engine.today()
     marks = _marks(engine)
     for form in _computed_forms(engine, form_id):
-        # `calculate: today` is the day the record was saved (最近更新日期), not a value to refresh.
-        computed = [f for f in form.top_fields() if f.computed and (f.calculate or "").strip() != "today"]
+        computed_in = _TownFields(engine, form)
         plan = _Plan(engine, form, marks.get(form.id), rules, today)
         failures: dict[str, list] = {}
         kept = plan.mark.get("failures") or {}
         overridden: dict[str, list] = {}
         kept_overrides = plan.mark.get("overrides") or {}
-        shown = {f.id for f in computed}
 
         def count(rid, diffs):
             result.changed += 1
@@ -260,6 +284,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     failures.setdefault(rid, []).append([rule, message])
                 if rid in kept_overrides:
                     overridden[rid] = kept_overrides[rid]
+                shown = computed_in(row.get("town"))[1]
                 diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
                 if diffs:
                     count(rid, diffs)
@@ -288,7 +313,8 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
                     # a rule marking two fields fails once for the person, not twice
                     found = dict.fromkeys((p.rule, p.message) for p in v._rules(new, rule_reads)) if rules else ()
-                diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed if data.get(f.id) != new.get(f.id)]
+                diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed_in(data.get("town"))[0]
+                         if data.get(f.id) != new.get(f.id)]
                 for rule, message in found:
                     result.rule_failures[(form.id, rule, message)] += 1
                     failures.setdefault(rec["id"], []).append([rule, message])
