@@ -269,27 +269,47 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     bisect.insort(got, rid)     # the three first ids: the same whatever
                     del got[3:]                 # order the records were read in
 
+        def settle(rid, row, how, decided):
+            """A record covered by the marker (`how` True or a Partial with nothing to do) or
+            decided from its row: the kept failures and overrides, and what changes."""
+            found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
+            for rule, message in found:
+                result.rule_failures[(form.id, rule, message)] += 1
+                failures.setdefault(rid, []).append([rule, message])
+            if rid in kept_overrides:
+                overridden[rid] = kept_overrides[rid]
+            shown = computed_in(row.get("town"))[1]
+            diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
+            if diffs:
+                count(rid, diffs)
+
+        rows = engine.index(form.id).rows
         needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
-        for rid, row in engine.index(form.id).rows.items():
+        retry: dict[str, tuple] = {}     # record id -> what `keptvalues.decided` needs
+        for rid, row in rows.items():
             result.records += 1
             how = plan.covered(row)
-            decided = None
+            decided = row_only = None
             if how is not True and how and not how.nothing and not apply:
                 row_only = plan.row_only(row.get("town"), how)
                 decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
             if how is True or (how and how.nothing) or decided is not None:
-                found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
-                for rule, message in found:
-                    result.rule_failures[(form.id, rule, message)] += 1
-                    failures.setdefault(rid, []).append([rule, message])
-                if rid in kept_overrides:
-                    overridden[rid] = kept_overrides[rid]
-                shown = computed_in(row.get("town"))[1]
-                diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
-                if diffs:
-                    count(rid, diffs)
+                settle(rid, row, how, decided)
                 continue
-            needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), {})[rid] = how or None
+            part = str(row.get("_p") or row.get(form.partition or "") or "")
+            if row_only is not None:     # the row lacks values: those kept beside the ledger may do
+                retry[rid] = (part, row, how, row_only, plan.args, plan.probes)
+            else:
+                needed.setdefault(part, {})[rid] = how or None
+        if retry:
+            from core.lifecycle.keptvalues import decided as from_kept
+
+            for rid, decided in from_kept(engine, form, retry):
+                part, row, how = retry[rid][:3]
+                if decided is not None:
+                    settle(rid, row, how, decided)
+                else:
+                    needed.setdefault(part, {})[rid] = how
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
