@@ -168,9 +168,11 @@ def test_threshold_changes_decided_from_the_rows_give_the_full_result(tmp_path, 
     if rnd.random() < 0.5:
         set_setting(forms, "middle_age", str(rnd.randint(62, 76)))
     day = DAY + dt.timedelta(days=rnd.choice((0, 1, 30)))
-    quick, parts = _quick(forms, data, day)
-    _same(quick, _full(tmp_path, forms, data, day, "dry"))
-    assert any(k == "row" for k, _ in parts)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    for _ in range(2):      # values the rows lack read from the records and kept; then from the file
+        quick, parts = _quick(forms, data, day)
+        _same(quick, slow)
+        assert any(k == "row" for k, _ in parts)
 
 
 def test_a_threshold_change_reaches_the_fields_that_read_it_and_nothing_else(tmp_path):
