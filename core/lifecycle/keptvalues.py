@@ -22,8 +22,11 @@ def decided(engine, form, retry: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
     from core.reporting.columncache import UPDATED, record_values
     from core.reporting.rowfields import computed_reads
 
-    towns = {row.get("town") for _, row, *_ in retry.values()}
+    # every town's form, not only those of `retry`: the kept fields stay the same from run to run
+    towns = {row.get("town") for row in engine.index(form.id).rows.values()}
     spec = computed_reads([form] + [engine.validator(form.id, town=t).form for t in sorted(towns, key=str) if t])
+    carried = _carried(engine, form)
+    spec = {f: cols for f, cols in spec.items() if f not in carried}
     wanted: dict[str, set[str]] = {}
     asked: set[str] = set()
     for rid, (part, row, _, row_only, _, _) in retry.items():
@@ -31,7 +34,7 @@ def decided(engine, form, retry: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
         if lacking <= spec.keys():       # else no kept value makes the row decidable
             wanted.setdefault(part, set()).add(rid)
             asked |= lacking
-    got = record_values(engine, form.id, {f: spec[f] for f in asked}, wanted, asked) if wanted else None
+    got = record_values(engine, form.id, spec, wanted, asked) if wanted else None
     for rid, (part, row, _, row_only, args, probes) in retry.items():
         values = (got or {}).get(rid)
         if values is None or values.get(UPDATED) != row.get("_u"):
@@ -40,3 +43,15 @@ def decided(engine, form, retry: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
         full = {f: values[f] for f in asked if f not in row}
         full.update(row)
         yield rid, row_only.decide(rid, full, args, probes)
+
+
+def _carried(engine, form) -> set[str]:
+    """The fields every list row carries (`RecordIndex.row_for`): `list_fields` and unique fields
+    but for lists, and the fields reports read (`Engine.row_fields`) but for repeat groups. They
+    are not kept again (an ID number is not copied); a row that lacks one anyway is read."""
+    out = set()
+    for f in form.top_fields():
+        listed = f.id in (form.list_fields or ()) or getattr(f, "unique", False)
+        if (listed and f.type != "multi" and not f.fields) or (f.id in engine.row_fields(form.id) and not f.fields):
+            out.add(f.id)
+    return out
