@@ -18,9 +18,13 @@ evaluates only what the marker does not cover (`_Plan`): records saved since are
 whole; under a changed form only what the change reaches (`core.lifecycle.fielddeps`), and for
 someone whose date probe (`core.lifecycle.dateprobes`, e.g. a birthday) moved since that day
 only what holds that probe — their age and what reads it. A dry run decides most of those from
-the in-memory list rows (`core.lifecycle.rowonly`) and reads the rest; the result is the same as
-evaluating every record, and `tests/test_reevaluate_incremental.py` and
-`tests/test_reevaluate_fields.py` hold the two equal.
+the in-memory list rows (`core.lifecycle.rowonly`), the rest with the values their rows lack,
+kept beside the ledger (`core.lifecycle.keptvalues`), and reads what is left; the result is
+the same as evaluating every record, and `tests/test_reevaluate_incremental.py`,
+`tests/test_reevaluate_fields.py` and `tests/test_reevaluate_kept.py` hold the two equal.
+
+Each record is refreshed in the computed fields of its own town's form, a town overlay's
+included (`_TownFields`).
 """
 from __future__ import annotations
 
