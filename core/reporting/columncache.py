@@ -268,7 +268,9 @@ def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
     out: dict[str, dict[str, Any]] = {}
     read: dict[str, tuple] = {}
     for p in sorted(wanted):
-        key = keys.get(p)
+        if p not in keys:                 # no such village file: the caller reads the records
+            continue
+        key = keys[p]
         entry = parts.get(p)
         got = None if entry is None or key is None or entry[0] != key else _decoded(entry, fields)
         if got is None:
