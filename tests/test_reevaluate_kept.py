@@ -129,3 +129,41 @@ def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
     assert _columns_read(["len(children) > 1"], group) is None
     assert _columns_read(["any(c.get('child_contact') == '很少' for c in children)"], group) == ("child_contact",)
     assert _columns_read(["any(v == '很少' for c in children for v in c.values())"], group) is None
+
+
+def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch):
+    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
+    serious illness): the village is read again for the kept values, their save time is not the
+    row's, so the record itself is read — a row's old values are never mixed with newer ones."""
+    from core.lifecycle import reevaluate
+    from core.lifecycle.fielddeps import Partial
+    from core.lifecycle.rowonly import RowOnly
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    day = DAY + dt.timedelta(days=1)
+    _quick(forms, data, day)                 # the values kept, as they were
+    seen = []
+    real, real_row = Partial.compute, RowOnly.decide
+
+    def compute(self, data, *a):
+        seen.append(("part", data.get("name")))
+        return real(self, data, *a)
+
+    def decide(self, rid, row, *a):
+        found = real_row(self, rid, row, *a)
+        if found is not None:
+            seen.append(("row", row.get("name")))
+        return found
+    monkeypatch.setattr(Partial, "compute", compute)
+    monkeypatch.setattr(RowOnly, "decide", decide)
+    with Engine.open(data, forms, readonly=True, today=lambda: day) as desk:
+        rows = desk.index("registration").rows          # read now: older than the save below
+        rid = next(r for r, row in rows.items() if row["name"] == "plain")
+        with Engine.open(data, forms, operator="李芳", today=lambda: day) as other:
+            rec = other.get(rid, "registration")
+            other.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+        result = reevaluate.run(desk, "registration")
+    assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
+    assert ("row", "illness") in seen                # the others of the village: from kept values
+    assert result.records == len(rows)
