@@ -20,6 +20,10 @@ Which columns: the fields the report, schedule and view files declare for the fo
 asks for besides. Rows that do not carry a field (saved before it was declared), a record
 found in two villages, or a store without files (PostgreSQL) make `columns` answer None:
 the caller then reads the rows the slow way, which handles those cases.
+
+`record_values` keeps, the same way and in a second file (`<table>.records.bin`), values the
+list rows do not carry at all, read from the full records: what re-evaluation needs to re-judge
+a person without reading the record (`core.lifecycle.keptvalues`).
 """
 from __future__ import annotations
 
