@@ -27,6 +27,7 @@ from core.engine import Engine  # noqa: E402
 from core.lifecycle import reevaluate  # noqa: E402
 from core.lifecycle.fielddeps import Partial, fingerprints  # noqa: E402
 from core.lifecycle.rowonly import RowOnly  # noqa: E402
+from core.reporting import columncache  # noqa: E402
 from core.transfer import demo  # noqa: E402
 
 DAY = dt.date(2026, 3, 10)
@@ -167,9 +168,11 @@ def test_threshold_changes_decided_from_the_rows_give_the_full_result(tmp_path, 
     if rnd.random() < 0.5:
         set_setting(forms, "middle_age", str(rnd.randint(62, 76)))
     day = DAY + dt.timedelta(days=rnd.choice((0, 1, 30)))
-    quick, parts = _quick(forms, data, day)
-    _same(quick, _full(tmp_path, forms, data, day, "dry"))
-    assert any(k == "row" for k, _ in parts)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    for _ in range(2):      # values the rows lack read from the records and kept; then from the file
+        quick, parts = _quick(forms, data, day)
+        _same(quick, slow)
+        assert any(k == "row" for k, _ in parts)
 
 
 def test_a_threshold_change_reaches_the_fields_that_read_it_and_nothing_else(tmp_path):
@@ -256,10 +259,11 @@ def test_towns_with_their_own_computed_field_are_not_judged_by_another_towns_for
 
 def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave(tmp_path):
     """Here the admin made 住房隐患 give 低 (a case before 70–79 岁 → 中). Two people of stored
-    risk 低 turn 70: the row does not show the hazard, and 低 may come from it — both records
-    are read (only what the birthday reaches): the one with a hazard stays 低, the other
-    becomes 中. (With the shipped forms a stored 低 or 中 cannot come from a case before it,
-    and people turning 70 are decided from their rows.)"""
+    risk 低 turn 70: the row does not show the hazard, and 低 may come from it — so both are
+    decided with the hazard kept beside the ledger (`keptvalues`), or, without it, their
+    records are read (only what the birthday reaches): the one with a hazard stays 低, the
+    other becomes 中. (With the shipped forms a stored 低 or 中 cannot come from a case before
+    it, and people turning 70 are decided from their rows.)"""
     def low_hazard(forms):
         edit(forms / REG, "{when: \"housing_hazard == '是'\", value: 高", "{when: \"housing_hazard == '是'\", value: 低")
     people = []
@@ -270,8 +274,42 @@ def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave
         people.append(p)
     forms, data = _ledger(tmp_path, 3, change=low_hazard, extra=people)
     day = DAY + dt.timedelta(days=10)
-    quick, parts = _quick(forms, data, day)
-    _same(quick, _full(tmp_path, forms, data, day, "dry"))
+    slow = _full(tmp_path, forms, data, day, "dry")
     hazard, plain = (p["id_number"] for p in people)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, slow)
+    assert ("row", hazard) in parts and ("row", plain) in parts, parts
+    with pytest.MonkeyPatch.context() as mp:         # a store without kept values (the server)
+        mp.setattr(columncache, "record_values", lambda *a, **k: None)
+        quick, parts = _quick(forms, data, day)
+    _same(quick, slow)
     assert ("part", hazard) in parts and ("part", plain) in parts, parts
     assert quick.changes[("registration", "风险等级", "低", "中")] >= 1, quick.table()
+
+
+def test_a_towns_own_computed_field_is_recomputed_shown_and_applied(tmp_path):
+    """太平镇's overlay computes 下一个生日的岁数 from today's date. A year on, every 太平镇
+    person's value is one more: the dry run lists it (from rows and from records alike, equal to
+    the full run), applying writes it with history, and nothing is left to change after."""
+    def overlay(forms):
+        (forms / "overlays" / "taiping-next-age.yaml").write_text(TOWN_FIELD, encoding="utf-8")
+    forms, data = _ledger(tmp_path, 5, change=overlay)
+    with Engine.open(data, forms, readonly=True) as eng:
+        taiping = {rid: eng.get(rid, "registration")["data"]
+                   for rid, row in eng.index("registration").rows.items() if row.get("town") == "120116156000"}
+    assert len(taiping) > 2 and all(d.get("taiping_next_age") for d in taiping.values()), taiping
+    day = DAY + dt.timedelta(days=400)
+    quick, _ = _quick(forms, data, day)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    _same(quick, slow)
+    moved = {k: n for k, n in quick.changes.items() if k[1] == "太平镇下一个生日的岁数"}
+    assert sum(moved.values()) == len(taiping), (moved, quick.table())
+    done, _ = _quick(forms, data, day, apply=True)
+    _same(done, slow)
+    with Engine.open(data, forms, readonly=True, today=lambda: day) as eng:
+        for rid, before in taiping.items():
+            now = eng.get(rid, "registration")["data"]
+            assert now["taiping_next_age"] == now["age"] + 1 > before["taiping_next_age"], (now, before)
+            assert "taiping_next_age" in str(eng.history(rid, "registration")[-1]["changes"])
+    after = _full(tmp_path, forms, data, day, "after")
+    assert after.changed == 0, after.table()

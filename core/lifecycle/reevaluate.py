@@ -18,9 +18,13 @@ evaluates only what the marker does not cover (`_Plan`): records saved since are
 whole; under a changed form only what the change reaches (`core.lifecycle.fielddeps`), and for
 someone whose date probe (`core.lifecycle.dateprobes`, e.g. a birthday) moved since that day
 only what holds that probe — their age and what reads it. A dry run decides most of those from
-the in-memory list rows (`core.lifecycle.rowonly`) and reads the rest; the result is the same as
-evaluating every record, and `tests/test_reevaluate_incremental.py` and
-`tests/test_reevaluate_fields.py` hold the two equal.
+the in-memory list rows (`core.lifecycle.rowonly`), the rest with the values their rows lack,
+kept beside the ledger (`core.lifecycle.keptvalues`), and reads what is left; the result is
+the same as evaluating every record, and `tests/test_reevaluate_incremental.py`,
+`tests/test_reevaluate_fields.py` and `tests/test_reevaluate_kept.py` hold the two equal.
+
+Each record is refreshed in the computed fields of its own town's form, a town overlay's
+included (`_TownFields`).
 """
 from __future__ import annotations
 
@@ -59,8 +63,34 @@ class Result:
 
 
 def _computed_forms(engine, only: str | None) -> list:
+    """The forms with something to recompute: computed fields of their own, or a town overlay
+    (which may add some for its towns' records)."""
     forms = [engine.form(only)] if only else list(engine.record_forms())
-    return [f for f in forms if any(x.computed for x in f.top_fields())]
+    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)]
+
+
+def refreshed(form) -> list:
+    """The computed fields a re-evaluation refreshes, in form order. `calculate: today` is the
+    day the record was saved (最近更新日期), not a value to refresh."""
+    return [f for f in form.top_fields() if f.computed and (f.calculate or "").strip() != "today"]
+
+
+class _TownFields:
+    """Per town, the computed fields its records are refreshed in: the form's own and those a
+    town overlay adds (太平镇's 下一个生日的岁数), so a town's own values are recomputed, shown
+    in the table and written like the others."""
+
+    def __init__(self, engine, form):
+        self.engine, self.form = engine, form
+        self.held: dict[str, tuple[list, frozenset]] = {}
+
+    def __call__(self, town) -> tuple[list, frozenset]:
+        key = town or ""
+        found = self.held.get(key)
+        if found is None:
+            fields = refreshed(self.engine.validator(self.form.id, town=town).form)
+            found = self.held[key] = (fields, frozenset(f.id for f in fields))
+        return found
 
 
 def digest(form) -> str:
@@ -226,14 +256,12 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     today = engine.today()
     marks = _marks(engine)
     for form in _computed_forms(engine, form_id):
-        # `calculate: today` is the day the record was saved (最近更新日期), not a value to refresh.
-        computed = [f for f in form.top_fields() if f.computed and (f.calculate or "").strip() != "today"]
+        computed_in = _TownFields(engine, form)
         plan = _Plan(engine, form, marks.get(form.id), rules, today)
         failures: dict[str, list] = {}
         kept = plan.mark.get("failures") or {}
         overridden: dict[str, list] = {}
         kept_overrides = plan.mark.get("overrides") or {}
-        shown = {f.id for f in computed}
 
         def count(rid, diffs):
             result.changed += 1
@@ -245,26 +273,47 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     bisect.insort(got, rid)     # the three first ids: the same whatever
                     del got[3:]                 # order the records were read in
 
+        def settle(rid, row, how, decided):
+            """A record covered by the marker (`how` True or a Partial with nothing to do) or
+            decided from its row: the kept failures and overrides, and what changes."""
+            found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
+            for rule, message in found:
+                result.rule_failures[(form.id, rule, message)] += 1
+                failures.setdefault(rid, []).append([rule, message])
+            if rid in kept_overrides:
+                overridden[rid] = kept_overrides[rid]
+            shown = computed_in(row.get("town"))[1]
+            diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
+            if diffs:
+                count(rid, diffs)
+
+        rows = engine.index(form.id).rows
         needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
-        for rid, row in engine.index(form.id).rows.items():
+        retry: dict[str, tuple] = {}     # record id -> what `keptvalues.decided` needs
+        for rid, row in rows.items():
             result.records += 1
             how = plan.covered(row)
-            decided = None
+            decided = row_only = None
             if how is not True and how and not how.nothing and not apply:
                 row_only = plan.row_only(row.get("town"), how)
                 decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
             if how is True or (how and how.nothing) or decided is not None:
-                found = kept.get(rid, ()) if how is True else how.failures({}, kept.get(rid, ()))
-                for rule, message in found:
-                    result.rule_failures[(form.id, rule, message)] += 1
-                    failures.setdefault(rid, []).append([rule, message])
-                if rid in kept_overrides:
-                    overridden[rid] = kept_overrides[rid]
-                diffs = [(f, a, b) for f, a, b in decided or () if a != b and f.id in shown]
-                if diffs:
-                    count(rid, diffs)
+                settle(rid, row, how, decided)
                 continue
-            needed.setdefault(str(row.get("_p") or row.get(form.partition or "") or ""), {})[rid] = how or None
+            part = str(row.get("_p") or row.get(form.partition or "") or "")
+            if row_only is not None:     # the row lacks values: those kept beside the ledger may do
+                retry[rid] = (part, row, how, row_only, plan.args, plan.probes)
+            else:
+                needed.setdefault(part, {})[rid] = how or None
+        if retry:
+            from core.lifecycle.keptvalues import decided as from_kept
+
+            for rid, decided in from_kept(engine, form, retry):
+                part, row, how = retry[rid][:3]
+                if decided is not None:
+                    settle(rid, row, how, decided)
+                else:
+                    needed.setdefault(part, {})[rid] = how
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
@@ -288,7 +337,8 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                     new, reasons = v.compute(data, overrides=meta.get("overrides"), only=reads)
                     # a rule marking two fields fails once for the person, not twice
                     found = dict.fromkeys((p.rule, p.message) for p in v._rules(new, rule_reads)) if rules else ()
-                diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed if data.get(f.id) != new.get(f.id)]
+                diffs = [(f, data.get(f.id), new.get(f.id)) for f in computed_in(data.get("town"))[0]
+                         if data.get(f.id) != new.get(f.id)]
                 for rule, message in found:
                     result.rule_failures[(form.id, rule, message)] += 1
                     failures.setdefault(rec["id"], []).append([rule, message])

@@ -18,8 +18,10 @@ is the same before and after. So, per person, from the row alone:
   every earlier case's) differs from the stored one did not hold then and does not now — and a
   stored value no later case gives means the old winner came earlier and still wins (someone
   turning 70 stored 低 or 中 becomes 中, stored 高 stays 高, without the diseases or children
-  the row does not carry). Anything else (an undecidable case in the way, a flip to false) is
-  left to the full record;
+  the row does not carry). Where it flips to false, the new cases are walked from the row.
+  Anything the row cannot say (an undecidable case in the way) is left to the full record —
+  or to the values the row lacks, read once from the full records and kept beside the ledger
+  (`core.reporting.columncache.record_values`; see `core.lifecycle.reevaluate`);
 - a staff override (kept in the marker per record, since rows do not carry it) keeps its value;
 - a birthday since the last run (a date probe that moved, see `Partial.moved`) counts as a
   changed condition: the old form is evaluated on the last run's day, the new one on today, so
@@ -59,6 +61,7 @@ class _Shared:
         self.side = side          # 0: the form of the last run, on its day; 1: today's form, today
         self.probes: dict = {}    # this row's date probes: source -> (value that day, value today)
         self.fixed: dict = {}     # arguments that read no field (`settings.advanced_age`): every row's
+        self.finished: dict = {}  # (field, type, value) -> as stored (`finish`)
 
     def _plan(self, expr: str, dated: bool):
         """(arguments, the rest compiled, its memo); each argument (source, compiled, reads only
@@ -145,7 +148,19 @@ class _Shared:
     def calculate(self, v, field, names: dict, args: dict) -> Any:
         """`Validator._compute_one` of a `calculate` field."""
         found = self.run(field.calculate, names, args)
-        return _finish(v, field, None if found is _FAILED else found)
+        return self.finish(v, field, None if found is _FAILED else found)
+
+    def finish(self, v, field, value: Any) -> Any:
+        """`_finish`, remembered per field and plain value (高龄's 是/否, an age) for the run:
+        normalising by type was a tenth of a run deciding 50,000 rows."""
+        if value is not None and type(value) not in (str, int, bool):
+            return _finish(v, field, value)
+        key = (field.id, type(value), value)
+        try:
+            return self.finished[key]
+        except KeyError:
+            found = self.finished[key] = _finish(v, field, value)
+            return found
 
 
 def _pinned(validator):
@@ -183,6 +198,15 @@ class _ProbeNames(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
+def _field_ids(*forms) -> set[str]:
+    return {f.id for form in forms for f in form.top_fields()}
+
+
+def _all_exprs(*forms) -> list[str]:
+    """The `calculate` and case conditions of every top-level field of `forms`."""
+    return [e for form in forms for f in form.top_fields() for e in (f.calculate, *(c.when for c in f.cases)) if e]
+
+
 def _when_key(form, expr: str | None) -> tuple:
     """What a condition's answer depends on besides the record: its text and the settings it reads."""
     wanted = settings_read(expr)
@@ -198,11 +222,16 @@ class RowOnly:
         self.new_v, self.old_v = _pinned(partial.v), old_validator
         self.overrides = overrides        # record id -> field ids staff overrode (the marker's)
         self.units = []
+        self.worked_out: frozenset = frozenset()
         self.usable = not partial.rules and old_validator is not None
         if not self.usable:
             return
         reads: set[str] = set()
         ids = [u.id for u in partial.fields]
+        # what an expression reads that no field of either form is named (a comprehension's
+        # `c`) never comes from a record (`Validator.names` gives fields only): not needed
+        unnamed = {"today", "settings"} | {n for e in _all_exprs(partial.v.form, old_validator.form)
+                                          for n in names_in(e)} - _field_ids(partial.v.form, old_validator.form)
         for f in partial.fields:
             old = old_validator.form.field(f.id)
             if f.fields or old is None or old.fields or not old.computed:
@@ -219,7 +248,7 @@ class RowOnly:
             exprs = [f.calculate, old.calculate, *(c.when for c in f.cases), *(c.when for c in old.cases)]
             # the changed fields before this one: `decide` has their values under both forms
             before = set(ids[:ids.index(f.id)])
-            given = {"today", "settings"} | before
+            given = unnamed | before
             needs = {c: set().union(*(names_in(e) for e in (case.when, oc.when))) - given
                      for c, (case, oc) in enumerate(zip(f.cases, old.cases))}
             # cases whose answer may differ: a changed condition, one reading a value changed
@@ -233,6 +262,8 @@ class RowOnly:
             reads |= set().union(*(names_in(e) for e in exprs if e)) | {f.id}
         top = {f.id for f in partial.v.form.top_fields()}
         self.reads = frozenset((reads - {"today", "settings"}) & top)
+        # the changed fields themselves: `decide` works out their stored value when the row lacks it
+        self.worked_out = frozenset(f.id for f, *_ in self.units)
         changed_ids = {f.id for f, *_ in self.units}
         same = frozenset(f.id for f in partial.v.form.top_fields() if f.id not in changed_ids
                          and (o := old_validator.form.field(f.id)) is not None and o.type == f.type
@@ -306,16 +337,16 @@ class RowOnly:
         for i, case in enumerate(field.cases):
             if stop is not None and i == stop:
                 values.add(_key(case.value))
-                return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
+                return shared.finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
             if not needs[i] <= have:
                 if given is None or before in given[i][0]:
                     values.add(_key(case.value))
                 continue
             if shared.holds(case.when, names, args):
                 values.add(_key(case.value))
-                return _finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
+                return shared.finish(v, field, case.value) if len(values) == 1 else _UNDECIDED
         values.add(_key(None))
-        return _finish(v, field, None) if len(values) == 1 else _UNDECIDED
+        return shared.finish(v, field, None) if len(values) == 1 else _UNDECIDED
 
     def _flip(self, f, was_field, needs, changed, new, old, have, before):
         """The new value of a `cases` field whose conditions at `changed` may answer otherwise."""
@@ -326,8 +357,8 @@ class RowOnly:
             now = new[1].holds(f.cases[i].when, new[2], new[3])
             if was == now:
                 continue
-            if was:
-                return _UNDECIDED          # the old winner may have been this case: later ones decide
+            if was:     # the old winner may have been this case: the new cases walked, when the row says
+                return self._walk(new, f, needs, have)
             # case i holds now, not in the last run; the cases before it answer as they did then
             given = self._given(f, was_field)
             if given is None:

@@ -20,6 +20,10 @@ Which columns: the fields the report, schedule and view files declare for the fo
 asks for besides. Rows that do not carry a field (saved before it was declared), a record
 found in two villages, or a store without files (PostgreSQL) make `columns` answer None:
 the caller then reads the rows the slow way, which handles those cases.
+
+`record_values` keeps, the same way and in a second file (`<table>.records.bin`), values the
+list rows do not carry at all, read from the full records: what re-evaluation needs to re-judge
+a person without reading the record (`core.lifecycle.keptvalues`).
 """
 from __future__ import annotations
 
@@ -59,18 +63,23 @@ def path_of(store, table: str) -> Path:
     return Path(store.root).joinpath(*FOLDER, f"{table}.bin")
 
 
-def _read(path: Path) -> dict:
-    """The cache file's content, or {} when missing, damaged or from another format/Python."""
+def _unmarshalled(path: Path) -> Any:
+    """A cache file's content, or None when missing, damaged or from another format/Python."""
     try:
         raw = path.read_bytes()
     except OSError:
-        return {}
+        return None
     if not raw.startswith(_HEADER):
-        return {}
+        return None
     try:
-        held = marshal.loads(memoryview(raw)[len(_HEADER):])
+        return marshal.loads(memoryview(raw)[len(_HEADER):])
     except (EOFError, ValueError, TypeError):
-        return {}
+        return None
+
+
+def _read(path: Path) -> dict:
+    """The cache file's content, or {} when missing, damaged or from another format/Python."""
+    held = _unmarshalled(path)
     if not (isinstance(held, dict) and isinstance(held.get("parts"), dict) and isinstance(held.get("fields"), tuple)
             and all(isinstance(e, tuple) and len(e) == 5 and isinstance(e[1], bytes) and isinstance(e[2], dict)
                     and isinstance(e[3], tuple) for e in held["parts"].values())):
@@ -208,3 +217,94 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
     if len(set(ids)) != len(ids):      # a record in two villages: the store says which copy counts
         return None
     return Columns(ids, owners, cols, sums)
+
+
+# ------------------------------------------------------------------ values from full records
+RECORDS = ".records"       # `<table>.records.bin`: values the list rows do not carry
+UPDATED = "_u"             # each record's save time, held beside them (`record_values`)
+
+
+def _projected(value: Any, cols: tuple[str, ...] | None) -> Any:
+    """A repeat group's rows cut down to `cols` (None: the value as stored)."""
+    if cols is None or not isinstance(value, list):
+        return value
+    return [{c: row[c] for c in cols if c in row} if isinstance(row, dict) else row for row in value]
+
+
+def _record_entry(key: tuple | None, docs: list[dict], spec: dict[str, tuple[str, ...] | None]) -> tuple:
+    """(files key, ids, {field: values}) of one village, from its full records."""
+    cols = {f: marshal.dumps([_projected((d.get("data") or {}).get(f), cols) for d in docs])
+            for f, cols in spec.items()}
+    cols[UPDATED] = marshal.dumps([d.get("updated") for d in docs])
+    return key, marshal.dumps([d["id"] for d in docs]), cols
+
+
+def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
+                  wanted: dict[str, Iterable[str]], fields: Iterable[str]) -> dict[str, dict[str, Any]] | None:
+    """{record id: {field: value, "_u": its save time}} for the `wanted` records ({village: ids})
+    — `fields` of `spec` ({field: None or the repeat group's columns kept}, see
+    `core.reporting.rowfields.computed_reads`) as their full records hold them — or None for a
+    store without files (the caller reads the records).
+
+    For values a re-evaluation needs and the list rows do not carry: read from the full records
+    of a village once, then kept (`<ledger>/cache/columns/<table>.records.bin`) under the
+    village's files key like `columns`, so a village saved since (another key) is read again
+    and nothing stale is ever answered. The first call after the spec grew (a form now reads
+    another field) reads every village it is asked about. A caller still compares each value's
+    save time with the list row it holds (the row may be older than the files)."""
+    store = eng.store
+    if not hasattr(store, "files_keys") or not hasattr(store, "iter_shared"):
+        return None
+    name = table + RECORDS
+    path = path_of(store, name)
+    memo = _MEMO.setdefault(store, {})
+    held = memo.get(name) or _read_records(path)
+    kept = dict(held.get("spec") or ())
+    parts: dict[str, tuple] = dict(held.get("parts") or {})
+    if any(f not in kept or (kept[f] is not None and (cols is None or not set(cols) <= set(kept[f])))
+           for f, cols in spec.items()):
+        for f, cols in spec.items():      # grown: every village read again, under the union
+            was = kept.get(f, cols)
+            kept[f] = None if was is None or cols is None else tuple(sorted(set(was) | set(cols)))
+        parts = {}
+    fields = frozenset(fields) | {UPDATED}
+    keys = store.files_keys(table)
+    out: dict[str, dict[str, Any]] = {}
+    read: dict[str, tuple] = {}
+    for p in sorted(wanted):
+        if p not in keys:                 # no such village file: the caller reads the records
+            continue
+        key = keys[p]
+        entry = parts.get(p)
+        got = None if entry is None or key is None or entry[0] != key else _decoded(entry, fields)
+        if got is None:
+            entry = _record_entry(key, list(store.iter_shared(table, [p])), kept)
+            got = _decoded(entry, fields)
+            assert got is not None
+            read[p] = entry
+        ids, cols = got
+        want = set(wanted[p])
+        for i, rid in enumerate(ids):
+            if rid in want:
+                out[rid] = {f: cols[f][i] for f in fields}
+    if read:
+        after = store.files_keys(table)          # a village written while read is not kept
+        for p, entry in read.items():
+            if entry[0] is not None and after.get(p) == entry[0]:
+                parts[p] = entry
+            else:
+                parts.pop(p, None)
+        held = {"spec": tuple(sorted(kept.items())), "parts": parts}
+        _write(path, held)
+    memo[name] = {"spec": tuple(sorted(kept.items())), "parts": parts}
+    return out
+
+
+def _read_records(path: Path) -> dict:
+    """`record_values`' file, or {} when missing, damaged or from another format/Python."""
+    held = _unmarshalled(path)
+    if not (isinstance(held, dict) and isinstance(held.get("spec"), tuple) and isinstance(held.get("parts"), dict)
+            and all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[1], bytes) and isinstance(e[2], dict)
+                    for e in held["parts"].values())):
+        return {}
+    return held

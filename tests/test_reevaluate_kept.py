@@ -1,0 +1,169 @@
+"""Values the list rows do not carry, kept beside the ledger for re-evaluation.
+
+Raising 高龄 from 80 to 85 leaves an 82-year-old's 风险等级 to the cases after it (a serious
+illness, a housing hazard, children who rarely call ...), which the list rows do not carry. A
+dry run decides them with those values read once from the full records and kept per village
+(`core.reporting.columncache.record_values`, fields from `rowfields.computed_reads`), with the
+same result as evaluating every record; a village saved since is read again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from binhai_support import copy_forms, person, set_setting  # noqa: E402
+from test_reevaluate_fields import DAY, _full, _ledger, _quick, _same  # noqa: E402
+
+from core.engine import Engine  # noqa: E402
+from core.reporting import columncache  # noqa: E402
+from core.reporting.rowfields import computed_reads  # noqa: E402
+
+NO_CAREGIVER = {"has_caregiver": "否", "caregiver_name": None, "caregiver_relation": None, "caregiver_phone": None}
+# 82-year-olds: 高 by 高龄 at 80; at 85 the cases after it decide
+EIGHTY_TWO = {
+    "plain": {},                                                   # 中 (70周岁及以上)
+    "illness": {"health_status": "患病", "serious_illness": "是"},  # still 高
+    "hazard": {"housing_hazard": "是", "hazard_detail": "院墙开裂"},  # still 高
+    "rarely_called": {**NO_CAREGIVER, "children": [{"child_name": "张伟", "child_relation": "子",
+                                                    "child_phone": "13900001111", "child_contact": "很少"}]},
+}
+
+
+def _people() -> list[dict]:
+    out = []
+    for name, over in EIGHTY_TWO.items():
+        p = person(filing=DAY - dt.timedelta(days=40), age=82, **over)
+        p["name"] = name
+        p.pop("file_no")               # numbered when saved
+        out.append({k: v for k, v in p.items() if v is not None})
+    return out
+
+
+def _risk(forms: Path, data: Path) -> dict[str, str]:
+    with Engine.open(data, forms, readonly=True) as eng:
+        return {row["name"]: eng.get(rid, "registration")["data"]["risk_level"]
+                for rid, row in eng.index("registration").rows.items() if row.get("name") in EIGHTY_TWO}
+
+
+def test_raising_the_advanced_age_decides_the_80_to_84_year_olds_without_reading_their_records(tmp_path):
+    forms, data = _ledger(tmp_path, 4, overrides=2, extra=_people())
+    assert set(_risk(forms, data).values()) == {"高"}
+    set_setting(forms, "advanced_age", "85")
+    day = DAY + dt.timedelta(days=1)
+    slow = _full(tmp_path, forms, data, day, "dry")
+    cache = columncache.path_of(Engine.open(data, forms, readonly=True).store, "registration" + columncache.RECORDS)
+    assert not cache.exists()
+    for _ in range(2):                  # the first run keeps the values, the second reads them
+        quick, parts = _quick(forms, data, day)
+        _same(quick, slow)
+        assert not [p for p in parts if p[0] == "part"], parts
+        assert cache.exists()
+    assert quick.changes[("registration", "风险等级", "高", "中")] >= 1, quick.table()
+    done, _ = _quick(forms, data, day, apply=True)
+    _same(done, slow)
+    assert _risk(forms, data) == {"plain": "中", "illness": "高", "hazard": "高", "rarely_called": "高"}
+
+
+def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
+    forms, data = _ledger(tmp_path, 6, extra=_people())
+    fields = ["serious_illness", "children", "diseases"]
+    read: list[str] = []
+
+    def ask(eng, wanted):
+        """`record_values` as a new process asks it (from the file), counting villages read."""
+        real = eng.store.iter_shared
+
+        def counting(table, parts, **kw):
+            read.extend(parts)
+            return real(table, parts, **kw)
+        eng.store.iter_shared = counting
+        columncache._MEMO.clear()
+        spec = computed_reads([eng.form("registration")])
+        try:
+            return columncache.record_values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
+        finally:
+            del eng.store.iter_shared
+
+    with Engine.open(data, forms, operator="李芳") as eng:
+        rows = eng.index("registration").rows
+        wanted: dict[str, set] = {}
+        for rid, row in rows.items():
+            wanted.setdefault(row["_p"], set()).add(rid)
+        got = ask(eng, wanted)
+        assert sorted(read) == sorted(wanted)
+        for rid in rows:
+            rec = eng.get(rid, "registration")
+            assert got[rid]["_u"] == rec["updated"] == rows[rid]["_u"]
+            assert got[rid]["serious_illness"] == rec["data"].get("serious_illness")
+            assert got[rid]["children"] == [{"child_contact": c["child_contact"]} for c in rec["data"]["children"]]
+        read.clear()
+        assert ask(eng, wanted) == got and read == []    # kept: nothing read again
+        rid = next(r for r, row in rows.items() if row["name"] == "plain")
+        village = rows[rid]["_p"]
+        rec = eng.get(rid, "registration")
+        eng.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+    with Engine.open(data, forms, operator="李芳") as eng:
+        read.clear()
+        again = ask(eng, wanted)
+        assert again[rid]["serious_illness"] == "是" and again[rid]["_u"] == eng.get(rid, "registration")["updated"]
+        assert read == [village]              # only the village saved since
+        assert {k: v for k, v in again.items() if k != rid} == {k: v for k, v in got.items() if k != rid}
+        cache = columncache.path_of(eng.store, "registration" + columncache.RECORDS)
+        cache.write_bytes(cache.read_bytes()[:200])
+        read.clear()
+        assert ask(eng, wanted) == again and sorted(read) == sorted(wanted)
+
+
+def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
+    with Engine.open(tmp_path / "data", copy_forms(tmp_path)) as eng:
+        form = eng.form("registration")
+    spec = computed_reads([form])
+    assert spec["children"] == ("child_contact",)        # no child's name, phone or ID number
+    assert {"serious_illness", "housing_hazard", "diseases", "id_number"} <= spec.keys()
+    assert "name" not in spec and "risk_level" not in spec
+    from core.reporting.rowfields import _columns_read
+    group = form.field("children")
+    assert _columns_read(["len(children) > 1"], group) is None
+    assert _columns_read(["any(c.get('child_contact') == '很少' for c in children)"], group) == ("child_contact",)
+    assert _columns_read(["any(v == '很少' for c in children for v in c.values())"], group) is None
+
+
+def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch):
+    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
+    serious illness): the village is read again for the kept values, their save time is not the
+    row's, so the record itself is read — a row's old values are never mixed with newer ones."""
+    from core.lifecycle import reevaluate
+    from core.lifecycle.fielddeps import Partial
+    from core.lifecycle.rowonly import RowOnly
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    day = DAY + dt.timedelta(days=1)
+    _quick(forms, data, day)                 # the values kept, as they were
+    seen = []
+    real, real_row = Partial.compute, RowOnly.decide
+
+    def compute(self, data, *a):
+        seen.append(("part", data.get("name")))
+        return real(self, data, *a)
+
+    def decide(self, rid, row, *a):
+        found = real_row(self, rid, row, *a)
+        if found is not None:
+            seen.append(("row", row.get("name")))
+        return found
+    monkeypatch.setattr(Partial, "compute", compute)
+    monkeypatch.setattr(RowOnly, "decide", decide)
+    with Engine.open(data, forms, readonly=True, today=lambda: day) as desk:
+        rows = desk.index("registration").rows          # read now: older than the save below
+        rid = next(r for r, row in rows.items() if row["name"] == "plain")
+        with Engine.open(data, forms, operator="李芳", today=lambda: day) as other:
+            rec = other.get(rid, "registration")
+            other.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+        result = reevaluate.run(desk, "registration")
+    assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
+    assert ("row", "illness") in seen                # the others of the village: from kept values
+    assert result.records == len(rows)
