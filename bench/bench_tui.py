@@ -125,9 +125,11 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
             await app.workers.wait_for_complete()
             await settle(pilot)
             out["due_text"] = text(home, "#home-due").replace("\n", " ")
-            if hasattr(home, "build_forms_ahead"):       # the registration form built while home is read
+            if hasattr(home, "build_forms_ahead"):       # the registration form (and, where the tree
+                # has it, the person file) built while home is read
                 await settle(pilot, lambda: any(getattr(s, "built_ahead", False)
-                                                for s in app._installed_screens.values()))
+                                                for s in app._installed_screens.values())
+                             and all(getattr(s, "built_ahead", True) for s in app._installed_screens.values()))
                 out["form_ahead"] = time.time() - spawned
             if scenario == "start":
                 return

@@ -60,6 +60,7 @@ class CarebookApp(App):
         self.generation = 0
         self._warmed = False
         self._person_screen = None      # see open_person
+        self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -134,6 +135,53 @@ class CarebookApp(App):
         self.generation += 1
         self.refresh_subtitle()
 
+    # ------------------------------------------------------------------ the day's backup
+    def watch_backup(self) -> None:
+        """Wait on a thread for the day's backup, made beside the program since the ledger
+        opened; saves asked for meanwhile wait with a notice (`after_backup`). A failed backup
+        is told the moment it is known, before those saves are made."""
+        self._after_backup = []
+        engine = self.engine
+        self.run_worker(lambda: self._wait_for_backup(engine), thread=True, group="backup")
+
+    def _wait_for_backup(self, engine: Engine) -> None:
+        try:
+            engine.wait_for_backup()
+        finally:
+            self.call_from_thread(self._backup_done, engine)
+
+    def _backup_done(self, engine: Engine) -> None:
+        if engine is not self.engine:       # the demo ledger opened meanwhile: its own watcher
+            return
+        waiting, self._after_backup = self._after_backup or [], None
+        for message in engine.backup_problems():
+            self.notify(message, title="备份", severity="warning", timeout=20)
+        from .screens.backupwait import BackupWaitScreen
+
+        if isinstance(self.screen, BackupWaitScreen):
+            self.screen.dismiss(None)
+        for action in waiting:
+            action()
+
+    def after_backup(self, action: Callable[[], Any]) -> None:
+        """Do `action` (a save) now, or, while the day's backup is still being made, once it
+        is done: a save would wait for it anyway (`Store.wait_for_backup`), and on this
+        thread the screen would freeze with nothing said (4-5 s at 50,000 people)."""
+        if self._after_backup is None:
+            action()
+            return
+        self._after_backup.append(action)
+        from .screens.backupwait import BackupWaitScreen
+
+        if self.engine.backup_running() and not isinstance(self.screen, BackupWaitScreen):
+            self.push_screen(BackupWaitScreen())
+
+    def drop_after_backup(self) -> None:
+        """Esc on the notice: the saves asked for are not made; what was typed stays."""
+        if self._after_backup:
+            self._after_backup.clear()
+            self.notify("未保存：备份完成后请再保存一次。已输入的内容仍在。", timeout=8)
+
     # ------------------------------------------------------------------ server ledgers (issue 11)
     SERVER_POLL_SECONDS = 15.0
 
@@ -159,6 +207,7 @@ class CarebookApp(App):
         """Home, and over it the first-run choice or the operator prompt when needed; a
         screen's module is imported only when that screen is shown."""
         self.refresh_subtitle()
+        self.watch_backup()
         if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
             self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
         from .screens.home import HomeScreen
@@ -193,6 +242,7 @@ class CarebookApp(App):
         if operator and not engine.operator:
             engine.operator = operator
         self.refresh_subtitle()
+        self.watch_backup()
         self.go_home()
 
     def go_home(self) -> None:
@@ -230,6 +280,19 @@ class CarebookApp(App):
                 self._person_screen = screen
                 self.install_screen(screen, "person-file")
         self.push_screen(screen)
+
+    def build_person_ahead(self) -> None:
+        """The kept person file screen built and laid out unseen while staff read home, so the
+        first file opened is as quick as the next ones (`screens.base.mount_unseen`)."""
+        from .screens.base import mount_unseen
+        from .screens.person import PersonScreen
+
+        if self._person_screen is not None:
+            return
+        screen = self._person_screen = PersonScreen(None)
+        screen.built_ahead = False
+        self.install_screen(screen, "person-file")
+        mount_unseen(self, screen)
 
     def open_form(self, form_id: str, record_id: str | None = None, **context: Any) -> None:
         from .screens.form_entry import FormEntryScreen
@@ -358,6 +421,10 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.close()
         print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
+    if engine.backup_running():     # a recompute below that saves waits for it, before any screen
+        from .screens.backupwait import WAITING
+
+        print(WAITING, file=sys.stderr)
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()
     except CarebookError as exc:

@@ -34,3 +34,22 @@ class BaseScreen(Screen):
 
     def attempt(self, fn, *args, **kwargs):
         return self.app.attempt(fn, *args, **kwargs)
+
+
+def mount_unseen(app: Any, screen: Screen) -> None:
+    """Mount an installed screen and lay it out at the terminal's size without showing it, so
+    its first opening costs what a later one does (building, styling and the first layout of a
+    screen are most of a first opening). `screen.built_ahead` is set once it is laid out."""
+    try:
+        _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
+    except AttributeError:                       # another Textual: built when opened
+        return
+
+    async def lay_out() -> None:
+        await mounted
+        try:
+            screen._refresh_layout(app.size)     # the first layout at the terminal's size, too
+        except AttributeError:
+            pass
+        screen.built_ahead = True
+    app.call_later(lay_out)

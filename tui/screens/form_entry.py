@@ -29,7 +29,7 @@ from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow, show_text
 from ..widgets.problems import ProblemsPanel
-from .base import BaseScreen
+from .base import BaseScreen, mount_unseen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -373,6 +373,10 @@ class FormEntryScreen(BaseScreen):
 
     # ------------------------------------------------------------------ saving
     def action_save(self, reasons: dict[str, str] | None = None) -> None:
+        # The first save of the day may wait for the day's backup: said on screen meanwhile.
+        self.app.after_backup(lambda: self._save(reasons))
+
+    def _save(self, reasons: dict[str, str] | None) -> None:
         if reasons:
             self.accepted.update(reasons)
         if self._compute_timer is not None:   # typed faster than the live values: show what follows first
@@ -534,18 +538,9 @@ def build_ahead(app: Any, form_id: str) -> None:
         if app.is_screen_installed(_kept_name(app.engine, form_id, None)):
             return
         screen = FormEntryScreen.opened(app, form_id)
-        _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
-    except (CarebookError, AttributeError):      # a broken form; another Textual: built when opened
+    except CarebookError:                        # a broken form: reported when opened
         return
-
-    async def lay_out() -> None:
-        await mounted
-        try:
-            screen._refresh_layout(app.size)     # the first layout at the terminal's size, too
-        except AttributeError:
-            pass
-        screen.built_ahead = True
-    app.call_later(lay_out)
+    mount_unseen(app, screen)
 
 
 def _kept_name(engine: Any, form_id: str, version: int | None) -> str:
