@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, until  # noqa: E402
+from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, screen_text, until  # noqa: E402
 
 
 @drive
@@ -197,6 +197,27 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
         await pilot.pause()
         assert screen_names(app)[-3:] == ["PersonScreen", "FormEntryScreen", "PersonScreen"]
         assert app.screen is not kept and "赵桂兰" in str(app.screen.query_one("#person-title").render())
+
+
+@drive
+async def test_the_person_file_is_built_while_home_is_read_and_the_first_file_shows_on_it(tmp_path):
+    """Home builds the person file's screen unseen once the due list is shown, so the first
+    file opened is a reuse (no building, no restyling: issue 13's person-file row); what it
+    shows on screen is that person's file, drawn from the record, with the file's keys."""
+    app = make_app(tmp_path / "data")
+    person = save_person(app.engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: getattr(app._person_screen, "built_ahead", False), timeout=15)
+        kept = app._person_screen
+        assert screen_names(app) == ["Screen", "HomeScreen"]            # built, not shown
+        app.open_person(person.id)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
+        await pilot.pause()
+        assert app.screen is kept
+        shown = screen_text(app)
+        assert "赵桂兰  在册" in shown and "1 基本信息" in shown, shown
+        assert f"公民身份号码：{PERSON['id_number']}" in shown and "F2 修改" in shown, shown
+        assert "没有找到这份档案" not in shown
 
 
 @drive
