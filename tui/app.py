@@ -421,14 +421,18 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.close()
         print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
-    if engine.backup_running():     # a recompute below that saves waits for it, before any screen
+    said = engine.backup_running()  # a recompute below that saves waits for it, before any screen
+    if said:
         from .screens.backupwait import WAITING
 
-        print(WAITING, file=sys.stderr)
+        print(WAITING, end="", file=sys.stderr, flush=True)
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()
     except CarebookError as exc:
-        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
+        print(f"\n按今天的日期重新计算未完成：{exc}", file=sys.stderr)
+    else:
+        if said:                    # not left in the terminal for after the program ends
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
     app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()
