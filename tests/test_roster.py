@@ -47,3 +47,23 @@ def test_roster_for_one_town_or_village(tmp_path):
 def test_pinyin_key_orders_like_a_register():
     names = ["张三", "安宁", "白云", "曾明"]
     assert sorted(names, key=pinyin_key) == ["安宁", "白云", "曾明", "张三"]
+
+
+def test_pinyin_key_reads_as_pypinyin_does_without_loading_it():
+    """The register order is pypinyin's reading of each character (`lazy_pinyin`), taken from its
+    character table: sorting a roster must not load the package's 40 MB of phrase tables."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pypinyin import lazy_pinyin
+
+    from core.transfer.names import FEMALE_GIVEN, MALE_GIVEN, SURNAMES
+
+    names = [s + g for s, _ in SURNAMES for g in MALE_GIVEN + FEMALE_GIVEN] + ["王1", "Ａ李", "欧阳·娜"]
+    assert [pinyin_key(n) for n in names] == [
+        (" ".join("".join(lazy_pinyin(ch)) or ch for ch in n), n) for n in names]
+    code = ("import sys; from core.reporting.reports import pinyin_key; "
+            "assert pinyin_key('吕长林') == ('lv zhang lin', '吕长林'); "
+            "assert 'pypinyin' not in sys.modules, 'pypinyin imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

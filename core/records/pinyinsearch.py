@@ -68,6 +68,12 @@ def _usual(ch: str) -> str:
     return _usual_readings().get(ord(ch), "")
 
 
+def usual_reading(ch: str) -> str | None:
+    """A Hanzi's usual toneless reading (as pypinyin's `lazy_pinyin` gives it, without importing
+    pypinyin), None for anything else: what a register sorts by."""
+    return _usual_readings().get(ord(ch))
+
+
 @lru_cache(maxsize=1)
 def _usual_readings() -> dict[int, str]:
     """Every character's usual reading, toneless (`lǚ` -> `lv`, as pinyin keyboards spell it),
