@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
@@ -54,39 +54,51 @@ def ledger_due_for_backup(folder: Path) -> str:
     return rid
 
 
-async def edit_address(app, pilot, rid: str) -> None:
-    """The person's registration form opened, the address typed anew, not yet saved."""
+@asynccontextmanager
+async def app_while_another_backup_runs(folder: Path, failing: bool = False):
+    """(app, pilot, the person's id, the event that ends the other backup): the app at 80x24,
+    notifications drawn, on a ledger whose day's backup waits behind another; `failing`: the
+    day's backup will fail for real (its folder's name is taken by a file)."""
+    rid = ledger_due_for_backup(folder)
+    if failing:
+        (folder / backups.BACKUPS).write_text("不是文件夹", encoding="utf-8")
+    with another_backup_running() as done:
+        app = make_app(folder)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            yield app, pilot, rid, done
+
+
+async def save_while_the_backup_runs(app, pilot, rid: str) -> None:
+    """From home, the person's registration form opened, the address typed anew and Ctrl+S
+    pressed while the day's backup is still being made: the notice is on screen."""
+    await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+    assert app.engine.backup_running()
     app.open_form("registration", rid)
     await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
     row = app.screen.view.rows["address"]
     row.editor.focus()
     row.editor.value = ""
     await type_text(pilot, NEW)
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: WAITING in screen_text(app))
 
 
 @drive
 async def test_the_first_save_waits_for_the_days_backup_with_a_notice_then_saves(tmp_path):
     folder = tmp_path / "data"
-    rid = ledger_due_for_backup(folder)
-    with another_backup_running() as done:
-        app = make_app(folder)
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
-            assert app.engine.backup_running()
-            await edit_address(app, pilot, rid)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: WAITING in screen_text(app))
-            shown = screen_text(app)
-            assert WAITING in shown and "备份完成后自动保存" in shown, shown
-            assert app.engine.get(rid)["data"]["address"] == OLD        # not saved while waiting
-            await until(pilot, lambda: "已等 1 秒" in screen_text(app), timeout=5)   # seen to be alive
-            done.set()
-            await until(pilot, lambda: "已保存" in screen_text(app))
-            shown = screen_text(app)
-            assert "已保存" in shown and WAITING not in shown, shown
-            assert screen_names(app)[-1] == "HomeScreen"                  # the form closed as after any save
-            assert app.engine.get(rid)["data"]["address"] == NEW
-            assert not any(n.severity == "warning" for n in app._notifications)
+    async with app_while_another_backup_runs(folder) as (app, pilot, rid, done):
+        await save_while_the_backup_runs(app, pilot, rid)
+        shown = screen_text(app)
+        assert WAITING in shown and "备份完成后自动保存" in shown, shown
+        assert app.engine.get(rid)["data"]["address"] == OLD        # not saved while waiting
+        await until(pilot, lambda: "已等 1 秒" in screen_text(app), timeout=5)   # seen to be alive
+        done.set()
+        await until(pilot, lambda: "已保存" in screen_text(app))
+        shown = screen_text(app)
+        assert "已保存" in shown and WAITING not in shown, shown
+        assert screen_names(app)[-1] == "HomeScreen"                  # the form closed as after any save
+        assert app.engine.get(rid)["data"]["address"] == NEW
+        assert not any(n.severity == "warning" for n in app._notifications)
     [backup] = list_backups(folder)                 # the ledger as it was opened, without the save
     held = "".join(p.read_text("utf-8") for p in (backup.path / "records").rglob("*.json"))
     assert OLD in held and NEW not in held
@@ -95,63 +107,46 @@ async def test_the_first_save_waits_for_the_days_backup_with_a_notice_then_saves
 @drive
 async def test_a_failed_backup_is_on_screen_when_known_and_before_the_waiting_save(tmp_path):
     folder = tmp_path / "data"
-    rid = ledger_due_for_backup(folder)
-    (folder / backups.BACKUPS).write_text("不是文件夹", encoding="utf-8")   # the backup cannot make its folder
-    with another_backup_running() as done:
-        app = make_app(folder)
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
-            await edit_address(app, pilot, rid)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: WAITING in screen_text(app))
-            assert "自动备份失败" not in screen_text(app)
-            done.set()
-            await until(pilot, lambda: "自动备份失败" in screen_text(app) and "已保存" in screen_text(app))
-            shown = screen_text(app)
-            assert "自动备份失败" in shown and "已保存" in shown and WAITING not in shown, shown
-            said = [n.message for n in app._notifications]
-            first_warning = next(i for i, m in enumerate(said) if "自动备份失败" in m)
-            assert first_warning < next(i for i, m in enumerate(said) if m.startswith("已保存")), said
-            assert app.engine.get(rid)["data"]["address"] == NEW           # the ledger still saves
+    async with app_while_another_backup_runs(folder, failing=True) as (app, pilot, rid, done):
+        await save_while_the_backup_runs(app, pilot, rid)
+        assert "自动备份失败" not in screen_text(app)
+        done.set()
+        await until(pilot, lambda: "自动备份失败" in screen_text(app) and "已保存" in screen_text(app))
+        shown = screen_text(app)
+        assert "自动备份失败" in shown and "已保存" in shown and WAITING not in shown, shown
+        said = [n.message for n in app._notifications]
+        first_warning = next(i for i, m in enumerate(said) if "自动备份失败" in m)
+        assert first_warning < next(i for i, m in enumerate(said) if m.startswith("已保存")), said
+        assert app.engine.get(rid)["data"]["address"] == NEW           # the ledger still saves
 
 
 @drive
 async def test_a_failed_backup_is_told_without_waiting_for_a_save(tmp_path):
     folder = tmp_path / "data"
-    ledger_due_for_backup(folder)
-    (folder / backups.BACKUPS).write_text("不是文件夹", encoding="utf-8")
-    with another_backup_running() as done:
-        app = make_app(folder)
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
-            await pilot.pause(0.3)
-            assert "自动备份失败" not in screen_text(app)
-            done.set()
-            await until(pilot, lambda: "自动备份失败" in screen_text(app))
-            assert "自动备份失败" in screen_text(app)
-            assert screen_names(app)[-1] == "HomeScreen"
+    async with app_while_another_backup_runs(folder, failing=True) as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        await pilot.pause(0.3)
+        assert "自动备份失败" not in screen_text(app)
+        done.set()
+        await until(pilot, lambda: "自动备份失败" in screen_text(app))
+        assert "自动备份失败" in screen_text(app)
+        assert screen_names(app)[-1] == "HomeScreen"
 
 
 @drive
 async def test_esc_on_the_notice_leaves_the_form_unsaved_with_what_was_typed(tmp_path):
     folder = tmp_path / "data"
-    rid = ledger_due_for_backup(folder)
-    with another_backup_running() as done:
-        app = make_app(folder)
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
-            await edit_address(app, pilot, rid)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: WAITING in screen_text(app))
-            await pilot.press("escape")
-            await until(pilot, lambda: WAITING not in screen_text(app))
-            assert screen_names(app)[-1] == "FormEntryScreen"
-            assert "未保存" in screen_text(app)
-            assert app.screen.view.rows["address"].get_value() == NEW
-            done.set()
-            await until(pilot, lambda: not app.engine.backup_running())
-            await pilot.pause(0.3)
-            assert app.engine.get(rid)["data"]["address"] == OLD         # Esc: nothing saved later either
-            await pilot.press("ctrl+s")                                  # the backup done: saved at once
-            await until(pilot, lambda: "已保存" in screen_text(app))
-            assert app.engine.get(rid)["data"]["address"] == NEW
+    async with app_while_another_backup_runs(folder) as (app, pilot, rid, done):
+        await save_while_the_backup_runs(app, pilot, rid)
+        await pilot.press("escape")
+        await until(pilot, lambda: WAITING not in screen_text(app))
+        assert screen_names(app)[-1] == "FormEntryScreen"
+        assert "未保存" in screen_text(app)
+        assert app.screen.view.rows["address"].get_value() == NEW
+        done.set()
+        await until(pilot, lambda: not app.engine.backup_running())
+        await pilot.pause(0.3)
+        assert app.engine.get(rid)["data"]["address"] == OLD         # Esc: nothing saved later either
+        await pilot.press("ctrl+s")                                  # the backup done: saved at once
+        await until(pilot, lambda: "已保存" in screen_text(app))
+        assert app.engine.get(rid)["data"]["address"] == NEW
