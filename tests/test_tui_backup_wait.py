@@ -150,3 +150,22 @@ async def test_esc_on_the_notice_leaves_the_form_unsaved_with_what_was_typed(tmp
         await pilot.press("ctrl+s")                                  # the backup done: saved at once
         await until(pilot, lambda: "已保存" in screen_text(app))
         assert app.engine.get(rid)["data"]["address"] == NEW
+
+
+@drive
+async def test_a_quick_visit_saved_while_the_backup_runs_waits_with_the_notice_then_is_recorded(tmp_path):
+    """The village clerk's usual first save of the day: V and Enter on the home due list."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen" and app.screen.due_items)
+        assert [i.record_id for i in app.screen.due_items] == [rid]
+        await pilot.press("v")
+        await until(pilot, lambda: screen_names(app)[-1] == "QuickVisitScreen")
+        await pilot.press("enter")
+        await until(pilot, lambda: WAITING in screen_text(app))
+        assert app.engine.related(rid, "visit") == []
+        done.set()
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen" and WAITING not in screen_text(app))
+        assert WAITING not in screen_text(app)
+        await until(pilot, lambda: app.engine.related(rid, "visit"))
+        [visit] = app.engine.related(rid, "visit")
+        assert visit["data"]["visitor"] == app.operator
