@@ -169,3 +169,23 @@ async def test_a_quick_visit_saved_while_the_backup_runs_waits_with_the_notice_t
         await until(pilot, lambda: app.engine.related(rid, "visit"))
         [visit] = app.engine.related(rid, "visit")
         assert visit["data"]["visitor"] == app.operator
+
+
+@drive
+async def test_the_palette_opened_over_the_notice_the_save_is_made_once_it_is_closed(tmp_path):
+    """Ctrl+P (a key of every screen) over the notice when the backup ends: the save waits for
+    the palette to close, so it runs with its own form on top and closes that form."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await save_while_the_backup_runs(app, pilot, rid)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: screen_names(app)[-1] == "CarebookPalette")
+        assert screen_names(app)[-3:] == ["FormEntryScreen", "BackupWaitScreen", "CarebookPalette"]
+        done.set()
+        await until(pilot, lambda: not app.engine.backup_running())
+        await pilot.pause(0.3)
+        assert screen_names(app)[-3:] == ["FormEntryScreen", "BackupWaitScreen", "CarebookPalette"]
+        assert app.engine.get(rid)["data"]["address"] == OLD
+        await pilot.press("escape")
+        await until(pilot, lambda: "已保存" in screen_text(app))
+        assert screen_names(app)[-1] == "HomeScreen" and WAITING not in screen_text(app)
+        assert app.engine.get(rid)["data"]["address"] == NEW

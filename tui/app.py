@@ -156,12 +156,18 @@ class CarebookApp(App):
         waiting, self._after_backup = self._after_backup or [], None
         for message in engine.backup_problems():
             self.notify(message, title="备份", severity="warning", timeout=20)
+        notice = self._backup_notice()
+        if notice is not None:
+            notice.finish(waiting)
+        else:
+            for action in waiting:
+                action()
+
+    def _backup_notice(self) -> Any:
+        """The notice of a save waiting for the backup, where it is in the stack (or None)."""
         from .screens.backupwait import BackupWaitScreen
 
-        if isinstance(self.screen, BackupWaitScreen):
-            self.screen.dismiss(None)
-        for action in waiting:
-            action()
+        return next((s for s in self.screen_stack if isinstance(s, BackupWaitScreen)), None)
 
     def after_backup(self, action: Callable[[], Any]) -> None:
         """Do `action` (a save) now, or, while the day's backup is still being made, once it
@@ -171,9 +177,9 @@ class CarebookApp(App):
             action()
             return
         self._after_backup.append(action)
-        from .screens.backupwait import BackupWaitScreen
+        if self.engine.backup_running() and self._backup_notice() is None:
+            from .screens.backupwait import BackupWaitScreen
 
-        if self.engine.backup_running() and not isinstance(self.screen, BackupWaitScreen):
             self.push_screen(BackupWaitScreen())
 
     def drop_after_backup(self) -> None:

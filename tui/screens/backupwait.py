@@ -9,6 +9,8 @@ notice, waits on a thread, and is made when the backup is done (`CarebookApp.aft
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -25,6 +27,10 @@ class BackupWaitScreen(ModalScreen[None]):
 
     BINDINGS = [bind("back", "cancel", "取消")]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.then: list[Callable[[], Any]] | None = None     # the saves to make once closed (`finish`)
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("请稍候", classes="dialog-title")
@@ -39,6 +45,24 @@ class BackupWaitScreen(ModalScreen[None]):
         """The seconds waited, so a long wait (a network folder) is seen to be alive."""
         self.waited += 1
         self.query_one("#backup-wait-text", Static).update(f"{WAITING}（已等 {self.waited} 秒）")
+
+    def finish(self, then: list[Callable[[], Any]]) -> None:
+        """The backup is done: close and make the saves asked for, now, or when this notice is
+        on top again (F1's help or the command palette was opened over it), so that each save
+        runs with its own screen on top."""
+        self.then = then
+        if self.app.screen is self:
+            self._close()
+
+    def on_screen_resume(self) -> None:
+        if self.then is not None:
+            self._close()
+
+    def _close(self) -> None:
+        then, self.then = self.then or [], None
+        self.dismiss(None)
+        for action in then:
+            action()
 
     def action_cancel(self) -> None:
         self.app.drop_after_backup()
