@@ -145,10 +145,11 @@ class CarebookApp(App):
         self.run_worker(lambda: self._wait_for_backup(engine), thread=True, group="backup")
 
     def _wait_for_backup(self, engine: Engine) -> None:
+        engine.wait_for_backup()
         try:
-            engine.wait_for_backup()
-        finally:
             self.call_from_thread(self._backup_done, engine)
+        except RuntimeError:        # the program was closed meanwhile (closing waits for the backup)
+            pass
 
     def _backup_done(self, engine: Engine) -> None:
         if engine is not self.engine:       # the demo ledger opened meanwhile: its own watcher
