@@ -189,3 +189,24 @@ async def test_the_palette_opened_over_the_notice_the_save_is_made_once_it_is_cl
         await until(pilot, lambda: "已保存" in screen_text(app))
         assert screen_names(app)[-1] == "HomeScreen" and WAITING not in screen_text(app)
         assert app.engine.get(rid)["data"]["address"] == NEW
+
+
+@drive
+async def test_an_export_while_the_backup_runs_says_it_waits_and_ends_when_the_backup_is_done(tmp_path):
+    """Every export is written to the audit log at its end, after the day's backup: the export
+    screen's line says so instead of a bare 正在导出…… for as long as the backup takes."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        await pilot.press("e")
+        await until(pilot, lambda: screen_names(app)[-1] == "ExportScreen")
+        screen = app.screen
+        out = tmp_path / "out" / "roster"
+        screen.query_one("#x-output").value = str(out) + screen.exporters[screen.query_one("#x-format").value].extension
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: WAITING in screen_text(app))
+        shown = screen_text(app)
+        assert "正在导出" in shown and WAITING in shown and "已导出" not in shown, shown
+        done.set()
+        await until(pilot, lambda: "已导出" in screen_text(app))
+        shown = screen_text(app)
+        assert "已导出" in shown and WAITING not in shown, shown

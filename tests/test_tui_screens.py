@@ -278,3 +278,22 @@ async def test_first_run_can_start_from_the_offices_excel(tmp_path):
         await first_run_choice(pilot, "i", "李秀英")
         assert screen_names(app)[-2:] == ["HomeScreen", "ImportScreen"]
         assert app.engine.settings.get("operator") == "李秀英"
+
+
+@drive
+async def test_the_suggested_export_file_is_accepted_and_written_outside_the_data_folder(tmp_path, monkeypatch):
+    """The export screen fills in where the file goes; exporting there, unedited, works: the
+    engine refuses any file inside the data folder, where the suggestion used to point."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app = make_app(tmp_path / "data", persons=15)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await until(pilot, lambda: screen_names(app)[-1] == "ExportScreen")
+        suggested = Path(app.screen.query_one("#x-output").value)
+        assert suggested.parent == tmp_path / "home" / "台账导出"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "已导出花名册" in shown and "不能把导出文件写到数据文件夹" not in shown, shown
+        assert suggested.is_file()

@@ -22,6 +22,12 @@ WAITING = "正在做今天的备份，请稍候……"
 THEN = "备份完成后自动保存。\n按 Esc 不等了：这次先不保存，已输入的内容仍在。"
 
 
+def backup_note(engine: Any) -> str:
+    """A second line for a screen's 正在导出…… / 正在导入…… while the day's backup is still
+    being made: the import's saves and every export's audit entry wait for it (on a thread)."""
+    return f"\n{WAITING}" if engine.backup_running() else ""
+
+
 class BackupWaitScreen(ModalScreen[None]):
     """Shown while a save waits for the day's backup; closed by the app when it is done."""
 
