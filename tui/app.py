@@ -297,7 +297,6 @@ class CarebookApp(App):
         if self._person_screen is not None:
             return
         screen = self._person_screen = PersonScreen(None)
-        screen.built_ahead = False
         self.install_screen(screen, "person-file")
         mount_unseen(self, screen)
 

@@ -37,6 +37,31 @@ class BaseScreen(Screen):
         return self.app.attempt(fn, *args, **kwargs)
 
 
+class KeptScreen(BaseScreen):
+    """A screen kept and shown again for the next record (the form entry, the person file),
+    possibly built ahead, unseen (`mount_unseen`).
+
+    Textual styles every widget of a screen again each time it is shown (the form's ~500:
+    0.4-1.5 s, most of an opening of the kept form; a third of opening the kept person file).
+    Only a changed stylesheet (a theme switched meanwhile) needs that; each widget restyles
+    itself when its classes or focus change. A subclass's `on_screen_resume` calls
+    `skip_restyle` first: it runs before Screen's own handler, which reads the flag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.built_ahead = False              # mounted and laid out unseen (`mount_unseen`)
+        self._styled_with: object = None      # the stylesheet rules last applied
+
+    def on_mount(self) -> None:
+        self._styled_with = self.app.stylesheet.rules     # each widget was styled as it mounted
+
+    def skip_restyle(self, event: Any) -> None:
+        rules = self.app.stylesheet.rules
+        if rules is self._styled_with:
+            event.refresh_styles = False
+        self._styled_with = rules
+
+
 def mount_unseen(app: Any, screen: Screen) -> None:
     """Mount an installed screen and lay it out at the terminal's size without showing it, so
     its first opening costs what a later one does (building, styling and the first layout of a

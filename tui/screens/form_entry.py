@@ -29,7 +29,7 @@ from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow, show_text
 from ..widgets.problems import ProblemsPanel
-from .base import BaseScreen, mount_unseen
+from .base import KeptScreen, mount_unseen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -37,7 +37,7 @@ COMPUTE_DELAY = 0.25     # seconds after the last keystroke before live values a
 DRAFT_DELAY = 1.0        # ... and before the draft is written
 
 
-class FormEntryScreen(BaseScreen):
+class FormEntryScreen(KeptScreen):
     BINDINGS = [
         bind("save", "save"),
         bind("back", "back"),
@@ -56,8 +56,6 @@ class FormEntryScreen(BaseScreen):
         super().__init__()
         self.form_id = form_id
         self.engine = self.app.engine         # the ledger this screen's widgets were built for
-        self._styled_with: object = None      # the stylesheet rules last applied (`on_screen_resume`)
-        self.built_ahead = False              # mounted and laid out unseen (`build_ahead`)
         self._compute_timer = None
         self._draft_timer = None
         self._prepare(record_id, context)
@@ -128,21 +126,13 @@ class FormEntryScreen(BaseScreen):
     def view(self) -> FormView:
         return self.query_one(FormView)
 
-    def on_mount(self) -> None:
-        self._styled_with = self.app.stylesheet.rules     # each widget was styled as it mounted
+    def on_mount(self) -> None:      # KeptScreen.on_mount runs too (Textual calls each class's)
         stack = self.app.screen_stack
         if stack and stack[-1] is self:  # not when built ahead, unseen (`build_ahead`)
             self._begin()
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual styles every widget of a screen again each time it is shown (~500 here:
-        # 0.4-1.5 s, most of an opening of the kept screen). Only a changed stylesheet (a theme
-        # switched meanwhile) needs that; each widget restyles itself when its classes or
-        # focus change. This handler runs before Screen's own, which reads the flag.
-        rules = self.app.stylesheet.rules
-        if rules is self._styled_with:
-            event.refresh_styles = False
-        self._styled_with = rules
+        self.skip_restyle(event)             # see KeptScreen
         if self._fresh and self.is_mounted:    # the kept screen shown for another opening
             self._begin()
 

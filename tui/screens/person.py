@@ -21,7 +21,7 @@ from ..keymap import bind
 from ..widgets.fields import show_text
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
-from .base import BaseScreen
+from .base import KeptScreen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -31,7 +31,7 @@ from .prompt import Ask, PromptScreen
 VISIT_COLUMNS = ("visit_date", "visit_level", "visit_method", "visitor", "risk_change", "next_visit_date")
 
 
-class PersonScreen(BaseScreen):
+class PersonScreen(KeptScreen):
     BINDINGS = [
         bind("edit", "edit"),      # F2 修改 as in the quick visit; E is 导出 everywhere
         bind("visit", "visit"),
@@ -48,11 +48,10 @@ class PersonScreen(BaseScreen):
 
     def __init__(self, record_id: str | None) -> None:
         super().__init__()
-        self.record_id = record_id          # None: built ahead, unseen, for the first file (`build_ahead`)
+        self.record_id = record_id          # None: built ahead for the first file (`CarebookApp.build_person_ahead`)
         self.record: dict | None = None
         self.filled: set[str] = set()       # tabs drawn from the record as last read
         self.shown_generation = -1
-        self._styled_with: object = None    # the stylesheet rules last applied (`on_screen_resume`)
 
     def compose(self) -> ComposeResult:
         """The record is read here and the first tab built filled, so the file is laid out and
@@ -91,17 +90,8 @@ class PersonScreen(BaseScreen):
             self.set_focus(None)
         self.reload()
 
-    def on_mount(self) -> None:
-        self._styled_with = self.app.stylesheet.rules     # each widget was styled as it mounted
-
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual styles every widget of a screen again each time it is shown (a third of
-        # opening the kept file); only a changed stylesheet (a theme switched meanwhile) needs
-        # that, as on the form screen. This handler runs before Screen's own, which reads the flag.
-        rules = self.app.stylesheet.rules
-        if rules is self._styled_with:
-            event.refresh_styles = False
-        self._styled_with = rules
+        self.skip_restyle(event)             # see KeptScreen
         # Back from an edit or a visit: read again only when something was saved.
         if self.shown_generation != self.app.generation:
             self.reload()
