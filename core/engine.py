@@ -1063,6 +1063,17 @@ class Engine:
         held = self._bulk_hooks
         return True if held is None else held.get(name, True)
 
+    # ----------------------------------------------------------------- the day's backup in the staff UI (issue 13, ui)
+    def backup_running(self) -> bool:
+        """Whether the day's backup, made beside the command since the ledger opened, is still
+        being made: a save now waits for it (`wait_for_backup`), so the UI says why."""
+        running = getattr(self.store, "backup_running", None)
+        return bool(running is not None and running())
+
+    def backup_problems(self) -> list[str]:
+        """Why the day's backup failed (also among `problems`), for the UI to show when known."""
+        return [p.message for p in getattr(self.store, "problems", ()) if p.rule == "storage.backup"]
+
 
 def _refuse_stale(current: dict) -> None:
     from core.storage.contract import EditConflict

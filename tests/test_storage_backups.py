@@ -195,3 +195,29 @@ def test_the_audit_log_waits_for_the_days_backup_so_the_backup_holds_it_whole(tm
     assert [e["action"] for e in eng.audit_log()][-1:] == ["导出"]
     [backup] = list_backups(tmp_path)
     assert "导出" not in "".join(p.read_text("utf-8") for p in backup.path.rglob("audit*"))
+
+
+def test_a_save_still_waits_while_another_thread_waits_for_the_backup(tmp_path, monkeypatch):
+    """The staff UI waits for the day's backup on a thread of its own (to say so on screen):
+    a save made meanwhile must wait too, not pass because the backup is already waited for."""
+    import threading
+
+    go, started, _ = _held_backup(tmp_path, monkeypatch)
+    s = Store(tmp_path, backup_every_hours=24)
+    try:
+        assert started.wait(10) and s.backup_running()
+        watcher = threading.Thread(target=s.wait_for_backup)
+        watcher.start()
+        saved = threading.Event()
+        saver = threading.Thread(target=lambda: (s.put(TABLE, *item("c", V1, "丙")), saved.set()))
+        saver.start()
+        assert not saved.wait(0.5)                                # still waits for the backup
+        go.set()
+        saver.join(10)
+        watcher.join(10)
+        assert saved.is_set() and not s.backup_running()
+    finally:
+        go.set()
+        s.close()
+    [backup] = list_backups(tmp_path)
+    assert b"\xe4\xb8\x99" not in (backup.path / data_file(tmp_path).relative_to(tmp_path)).read_bytes()  # no 丙

@@ -7,7 +7,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, until  # noqa: E402
+from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, screen_text, until  # noqa: E402
 
 
 @drive
@@ -200,6 +200,27 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
 
 
 @drive
+async def test_the_person_file_is_built_while_home_is_read_and_the_first_file_shows_on_it(tmp_path):
+    """Home builds the person file's screen unseen once the due list is shown, so the first
+    file opened is a reuse (no building, no restyling: issue 13's person-file row); what it
+    shows on screen is that person's file, drawn from the record, with the file's keys."""
+    app = make_app(tmp_path / "data")
+    person = save_person(app.engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: getattr(app._person_screen, "built_ahead", False), timeout=15)
+        kept = app._person_screen
+        assert screen_names(app) == ["Screen", "HomeScreen"]            # built, not shown
+        app.open_person(person.id)
+        await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
+        await pilot.pause()
+        assert app.screen is kept
+        shown = screen_text(app)
+        assert "赵桂兰  在册" in shown and "1 基本信息" in shown, shown
+        assert f"公民身份号码：{PERSON['id_number']}" in shown and "F2 修改" in shown, shown
+        assert "没有找到这份档案" not in shown
+
+
+@drive
 async def test_admin_imports_an_excel_ledger_checking_first(tmp_path):
     """F6 in the admin corner: 检查 lists the problems and saves nothing; 导入 with the good rows
     only saves those; the ledger grows by exactly them."""
@@ -257,3 +278,22 @@ async def test_first_run_can_start_from_the_offices_excel(tmp_path):
         await first_run_choice(pilot, "i", "李秀英")
         assert screen_names(app)[-2:] == ["HomeScreen", "ImportScreen"]
         assert app.engine.settings.get("operator") == "李秀英"
+
+
+@drive
+async def test_the_suggested_export_file_is_accepted_and_written_outside_the_data_folder(tmp_path, monkeypatch):
+    """The export screen fills in where the file goes; exporting there, unedited, works: the
+    engine refuses any file inside the data folder, where the suggestion used to point."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app = make_app(tmp_path / "data", persons=15)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await until(pilot, lambda: screen_names(app)[-1] == "ExportScreen")
+        suggested = Path(app.screen.query_one("#x-output").value)
+        assert suggested.parent == tmp_path / "home" / "台账导出"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "已导出花名册" in shown and "不能把导出文件写到数据文件夹" not in shown, shown
+        assert suggested.is_file()

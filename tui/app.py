@@ -60,6 +60,7 @@ class CarebookApp(App):
         self.generation = 0
         self._warmed = False
         self._person_screen = None      # see open_person
+        self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -134,6 +135,60 @@ class CarebookApp(App):
         self.generation += 1
         self.refresh_subtitle()
 
+    # ------------------------------------------------------------------ the day's backup
+    def watch_backup(self) -> None:
+        """Wait on a thread for the day's backup, made beside the program since the ledger
+        opened; saves asked for meanwhile wait with a notice (`after_backup`). A failed backup
+        is told the moment it is known, before those saves are made."""
+        self._after_backup = []
+        engine = self.engine
+        self.run_worker(lambda: self._wait_for_backup(engine), thread=True, group="backup")
+
+    def _wait_for_backup(self, engine: Engine) -> None:
+        engine.wait_for_backup()
+        try:
+            self.call_from_thread(self._backup_done, engine)
+        except RuntimeError:        # the program was closed meanwhile (closing waits for the backup)
+            pass
+
+    def _backup_done(self, engine: Engine) -> None:
+        if engine is not self.engine:       # the demo ledger opened meanwhile: its own watcher
+            return
+        waiting, self._after_backup = self._after_backup or [], None
+        for message in engine.backup_problems():
+            self.notify(message, title="备份", severity="warning", timeout=20)
+        notice = self._backup_notice()
+        if notice is not None:
+            notice.finish(waiting)
+        else:
+            for action in waiting:
+                action()
+
+    def _backup_notice(self) -> Any:
+        """The notice of a save waiting for the backup, where it is in the stack (or None)."""
+        from .screens.backupwait import BackupWaitScreen
+
+        return next((s for s in self.screen_stack if isinstance(s, BackupWaitScreen)), None)
+
+    def after_backup(self, action: Callable[[], Any]) -> None:
+        """Do `action` (a save) now, or, while the day's backup is still being made, once it
+        is done: a save would wait for it anyway (`Store.wait_for_backup`), and on this
+        thread the screen would freeze with nothing said (4-5 s at 50,000 people)."""
+        if self._after_backup is None:
+            action()
+            return
+        self._after_backup.append(action)
+        if self.engine.backup_running() and self._backup_notice() is None:
+            from .screens.backupwait import BackupWaitScreen
+
+            self.push_screen(BackupWaitScreen())
+
+    def drop_after_backup(self) -> None:
+        """Esc on the notice: the saves asked for are not made; what was typed stays."""
+        if self._after_backup:
+            self._after_backup.clear()
+            self.notify("未保存：备份完成后请再保存一次。已输入的内容仍在。", timeout=8)
+
     # ------------------------------------------------------------------ server ledgers (issue 11)
     SERVER_POLL_SECONDS = 15.0
 
@@ -159,6 +214,7 @@ class CarebookApp(App):
         """Home, and over it the first-run choice or the operator prompt when needed; a
         screen's module is imported only when that screen is shown."""
         self.refresh_subtitle()
+        self.watch_backup()
         if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
             self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
         from .screens.home import HomeScreen
@@ -193,6 +249,7 @@ class CarebookApp(App):
         if operator and not engine.operator:
             engine.operator = operator
         self.refresh_subtitle()
+        self.watch_backup()
         self.go_home()
 
     def go_home(self) -> None:
@@ -230,6 +287,18 @@ class CarebookApp(App):
                 self._person_screen = screen
                 self.install_screen(screen, "person-file")
         self.push_screen(screen)
+
+    def build_person_ahead(self) -> None:
+        """The kept person file screen built and laid out unseen while staff read home, so the
+        first file opened is as quick as the next ones (`screens.base.mount_unseen`)."""
+        from .screens.base import mount_unseen
+        from .screens.person import PersonScreen
+
+        if self._person_screen is not None:
+            return
+        screen = self._person_screen = PersonScreen(None)
+        self.install_screen(screen, "person-file")
+        mount_unseen(self, screen)
 
     def open_form(self, form_id: str, record_id: str | None = None, **context: Any) -> None:
         from .screens.form_entry import FormEntryScreen
@@ -358,10 +427,18 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.close()
         print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
+    said = engine.backup_running()  # a recompute below that saves waits for it, before any screen
+    if said:
+        from .screens.backupwait import WAITING
+
+        print(WAITING, end="", file=sys.stderr, flush=True)
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()
     except CarebookError as exc:
-        print(f"按今天的日期重新计算未完成：{exc}", file=sys.stderr)
+        print(f"\n按今天的日期重新计算未完成：{exc}", file=sys.stderr)
+    else:
+        if said:                    # not left in the terminal for after the program ends
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
     app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()

@@ -38,7 +38,7 @@ _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment"}
 def compile_fast(schema: dict, checker: FormatChecker) -> FastCheck | None:
     """`check(data) -> True` when `data` is valid under `schema`; None if it cannot be compiled."""
     try:
-        import fastjsonschema
+        import fastjsonschema  # noqa: F401 - only whether it is installed
     except ImportError:            # the fast path is an optimisation, never a requirement
         return None
     formats = {name: _format(checker, name) for name in checker.checkers}

@@ -229,10 +229,18 @@ class Store:
                 f"自动备份失败（{why}）；现有备份未受影响，台账照常可用", severity="warning", rule="storage.backup"))
 
     def wait_for_backup(self) -> None:
-        """Return once the backup started at open is done (at once when there is none)."""
-        made, self._backup = self._backup, None
+        """Return once the backup started at open is done (at once when there is none). Safe
+        from two threads at once: the thread is forgotten only after it ended, so a save never
+        passes while another thread (the staff UI's watcher) is still waiting."""
+        made = self._backup
         if made is not None:
             made.join()
+            self._backup = None
+
+    def backup_running(self) -> bool:
+        """Whether the backup started at open is still being made (a save now would wait)."""
+        made = self._backup
+        return made is not None and made.is_alive()
 
     # ----------------------------------------------------------------- paths and state
     def _data_path(self, table: str, p: str) -> Path:

@@ -5,6 +5,7 @@ fields are masked unless 完整个人信息 is ticked, and a full export is reco
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from textual import on, work
@@ -14,10 +15,12 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select,
 
 from ..keymap import bind
 from ..widgets.ticks import TickBox
+from .backupwait import backup_note
 from .base import BaseScreen
 from .summary import quarter_label, recent_quarters
 
 WHAT = {"roster": "花名册", "summary": "汇总表", "records": "全部记录", "form": "空白登记表"}
+EXPORT_FOLDER = "台账导出"     # in the home folder (`export_folder`)
 
 
 class ExportScreen(BaseScreen):
@@ -70,7 +73,7 @@ class ExportScreen(BaseScreen):
         if exp is None or what is Select.NULL:
             return
         name = f"{WHAT.get(what, what)}-{self.app.today.isoformat()}{getattr(exp, 'extension', '')}"
-        self.query_one("#x-output", Input).value = str(Path(self.eng.data_dir) / "exports" / name)
+        self.query_one("#x-output", Input).value = str(export_folder(Path(self.eng.data_dir)) / name)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_run()
@@ -83,7 +86,8 @@ class ExportScreen(BaseScreen):
             self.query_one("#x-result", Static).update("请选择导出内容、格式并填写保存位置。")
             return
         params = {"quarter": self.query_one("#x-quarter", Select).value} if what == "summary" else {}
-        self.query_one("#x-result", Static).update("正在导出……")
+        # Every export is written to the audit log at its end, after the day's backup: said here.
+        self.query_one("#x-result", Static).update("正在导出……" + backup_note(self.eng))
         self.query_one("#x-progress", ProgressBar).display = True
         self.query_one("#x-run", Button).disabled = True
         self.export(what, fmt, Path(output), self.query_one("#x-full", Checkbox).value, params)
@@ -122,3 +126,15 @@ class ExportScreen(BaseScreen):
         counted = f"{what} {rows} 行" if rows is not None else f"{len(written)} 个文件"
         result.update(f"已导出{counted}，保存在：\n" + "\n".join(str(p) for p in written))
         self.app.notify(f"已导出{counted}", timeout=5)
+
+
+def export_folder(data_dir: Path) -> Path:
+    """Where the suggested file goes: 台账导出 in the user's home folder, found again easily.
+    Never inside the data folder, where the engine refuses any export (`core.storage.outputs`:
+    a file written there once replaced a village's records); the old suggestion, `exports/` in
+    the data folder, was refused every time."""
+    folder = Path.home() / EXPORT_FOLDER
+    data = Path(os.path.realpath(data_dir))
+    if data == Path(os.path.realpath(folder)) or data in Path(os.path.realpath(folder)).parents:
+        folder = data.parent / EXPORT_FOLDER
+    return folder

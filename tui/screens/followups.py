@@ -184,6 +184,9 @@ class FollowupScreen(BaseScreen):
 
     # ------------------------------------------------------------------ actions
     def _do(self, fn, *args, done: str, **kwargs) -> None:
+        self.app.after_backup(lambda: self._do_now(fn, *args, done=done, **kwargs))   # the day's backup first
+
+    def _do_now(self, fn, *args, done: str, **kwargs) -> None:
         try:
             fn(self.followup_id, *args, operator=self.app.operator or None, on=self.app.today, **kwargs)
         except CarebookError as exc:

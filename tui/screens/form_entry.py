@@ -29,7 +29,7 @@ from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow, show_text
 from ..widgets.problems import ProblemsPanel
-from .base import BaseScreen
+from .base import KeptScreen, mount_unseen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -37,7 +37,7 @@ COMPUTE_DELAY = 0.25     # seconds after the last keystroke before live values a
 DRAFT_DELAY = 1.0        # ... and before the draft is written
 
 
-class FormEntryScreen(BaseScreen):
+class FormEntryScreen(KeptScreen):
     BINDINGS = [
         bind("save", "save"),
         bind("back", "back"),
@@ -56,8 +56,6 @@ class FormEntryScreen(BaseScreen):
         super().__init__()
         self.form_id = form_id
         self.engine = self.app.engine         # the ledger this screen's widgets were built for
-        self._styled_with: object = None      # the stylesheet rules last applied (`on_screen_resume`)
-        self.built_ahead = False              # mounted and laid out unseen (`build_ahead`)
         self._compute_timer = None
         self._draft_timer = None
         self._prepare(record_id, context)
@@ -128,21 +126,13 @@ class FormEntryScreen(BaseScreen):
     def view(self) -> FormView:
         return self.query_one(FormView)
 
-    def on_mount(self) -> None:
-        self._styled_with = self.app.stylesheet.rules     # each widget was styled as it mounted
+    def on_mount(self) -> None:      # KeptScreen.on_mount runs too (Textual calls each class's)
         stack = self.app.screen_stack
         if stack and stack[-1] is self:  # not when built ahead, unseen (`build_ahead`)
             self._begin()
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual styles every widget of a screen again each time it is shown (~500 here:
-        # 0.4-1.5 s, most of an opening of the kept screen). Only a changed stylesheet (a theme
-        # switched meanwhile) needs that; each widget restyles itself when its classes or
-        # focus change. This handler runs before Screen's own, which reads the flag.
-        rules = self.app.stylesheet.rules
-        if rules is self._styled_with:
-            event.refresh_styles = False
-        self._styled_with = rules
+        self.skip_restyle(event)             # see KeptScreen
         if self._fresh and self.is_mounted:    # the kept screen shown for another opening
             self._begin()
 
@@ -373,6 +363,10 @@ class FormEntryScreen(BaseScreen):
 
     # ------------------------------------------------------------------ saving
     def action_save(self, reasons: dict[str, str] | None = None) -> None:
+        # The first save of the day may wait for the day's backup: said on screen meanwhile.
+        self.app.after_backup(lambda: self._save(reasons))
+
+    def _save(self, reasons: dict[str, str] | None) -> None:
         if reasons:
             self.accepted.update(reasons)
         if self._compute_timer is not None:   # typed faster than the live values: show what follows first
@@ -534,18 +528,9 @@ def build_ahead(app: Any, form_id: str) -> None:
         if app.is_screen_installed(_kept_name(app.engine, form_id, None)):
             return
         screen = FormEntryScreen.opened(app, form_id)
-        _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
-    except (CarebookError, AttributeError):      # a broken form; another Textual: built when opened
+    except CarebookError:                        # a broken form: reported when opened
         return
-
-    async def lay_out() -> None:
-        await mounted
-        try:
-            screen._refresh_layout(app.size)     # the first layout at the terminal's size, too
-        except AttributeError:
-            pass
-        screen.built_ahead = True
-    app.call_later(lay_out)
+    mount_unseen(app, screen)
 
 
 def _kept_name(engine: Any, form_id: str, version: int | None) -> str:

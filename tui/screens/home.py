@@ -149,14 +149,16 @@ class HomeScreen(BaseScreen):
         self.app.call_from_thread(self.set_timer, BUILD_AHEAD_AFTER, self.build_forms_ahead)
 
     def build_forms_ahead(self) -> None:
-        """The registration form's screen is built while staff read this screen, so the first
-        新建登记 opens as quickly as the later ones (`form_entry.build_ahead`): once the due
+        """The registration form's screen and the person file's are built while staff read this
+        screen, so the first 新建登记 and the first file open as quickly as the later ones
+        (`form_entry.build_ahead`, `CarebookApp.build_person_ahead`): once the due
         list has been shown for a moment and home is still what they look at."""
         stack = self.app.screen_stack
         if self.is_mounted and stack and stack[-1] is self \
                 and roles.form_or_none(self.eng, roles.PERSON_FORM) is not None:
             from .form_entry import build_ahead
 
+            self.app.build_person_ahead()
             build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts

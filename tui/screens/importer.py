@@ -28,6 +28,7 @@ from .. import roles
 from ..keymap import bind, key_of
 from ..widgets.pagedtable import PagedTable
 from ..widgets.ticks import TickBox
+from .backupwait import backup_note
 from .base import BaseScreen
 
 HELP = ("表头可写表单上的字段名或常见写法（身份证号码、家庭住址、子女姓名……），标题里的镇、村会读出。"
@@ -120,7 +121,7 @@ class ImportScreen(BaseScreen):
         request = self._request()
         if request is None:
             return
-        self._busy("正在检查……" if dry_run else "正在导入……")
+        self._busy("正在检查……" if dry_run else "正在导入……" + backup_note(self.eng))
         self.run_import(*request, dry_run, self.query_one("#import-skip", Checkbox).value)
 
     @work(thread=True, exclusive=True, group="import")

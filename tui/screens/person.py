@@ -7,7 +7,7 @@ puts them back on the ledger.
 from __future__ import annotations
 
 from rich.cells import cell_len
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.markup import escape
@@ -18,9 +18,10 @@ from core.engine import CarebookError, ValidationFailed
 from .. import roles
 from ..form_renderer import town_form
 from ..keymap import bind
+from ..widgets.fields import show_text
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
-from .base import BaseScreen
+from .base import KeptScreen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -30,7 +31,7 @@ from .prompt import Ask, PromptScreen
 VISIT_COLUMNS = ("visit_date", "visit_level", "visit_method", "visitor", "risk_change", "next_visit_date")
 
 
-class PersonScreen(BaseScreen):
+class PersonScreen(KeptScreen):
     BINDINGS = [
         bind("edit", "edit"),      # F2 修改 as in the quick visit; E is 导出 everywhere
         bind("visit", "visit"),
@@ -45,16 +46,18 @@ class PersonScreen(BaseScreen):
     HELP_TEXT = ("数字键 1-5 切换：基本信息、子女及赡养人、探访记录、修改历史、跟进事项。"
                  "F2 修改登记表，V 登记探访，X 退出台账（需填写原因和日期），U 恢复已退出的人员。")
 
-    def __init__(self, record_id: str) -> None:
+    def __init__(self, record_id: str | None) -> None:
         super().__init__()
-        self.record_id = record_id
+        self.record_id = record_id          # None: built ahead for the first file (`CarebookApp.build_person_ahead`)
         self.record: dict | None = None
         self.filled: set[str] = set()       # tabs drawn from the record as last read
+        self.shown_generation = -1
 
     def compose(self) -> ComposeResult:
         """The record is read here and the first tab built filled, so the file is laid out and
         drawn once; the other tabs are built when first shown (`show_tab`)."""
-        self.read()
+        if self.record_id is not None:
+            self.read()
         yield from self.compose_header()
         yield Static(self.title_text(), id="person-title")
         with TabbedContent(id="person-tabs"):
@@ -87,7 +90,8 @@ class PersonScreen(BaseScreen):
             self.set_focus(None)
         self.reload()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        self.skip_restyle(event)             # see KeptScreen
         # Back from an edit or a visit: read again only when something was saved.
         if self.shown_generation != self.app.generation:
             self.reload()
@@ -115,9 +119,9 @@ class PersonScreen(BaseScreen):
         """Read again (after a save): the title and the tab on show are drawn now, the other
         tabs when next shown."""
         self.read()
-        self.query_one("#person-title", Static).update(self.title_text())
+        show_text(self.query_one("#person-title", Static), self.title_text())
         if self.record is None:
-            self.query_one("#person-info", Static).update("")
+            show_text(self.query_one("#person-info", Static), "")
         active = self.query_one(TabbedContent).active or "info"
         if self.record is not None and self.query_one(f"#{active}", TabPane).children:
             self.fill_tab(active)
@@ -144,7 +148,7 @@ class PersonScreen(BaseScreen):
         self.filled.add(tab)
         data = self.record["data"]
         if tab == "info":
-            self.query_one("#person-info", Static).update(self.info_text())
+            show_text(self.query_one("#person-info", Static), self.info_text())
         elif tab == "supporters":
             self.show_supporters(data)
         elif tab == "history":
@@ -271,6 +275,9 @@ class PersonScreen(BaseScreen):
             open_followup(self.app, event.row_key.value)
 
     def _save_status(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
+        self.app.after_backup(lambda: self._save_now(changes, drop, note))   # the day's backup first
+
+    def _save_now(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
         data = {k: v for k, v in self.record["data"].items() if k not in drop}
         data.update(changes)
         try:

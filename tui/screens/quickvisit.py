@@ -106,6 +106,9 @@ class QuickVisitScreen(ModalScreen[str | None]):
             self.data[roles.VISIT_METHOD] = event.value
 
     def action_save(self) -> None:
+        self.app.after_backup(self._save)       # the day's backup first, said on screen
+
+    def _save(self) -> None:
         eng = self.app.engine
         if not self.app.operator:
             self.query_one("#qv-error", Static).update("！请先填写操作员（首页按 O），探访人就是操作员。")
