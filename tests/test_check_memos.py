@@ -178,3 +178,31 @@ def test_the_fast_schema_check_lets_go_of_answers_that_do_not_repeat(tmp_path):
         assert choice.held[1] == {"是": True, "否": True, "也许": False}
     finally:
         eng.close()
+
+
+def test_remembered_days_are_only_days_written_as_the_date_type_writes_them(monkeypatch):
+    """`clean_date` remembers a text only when it is already YYYY-MM-DD and names a real day:
+    that answer depends on the text alone. A text that is no day, or is one written another
+    way, is never remembered, so it is judged (and worded) as before however often it comes,
+    the day it is asked does not matter, and the memory stops at its limit."""
+    from plugins import basic_types as bt
+
+    monkeypatch.setattr(bt, "_ISO_DAYS", set())
+    monkeypatch.setattr(bt, "ISO_DAYS_LIMIT", 3)
+    for _ in range(2):                                    # the second time from memory
+        assert bt.clean_date("2026-02-28", None) == "2026-02-28"
+        assert bt.clean_date("2026-2-3", None) == "2026-02-03"
+        with pytest.raises(ValueError, match="没有这一天：2026-02-30"):
+            bt.clean_date("2026-02-30", None)
+        with pytest.raises(ValueError, match="日期格式应为"):
+            bt.clean_date("2026-02-2x", None)
+        assert bt.clean_date("2026-02-2８", None) == "2026-02-28"     # full-width: cleaned, not kept
+        assert not any(bt.is_iso_date(t) for t in ("2026-02-30", "2026-2-3", "2026-02-2８"))
+        assert bt.is_iso_date("2026-02-28") and bt.is_iso_date("2026-02-03")
+    assert bt._ISO_DAYS == {"2026-02-28"}                # only the text that was already the answer
+    monkeypatch.setenv(dates.TODAY_ENV, "1990-01-01")     # a day before them: the same answers
+    assert bt.clean_date("2026-02-28", None) == "2026-02-28"
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        assert bt.clean_date(day, None) == day
+    assert len(bt._ISO_DAYS) == 3 and "2026-03-03" not in bt._ISO_DAYS   # full: no longer grown
+    assert bt.clean_date(dt.date(2026, 3, 4), None) == "2026-03-04"      # a date object as before
