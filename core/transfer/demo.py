@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from core.dates import add_months, quarter_end, quarter_start, today
 from core.checkdigit import check_char
+from core.steadyfiles import steady
 
 from core.transfer import names
 
@@ -427,6 +428,7 @@ def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int
             day += dt.timedelta(days=_next_gap(rng, step))
 
 
+@steady()      # the division list looked at once per demo, not four times a record (core.steadyfiles)
 def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = None,
              village_days: int | None = None, town_quarters: int = 4, progress=None) -> dict[str, int]:
     """Fill the ledger with `persons` demo people and their visits; returns the counts saved.
