@@ -171,6 +171,9 @@ def run_migration(data: str, forms: str, days: int = 0, commit: str = "") -> dic
 
 
 def _child(variant: str, data: Path, forms: Path, days: int = 0, commit: str = "") -> dict:
+    # The disk first takes the last run's writes: a migration right after another one (700 MB
+    # written) otherwise waited on their write-back, and whichever ran second was 15-50 % slower.
+    os.sync()
     code = (f"import json; from bench.bench_lifecycle import run_{variant} as f; "
             f"print(json.dumps(f({str(data)!r}, {str(forms)!r}, {days}, {commit!r}), ensure_ascii=False))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
