@@ -246,31 +246,3 @@ def test_a_ledger_from_before_journal_and_seals_opens_quietly_and_goes_on(tmp_pa
         assert [h["diff"]["name"][1] for h in s.history(TABLE, "a")] == ["甲", "甲二"] and s.problems == []
     assert b"_seal" in data_file(tmp_path).read_bytes()
     assert verify_ledger(tmp_path) == []
-
-
-def test_a_village_file_reads_the_same_and_is_refused_the_same_with_or_without_orjson(tmp_path):
-    """`atomic.loads` reads with orjson where it can and hands the rest to the standard library:
-    values only the latter reads (NaN, integers past 64 bits) are read as before, and a broken
-    file is refused with the same words."""
-    from core.storage import atomic, sealed
-
-    texts = ['{"t":{"1":{"n":"王桂兰","x":1.5e-7,"b":true,"l":[1,null,"a\\u00e9"]}}}',
-             '{"t":{"1":{"big":123456789012345678901234567890,"nan":NaN}}}',
-             '{"t":{"1":{"n":"王"}}', '{"t":{"1":', b'{"t":{"1":{"n":"\xff"}}}', '\ufeff{"t":{}}']
-    for text in texts:
-        raw = text if isinstance(text, bytes) else text.encode("utf-8")
-        try:
-            want: object = json.loads(raw.decode("utf-8"))
-        except ValueError as exc:
-            want = f"{type(exc).__name__}: {exc}"
-        try:
-            got: object = atomic.loads(raw)
-        except ValueError as exc:
-            got = f"{type(exc).__name__}: {exc}"
-        assert repr(got) == repr(want), text
-    path = tmp_path / "v.json"
-    path.write_bytes(sealed.seal({"t": {"1": {"n": "王桂兰"}}}))
-    assert sealed.read(path)[0] == {"t": {"1": {"n": "王桂兰"}}}
-    path.write_bytes(b'{"t":{"1":{"n":"\xe7\x8e"}}}')
-    with pytest.raises(sealed.CorruptFile, match="UnicodeDecodeError"):
-        sealed.read(path)
