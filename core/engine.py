@@ -20,6 +20,7 @@ from core import dates
 from core import paths
 from core.transfer.exporting import ExportJob
 from core.formlang.formsnapshots import FormSnapshots
+from core.formlang.formmodel import once_per_form
 from core import hookcalls
 from core.oserrors import describe_os_error
 from core.plugins import DIR_ENV, PluginFailed, PluginInfo, build_registry, load_plugins
@@ -45,7 +46,6 @@ NO_PARTITION = "_none"
 
 
 BULK_BATCH = 5000         # records a bulk save holds before writing (see `Engine.bulk_save`)
-BULK_GC_EVERY = 50000     # new objects between two cycle collections during a bulk save
 BULK_HOOKS = ("validate_record", "before_save")    # per-record hooks a bulk save skips when unimplemented
 
 
@@ -475,42 +475,37 @@ class Engine:
 
         self._bulk_refs = {}          # referenced records read once per bulk save, not per record
         self._bulk_hooks = {name: bool(self.plugin_set.impls(name)) for name in BULK_HOOKS}
-        collect = gc.get_threshold()
-        # Records are trees of dicts without cycles: collecting every 700 new objects made the
-        # cycle collector walk a 50,000-person heap thousands of times (8 % of a 1,000-person demo).
-        gc.set_threshold(max(collect[0], BULK_GC_EVERY), *collect[1:])
-        collecting = gc.isenabled()
-        gc.disable()                  # once a batch instead (`flush`): 7 % of a demo's time
-        try:
-            for i, data in enumerate(datas):
-                try:
-                    rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
-                except ValidationFailed as exc:
-                    if on_problem:
-                        on_problem(i, exc.problems)
-                        continue
-                    raise
-                rec.pop("_problems")
-                if len(items) >= BULK_BATCH and rec["partition"] != last_part:
-                    flush()
-                last_part = rec["partition"]
-                row = self._index_row(form, rec)
-                # The record itself holds what was imported; repeating every field in the history
-                # would double the data folder (measured: 624 MB of history for the 50k demo).
-                entry = self._history_entry(rec, None, "批量导入：初始内容见记录本身", diff=False)
-                items.append((rec, row, entry))
-                if track:
-                    self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
-                n += 1
-                if progress and n % 1000 == 0:
-                    progress(n)
-            flush()
-            self._bulk_written()
-        finally:
-            self._bulk_refs = self._bulk_hooks = None
-            gc.set_threshold(*collect)
-            if collecting:
-                gc.enable()
+        # Records are trees of dicts without cycles: the automatic collections their allocations
+        # set off walked a 50,000-person heap thousands of times (8 % of a 1,000-person demo, 7 %
+        # more at 50,000). One collection a batch instead (`flush`).
+        with collector_paused():
+            try:
+                for i, data in enumerate(datas):
+                    try:
+                        rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+                    except ValidationFailed as exc:
+                        if on_problem:
+                            on_problem(i, exc.problems)
+                            continue
+                        raise
+                    rec.pop("_problems")
+                    if len(items) >= BULK_BATCH and rec["partition"] != last_part:
+                        flush()
+                    last_part = rec["partition"]
+                    row = self._index_row(form, rec)
+                    # The record itself holds what was imported; repeating every field in the history
+                    # would double the data folder (measured: 624 MB of history for the 50k demo).
+                    entry = self._history_entry(rec, None, "批量导入：初始内容见记录本身", diff=False)
+                    items.append((rec, row, entry))
+                    if track:
+                        self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
+                    n += 1
+                    if progress and n % 1000 == 0:
+                        progress(n)
+                flush()
+                self._bulk_written()
+            finally:
+                self._bulk_refs = self._bulk_hooks = None
         return n
 
     # ----------------------------------------------------------------- rollups
@@ -1130,27 +1125,16 @@ if hasattr(os, "register_at_fork"):
 
 def _autonumber_fields(form) -> list[Any]:
     """The form's `autonumber` fields, worked out once per form (as `_ref_fields`)."""
-    cache = getattr(form, "__dict__", None)
-    found = cache.get("_autonumber_fields") if cache is not None else None
-    if found is None:
-        found = [f for f in form.top_fields() if f.autonumber]
-        if cache is not None:
-            cache["_autonumber_fields"] = found
-    return found
+    return once_per_form(form, "_autonumber_fields", lambda: [f for f in form.top_fields() if f.autonumber])
 
 
 def _ref_fields(form) -> list[tuple[Any, str | None, dict | None]]:
     """(field, form it refers to, its `copy` mapping) of the form's `record-ref` fields, worked
     out once per form: every save walked all the form's fields twice for them
     (`_copy_from_refs`, `_dangling_refs`), 360,000 saves in a 50,000-person demo."""
-    cache = getattr(form, "__dict__", None)
-    found = cache.get("_ref_fields") if cache is not None else None
-    if found is None:
-        found = [(f, f.options.get("form"), f.options.get("copy") or None) for f in form.top_fields()
-                 if f.type == "record-ref"]
-        if cache is not None:
-            cache["_ref_fields"] = found
-    return found
+    return once_per_form(form, "_ref_fields", lambda: [
+        (f, f.options.get("form"), f.options.get("copy") or None) for f in form.top_fields()
+        if f.type == "record-ref"])
 
 
 def _template_names(template: str) -> list[str]:

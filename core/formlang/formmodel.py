@@ -22,6 +22,20 @@ _FIELD_KEYS = ("id", "label", "aliases", "type", "required", "pii", "unique", "h
                "max_length", "pattern", "choices", "rules", "min_rows", "max_rows", "fields")
 
 
+def once_per_form(form: Any, key: str, make: Any) -> Any:
+    """`make()` worked out once per form and kept on it: a loaded form does not change, and
+    what saves, rows and checks derive from its fields (autonumber and record-ref fields, row
+    keys, shapes) was otherwise walked again for each of 50,000 records. A form-like object
+    without a `__dict__` is asked each time."""
+    cache = getattr(form, "__dict__", None)
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        found = make()
+        if cache is not None:
+            cache[key] = found
+    return found
+
+
 def choice_items(items: list) -> Choices:
     """`[是, {value: 高, label: 高风险}]` -> `[("是", "是"), ("高", "高风险")]`."""
     out: Choices = []
@@ -187,11 +201,7 @@ class Form:
         return None
 
     def _index(self) -> dict[str, Field]:
-        idx = self.__dict__.get("_field_index")
-        if idx is None:
-            idx = {f.id: f for f in self.fields_flat()}
-            self.__dict__["_field_index"] = idx
-        return idx
+        return once_per_form(self, "_field_index", lambda: {f.id: f for f in self.fields_flat()})
 
     def choices_for(self, field: Field | str) -> Choices:
         """`[(value, label), ...]` for a choice/multi field ([] when it has none)."""

@@ -25,6 +25,7 @@ import re
 import threading
 from typing import Any, Iterable, Iterator
 
+from core.formlang.formmodel import once_per_form
 from core.records.pinyinsearch import PinyinSpellings, typed_pinyin
 
 SEARCH_KEY = "_s"
@@ -127,14 +128,11 @@ class RecordIndex:
         """`list_fields` and unique fields, worked out once per form: a migration or
         re-evaluation makes 50,000 rows, and walking the form's fields for each was a third of
         the rows' time."""
-        cache = getattr(form, "__dict__", None)
-        keys = cache.get("_row_keys") if cache is not None else None
-        if keys is None:
-            keys = list(getattr(form, "list_fields", None) or [])
-            keys += [f.id for f in form.fields_flat() if getattr(f, "unique", False) and f.id not in keys]
-            if cache is not None:
-                cache["_row_keys"] = keys
-        return keys
+        def keys() -> list[str]:
+            listed = list(getattr(form, "list_fields", None) or [])
+            return listed + [f.id for f in form.fields_flat() if getattr(f, "unique", False) and f.id not in listed]
+
+        return once_per_form(form, "_row_keys", keys)
 
     def put(self, record_id: str, row: dict) -> None:
         old = self.rows.get(record_id)

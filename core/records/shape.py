@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from core.formlang.formmodel import once_per_form
 from core.problems import Problem, ValidationFailed
 
 MAX_DEPTH = 6            # record → repeat list → row → multi list; unknown keys a little deeper
@@ -106,14 +107,12 @@ def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[
 def shape_problems(form: Any, data: Any) -> list[Problem]:
     """Every place where `data` does not have the shape `form` gives it (empty: sound)."""
     out: list[Problem] = []
-    known = getattr(form, "__dict__", {}).get("_shape_fields")
-    if known is None:
-        # a form does not change once loaded; `top_fields` makes a new list each call, so the
-        # form's own list is made once here and kept
+    def fields() -> dict:
+        # `top_fields` makes a new list each call: the form's own list is made once and kept
         top = form.top_fields()
-        known = {0: top, id(top): (top, {f.id: f for f in top})}
-        if hasattr(form, "__dict__"):
-            form.__dict__["_shape_fields"] = known
+        return {0: top, id(top): (top, {f.id: f for f in top})}
+
+    known = once_per_form(form, "_shape_fields", fields)
     _check(known[0], data, "", 0, out, known)
     return out
 
