@@ -174,7 +174,9 @@ class CarebookApp(App):
         """Do `action` (a save) now, or, while the day's backup is still being made, once it
         is done: a save would wait for it anyway (`Store.wait_for_backup`), and on this
         thread the screen would freeze with nothing said (4-5 s at 50,000 people)."""
-        if self._after_backup is None:
+        if self._after_backup is None or not (self._after_backup or self.engine.backup_running()):
+            # no backup being made and no save waiting for one: now (a save queued with no
+            # notice up would wait unseen, and a second Ctrl+S would queue it twice)
             action()
             return
         self._after_backup.append(action)
