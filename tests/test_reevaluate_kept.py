@@ -117,6 +117,25 @@ def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
         assert ask(eng, wanted) == again and sorted(read) == sorted(wanted)
 
 
+def test_a_field_the_forms_no_longer_read_is_not_kept_copied(tmp_path):
+    """The kept file holds what the forms read now: once no form reads a field (a town's overlay
+    dropped, say), its values leave the file at the next run instead of staying copied."""
+    forms, data = _ledger(tmp_path, 3, extra=_people())
+    with Engine.open(data, forms, operator="李芳") as eng:
+        spec = computed_reads([eng.form("registration")])
+        wanted: dict[str, set] = {}
+        for rid, row in eng.index("registration").rows.items():
+            wanted.setdefault(row["_p"], set()).add(rid)
+        cache = columncache.path_of(eng.store, "registration" + columncache.RECORDS)
+        for fields in (["serious_illness", "diseases"], ["serious_illness"]):
+            columncache._MEMO.clear()
+            got = columncache.record_values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
+            assert got and all(set(v) == {*fields, "_u"} for v in got.values())
+            held = columncache._read_records(cache)
+            assert dict(held["spec"]).keys() == set(fields)
+            assert all(set(entry[2]) == set(fields) | {"_u"} for entry in held["parts"].values())
+
+
 def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
     with Engine.open(tmp_path / "data", copy_forms(tmp_path)) as eng:
         form = eng.form("registration")

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from core.records.recordindex import UPDATED_KEY
+
 FOLDER = ("cache", "columns")
 FORMAT = 2
 _HEADER = f"carebook-columns {FORMAT} {sys.version_info[0]}.{sys.version_info[1]}\n".encode()
@@ -221,7 +223,7 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
 
 # ------------------------------------------------------------------ values from full records
 RECORDS = ".records"       # `<table>.records.bin`: values the list rows do not carry
-UPDATED = "_u"             # each record's save time, held beside them (`record_values`)
+UPDATED = UPDATED_KEY      # each record's save time, held beside them (`record_values`)
 
 
 def _projected(value: Any, cols: tuple[str, ...] | None) -> Any:
@@ -249,8 +251,8 @@ def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
     For values a re-evaluation needs and the list rows do not carry: read from the full records
     of a village once, then kept (`<ledger>/cache/columns/<table>.records.bin`) under the
     village's files key like `columns`, so a village saved since (another key) is read again
-    and nothing stale is ever answered. The first call after the spec grew (a form now reads
-    another field) reads every village it is asked about. A caller still compares each value's
+    and nothing stale is ever answered. The first call after the spec changed (a form now reads
+    another field, or no longer reads one) reads every village it is asked about. A caller still compares each value's
     save time with the list row it holds (the row may be older than the files)."""
     store = eng.store
     if not hasattr(store, "files_keys") or not hasattr(store, "iter_shared"):
@@ -261,16 +263,16 @@ def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
     held = memo.get(name) or _read_records(path)
     kept = dict(held.get("spec") or ())
     parts: dict[str, tuple] = dict(held.get("parts") or {})
-    if any(f not in kept or (kept[f] is not None and (cols is None or not set(cols) <= set(kept[f])))
-           for f, cols in spec.items()):
-        for f, cols in spec.items():      # grown: every village read again, under the union
-            was = kept.get(f, cols)
-            kept[f] = None if was is None or cols is None else tuple(sorted(set(was) | set(cols)))
-        parts = {}
+    asked_for = {f: None if cols is None else tuple(sorted(cols)) for f, cols in spec.items()}
+    if kept != asked_for:
+        # other fields than the forms read now: every village read again under exactly those, so
+        # a field a form no longer reads (a town's phone, say) is not kept copied for good
+        kept, parts = asked_for, {}
     fields = frozenset(fields) | {UPDATED}
     keys = store.files_keys(table)
     out: dict[str, dict[str, Any]] = {}
     read: dict[str, tuple] = {}
+    damaged = len(getattr(store, "problems", ()))
     for p in sorted(wanted):
         if p not in keys:                 # no such village file: the caller reads the records
             continue
@@ -288,9 +290,12 @@ def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
             if rid in want:
                 out[rid] = {f: cols[f][i] for f in fields}
     if read:
-        after = store.files_keys(table)          # a village written while read is not kept
+        # a village written while read, or a file found damaged and set aside meanwhile, is not
+        # kept (as `Store.keyed_part_rows` keeps rows)
+        after = store.files_keys(table)
+        intact = len(getattr(store, "problems", ())) == damaged
         for p, entry in read.items():
-            if entry[0] is not None and after.get(p) == entry[0]:
+            if intact and entry[0] is not None and after.get(p) == entry[0]:
                 parts[p] = entry
             else:
                 parts.pop(p, None)
