@@ -61,9 +61,7 @@ def _computer_day(now: float) -> date:
 
 def _pinned(raw: object) -> date:
     """The day a raw (encoded) `CAREBOOK_TODAY` value names, remembered for the next call."""
-    pinned = _decode(raw)
-    if not pinned:
-        return date.today()
+    pinned = _decode(raw)           # not empty: `today` asks only for a value that is set
     try:
         day = date.fromisoformat(pinned.strip())
     except ValueError:

@@ -65,7 +65,7 @@ def _usual(ch: str) -> str:
     digit, a mark) as nothing a letter can match."""
     if ch.isascii():
         return ch.lower() if ch.isalpha() else ""
-    return _usual_readings().get(ord(ch), "")
+    return usual_reading(ch) or ""
 
 
 def usual_reading(ch: str) -> str | None:
