@@ -1091,6 +1091,7 @@ UI_NAMES = {
     "ROLE_LEVELS": "core.followups.tracking",
     "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping
     "parse_fixed": "core.transfer.importmap",
+    "check_output": "core.storage.outputs",        # where an export may not go (the data folder)
 }
 
 

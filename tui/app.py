@@ -440,7 +440,10 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         print(f"\n按今天的日期重新计算未完成：{exc}", file=sys.stderr)
     else:
         if said:                    # not left in the terminal for after the program ends
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            from rich.cells import cell_len
+
+            # blanks, not an erase sequence: a Windows 10 console without VT mode prints those
+            print("\r" + " " * cell_len(WAITING) + "\r", end="", file=sys.stderr, flush=True)
     app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()

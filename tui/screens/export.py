@@ -133,8 +133,10 @@ def export_folder(data_dir: Path) -> Path:
     Never inside the data folder, where the engine refuses any export (`core.storage.outputs`:
     a file written there once replaced a village's records); the old suggestion, `exports/` in
     the data folder, was refused every time."""
+    from core.engine import CarebookError, check_output
+
     folder = Path.home() / EXPORT_FOLDER
-    data = Path(os.path.realpath(data_dir))
-    if data == Path(os.path.realpath(folder)) or data in Path(os.path.realpath(folder)).parents:
-        folder = data.parent / EXPORT_FOLDER
-    return folder
+    try:
+        return check_output(data_dir, folder)       # the engine's own rule, asked, not copied
+    except CarebookError:
+        return Path(os.path.realpath(data_dir)).parent / EXPORT_FOLDER
