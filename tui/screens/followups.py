@@ -21,7 +21,7 @@ from .. import roles
 from ..keymap import bind, key_of
 from ..widgets import followups as fw
 from ..widgets.pagedtable import PagedTable
-from .base import BaseScreen
+from .base import BaseScreen, after_backup
 from .prompt import Ask, PromptScreen
 
 TOWN_KINDS = ("应急处置", "上报街镇", "转介部门")
@@ -183,10 +183,8 @@ class FollowupScreen(BaseScreen):
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ actions
+    @after_backup
     def _do(self, fn, *args, done: str, **kwargs) -> None:
-        self.app.after_backup(lambda: self._do_now(fn, *args, done=done, **kwargs))   # the day's backup first
-
-    def _do_now(self, fn, *args, done: str, **kwargs) -> None:
         try:
             fn(self.followup_id, *args, operator=self.app.operator or None, on=self.app.today, **kwargs)
         except CarebookError as exc:

@@ -29,7 +29,7 @@ from ..keymap import bind
 from ..widgets.followups import followups_note
 from ..widgets.fields import FieldRow, show_text
 from ..widgets.problems import ProblemsPanel
-from .base import KeptScreen, mount_unseen
+from .base import KeptScreen, after_backup, mount_unseen
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -362,11 +362,8 @@ class FormEntryScreen(KeptScreen):
             self.app.open_person(self.duplicate_of)
 
     # ------------------------------------------------------------------ saving
+    @after_backup
     def action_save(self, reasons: dict[str, str] | None = None) -> None:
-        # The first save of the day may wait for the day's backup: said on screen meanwhile.
-        self.app.after_backup(lambda: self._save(reasons))
-
-    def _save(self, reasons: dict[str, str] | None) -> None:
         if reasons:
             self.accepted.update(reasons)
         if self._compute_timer is not None:   # typed faster than the live values: show what follows first

@@ -21,7 +21,7 @@ from ..keymap import bind
 from ..widgets.fields import show_text
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
-from .base import KeptScreen
+from .base import KeptScreen, after_backup
 from .confirm import ConfirmScreen
 from .prompt import Ask, PromptScreen
 
@@ -274,10 +274,8 @@ class PersonScreen(KeptScreen):
         elif event.data_table.id == "person-followups":
             open_followup(self.app, event.row_key.value)
 
+    @after_backup
     def _save_status(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
-        self.app.after_backup(lambda: self._save_now(changes, drop, note))   # the day's backup first
-
-    def _save_now(self, changes: dict, drop: tuple[str, ...], note: str) -> None:
         data = {k: v for k, v in self.record["data"].items() if k not in drop}
         data.update(changes)
         try:

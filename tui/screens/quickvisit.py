@@ -24,6 +24,7 @@ from core.engine import clerk_problem
 
 from .. import roles
 from ..keymap import bind, key_of
+from .base import after_backup
 
 SAVED, SKIPPED, FULL = "saved", "skipped", "full"
 
@@ -105,10 +106,8 @@ class QuickVisitScreen(ModalScreen[str | None]):
         if event.select.id == "qv-method" and event.value is not Select.NULL:
             self.data[roles.VISIT_METHOD] = event.value
 
+    @after_backup
     def action_save(self) -> None:
-        self.app.after_backup(self._save)       # the day's backup first, said on screen
-
-    def _save(self) -> None:
         eng = self.app.engine
         if not self.app.operator:
             self.query_one("#qv-error", Static).update("！请先填写操作员（首页按 O），探访人就是操作员。")
