@@ -84,6 +84,10 @@ def mount_unseen(app: Any, screen: Screen) -> None:
 
     async def lay_out() -> None:
         await mounted
+        if getattr(app, "_exit", False) or not screen.is_attached:
+            # closing (staff quit at once, a test ended): a layout now would send resizes to
+            # widgets being taken down, and the tabs' handler fails on its removed underline
+            return
         try:
             screen._refresh_layout(app.size)     # the first layout at the terminal's size, too
         except AttributeError:
