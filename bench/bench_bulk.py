@@ -207,7 +207,7 @@ def import_check(args, codes: dict[str, Path], tmp: Path, data: Path | None) -> 
             book = book or target
         if args.compare and len(codes) == 2:
             print(f"{'':16} 导出的工作簿：" + same_workbook(tmp / "records-before.xlsx", tmp / "records-after.xlsx"), flush=True)
-    if book is None:
+    if book is None or args.export_only:
         return
     for label, code in codes.items():
         empty = tmp / f"empty-{label}"
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo-only", action="store_true", help="the demo (and --compare) only: no export, no import check")
     ap.add_argument("--data", help="a ledger to export records from (a copy: opening it writes)")
     ap.add_argument("--import-file", help="an XLSX of registration records to check as an import")
+    ap.add_argument("--export-only", action="store_true", help="with --data: the records export only, no import check")
     ap.add_argument("--validator", action="store_true", help="time Validator.check alone over --data's records")
     ap.add_argument("--records", type=int, default=5000, help="records per form for --validator")
     args = ap.parse_args(argv)
