@@ -383,12 +383,15 @@ class RecordRows:
         self.children = {g.id: [self._column(c) for c in g.children] for g in self.groups}
         self.town_specific = [(i, f) for i, f in enumerate(self.table_fields) if f.towns]
 
-    def _column(self, f: FieldInfo) -> tuple[str, bool, Callable[[Any], Any]]:
-        """(field id, whether a non-empty text is its own cell, how any other value becomes one)."""
+    def _column(self, f: FieldInfo) -> tuple[str, bool, Callable[[Any], Any], Any, dict[str, Any]]:
+        """(field id, whether a non-empty text is its own cell, how any other value becomes
+        one, the cell of a missing value, {text: cell} of the texts met so far)."""
         plain = not f.pii and not f.choices and f.type not in ("boolean", "division", "multi")
-        return f.id, plain, self._maker(f)
+        known: dict[str, Any] = {}
+        return f.id, plain, self._maker(f, known), _cell(f, None, self.mask), known
 
-    def _maker(self, f: FieldInfo) -> Callable[[Any], Any]:
+    def _maker(self, f: FieldInfo, texts: dict[str, Any]) -> Callable[[Any], Any]:
+        """How a value of `f` becomes its cell; a listed field's texts are kept in `texts`."""
         mask, kind = self.mask, f.pii
         if not f.choices and f.type not in ("boolean", "division", "multi"):
             def plain(value: Any) -> Any:
@@ -396,8 +399,7 @@ class RecordRows:
                     return mask(kind, value) if kind else value
                 return _cell(f, value, mask)
             return plain
-        memo: dict[Any, Any] = {}
-        texts: dict[str, Any] = {}            # the same for a text value, without a key to build
+        memo: dict[Any, Any] = {}             # other values, by class and value
         limit = self.CACHED
 
         def listed(value: Any) -> Any:
@@ -423,9 +425,11 @@ class RecordRows:
     def __call__(self, record: Any) -> tuple[list[Any], dict[str, list[list[Any]]]]:
         data, key = record_data(record), file_no(record)
         get_ = data.get
-        # a plain text is its own cell, checked here (no call: most of the four million cells)
-        parent = [key] + [v if plain and v.__class__ is str and v else make(v)
-                          for fid, plain, make in self.parent for v in [get_(fid)]]
+        # most of the four million cells without a call: a plain text is its own cell, a
+        # missing value its column's blank, a listed text one met before looked up
+        parent = [key] + [v if plain and v.__class__ is str and v else blank if v is None
+                          else known[v] if v.__class__ is str and v in known else make(v)
+                          for fid, plain, make, blank, known in self.parent for v in [get_(fid)]]
         for i, f in self.town_specific:
             if not f.applies(data):
                 parent[i + 1] = _cell(f, None, self.mask)
@@ -435,8 +439,10 @@ class RecordRows:
         for g in self.groups:
             rows = (data.get(g.id) if g.applies(data) else None) or []
             columns = self.children[g.id]
-            groups[g.id] = [[key, i] + [v if plain and v.__class__ is str and v else make(v)
-                                        for fid, plain, make in columns for v in [(row or {}).get(fid)]]
+            groups[g.id] = [[key, i] + [v if plain and v.__class__ is str and v else blank if v is None
+                                        else known[v] if v.__class__ is str and v in known else make(v)
+                                        for fid, plain, make, blank, known in columns
+                                        for v in [(row or {}).get(fid)]]
                             for i, row in enumerate(rows, 1)]
         return parent, groups
 

@@ -34,6 +34,7 @@ from core.transfer.exporting import text_width
 # characters and `_xHHHH_` look-alikes (escaped), non-characters, white space at either end
 # (`xml:space="preserve"`).
 BLANK = object()       # a cell with a format and no value (`Worksheet.write_blank`)
+SMALL_INT = 10 ** 15   # an int below this is written as its digits, as `{:.16G}` writes it
 
 _NEEDS_CARE = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$')
 
@@ -67,6 +68,8 @@ class RowWriter:
         self.ws, self.fmt = ws, cell_format
         self.cols: list[str] = []
         self.half_max = ws.xls_strmax // 2
+        self.memos: list[dict[str, tuple[str | None, int, str]]] = []   # see `write_shown`
+        self.memo_xf: Any = None
 
     def _col(self, col: int) -> str:
         while len(self.cols) <= col:
@@ -137,9 +140,14 @@ class RowWriter:
         """Row `row` of values as an exporter shows them, in the writer's format: a text gets
         Excel's formula guard (`safe_cell`), a blank (None, "") is left out, a number stays a
         number, anything else is written as its guarded text; and `widths[i]` grows to the
-        widest value of column i (`text_width`; a text is looked at only when it could widen a
-        column not yet at `max_width`). The same cells `write(row, [safe_cell(v) ...])` writes,
-        in one pass instead of two (a 50,000-person export writes four million cells)."""
+        widest value of column i (`text_width`) while it is below `max_width`. The same cells
+        `write(row, [safe_cell(v) ...])` writes, in one pass instead of two (a 50,000-person
+        export writes four million cells).
+
+        What a text becomes — its cell's XML after the cell reference, or None when it needs
+        xlsxwriter's care, and its width — is remembered per column (`MEMO` texts each): most
+        cells of an export are a few hundred choice labels, villages and dates, each worked out
+        once instead of four million times."""
         ws = self.ws
         if row >= ws.xls_rowmax or row in ws.row_info or len(values) > ws.xls_colmax:
             self.write(row, [self._shown(i, v, widths, max_width) for i, v in enumerate(values)])
@@ -149,9 +157,13 @@ class RowWriter:
         if len(self.cols) < len(values):
             self._col(len(values) - 1)
         xf = self.fmt._get_xf_index()
-        head = f'" s="{xf}" t="inlineStr"><is><t>'
+        if xf != self.memo_xf:                    # the format's index is fixed once the file is
+            self.memos, self.memo_xf = [], xf     # under way; remembered XML carries it
+        memos = self.memos
+        while len(memos) < len(values):
+            memos.append({})
         r = str(row + 1)
-        cols, half_max = self.cols, self.half_max
+        cols = self.cols
         parts: list[str] = []
         append = parts.append
         first = last = None
@@ -159,19 +171,24 @@ class RowWriter:
             if v.__class__ is str:
                 if not v:
                     continue
-                if len(v) * 2 > widths[col] and widths[col] < max_width:
-                    if v.isascii():               # `text_width` of an ASCII text is its length
-                        if len(v) > widths[col]:
-                            widths[col] = len(v)
-                    else:
-                        widths[col] = max(widths[col], text_width(v))
-                if v[0] in FORMULA_START:
-                    v = "'" + v
-                if (len(v) <= half_max and v.isprintable() and '"' not in v and "&" not in v and "<" not in v
-                        and ">" not in v and "_x" not in v and not v[0].isspace() and not v[-1].isspace()):
-                    append(f'<c r="{cols[col]}{r}{head}{v}</t></is></c>')
+                memo = memos[col]
+                known = memo.get(v)
+                if known is None:
+                    known = self._text(v, xf)
+                    if len(memo) < self.MEMO:
+                        memo[v] = known
+                tail, width, guarded = known
+                if width > widths[col] and widths[col] < max_width:
+                    widths[col] = width
+                if tail is not None:
+                    append(f'<c r="{cols[col]}{r}{tail}')
                 else:
-                    append(self._cell(row, col, r, v, xf, self.fmt))
+                    append(self._careful_text(row, col, guarded, self.fmt))
+            elif v.__class__ is int and -SMALL_INT < v < SMALL_INT:     # not a bool: its class is bool
+                digits = str(v)
+                if len(digits) > widths[col]:
+                    widths[col] = len(digits)
+                append(f'<c r="{cols[col]}{r}" s="{xf}"><v>{digits}</v></c>')
             else:
                 v = self._shown(col, v, widths, max_width)
                 if v is None:
@@ -184,6 +201,18 @@ class RowWriter:
             return
         ws.fh.write(f'<row r="{r}">{"".join(parts)}</row>')
         self._dimensions(row, first, last)
+
+    MEMO = 1000                               # texts remembered per column (a few MB at most)
+
+    def _text(self, v: str, xf: Any) -> tuple[str | None, int, str]:
+        """(the cell's XML after its reference, or None when xlsxwriter must write it; the
+        text's width; the text with its formula guard) for a non-empty text `v`."""
+        width = len(v) if v.isascii() else text_width(v)   # `text_width` of an ASCII text is its length
+        if v[0] in FORMULA_START:
+            v = "'" + v
+        if len(v) <= self.half_max and _plain(v):
+            return f'" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>', width, v
+        return None, width, v
 
     @staticmethod
     def _shown(i: int, v: Any, widths: list[float], max_width: float) -> Any:
