@@ -117,8 +117,10 @@ def write_records_xlsx(
     *,
     full: bool = False,
     progress: Callable[[int], None] | None = None,
+    count: int | None = None,
 ) -> int:
-    """Write the records workbook; return the number of records written.
+    """Write the records workbook; return the number of records written. `count`: how many
+    records there are, when known (the writing process is then started before the first is read).
 
     Each record becomes its rows here (`RecordRows`: labels, masking); a long export has
     them written to the file by a second process meanwhile (`write_rows`), so reading the
@@ -128,7 +130,7 @@ def write_records_xlsx(
     flat = RecordRows(info, mask)                       # `flat_record`, its layout worked out once
     with collector_paused():
         return write_rows(write_book, book_of(info, full), (flat(record) for record in records), path,
-                          progress=progress)
+                          progress=progress, count=count)
 
 
 def write_book(book: Book, rows: Iterable[tuple[list[Any], dict[str, list[list[Any]]]]], path: Path,

@@ -59,18 +59,26 @@ def write_report(writer: Writer, report: Report, path: Path, *, full: bool,
 
 
 def write_rows(writer: Writer, head: Any, rows: Iterable[Any], path: Path, *,
-               progress: Callable[[int], None] | None = None, min_rows: int | None = None) -> int:
+               progress: Callable[[int], None] | None = None, min_rows: int | None = None,
+               count: int | None = None) -> int:
     """`writer(head, rows, path, progress)`, in a second process when there are many rows.
 
     For a writer handed finished rows (masked, labelled: `plugins.xlsx_records` sends each
     record's row and its children's rows) and a `head` saying what the file holds (sheet names,
-    headers); both must pickle. How many rows there are is not known in advance (a records
-    export streams village by village), so `min_rows` of them are read first: fewer, and the
-    writer runs here on those."""
+    headers); both must pickle. `count`: how many rows there will be, when the caller knows
+    (a records export: the form's records); else `min_rows` of them are read first to see —
+    fewer, and the writer runs here on those."""
     where = _importable(writer)
+    if where is None:
+        return writer(head, rows, path, progress)
+    threshold = _threshold(min_rows)
+    if count is not None:
+        if count < threshold:
+            return writer(head, rows, path, progress)
+        return _in_child(("rows", where, head, None), rows, path, progress, dict)
     rows = iter(rows)
-    ahead = list(itertools.islice(rows, _threshold(min_rows))) if where is not None else []
-    if where is None or len(ahead) < _threshold(min_rows):
+    ahead = list(itertools.islice(rows, threshold))
+    if len(ahead) < threshold:
         return writer(head, itertools.chain(ahead, rows), path, progress)
     return _in_child(("rows", where, head, None), itertools.chain(ahead, rows), path, progress, dict)
 

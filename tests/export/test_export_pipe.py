@@ -172,6 +172,11 @@ def test_few_finished_rows_stay_in_this_process(tmp_path, children):
     assert started == [] and (tmp_path / "a.txt").read_text(encoding="utf-8") == "表头\na\nb\n"
     assert write_rows(row_writer, "表头", iter([["a"], ["b"], ["c"]]), tmp_path / "b.txt", min_rows=3) == 3
     assert len(started) == 1 and (tmp_path / "b.txt").read_text(encoding="utf-8") == "表头\na\nb\nc\n"
+    # told how many rows there are: decided by that, before any row is read
+    assert write_rows(row_writer, "表头", iter([["a"], ["b"], ["c"]]), tmp_path / "c.txt", min_rows=3, count=2) == 3
+    assert len(started) == 1
+    assert write_rows(row_writer, "表头", iter([["a"]]), tmp_path / "d.txt", min_rows=3, count=3) == 1
+    assert len(started) == 2 and (tmp_path / "d.txt").read_text(encoding="utf-8") == "表头\na\n"
 
 
 def test_a_reading_error_after_the_rows_read_ahead_stops_the_writer(tmp_path, children):
