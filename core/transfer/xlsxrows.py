@@ -68,7 +68,7 @@ class RowWriter:
         self.ws, self.fmt = ws, cell_format
         self.cols: list[str] = []
         self.half_max = ws.xls_strmax // 2
-        self.memos: list[dict[str, tuple[str | None, int, str]]] = []   # see `write_shown`
+        self.memos: list[dict[str, str]] = []       # see `write_shown`
         self.memo_xf: Any = None
 
     def _col(self, col: int) -> str:
@@ -144,10 +144,10 @@ class RowWriter:
         `write(row, [safe_cell(v) ...])` writes, in one pass instead of two (a 50,000-person
         export writes four million cells).
 
-        What a text becomes — its cell's XML after the cell reference, or None when it needs
-        xlsxwriter's care, and its width — is remembered per column (`MEMO` texts each): most
-        cells of an export are a few hundred choice labels, villages and dates, each worked out
-        once instead of four million times."""
+        What a text becomes — its cell's XML after the cell reference — is remembered per column
+        (`MEMO` texts each), its width counted when it is first met: most cells of an export are
+        a few hundred choice labels, villages and dates, each worked out once instead of four
+        million times. So `widths` must be the same list on every call for this sheet."""
         ws = self.ws
         if row >= ws.xls_rowmax or row in ws.row_info or len(values) > ws.xls_colmax:
             self.write(row, [self._shown(i, v, widths, max_width) for i, v in enumerate(values)])
@@ -171,19 +171,11 @@ class RowWriter:
             if v.__class__ is str:
                 if not v:
                     continue
-                memo = memos[col]
-                known = memo.get(v)
-                if known is None:
-                    known = self._text(v, xf)
-                    if len(memo) < self.MEMO:
-                        memo[v] = known
-                tail, width, guarded = known
-                if width > widths[col] and widths[col] < max_width:
-                    widths[col] = width
+                tail = memos[col].get(v)
                 if tail is not None:
                     append(f'<c r="{cols[col]}{r}{tail}')
                 else:
-                    append(self._careful_text(row, col, guarded, self.fmt))
+                    append(self._new_text(row, col, r, v, xf, widths, max_width))
             elif v.__class__ is int and -SMALL_INT < v < SMALL_INT:     # not a bool: its class is bool
                 digits = str(v)
                 if len(digits) > widths[col]:
@@ -204,15 +196,20 @@ class RowWriter:
 
     MEMO = 1000                               # texts remembered per column (a few MB at most)
 
-    def _text(self, v: str, xf: Any) -> tuple[str | None, int, str]:
-        """(the cell's XML after its reference, or None when xlsxwriter must write it; the
-        text's width; the text with its formula guard) for a non-empty text `v`."""
+    def _new_text(self, row: int, col: int, r: str, v: str, xf: Any, widths: list[float], max_width: float) -> str:
+        """The cell of a non-empty text `v` not remembered for its column: its width counted,
+        its formula guard added, its XML remembered when it is plain and there is room."""
         width = len(v) if v.isascii() else text_width(v)   # `text_width` of an ASCII text is its length
-        if v[0] in FORMULA_START:
-            v = "'" + v
-        if len(v) <= self.half_max and _plain(v):
-            return f'" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>', width, v
-        return None, width, v
+        if width > widths[col] and widths[col] < max_width:
+            widths[col] = width
+        guarded = "'" + v if v[0] in FORMULA_START else v
+        if len(guarded) > self.half_max or not _plain(guarded):
+            return self._careful_text(row, col, guarded, self.fmt)
+        tail = f'" s="{xf}" t="inlineStr"><is><t>{guarded}</t></is></c>'
+        memo = self.memos[col]
+        if len(memo) < self.MEMO:
+            memo[v] = tail
+        return f'<c r="{self.cols[col]}{r}{tail}'
 
     @staticmethod
     def _shown(i: int, v: Any, widths: list[float], max_width: float) -> Any:
