@@ -163,7 +163,8 @@ class RowWriter:
         while len(memos) < len(values):
             memos.append({})
         r = str(row + 1)
-        cols = self.cols
+        cols, half_max, memo_max = self.cols, self.half_max, self.MEMO
+        head = f'" s="{xf}" t="inlineStr"><is><t>'
         parts: list[str] = []
         append = parts.append
         first = last = None
@@ -171,11 +172,29 @@ class RowWriter:
             if v.__class__ is str:
                 if not v:
                     continue
-                tail = memos[col].get(v)
+                memo = memos[col]
+                tail = memo.get(v)
                 if tail is not None:
                     append(f'<c r="{cols[col]}{r}{tail}')
+                    if first is None:
+                        first = col
+                    last = col
+                    continue
+                # not met before (a name, an ID number: a quarter of the cells): measured,
+                # guarded, and written as it is when str methods find nothing to escape
+                if len(v) * 2 > widths[col] and widths[col] < max_width:
+                    width = len(v) if v.isascii() else text_width(v)
+                    if width > widths[col]:
+                        widths[col] = width
+                t = "'" + v if v[0] in FORMULA_START else v
+                if (len(t) <= half_max and t.isprintable() and '"' not in t and "&" not in t and "<" not in t
+                        and ">" not in t and "_x" not in t and not t[0].isspace() and not t[-1].isspace()):
+                    tail = f'{head}{t}</t></is></c>'
+                    if len(memo) < memo_max:
+                        memo[v] = tail
+                    append(f'<c r="{cols[col]}{r}{tail}')
                 else:
-                    append(self._new_text(row, col, r, v, xf, widths, max_width))
+                    append(self._cell(row, col, r, t, xf, self.fmt))
             elif v.__class__ is int and -SMALL_INT < v < SMALL_INT:     # not a bool: its class is bool
                 digits = str(v)
                 if len(digits) > widths[col]:
@@ -195,21 +214,6 @@ class RowWriter:
         self._dimensions(row, first, last)
 
     MEMO = 1000                               # texts remembered per column (a few MB at most)
-
-    def _new_text(self, row: int, col: int, r: str, v: str, xf: Any, widths: list[float], max_width: float) -> str:
-        """The cell of a non-empty text `v` not remembered for its column: its width counted,
-        its formula guard added, its XML remembered when it is plain and there is room."""
-        width = len(v) if v.isascii() else text_width(v)   # `text_width` of an ASCII text is its length
-        if width > widths[col] and widths[col] < max_width:
-            widths[col] = width
-        guarded = "'" + v if v[0] in FORMULA_START else v
-        if len(guarded) > self.half_max or not _plain(guarded):
-            return self._careful_text(row, col, guarded, self.fmt)
-        tail = f'" s="{xf}" t="inlineStr"><is><t>{guarded}</t></is></c>'
-        memo = self.memos[col]
-        if len(memo) < self.MEMO:
-            memo[v] = tail
-        return f'<c r="{self.cols[col]}{r}{tail}'
 
     @staticmethod
     def _shown(i: int, v: Any, widths: list[float], max_width: float) -> Any:
