@@ -271,3 +271,20 @@ async def test_quitting_over_a_waiting_save_saves_then_ends(tmp_path):
     eng = open_engine(folder)
     assert eng.get(rid)["data"]["address"] == NEW
     eng.close()
+
+
+@drive
+async def test_the_palettes_quit_waits_for_the_backup_the_same_way(tmp_path):
+    """退出程序 in the command palette is Ctrl+Q: the same notice, the same end."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: screen_names(app)[-1] == "CarebookPalette")
+        await type_text(pilot, "退出程序")
+        await until(pilot, lambda: "关闭台账并退出" in screen_text(app))      # the command found
+        await pilot.press("enter")
+        await until(pilot, lambda: "备份完成后自动退出" in screen_text(app))
+        assert WAITING in screen_text(app) and running(app)
+        done.set()
+        await until(pilot, lambda: not running(app))
+        assert app.return_code == 0
