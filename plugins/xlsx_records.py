@@ -145,8 +145,8 @@ def write_book(book: Book, rows: Iterable[tuple[list[Any], dict[str, list[list[A
     n = 0
     for row, groups in rows:
         parent.add(row)
-        for gid, rows_ in groups.items():
-            for r in rows_:
+        for gid, lines in groups.items():
+            for r in lines:
                 children[gid].add(r)
         n += 1
         if progress and n % 1000 == 0:

@@ -1,4 +1,4 @@
-"""A long report, or a long records export, written by a second process while this one reads the ledger.
+"""A long report, or a long records export, written by a second process while this one reads.
 
 Why: exporting a district roster is two jobs of about the same size — reading 50,000 records
 and working out each row (this process, which holds the engine), and turning the rows into a
@@ -8,11 +8,12 @@ long as the slower half. Rows cross over in batches through a pipe, which also b
 when the writer falls behind, the reader waits.
 
 The writer is any module-level function `writer(report, path, mask, progress) -> int` (the
-built-in XLSX roster writer is one; `write_report`), or `writer(head, rows, path, progress) -> int`
-handed rows already finished and masked here (the records workbook; `write_rows`). The second process is a plain `python -c` started with
-`subprocess` and fed pickled batches on its stdin — not `multiprocessing`, whose "spawn" re-runs
-the caller's main script (a host script without a `__main__` guard would export twice) and
-whose "fork" is unsafe beside the UI's threads. Short reports, a writer that is not a
+built-in XLSX roster writer is one; `write_report`), or `writer(head, rows, path, progress) ->
+int` handed rows already finished and masked here (the records workbook; `write_rows`). The
+second process is a plain `python -c` started with `subprocess` and fed pickled batches on its
+stdin — not `multiprocessing`, whose "spawn" re-runs the caller's main script (a host script
+without a `__main__` guard would export twice) and whose "fork" is unsafe beside the UI's
+threads. Short reports, a writer that is not a
 module-level function, or `CAREBOOK_EXPORT_PROCESS=off` keep everything in this process, with
 the same result. The child never sees the engine, the records or the operator: only finished
 rows, masked by the same rule (`core.transfer.exporting.mask_value`) as in-process.
