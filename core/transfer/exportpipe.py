@@ -13,9 +13,8 @@ int` handed rows already finished and masked here (the records workbook; `write_
 second process is a plain `python -c` started with `subprocess` and fed pickled batches on its
 stdin — not `multiprocessing`, whose "spawn" re-runs the caller's main script (a host script
 without a `__main__` guard would export twice) and whose "fork" is unsafe beside the UI's
-threads. Short reports, a writer that is not a
-module-level function, or `CAREBOOK_EXPORT_PROCESS=off` keep everything in this process, with
-the same result. The child never sees the engine, the records or the operator: only finished
+threads. Short reports, a writer that is not a module-level function, or
+`CAREBOOK_EXPORT_PROCESS=off` keep everything in this process, with the same result. The child never sees the engine, the records or the operator: only finished
 rows, masked by the same rule (`core.transfer.exporting.mask_value`) as in-process.
 """
 from __future__ import annotations
