@@ -219,10 +219,11 @@ def threshold_forms(tmp: Path, age: int = 75) -> Path:
 
 
 def columncache_path(data: Path) -> Path:
-    """The file of values re-evaluation keeps beside the ledger (`columncache.record_values`)."""
-    from core.reporting.columncache import FOLDER, RECORDS
+    """The folder of values re-evaluation keeps beside the ledger (`core.lifecycle.keptfiles`)."""
+    from core.reporting.columncache import FOLDER
+    from core.lifecycle.keptfiles import RECORDS
 
-    return data.joinpath(*FOLDER, f"registration{RECORDS}.bin")
+    return data.joinpath(*FOLDER, f"registration{RECORDS}")
 
 
 def _copy(src: Path, dest: Path) -> Path:

@@ -287,6 +287,15 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             if diffs:
                 count(rid, diffs)
 
+        def settled(rid, row, how, decided) -> bool:
+            """Whether the record is done without reading it: decided from its row (and kept
+            values) with nothing to write — an applied run reads and writes what changes."""
+            if decided is None or (apply and any(a != b and f.id in computed_in(row.get("town"))[1]
+                                                 for f, a, b in decided)):
+                return False
+            settle(rid, row, how, decided)
+            return True
+
         rows = engine.index(form.id).rows
         needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
         retry: dict[str, tuple] = {}     # record id -> what `keptvalues.decided` needs
@@ -294,12 +303,16 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             result.records += 1
             how = plan.covered(row)
             decided = row_only = None
-            if how is not True and how and not how.nothing and not apply:
+            if how is not True and how and not how.nothing:
                 row_only = plan.row_only(row.get("town"), how)
                 decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
-            if how is True or (how and how.nothing) or decided is not None:
+            if how is True or (how and how.nothing):
                 settle(rid, row, how, decided)
                 continue
+            if settled(rid, row, how, decided):
+                continue
+            if decided is not None:      # an applied run writes the change: the record is read
+                row_only = None
             part = str(row.get("_p") or row.get(form.partition or "") or "")
             if row_only is not None:     # the row lacks values: those kept beside the ledger may do
                 retry[rid] = (part, row, how, row_only, plan.args, plan.probes)
@@ -308,18 +321,18 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         if retry:
             from core.lifecycle.keptvalues import decided as from_kept
 
-            for rid, decided in from_kept(engine, form, retry):
+            for rid, decided in from_kept(engine, form, retry, read_missing=not apply):
                 part, row, how = retry[rid][:3]
-                if decided is not None:
-                    settle(rid, row, how, decided)
-                else:
+                if not settled(rid, row, how, decided):
                     needed.setdefault(part, {})[rid] = how
+        kept_spec = _keep_written(engine, form) if apply else None
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
             items = []
             wanted = needed[part]
-            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few):
+            # an applied run keeps the village parsed: its values the rows lack are kept from it
+            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few, keep=apply):
                 data = rec.get("data") or {}
                 meta = rec.get("meta") or {}
                 part_of = wanted.get(rec["id"])
@@ -363,12 +376,16 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                              "changes": field_diff(data, fixed), "reasons": [], "overrides": {},
                              "note": f"按当前表单和 {today.isoformat()} 的日期重新计算"}
                     items.append((out, engine._index_row(form, out), entry))
-            if items:
+            if items:     # its values the rows lack kept as written (`_keep_written`)
                 engine.store.put_many(form.id, items)
                 idx = engine._indexes.get(form.id)
                 if idx is not None:
                     for out, row, _ in items:
                         idx.put(out["id"], row)
+            elif kept_spec is not None:
+                from core.lifecycle.keptfiles import keep_read
+
+                keep_read(engine.store, form.id, part, kept_spec)
             if progress:
                 progress(part)
         marks[form.id] = {"date": today.isoformat(), "at": at, **(plan.kept() if apply else {}),
@@ -377,6 +394,18 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     if apply:
         _mark(engine, today.isoformat(), marks)
     return result
+
+
+def _keep_written(engine, form) -> tuple | None:
+    """Before an applied run writes: every village file the store writes from now on keeps the
+    values a later dry run needs and the rows lack (`core.lifecycle.keptfiles`) — the day's run
+    on a new day reads most villages for the birthdays anyway, so the admin's first dry run
+    after a threshold change finds them kept. The spec kept under, or None (no files)."""
+    from core.lifecycle.keptfiles import keep_on_write, spec_items
+    from core.lifecycle.keptvalues import kept_spec
+
+    spec = spec_items(kept_spec(engine, form))
+    return spec if keep_on_write(engine.store, form.id, spec) else None
 
 
 def _mark(engine, day: str, marks: dict) -> None:
@@ -406,6 +435,13 @@ def last_day(engine) -> str | None:
 
 def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
     """Recompute once per day (a writer only); None when already done today or read-only."""
-    if engine.readonly or last_day(engine) == engine.today().isoformat():
+    if engine.readonly:
+        return None
+    if last_day(engine) == engine.today().isoformat():
+        # the day's run is done: this session's saves still keep the kept values current
+        from core.lifecycle.keptfiles import keep_on_write
+
+        for form in _computed_forms(engine, None):
+            keep_on_write(engine.store, form.id)
         return None
     return run(engine, apply=True, operator=operator)
