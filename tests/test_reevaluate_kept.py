@@ -64,9 +64,17 @@ def test_raising_the_advanced_age_decides_the_80_to_84_year_olds_without_reading
         assert not [p for p in parts if p[0] == "part"], parts
         assert list(cache.glob("1*.bin"))
     assert quick.changes[("registration", "风险等级", "高", "中")] >= 1, quick.table()
-    done, _ = _quick(forms, data, day, apply=True)
+    with Engine.open(data, forms, readonly=True) as eng:
+        ids = {row["name"]: row["id_number"] for row in eng.index("registration").rows.values()
+               if row.get("name") in EIGHTY_TWO}
+    done, parts = _quick(forms, data, day, apply=True)
     _same(done, slow)
     assert _risk(forms, data) == {"plain": "中", "illness": "高", "hazard": "高", "rarely_called": "高"}
+    # the applied run reads (and writes) only whom the change changes (高龄 是→否 for every
+    # 80–84-year-old): the others are decided from their rows and the kept values, as in the dry run
+    read = {p[1] for p in parts if p[0] == "part"}
+    assert {ids[n] for n in EIGHTY_TWO} <= read and len(read) == done.changed, (len(read), done.changed)
+    assert len({p[1] for p in parts if p[0] == "row"}) > 5 * len(read), parts        # 68 people, 8 read
 
 
 def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
