@@ -282,3 +282,40 @@ def test_a_kept_value_counts_only_for_the_very_save_its_row_shows_within_the_sam
         result = reevaluate.run(desk, "registration")
     assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
     assert result.records == len(rows)
+
+
+def test_the_records_an_applied_run_wrote_are_covered_by_its_marker_and_a_save_in_its_second_is_not(tmp_path, monkeypatch):
+    """The day's run rewrites the birthday people; a dry run right after reads none of them
+    (their values are the run's own), while a record a clerk saved in the same second after
+    the run (same `updated`, a later store save time) is evaluated again."""
+    import core.engine
+    from binhai_support import id_for, years_before
+    from core.lifecycle import reevaluate
+
+    birthday = person(filing=DAY - dt.timedelta(days=40))
+    birthday["id_number"] = id_for(years_before(DAY + dt.timedelta(days=1), 66), seed=9)
+    birthday.pop("file_no")
+    forms, data = _ledger(tmp_path, 5, extra=[birthday])
+    day = DAY + dt.timedelta(days=1)
+    read: list[str] = []
+    real = reevaluate.village_records
+
+    def counting(engine, form_id, part, wanted=None, **kw):
+        for rec in real(engine, form_id, part, wanted, **kw):
+            read.append(rec["data"]["id_number"])
+            yield rec
+    monkeypatch.setattr(reevaluate, "village_records", counting)
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        done = eng.refresh_for_today()
+        assert done.changes[("registration", "年龄", 65, 66)] == 1 and read == [birthday["id_number"]], read
+    read.clear()
+    quick, _ = _quick(forms, data, day)
+    assert quick.changed == 0 and read == [], read
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        at = reevaluate._marks(eng)["registration"]["at"]
+        rid = next(iter(eng.index("registration").rows))
+        monkeypatch.setattr(core.engine, "now_iso", lambda: at)        # the run's second
+        eng.save("registration", eng.get(rid, "registration")["data"], record_id=rid)
+        clerk = eng.get(rid, "registration")["data"]["id_number"]
+    quick, _ = _quick(forms, data, day)
+    assert read == [clerk], read

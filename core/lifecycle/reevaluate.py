@@ -199,13 +199,23 @@ class _Plan:
             self.runners[key] = self.runners[shared]
         return self.runners[key]
 
+    def saved_before(self, row: dict) -> bool:
+        """Whether the record was last saved before the marker's run ended — its own writes
+        included: the store's save times (to the nanosecond, `Store.last_save_time`) tell
+        them from a save in the same second after it, which `updated` (to the second) cannot;
+        without them, a save in the marker's second counts as since."""
+        t, until = row.get("_t"), self.mark.get("t")
+        if isinstance(t, int) and isinstance(until, int):
+            return t <= until
+        when = _when(row.get("_u"))
+        return when is not None and when < self.at
+
     def covered(self, row: dict) -> bool | Partial:
         """True: the marker covers the record whole; a `Partial`: it covers all but what a form
         change since reaches; False: evaluate it whole."""
         if not self.usable or self.at is None:
             return False
-        when = _when(row.get("_u"))
-        if when is None or when >= self.at:     # times are to the second: the same second is "since"
+        if not self.saved_before(row):
             return False
         town = row.get("town")
         whole = (self.mark.get("digests") or {}).get(town or "") == self.digest_of(town)
@@ -388,8 +398,10 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                 keep_read(engine.store, form.id, part, kept_spec)
             if progress:
                 progress(part)
+        last = getattr(engine.store, "last_save_time", None)
         marks[form.id] = {"date": today.isoformat(), "at": at, **(plan.kept() if apply else {}),
-                          "overrides": overridden, "failures": failures if rules else None}
+                          "overrides": overridden, "failures": failures if rules else None,
+                          **({"t": last()} if apply and last else {})}
     result.applied = apply
     if apply:
         _mark(engine, today.isoformat(), marks)

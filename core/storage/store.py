@@ -1123,6 +1123,11 @@ class Store:
             chosen = [names.check_partition(p) for p in partitions]
         return self._iter_parts(table, chosen, lambda doc: (_time(doc), _shared(doc)), keep)
 
+    def last_save_time(self) -> int:
+        """The save time (`_t`) of the last save in this store, or the newest a loaded table
+        holds: a record whose `_t` is at most this was saved by then (re-evaluation's marker)."""
+        return self._last_t
+
     def when_written(self, listener: Callable[[str, str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]) -> None:
         """Call `listener(table, partition, documents, files key)` after each village file and
         its index are rewritten (a checkpoint, a bulk batch), on the writing thread, with the
