@@ -107,13 +107,36 @@ def run_mark(data: str, forms: str, days: int = 0, commit: str = "") -> dict:
     return out
 
 
+def run_newday(data: str, forms: str, days: int = 1, commit: str = "") -> dict:
+    """The first open of a new day as the TUI makes it before its first screen
+    (`refresh_for_today`: applied, with history), the ledger's close (its last village files
+    written) included; and how many villages it left kept values for."""
+    from core.engine import Engine
+    from core.lifecycle import reevaluate
+
+    mod = _old("reevaluate", commit) if commit else reevaluate
+    eng = Engine.open(data, forms, operator="基准测试", today=_clock(days))
+
+    def both():
+        done = mod.refresh_for_today(eng)
+        eng.close()
+        return {**_result(done), "kept": _kept_count(Path(data))}
+    return _measure(both)
+
+
+def _kept_count(data: Path) -> int:
+    folder = columncache_path(data)
+    return len(list(folder.glob("[!.]*.bin"))) if folder.is_dir() else 0
+
+
 def run_reevaluate(data: str, forms: str, days: int = 1, commit: str = "") -> dict:
     from core.engine import Engine
     from core.lifecycle import reevaluate
 
     mod = _old("reevaluate", commit) if commit else reevaluate
     eng = Engine.open(data, forms, readonly=True, today=_clock(days))
-    return _measure(lambda: _result(mod.run(eng, "registration", apply=False)))
+    kept = _kept_count(Path(data))
+    return {**_measure(lambda: _result(mod.run(eng, "registration", apply=False))), "kept_before": kept}
 
 
 def run_cli(data: str, forms: str, days: int = 0, commit: str = "") -> dict:
@@ -122,10 +145,14 @@ def run_cli(data: str, forms: str, days: int = 0, commit: str = "") -> dict:
     import resource
     import time
 
+    from core.dates import TODAY_ENV
+
+    env = {**os.environ, TODAY_ENV: _day(days).isoformat()} if days else None
     load = os.getloadavg()[0]
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tui.launch", "records", "reevaluate", "--dry-run", "--form",
-                           "registration", "--data", data, "--forms", forms], capture_output=True, text=True, cwd=ROOT)
+                           "registration", "--data", data, "--forms", forms], capture_output=True, text=True, cwd=ROOT,
+                          env=env)
     seconds = time.perf_counter() - t
     if done.returncode:
         raise SystemExit(f"命令失败：\n{done.stderr[-2000:]}")
@@ -252,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def show(label, r):
             extra = f"；{r['table']}" if r.get("table") else ""
+            if "kept" in r or "kept_before" in r:
+                extra += f"；留下值的村：{r.get('kept', r.get('kept_before'))}" + ("（运行前）" if "kept_before" in r else "（之后）")
             line = (f"{label}：{r['records']} 人，{r['seconds']:.2f} 秒（CPU {r['cpu']:.2f} 秒），峰值内存 "
                     f"{r['peak_mb']:.0f} MB，改变 {r.get('changed', '-')} 人{extra}（负载 {r['load']:.1f}）")
             rows.append(line)
@@ -267,18 +296,26 @@ def main(argv: list[str] | None = None) -> int:
         show("改后 高龄阈值改为 75 后 --dry-run（每人重判，只算读阈值的字段）", _child("reevaluate", data, changed, 1))
         show("改后 整条命令 carebook records reevaluate --dry-run（阈值 75，当天；含启动和打开台账）",
              _child("cli", data, changed))
-        # 80–84 岁的人由后面的风险条件决定，列表行里没有那些值：第一次从记录读出并留在台账旁
-        # （cache/columns/registration.records.bin，一次性），以后从那里读
+        # 高龄 80→85：80–84 岁的人由后面的风险条件决定，列表行里没有那些值（重大疾病、住房隐患、
+        # 子女联系……），留在台账旁（cache/columns/registration.records/）。实际的顺序：台账在新的
+        # 一天打开（当天的应用重算，读生日的人所在的村，顺便留下这些村的值）→ 管理员改阈值 →
+        # 第一次 --dry-run。台账起初没有留下的值（本轮之前的台账）。
         raised = threshold_forms(tmp, 85)
-        kept = columncache_path(data)
-        kept.unlink(missing_ok=True)
-        show("改前 高龄阈值改为 85 后 --dry-run", _child("reevaluate", data, raised, 1, args.before))
-        show("改后 高龄阈值改为 85 后 --dry-run，第一次（一次性：读记录，留下所缺的值）",
-             _child("reevaluate", data, raised, 1))
-        show("改后 高龄阈值改为 85 后 --dry-run，之后（从留下的值，不读记录）", _child("reevaluate", data, raised, 1))
-        show("改后 高龄阈值改为 85 后 --dry-run，再一次", _child("reevaluate", data, raised, 1))
-        show("改后 整条命令 carebook records reevaluate --dry-run（阈值 85，当天；含启动和打开台账）",
-             _child("cli", data, raised))
+        shutil.rmtree(columncache_path(data), ignore_errors=True)
+        day_before, day_after = _copy(data, tmp / "day-before"), _copy(data, tmp / "day-after")
+        show("改前 新的一天第一次打开（应用重算，界面出现前；含关闭时写完）",
+             _child("newday", day_before, FORMS, 1, args.before))
+        show("改后 新的一天第一次打开（应用重算，界面出现前；含关闭时写完）", _child("newday", day_after, FORMS, 1))
+        show("改前 随后高龄阈值改为 85，--dry-run", _child("reevaluate", day_before, raised, 1, args.before))
+        show("改后 随后高龄阈值改为 85，第一次 --dry-run（当天的重算已留下大部分村的值）",
+             _child("reevaluate", day_after, raised, 1))
+        show("改后 随后再一次 --dry-run", _child("reevaluate", day_after, raised, 1))
+        show("改后 整条命令 carebook records reevaluate --dry-run（阈值 85，同一天；含启动和打开台账）",
+             _child("cli", day_after, raised, 1))
+        shutil.rmtree(columncache_path(day_after))
+        show("改后 真正冷的第一次（没有任何留下的值：读全部记录并留下）", _child("reevaluate", day_after, raised, 1))
+        for copy in (day_before, day_after):
+            shutil.rmtree(copy)
         renamed = renamed_forms(tmp)
         show("改前 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_before, renamed, 0, args.before))
         show("改后 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_after, renamed))

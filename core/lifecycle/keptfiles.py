@@ -46,24 +46,23 @@ def spec_items(spec: dict[str, Iterable[str] | None]) -> tuple:
     return tuple(sorted((f, None if cols is None else tuple(sorted(cols))) for f, cols in spec.items()))
 
 
-def _projected(value: Any, cols: tuple[str, ...] | None) -> Any:
-    """A repeat group's rows cut down to `cols` (None: the value as stored)."""
-    if cols is None or not isinstance(value, list):
+def _projected(value: Any, cols: tuple[str, ...]) -> Any:
+    """A repeat group's rows cut down to `cols`."""
+    if not isinstance(value, list):
         return value
     return [{c: row[c] for c in cols if c in row} if isinstance(row, dict) else row for row in value]
 
 
 def _entry(spec: tuple, key: tuple | None, stamped: Iterable[tuple[int, dict]]) -> tuple:
     """(spec, files key, ids, {field: values}) of one village from (save time, record) pairs;
-    ids and each column marshalled on their own, so a reader decodes only what it asks."""
-    ids, times, datas = [], [], []
-    for t, doc in stamped:
-        ids.append(doc["id"])
-        times.append(t)
-        datas.append(doc.get("data") or {})
-    cols = {f: marshal.dumps([_projected(d.get(f), c) for d in datas]) for f, c in spec}
-    cols[SAVED] = marshal.dumps(times)
-    return spec, key, marshal.dumps(ids), cols
+    ids and each column marshalled on their own, so a reader decodes only what it asks. (Made
+    on the store's writing thread for each village written: a few milliseconds.)"""
+    pairs = list(stamped)
+    datas = [doc.get("data") or {} for _, doc in pairs]
+    cols = {f: marshal.dumps([d.get(f) for d in datas] if c is None else [_projected(d.get(f), c) for d in datas])
+            for f, c in spec}
+    cols[SAVED] = marshal.dumps([t for t, _ in pairs])
+    return spec, key, marshal.dumps([doc["id"] for _, doc in pairs]), cols
 
 
 def _read(path: Path) -> tuple | None:
@@ -157,15 +156,16 @@ def keep_on_write(store, table: str, spec: tuple | None = None) -> bool:
     return True
 
 
-def keep_read(store, table: str, p: str, spec: tuple) -> None:
-    """Keep village `p` as the store holds it, when its files are current (no save pending)
-    and not kept yet: for a village just read (still in the store's cache, so not parsed again)."""
-    key = store.files_keys(table).get(p)
-    if key is None:
+def keep_read(store, table: str, p: str, spec: tuple, seen: list, key: tuple | None) -> None:
+    """Keep village `p` after a run read it without writing it: from `seen` (every record of
+    the village with its save time, as read whole) or, when it was fetched record by record,
+    from the store's cache of the parsed file (not parsed again). `key`: its files key before
+    the read; nothing is kept unless the files are still those (no save pending or made)."""
+    if key is None or store.files_key(table, p) != key:
         return
     held = _read(folder(store, table) / f"{p}.bin")
     if held is not None and held[0] == spec and held[1] == key:
         return
-    entry = _entry(spec, key, store.iter_stamped(table, [p], keep=True))
-    if store.files_keys(table).get(p) == key:
+    entry = _entry(spec, key, seen or store.iter_stamped(table, [p], keep=True))
+    if store.files_key(table, p) == key:
         _keep(store, table, p, entry)

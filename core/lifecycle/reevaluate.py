@@ -199,6 +199,10 @@ class _Plan:
             self.runners[key] = self.runners[shared]
         return self.runners[key]
 
+    def changed_form(self, town) -> bool:
+        """Whether this town's form is not the one the marker's run used."""
+        return (self.mark.get("digests") or {}).get(town or "") != self.digest_of(town)
+
     def saved_before(self, row: dict) -> bool:
         """Whether the record was last saved before the marker's run ended — its own writes
         included: the store's save times (to the nanosecond, `Store.last_save_time`) tell
@@ -313,7 +317,9 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             result.records += 1
             how = plan.covered(row)
             decided = row_only = None
-            if how is not True and how and not how.nothing:
+            if how is not True and how and not how.nothing and (not apply or plan.changed_form(row.get("town"))):
+                # an applied run on a new day without a form change reads its birthday people
+                # anyway (their age changes): the rows decide nothing for it
                 row_only = plan.row_only(row.get("town"), how)
                 decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
             if how is True or (how and how.nothing):
@@ -341,8 +347,10 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         for part in sorted(needed):
             items = []
             wanted = needed[part]
-            # an applied run keeps the village parsed: its values the rows lack are kept from it
-            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few, keep=apply):
+            # an applied run keeps the values the rows lack from what it reads (`_keep_written`)
+            seen: list | None = [] if kept_spec is not None else None
+            key = engine.store.files_key(form.id, part) if kept_spec is not None else None
+            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few, seen=seen):
                 data = rec.get("data") or {}
                 meta = rec.get("meta") or {}
                 part_of = wanted.get(rec["id"])
@@ -395,7 +403,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             elif kept_spec is not None:
                 from core.lifecycle.keptfiles import keep_read
 
-                keep_read(engine.store, form.id, part, kept_spec)
+                keep_read(engine.store, form.id, part, kept_spec, seen, key)
             if progress:
                 progress(part)
         last = getattr(engine.store, "last_save_time", None)

@@ -1123,6 +1123,12 @@ class Store:
             chosen = [names.check_partition(p) for p in partitions]
         return self._iter_parts(table, chosen, lambda doc: (_time(doc), _shared(doc)), keep)
 
+    @_serialised
+    def files_key(self, table: str, p: str) -> tuple[int, ...] | None:
+        """`files_keys` of one partition (a stat and a seal read of its two files)."""
+        self._check_open()
+        return self._files_key(names.check_table(table), names.check_partition(p))
+
     def last_save_time(self) -> int:
         """The save time (`_t`) of the last save in this store, or the newest a loaded table
         holds: a record whose `_t` is at most this was saved by then (re-evaluation's marker)."""
