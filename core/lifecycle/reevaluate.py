@@ -63,10 +63,30 @@ class Result:
 
 
 def _computed_forms(engine, only: str | None) -> list:
-    """The forms with something to recompute: computed fields of their own, or a town overlay
-    (which may add some for its towns' records)."""
+    """The forms with something to recompute: computed fields of their own, a town overlay
+    (which may add some for its towns' records), or computed fields a plugin adds."""
     forms = [engine.form(only)] if only else list(engine.record_forms())
-    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)]
+    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)
+            or _plugin_computes(engine, f.id)]
+
+
+def _plugin_computes(engine, form_id: str) -> bool:
+    """Whether a plugin's `extend_form` gives some town's records of `form_id` a computed field
+    (asked for each town of the division list, as `carebook plugins list` asks): the form file
+    and the overlays may compute nothing. No plugin implementing the hook: asked of nobody."""
+    if not engine.plugin_set.impls("extend_form"):
+        return False
+    try:
+        towns = [t.code for t in engine.divisions.towns()]
+    except CarebookError:
+        return False
+    for town in towns:
+        try:
+            if refreshed(engine.validator(form_id, town=town).form):
+                return True
+        except CarebookError:          # a broken plugin: reported by the run and `plugins list`
+            continue
+    return False
 
 
 def refreshed(form) -> list:
