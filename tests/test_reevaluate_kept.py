@@ -322,3 +322,16 @@ def test_the_records_an_applied_run_wrote_are_covered_by_its_marker_and_a_save_i
         clerk = eng.get(rid, "registration")["data"]["id_number"]
     quick, _ = _quick(forms, data, day)
     assert read == [clerk], read
+
+
+def test_kept_values_are_not_held_in_memory_after_the_run(tmp_path):
+    """The kept values are read from their files for one run and let go: a TUI or server
+    process that re-evaluates does not hold them (7 MB at 50,000 people) for its whole life."""
+    from core.lifecycle import reevaluate
+    from core.reporting import columncache
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    with Engine.open(data, forms, readonly=True, today=lambda: DAY + dt.timedelta(days=1)) as eng:
+        assert reevaluate.run(eng, "registration").changed
+        assert not [k for k in columncache._MEMO.get(eng.store, {}) if "records" in k]
