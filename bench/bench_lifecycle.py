@@ -314,8 +314,14 @@ def main(argv: list[str] | None = None) -> int:
              _child("cli", day_after, raised, 1))
         shutil.rmtree(columncache_path(day_after))
         show("改后 真正冷的第一次（没有任何留下的值：读全部记录并留下）", _child("reevaluate", day_after, raised, 1))
-        for copy in (day_before, day_after):
-            shutil.rmtree(copy)
+        shutil.rmtree(day_after)
+        shutil.rmtree(day_before)
+        # 用了这版代码两天之后（中间没有 --dry-run）：第二天的重算读到另一些生日的人所在的村
+        two_days = _copy(data, tmp / "two-days")
+        show("改后 新的一天打开（第 1 天）", _child("newday", two_days, FORMS, 1))
+        show("改后 又一个新的一天打开（第 2 天）", _child("newday", two_days, FORMS, 2))
+        show("改后 随后高龄阈值改为 85，第一次 --dry-run（连续两天打开之后）", _child("reevaluate", two_days, raised, 2))
+        shutil.rmtree(two_days)
         renamed = renamed_forms(tmp)
         show("改前 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_before, renamed, 0, args.before))
         show("改后 迁移 一般→非困难（含备份、写入、历史）", _child("migration", mig_after, renamed))
