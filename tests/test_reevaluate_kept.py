@@ -13,6 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from binhai_support import copy_forms, person, set_setting  # noqa: E402
@@ -162,18 +164,12 @@ def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
     assert _columns_read(["any(v == '很少' for c in children for v in c.values())"], group) is None
 
 
-def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch):
-    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
-    serious illness): the village is read again for the kept values, their save time is not the
-    row's, so the record itself is read — a row's old values are never mixed with newer ones."""
-    from core.lifecycle import reevaluate
+def _watched(monkeypatch) -> list[tuple[str, str]]:
+    """("part", name) for each person whose record a run reads and evaluates in part, ("row",
+    name) for each decided from the list row (and kept values)."""
     from core.lifecycle.fielddeps import Partial
     from core.lifecycle.rowonly import RowOnly
 
-    forms, data = _ledger(tmp_path, 4, extra=_people())
-    set_setting(forms, "advanced_age", "85")
-    day = DAY + dt.timedelta(days=1)
-    _quick(forms, data, day)                 # the values kept, as they were
     seen = []
     real, real_row = Partial.compute, RowOnly.decide
 
@@ -188,12 +184,33 @@ def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_pa
         return found
     monkeypatch.setattr(Partial, "compute", compute)
     monkeypatch.setattr(RowOnly, "decide", decide)
+    return seen
+
+
+@pytest.mark.parametrize("same_second", [False, True])
+def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch, same_second):
+    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
+    serious illness): the village is read again for the kept values, their save time is not the
+    row's, so the record itself is read — a row's old values are never mixed with newer ones.
+    Also when the save falls in the second of her last one (`updated`, to the second, is the
+    same): the store's save time, to the nanosecond, tells them apart."""
+    import core.engine
+    from core.lifecycle import reevaluate
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    day = DAY + dt.timedelta(days=1)
+    _quick(forms, data, day)                 # the values kept, as they were
+    seen = _watched(monkeypatch)
     with Engine.open(data, forms, readonly=True, today=lambda: day) as desk:
         rows = desk.index("registration").rows          # read now: older than the save below
         rid = next(r for r, row in rows.items() if row["name"] == "plain")
+        if same_second:
+            monkeypatch.setattr(core.engine, "now_iso", lambda: rows[rid]["_u"])
         with Engine.open(data, forms, operator="李芳", today=lambda: day) as other:
             rec = other.get(rid, "registration")
             other.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+            assert (other.get(rid, "registration")["updated"] == rows[rid]["_u"]) == same_second
         result = reevaluate.run(desk, "registration")
     assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
     assert ("row", "illness") in seen                # the others of the village: from kept values
@@ -244,47 +261,6 @@ def test_the_days_run_and_a_later_save_keep_the_values_so_the_first_dry_run_read
     assert VILLAGE not in read, read
     assert not [p for p in parts if p[0] == "part"], parts
     assert _risk(forms, data)["plain"] == "高"         # the save is what the dry run judged
-
-
-def test_a_kept_value_counts_only_for_the_very_save_its_row_shows_within_the_same_second(tmp_path, monkeypatch):
-    """Another desk saves an 82-year-old again within the second of her last save (the save
-    time `updated` is to the second): the dry run's rows, read before, show the earlier save,
-    the kept values the later one. They are told apart by the store's save time (to the
-    nanosecond), so the record is read rather than decided from a row and newer values mixed."""
-    import core.engine
-    from core.lifecycle import reevaluate
-    from core.lifecycle.fielddeps import Partial
-    from core.lifecycle.rowonly import RowOnly
-
-    forms, data = _ledger(tmp_path, 4, extra=_people())
-    set_setting(forms, "advanced_age", "85")
-    day = DAY + dt.timedelta(days=1)
-    _quick(forms, data, day)                 # the values kept, as they were
-    seen = []
-    real, real_row = Partial.compute, RowOnly.decide
-
-    def compute(self, data, *a):
-        seen.append(("part", data.get("name")))
-        return real(self, data, *a)
-
-    def decide(self, rid, row, *a):
-        found = real_row(self, rid, row, *a)
-        if found is not None:
-            seen.append(("row", row.get("name")))
-        return found
-    monkeypatch.setattr(Partial, "compute", compute)
-    monkeypatch.setattr(RowOnly, "decide", decide)
-    with Engine.open(data, forms, readonly=True, today=lambda: day) as desk:
-        rows = desk.index("registration").rows
-        rid = next(r for r, row in rows.items() if row["name"] == "plain")
-        monkeypatch.setattr(core.engine, "now_iso", lambda: rows[rid]["_u"])     # the same second
-        with Engine.open(data, forms, operator="李芳", today=lambda: day) as other:
-            rec = other.get(rid, "registration")
-            other.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
-            assert other.get(rid, "registration")["updated"] == rows[rid]["_u"]
-        result = reevaluate.run(desk, "registration")
-    assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
-    assert result.records == len(rows)
 
 
 def test_the_records_an_applied_run_wrote_are_covered_by_its_marker_and_a_save_in_its_second_is_not(tmp_path, monkeypatch):
