@@ -96,7 +96,7 @@ class Validator:
         ev = self.evaluator
         # compute: (field, how its value is worked out or None, rows holding computed children?)
         self._compute_plan = [(f, self._computer(f) if f.computed else None,
-                               bool(f.fields) and any(c.computed for c in f.fields))
+                               bool(f.fields) and any(c.computed for c in f.fields), self._converter(f))
                               for f in top if f.computed or (f.fields and any(c.computed for c in f.fields))]
         # relevance: (section condition, [(field, its condition, row children with conditions?)]),
         # a condition None where there is none (always shown)
@@ -276,7 +276,7 @@ class Validator:
         clean = plan.normalizer(ft, field)
         if not field.fields:
             return clean
-        cells = [(c.id, self._normalizer(c)) for c in field.fields]
+        cells = [(c.id, norm, norm and plan.remembered(norm)) for c in field.fields for norm in [self._normalizer(c)]]
 
         def rows(value: Any, path: str, problems: list[Problem]) -> Any:
             value = clean(value, path, problems)
@@ -288,9 +288,21 @@ class Validator:
     @staticmethod
     def _normalize_cells(cells: list, row: dict, path: str, problems: list[Problem]) -> dict:
         out = dict(row)
-        for cid, norm in cells:
+        shared = plan.SHARED_ANSWERS
+        for cid, norm, held in cells:
             if cid in out:
-                value = out[cid] if norm is None else norm(out[cid], f"{path}.{cid}", problems)
+                value = out[cid]
+                if held is not None and value.__class__ is str:     # as `normalize`: a text remembered
+                    found = held[1].get(value, held)
+                    if found is not held and found.__class__ in shared:
+                        held[2] += 1
+                        if found is None:
+                            del out[cid]
+                        else:
+                            out[cid] = found
+                        continue
+                if norm is not None:
+                    value = norm(value, f"{path}.{cid}", problems)
                 if value is None:
                     del out[cid]
                 else:
@@ -307,8 +319,19 @@ class Validator:
         unknown keys are left for the schema to report."""
         problems: list[Problem] = []
         out = {}
-        normalizers = self._top_normalizers
+        normalizers, memories, shared = self._top_normalizers, self._top_memories, plan.SHARED_ANSWERS
         for key, value in (data or {}).items():
+            if value.__class__ is str:
+                # a text a pure field's normalizer remembers, looked up here: what it would
+                # answer, without the call (most values of an import are such texts)
+                held = memories.get(key)
+                if held is not None:
+                    found = held[1].get(value, held)
+                    if found is not held and found.__class__ in shared:
+                        held[2] += 1          # asked, as the normalizer counts
+                        if found is not None:
+                            out[key] = found
+                        continue
             norm = normalizers.get(key)
             if norm is not None:
                 value = norm(value, key, problems)
@@ -320,6 +343,11 @@ class Validator:
     def _top_normalizers(self) -> dict[str, Callable[[Any, str, list], Any]]:
         """Field id -> its normalizer, for the form's own fields (types nobody registered left out)."""
         return {fid: norm for fid, f in self._top_by_id.items() if (norm := self._normalizer(f)) is not None}
+
+    @cached_property
+    def _top_memories(self) -> dict[str, list]:
+        """Field id -> the memory of its normalizer, for the pure ones (`plan.remembered`)."""
+        return {fid: held for fid, norm in self._top_normalizers.items() if (held := plan.remembered(norm)) is not None}
 
     # --- computing ---------------------------------------------------------------------------
 
@@ -336,18 +364,16 @@ class Validator:
             return found
         ev = self.evaluator
         calc = plan.value(ev, field.calculate) if field.calculate else None
-        cases = [(plan.condition(ev, case.when), case.value, case.reason) for case in field.cases]
+        # the case that applies, by its index (`plan.first`); one past the end: none does
+        which = plan.first(ev, [case.when for case in field.cases])
+        outcomes = [(case.value, case.reason) for case in field.cases] + [(None, None)]
         clean = self._cleaner(field)
 
         def compute(names: dict) -> tuple[Any, str | None]:
-            value, reason = None, None
             if calc is not None:
-                value = calc(names)
+                value, reason = calc(names), None
             else:
-                for when, case_value, case_reason in cases:
-                    if when is None or when(names):
-                        value, reason = case_value, case_reason
-                        break
+                value, reason = outcomes[which(names)]
             if isinstance(value, dt.date):
                 value = value.isoformat()
             if clean is not None:
@@ -379,25 +405,26 @@ class Validator:
             self._plan_passes()
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        for field, computer, rows_computed in self._compute_plan:
+        for field, computer, rows_computed, conv in self._compute_plan:
             if rows_computed and isinstance(data.get(field.id), list):
                 data[field.id] = self._compute_rows(field, data, names)
                 names[field.id] = self._python(field, data[field.id])
             if computer is None:
                 continue
-            ov = overrides.get(field.id)
-            if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
-                if "value" in ov:
-                    data[field.id] = ov["value"]
-                    names[field.id] = self._python(field, ov["value"])
-                reasons[field.id] = f"人工改写：{ov['reason']}"
-                continue
+            if overrides:
+                ov = overrides.get(field.id)
+                if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
+                    if "value" in ov:
+                        data[field.id] = ov["value"]
+                        names[field.id] = self._python(field, ov["value"])
+                    reasons[field.id] = f"人工改写：{ov['reason']}"
+                    continue
             value, reason = computer(names)
             if value is None:
                 data.pop(field.id, None)
             else:
                 data[field.id] = value
-            names[field.id] = self._python(field, value)
+            names[field.id] = value if conv is None else conv(value)     # `_python`, its conversion planned
             if reason:
                 reasons[field.id] = reason
         return data, reasons

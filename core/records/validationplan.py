@@ -30,6 +30,7 @@ import datetime as dt
 from functools import partial
 from typing import Any, Callable
 
+from core.formlang.exprcompile import Compiled, first_true
 from core.formlang.expressions import Evaluator, ExpressionError
 from core.problems import Problem
 
@@ -72,8 +73,17 @@ def cleaner(field_type: Any, field: Any) -> Callable[[Any], Any]:
     `Validator.normalize` reports (ValueError: the type's own words; anything else: "无法识别的值").
     Answers are remembered when the type is `pure` (see `normalizer`)."""
     clean = normalizer(field_type, field)
+    held = remembered(clean)
 
     def checked(value: Any) -> Any:
+        if held is not None:         # a remembered answer looked up here, as `Validator.normalize` does
+            kind = value.__class__
+            key = value if kind is str else (int, value) if kind is int else None    # `memo_key`'s keys
+            if key is not None:
+                found = held[1].get(key, held)
+                if found is not held and found.__class__ in SHARED_ANSWERS:
+                    held[2] += 1
+                    return found
         problems: list = []
         value = clean(value, "", problems)
         if problems:
@@ -135,7 +145,22 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
             problems.append(Problem(found.text, path, rule="normalize"))
             return None
         return found.copy() if kind is list or kind is dict else found   # a caller may change it
-    return partial(recall, current[0]) if scope is None else scoped
+    if scope is not None:
+        return scoped
+    pure = partial(recall, current[0])
+    pure.held = current[0]      # read by `Validator.normalize` (`remembered`): one memory for good
+    return pure
+
+
+def remembered(clean: Callable) -> list | None:
+    """The memory of a pure field's normalizer ([_, answers, values asked, still adding?]), for a
+    caller that looks a text up itself before calling it; None for any other normalizer."""
+    return getattr(clean, "held", None)
+
+
+#: Answers a caller may take from a normalizer's memory as they are (a list is copied by the
+#: normalizer, a refusal reported by it).
+SHARED_ANSWERS = frozenset({str, int, bool, type(None)})
 
 
 def learn(held: list, key: Any, found: Any) -> None:
@@ -194,6 +219,48 @@ def condition(evaluator: Evaluator, expr: str | None) -> Callable[[dict], bool] 
 def value(evaluator: Evaluator, expr: str) -> Callable[[dict], Any]:
     """`names -> value` as `evaluator.calculate(expr, names)` (None when it cannot be worked out)."""
     return _closure(evaluator, expr, truth=False)
+
+
+def first(evaluator: Evaluator, whens: list[str | None]) -> Callable[[dict], int]:
+    """`names -> i`, the index of the first of `whens` that holds as `condition` reads each
+    (no expression: true; one that fails: false), `len(whens)` when none does: which of a
+    computed field's `cases` applies.
+
+    The conditions run as one code object (`exprcompile.first_true`), in order, stopping at the
+    first true one: the risk level's fourteen cases were fourteen calls and evaluations for a
+    person at low risk. When any condition fails (an input still empty: `None >= 80`), the
+    whole answer is worked out again one condition at a time (`one_by_one`), where a failing
+    condition counts as false and the next is asked — the conditions only read the names, so
+    asking again gives what the first pass would have. `tests/test_validationplan.py` compares
+    both over every combination of the risk table's inputs."""
+    singles = [condition(evaluator, when) for when in whens]
+
+    def one_by_one(names: dict) -> int:
+        for i, when in enumerate(singles):
+            if when is None or when(names):
+                return i
+        return len(singles)
+    if len(whens) < 2 or not _plain(evaluator):
+        return one_by_one
+    try:
+        chain = Compiled(first_true([evaluator.parse(w) if w else None for w in whens]), "cases")
+    except (ExpressionError, ValueError, SyntaxError, RecursionError, MemoryError):
+        return one_by_one
+    code, env = chain.code, evaluator._globals
+    if chain.scoped:
+        def merged(names: dict) -> int:
+            try:
+                return eval(code, {**env, **names})  # noqa: S307 - checked and rewritten AST, no built-ins
+            except Exception:  # noqa: BLE001 - a condition failed: each asked alone, as `condition` does
+                return one_by_one(names)
+        return merged
+
+    def at_once(names: dict) -> int:
+        try:
+            return eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
+        except Exception:  # noqa: BLE001 - a condition failed: each asked alone, as `condition` does
+            return one_by_one(names)
+    return at_once
 
 
 def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], Any]:
