@@ -201,3 +201,25 @@ def test_normalize_looking_up_remembered_texts_itself_gives_the_normalizers_answ
         assert clean == want
         assert [(p.message, p.path, p.rule) for p in found] == [(p.message, p.path, p.rule) for p in problems]
     assert v._top_memories                           # the look-up was there to be used
+
+
+def test_the_shape_checks_quick_look_reports_what_the_full_look_reports(eng, monkeypatch):
+    """`shape._check` lets the usual values of a known field through at once (short texts,
+    bounded integers, nothing, yes/no, a multi's short texts); everything near the bounds,
+    of another type or nested is reported as the full look reports it."""
+    from core.records import shape
+
+    form = eng.form("registration")
+    odd = ["短", "长" * shape.MAX_TEXT, "长" * (shape.MAX_TEXT + 1), shape.MAX_NUMBER, shape.MAX_NUMBER + 1,
+           -shape.MAX_NUMBER, -shape.MAX_NUMBER - 1, True, None, 1.5, float("nan"), float("inf"), [], ["高血压"],
+           ["长" * (shape.MAX_TEXT + 1)], ["高血压", 3], [["嵌套"]], ["x"] * (shape.MAX_ITEMS + 1), {"a": 1}, ("元组",)]
+    records = [{**person(), fid: value} for fid in ("name", "children_count", "diseases", "annual_income", "children",
+                                                   "unknown_field") for value in odd]
+    records += [{**person(), "children": [{"child_name": value, "child_contact": value}]} for value in odd]
+    said = lambda ps: [(p.message, p.path, p.rule) for p in ps]       # noqa: E731
+    quick = [said(shape.shape_problems(form, r)) for r in records]
+    real = shape._fields_by_id
+    monkeypatch.setattr(shape, "_fields_by_id", lambda fields, known: (real(fields, known)[0], {}))   # the full look only
+    full = [said(shape.shape_problems(form, r)) for r in records]
+    assert quick == full
+    assert sum(map(bool, full)) > len(records) // 3          # many of them were refused

@@ -89,6 +89,11 @@ def _by_property(schema: dict, formats: dict, pure: set[str]) -> FastCheck | Non
     checks = {name: _part(sub, formats, pure) for name, sub in props.items()}
     # a text's remembered answer read here, without a call: most values of a record are that
     known = {name: held for name, check in checks.items() if (held := getattr(check, "held", None)) is not None}
+    # a free text with a length limit and nothing else (names, addresses: all different, not
+    # remembered) judged here by its length, as `_simple`'s check would
+    lengths = {name: (sub.get("minLength", 0), sub["maxLength"]) for name, sub in props.items()
+               if set(sub) - _ANNOTATIONS in ({"type", "maxLength"}, {"type", "maxLength", "minLength"})
+               and sub["type"] == "string" and _ints(sub, "maxLength", "minLength")}
 
     def valid(data: Any) -> bool:
         if type(data) is not dict:
@@ -99,6 +104,11 @@ def _by_property(schema: dict, formats: dict, pure: set[str]) -> FastCheck | Non
                 if held is not None and held[1].get(value) is True:
                     held[2] += 1       # asked, as `remembered` counts (its memory is judged by it)
                     continue
+                bounds = lengths.get(key)
+                if bounds is not None:
+                    if bounds[0] <= len(value) <= bounds[1]:
+                        continue
+                    return False
             check = checks.get(key)
             if check is None or not check(value):
                 return False
