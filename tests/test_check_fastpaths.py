@@ -223,3 +223,41 @@ def test_the_shape_checks_quick_look_reports_what_the_full_look_reports(eng, mon
     full = [said(shape.shape_problems(form, r)) for r in records]
     assert quick == full
     assert sum(map(bool, full)) > len(records) // 3          # many of them were refused
+
+
+def test_an_import_check_still_asks_a_plugin_that_checks_records(tmp_path):
+    """The import check asks once which per-record hooks exist (`Engine.checking_in_bulk`): a
+    plugin's `validate_record` is still called for every row, and afterwards every save asks
+    again."""
+    from carebook import hookimpl
+    from core.engine import Engine
+    from core.problems import Problem
+    from core.transfer.importing import import_records
+    from binhai_support import copy_forms
+
+    src = open_engine(tmp_path / "src")
+    for name in ("王秀英", "李桂兰", "张淑珍"):
+        src.save("registration", person(name=name))
+    [book] = src.export("records", "xlsx", tmp_path / "all.xlsx", full=True)
+    src.close()
+    asked = []
+
+    class Checks:
+        __name__ = "checks"
+
+        @hookimpl
+        def validate_record(self, form_id, data, record_id):
+            asked.append(data.get("name"))
+            return [Problem("请核实姓名", path="name", rule="check_name")] if data.get("name") == "李桂兰" else None
+
+    eng = Engine.open(tmp_path / "dst" / "data", copy_forms(tmp_path / "dst"), operator="测试员", extra_plugins=[Checks()])
+    try:
+        res = import_records(eng, "registration", book, dry_run=True)
+        assert set(asked) == {"张淑珍", "李桂兰", "王秀英"}        # (a refused row may be asked again)
+        assert [p.line for p in res.problems] == [3] and "请核实姓名" in res.problems[0].message
+        assert eng._bulk_hooks is None
+        asked.clear()
+        eng.validate("registration", person(name="赵"))
+        assert asked == ["赵"]
+    finally:
+        eng.close()

@@ -231,7 +231,7 @@ def first(evaluator: Evaluator, whens: list[str | None]) -> Callable[[dict], int
     person at low risk. When any condition fails (an input still empty: `None >= 80`), the
     whole answer is worked out again one condition at a time (`one_by_one`), where a failing
     condition counts as false and the next is asked — the conditions only read the names, so
-    asking again gives what the first pass would have. `tests/test_validationplan.py` compares
+    asking again gives what the first pass would have. `tests/test_check_fastpaths.py` compares
     both over every combination of the risk table's inputs."""
     singles = [condition(evaluator, when) for when in whens]
 
@@ -246,24 +246,22 @@ def first(evaluator: Evaluator, whens: list[str | None]) -> Callable[[dict], int
         chain = Compiled(first_true([evaluator.parse(w) if w else None for w in whens]), "cases")
     except (ExpressionError, ValueError, SyntaxError, RecursionError, MemoryError):
         return one_by_one
-    code, env = chain.code, evaluator._globals
-    if chain.scoped:
-        def merged(names: dict) -> int:
-            try:
-                return eval(code, {**env, **names})  # noqa: S307 - checked and rewritten AST, no built-ins
-            except Exception:  # noqa: BLE001 - a condition failed: each asked alone, as `condition` does
-                return one_by_one(names)
-        return merged
+    code, env, scoped = chain.code, evaluator._globals, chain.scoped
 
     def at_once(names: dict) -> int:
         try:
-            return eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
+            return eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
         except Exception:  # noqa: BLE001 - a condition failed: each asked alone, as `condition` does
             return one_by_one(names)
     return at_once
 
 
 def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], Any]:
+    """`condition` (`truth`) or `value` of one expression: its code run as `Compiled.run` runs
+    it, without that call in between (a record's conditions and calculations are some forty
+    calls) — with the names as locals, or merged into the globals when a comprehension reads
+    them (`Compiled.scoped`). A single name is run as code too: it reads the names first, as
+    `run`'s look-up does."""
     failed = False if truth else None
     if not _plain(evaluator):
         asked = evaluator.relevant if truth else evaluator.calculate
@@ -272,41 +270,18 @@ def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], A
         compiled, env = evaluator.compiled(expr), evaluator._globals
     except ExpressionError:
         return lambda names: failed
-    run = compiled.run
-    if compiled.bare is None and not compiled.scoped:
-        return _direct(compiled.code, env, truth)
+    code, scoped = compiled.code, compiled.scoped
     if not truth:
         def calc(names: dict) -> Any:
             try:
-                return run(env, names)
+                return eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
             except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
                 return None
         return calc
 
     def test(names: dict) -> bool:
         try:
-            result = run(env, names)
-        except Exception:  # noqa: BLE001 - as `Evaluator.relevant`: a failing condition hides
-            return False
-        return bool(result)
-    return test
-
-
-def _direct(code: Any, env: dict, truth: bool) -> Callable[[dict], Any]:
-    """`_closure` of an expression that is neither one name nor scoped: its code run with the
-    names as locals, as `Compiled.run` runs it, without that call in between (a record's
-    conditions and calculations are some forty calls)."""
-    if not truth:
-        def calc(names: dict) -> Any:
-            try:
-                return eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
-            except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
-                return None
-        return calc
-
-    def test(names: dict) -> bool:
-        try:
-            result = eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
+            result = eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
         except Exception:  # noqa: BLE001 - as `Evaluator.relevant`: a failing condition hides
             return False
         return bool(result)
