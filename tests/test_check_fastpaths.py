@@ -261,3 +261,48 @@ def test_an_import_check_still_asks_a_plugin_that_checks_records(tmp_path):
         assert asked == ["赵"]
     finally:
         eng.close()
+
+
+def test_an_id_number_already_clean_is_judged_as_the_full_cleaning_judges_it():
+    """`ids._checked` takes a number written as cleaning leaves it straight to its date and
+    check character: for every test vector and the ways staff spoil them, the same number or
+    the same refusal as `normalize_id` + `check_id`."""
+    from pathlib import Path
+
+    import yaml
+
+    from plugins.cn import ids
+
+    vectors = yaml.safe_load((Path(__file__).parent / "fixtures" / "id-vectors.yaml").read_text("utf-8"))
+    texts = {str(v) for v in _leaves(vectors) if isinstance(v, (str, int))}
+    spoilt = set()
+    for t in texts:
+        spoilt |= {t, t.lower(), f" {t} ", t[:-1], t + "0", t.replace("X", "x"), t[:6] + "-" + t[6:],
+                   t.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")), t[:17] + "X", t[:6] + "99991231" + t[14:]}
+    days = [dt.date(2026, 12, 7), dt.date(1950, 1, 1)]
+    checked = 0
+    for text in sorted(spoilt):
+        for day in days:
+            want = _outcome(lambda: _reference(ids, text, day))
+            assert _outcome(lambda: ids._checked(text, day)) == want, (text, day)
+            checked += want[0] == "ok"
+    assert checked > 10
+
+
+def _reference(ids, text, day):
+    number = ids.normalize_id(text)
+    reason = ids.check_id(number, day)
+    if reason:
+        raise ValueError(reason)
+    return number
+
+
+def _leaves(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _leaves(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _leaves(v)
+    else:
+        yield node

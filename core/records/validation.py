@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 UniqueLookup = Callable[[str, Any], Any]
 _UNSET = object()
+_TEXTS_ONLY = {str}
 
 
 def format_checker(registry: Registry) -> FormatChecker:
@@ -321,7 +322,8 @@ class Validator:
         out = {}
         normalizers, memories, shared = self._top_normalizers, self._top_memories, plan.SHARED_ANSWERS
         for key, value in (data or {}).items():
-            if value.__class__ is str:
+            cls = value.__class__
+            if cls is str:
                 # a text a pure field's normalizer remembers, looked up here: what it would
                 # answer, without the call (most values of an import are such texts)
                 held = memories.get(key)
@@ -331,6 +333,16 @@ class Validator:
                         held[2] += 1          # asked, as the normalizer counts
                         if found is not None:
                             out[key] = found
+                        continue
+            elif cls is list and value:
+                # a multi's choices, under the key the normalizer files texts under
+                # (`plan.memo_key`: texts only), its answer copied as it copies it
+                held = memories.get(key)
+                if held is not None and {*map(type, value)} == _TEXTS_ONLY:
+                    found = held[1].get((list, tuple(value)))
+                    if found.__class__ is list:
+                        held[2] += 1
+                        out[key] = found.copy()
                         continue
             norm = normalizers.get(key)
             if norm is not None:

@@ -21,6 +21,7 @@ __all__ = ["CHECK_CHARS", "WEIGHTS", "check_char", "check_id", "normalize_id", "
 EARLIEST_YEAR = 1800   # the standard's own example is born 1880; nothing older is plausible
 
 _SHAPE = re.compile(r"\d{17}[\dX]")
+_CANONICAL = re.compile(r"[0-9]{17}[0-9X]")          # `_SHAPE` in ASCII: what cleaning leaves as it is
 
 
 def normalize_id(value: object, upgrade_15: bool = True) -> str:
@@ -96,6 +97,14 @@ def _valid_on(value: str, today: date) -> str:
 
 
 def _checked(value: object, today: date) -> str:
+    if type(value) is str and _CANONICAL.fullmatch(value):
+        # already as `normalize_id` leaves a number (folding, upper case and the 15-digit
+        # upgrade change nothing) and as `check_id` wants its shape: only its date and check
+        # character are left to judge — a typed number of an import usually is this
+        reason = _judged(value, today)
+        if reason:
+            raise ValueError(f"身份证号码无效：{reason}")
+        return value
     number = normalize_id(value)
     reason = check_id(number, today)
     if reason:
