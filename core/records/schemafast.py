@@ -36,11 +36,12 @@ _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment"}
 
 
 def compile_fast(schema: dict, checker: FormatChecker) -> FastCheck | None:
-    """`check(data) -> True` when `data` is valid under `schema`; None if it cannot be compiled."""
-    try:
-        import fastjsonschema  # noqa: F401 - only whether it is installed
-    except ImportError:            # the fast path is an optimisation, never a requirement
-        return None
+    """`check(data) -> True` when `data` is valid under `schema`; None if it cannot be compiled.
+    `checker`: a FormatChecker, or anything with its `checkers` (`validation.format_checks`)."""
+    from importlib.util import find_spec
+
+    if find_spec("fastjsonschema") is None:    # the fast path is an optimisation, never a requirement
+        return None                            # (asked without importing it: most checks never compile)
     formats = {name: _format(checker, name) for name in checker.checkers}
     pure = {name for name in checker.checkers if getattr(checker.checkers[name][0], "pure", False)}
     try:
