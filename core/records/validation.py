@@ -195,6 +195,7 @@ class Validator:
         return conv
 
     def _make_converter(self, field: Field) -> Callable[[Any], Any] | None:
+        """(Each conversion made here turns None into None: `names` skips the call for it.)"""
         ft = self.registry.field_types.get(field.type)
         to_python = getattr(ft, "to_python", None)
         if getattr(ft, "python", _UNSET) is None:
@@ -241,14 +242,22 @@ class Validator:
             fields = self._top if only is None else [f for f in map(self.form.field, only) if f]
             # (the fields taken as stored, the others with their conversion): most are the first
             plan = ([f.id for f in fields if self._converter(f) is None],
-                    [(f.id, conv) for f in fields if (conv := self._converter(f)) is not None])
+                    [(f.id, conv, getattr(conv, "held", None)) for f in fields
+                     if (conv := self._converter(f)) is not None])
             if isinstance(only, frozenset) or only is None:
                 self._plans[only] = plan
         get = data.get
         plain, converted = plan
         values = dict(zip(plain, map(get, plain)))
-        for fid, conv in converted:
-            values[fid] = conv(get(fid))
+        for fid, conv, held in converted:
+            value = get(fid)
+            if value is None:
+                values[fid] = None        # what every conversion made here gives for nothing
+            elif held is not None and value.__class__ is str and (found := held[1].get(value, held)) is not held:
+                held[2] += 1              # a remembered date, looked up as `plan.remembering` would
+                values[fid] = found
+            else:
+                values[fid] = conv(value)
         values["settings"] = self._settings
         values["today"] = self.today()
         return values

@@ -201,6 +201,7 @@ def remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
             if held[3] and isinstance(found, _SHAREABLE):
                 learn(held, value, found)
         return found
+    call.held = held          # read by `Validator.names`, which looks a text up itself
     return call
 
 
