@@ -7,6 +7,7 @@ cannot be skipped by a screen or a script.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gc
@@ -47,6 +48,8 @@ NO_PARTITION = "_none"
 
 BULK_BATCH = 5000         # records a bulk save holds before writing (see `Engine.bulk_save`)
 BULK_HOOKS = ("validate_record", "before_save")    # per-record hooks a bulk save skips when unimplemented
+# What checks a bulk save's records: `Engine.bulk_checked`'s signature (form, datas, operator, on_problem).
+BulkChecker = Callable[[str, Iterable[dict], str, Any], Iterator[tuple[dict, "dict | None"]]]
 
 
 def now_iso() -> str:
@@ -444,7 +447,7 @@ class Engine:
 
     def bulk_save(self, form_id: str, datas: Iterable[dict], operator: str = "",
                   on_problem: Callable[[int, list[Problem]], None] | None = None,
-                  progress: Callable[[int], None] | None = None) -> int:
+                  progress: Callable[[int], None] | None = None, *, checker: BulkChecker | None = None) -> int:
         """Validate and store many new records with one write per partition file (demo, import).
 
         Written in batches of about `BULK_BATCH` records, cut where the partition changes
@@ -453,12 +456,15 @@ class Engine:
         rollup rows they change are durable together or not at all, with one fsync for the
         batch instead of one per record; a crash loses at most the batch being written, never
         a part of it. Memory is bounded by the batch: nothing of the input is held beyond it.
+
+        `checker`: what validates and prepares the records, with `bulk_checked`'s signature
+        and answers (default: this engine's `bulk_checked`); the demo passes a forked copy of
+        this engine (`core.transfer.bulkfork`) that checks the next records while this one stores.
         """
         form = self.form(form_id)
         items: list[tuple[dict, dict, dict]] = []
         n, last_part = 0, None
-        # New ids only, so unique and numbering checks are all that need earlier rows in memory.
-        track = form_id in self._indexes or any(f.unique or f.autonumber for f in form.top_fields())
+        track = checker is not None and self._bulk_tracked(form)   # rows checked elsewhere, kept here too
 
         def flush() -> None:
             if items:
@@ -473,40 +479,50 @@ class Engine:
                 # objects the collector walked them and then again as they grew older.
                 gc.collect(0)
 
-        self._bulk_refs = {}          # referenced records read once per bulk save, not per record
-        self._bulk_hooks = {name: bool(self.plugin_set.impls(name)) for name in BULK_HOOKS}
-        # Records are trees of dicts without cycles: the automatic collections their allocations
-        # set off walked a 50,000-person heap thousands of times (8 % of a 1,000-person demo, 7 %
-        # more at 50,000). One collection a batch instead (`flush`).
-        with collector_paused():
-            try:
-                for i, data in enumerate(datas):
-                    try:
-                        rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
-                    except ValidationFailed as exc:
-                        if on_problem:
-                            on_problem(i, exc.problems)
-                            continue
-                        raise
-                    rec.pop("_problems")
-                    if len(items) >= BULK_BATCH and rec["partition"] != last_part:
-                        flush()
-                    last_part = rec["partition"]
+        with self._bulk_session():
+            for rec, row in (checker or self.bulk_checked)(form_id, datas, operator, on_problem):
+                if len(items) >= BULK_BATCH and rec["partition"] != last_part:
+                    flush()
+                last_part = rec["partition"]
+                if row is None:
                     row = self._index_row(form, rec)
-                    # The record itself holds what was imported; repeating every field in the history
-                    # would double the data folder (measured: 624 MB of history for the 50k demo).
-                    entry = self._history_entry(rec, None, "批量导入：初始内容见记录本身", diff=False)
-                    items.append((rec, row, entry))
-                    if track:
-                        self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
-                    n += 1
-                    if progress and n % 1000 == 0:
-                        progress(n)
-                flush()
-                self._bulk_written()
-            finally:
-                self._bulk_refs = self._bulk_hooks = None
+                elif track:
+                    self.index(form_id).put(rec["id"], row)
+                # The record itself holds what was imported; repeating every field in the history
+                # would double the data folder (measured: 624 MB of history for the 50k demo).
+                entry = self._history_entry(rec, None, "批量导入：初始内容见记录本身", diff=False)
+                items.append((rec, row, entry))
+                n += 1
+                if progress and n % 1000 == 0:
+                    progress(n)
+            flush()
+            self._bulk_written()
         return n
+
+    def bulk_checked(self, form_id: str, datas: Iterable[dict], operator: str = "",
+                     on_problem: Callable[[int, list[Problem]], None] | None = None) -> Iterator[tuple[dict, dict | None]]:
+        """Each record of `datas` as a bulk save stores it (validated, id and time stamps), with
+        its list row when this engine keeps the form's rows up to date as they come (unique
+        and numbering checks must see the records before), else None. A record that does not
+        pass goes to `on_problem(i, problems)`, or raises `ValidationFailed` without one.
+        Called within `_bulk_session` (as `bulk_save` does)."""
+        form = self.form(form_id)
+        # New ids only, so unique and numbering checks are all that need earlier rows in memory.
+        track = self._bulk_tracked(form)
+        for i, data in enumerate(datas):
+            try:
+                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+            except ValidationFailed as exc:
+                if on_problem:
+                    on_problem(i, exc.problems)
+                    continue
+                raise
+            rec.pop("_problems")
+            row = None
+            if track:
+                row = self._index_row(form, rec)
+                self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
+            yield rec, row
 
     # ----------------------------------------------------------------- rollups
     # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
@@ -1043,6 +1059,27 @@ class Engine:
         if row is None or not all(k in row for k in fields):
             return None
         return {"data": row}
+
+    def _bulk_tracked(self, form) -> bool:
+        """Whether a bulk save keeps `form`'s list rows in memory record by record: when they
+        are loaded, or a unique or numbered field must see the records saved before."""
+        return form.id in self._indexes or any(f.unique or f.autonumber for f in form.top_fields())
+
+    @contextlib.contextmanager
+    def _bulk_session(self) -> Iterator[None]:
+        """What a bulk save holds while it runs: referenced records read once (not per record),
+        the plugin hooks nobody implements skipped, and no automatic garbage collection —
+        records are trees of dicts without cycles, and the collections their allocations set
+        off walked a 50,000-person heap thousands of times (8 % of a 1,000-person demo, 7 %
+        more at 50,000); `bulk_save` collects once a batch instead."""
+        held = self._bulk_refs, self._bulk_hooks
+        self._bulk_refs = {}
+        self._bulk_hooks = {name: bool(self.plugin_set.impls(name)) for name in BULK_HOOKS}
+        try:
+            with collector_paused():
+                yield
+        finally:
+            self._bulk_refs, self._bulk_hooks = held
 
     def _bulk_written(self) -> None:
         """Wait until the store has written the last batch into its files (a `Store` writes

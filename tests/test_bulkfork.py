@@ -1,0 +1,136 @@
+"""A bulk save's records checked by a forked copy of the engine (issue 13: the demo at 50,000).
+
+`core.transfer.bulkfork` runs `Engine.bulk_checked` in a forked process while the engine
+draws and stores. These tests hold it to the one-process save: the same ledger from the same
+seed (every record's content, the rollups), every stored record one the full validation
+accepts, the checks really made in the copy, a refused record told in the parent with its
+problems (or to `on_problem` with its place), and no copy left running.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
+import datetime as dt
+import json
+import random
+import threading
+
+import pytest
+
+from binhai_support import open_engine
+from core.problems import ValidationFailed
+from core.transfer import bulkfork, demo
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def _content(eng) -> list[str]:
+    """Every record as stored (its id and time stamps aside; a visit's person by file number)
+    and every rollup row: what two ledgers of one seed must share."""
+    people = {rid: row.get("file_no") for rid, row in eng.index("registration").rows.items()}
+    out = []
+    for form in ("registration", "visit"):
+        for rec in eng.iter_records(form):
+            data = dict(rec["data"])
+            if "person" in data:
+                data["person"] = people[data["person"]]
+            out.append(json.dumps({k: rec[k] for k in ("form", "version", "partition", "operator", "meta")}
+                                  | {"data": data}, ensure_ascii=False, sort_keys=True))
+    for rid, row in eng.store.index("rollup_visit").items():
+        out.append(json.dumps({"rollup": people[rid]} | {k: v for k, v in row.items() if k not in ("_t", "_p")},
+                              ensure_ascii=False, sort_keys=True))
+    return sorted(out)
+
+
+def _forks_checked_only_in_the_copy(monkeypatch, eng) -> list[int]:
+    """Count the copies made; once one is made, this process may no longer check a record:
+    every record stored must have been checked by the copy."""
+    made: list[int] = []
+    real = bulkfork.ForkedChecker.__init__
+
+    def init(self, engine):
+        real(self, engine)
+        made.append(self._proc.pid)
+
+        def refuse(*a, **kw):
+            raise AssertionError("a record was checked in the parent")
+        engine._prepare = refuse
+
+    monkeypatch.setattr(bulkfork.ForkedChecker, "__init__", init)
+    return made
+
+
+def test_a_forked_demo_is_the_ledger_made_in_one_process_and_every_record_passes(tmp_path, monkeypatch):
+    one = open_engine(tmp_path / "one")
+    demo.generate(one, persons=150, seed=5, as_of=AS_OF, village_days=40, town_quarters=2, fork=False)
+    two = open_engine(tmp_path / "two")
+    assert bulkfork.usable(two)
+    made = _forks_checked_only_in_the_copy(monkeypatch, two)
+    counts = demo.generate(two, persons=150, seed=5, as_of=AS_OF, village_days=40, town_quarters=2, fork=True)
+    del two._prepare
+    assert len(made) == 1 and made[0] != __import__("os").getpid()
+    assert counts == {"registration": 150, "visit": one.count("visit")} and counts["visit"] > 300
+    assert _content(two) == _content(one)
+    # every stored record passes the full validation, read back as stored
+    for form in ("registration", "visit"):
+        for rec in two.iter_records(form):
+            assert [p for p in two.validate_stored(rec["id"]) if p.is_error] == [], rec["data"]
+    # and the ledger is as usable as any: its list rows, due list and a save
+    assert len(two.index("registration").rows) == 150
+    assert two.visits_due(as_of=AS_OF)
+    one.close()
+    two.close()
+
+
+def _people(eng, n: int) -> list[dict]:
+    led = demo.Ledger(eng, random.Random(2), AS_OF)
+    return [led.person() for _ in range(n)]
+
+
+def test_a_record_the_copy_refuses_is_raised_here_with_its_problems_and_the_copy_ends(tmp_path):
+    eng = open_engine(tmp_path)
+    people = _people(eng, 7)
+    people[4]["id_number"] = "120107195001011234"          # a wrong check character
+    with bulkfork.ForkedChecker(eng) as check:
+        with pytest.raises(ValidationFailed) as caught:
+            eng.bulk_save("registration", people, operator="测试员", checker=check)
+        proc = check._proc
+    assert any(p.path == "id_number" and p.is_error for p in caught.value.problems)
+    assert "身份证" in str(caught.value)
+    assert not proc.is_alive() and proc.exitcode is not None
+    assert eng.count("registration") == 0           # the batch is refused whole, as in one process
+    eng.close()
+
+
+def test_on_problem_hears_each_refused_record_by_its_place_and_the_rest_are_stored(tmp_path):
+    eng = open_engine(tmp_path)
+    people = _people(eng, bulkfork.BATCH + 30)          # two messages to the copy
+    for i in (3, bulkfork.BATCH + 7):
+        people[i]["id_number"] = "12010719500101123X" if people[i]["id_number"][-1] != "X" else "120107195001011234"
+    people[bulkfork.BATCH + 11]["id_number"] = people[0]["id_number"]   # seen before: unique, across messages
+    heard: dict[int, list] = {}
+    with bulkfork.ForkedChecker(eng) as check:
+        saved = eng.bulk_save("registration", people, operator="测试员",
+                              on_problem=lambda i, found: heard.setdefault(i, found), checker=check)
+    assert sorted(heard) == [3, bulkfork.BATCH + 7, bulkfork.BATCH + 11]
+    assert all(any(p.path == "id_number" for p in found) for found in heard.values())
+    assert saved == len(people) - 3 == eng.count("registration")
+    stored = {r["data"]["id_number"] for r in eng.iter_records("registration")}
+    assert stored == {p["id_number"] for i, p in enumerate(people) if i not in heard}
+    eng.close()
+
+
+def test_no_fork_while_another_thread_runs(tmp_path):
+    eng = open_engine(tmp_path)
+    go = threading.Event()
+    other = threading.Thread(target=go.wait)
+    other.start()
+    try:
+        assert not bulkfork.usable(eng, wait=0.05)
+    finally:
+        go.set()
+        other.join()
+    assert bulkfork.usable(eng), threading.enumerate()
+    eng.close()
