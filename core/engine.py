@@ -330,10 +330,13 @@ class Engine:
         errors = self._write(form_id, record, old, note=note)
         return SaveResult(record, problems, errors, self._followups_after_save(form_id, record))
 
-    def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides) -> dict:
+    def _prepare(self, form_id: str, data: dict, old: dict | None, *, operator, reasons, overrides,
+                 shaped: bool = False) -> dict:
+        """`shaped`: the caller has already refused a badly shaped record (`refuse_bad_shape`)."""
         form = self.form(form_id)
         operator = operator or self.require_operator("保存记录")
-        refuse_bad_shape(form, data)
+        if not shaped:
+            refuse_bad_shape(form, data)
         accepted = dict(reasons or {})
         data = self._copy_from_refs(form, data)
         data = self._autonumber(form, data)
@@ -411,9 +414,9 @@ class Engine:
             data = {**data, f.id: f.autonumber.format(**{**data, "seq": self._next_number(form, f.id, prefix, data)})}
         return data
 
-    def _index_row(self, form, record: dict) -> dict:
+    def _index_row(self, form, record: dict, search: bool = True) -> dict:
         # `_p` as the store keeps it, so rows saved in this session look like rows read at open
-        return {**RecordIndex.row_for(form, record, self.row_fields(form.id)), "_p": record["partition"]}
+        return {**RecordIndex.row_for(form, record, self.row_fields(form.id), search), "_p": record["partition"]}
 
     def row_fields(self, form_id: str) -> frozenset[str]:
         """Fields the list rows of `form_id` carry for reports and due lists, besides `list_fields`
@@ -464,7 +467,11 @@ class Engine:
         form = self.form(form_id)
         items: list[tuple[dict, dict, dict]] = []
         n, last_part = 0, None
-        track = checker is not None and self._bulk_tracked(form)   # rows checked elsewhere, kept here too
+        # Checked elsewhere (`checker`): the form's rows are not put into this engine's index
+        # one by one — the store keeps its own copy of every row it commits, and the index is
+        # made again from that copy when next asked (`_bulk_rows_from_store`): one copy of
+        # 50,000 list rows in memory instead of two.
+        from_store = checker is not None and self._bulk_tracked(form)
 
         def flush() -> None:
             if items:
@@ -479,15 +486,13 @@ class Engine:
                 # objects the collector walked them and then again as they grew older.
                 gc.collect(0)
 
-        with self._bulk_session():
+        with self._bulk_session(), self._bulk_rows_from_store(form_id, from_store):
             for rec, row in (checker or self.bulk_checked)(form_id, datas, operator, on_problem):
                 if len(items) >= BULK_BATCH and rec["partition"] != last_part:
                     flush()
                 last_part = rec["partition"]
                 if row is None:
                     row = self._index_row(form, rec)
-                elif track:
-                    self.index(form_id).put(rec["id"], row)
                 # The record itself holds what was imported; repeating every field in the history
                 # would double the data folder (measured: 624 MB of history for the 50k demo).
                 entry = self._history_entry(rec, None, "批量导入：初始内容见记录本身", diff=False)
@@ -500,18 +505,23 @@ class Engine:
         return n
 
     def bulk_checked(self, form_id: str, datas: Iterable[dict], operator: str = "",
-                     on_problem: Callable[[int, list[Problem]], None] | None = None) -> Iterator[tuple[dict, dict | None]]:
+                     on_problem: Callable[[int, list[Problem]], None] | None = None,
+                     rows: bool = True, shaped: bool = False) -> Iterator[tuple[dict, dict | None]]:
         """Each record of `datas` as a bulk save stores it (validated, id and time stamps), with
         its list row when this engine keeps the form's rows up to date as they come (unique
         and numbering checks must see the records before), else None. A record that does not
         pass goes to `on_problem(i, problems)`, or raises `ValidationFailed` without one.
+        `rows=False`: the caller makes the rows (a forked checker's parent); this engine keeps
+        for its own checks rows without the search key and answers None. `shaped`: every
+        record has passed `refuse_bad_shape` already (in the forked checker's parent).
         Called within `_bulk_session` (as `bulk_save` does)."""
         form = self.form(form_id)
         # New ids only, so unique and numbering checks are all that need earlier rows in memory.
         track = self._bulk_tracked(form)
         for i, data in enumerate(datas):
             try:
-                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None)
+                rec = self._prepare(form_id, data, None, operator=operator, reasons=None, overrides=None,
+                                    shaped=shaped)
             except ValidationFailed as exc:
                 if on_problem:
                     on_problem(i, exc.problems)
@@ -520,9 +530,9 @@ class Engine:
             rec.pop("_problems")
             row = None
             if track:
-                row = self._index_row(form, rec)
+                row = self._index_row(form, rec, search=rows)
                 self.index(form_id).put(rec["id"], row)   # so unique checks see earlier items
-            yield rec, row
+            yield rec, row if rows else None
 
     # ----------------------------------------------------------------- rollups
     # Per-person latest visit dates and quarterly counts, kept at save time: `core.records.rollup`.
@@ -1064,6 +1074,20 @@ class Engine:
         """Whether a bulk save keeps `form`'s list rows in memory record by record: when they
         are loaded, or a unique or numbered field must see the records saved before."""
         return form.id in self._indexes or any(f.unique or f.autonumber for f in form.top_fields())
+
+    @contextlib.contextmanager
+    def _bulk_rows_from_store(self, form_id: str, wanted: bool) -> Iterator[None]:
+        """While `wanted`: the store's rows of `form_id` held in memory from the start (so it
+        keeps every row it commits), and this engine's index of the form let go at the end
+        (also after a failure: it would lack what was committed), to be made from them again."""
+        if not wanted:
+            yield
+            return
+        self.index(form_id)
+        try:
+            yield
+        finally:
+            self._indexes.pop(form_id, None)
 
     @contextlib.contextmanager
     def _bulk_session(self) -> Iterator[None]:

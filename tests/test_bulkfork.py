@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import
 import datetime as dt
 import json
 import random
+import subprocess
 import threading
 
 import pytest
@@ -44,44 +45,69 @@ def _content(eng) -> list[str]:
     return sorted(out)
 
 
-def _forks_checked_only_in_the_copy(monkeypatch, eng) -> list[int]:
-    """Count the copies made; once one is made, this process may no longer check a record:
-    every record stored must have been checked by the copy."""
-    made: list[int] = []
-    real = bulkfork.ForkedChecker.__init__
+# Run in a process of its own: the demo forks only where no other thread runs, and a test
+# process may hold threads of other tests (tests/forked.py's reader). Once the copy is made,
+# the parent may no longer check a record: every record stored was checked by the copy.
+FORKED_DEMO = r"""
+import datetime as dt, json, os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from binhai_support import open_engine
+from core.transfer import bulkfork, demo
 
-    def init(self, engine):
-        real(self, engine)
-        made.append(self._proc.pid)
+made = []
+real = bulkfork.ForkedChecker.__init__
 
-        def refuse(*a, **kw):
-            raise AssertionError("a record was checked in the parent")
-        engine._prepare = refuse
+def init(self, engine):
+    real(self, engine)
+    made.append(self._proc.pid)
 
-    monkeypatch.setattr(bulkfork.ForkedChecker, "__init__", init)
-    return made
+    def refuse(*a, **kw):
+        raise AssertionError("a record was checked in the parent")
+    engine._prepare = refuse
+
+bulkfork.ForkedChecker.__init__ = init
+eng = open_engine(Path(sys.argv[1]))
+counts = demo.generate(eng, persons=150, seed=5, as_of=dt.date(2026, 6, 30), village_days=40, town_quarters=2,
+                       fork=True)
+eng.close()
+print(json.dumps({"counts": counts, "made": made, "me": os.getpid()}))
+"""
 
 
-def test_a_forked_demo_is_the_ledger_made_in_one_process_and_every_record_passes(tmp_path, monkeypatch):
+def test_a_forked_demo_is_the_ledger_made_in_one_process_and_every_record_passes(tmp_path):
     one = open_engine(tmp_path / "one")
     demo.generate(one, persons=150, seed=5, as_of=AS_OF, village_days=40, town_quarters=2, fork=False)
-    two = open_engine(tmp_path / "two")
-    assert bulkfork.usable(two)
-    made = _forks_checked_only_in_the_copy(monkeypatch, two)
-    counts = demo.generate(two, persons=150, seed=5, as_of=AS_OF, village_days=40, town_quarters=2, fork=True)
-    del two._prepare
-    assert len(made) == 1 and made[0] != __import__("os").getpid()
+    run = subprocess.run([sys.executable, "-c", FORKED_DEMO, str(tmp_path / "two"), str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(said["made"]) == 1 and said["made"][0] != said["me"]
+    two = open_engine(tmp_path / "two", tmp_path / "two" / "forms")
+    counts = said["counts"]
     assert counts == {"registration": 150, "visit": one.count("visit")} and counts["visit"] > 300
     assert _content(two) == _content(one)
     # every stored record passes the full validation, read back as stored
     for form in ("registration", "visit"):
         for rec in two.iter_records(form):
             assert [p for p in two.validate_stored(rec["id"]) if p.is_error] == [], rec["data"]
-    # and the ledger is as usable as any: its list rows, due list and a save
     assert len(two.index("registration").rows) == 150
     assert two.visits_due(as_of=AS_OF)
     one.close()
     two.close()
+
+
+def test_the_engine_that_stored_a_forked_save_lists_every_record(tmp_path):
+    """The parent's index of a form checked elsewhere is made again from the store's rows."""
+    eng = open_engine(tmp_path)
+    people = _people(eng, 30)
+    with bulkfork.ForkedChecker(eng) as check:
+        assert eng.bulk_save("registration", people, operator="测试员", checker=check) == 30
+    rows = eng.index("registration").rows
+    assert sorted(r["id_number"] for r in rows.values()) == sorted(p["id_number"] for p in people)
+    assert all(r["_s"].startswith(r["name"] + "\x1f") and len(r["_s"]) > len(r["name"]) + 1 for r in rows.values())
+    assert eng.find_unique("registration", "id_number", people[3]["id_number"]) in rows
+    eng.close()
 
 
 def _people(eng, n: int) -> list[dict]:
@@ -110,13 +136,15 @@ def test_on_problem_hears_each_refused_record_by_its_place_and_the_rest_are_stor
     for i in (3, bulkfork.BATCH + 7):
         people[i]["id_number"] = "12010719500101123X" if people[i]["id_number"][-1] != "X" else "120107195001011234"
     people[bulkfork.BATCH + 11]["id_number"] = people[0]["id_number"]   # seen before: unique, across messages
+    people[5]["children"] = "两个儿子"                  # not rows: refused by its shape, before the copy
     heard: dict[int, list] = {}
     with bulkfork.ForkedChecker(eng) as check:
         saved = eng.bulk_save("registration", people, operator="测试员",
                               on_problem=lambda i, found: heard.setdefault(i, found), checker=check)
-    assert sorted(heard) == [3, bulkfork.BATCH + 7, bulkfork.BATCH + 11]
-    assert all(any(p.path == "id_number" for p in found) for found in heard.values())
-    assert saved == len(people) - 3 == eng.count("registration")
+    assert sorted(heard) == [3, 5, bulkfork.BATCH + 7, bulkfork.BATCH + 11]
+    assert all(any(p.path == "id_number" for p in found) for i, found in heard.items() if i != 5)
+    assert [p.rule for p in heard[5]] == ["shape"] and heard[5][0].path == "children"
+    assert saved == len(people) - 4 == eng.count("registration")
     stored = {r["data"]["id_number"] for r in eng.iter_records("registration")}
     assert stored == {p["id_number"] for i, p in enumerate(people) if i not in heard}
     eng.close()
@@ -124,6 +152,7 @@ def test_on_problem_hears_each_refused_record_by_its_place_and_the_rest_are_stor
 
 def test_no_fork_while_another_thread_runs(tmp_path):
     eng = open_engine(tmp_path)
+    before = threading.active_count()        # a test process may hold other tests' threads
     go = threading.Event()
     other = threading.Thread(target=go.wait)
     other.start()
@@ -132,5 +161,5 @@ def test_no_fork_while_another_thread_runs(tmp_path):
     finally:
         go.set()
         other.join()
-    assert bulkfork.usable(eng), threading.enumerate()
+    assert bulkfork.usable(eng) == (before == 1)
     eng.close()

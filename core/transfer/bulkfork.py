@@ -24,14 +24,16 @@ import marshal
 import multiprocessing
 import os
 import pickle
+import queue
 import threading
 import time
-from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from core.problems import CarebookError, Problem
+from core.problems import CarebookError, Problem, ValidationFailed
+from core.records.shape import refuse_bad_shape
 
 BATCH = 500          # records per message: big enough that a message costs little, small enough to overlap
+AHEAD = 2            # batches in the copy's hands at once: one checked while the next waits
 
 _MARSHAL, _PICKLE = b"m", b"p"
 
@@ -68,7 +70,8 @@ def usable(eng, wait: float = 1.0) -> bool:
 
 class ForkedChecker:
     """`Engine.bulk_checked` run by a forked copy of `eng` (a context manager: the copy ends
-    with it). Call it as `bulk_checked` is called; the answers come back in order."""
+    with it). Call it as `bulk_checked` is called; the answers come back in order, each
+    record with None for its list row (made by the caller, with the pinyin the copy skips)."""
 
     def __init__(self, eng):
         ctx = multiprocessing.get_context("fork")
@@ -79,7 +82,8 @@ class ForkedChecker:
         self._proc.start()
         their_in.close()
         their_out.close()
-        self._busy = False           # a batch sent whose answer is not read yet
+        self._eng = eng
+        self._outstanding = 0          # batches sent whose answers are not read yet
 
     def __enter__(self) -> "ForkedChecker":
         return self
@@ -89,60 +93,90 @@ class ForkedChecker:
 
     def __call__(self, form_id: str, datas: Iterable[dict], operator: str = "",
                  on_problem: Callable[[int, list[Problem]], None] | None = None) -> Iterator[tuple[dict, dict | None]]:
-        """Send a batch, draw the next while the copy checks it, then take the answers and
-        hand them out (stored by the caller while the copy checks the next). Strictly one
-        batch in the copy's hands: no pipe is ever full in both directions."""
-        it = iter(datas)
-        offset = 0
+        """Keep `AHEAD` batches in the copy's hands: draw the next batch while it checks, take
+        the oldest answer, send the batch drawn, then hand out the answer's records (stored by
+        the caller while the copy checks the ones it holds). Never more than `AHEAD` batches
+        sent and unanswered, which the copy's queues hold: no pipe waits on a full other.
+
+        Each record's shape is checked here as it is drawn (`refuse_bad_shape`, the first step
+        of a save, is the copy's work done by this process, which has time to spare); a badly
+        shaped record goes to `on_problem` with its place in `datas`, or — without one — is
+        raised once every record before it has been handed out, as a save in one process
+        raises when it reaches it."""
+        self._drain()
+        form = self._eng.form(form_id)
+        it = enumerate(datas)
+        refused: list[ValidationFailed] = []
 
         def next_batch() -> bytes | None:
-            nonlocal offset
-            chunk = list(islice(it, BATCH))
+            chunk, places = [], []
+            for i, data in it:
+                try:
+                    refuse_bad_shape(form, data)
+                except ValidationFailed as exc:
+                    if on_problem is None:
+                        refused.append(exc)
+                        break
+                    on_problem(i, exc.problems)
+                    continue
+                chunk.append(data)
+                places.append(i)
+                if len(chunk) >= BATCH:
+                    break
             if not chunk:
                 return None
-            msg = _dumps((form_id, operator, offset, on_problem is not None, chunk))
-            offset += len(chunk)
-            return msg
+            return _dumps((form_id, operator, places if on_problem is not None else None, chunk))
 
-        if self._busy:                     # an earlier call left off: its answer is not ours
-            self._receive()
-        pending = next_batch()
-        if pending is None:
-            return
-        self._send(pending)
-        while True:
-            pending = next_batch()         # drawn while the copy checks the batch sent
+        pending = None if refused else next_batch()
+        while pending is not None and self._outstanding < AHEAD:
+            self._send(pending)
+            pending = None if refused else next_batch()
+        while self._outstanding:
             out, problems = self._receive()
             if pending is not None:
                 self._send(pending)
+                pending = None if refused else next_batch()    # drawn while the copy checks what it holds
             for i, found in problems:
                 on_problem(i, found)       # type: ignore[misc]
-            yield from out
-            if pending is None:
-                return
+            for rec in out:
+                yield rec, None            # the caller makes the list row (the copy makes none)
+        if refused:
+            raise refused[0]
+
+    def _drain(self) -> None:
+        """Read the answers a call left unread (it stopped at an error): they are not the next call's."""
+        while self._outstanding:
+            try:
+                self._receive()
+            except Exception:              # noqa: BLE001 - the call that sent it has already failed
+                pass
 
     def _send(self, blob: bytes) -> None:
         self._to.send_bytes(blob)
-        self._busy = True
+        self._outstanding += 1
 
     def _receive(self) -> tuple[list, list]:
         try:
-            kind, payload, problems = _loads(self._from.recv_bytes())
+            blob = self._from.recv_bytes()
         except (EOFError, OSError):
+            self._outstanding = 0
             raise CarebookError("检查记录的子进程意外退出，未保存的记录没有写入") from None
-        self._busy = False
+        self._outstanding -= 1
+        kind, payload, problems = _loads(blob)
         if kind == "error":
             raise pickle.loads(payload)
         return payload, pickle.loads(problems) if problems else []
 
     def close(self) -> None:
-        """Tell the copy to stop and wait for it; one that does not stop (it was sending an
-        answer nobody will read) is ended."""
-        try:
-            if not self._busy:
+        """Tell the copy to stop and wait for it. A copy still holding batches (the save
+        stopped at an error) has nothing anyone will read: it is ended at once."""
+        if self._outstanding == 0:
+            try:
                 self._to.send_bytes(b"")
-        except OSError:
-            pass
+            except OSError:
+                pass
+        else:
+            self._proc.terminate()
         self._to.close()
         self._from.close()
         self._proc.join(timeout=30)
@@ -153,26 +187,52 @@ class ForkedChecker:
 
 def _serve(eng, inbox, outbox) -> None:
     """The copy: check each batch received with `bulk_checked`, answer with the records (or
-    the error), until an empty message. Garbage is collected once a batch, not as the
-    allocations go (see `Engine._bulk_session`)."""
+    the error), until an empty message. A thread reads the batches as they come and another
+    sends the answers, so the checking never waits on a pipe while there is work. Garbage is
+    collected once a batch, not as the allocations go (see `Engine._bulk_session`)."""
     gc.disable()
-    while True:
-        msg = inbox.recv_bytes()
-        if not msg:
-            return
-        form_id, operator, offset, want_problems, datas = _loads(msg)
+    batches: queue.Queue[bytes] = queue.Queue(maxsize=AHEAD)
+    answers: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+
+    def read() -> None:
+        while True:
+            try:
+                msg = inbox.recv_bytes()
+            except (EOFError, OSError):          # the parent is gone
+                msg = b""
+            batches.put(msg)
+            if not msg:
+                return
+
+    def send() -> None:
+        while (reply := answers.get()) is not None:
+            try:
+                outbox.send_bytes(reply)
+            except OSError:                      # the parent is gone: nobody reads what is left
+                os._exit(0)
+
+    threading.Thread(target=read, name="carebook-bulk-read", daemon=True).start()
+    sender = threading.Thread(target=send, name="carebook-bulk-send", daemon=True)
+    sender.start()
+    while msg := batches.get():
+        form_id, operator, places, datas = _loads(msg)
+        del msg
         problems: list[tuple[int, list[Problem]]] = []
-        on_problem = (lambda i, found: problems.append((offset + i, found))) if want_problems else None
+        on_problem = (lambda i, found: problems.append((places[i], found))) if places is not None else None
+        out: list = []
         try:
             with eng._bulk_session():
-                out = list(eng.bulk_checked(form_id, datas, operator, on_problem))
+                out = [rec for rec, _ in eng.bulk_checked(form_id, datas, operator, on_problem, rows=False,
+                                                          shaped=True)]
             reply = _dumps(("ok", out, pickle.dumps(problems) if problems else b""))
         except Exception as exc:          # told to the parent, which raises it
             reply = _dumps(("error", _pickled(exc), b""))
-        del datas
-        outbox.send_bytes(reply)
+        del datas, out
+        answers.put(reply)
         del reply
         gc.collect(0)
+    answers.put(None)
+    sender.join()
 
 
 def _pickled(exc: Exception) -> bytes:
