@@ -1,21 +1,25 @@
 """A bulk save's records checked by a forked copy of the engine while the engine stores them.
 
 The demo's work is two halves that need not wait for each other: checking each record
-(`Engine.bulk_checked`: validation, id, time stamps — most of the CPU) and drawing the
-records and storing them (list rows, journal, village files). The machines are two-core, so
-a copy of the engine made by `fork` checks one batch of records while this process draws the
-next and stores the one before: `ForkedChecker` is a `checker` for `Engine.bulk_save`.
+(`Engine.bulk_checked`: validation, id, time stamps — most of the CPU) and drawing the records
+and storing them (list rows with their pinyin, journal, village files). The machines are
+two-core, so a copy of the engine made by `fork` checks the records this process sends while
+this process draws the next and stores those checked: `ForkedChecker` is a `checker` for
+`Engine.bulk_save`.
 
-What the copy does is exactly what `bulk_save` does in one process — the same
-`bulk_checked`, record by record in the same order, on the same engine state (forked from it),
-keeping its own list rows of the forms it tracks so unique checks see every record before —
-so the records stored are the ones the one-process save stores; only the work is in two
-places. Memory stays bounded: one batch (`BATCH` records) in each direction at a time.
+What the copy does is what `bulk_save` does in one process — the same `bulk_checked`, record
+by record in the same order, on the same engine state (forked from it), keeping its own list
+rows of the forms it tracks so unique checks and references see every record before — so the
+records stored are the ones the one-process save stores; only the work is in two places. This
+process does the two steps the copy need not: each record's shape check (`refuse_bad_shape`,
+before sending) and the list rows (after; the copy's rows have no search key, so it never
+loads pypinyin's phrase table). Memory stays bounded: `AHEAD` batches of `BATCH` records in
+the copy's hands at a time.
 
 Only where it is safe: `fork` exists, the store is the folder store (a server connection
 must not be shared by two processes), and no other thread is running (a lock another thread
 holds at the fork would be held for ever in the copy). `usable` says so; otherwise the save
-runs in one process as before.
+runs in one process as before. docs/bulk.md has the figures.
 """
 from __future__ import annotations
 
