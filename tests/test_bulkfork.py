@@ -21,7 +21,7 @@ import threading
 import pytest
 
 from binhai_support import open_engine
-from core.problems import ValidationFailed
+from core.problems import CarebookError, ValidationFailed
 from core.transfer import bulkfork, demo
 
 AS_OF = dt.date(2026, 6, 30)
@@ -162,4 +162,29 @@ def test_no_fork_while_another_thread_runs(tmp_path):
         go.set()
         other.join()
     assert bulkfork.usable(eng) == alone
+    eng.close()
+
+
+def test_the_copy_keeps_of_each_row_what_checks_read(tmp_path):
+    """Unique and numbered fields and what visits copy; the whole row once a plugin's hook runs."""
+    eng = open_engine(tmp_path)
+    form = eng.form("registration")
+    rec = {"data": _people(eng, 1)[0], "partition": "120116157201", "version": 1, "updated": "x"}
+    with eng._bulk_session():
+        row = eng._check_row(form, rec)
+    assert set(row) == {"file_no", "id_number", "name", "town", "village", "_p"}
+    assert all(row[k] == rec["data"][k] for k in row if k != "_p")
+    eng._bulk_hooks = {"validate_record": True, "before_save": False}
+    assert eng._check_row(form, rec) == eng._index_row(form, rec, search=False)
+    eng._bulk_hooks = None
+    eng.close()
+
+
+def test_a_record_to_be_numbered_is_not_sent_to_the_copy(tmp_path):
+    eng = open_engine(tmp_path)
+    person = _people(eng, 1)[0]
+    person.pop("file_no")
+    with bulkfork.ForkedChecker(eng) as check:
+        with pytest.raises(CarebookError, match="自动编号"):
+            eng.bulk_save("registration", [person], operator="测试员", checker=check)
     eng.close()

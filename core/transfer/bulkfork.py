@@ -109,6 +109,8 @@ class ForkedChecker:
         raises when it reaches it."""
         self._drain()
         form = self._eng.form(form_id)
+        # A number the copy gave would be counted in the copy's store, never in this one's.
+        numbered = [f.id for f in form.top_fields() if f.autonumber]
         it = enumerate(datas)
         refused: list[ValidationFailed] = []
 
@@ -123,6 +125,8 @@ class ForkedChecker:
                         break
                     on_problem(i, exc.problems)
                     continue
+                if any(data.get(f) in (None, "") for f in numbered):
+                    raise CarebookError("要自动编号的记录不能在子进程中检查：请不用 fork 保存")
                 chunk.append(data)
                 places.append(i)
                 if len(chunk) >= BATCH:
