@@ -515,8 +515,8 @@ class Engine:
         and numbering checks must see the records before), else None. A record that does not
         pass goes to `on_problem(i, problems)`, or raises `ValidationFailed` without one.
         `rows=False`: the caller makes the rows (a forked checker's parent); this engine keeps
-        for its own checks only what they read of a row (`_check_row`) and answers None. `shaped`: every
-        record has passed `refuse_bad_shape` already (in the forked checker's parent).
+        for its own checks only what they read of a row (`_check_row`) and answers None.
+        `shaped`: every record has passed `refuse_bad_shape` already (in that parent).
         Called within `_bulk_session` (as `bulk_save` does)."""
         form = self.form(form_id)
         # New ids only, so unique and numbering checks are all that need earlier rows in memory.
