@@ -27,7 +27,7 @@ from core.engine import Engine  # noqa: E402
 from core.lifecycle import reevaluate  # noqa: E402
 from core.lifecycle.fielddeps import Partial, fingerprints  # noqa: E402
 from core.lifecycle.rowonly import RowOnly  # noqa: E402
-from core.reporting import columncache  # noqa: E402
+from core.lifecycle import keptfiles  # noqa: E402
 from core.transfer import demo  # noqa: E402
 
 DAY = dt.date(2026, 3, 10)
@@ -280,7 +280,7 @@ def test_a_birthday_that_makes_a_later_case_hold_keeps_what_an_earlier_case_gave
     _same(quick, slow)
     assert ("row", hazard) in parts and ("row", plain) in parts, parts
     with pytest.MonkeyPatch.context() as mp:         # a store without kept values (the server)
-        mp.setattr(columncache, "record_values", lambda *a, **k: None)
+        mp.setattr(keptfiles, "values", lambda *a, **k: None)
         quick, parts = _quick(forms, data, day)
     _same(quick, slow)
     assert ("part", hazard) in parts and ("part", plain) in parts, parts

@@ -3,14 +3,17 @@
 Raising 高龄 from 80 to 85 leaves an 82-year-old's 风险等级 to the cases after it (a serious
 illness, a housing hazard, children who rarely call ...), which the list rows do not carry. A
 dry run decides them with those values read once from the full records and kept per village
-(`core.reporting.columncache.record_values`, fields from `rowfields.computed_reads`), with the
+(`core.lifecycle.keptfiles`, fields from `rowfields.computed_reads`), with the
 same result as evaluating every record; a village saved since is read again.
 """
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -18,7 +21,7 @@ from binhai_support import copy_forms, person, set_setting  # noqa: E402
 from test_reevaluate_fields import DAY, _full, _ledger, _quick, _same  # noqa: E402
 
 from core.engine import Engine  # noqa: E402
-from core.reporting import columncache  # noqa: E402
+from core.lifecycle import keptfiles  # noqa: E402
 from core.reporting.rowfields import computed_reads  # noqa: E402
 
 NO_CAREGIVER = {"has_caregiver": "否", "caregiver_name": None, "caregiver_relation": None, "caregiver_phone": None}
@@ -54,17 +57,29 @@ def test_raising_the_advanced_age_decides_the_80_to_84_year_olds_without_reading
     set_setting(forms, "advanced_age", "85")
     day = DAY + dt.timedelta(days=1)
     slow = _full(tmp_path, forms, data, day, "dry")
-    cache = columncache.path_of(Engine.open(data, forms, readonly=True).store, "registration" + columncache.RECORDS)
-    assert not cache.exists()
+    with Engine.open(data, forms, readonly=True) as eng:
+        cache = keptfiles.folder(eng.store, "registration")
+        keys = eng.store.files_keys("registration")
+    # kept by the applied run that read every record: the villages it wrote and those it did not
+    assert {f.stem: keptfiles._read(f)[1] for f in cache.glob("1*.bin")} == keys
+    shutil.rmtree(cache)
     for _ in range(2):                  # the first run keeps the values, the second reads them
         quick, parts = _quick(forms, data, day)
         _same(quick, slow)
         assert not [p for p in parts if p[0] == "part"], parts
-        assert cache.exists()
+        assert list(cache.glob("1*.bin"))
     assert quick.changes[("registration", "风险等级", "高", "中")] >= 1, quick.table()
-    done, _ = _quick(forms, data, day, apply=True)
+    with Engine.open(data, forms, readonly=True) as eng:
+        ids = {row["name"]: row["id_number"] for row in eng.index("registration").rows.values()
+               if row.get("name") in EIGHTY_TWO}
+    done, parts = _quick(forms, data, day, apply=True)
     _same(done, slow)
     assert _risk(forms, data) == {"plain": "中", "illness": "高", "hazard": "高", "rarely_called": "高"}
+    # the applied run reads (and writes) only whom the change changes (高龄 是→否 for every
+    # 80–84-year-old): the others are decided from their rows and the kept values, as in the dry run
+    read = {p[1] for p in parts if p[0] == "part"}
+    assert {ids[n] for n in EIGHTY_TWO} <= read and len(read) == done.changed, (len(read), done.changed)
+    assert len({p[1] for p in parts if p[0] == "row"}) > 5 * len(read), parts        # 68 people, 8 read
 
 
 def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
@@ -73,19 +88,18 @@ def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
     read: list[str] = []
 
     def ask(eng, wanted):
-        """`record_values` as a new process asks it (from the file), counting villages read."""
-        real = eng.store.iter_shared
+        """`keptfiles.values` as a new process asks it (from the files), counting villages read."""
+        real = eng.store.iter_stamped
 
         def counting(table, parts, **kw):
             read.extend(parts)
             return real(table, parts, **kw)
-        eng.store.iter_shared = counting
-        columncache._MEMO.clear()
+        eng.store.iter_stamped = counting
         spec = computed_reads([eng.form("registration")])
         try:
-            return columncache.record_values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
+            return keptfiles.values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
         finally:
-            del eng.store.iter_shared
+            del eng.store.iter_stamped
 
     with Engine.open(data, forms, operator="李芳") as eng:
         rows = eng.index("registration").rows
@@ -96,7 +110,7 @@ def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
         assert sorted(read) == sorted(wanted)
         for rid in rows:
             rec = eng.get(rid, "registration")
-            assert got[rid]["_u"] == rec["updated"] == rows[rid]["_u"]
+            assert got[rid]["_t"] == rows[rid]["_t"] and isinstance(got[rid]["_t"], int)
             assert got[rid]["serious_illness"] == rec["data"].get("serious_illness")
             assert got[rid]["children"] == [{"child_contact": c["child_contact"]} for c in rec["data"]["children"]]
         read.clear()
@@ -108,13 +122,13 @@ def test_kept_values_follow_the_records_a_save_and_a_damaged_file(tmp_path):
     with Engine.open(data, forms, operator="李芳") as eng:
         read.clear()
         again = ask(eng, wanted)
-        assert again[rid]["serious_illness"] == "是" and again[rid]["_u"] == eng.get(rid, "registration")["updated"]
+        assert again[rid]["serious_illness"] == "是" and again[rid]["_t"] == eng.store.index("registration")[rid]["_t"]
         assert read == [village]              # only the village saved since
         assert {k: v for k, v in again.items() if k != rid} == {k: v for k, v in got.items() if k != rid}
-        cache = columncache.path_of(eng.store, "registration" + columncache.RECORDS)
+        cache = keptfiles.folder(eng.store, "registration") / f"{village}.bin"
         cache.write_bytes(cache.read_bytes()[:200])
         read.clear()
-        assert ask(eng, wanted) == again and sorted(read) == sorted(wanted)
+        assert ask(eng, wanted) == again and read == [village]
 
 
 def test_a_field_the_forms_no_longer_read_is_not_kept_copied(tmp_path):
@@ -126,14 +140,14 @@ def test_a_field_the_forms_no_longer_read_is_not_kept_copied(tmp_path):
         wanted: dict[str, set] = {}
         for rid, row in eng.index("registration").rows.items():
             wanted.setdefault(row["_p"], set()).add(rid)
-        cache = columncache.path_of(eng.store, "registration" + columncache.RECORDS)
+        cache = keptfiles.folder(eng.store, "registration")
         for fields in (["serious_illness", "diseases"], ["serious_illness"]):
-            columncache._MEMO.clear()
-            got = columncache.record_values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
-            assert got and all(set(v) == {*fields, "_u"} for v in got.values())
-            held = columncache._read_records(cache)
-            assert dict(held["spec"]).keys() == set(fields)
-            assert all(set(entry[2]) == set(fields) | {"_u"} for entry in held["parts"].values())
+            got = keptfiles.values(eng, "registration", {f: spec[f] for f in fields}, wanted, fields)
+            assert got and all(set(v) == {*fields, "_t"} for v in got.values())
+            held = [keptfiles._read(f) for f in cache.glob("1*.bin")]
+            assert len(held) == len(wanted)
+            assert all(dict(entry[0]).keys() == set(fields) for entry in held)
+            assert all(set(entry[3]) == set(fields) | {"_t"} for entry in held)
 
 
 def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
@@ -150,18 +164,12 @@ def test_a_repeat_group_is_cut_to_the_columns_the_expressions_name(tmp_path):
     assert _columns_read(["any(v == '很少' for c in children for v in c.values())"], group) is None
 
 
-def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch):
-    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
-    serious illness): the village is read again for the kept values, their save time is not the
-    row's, so the record itself is read — a row's old values are never mixed with newer ones."""
-    from core.lifecycle import reevaluate
+def _watched(monkeypatch) -> list[tuple[str, str]]:
+    """("part", name) for each person whose record a run reads and evaluates in part, ("row",
+    name) for each decided from the list row (and kept values)."""
     from core.lifecycle.fielddeps import Partial
     from core.lifecycle.rowonly import RowOnly
 
-    forms, data = _ledger(tmp_path, 4, extra=_people())
-    set_setting(forms, "advanced_age", "85")
-    day = DAY + dt.timedelta(days=1)
-    _quick(forms, data, day)                 # the values kept, as they were
     seen = []
     real, real_row = Partial.compute, RowOnly.decide
 
@@ -176,13 +184,130 @@ def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_pa
         return found
     monkeypatch.setattr(Partial, "compute", compute)
     monkeypatch.setattr(RowOnly, "decide", decide)
+    return seen
+
+
+@pytest.mark.parametrize("same_second", [False, True])
+def test_a_row_older_than_the_files_is_not_decided_with_newer_kept_values(tmp_path, monkeypatch, same_second):
+    """The dry run's list rows were read before another desk saved an 82-year-old (now with a
+    serious illness): the village is read again for the kept values, their save time is not the
+    row's, so the record itself is read — a row's old values are never mixed with newer ones.
+    Also when the save falls in the second of her last one (`updated`, to the second, is the
+    same): the store's save time, to the nanosecond, tells them apart."""
+    import core.engine
+    from core.lifecycle import reevaluate
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    day = DAY + dt.timedelta(days=1)
+    _quick(forms, data, day)                 # the values kept, as they were
+    seen = _watched(monkeypatch)
     with Engine.open(data, forms, readonly=True, today=lambda: day) as desk:
         rows = desk.index("registration").rows          # read now: older than the save below
         rid = next(r for r, row in rows.items() if row["name"] == "plain")
+        if same_second:
+            monkeypatch.setattr(core.engine, "now_iso", lambda: rows[rid]["_u"])
         with Engine.open(data, forms, operator="李芳", today=lambda: day) as other:
             rec = other.get(rid, "registration")
             other.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+            assert (other.get(rid, "registration")["updated"] == rows[rid]["_u"]) == same_second
         result = reevaluate.run(desk, "registration")
     assert ("part", "plain") in seen and ("row", "plain") not in seen, seen
     assert ("row", "illness") in seen                # the others of the village: from kept values
     assert result.records == len(rows)
+
+
+def _villages_read(monkeypatch) -> list[str]:
+    """The villages whose full records `keptfiles.values` reads (a current kept file is not)."""
+    from core.storage.store import Store
+
+    read: list[str] = []
+    real = Store.iter_stamped
+
+    def counting(self, table, parts, **kw):
+        read.extend(parts)
+        return real(self, table, parts, **kw)
+    monkeypatch.setattr(Store, "iter_stamped", counting)
+    return read
+
+
+def test_the_days_run_and_a_later_save_keep_the_values_so_the_first_dry_run_reads_no_village(tmp_path, monkeypatch):
+    """The realistic order: the ledger opens on a new day (the day's applied run reads the
+    birthday people's village and writes it), staff save an 82-year-old later that day, then
+    the admin raises 高龄 to 85 and runs a dry run. The village was kept by the day's run and
+    kept current by the save (`Store.when_written`), so the dry run reads none of its records,
+    and its answer is the full run's."""
+    from binhai_support import VILLAGE, id_for, years_before
+
+    birthday = person(filing=DAY - dt.timedelta(days=40))
+    birthday["id_number"] = id_for(years_before(DAY + dt.timedelta(days=1), 66), seed=7)
+    birthday.pop("file_no")
+    forms, data = _ledger(tmp_path, 4, extra=_people() + [birthday])
+    shutil.rmtree(keptfiles.folder(Engine.open(data, forms, readonly=True).store, "registration"))
+    day = DAY + dt.timedelta(days=1)
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        done = eng.refresh_for_today()        # a new day: the birthday's village read and written
+        assert done is not None and done.changes[("registration", "年龄", 65, 66)] == 1, done.table()
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        assert eng.refresh_for_today() is None          # the same day: nothing run, saves kept
+        rid = next(r for r, row in eng.index("registration").rows.items() if row["name"] == "plain")
+        rec = eng.get(rid, "registration")
+        eng.save("registration", {**rec["data"], "health_status": "患病", "serious_illness": "是"}, record_id=rid)
+    set_setting(forms, "advanced_age", "85")
+    slow = _full(tmp_path, forms, data, day, "dry")
+    read = _villages_read(monkeypatch)
+    quick, parts = _quick(forms, data, day)
+    _same(quick, slow)
+    assert VILLAGE not in read, read
+    assert not [p for p in parts if p[0] == "part"], parts
+    assert _risk(forms, data)["plain"] == "高"         # the save is what the dry run judged
+
+
+def test_the_records_an_applied_run_wrote_are_covered_by_its_marker_and_a_save_in_its_second_is_not(tmp_path, monkeypatch):
+    """The day's run rewrites the birthday people; a dry run right after reads none of them
+    (their values are the run's own), while a record a clerk saved in the same second after
+    the run (same `updated`, a later store save time) is evaluated again."""
+    import core.engine
+    from binhai_support import id_for, years_before
+    from core.lifecycle import reevaluate
+
+    birthday = person(filing=DAY - dt.timedelta(days=40))
+    birthday["id_number"] = id_for(years_before(DAY + dt.timedelta(days=1), 66), seed=9)
+    birthday.pop("file_no")
+    forms, data = _ledger(tmp_path, 5, extra=[birthday])
+    day = DAY + dt.timedelta(days=1)
+    read: list[str] = []
+    real = reevaluate.village_records
+
+    def counting(engine, form_id, part, wanted=None, **kw):
+        for rec in real(engine, form_id, part, wanted, **kw):
+            read.append(rec["data"]["id_number"])
+            yield rec
+    monkeypatch.setattr(reevaluate, "village_records", counting)
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        done = eng.refresh_for_today()
+        assert done.changes[("registration", "年龄", 65, 66)] == 1 and read == [birthday["id_number"]], read
+    read.clear()
+    quick, _ = _quick(forms, data, day)
+    assert quick.changed == 0 and read == [], read
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        at = reevaluate._marks(eng)["registration"]["at"]
+        rid = next(iter(eng.index("registration").rows))
+        monkeypatch.setattr(core.engine, "now_iso", lambda: at)        # the run's second
+        eng.save("registration", eng.get(rid, "registration")["data"], record_id=rid)
+        clerk = eng.get(rid, "registration")["data"]["id_number"]
+    quick, _ = _quick(forms, data, day)
+    assert read == [clerk], read
+
+
+def test_kept_values_are_not_held_in_memory_after_the_run(tmp_path):
+    """The kept values are read from their files for one run and let go: a TUI or server
+    process that re-evaluates does not hold them (7 MB at 50,000 people) for its whole life."""
+    from core.lifecycle import reevaluate
+    from core.reporting import columncache
+
+    forms, data = _ledger(tmp_path, 4, extra=_people())
+    set_setting(forms, "advanced_age", "85")
+    with Engine.open(data, forms, readonly=True, today=lambda: DAY + dt.timedelta(days=1)) as eng:
+        assert reevaluate.run(eng, "registration").changed
+        assert not [k for k in columncache._MEMO.get(eng.store, {}) if "records" in k]

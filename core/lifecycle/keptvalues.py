@@ -6,8 +6,8 @@ none of them in the list rows, which the roster holds in memory for 50,000 peopl
 parsing every village file for them was half of a dry run. Instead, what the form's computed
 fields read (`core.reporting.rowfields.computed_reads`, derived from the form files) is read
 from the full records once and kept beside the ledger per village under its files key
-(`core.reporting.columncache.record_values`): a village saved since is read again, the others
-answer from the file. A kept value counts only when its save time is the row's (the row may be
+(`core.lifecycle.keptfiles`): a village saved since is read again, the others answer from the
+file. A kept value counts only when its save time is the row's, to the nanosecond (the row may be
 older than the files, another process having saved since); otherwise, or without such a file
 (the server), the record is read as before. So the answer is the full read's, only faster.
 """
@@ -16,17 +16,14 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 
-def decided(engine, form, retry: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
+def decided(engine, form, retry: dict[str, tuple], read_missing: bool = True) -> Iterator[tuple[str, Any]]:
     """(record id, `RowOnly.decide`'s answer or None: read the record) for each of `retry`:
-    {record id: (village, row, Partial, RowOnly, probe arguments, probe values)}."""
-    from core.reporting.columncache import UPDATED, record_values
-    from core.reporting.rowfields import computed_reads
+    {record id: (village, row, Partial, RowOnly, probe arguments, probe values)}.
+    `read_missing`: a village whose values are not kept is read for them (a dry run), else its
+    records are answered None (an applied run, which reads them next)."""
+    from core.lifecycle.keptfiles import SAVED, values
 
-    # every town's form, not only those of `retry`: the kept fields stay the same from run to run
-    towns = {row.get("town") for row in engine.index(form.id).rows.values()}
-    spec = computed_reads([form] + [engine.validator(form.id, town=t).form for t in sorted(towns, key=str) if t])
-    carried = _carried(engine, form)
-    spec = {f: cols for f, cols in spec.items() if f not in carried}
+    spec = kept_spec(engine, form)
     wanted: dict[str, set[str]] = {}
     asked: set[str] = set()
     for rid, (part, row, _, row_only, _, _) in retry.items():
@@ -34,15 +31,30 @@ def decided(engine, form, retry: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
         if lacking <= spec.keys():       # else no kept value makes the row decidable
             wanted.setdefault(part, set()).add(rid)
             asked |= lacking
-    got = record_values(engine, form.id, spec, wanted, asked) if wanted else None
+    got = values(engine, form.id, spec, wanted, asked, read_missing) if wanted else None
     for rid, (part, row, _, row_only, args, probes) in retry.items():
-        values = (got or {}).get(rid)
-        if values is None or values.get(UPDATED) != row.get("_u"):
+        values_of = (got or {}).get(rid)
+        # the value is the row's only when taken from the very save the row shows (to the
+        # nanosecond: two saves within a second are told apart)
+        if values_of is None or row.get(SAVED) is None or values_of.get(SAVED) != row.get(SAVED):
             yield rid, None
             continue
-        full = {f: values[f] for f in asked if f not in row}
+        full = {f: values_of[f] for f in asked if f not in row}
         full.update(row)
         yield rid, row_only.decide(rid, full, args, probes)
+
+
+def kept_spec(engine, form) -> dict:
+    """{field: None or repeat columns} kept beside the ledger for `form`: what the computed
+    fields of the form and every town's overlay read (`computed_reads`) that the list rows do
+    not carry. Every town's form, not only those asked about, so the spec stays the same from
+    run to run."""
+    from core.reporting.rowfields import computed_reads
+
+    towns = {row.get("town") for row in engine.index(form.id).rows.values()}
+    spec = computed_reads([form] + [engine.validator(form.id, town=t).form for t in sorted(towns, key=str) if t])
+    carried = _carried(engine, form)
+    return {f: cols for f, cols in spec.items() if f not in carried}
 
 
 def _carried(engine, form) -> set[str]:

@@ -63,10 +63,30 @@ class Result:
 
 
 def _computed_forms(engine, only: str | None) -> list:
-    """The forms with something to recompute: computed fields of their own, or a town overlay
-    (which may add some for its towns' records)."""
+    """The forms with something to recompute: computed fields of their own, a town overlay
+    (which may add some for its towns' records), or computed fields a plugin adds."""
     forms = [engine.form(only)] if only else list(engine.record_forms())
-    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)]
+    return [f for f in forms if any(x.computed for x in f.top_fields()) or engine.forms.overlays_for(f.id)
+            or _plugin_computes(engine, f.id)]
+
+
+def _plugin_computes(engine, form_id: str) -> bool:
+    """Whether a plugin's `extend_form` gives some town's records of `form_id` a computed field
+    (asked for each town of the division list, as `carebook plugins list` asks): the form file
+    and the overlays may compute nothing. No plugin implementing the hook: asked of nobody."""
+    if not engine.plugin_set.impls("extend_form"):
+        return False
+    try:
+        towns = [t.code for t in engine.divisions.towns()]
+    except CarebookError:
+        return False
+    for town in towns:
+        try:
+            if refreshed(engine.validator(form_id, town=town).form):
+                return True
+        except CarebookError:          # a broken plugin: reported by the run and `plugins list`
+            continue
+    return False
 
 
 def refreshed(form) -> list:
@@ -199,13 +219,27 @@ class _Plan:
             self.runners[key] = self.runners[shared]
         return self.runners[key]
 
+    def changed_form(self, town) -> bool:
+        """Whether this town's form is not the one the marker's run used."""
+        return (self.mark.get("digests") or {}).get(town or "") != self.digest_of(town)
+
+    def saved_before(self, row: dict) -> bool:
+        """Whether the record was last saved before the marker's run ended — its own writes
+        included: the store's save times (to the nanosecond, `Store.last_save_time`) tell
+        them from a save in the same second after it, which `updated` (to the second) cannot;
+        without them, a save in the marker's second counts as since."""
+        t, until = row.get("_t"), self.mark.get("t")
+        if isinstance(t, int) and isinstance(until, int):
+            return t <= until
+        when = _when(row.get("_u"))
+        return when is not None and when < self.at
+
     def covered(self, row: dict) -> bool | Partial:
         """True: the marker covers the record whole; a `Partial`: it covers all but what a form
         change since reaches; False: evaluate it whole."""
         if not self.usable or self.at is None:
             return False
-        when = _when(row.get("_u"))
-        if when is None or when >= self.at:     # times are to the second: the same second is "since"
+        if not self.saved_before(row):
             return False
         town = row.get("town")
         whole = (self.mark.get("digests") or {}).get(town or "") == self.digest_of(town)
@@ -287,6 +321,15 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             if diffs:
                 count(rid, diffs)
 
+        def settled(rid, row, how, decided) -> bool:
+            """Whether the record is done without reading it: decided from its row (and kept
+            values) with nothing to write — an applied run reads and writes what changes."""
+            if decided is None or (apply and any(a != b and f.id in computed_in(row.get("town"))[1]
+                                                 for f, a, b in decided)):
+                return False
+            settle(rid, row, how, decided)
+            return True
+
         rows = engine.index(form.id).rows
         needed: dict[str, dict] = {}     # village -> {record id: its Partial, or None: whole}
         retry: dict[str, tuple] = {}     # record id -> what `keptvalues.decided` needs
@@ -294,12 +337,18 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
             result.records += 1
             how = plan.covered(row)
             decided = row_only = None
-            if how is not True and how and not how.nothing and not apply:
+            if how is not True and how and not how.nothing and (not apply or plan.changed_form(row.get("town"))):
+                # an applied run on a new day without a form change reads its birthday people
+                # anyway (their age changes): the rows decide nothing for it
                 row_only = plan.row_only(row.get("town"), how)
                 decided = row_only.decide(rid, row, plan.args, plan.probes) if row_only is not None else None
-            if how is True or (how and how.nothing) or decided is not None:
+            if how is True or (how and how.nothing):
                 settle(rid, row, how, decided)
                 continue
+            if settled(rid, row, how, decided):
+                continue
+            if decided is not None:      # an applied run writes the change: the record is read
+                row_only = None
             part = str(row.get("_p") or row.get(form.partition or "") or "")
             if row_only is not None:     # the row lacks values: those kept beside the ledger may do
                 retry[rid] = (part, row, how, row_only, plan.args, plan.probes)
@@ -308,18 +357,20 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         if retry:
             from core.lifecycle.keptvalues import decided as from_kept
 
-            for rid, decided in from_kept(engine, form, retry):
+            for rid, decided in from_kept(engine, form, retry, read_missing=not apply):
                 part, row, how = retry[rid][:3]
-                if decided is not None:
-                    settle(rid, row, how, decided)
-                else:
+                if not settled(rid, row, how, decided):
                     needed.setdefault(part, {})[rid] = how
+        kept_spec = _keep_written(engine, form) if apply else None
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
             items = []
             wanted = needed[part]
-            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few):
+            # an applied run keeps the values the rows lack from what it reads (`_keep_written`)
+            seen: list | None = [] if kept_spec is not None else None
+            key = engine.store.files_key(form.id, part) if kept_spec is not None else None
+            for rec in village_records(engine, form.id, part, wanted, one_by_one=len(wanted) < few, seen=seen):
                 data = rec.get("data") or {}
                 meta = rec.get("meta") or {}
                 part_of = wanted.get(rec["id"])
@@ -363,20 +414,38 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                              "changes": field_diff(data, fixed), "reasons": [], "overrides": {},
                              "note": f"按当前表单和 {today.isoformat()} 的日期重新计算"}
                     items.append((out, engine._index_row(form, out), entry))
-            if items:
+            if items:     # its values the rows lack kept as written (`_keep_written`)
                 engine.store.put_many(form.id, items)
                 idx = engine._indexes.get(form.id)
                 if idx is not None:
                     for out, row, _ in items:
                         idx.put(out["id"], row)
+            elif kept_spec is not None:
+                from core.lifecycle.keptfiles import keep_read
+
+                keep_read(engine.store, form.id, part, kept_spec, seen, key)
             if progress:
                 progress(part)
+        last = getattr(engine.store, "last_save_time", None)
         marks[form.id] = {"date": today.isoformat(), "at": at, **(plan.kept() if apply else {}),
-                          "overrides": overridden, "failures": failures if rules else None}
+                          "overrides": overridden, "failures": failures if rules else None,
+                          **({"t": last()} if apply and last else {})}
     result.applied = apply
     if apply:
         _mark(engine, today.isoformat(), marks)
     return result
+
+
+def _keep_written(engine, form) -> tuple | None:
+    """Before an applied run writes: every village file the store writes from now on keeps the
+    values a later dry run needs and the rows lack (`core.lifecycle.keptfiles`) — the day's run
+    on a new day reads most villages for the birthdays anyway, so the admin's first dry run
+    after a threshold change finds them kept. The spec kept under, or None (no files)."""
+    from core.lifecycle.keptfiles import keep_on_write, spec_items
+    from core.lifecycle.keptvalues import kept_spec
+
+    spec = spec_items(kept_spec(engine, form))
+    return spec if keep_on_write(engine.store, form.id, spec) else None
 
 
 def _mark(engine, day: str, marks: dict) -> None:
@@ -406,6 +475,13 @@ def last_day(engine) -> str | None:
 
 def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
     """Recompute once per day (a writer only); None when already done today or read-only."""
-    if engine.readonly or last_day(engine) == engine.today().isoformat():
+    if engine.readonly:
+        return None
+    if last_day(engine) == engine.today().isoformat():
+        # the day's run is done: this session's saves still keep the kept values current
+        from core.lifecycle.keptfiles import keep_on_write
+
+        for form in _computed_forms(engine, None):
+            keep_on_write(engine.store, form.id)
         return None
     return run(engine, apply=True, operator=operator)

@@ -21,14 +21,14 @@ is the same before and after. So, per person, from the row alone:
   the row does not carry). Where it flips to false, the new cases are walked from the row.
   Anything the row cannot say (an undecidable case in the way) is left to the full record —
   or to the values the row lacks, read once from the full records and kept beside the ledger
-  (`core.reporting.columncache.record_values`; see `core.lifecycle.reevaluate`);
+  (`core.lifecycle.keptfiles`; see `core.lifecycle.reevaluate`);
 - a staff override (kept in the marker per record, since rows do not carry it) keeps its value;
 - a birthday since the last run (a date probe that moved, see `Partial.moved`) counts as a
   changed condition: the old form is evaluated on the last run's day, the new one on today, so
   the people whose age moved are decided from their rows too instead of reading ~110 villages.
 
-Only dry runs use this (an applied run writes records, so it reads them), and only for the
-changed fields of `Partial` with no changed rule. `tests/test_reevaluate_fields.py` holds the
+Dry runs and applied runs use this, only for the changed fields of `Partial` with no changed
+rule; an applied run reads (and writes) the records whose values change. `tests/test_reevaluate_fields.py` holds the
 outcome equal to evaluating every record.
 """
 from __future__ import annotations

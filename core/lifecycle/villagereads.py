@@ -10,10 +10,12 @@ from typing import Any, Collection, Iterator
 
 
 def village_records(engine: Any, form_id: str, part: str, wanted: Collection[str] | None = None, *,
-                    one_by_one: bool = False, keep: bool = False) -> Iterator[dict]:
+                    one_by_one: bool = False, keep: bool = False, seen: list | None = None) -> Iterator[dict]:
     """The records of village `part`, or only those whose id is in `wanted`. `one_by_one`: fetch
     the wanted records singly (a few birthdays in a village of hundreds) instead of reading the
-    village; `keep`: the parsed village file stays cached for a write that follows."""
+    village; `keep`: the parsed village file stays cached for a write that follows; `seen`: gets
+    (save time, record) of every record of the village read whole (`Store.iter_stamped`), for
+    values kept from it without parsing it again (`core.lifecycle.keptfiles.keep_seen`)."""
     if wanted is not None and one_by_one:
         for rid in sorted(wanted):
             rec = engine.store.get(form_id, rid)
@@ -21,6 +23,13 @@ def village_records(engine: Any, form_id: str, part: str, wanted: Collection[str
                 yield rec
         return
     if wanted is not None and not wanted:
+        return
+    stamped = getattr(engine.store, "iter_stamped", None) if seen is not None else None
+    if stamped is not None:
+        for t, rec in stamped(form_id, [part], keep=keep):
+            seen.append((t, rec))
+            if wanted is None or rec["id"] in wanted:
+                yield rec
         return
     shared = getattr(engine.store, "iter_shared", None)
     for rec in shared(form_id, [part], keep=keep) if shared else engine.iter_records(form_id, [part]):

@@ -21,9 +21,9 @@ asks for besides. Rows that do not carry a field (saved before it was declared),
 found in two villages, or a store without files (PostgreSQL) make `columns` answer None:
 the caller then reads the rows the slow way, which handles those cases.
 
-`record_values` keeps, the same way and in a second file (`<table>.records.bin`), values the
-list rows do not carry at all, read from the full records: what re-evaluation needs to re-judge
-a person without reading the record (`core.lifecycle.keptvalues`).
+`core.lifecycle.keptfiles` keeps, with the same files key and helpers, values the list rows do
+not carry at all, read from the full records: what re-evaluation needs to re-judge a person
+without reading the record.
 """
 from __future__ import annotations
 
@@ -33,8 +33,6 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
-
-from core.records.recordindex import UPDATED_KEY
 
 FOLDER = ("cache", "columns")
 FORMAT = 2
@@ -219,97 +217,3 @@ def columns(eng, table: str, fields: Iterable[str], *, complete: bool = True) ->
     if len(set(ids)) != len(ids):      # a record in two villages: the store says which copy counts
         return None
     return Columns(ids, owners, cols, sums)
-
-
-# ------------------------------------------------------------------ values from full records
-RECORDS = ".records"       # `<table>.records.bin`: values the list rows do not carry
-UPDATED = UPDATED_KEY      # each record's save time, held beside them (`record_values`)
-
-
-def _projected(value: Any, cols: tuple[str, ...] | None) -> Any:
-    """A repeat group's rows cut down to `cols` (None: the value as stored)."""
-    if cols is None or not isinstance(value, list):
-        return value
-    return [{c: row[c] for c in cols if c in row} if isinstance(row, dict) else row for row in value]
-
-
-def _record_entry(key: tuple | None, docs: list[dict], spec: dict[str, tuple[str, ...] | None]) -> tuple:
-    """(files key, ids, {field: values}) of one village, from its full records."""
-    cols = {f: marshal.dumps([_projected((d.get("data") or {}).get(f), cols) for d in docs])
-            for f, cols in spec.items()}
-    cols[UPDATED] = marshal.dumps([d.get("updated") for d in docs])
-    return key, marshal.dumps([d["id"] for d in docs]), cols
-
-
-def record_values(eng, table: str, spec: dict[str, tuple[str, ...] | None],
-                  wanted: dict[str, Iterable[str]], fields: Iterable[str]) -> dict[str, dict[str, Any]] | None:
-    """{record id: {field: value, "_u": its save time}} for the `wanted` records ({village: ids})
-    — `fields` of `spec` ({field: None or the repeat group's columns kept}, see
-    `core.reporting.rowfields.computed_reads`) as their full records hold them — or None for a
-    store without files (the caller reads the records).
-
-    For values a re-evaluation needs and the list rows do not carry: read from the full records
-    of a village once, then kept (`<ledger>/cache/columns/<table>.records.bin`) under the
-    village's files key like `columns`, so a village saved since (another key) is read again
-    and nothing stale is ever answered. The first call after the spec changed (a form now reads
-    another field, or no longer reads one) reads every village it is asked about. A caller still compares each value's
-    save time with the list row it holds (the row may be older than the files)."""
-    store = eng.store
-    if not hasattr(store, "files_keys") or not hasattr(store, "iter_shared"):
-        return None
-    name = table + RECORDS
-    path = path_of(store, name)
-    memo = _MEMO.setdefault(store, {})
-    held = memo.get(name) or _read_records(path)
-    kept = dict(held.get("spec") or ())
-    parts: dict[str, tuple] = dict(held.get("parts") or {})
-    asked_for = {f: None if cols is None else tuple(sorted(cols)) for f, cols in spec.items()}
-    if kept != asked_for:
-        # other fields than the forms read now: every village read again under exactly those, so
-        # a field a form no longer reads (a town's phone, say) is not kept copied for good
-        kept, parts = asked_for, {}
-    fields = frozenset(fields) | {UPDATED}
-    keys = store.files_keys(table)
-    out: dict[str, dict[str, Any]] = {}
-    read: dict[str, tuple] = {}
-    damaged = len(getattr(store, "problems", ()))
-    for p in sorted(wanted):
-        if p not in keys:                 # no such village file: the caller reads the records
-            continue
-        key = keys[p]
-        entry = parts.get(p)
-        got = None if entry is None or key is None or entry[0] != key else _decoded(entry, fields)
-        if got is None:
-            entry = _record_entry(key, list(store.iter_shared(table, [p])), kept)
-            got = _decoded(entry, fields)
-            assert got is not None
-            read[p] = entry
-        ids, cols = got
-        want = set(wanted[p])
-        for i, rid in enumerate(ids):
-            if rid in want:
-                out[rid] = {f: cols[f][i] for f in fields}
-    if read:
-        # a village written while read, or a file found damaged and set aside meanwhile, is not
-        # kept (as `Store.keyed_part_rows` keeps rows)
-        after = store.files_keys(table)
-        intact = len(getattr(store, "problems", ())) == damaged
-        for p, entry in read.items():
-            if intact and entry[0] is not None and after.get(p) == entry[0]:
-                parts[p] = entry
-            else:
-                parts.pop(p, None)
-        held = {"spec": tuple(sorted(kept.items())), "parts": parts}
-        _write(path, held)
-    memo[name] = {"spec": tuple(sorted(kept.items())), "parts": parts}
-    return out
-
-
-def _read_records(path: Path) -> dict:
-    """`record_values`' file, or {} when missing, damaged or from another format/Python."""
-    held = _unmarshalled(path)
-    if not (isinstance(held, dict) and isinstance(held.get("spec"), tuple) and isinstance(held.get("parts"), dict)
-            and all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[1], bytes) and isinstance(e[2], dict)
-                    for e in held["parts"].values())):
-        return {}
-    return held

@@ -188,6 +188,7 @@ class Store:
         self._writer: threading.Thread | None = None      # a bulk batch's files (`_write_behind`)
         self._mutex = threading.RLock()
         self._backup: threading.Thread | None = None      # the backup made beside the command
+        self._written: list[Callable[[str, str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]] = []
         if readonly:
             self._replay(journal.read(self.root / journal.NAME))
             pending = backups.pending_restore(self.root)
@@ -577,6 +578,7 @@ class Store:
         self._write_index(table, p, {rid: _plain_row(doc) for rid, doc in village.docs.items()}, village,
                           sync_dir=False, plain=True)
         atomic.step("index-written")
+        self._tell_written(table, p, village)
 
     def _write_file(self, table: str, p: str, tables: dict[str, Any], leaving: list[int] = (),
                     arriving: list[Document] = (), counters: dict[str, int] | None = None,
@@ -766,6 +768,13 @@ class Store:
         if self._compact_error is not None:
             error, self._compact_error = self._compact_error, None
             raise error
+
+    def settle(self) -> None:
+        """Return once the day's backup and the last bulk batch's writer have ended: the
+        store's threads that a caller about to `fork` (`core.transfer.bulkfork`) must not
+        leave holding a lock the copy would inherit held."""
+        self.wait_for_backup()
+        self.wait_for_writes()
 
     def _join_writer(self) -> None:
         writer, self._writer = self._writer, None
@@ -1072,12 +1081,13 @@ class Store:
     # ----------------------------------------------------------------- files as a cache key
     # For caches derived from the list rows (`core.reporting.columncache`): what a partition's
     # files are now, and its rows together with the files they were read from.
-    def _files_key(self, table: str, p: str) -> tuple[int, ...] | None:
+    def _files_key(self, table: str, p: str, pending: bool = True) -> tuple[int, ...] | None:
         """The CRC each of the partition's two files records of itself, with their size, time
         and inode: a new file (every write is an atomic rename) or a changed byte gives another
         key. None when the files alone do not tell the rows: journal changes not yet written,
-        a file missing or unsealed."""
-        if self._ops.get((table, p)):
+        a file missing or unsealed. `pending=False`: the journal's changes are the ones being
+        written into these files right now (`_tell_written`)."""
+        if pending and self._ops.get((table, p)):
             return None
         key: list[int] = []
         for path in (self._data_path(table, p), self._index_path(table, p)):
@@ -1108,6 +1118,45 @@ class Store:
         rows = self._part_rows(table, p)
         same = before is not None and len(self.problems) == problems and self._files_key(table, p) == before
         return rows, before if same else None
+
+    # ----------------------------------------------------------------- re-evaluation's kept values (issue 10)
+    def iter_stamped(self, table: str, partitions: Iterable[str], keep: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(save time `_t`, record as `iter_shared` gives it) of each record of `partitions`:
+        values kept beside the ledger are matched to the list rows by the save time of the very
+        document they were taken from (`core.lifecycle.keptfiles`)."""
+        with self._mutex:
+            self._check_open()
+            names.check_table(table)
+            chosen = [names.check_partition(p) for p in partitions]
+        return self._iter_parts(table, chosen, lambda doc: (_time(doc), _shared(doc)), keep)
+
+    @_serialised
+    def files_key(self, table: str, p: str) -> tuple[int, ...] | None:
+        """`files_keys` of one partition (a stat and a seal read of its two files)."""
+        self._check_open()
+        return self._files_key(names.check_table(table), names.check_partition(p))
+
+    def last_save_time(self) -> int:
+        """The save time (`_t`) of the last save in this store, or the newest a loaded table
+        holds: a record whose `_t` is at most this was saved by then (re-evaluation's marker)."""
+        return self._last_t
+
+    def when_written(self, listener: Callable[[str, str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]) -> None:
+        """Call `listener(table, partition, documents, files key)` after each village file and
+        its index are rewritten (a checkpoint, a bulk batch), on the writing thread, with the
+        documents the file now holds (shared: do not change them) and the key of the files as
+        written (None: not to be kept). A failing listener never fails the write."""
+        self._written.append(listener)
+
+    def _tell_written(self, table: str, p: str, village: Village) -> None:
+        if not self._written:
+            return
+        key = self._files_key(table, p, pending=False)
+        for listener in list(self._written):
+            try:
+                listener(table, p, village.docs, key)
+            except Exception:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
+                pass
 
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:
