@@ -76,7 +76,12 @@ def _pinned(raw: object) -> date:
 def _environ_reader() -> tuple:
     """(get, key, decode) reading `TODAY_ENV` from `os.environ`'s underlying dict, which
     every change through `os.environ` (setenv, monkeypatch, `del`) updates; `os.environ.get`
-    itself where that dict is not there (another Python)."""
+    itself where that dict is not there (another Python).
+
+    Why not the public `os.environ.get`: it encodes the name and decodes the value on every
+    call — 0.80 µs against 0.055 µs for the dict's own `get` (timeit, 2026-12-07) — and
+    `today()` is asked about fourteen times a record, some 700,000 times in a 50,000-row import
+    check: half a second of it. The fallback keeps it correct where `_data` is missing."""
     env = os.environ
     data, encode, decode = (getattr(env, name, None) for name in ("_data", "encodekey", "decodevalue"))
     if isinstance(data, dict) and callable(encode) and callable(decode):

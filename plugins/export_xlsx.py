@@ -31,7 +31,7 @@ class XlsxExporter:
             info = job.form()
             path = output_file(job.output, self.extension, info.id)
             write_records_xlsx(info, job.records(shared=True), path, job.mask, full=job.full,   # read, never kept
-                               progress=lambda n: job.tick(n))
+                               progress=lambda n: job.tick(n), count=job.record_count())
             return [path]
         report = job.report()
         path = output_file(job.output, self.extension, report.name)

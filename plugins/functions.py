@@ -24,7 +24,7 @@ def _safe(fn: Callable) -> Callable:
     """Turn missing input and ValueError/TypeError from bad data into ``None``."""
     @wraps(fn)
     def wrapper(*args):
-        if any(a is None for a in args):
+        if None in args:           # (the values expressions pass are never equal to None otherwise)
             return None
         try:
             return fn(*args)
@@ -36,7 +36,7 @@ def _safe(fn: Callable) -> Callable:
 def _dates(*values) -> list[date]:
     """Every value as a date; TypeError (→ None from ``_safe``) when one cannot be read."""
     out = [dates.to_date(v) for v in values]
-    if any(d is None for d in out):
+    if None in out:
         raise TypeError("不是日期")
     return out
 

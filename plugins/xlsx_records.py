@@ -8,13 +8,16 @@ when it turns up on someone's desk a year later.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import xlsxwriter
 
+from core.records.recordindex import collector_paused
 from core.transfer.exporting import safe_name, text_width
-from core.transfer.xlsxrows import RowWriter
+from core.transfer.exportpipe import write_rows
+from core.transfer.xlsxrows import RowWriter, Workbook
 from core.transfer.exportform import MULTI_SEP, FieldInfo, FormInfo, RecordRows, column_labels, group_headers, parent_headers
 
 MAX_WIDTH = 40
@@ -78,6 +81,34 @@ def codebook_rows(info: FormInfo, parent: str, children: dict[str, str]) -> list
     return rows
 
 
+@dataclass
+class Book:
+    """What the records workbook holds besides its rows: sheet names, headers, the codebook.
+    Plain data, so the writing process (`core.transfer.exportpipe.write_rows`) gets it whole."""
+    form: str
+    version: Any
+    title: str
+    full: bool
+    parent: str                                  # the parent sheet's name
+    headers: list[str]
+    children: dict[str, tuple[str, list[str]]]   # group id -> (sheet name, headers)
+    codebook: list[list[str]]
+
+
+def book_of(info: FormInfo, full: bool) -> Book:
+    parent = safe_name(info.title if len(info.title) <= 31 else "登记表")
+    used = {parent}
+    children = {}
+    for g in info.groups:
+        name = safe_name(g.label)
+        while name in used:
+            name = safe_name(name[:28] + "_" + str(len(used)))
+        used.add(name)
+        children[g.id] = (name, group_headers(g))
+    codebook = codebook_rows(info, parent, {gid: name for gid, (name, _) in children.items()})
+    return Book(info.id, info.version, info.title, full, parent, parent_headers(info), children, codebook)
+
+
 def write_records_xlsx(
     info: FormInfo,
     records: Iterable[Any],
@@ -86,28 +117,36 @@ def write_records_xlsx(
     *,
     full: bool = False,
     progress: Callable[[int], None] | None = None,
+    count: int | None = None,
 ) -> int:
-    """Write the records workbook; return the number of records written."""
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    """Write the records workbook; return the number of records written. `count`: how many
+    records there are, when known (the writing process is then started before the first is read).
+
+    Each record becomes its rows here (`RecordRows`: labels, masking); a long export has
+    them written to the file by a second process meanwhile (`write_rows`), so reading the
+    village files and writing the sheets run side by side. Garbage collection waits: the
+    records and rows hold no cycles, and collections set off by their allocations walked
+    every live record again."""
+    flat = RecordRows(info, mask)                       # `flat_record`, its layout worked out once
+    with collector_paused():
+        return write_rows(write_book, book_of(info, full), (flat(record) for record in records), path,
+                          progress=progress, count=count)
+
+
+def write_book(book: Book, rows: Iterable[tuple[list[Any], dict[str, list[list[Any]]]]], path: Path,
+               progress: Callable[[int], None] | None = None) -> int:
+    """The workbook of `book` with each record's (row, {group id: rows}); the count written."""
+    wb = Workbook(str(path), {"constant_memory": True})
     head = wb.add_format({"bold": True, "border": 1, "bg_color": "#E8EEF7", "text_wrap": True, "valign": "vcenter"})
     cell = wb.add_format({"valign": "top"})
-    parent = _Sheet(wb, safe_name(info.title if len(info.title) <= 31 else "登记表"), parent_headers(info), head, cell)
-    used = {parent.ws.name}
-    children = {}
-    for g in info.groups:
-        name = safe_name(g.label)
-        while name in used:
-            name = safe_name(name[:28] + "_" + str(len(used)))
-        used.add(name)
-        children[g.id] = _Sheet(wb, name, group_headers(g), head, cell)
+    parent = _Sheet(wb, book.parent, book.headers, head, cell)
+    children = {gid: _Sheet(wb, name, headers, head, cell) for gid, (name, headers) in book.children.items()}
 
     n = 0
-    flat = RecordRows(info, mask)                       # `flat_record`, its layout worked out once
-    for record in records:
-        row, groups = flat(record)
+    for row, groups in rows:
         parent.add(row)
-        for gid, rows in groups.items():
-            for r in rows:
+        for gid, lines in groups.items():
+            for r in lines:
                 children[gid].add(r)
         n += 1
         if progress and n % 1000 == 0:
@@ -115,14 +154,13 @@ def write_records_xlsx(
     for sheet in [parent, *children.values()]:
         sheet.finish()
 
-    book = wb.add_worksheet("字段说明")
-    book.write_row(0, 0, ["表单", info.id, "版本", str(info.version), "标题", info.title], head)
-    book.write_row(1, 0, ["导出方式", "完整（含个人信息）" if full else "已遮蔽个人信息"])
-    book.write_row(3, 0, ["工作表", "字段", "标签", "类型", "代码及含义", "个人信息", "适用街镇"], head)
-    names = {gid: sheet.ws.name for gid, sheet in children.items()}
-    for i, r in enumerate(codebook_rows(info, parent.ws.name, names), 4):
-        book.write_row(i, 0, r)
+    sheet = wb.add_worksheet("字段说明")
+    sheet.write_row(0, 0, ["表单", book.form, "版本", str(book.version), "标题", book.title], head)
+    sheet.write_row(1, 0, ["导出方式", "完整（含个人信息）" if book.full else "已遮蔽个人信息"])
+    sheet.write_row(3, 0, ["工作表", "字段", "标签", "类型", "代码及含义", "个人信息", "适用街镇"], head)
+    for i, r in enumerate(book.codebook, 4):
+        sheet.write_row(i, 0, r)
     for i, w in enumerate((16, 22, 24, 14, 60, 8, 30)):
-        book.set_column(i, i, w)
+        sheet.set_column(i, i, w)
     wb.close()
     return n

@@ -210,3 +210,81 @@ async def test_an_export_while_the_backup_runs_says_it_waits_and_ends_when_the_b
         await until(pilot, lambda: "已导出" in screen_text(app))
         shown = screen_text(app)
         assert "已导出" in shown and WAITING not in shown, shown
+
+
+def running(app) -> bool:
+    """The program has not been told to end (`App.exit` sets the return code)."""
+    return app.return_code is None
+
+
+@drive
+async def test_quitting_while_the_backup_runs_says_so_and_ends_when_the_backup_is_done(tmp_path):
+    """Ctrl+Q during the day's backup: closing the ledger waits for it, and the screen says so
+    (it used to stay as it was, saying nothing, for as long as the backup took)."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        assert app.engine.backup_running()
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: WAITING in screen_text(app))
+        shown = screen_text(app)
+        assert WAITING in shown and "备份完成后自动退出" in shown and "自动保存" not in shown, shown
+        await until(pilot, lambda: "已等 1 秒" in screen_text(app), timeout=5)   # seen to be alive
+        assert running(app) and app.engine.backup_running()
+        done.set()
+        await until(pilot, lambda: not running(app))
+        assert app.return_code == 0 and not app.engine.backup_running()
+    assert len(list_backups(tmp_path / "data")) == 1               # the backup was made, then closed
+
+
+@drive
+async def test_esc_on_the_quitting_notice_stays_in_the_program(tmp_path):
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: "备份完成后自动退出" in screen_text(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: WAITING not in screen_text(app))
+        assert screen_names(app)[-1] == "HomeScreen" and "未保存" not in screen_text(app)
+        done.set()
+        await until(pilot, lambda: not app.engine.backup_running())
+        await pilot.pause(0.5)
+        assert running(app) and screen_names(app)[-1] == "HomeScreen"
+        await pilot.press("ctrl+q")                                   # the backup done: ends at once
+        await until(pilot, lambda: not running(app))
+        assert WAITING not in screen_text(app)
+
+
+@drive
+async def test_quitting_over_a_waiting_save_saves_then_ends(tmp_path):
+    """Ctrl+S, then Ctrl+Q while the save waits for the backup: the notice says both, the save
+    is made once the backup is done, and the program ends after it."""
+    folder = tmp_path / "data"
+    async with app_while_another_backup_runs(folder) as (app, pilot, rid, done):
+        await save_while_the_backup_runs(app, pilot, rid)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: "然后退出" in screen_text(app))
+        shown = screen_text(app)
+        assert WAITING in shown and "备份完成后自动保存，然后退出" in shown, shown
+        assert running(app) and app.engine.get(rid)["data"]["address"] == OLD
+        done.set()
+        await until(pilot, lambda: not running(app))
+    eng = open_engine(folder)
+    assert eng.get(rid)["data"]["address"] == NEW
+    eng.close()
+
+
+@drive
+async def test_the_palettes_quit_waits_for_the_backup_the_same_way(tmp_path):
+    """退出程序 in the command palette is Ctrl+Q: the same notice, the same end."""
+    async with app_while_another_backup_runs(tmp_path / "data") as (app, pilot, rid, done):
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: screen_names(app)[-1] == "CarebookPalette")
+        await type_text(pilot, "退出程序")
+        await until(pilot, lambda: "关闭台账并退出" in screen_text(app))      # the command found
+        await pilot.press("enter")
+        await until(pilot, lambda: "备份完成后自动退出" in screen_text(app))
+        assert WAITING in screen_text(app) and running(app)
+        done.set()
+        await until(pilot, lambda: not running(app))
+        assert app.return_code == 0

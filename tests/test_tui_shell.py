@@ -58,7 +58,8 @@ async def test_home_counts_and_deadline(tmp_path):
         counts = str(app.screen.query_one("#home-counts").render())
         active = app.engine.count("registration", {"status": "在册"})
         assert f"在册 {active} 人" in counts
-        assert "高风险" in counts
+        high = app.engine.count("registration", {"status": "在册", "risk_level": "高"})
+        assert f"风险 高 {high}  中 " in counts and "  低 " in counts     # 高风险 中风险 低风险, one line
         deadline = str(app.screen.query_one("#home-deadline").render())
         assert "2026-12-15" in deadline and "还有 15 天" in deadline
         due = str(app.screen.query_one("#home-due").render())

@@ -182,3 +182,48 @@ def test_cells_written_another_way_inside_a_row_are_never_skipped(tmp_path, monk
         assert ours == theirs, cell
         assert ours[2] == ("李四", "下一行", "和平路") and ours[1][0] == "王秀英", cell
         assert seen == [1], cell
+
+
+def test_rows_leaving_out_cells_in_many_patterns_read_as_openpyxl_reads_them(tmp_path, monkeypatch):
+    """A roster leaves empty cells out (xlsxwriter writes no cell for them): the scan lays each
+    row's cells out by a remembered pattern of columns (`xlsxread._layout`); with room for only
+    three patterns the memory is emptied again and again, and every row still reads as
+    openpyxl reads it — texts, numbers, formatted blanks, rows wider than the header, a row of
+    texts only and a row with every cell."""
+    import random
+
+    monkeypatch.setattr(xlsxread, "LAYOUTS", 3)
+    xlsxread._LAYOUTS.clear()
+    seen = _count_fallbacks(monkeypatch)
+    rng = random.Random(13)
+    path = tmp_path / "gaps.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    blank = wb.add_format({"bold": True})
+    ws = wb.add_worksheet("登记表")
+    ws.write_row(0, 0, [f"列{i}" for i in range(30)])
+    ws.write_row(1, 0, [f"全{i}" for i in range(30)])                       # every cell
+    for r in range(2, 300):
+        for c in sorted(rng.sample(range(32), rng.randint(1, 29))):        # some beyond the header's width
+            kind = rng.random()
+            if kind < 0.7:
+                ws.write_string(r, c, rng.choice(PLAIN[:8]))
+            elif kind < 0.9:
+                ws.write_number(r, c, rng.choice([0, 7, 2.5, 10 ** 12, -3]))
+            else:
+                ws.write_blank(r, c, None, blank)
+    wb.close()
+    (theirs, ours), = _both(path)
+    assert len(ours) == 300 and ours == theirs
+    assert not seen and len(xlsxread._LAYOUTS) <= 3
+
+
+def test_column_patterns_that_spell_alike_are_told_apart(monkeypatch):
+    """Cells at A and F, and one cell at AF, are two patterns (their letters run together the
+    same): each row keeps its own layout."""
+    xlsxread._LAYOUTS.clear()
+    cell = '<c r="{}1" t="inlineStr"><is><t>{}</t></is></c>'.format
+    a_f = (cell("A", "甲") + cell("F", "乙")).encode()
+    af = cell("AF", "丙").encode()
+    for _ in range(2):
+        assert xlsxread._row(a_f, set(), 32) == ("甲",) + (None,) * 4 + ("乙",) + (None,) * 26
+        assert xlsxread._row(af, set(), 32) == (None,) * 31 + ("丙",)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import symtable
+import sys
 import types
 from typing import Any, Callable
 
@@ -89,21 +91,59 @@ class _Rewrite(ast.NodeTransformer):
         return ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
 
 
+def first_true(conditions: list[ast.Expr | None]) -> ast.Expr:
+    """One expression for a list of parsed conditions (None: always true): `0 if c0 else 1 if
+    c1 else … else n`, the index of the first that holds, n when none does. Python's
+    conditional expression evaluates the conditions in order and stops at the first true one,
+    as a loop over them would; each part was checked when it was parsed, and joining checked
+    parts with `if`/`else` adds nothing the language lacks."""
+    chain: ast.expr = ast.Constant(len(conditions))
+    for i in reversed(range(len(conditions))):
+        node = conditions[i]
+        chain = ast.Constant(i) if node is None else ast.IfExp(test=node.value, body=ast.Constant(i), orelse=chain)
+    return ast.Expr(value=chain)
+
+
+def _reads_outer_names(body: ast.Expression) -> bool:
+    """Whether a comprehension of the (rewritten) expression reads a name from outside itself
+    that only the record's names hold — a field, `settings`, `today`, `row`. A comprehension's
+    first iterable is evaluated where the expression runs (`for c in (children or [])` reads
+    `children` as any other name); what its body reads from outside is looked up as a global,
+    and the globals hold only the functions and guards (`base_globals`, every name `_cb…`, a
+    prefix no field id can have). So `any(c['child_contact'] == '失联' for c in (children or []))`
+    runs with the names as locals, and `[c for c in children if c['age'] > min_age]` merged.
+    Python's own symbol table says which names are global in each comprehension. Other Python
+    versions (3.12 inlines comprehensions) are given the merged scope, as before."""
+    if sys.version_info[:2] != (3, 11):
+        return True
+    try:
+        table = symtable.symtable(ast.unparse(body), "<表达式>", "eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return True
+
+    def outer(t: symtable.SymbolTable) -> bool:
+        return any(s.is_global() and not s.get_name().startswith("_cb") for s in t.get_symbols()) or \
+            any(outer(c) for c in t.get_children())
+    return any(outer(child) for child in table.get_children())
+
+
 class Compiled:
     """One expression ready to run: its code object, and whether it needs one merged scope.
 
     Comprehensions are functions of their own in Python 3.11, and the names they read from
-    outside are looked up as globals, so an expression with one runs with the record's names
-    merged into the globals; the others run with the names as locals, which copies nothing."""
+    outside are looked up as globals, so an expression whose comprehension reads a record's
+    name inside it runs with the names merged into the globals; the others run with the names
+    as locals, which copies nothing (`_reads_outer_names`)."""
 
     __slots__ = ("code", "scoped", "bare")
 
     def __init__(self, node: ast.Expr, source: str):
         value = node.value
         self.bare = value.id if isinstance(value, ast.Name) else None
-        self.scoped = any(isinstance(n, _SCOPED) for n in ast.walk(value))
         body = _Rewrite().visit(ast.Expression(body=copy.deepcopy(value)))   # the checker keeps the original
-        self.code = compile(ast.fix_missing_locations(body), f"<表达式 {source}>", "eval")
+        ast.fix_missing_locations(body)
+        self.scoped = any(isinstance(n, _SCOPED) for n in ast.walk(value)) and _reads_outer_names(body)
+        self.code = compile(body, f"<表达式 {source}>", "eval")
 
     def run(self, globals_: dict[str, Any], names: dict[str, Any]) -> Any:
         if self.bare is not None and self.bare in names:

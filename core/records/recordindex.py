@@ -105,10 +105,11 @@ class RecordIndex:
         self._last_pinyin: tuple | None = None  # (keys, letters, positions) of the last pinyin search
 
     @staticmethod
-    def row_for(form, record: dict, extra: Iterable[str] = ()) -> dict:
+    def row_for(form, record: dict, extra: Iterable[str] = (), search: bool = True) -> dict:
         """The list row of a record: `list_fields`, unique fields and `extra` (the fields reports
         read, `core.reporting.rowfields`). Lists (multi choices) are kept for `extra` fields
-        only; repeat groups never."""
+        only; repeat groups never. `search=False`: without the search key (its pinyin), for a
+        copy that only checks records (`core.transfer.bulkfork`) and never searches."""
         data = record["data"]
         keys = RecordIndex._row_keys(form)
         row = {k: data.get(k) for k in keys if not isinstance(data.get(k), (list, dict))}
@@ -119,8 +120,9 @@ class RecordIndex:
                     row[k] = v
         row[VERSION_KEY] = record["version"]
         row[UPDATED_KEY] = record["updated"]
-        title = str(data.get(getattr(form, "title_field", None) or "name") or "")
-        row[SEARCH_KEY] = "\x1f".join([title, pinyin_initials(title)]).lower()
+        if search:
+            title = str(data.get(getattr(form, "title_field", None) or "name") or "")
+            row[SEARCH_KEY] = "\x1f".join([title, pinyin_initials(title)]).lower()
         return row
 
     @staticmethod

@@ -36,11 +36,12 @@ _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment"}
 
 
 def compile_fast(schema: dict, checker: FormatChecker) -> FastCheck | None:
-    """`check(data) -> True` when `data` is valid under `schema`; None if it cannot be compiled."""
-    try:
-        import fastjsonschema  # noqa: F401 - only whether it is installed
-    except ImportError:            # the fast path is an optimisation, never a requirement
-        return None
+    """`check(data) -> True` when `data` is valid under `schema`; None if it cannot be compiled.
+    `checker`: a FormatChecker, or anything with its `checkers` (`validation.format_checks`)."""
+    from importlib.util import find_spec
+
+    if find_spec("fastjsonschema") is None:    # the fast path is an optimisation, never a requirement
+        return None                            # (asked without importing it: most checks never compile)
     formats = {name: _format(checker, name) for name in checker.checkers}
     pure = {name for name in checker.checkers if getattr(checker.checkers[name][0], "pure", False)}
     try:
@@ -89,6 +90,11 @@ def _by_property(schema: dict, formats: dict, pure: set[str]) -> FastCheck | Non
     checks = {name: _part(sub, formats, pure) for name, sub in props.items()}
     # a text's remembered answer read here, without a call: most values of a record are that
     known = {name: held for name, check in checks.items() if (held := getattr(check, "held", None)) is not None}
+    # a free text with a length limit and nothing else (names, addresses: all different, not
+    # remembered) judged here by its length, as `_simple`'s check would
+    lengths = {name: (sub.get("minLength", 0), sub["maxLength"]) for name, sub in props.items()
+               if set(sub) - _ANNOTATIONS in ({"type", "maxLength"}, {"type", "maxLength", "minLength"})
+               and sub["type"] == "string" and _ints(sub, "maxLength", "minLength")}
 
     def valid(data: Any) -> bool:
         if type(data) is not dict:
@@ -99,6 +105,11 @@ def _by_property(schema: dict, formats: dict, pure: set[str]) -> FastCheck | Non
                 if held is not None and held[1].get(value) is True:
                     held[2] += 1       # asked, as `remembered` counts (its memory is judged by it)
                     continue
+                bounds = lengths.get(key)
+                if bounds is not None:
+                    if bounds[0] <= len(value) <= bounds[1]:
+                        continue
+                    return False
             check = checks.get(key)
             if check is None or not check(value):
                 return False

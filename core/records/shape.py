@@ -51,14 +51,19 @@ def _too_deep(value: Any, depth: int) -> bool:
     return False
 
 
-def _fields_by_id(fields: Iterable[Any], known: dict[int, tuple]) -> dict[str, Any]:
-    """Field id -> field of one list of fields (a form's, a row group's), made once per list:
-    `known` holds them for the form (a bulk save checked 300,000 records, each building its
-    maps again). Keyed by the list's id, kept alive beside its map."""
+def _fields_by_id(fields: Iterable[Any], known: dict[int, tuple]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(field id -> field, field id -> `_PLAIN` when a value of it is a scalar, `_TEXT` for a
+    multi, which may hold one text) of one list of fields (a form's, a row group's), made once
+    per list: `known` holds them for the form (a bulk save checked 300,000 records, each
+    building its maps again). Keyed by the list's id, kept alive beside its maps."""
     hit = known.get(id(fields))
     if hit is None or hit[0] is not fields:
-        hit = known[id(fields)] = (fields, {f.id: f for f in fields})
-    return hit[1]
+        hit = known[id(fields)] = (fields, {f.id: f for f in fields},
+                                   {f.id: _TEXT if f.type == "multi" else _PLAIN for f in fields if not f.fields})
+    return hit[1], hit[2]
+
+
+_PLAIN, _TEXT = 1, 2
 
 
 def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[Problem],
@@ -69,11 +74,26 @@ def _check(fields: Iterable[Any], data: Any, prefix: str, depth: int, out: list[
     if len(data) > MAX_ITEMS:
         out.append(Problem(f"字段太多（{len(data)} 个） (shape)", prefix.rstrip("."), rule="shape"))
         return
-    by_id = {f.id: f for f in fields} if known is None else _fields_by_id(fields, known)
+    by_id, kinds = _fields_by_id(fields, {} if known is None else known)
     for key, value in data.items():
-        if value.__class__ is str and len(value) <= MAX_TEXT and key.__class__ is str and key in by_id \
-                and not by_id[key].fields:
-            continue          # the usual value, a short text of a known field: sound whatever its type
+        # the usual values of a known field that is not a row group, sound whatever its type (as
+        # `_scalar_problem` and the multi's look below judge them): a short text, a bounded
+        # integer, nothing, yes/no; a multi's short texts
+        kind = kinds.get(key) if key.__class__ is str else None
+        if kind is not None:
+            cls = value.__class__
+            if cls is str:
+                if len(value) <= MAX_TEXT:
+                    continue
+            elif kind is _PLAIN:
+                if cls is int and -MAX_NUMBER <= value <= MAX_NUMBER or value is None or cls is bool:
+                    continue
+            elif cls is list and len(value) <= MAX_ITEMS:
+                for v in value:
+                    if v.__class__ is not str or len(v) > MAX_TEXT:
+                        break
+                else:
+                    continue
         path = f"{prefix}{key}"
         if not isinstance(key, str):
             out.append(Problem("字段名应为文字 (shape)", path, rule="shape"))
@@ -110,7 +130,9 @@ def shape_problems(form: Any, data: Any) -> list[Problem]:
     def fields() -> dict:
         # `top_fields` makes a new list each call: the form's own list is made once and kept
         top = form.top_fields()
-        return {0: top, id(top): (top, {f.id: f for f in top})}
+        known = {0: top}
+        _fields_by_id(top, known)
+        return known
 
     known = once_per_form(form, "_shape_fields", fields)
     _check(known[0], data, "", 0, out, known)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from functools import cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from core import dates
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 UniqueLookup = Callable[[str, Any], Any]
 _UNSET = object()
+_TEXTS_ONLY = {str}
 
 
 def format_checker(registry: Registry) -> FormatChecker:
@@ -35,6 +37,16 @@ def format_checker(registry: Registry) -> FormatChecker:
     from jsonschema import FormatChecker
 
     checker = FormatChecker(formats=())
+    for name, (check, _) in format_checks(registry).checkers.items():
+        checker.checks(name)(check)
+    return checker
+
+
+def format_checks(registry: Registry) -> SimpleNamespace:
+    """The format functions `format_checker` holds, as its `checkers` ({name: (function, the
+    exceptions that mean "no")}), without importing jsonschema: the compiled check needs only
+    these, and an import check whose rows are all valid never needs jsonschema (~0.2 s)."""
+    checkers = {}
     for name, entry in registry.formats.items():
         def check(value, _check=entry.check):
             if not isinstance(value, str):
@@ -44,8 +56,8 @@ def format_checker(registry: Registry) -> FormatChecker:
             except Exception:  # noqa: BLE001 - a plugin's checker must not crash validation
                 return False
         check.pure = getattr(entry.check, "pure", False)   # reads only the value: answers may be remembered
-        checker.checks(name)(check)
-    return checker
+        checkers[name] = (check, ())
+    return SimpleNamespace(checkers=checkers)
 
 
 def _accepted(accepted_warnings: Iterable | None) -> set[str]:
@@ -96,7 +108,7 @@ class Validator:
         ev = self.evaluator
         # compute: (field, how its value is worked out or None, rows holding computed children?)
         self._compute_plan = [(f, self._computer(f) if f.computed else None,
-                               bool(f.fields) and any(c.computed for c in f.fields))
+                               bool(f.fields) and any(c.computed for c in f.fields), self._converter(f))
                               for f in top if f.computed or (f.fields and any(c.computed for c in f.fields))]
         # relevance: (section condition, [(field, its condition, row children with conditions?)]),
         # a condition None where there is none (always shown)
@@ -183,6 +195,7 @@ class Validator:
         return conv
 
     def _make_converter(self, field: Field) -> Callable[[Any], Any] | None:
+        """(Each conversion made here turns None into None: `names` skips the call for it.)"""
         ft = self.registry.field_types.get(field.type)
         to_python = getattr(ft, "to_python", None)
         if getattr(ft, "python", _UNSET) is None:
@@ -229,14 +242,22 @@ class Validator:
             fields = self._top if only is None else [f for f in map(self.form.field, only) if f]
             # (the fields taken as stored, the others with their conversion): most are the first
             plan = ([f.id for f in fields if self._converter(f) is None],
-                    [(f.id, conv) for f in fields if (conv := self._converter(f)) is not None])
+                    [(f.id, conv, getattr(conv, "held", None)) for f in fields
+                     if (conv := self._converter(f)) is not None])
             if isinstance(only, frozenset) or only is None:
                 self._plans[only] = plan
         get = data.get
         plain, converted = plan
         values = dict(zip(plain, map(get, plain)))
-        for fid, conv in converted:
-            values[fid] = conv(get(fid))
+        for fid, conv, held in converted:
+            value = get(fid)
+            if value is None:
+                values[fid] = None        # what every conversion made here gives for nothing
+            elif held is not None and value.__class__ is str and (found := held[1].get(value, held)) is not held:
+                held[2] += 1              # a remembered date, looked up as `plan.remembering` would
+                values[fid] = found
+            else:
+                values[fid] = conv(value)
         values["settings"] = self._settings
         values["today"] = self.today()
         return values
@@ -276,7 +297,7 @@ class Validator:
         clean = plan.normalizer(ft, field)
         if not field.fields:
             return clean
-        cells = [(c.id, self._normalizer(c)) for c in field.fields]
+        cells = [(c.id, norm, norm and plan.remembered(norm)) for c in field.fields for norm in [self._normalizer(c)]]
 
         def rows(value: Any, path: str, problems: list[Problem]) -> Any:
             value = clean(value, path, problems)
@@ -288,9 +309,21 @@ class Validator:
     @staticmethod
     def _normalize_cells(cells: list, row: dict, path: str, problems: list[Problem]) -> dict:
         out = dict(row)
-        for cid, norm in cells:
+        shared = plan.SHARED_ANSWERS
+        for cid, norm, held in cells:
             if cid in out:
-                value = out[cid] if norm is None else norm(out[cid], f"{path}.{cid}", problems)
+                value = out[cid]
+                if held is not None and value.__class__ is str:     # as `normalize`: a text remembered
+                    found = held[1].get(value, held)
+                    if found is not held and found.__class__ in shared:
+                        held[2] += 1
+                        if found is None:
+                            del out[cid]
+                        else:
+                            out[cid] = found
+                        continue
+                if norm is not None:
+                    value = norm(value, f"{path}.{cid}", problems)
                 if value is None:
                     del out[cid]
                 else:
@@ -307,8 +340,30 @@ class Validator:
         unknown keys are left for the schema to report."""
         problems: list[Problem] = []
         out = {}
-        normalizers = self._top_normalizers
+        normalizers, memories, shared = self._top_normalizers, self._top_memories, plan.SHARED_ANSWERS
         for key, value in (data or {}).items():
+            cls = value.__class__
+            if cls is str:
+                # a text a pure field's normalizer remembers, looked up here: what it would
+                # answer, without the call (most values of an import are such texts)
+                held = memories.get(key)
+                if held is not None:
+                    found = held[1].get(value, held)
+                    if found is not held and found.__class__ in shared:
+                        held[2] += 1          # asked, as the normalizer counts
+                        if found is not None:
+                            out[key] = found
+                        continue
+            elif cls is list and value:
+                # a multi's choices, under the key the normalizer files texts under
+                # (`plan.memo_key`: texts only), its answer copied as it copies it
+                held = memories.get(key)
+                if held is not None and {*map(type, value)} == _TEXTS_ONLY:
+                    found = held[1].get((list, tuple(value)))
+                    if found.__class__ is list:
+                        held[2] += 1
+                        out[key] = found.copy()
+                        continue
             norm = normalizers.get(key)
             if norm is not None:
                 value = norm(value, key, problems)
@@ -320,6 +375,11 @@ class Validator:
     def _top_normalizers(self) -> dict[str, Callable[[Any, str, list], Any]]:
         """Field id -> its normalizer, for the form's own fields (types nobody registered left out)."""
         return {fid: norm for fid, f in self._top_by_id.items() if (norm := self._normalizer(f)) is not None}
+
+    @cached_property
+    def _top_memories(self) -> dict[str, list]:
+        """Field id -> the memory of its normalizer, for the pure ones (`plan.remembered`)."""
+        return {fid: held for fid, norm in self._top_normalizers.items() if (held := plan.remembered(norm)) is not None}
 
     # --- computing ---------------------------------------------------------------------------
 
@@ -336,18 +396,16 @@ class Validator:
             return found
         ev = self.evaluator
         calc = plan.value(ev, field.calculate) if field.calculate else None
-        cases = [(plan.condition(ev, case.when), case.value, case.reason) for case in field.cases]
+        # the case that applies, by its index (`plan.first`); one past the end: none does
+        which = plan.first(ev, [case.when for case in field.cases])
+        outcomes = [(case.value, case.reason) for case in field.cases] + [(None, None)]
         clean = self._cleaner(field)
 
         def compute(names: dict) -> tuple[Any, str | None]:
-            value, reason = None, None
             if calc is not None:
-                value = calc(names)
+                value, reason = calc(names), None
             else:
-                for when, case_value, case_reason in cases:
-                    if when is None or when(names):
-                        value, reason = case_value, case_reason
-                        break
+                value, reason = outcomes[which(names)]
             if isinstance(value, dt.date):
                 value = value.isoformat()
             if clean is not None:
@@ -379,25 +437,26 @@ class Validator:
             self._plan_passes()
         reasons: dict[str, str] = {}
         overrides = overrides or {}
-        for field, computer, rows_computed in self._compute_plan:
+        for field, computer, rows_computed, conv in self._compute_plan:
             if rows_computed and isinstance(data.get(field.id), list):
                 data[field.id] = self._compute_rows(field, data, names)
                 names[field.id] = self._python(field, data[field.id])
             if computer is None:
                 continue
-            ov = overrides.get(field.id)
-            if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
-                if "value" in ov:
-                    data[field.id] = ov["value"]
-                    names[field.id] = self._python(field, ov["value"])
-                reasons[field.id] = f"人工改写：{ov['reason']}"
-                continue
+            if overrides:
+                ov = overrides.get(field.id)
+                if field.override and isinstance(ov, dict) and str(ov.get("reason") or "").strip():
+                    if "value" in ov:
+                        data[field.id] = ov["value"]
+                        names[field.id] = self._python(field, ov["value"])
+                    reasons[field.id] = f"人工改写：{ov['reason']}"
+                    continue
             value, reason = computer(names)
             if value is None:
                 data.pop(field.id, None)
             else:
                 data[field.id] = value
-            names[field.id] = self._python(field, value)
+            names[field.id] = value if conv is None else conv(value)     # `_python`, its conversion planned
             if reason:
                 reasons[field.id] = reason
         return data, reasons
@@ -526,7 +585,7 @@ class Validator:
 
     def _fast_check(self) -> FastCheck | None:
         if self._fast is _UNSET:
-            self._fast = compile_fast(self.schema, self._schema.format_checker)
+            self._fast = compile_fast(self.schema, format_checks(self.registry))
         return self._fast            # type: ignore[return-value]
 
     def _schema_problems(self, data: dict, bad_paths: set[str]) -> list[Problem]:

@@ -30,6 +30,7 @@ import datetime as dt
 from functools import partial
 from typing import Any, Callable
 
+from core.formlang.exprcompile import Compiled, first_true
 from core.formlang.expressions import Evaluator, ExpressionError
 from core.problems import Problem
 
@@ -72,8 +73,17 @@ def cleaner(field_type: Any, field: Any) -> Callable[[Any], Any]:
     `Validator.normalize` reports (ValueError: the type's own words; anything else: "无法识别的值").
     Answers are remembered when the type is `pure` (see `normalizer`)."""
     clean = normalizer(field_type, field)
+    held = remembered(clean)
 
     def checked(value: Any) -> Any:
+        if held is not None:         # a remembered answer looked up here, as `Validator.normalize` does
+            kind = value.__class__
+            key = value if kind is str else (int, value) if kind is int else None    # `memo_key`'s keys
+            if key is not None:
+                found = held[1].get(key, held)
+                if found is not held and found.__class__ in SHARED_ANSWERS:
+                    held[2] += 1
+                    return found
         problems: list = []
         value = clean(value, "", problems)
         if problems:
@@ -135,7 +145,22 @@ def normalizer(field_type: Any, field: Any) -> Callable[[Any, str, list], Any]:
             problems.append(Problem(found.text, path, rule="normalize"))
             return None
         return found.copy() if kind is list or kind is dict else found   # a caller may change it
-    return partial(recall, current[0]) if scope is None else scoped
+    if scope is not None:
+        return scoped
+    pure = partial(recall, current[0])
+    pure.held = current[0]      # read by `Validator.normalize` (`remembered`): one memory for good
+    return pure
+
+
+def remembered(clean: Callable) -> list | None:
+    """The memory of a pure field's normalizer ([_, answers, values asked, still adding?]), for a
+    caller that looks a text up itself before calling it; None for any other normalizer."""
+    return getattr(clean, "held", None)
+
+
+#: Answers a caller may take from a normalizer's memory as they are (a list is copied by the
+#: normalizer, a refusal reported by it).
+SHARED_ANSWERS = frozenset({str, int, bool, type(None)})
 
 
 def learn(held: list, key: Any, found: Any) -> None:
@@ -176,6 +201,7 @@ def remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
             if held[3] and isinstance(found, _SHAREABLE):
                 learn(held, value, found)
         return found
+    call.held = held          # read by `Validator.names`, which looks a text up itself
     return call
 
 
@@ -196,7 +222,47 @@ def value(evaluator: Evaluator, expr: str) -> Callable[[dict], Any]:
     return _closure(evaluator, expr, truth=False)
 
 
+def first(evaluator: Evaluator, whens: list[str | None]) -> Callable[[dict], int]:
+    """`names -> i`, the index of the first of `whens` that holds as `condition` reads each
+    (no expression: true; one that fails: false), `len(whens)` when none does: which of a
+    computed field's `cases` applies.
+
+    The conditions run as one code object (`exprcompile.first_true`), in order, stopping at the
+    first true one: the risk level's fourteen cases were fourteen calls and evaluations for a
+    person at low risk. When any condition fails (an input still empty: `None >= 80`), the
+    whole answer is worked out again one condition at a time (`one_by_one`), where a failing
+    condition counts as false and the next is asked — the conditions only read the names, so
+    asking again gives what the first pass would have. `tests/test_check_fastpaths.py` compares
+    both over every combination of the risk table's inputs."""
+    singles = [condition(evaluator, when) for when in whens]
+
+    def one_by_one(names: dict) -> int:
+        for i, when in enumerate(singles):
+            if when is None or when(names):
+                return i
+        return len(singles)
+    if len(whens) < 2 or not _plain(evaluator):
+        return one_by_one
+    try:
+        chain = Compiled(first_true([evaluator.parse(w) if w else None for w in whens]), "cases")
+    except (ExpressionError, ValueError, SyntaxError, RecursionError, MemoryError):
+        return one_by_one
+    code, env, scoped = chain.code, evaluator._globals, chain.scoped
+
+    def at_once(names: dict) -> int:
+        try:
+            return eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
+        except Exception:  # noqa: BLE001 - a condition failed: each asked alone, as `condition` does
+            return one_by_one(names)
+    return at_once
+
+
 def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], Any]:
+    """`condition` (`truth`) or `value` of one expression: its code run as `Compiled.run` runs
+    it, without that call in between (a record's conditions and calculations are some forty
+    calls) — with the names as locals, or merged into the globals when a comprehension reads
+    them (`Compiled.scoped`). A single name is run as code too: it reads the names first, as
+    `run`'s look-up does."""
     failed = False if truth else None
     if not _plain(evaluator):
         asked = evaluator.relevant if truth else evaluator.calculate
@@ -205,41 +271,18 @@ def _closure(evaluator: Evaluator, expr: str, truth: bool) -> Callable[[dict], A
         compiled, env = evaluator.compiled(expr), evaluator._globals
     except ExpressionError:
         return lambda names: failed
-    run = compiled.run
-    if compiled.bare is None and not compiled.scoped:
-        return _direct(compiled.code, env, truth)
+    code, scoped = compiled.code, compiled.scoped
     if not truth:
         def calc(names: dict) -> Any:
             try:
-                return run(env, names)
+                return eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
             except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
                 return None
         return calc
 
     def test(names: dict) -> bool:
         try:
-            result = run(env, names)
-        except Exception:  # noqa: BLE001 - as `Evaluator.relevant`: a failing condition hides
-            return False
-        return bool(result)
-    return test
-
-
-def _direct(code: Any, env: dict, truth: bool) -> Callable[[dict], Any]:
-    """`_closure` of an expression that is neither one name nor scoped: its code run with the
-    names as locals, as `Compiled.run` runs it, without that call in between (a record's
-    conditions and calculations are some forty calls)."""
-    if not truth:
-        def calc(names: dict) -> Any:
-            try:
-                return eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
-            except Exception:  # noqa: BLE001 - as `Evaluator.calculate`: not computable is None
-                return None
-        return calc
-
-    def test(names: dict) -> bool:
-        try:
-            result = eval(code, env, names)  # noqa: S307 - checked and rewritten AST, no built-ins
+            result = eval(code, {**env, **names}) if scoped else eval(code, env, names)  # noqa: S307 - checked, rewritten, no built-ins
         except Exception:  # noqa: BLE001 - as `Evaluator.relevant`: a failing condition hides
             return False
         return bool(result)

@@ -769,6 +769,13 @@ class Store:
             error, self._compact_error = self._compact_error, None
             raise error
 
+    def settle(self) -> None:
+        """Return once the day's backup and the last bulk batch's writer have ended: the
+        store's threads that a caller about to `fork` (`core.transfer.bulkfork`) must not
+        leave holding a lock the copy would inherit held."""
+        self.wait_for_backup()
+        self.wait_for_writes()
+
     def _join_writer(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None and writer is not threading.current_thread():

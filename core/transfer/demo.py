@@ -333,11 +333,11 @@ _PROBLEMS = ("生活", "健康", "心理", "经济", "安全")
 _SERVICES = ["协助购买药品", "联系子女", "帮助打扫卫生", "讲解防诈骗知识", "协助就医"]
 
 
-def _visitor(led: Ledger, row: dict) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What a village and a town visit of this person always carry (the visitor, the unit,
-    the person), worked out once per person rather than once per visit."""
+def _visitor(led: Ledger, rid: str, row: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a village and a town visit of person `rid` (list row `row`) always carry (the
+    visitor, the unit, the person), worked out once per person rather than once per visit."""
     staff = led.village_staff(row["town"], row["village"])
-    person = {"person": row["id"], "person_name": row["name"], "file_no": row["file_no"],
+    person = {"person": rid, "person_name": row["name"], "file_no": row["file_no"],
               "town": row["town"], "village": row["village"]}
     village = {"visitor": staff["liaison_name"], "visitor_unit": led.name_of(row["village"]) + "村民委员会",
                "visitor_phone": staff["liaison_phone"]}
@@ -347,11 +347,11 @@ def _visitor(led: Ledger, row: dict) -> tuple[dict[str, Any], dict[str, Any]]:
                                                                "visitor_signed": staff["liaison_name"]}}
 
 
-def _visit(led: Ledger, row: dict, day: dt.date, level: str, who: tuple | None = None) -> dict[str, Any]:
-    """One visit; `who` is `_visitor(led, row)` (made here when not given). The random draws
-    are made in the same order as ever: a seeded demo repeats exactly."""
+def _visit(led: Ledger, who: tuple, day: dt.date, level: str) -> dict[str, Any]:
+    """One visit; `who` is `_visitor(led, rid, row)` of its person. The random draws are made
+    in the same order as ever: a seeded demo repeats exactly."""
     rng = led.rng
-    person, by_level = who or _visitor(led, row)
+    person, by_level = who
     start = rng.randint(8, 16)
     village = level == "村委会"
     v = {
@@ -402,8 +402,10 @@ def _next_gap(rng: random.Random, step: int) -> int:
     return max(1, int(step * rng.uniform(0.6, 1.0)))
 
 
-def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int = 4) -> Iterator[dict]:
-    """Town visits once a quarter for `town_quarters` quarters, village visits at the person's cadence."""
+def _visits(led: Ledger, people: list[tuple[str, dict]], village_days: int, town_quarters: int = 4) -> Iterator[dict]:
+    """Town visits once a quarter for `town_quarters` quarters, village visits at the person's
+    cadence; `people` are (id, list row) in file number order (the rows are the index's own,
+    read and never copied: 50,000 copies held for the whole visit phase were ~20 MB)."""
     rng, as_of = led.rng, led.as_of
     real_today = today()
     last = min(as_of, real_today)          # a visit can never be in the future
@@ -412,25 +414,26 @@ def _visits(led: Ledger, rows: list[dict], village_days: int, town_quarters: int
     for _ in range(town_quarters):
         q_ends.append((quarter_start(d.year, (d.month - 1) // 3 + 1), quarter_end(d.year, (d.month - 1) // 3 + 1)))
         d = quarter_start(d.year, (d.month - 1) // 3 + 1) - dt.timedelta(days=1)
-    for row in rows:
-        who = _visitor(led, row)
+    for rid, row in people:
+        who = _visitor(led, rid, row)
         filing = dt.date.fromisoformat(row["filing_date"])
         stop = min(last, dt.date.fromisoformat(row["exit_date"])) if row.get("exit_date") else last
         for qs, qe in q_ends:
             lo, hi = max(qs, filing), min(qe, stop)
             if lo <= hi and rng.random() < 0.92:
-                yield _visit(led, row, lo + dt.timedelta(days=rng.randint(0, (hi - lo).days)), "街镇", who)
+                yield _visit(led, who, lo + dt.timedelta(days=rng.randint(0, (hi - lo).days)), "街镇")
         step = _cadence_days(row.get("risk_level"))
         window = max(village_days, step)     # at least one cadence, or everyone looks overdue
         day = max(filing, as_of - dt.timedelta(days=window)) + dt.timedelta(days=rng.randint(0, step - 1))
         while day <= stop:
-            yield _visit(led, row, day, "村委会", who)
+            yield _visit(led, who, day, "村委会")
             day += dt.timedelta(days=_next_gap(rng, step))
 
 
 @steady()      # the division list looked at once per demo, not four times a record (core.steadyfiles)
 def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = None,
-             village_days: int | None = None, town_quarters: int = 4, progress=None) -> dict[str, int]:
+             village_days: int | None = None, town_quarters: int = 4, progress=None,
+             fork: bool | None = None) -> dict[str, int]:
     """Fill the ledger with `persons` demo people and their visits; returns the counts saved.
 
     `village_days`: how far back village visits go; None is `default_village_days(persons)` (a
@@ -444,8 +447,32 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
     only as compact bytes per village until saved, and saved village by village, so each village
     file is written once and a batch holds about `BULK_BATCH` records (whole villages); visits are
     drawn while they are saved, never held as a list (50,000 people make ~310,000 visits).
+
+    `fork`: check the records in a forked copy of the engine while this process draws and
+    stores them (`core.transfer.bulkfork`: the same records, in about half the time on two
+    cores); None is yes from `FORK_FROM` people where forking is safe (`bulkfork.usable`).
     """
     as_of = as_of or today()
+    with _checker(eng, persons >= FORK_FROM if fork is None else fork) as check:
+        return _generate(eng, persons, seed, as_of, village_days, town_quarters, progress, check)
+
+
+FORK_FROM = 2000     # people: below, the copy's start (~0.1 s) is not worth it, and tests stay in one process
+
+
+def _checker(eng, wanted: bool):
+    """A `bulkfork.ForkedChecker` when `wanted` and safe, else nothing (checks in this process)."""
+    import contextlib
+
+    from core.transfer import bulkfork
+
+    if wanted and bulkfork.usable(eng):
+        return bulkfork.ForkedChecker(eng)
+    return contextlib.nullcontext(None)
+
+
+def _generate(eng, persons: int, seed: int, as_of: dt.date, village_days: int | None, town_quarters: int,
+              progress, check) -> dict[str, int]:
     rng = random.Random(seed)
     led = Ledger(eng, rng, as_of)
     packed: dict[str, list[bytes]] = {}
@@ -454,24 +481,22 @@ def generate(eng, persons: int = 1000, seed: int = 1, as_of: dt.date | None = No
         data = led.person()
         mine.add(data["id_number"])
         packed.setdefault(data["village"], []).append(marshal.dumps(data))
+    led.ids.clear()             # only drawing a person needs the numbers already drawn
     tick = (lambda step: (lambda n: progress(step, n))) if progress else (lambda step: None)
-    saved = eng.bulk_save("registration", _unpacked(packed), operator=OPERATOR, progress=tick("登记表"))
+    saved = eng.bulk_save("registration", _unpacked(packed), operator=OPERATOR, progress=tick("登记表"),
+                          checker=check)
     if progress:
         progress("登记表", saved)
-    rows = [{k: row.get(k) for k in VISIT_FROM_PERSON} | {"id": rid}
-            for rid, row in eng.index("registration").rows.items() if row.get("id_number") in mine]
+    people = [(rid, row) for rid, row in eng.index("registration").rows.items() if row.get("id_number") in mine]
     del mine
-    rows.sort(key=lambda r: r["file_no"])            # stable order, so a seed repeats exactly
+    people.sort(key=lambda p: p[1]["file_no"])        # stable order, so a seed repeats exactly
     days = default_village_days(persons) if village_days is None else village_days
-    visits = eng.bulk_save("visit", _visits(led, rows, days, town_quarters), operator=OPERATOR,
-                           progress=tick("探访记录"))
+    visits = eng.bulk_save("visit", _visits(led, people, days, town_quarters), operator=OPERATOR,
+                           progress=tick("探访记录"), checker=check)
     if progress:
         progress("探访记录", visits)
     return {"registration": saved, "visit": visits}
 
-
-# What `_visits` reads of a person's list row (the row holds them: list and report columns).
-VISIT_FROM_PERSON = ("name", "file_no", "town", "village", "filing_date", "exit_date", "risk_level")
 
 
 def _unpacked(packed: dict[str, list[bytes]]) -> Iterator[dict[str, Any]]:

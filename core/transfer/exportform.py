@@ -379,11 +379,19 @@ class RecordRows:
     def __init__(self, info: FormInfo, mask: Mask):
         self.info, self.mask = info, mask
         self.table_fields, self.groups = info.table_fields, info.groups
-        self.parent = [self._maker(f) for f in self.table_fields]
-        self.children = {g.id: [self._maker(c) for c in g.children] for g in self.groups}
+        self.parent = [self._column(f) for f in self.table_fields]
+        self.children = {g.id: [self._column(c) for c in g.children] for g in self.groups}
         self.town_specific = [(i, f) for i, f in enumerate(self.table_fields) if f.towns]
 
-    def _maker(self, f: FieldInfo) -> Callable[[Any], Any]:
+    def _column(self, f: FieldInfo) -> tuple[str, bool, Callable[[Any], Any], Any, dict[str, Any]]:
+        """(field id, whether a non-empty text is its own cell, how any other value becomes
+        one, the cell of a missing value, {text: cell} of the texts met so far)."""
+        plain = not f.pii and not f.choices and f.type not in ("boolean", "division", "multi")
+        known: dict[str, Any] = {}
+        return f.id, plain, self._maker(f, known), _cell(f, None, self.mask), known
+
+    def _maker(self, f: FieldInfo, texts: dict[str, Any]) -> Callable[[Any], Any]:
+        """How a value of `f` becomes its cell; a listed field's texts are kept in `texts`."""
         mask, kind = self.mask, f.pii
         if not f.choices and f.type not in ("boolean", "division", "multi"):
             def plain(value: Any) -> Any:
@@ -391,10 +399,17 @@ class RecordRows:
                     return mask(kind, value) if kind else value
                 return _cell(f, value, mask)
             return plain
-        memo: dict[Any, Any] = {}
+        memo: dict[Any, Any] = {}             # other values, by class and value
         limit = self.CACHED
 
         def listed(value: Any) -> Any:
+            if value.__class__ is str:
+                try:
+                    return texts[value]
+                except KeyError:
+                    if len(texts) < limit:
+                        texts[value] = _cell(f, value, mask)
+                        return texts[value]
             key = (value.__class__, tuple(value) if value.__class__ is list else value)
             try:
                 return memo[key]
@@ -410,7 +425,11 @@ class RecordRows:
     def __call__(self, record: Any) -> tuple[list[Any], dict[str, list[list[Any]]]]:
         data, key = record_data(record), file_no(record)
         get_ = data.get
-        parent = [key] + [make(get_(f.id)) for f, make in zip(self.table_fields, self.parent)]
+        # most of the four million cells without a call: a plain text is its own cell, a
+        # missing value its column's blank, a listed text one met before looked up
+        parent = [key] + [v if plain and v.__class__ is str and v else blank if v is None
+                          else known[v] if v.__class__ is str and v in known else make(v)
+                          for fid, plain, make, blank, known in self.parent for v in [get_(fid)]]
         for i, f in self.town_specific:
             if not f.applies(data):
                 parent[i + 1] = _cell(f, None, self.mask)
@@ -419,8 +438,11 @@ class RecordRows:
         groups: dict[str, list[list[Any]]] = {}
         for g in self.groups:
             rows = (data.get(g.id) if g.applies(data) else None) or []
-            makers = self.children[g.id]
-            groups[g.id] = [[key, i] + [make((row or {}).get(c.id)) for c, make in zip(g.children, makers)]
+            columns = self.children[g.id]
+            groups[g.id] = [[key, i] + [v if plain and v.__class__ is str and v else blank if v is None
+                                        else known[v] if v.__class__ is str and v in known else make(v)
+                                        for fid, plain, make, blank, known in columns
+                                        for v in [(row or {}).get(fid)]]
                             for i, row in enumerate(rows, 1)]
         return parent, groups
 

@@ -107,6 +107,14 @@ class ExportJob:
             return store.iter_shared(self.form_id, store.partitions(self.form_id))
         return self.engine.iter_records(self.form_id)
 
+    def record_count(self) -> int | None:
+        """How many records `records()` gives, when the store says so cheaply (its list rows,
+        read anyway to find the villages); None when it cannot."""
+        if self.params.get("blank"):
+            return 0
+        store = getattr(self.engine, "store", None)
+        return store.count(self.form_id) if hasattr(store, "count") else None
+
     def write_report(self, writer: Callable[..., int], report, path: Path) -> int:
         """`writer(report, path, mask, progress)` for this job, in a second process when the
         report is long (see `core.transfer.exportpipe`): a module-level writer function gets that for free."""

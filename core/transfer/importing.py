@@ -139,6 +139,7 @@ def import_records(eng, form_id: str, paths: Path | str | Iterable[Path | str], 
     result = ImportResult()
     checked = _Checked(eng, info, form, strict, keep=not dry_run)
     with contextlib.ExitStack() as open_files:
+        open_files.enter_context(eng.checking_in_bulk())    # 50,000 checks: hooks nobody implements not asked
         sheets = [sheet for path in files for sheet in _read(path, open_files)]
         cmap, sheet, start = _locate(eng, info, form, sheets, mapping, fixed)
         result.mapping = cmap

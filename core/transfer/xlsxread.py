@@ -21,9 +21,10 @@ and openpyxl's parser reads the sheet again from the first row not yet given.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from typing import Any, Iterator
 
-from openpyxl.utils import column_index_from_string, coordinate_to_tuple
+from openpyxl.utils import column_index_from_string, coordinate_to_tuple, get_column_letter
 from openpyxl.worksheet._reader import INLINE_STRING, WorkSheetParser, _cast_number
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
@@ -145,26 +146,86 @@ def _text(raw: bytes) -> str:
         raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
 
 
-_CELL_TEXT = re.compile(_CELL.pattern.decode())        # the same, on a row decoded at once
+# The cells of a row decoded at once, each as carebook writes it and nothing else: an inline
+# string (`t="inlineStr"`, text or empty), or a number (no type or `t="n"`, `<v>` or empty).
+# Groups: letters, style, the inline text (None: not an inline string), the number (None: not
+# a number). A cell written any other way — an inline string with `<v>`, a number with `<is>`,
+# which `_CELL`'s reading refuses, a formula, a shared string — is not matched and stays in the
+# text between matches.
+_CELL_TEXT = re.compile(r'<c r="([A-Z]{1,3})\d++"(?: s="(\d++)")?+'
+                        r'(?: t="inlineStr"(?:/>|><is><t(?: xml:space="preserve")?+>([^<]*+)</t></is></c>)'
+                        r'|(?: t="n")?+(?:/>|><v>([^<]*+)</v></c>))')
+_STRIDE = 5                                           # what `split` gives per cell: the text before it, 4 groups
+_IN_ORDER = [get_column_letter(i) for i in range(1, 16385)]     # A, B, … XFD: a row with no cell left out
 
 
 def _row(body: bytes, date_styles: Any, max_col: int | None) -> tuple:
     """One row's XML as openpyxl's padded row (`_get_row(row, 1, max_col, values_only=True)`),
     or `_Unsupported`.
 
-    One `findall` (in C) cuts the cells out, and a row without `&` or CR is decoded once, not
-    cell by cell: a Python loop matching and decoding cell by cell was most of the scan. Every
-    cell begins `<c` (a text cannot hold `<`) and every match is one whole cell, so as many
-    matches as `<c` in the row means each cell was read; a cell written any other way (a formula,
-    a shared string, rich runs, another attribute) is not matched, and openpyxl reads the row."""
+    One `split` (in C) cuts the cells out of a row decoded once; its pieces are taken apart by
+    slicing, not cell by cell: a Python loop over the cells was a third of reading a row. Every
+    cell begins `<c` (a text cannot hold `<`) and every match is one whole cell, so no `<c` left
+    between the matches means each cell was read; a cell written any other way (a formula, a
+    shared string, rich runs, another attribute) is not matched, and openpyxl reads the row.
+    A row with `&` or CR has its texts read one by one (`_text`)."""
     if b"&" in body or b"\r" in body:
-        found = [(letters.decode(), style.decode(), kind.decode(), inline, _text(text) if inline else "", v, number.decode())
-                 for letters, style, kind, inline, text, v, number in _CELL.findall(body)]
+        return _row_escaped(body, date_styles, max_col)
+    try:
+        pieces = _CELL_TEXT.split(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
+    between = pieces[0::_STRIDE]
+    if len(between) > 1 and "<c" in "".join(between):
+        raise _Unsupported                    # a cell this does not read
+    letters, styles, texts, numbers = (pieces[i::_STRIDE] for i in range(1, _STRIDE))
+    n = len(letters)
+    if not n:
+        if "<c" in pieces[0]:
+            raise _Unsupported
+        return (None,) * max_col if max_col else ()
+    if numbers.count(None) == n:              # inline strings only: the texts are the values
+        values = texts
     else:
-        try:
-            found = _CELL_TEXT.findall(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise _Unsupported from None       # not UTF-8: the XML parser knows the declared encoding
+        if date_styles and any(style and number and int(style) in date_styles for style, number in zip(styles, numbers)):
+            raise _Unsupported                # a date by its style: openpyxl converts it
+        values = [text if number is None else _cast_number(number) if number else None
+                  for text, number in zip(texts, numbers)]
+    width = max_col or _COLUMNS.get(letters[-1]) or _column(letters[-1])
+    if letters == _IN_ORDER[:n]:              # A, B, C, … with none left out
+        return tuple(values[:width]) + (None,) * (width - n) if n < width else tuple(values[:width])
+    values.append(None)
+    return _layout(letters, width)(values)
+
+
+def _layout(letters: list[str], width: int) -> Any:
+    """`values (+ None) -> padded row` for cells at these columns: an `itemgetter` taking each
+    column's value, or the None at the end for a column with no cell (a later cell of the same
+    column wins, as it does in openpyxl). A roster's rows leave out a few empty cells each, in
+    a few hundred patterns: each is worked out once (up to `LAYOUTS` of them)."""
+    key = (width, " ".join(letters))
+    getter = _LAYOUTS.get(key)
+    if getter is None:
+        at = [len(letters)] * width
+        for i, x in enumerate(letters):
+            column = _COLUMNS.get(x) or _column(x)
+            if column <= width:
+                at[column - 1] = i
+        getter = itemgetter(*at) if width > 1 else (lambda values, _i=at[0]: (values[_i],))
+        if len(_LAYOUTS) >= LAYOUTS:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = getter
+    return getter
+
+
+LAYOUTS = 4096
+_LAYOUTS: dict[tuple[int, str], Any] = {}
+
+
+def _row_escaped(body: bytes, date_styles: Any, max_col: int | None) -> tuple:
+    """`_row` of a row holding `&` or CR: each text decoded alone (`_text`)."""
+    found = [(letters.decode(), style.decode(), kind.decode(), inline, _text(text) if inline else "", v, number.decode())
+             for letters, style, kind, inline, text, v, number in _CELL.findall(body)]
     if len(found) != body.count(b"<c"):
         raise _Unsupported
     if not found:

@@ -21,6 +21,7 @@ __all__ = ["CHECK_CHARS", "WEIGHTS", "check_char", "check_id", "normalize_id", "
 EARLIEST_YEAR = 1800   # the standard's own example is born 1880; nothing older is plausible
 
 _SHAPE = re.compile(r"\d{17}[\dX]")
+_CANONICAL = re.compile(r"[0-9]{17}[0-9X]")          # `_SHAPE` in ASCII: what cleaning leaves as it is
 
 
 def normalize_id(value: object, upgrade_15: bool = True) -> str:
@@ -81,27 +82,29 @@ def valid_number(value: object) -> str:
 
     What the `cn-resident-id` field type makes of a typed number, and what `birth_date` and
     `sex` read: a record's number is cleaned, then its sex, birth date and age are worked out
-    from it, each asking this. The answers for the last few thousand texts are remembered per
-    day (a number born "tomorrow" is refused today and accepted tomorrow; a pinned test day
-    moved back refuses it again); refusals are not remembered."""
+    from it, each asking this. Answers for text are remembered per (text, day) (`_valid_on`)."""
     if type(value) is not str:
         return _checked(value, dates.today())
-    today = dates.today()
-    held = _known.get(value)
-    if held is not None and held[0] == today:
-        return held[1]
-    number = _checked(value, today)
-    if len(_known) >= _KNOWN_LIMIT:
-        _known.clear()
-    _known[value] = (today, number)
-    return number
+    return _valid_on(value, dates.today())
 
 
-_known: dict[str, tuple[date, str]] = {}
-_KNOWN_LIMIT = 4096
+@lru_cache(maxsize=4096)
+def _valid_on(value: str, today: date) -> str:
+    """`_checked` remembered per (text, day): a number born "tomorrow" is refused today and
+    accepted tomorrow, and a pinned test day moved back refuses it again. A refusal raises, and
+    `lru_cache` keeps no exception: refused texts are checked afresh each time."""
+    return _checked(value, today)
 
 
 def _checked(value: object, today: date) -> str:
+    if type(value) is str and _CANONICAL.fullmatch(value):
+        # already as `normalize_id` leaves a number (folding, upper case and the 15-digit
+        # upgrade change nothing) and as `check_id` wants its shape: only its date and check
+        # character are left to judge — a typed number of an import usually is this
+        reason = _judged(value, today)
+        if reason:
+            raise ValueError(f"身份证号码无效：{reason}")
+        return value
     number = normalize_id(value)
     reason = check_id(number, today)
     if reason:
@@ -111,7 +114,13 @@ def _checked(value: object, today: date) -> str:
 
 def birth_date(value: object) -> date:
     """Birth date of a valid number (15-digit legacy numbers are upgraded first)."""
-    number = valid_number(value)
+    return _born(valid_number(value))
+
+
+@lru_cache(maxsize=4096)
+def _born(number: str) -> date:
+    """The birth date a valid number spells (a record's age, 高龄, eligibility and risk level
+    each read it: four or five times a person)."""
     return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 

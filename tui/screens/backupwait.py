@@ -20,6 +20,10 @@ from ..keymap import bind
 
 WAITING = "正在做今天的备份，请稍候……"
 THEN = "备份完成后自动保存。\n按 Esc 不等了：这次先不保存，已输入的内容仍在。"
+# Closing the program waits for the backup too (the ledger is closed only once it is made):
+# said, instead of a screen that stays up with nothing on it (`CarebookApp.action_quit`).
+QUIT_THEN = "备份完成后自动退出。\n按 Esc 不退出了，回到程序。"
+SAVE_QUIT_THEN = "备份完成后自动保存，然后退出。\n按 Esc 不等了：不保存也不退出，已输入的内容仍在。"
 
 
 def backup_note(engine: Any) -> str:
@@ -33,15 +37,22 @@ class BackupWaitScreen(ModalScreen[None]):
 
     BINDINGS = [bind("back", "cancel", "取消")]
 
-    def __init__(self) -> None:
+    def __init__(self, then_text: str = THEN) -> None:
         super().__init__()
         self.then: list[Callable[[], Any]] | None = None     # the saves to make once closed (`finish`)
+        self.then_text = then_text
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("请稍候", classes="dialog-title")
             yield Static(WAITING, id="backup-wait-text", classes="dialog-body")
-            yield Static(THEN, classes="dialog-body")
+            yield Static(self.then_text, id="backup-wait-then", classes="dialog-body")
+
+    def say_then(self, text: str) -> None:
+        """What happens once the backup is done, said anew (quitting asked for over a save's wait)."""
+        self.then_text = text
+        if self.is_mounted:
+            self.query_one("#backup-wait-then", Static).update(text)
 
     def on_mount(self) -> None:
         self.waited = 0

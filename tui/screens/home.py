@@ -7,6 +7,7 @@ runs in a worker and the screen is usable at once.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,19 @@ def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict], l
              ("今天" if i.due_date == today else f"{(i.due_date - today).days} 天后")}
             for n, i in enumerate(shown[:DUE_ROWS])]
     return "\n".join(lines), rows, shown
+
+
+def risk_line(counts: list[tuple[str, int]]) -> str:
+    """`风险 高 12195  中 32762  低 2520`: the people in care by risk level, on one line of the
+    counts panel (36 columns at 80) with five-digit counts. Written out in full (`高风险 12195
+    中风险 32762  低风险 2520`) the line is 40 columns and the last count wrapped onto a line
+    of its own; the word the labels share is said once in front instead. Labels with nothing
+    in common (a town's own levels) are kept whole."""
+    labels = [label for label, _ in counts]
+    shared = os.path.commonprefix([label[::-1] for label in labels])[::-1] if len(labels) > 1 else ""
+    if not shared or any(len(label) == len(shared) for label in labels):
+        return "  ".join(f"{label} {n}" for label, n in counts)
+    return f"[b]{shared}[/b] " + "  ".join(f"{label[:-len(shared)]} {n}" for label, n in counts)
 
 
 class HomeScreen(BaseScreen):
@@ -177,8 +191,7 @@ class HomeScreen(BaseScreen):
         tally = Counter(pairs)
         active = sum(n for (st, _), n in tally.items() if st == roles.ACTIVE)
         exited = sum(n for (st, _), n in tally.items() if st == roles.EXITED)
-        risks = "  ".join(f"{label} {tally[(roles.ACTIVE, value)]}"
-                          for value, label in form.choices_for(roles.RISK))
+        risks = risk_line([(label, tally[(roles.ACTIVE, value)]) for value, label in form.choices_for(roles.RISK)])
         later_value = (form.incomplete or {}).get("value")
         later = sum(n for (st, _), n in tally.items() if later_value and st == later_value)
         # 待补全: imported from an office's sheet with answers missing, not in the summary yet
