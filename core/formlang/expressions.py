@@ -34,7 +34,7 @@ def empty(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
-        return not value.strip()
+        return not value or value.isspace()     # (what `not value.strip()` says, without a copy)
     if isinstance(value, (list, tuple, set, dict)):
         return len(value) == 0
     return False

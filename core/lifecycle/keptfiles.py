@@ -9,7 +9,7 @@ memory anyway, so that an admin's first dry run finds them:
 
 - by the day's applied re-evaluation on a new day (`core.lifecycle.reevaluate`), for each village
   it reads: it registers `keep_on_write` before it writes, and keeps a village it read without
-  writing (`keep_read`, from the store's cache: no second parse);
+  writing (`keep_read`, from what it read or the store's cache of the file: no second parse);
 - by every village file the store rewrites while registered (`Store.when_written`): the
   re-evaluation's writes, and the TUI's saves once the background writer puts them into their
   village — a save keeps its village current instead of leaving it to be read again;

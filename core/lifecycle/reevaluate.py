@@ -481,7 +481,7 @@ def refresh_for_today(engine, operator: str = "系统：日期变化后重新计
         # the day's run is done: this session's saves still keep the kept values current
         from core.lifecycle.keptfiles import keep_on_write
 
-        for form in _computed_forms(engine, None):
+        for form in engine.record_forms():       # those with values kept (a spec file) only
             keep_on_write(engine.store, form.id)
         return None
     return run(engine, apply=True, operator=operator)

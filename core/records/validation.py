@@ -652,7 +652,7 @@ class Validator:
         for f, requirement, where, min_rows, cells_required in self._required_plan:
             value = get(f.id)
             # `empty(value)`, its commonest answers first: text (cleaned: never blank) and None
-            is_empty = value is None or (not value.strip() if type(value) is str else empty(value))
+            is_empty = value is None or (not value or value.isspace() if type(value) is str else empty(value))
             rows = cells_required and isinstance(value, list)
             if not is_empty and not rows:
                 continue

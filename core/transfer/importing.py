@@ -513,22 +513,23 @@ class _Cells:
             held = self.columns[id(f)] = (not (f.choices or f.type in ("multi", "division")), {})
         return held
 
-    def columns_of(self, fields: list[FieldInfo]) -> list[tuple[FieldInfo, str, bool, dict]]:
-        """(field, id, `column(field)`...) of each field: what `fill` reads a row with."""
-        return [(f, f.id, *self.column(f)) for f in fields]
+    def columns_of(self, fields: list[FieldInfo]) -> list[tuple[FieldInfo, str, bool, dict, bool]]:
+        """(field, id, `column(field)`..., personal?) of each field: what `fill` reads a row with."""
+        return [(f, f.id, *self.column(f), bool(f.pii)) for f in fields]
 
-    def fill(self, person: _Person, columns: list[tuple[FieldInfo, str, bool, dict]], values: list[Any], *,
+    def fill(self, person: _Person, columns: list[tuple[FieldInfo, str, bool, dict, bool]], values: list[Any], *,
              row: dict | None = None, where: str = "", label: str = "", town: str | None = None) -> None:
         """`put` each of `values` (None: no cell) in its column, its two common cases written
         out: a text taken as it is, a text already looked up (a call a cell was a third of
         reading a row). `where`: the prefix of each cell's place in `bad_cells`."""
         data = person.data if row is None else row
-        for (f, fid, plain, memo), v in zip(columns, values):
+        for (f, fid, plain, memo, pii), v in zip(columns, values):
             if v is None:
                 continue
-            if v.__class__ is str and v and not v.isspace() and not (f.pii and "*" in v):
+            if v.__class__ is str and v and not (pii and "*" in v) and not v.isspace():
                 if plain:
-                    data[fid] = v[1:] if len(v) > 1 and v[0] == "'" and v[1] in FORMULA_START else v
+                    # as `unsafe_cell`: the apostrophe an export put before = + - @ taken off
+                    data[fid] = v if v[0] != "'" or len(v) < 2 or v[1] not in FORMULA_START else v[1:]
                     continue
                 found = memo.get((v, person.data.get("town") if town is None else town))
                 if found is not None and found[1] is None:
