@@ -22,6 +22,7 @@ from test_reevaluate_fields import DAY, _full, _ledger, _quick, _same  # noqa: E
 
 from core.engine import Engine  # noqa: E402
 from core.lifecycle import keptfiles  # noqa: E402
+from core.lifecycle.reevaluate import wait_kept  # noqa: E402
 from core.reporting.rowfields import computed_reads  # noqa: E402
 
 NO_CAREGIVER = {"has_caregiver": "否", "caregiver_name": None, "caregiver_relation": None, "caregiver_phone": None}
@@ -248,6 +249,7 @@ def test_the_days_run_and_a_later_save_keep_the_values_so_the_first_dry_run_read
     with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
         done = eng.refresh_for_today()        # a new day: the birthday's village read and written
         assert done is not None and done.changes[("registration", "年龄", 65, 66)] == 1, done.table()
+        wait_kept(eng)                         # kept in the background once the screen is up
     with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
         assert eng.refresh_for_today() is None          # the same day: nothing run, saves kept
         rid = next(r for r, row in eng.index("registration").rows.items() if row["name"] == "plain")
@@ -261,6 +263,31 @@ def test_the_days_run_and_a_later_save_keep_the_values_so_the_first_dry_run_read
     assert VILLAGE not in read, read
     assert not [p for p in parts if p[0] == "part"], parts
     assert _risk(forms, data)["plain"] == "高"         # the save is what the dry run judged
+
+
+def test_the_days_open_keeps_every_village_after_its_run_so_the_first_dry_run_reads_none(tmp_path, monkeypatch):
+    """The day's open keeps nothing while staff wait (the run before the first screen writes no
+    kept file), then, in the background, every village — those the day's run did not read too —
+    so the admin's first dry run after 高龄 80→85 reads no village at all, and answers as the
+    full run does."""
+    forms, data = _ledger(tmp_path, 6, extra=_people())
+    with Engine.open(data, forms, readonly=True) as eng:
+        where = keptfiles.folder(eng.store, "registration")
+        parts = set(eng.store.partitions("registration"))
+    shutil.rmtree(where)
+    assert len(parts) > 1, parts
+    day = DAY + dt.timedelta(days=1)
+    with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
+        assert eng.refresh_for_today() is not None
+        assert not list(where.glob("[!.]*.bin"))          # nothing kept while staff wait
+        wait_kept(eng)
+    assert {f.stem for f in where.glob("[!.]*.bin")} == parts
+    set_setting(forms, "advanced_age", "85")
+    slow = _full(tmp_path, forms, data, day, "dry")
+    read = _villages_read(monkeypatch)
+    quick, _ = _quick(forms, data, day)
+    _same(quick, slow)
+    assert read == [], read
 
 
 def test_the_records_an_applied_run_wrote_are_covered_by_its_marker_and_a_save_in_its_second_is_not(tmp_path, monkeypatch):

@@ -7,9 +7,12 @@ file: the slow part of the first dry run after such a change. So they are kept i
 `<ledger>/cache/columns/<table>.records/<village>.bin`, and written where the records are in
 memory anyway, so that an admin's first dry run finds them:
 
-- by the day's applied re-evaluation on a new day (`core.lifecycle.reevaluate`), for each village
-  it reads: it registers `keep_on_write` before it writes, and keeps a village it read without
-  writing (`keep_read`, from what it read or the store's cache of the file: no second parse);
+- after the day's first open (`core.lifecycle.reevaluate.refresh_for_today`), once the staff
+  screen is up: `keep_current` brings every village not current up to date, one village at a
+  time on a thread of its own (nothing added to what staff wait for before the first screen);
+- by an applied re-evaluation run on its own, for each village it reads: it registers
+  `keep_on_write` before it writes, and keeps a village it read without writing (`keep_read`,
+  from what it read or the store's cache of the file: no second parse);
 - by every village file the store rewrites while registered (`Store.when_written`): the
   re-evaluation's writes, and the TUI's saves once the background writer puts them into their
   village — a save keeps its village current instead of leaving it to be read again;
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import marshal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from core.reporting.columncache import FOLDER, _decoded, _unmarshalled, _write
 
@@ -169,3 +172,33 @@ def keep_read(store, table: str, p: str, spec: tuple, seen: list, key: tuple | N
     entry = _entry(spec, key, seen or store.iter_stamped(table, [p], keep=True))
     if store.files_key(table, p) == key:
         _keep(store, table, p, entry)
+
+
+def keep_current(store, table: str, spec: dict[str, Iterable[str] | None],
+                 between: Callable[[], object] | None = None) -> int:
+    """Keep every village of `table` whose kept file is missing or not current, one village at
+    a time (each read whole once, its file written only if the village files are still those
+    read and no file was found damaged meanwhile), calling `between` after each village read (a
+    pause, so a screen sharing the store stays responsive). A village
+    with a save pending (no files key) is left to the store's write (`keep_on_write`). How many
+    villages it kept; 0 for a store without files."""
+    if not hasattr(store, "files_keys") or not hasattr(store, "iter_stamped"):
+        return 0
+    spec = spec_items(spec)
+    _note_spec(store, table, spec)
+    where = folder(store, table)
+    kept = 0
+    for p, key in sorted(store.files_keys(table).items()):
+        if key is None:
+            continue
+        held = _read(where / f"{p}.bin")
+        if held is not None and held[0] == spec and held[1] == key:
+            continue
+        damaged = len(getattr(store, "problems", ()))
+        entry = _entry(spec, key, store.iter_stamped(table, [p]))
+        if store.files_key(table, p) == key and len(getattr(store, "problems", ())) == damaged:
+            _keep(store, table, p, entry)
+            kept += 1
+        if between is not None:
+            between()
+    return kept

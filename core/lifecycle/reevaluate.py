@@ -32,6 +32,8 @@ import bisect
 import datetime as dt
 import hashlib
 import json
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +282,10 @@ def _when(text) -> dt.datetime | None:
 
 
 def run(engine, form_id: str | None = None, *, apply: bool = False, operator: str = "",
-        rules: bool = True, progress: Callable[[str], None] | None = None) -> Result:
+        rules: bool = True, progress: Callable[[str], None] | None = None, keep: bool = True) -> Result:
+    """Re-evaluate (`apply`: and write, with history). `keep`: an applied run keeps the values
+    the rows lack from the villages it reads (`_keep_written`); the day's first open leaves that
+    to `keep_after_open`, after the staff screen is up."""
     from core.engine import field_diff, now_iso
 
     if apply and engine.readonly:
@@ -361,7 +366,7 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
                 part, row, how = retry[rid][:3]
                 if not settled(rid, row, how, decided):
                     needed.setdefault(part, {})[rid] = how
-        kept_spec = _keep_written(engine, form) if apply else None
+        kept_spec = _keep_written(engine, form) if apply and keep else None
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
@@ -473,15 +478,61 @@ def last_day(engine) -> str | None:
         return None
 
 
+KEEP_AFTER = 3.0      # seconds after the day's run before the kept values are brought up to date
+KEEP_PAUSE = 0.02     # between two villages read for them: the staff screen shares the store
+
+
 def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
-    """Recompute once per day (a writer only); None when already done today or read-only."""
+    """Recompute once per day (a writer only); None when already done today or read-only.
+    Either way the values a later dry run needs and the rows lack are then kept current in the
+    background (`keep_after_open`): nothing of that is added to the run staff wait for."""
     if engine.readonly:
         return None
     if last_day(engine) == engine.today().isoformat():
-        # the day's run is done: this session's saves still keep the kept values current
-        from core.lifecycle.keptfiles import keep_on_write
+        done = None
+    else:
+        done = run(engine, apply=True, operator=operator, keep=False)
+    from core.lifecycle.keptfiles import keep_on_write
 
-        for form in engine.record_forms():       # those with values kept (a spec file) only
-            keep_on_write(engine.store, form.id)
-        return None
-    return run(engine, apply=True, operator=operator)
+    for form in engine.record_forms():       # this session's saves, under the spec last kept
+        keep_on_write(engine.store, form.id)
+    keep_after_open(engine)
+    return done
+
+
+def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE) -> threading.Thread:
+    """Bring every village's kept values up to date (`core.lifecycle.keptfiles.keep_current`) on
+    a thread of its own, starting `delay` seconds after the day's open (the TUI's first screen is
+    built meanwhile) and reading one village at a time, so the admin's first dry run after a
+    threshold change reads no village whose values are current — every village, not only those
+    the day's run read. Ends with the ledger's close (a closed store stops it) or when done;
+    `wait_kept` makes it start now and waits for it."""
+    now = threading.Event()
+
+    def work() -> None:
+        from core.lifecycle.keptfiles import keep_current, keep_on_write, spec_items
+        from core.lifecycle.keptvalues import kept_spec
+
+        now.wait(delay)
+        try:
+            for form in _computed_forms(engine, None):
+                spec = kept_spec(engine, form)
+                keep_on_write(engine.store, form.id, spec_items(spec))
+                keep_current(engine.store, form.id, spec, between=lambda: now.is_set() or time.sleep(pause))
+        except Exception:  # noqa: BLE001 - a cache beside the ledger (a closed store ends it)
+            pass
+
+    thread = threading.Thread(target=work, name="carebook-keep-values", daemon=True)
+    engine.__dict__["_keeping"] = (thread, now)
+    thread.start()
+    return thread
+
+
+def wait_kept(engine) -> None:
+    """Start the background keeping now (no delay, no pauses) and wait until it is done."""
+    found = engine.__dict__.get("_keeping")
+    if found is None:
+        return
+    thread, now = found
+    now.set()
+    thread.join()
