@@ -479,7 +479,7 @@ def last_day(engine) -> str | None:
 
 
 KEEP_AFTER = 3.0      # seconds after the day's run before the kept values are brought up to date
-KEEP_PAUSE = 0.02     # between two villages read for them: the staff screen shares the store
+KEEP_PAUSE = 0.1      # between two villages read for them: the staff screen shares the store
 
 
 def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
