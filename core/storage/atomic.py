@@ -73,6 +73,20 @@ orjson's 1.5e-7: the same number read back — and in NaN/infinity,
     return _stdlib_dumps(obj)
 
 
+def loads(raw: bytes) -> Any:
+    """The value of JSON bytes; orjson, when installed, parses them three to four times faster
+    than the standard library (reading the village files was a quarter of a 50,000-person
+    migration). What orjson refuses — integers beyond 64 bits, NaN, lone surrogates, bytes that
+    are not UTF-8 — is read by the standard library as before, which also raises as before
+    (`ValueError`, `UnicodeDecodeError`) for what is not JSON."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:          # a ValueError
+            pass
+    return json.loads(raw.decode("utf-8"))
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable. Windows cannot open folders, and NTFS journals renames."""
     if _IS_WINDOWS:
