@@ -5,9 +5,7 @@ value) leaves on a copy of the same ledger, read back through the standard libra
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,30 +13,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from binhai_support import copy_forms, open_engine  # noqa: E402
+from binhai_support import open_engine  # noqa: E402
+from test_migration_rows import migration_file  # noqa: E402
 
 from core.lifecycle import migrations  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "318de78"
 STEPS = {
     "choice": "  - {map_choices: economic_status, map: {一般: 非困难}}\n",
     "mixed": "  - {map_choices: economic_status, map: {一般: 非困难, 低保: 最低生活保障}}\n"
              "  - {retire_field: phone}\n  - {map_choices: income_sources, map: {城乡居民养老保险金: 养老金}}\n",
 }
-
-
-def _old_migrations(tmp: Path):
-    """`core.lifecycle.migrations` as it was at `BEFORE`, from git."""
-    text = subprocess.run(["git", "show", f"{BEFORE}:core/lifecycle/migrations.py"], capture_output=True,
-                          text=True, check=True, cwd=ROOT).stdout
-    path = tmp / "old_migrations_same.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("old_migrations_same", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod          # dataclasses look their module up while it loads
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _ledger(eng) -> dict:
@@ -57,10 +42,11 @@ def test_a_migration_leaves_the_records_rows_and_history_the_old_code_left(tmp_p
     from core.storage import atomic
     from core.transfer import demo
 
-    forms = copy_forms(tmp_path)
-    path = forms / "m.yaml"
-    path.write_text("kind: migration\nid: m\nform: registration\nreason: 测试\nchanges:\n" + STEPS[kind],
-                    encoding="utf-8")
+    from bench.bench_lifecycle import _old
+
+    forms, mig = migration_file(tmp_path, STEPS[kind])
+    old_code = _old("migrations", BEFORE)          # from git
+    assert old_code is not None
     with open_engine(tmp_path, forms) as eng:
         demo.generate(eng, persons=1200, seed=7, as_of=dt.date(2026, 3, 1), village_days=0, town_quarters=0)
     data = tmp_path / "data"
@@ -68,11 +54,9 @@ def test_a_migration_leaves_the_records_rows_and_history_the_old_code_left(tmp_p
     monkeypatch.setattr(core.engine, "now_iso", lambda: "2026-12-07T02:00:00+08:00")   # both runs' stamp
     results = {}
     for name, folder, mod in (("new", data, migrations),
-                              ("old", tmp_path / "old-data", _old_migrations(tmp_path))):
+                              ("old", tmp_path / "old-data", old_code)):
         if name == "old":
             monkeypatch.setattr(atomic, "_orjson", None)      # the standard library parses every file
-        mig, problems = mod.load(path)
-        assert not problems
         from core.engine import Engine
 
         with Engine.open(folder, forms, operator="李芳") as eng:
