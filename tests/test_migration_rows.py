@@ -22,14 +22,19 @@ STEPS = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(STEPS))
-def test_the_rows_pick_the_same_records_as_reading_all(tmp_path, monkeypatch, kind):
+def migration_file(tmp_path, steps: str):
+    """(forms copy, its migration `m` of `steps`, loaded and checked)."""
     forms = copy_forms(tmp_path)
     path = forms / "m.yaml"
-    path.write_text("kind: migration\nid: m\nform: registration\nreason: 测试\nchanges:\n" + STEPS[kind],
-                    encoding="utf-8")
+    path.write_text("kind: migration\nid: m\nform: registration\nreason: 测试\nchanges:\n" + steps, encoding="utf-8")
     mig, problems = migrations.load(path)
     assert not problems
+    return forms, mig
+
+
+@pytest.mark.parametrize("kind", sorted(STEPS))
+def test_the_rows_pick_the_same_records_as_reading_all(tmp_path, monkeypatch, kind):
+    forms, mig = migration_file(tmp_path, STEPS[kind])
     with open_engine(tmp_path, forms) as eng:
         for i in range(12):
             eng.save("registration", person(economic_status=("一般", "低保", "低收入")[i % 3],
@@ -55,12 +60,7 @@ def test_a_migration_commits_a_few_villages_at_a_time_each_record_with_its_histo
     from core.storage.store import Store
     from core.transfer import demo
 
-    forms = copy_forms(tmp_path)
-    path = forms / "m.yaml"
-    path.write_text("kind: migration\nid: m\nform: registration\nreason: 测试\nchanges:\n" + STEPS["choice"],
-                    encoding="utf-8")
-    mig, problems = migrations.load(path)
-    assert not problems
+    forms, mig = migration_file(tmp_path, STEPS["choice"])
     commits: list[set[str]] = []
     real = Store.put_many
 

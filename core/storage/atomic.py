@@ -73,6 +73,29 @@ orjson's 1.5e-7: the same number read back — and in NaN/infinity,
     return _stdlib_dumps(obj)
 
 
+# every digit as 0, a minus kept, all else a space: an integer orjson would read as a float
+# (beyond 64 bits) shows as twenty zeros, or a minus and nineteen (a scan of ~1 ms per MB)
+_DIGITS = bytes(48 if 48 <= i <= 57 else (45 if i == 45 else 32) for i in range(256))
+_WIDE, _WIDE_NEGATIVE = b"0" * 20, b"-" + b"0" * 19
+
+
+def loads(raw: bytes) -> Any:
+    """The value of JSON bytes; orjson, when installed, parses them two to three times faster
+    than the standard library (reading the village files was a quarter of a 50,000-person
+    migration). orjson reads an integer beyond 64 bits as a float, so bytes holding a run of
+    twenty digits (or a minus and nineteen) go to the standard library; so does what orjson
+    refuses (NaN, lone surrogates, bytes that are not UTF-8), which then raises as before
+    (`ValueError`, `UnicodeDecodeError`) for what is not JSON."""
+    if _orjson is not None:
+        digits = raw.translate(_DIGITS)
+        if _WIDE not in digits and _WIDE_NEGATIVE not in digits:
+            try:
+                return _orjson.loads(raw)
+            except _orjson.JSONDecodeError:          # a ValueError
+                pass
+    return json.loads(raw.decode("utf-8"))
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable. Windows cannot open folders, and NTFS journals renames."""
     if _IS_WINDOWS:

@@ -57,7 +57,7 @@ def unseal(path: Path, raw: bytes) -> tuple[dict[str, Any], int | None]:
             raise CorruptFile(path, "校验和不符，文件内容被改动或损坏")
         raw = raw[:at] + b"}"
     try:
-        tables = json.loads(raw.decode("utf-8"))
+        tables = atomic.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptFile(path, f"{type(exc).__name__}: {exc}") from None
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
