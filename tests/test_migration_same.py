@@ -95,3 +95,31 @@ def test_json_the_fast_parser_refuses_is_read_as_before(tmp_path):
         atomic.loads(b'{"a":')
     with pytest.raises(UnicodeDecodeError):
         atomic.loads(b'{"a":"\xff"}')
+
+
+def test_only_a_migration_parses_village_files_with_orjson(tmp_path, monkeypatch):
+    """The store reads village files with the standard library (the TUI's rows and records
+    come from it: orjson's parse measured 16 MB more TUI peak at 50,000 people); a migration
+    switches to `atomic.loads` for its run and back after, even when it fails."""
+    from core.storage import atomic, sealed
+
+    seen = []
+    real = atomic.loads
+    monkeypatch.setattr(atomic, "loads", lambda raw: seen.append(len(raw)) or real(raw))
+    forms, mig = migration_file(tmp_path, STEPS["choice"])
+    from core.engine import Engine
+    from core.transfer import demo
+
+    with open_engine(tmp_path, forms) as eng:
+        demo.generate(eng, persons=60, seed=7, as_of=dt.date(2026, 3, 1), village_days=0, town_quarters=0)
+
+    with Engine.open(tmp_path / "data", forms, operator="李芳") as eng:
+        assert eng.get(next(iter(eng.store.index("registration"))), "registration")
+        assert seen == []                                    # an ordinary read: the standard library
+        migrations.run(eng, mig, apply=False, operator="李芳")
+        assert seen                                          # the migration's reads: orjson
+        assert sealed._parse is sealed._stdlib_parse          # and back after the run
+        monkeypatch.setattr(migrations, "_run", lambda *a: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            migrations.run(eng, mig, apply=False, operator="李芳")
+        assert sealed._parse is sealed._stdlib_parse
