@@ -230,6 +230,10 @@ async def test_quitting_while_the_backup_runs_says_so_and_ends_when_the_backup_i
         assert WAITING in shown and "备份完成后自动退出" in shown and "自动保存" not in shown, shown
         await until(pilot, lambda: "已等 1 秒" in screen_text(app), timeout=5)   # seen to be alive
         assert running(app) and app.engine.backup_running()
+        await pilot.press("ctrl+q")                  # asked again: still no save to speak of
+        await pilot.pause(0.2)
+        shown = screen_text(app)
+        assert "备份完成后自动退出" in shown and "自动保存" not in shown, shown
         done.set()
         await until(pilot, lambda: not running(app))
         assert app.return_code == 0 and not app.engine.backup_running()

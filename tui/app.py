@@ -208,8 +208,8 @@ class CarebookApp(App):
         notice = self._backup_notice()
         if notice is None:
             self.push_screen(BackupWaitScreen(QUIT_THEN))
-        else:                             # a save waits already: it is made, then the program ends
-            notice.say_then(SAVE_QUIT_THEN)
+        else:                             # a save may wait already: it is made, then the program ends
+            notice.say_then(SAVE_QUIT_THEN if self._after_backup else QUIT_THEN)
         return True
 
     # ------------------------------------------------------------------ server ledgers (issue 11)
