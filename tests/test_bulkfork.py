@@ -188,3 +188,24 @@ def test_a_record_to_be_numbered_is_not_sent_to_the_copy(tmp_path):
         with pytest.raises(CarebookError, match="自动编号"):
             eng.bulk_save("registration", [person], operator="测试员", checker=check)
     eng.close()
+
+
+def test_a_plugin_failure_in_the_copy_reaches_the_parent_as_itself():
+    """The copy sends its exception pickled; `PluginFailed` (four arguments) used to pickle but
+    not unpickle, so the parent showed a TypeError's traceback instead of the Chinese message.
+    Any exception that cannot be rebuilt arrives as a CarebookError with its message."""
+    import pickle
+
+    from core.plugins import PluginFailed
+    from core.problems import CarebookError
+    from core.transfer.bulkfork import _pickled
+
+    sent = PluginFailed("town_check", "before_save", "ValueError: 坏值", "保存记录")
+    got = pickle.loads(_pickled(sent))
+    assert isinstance(got, PluginFailed) and str(got) == str(sent) and "插件 town_check" in str(got)
+
+    class Odd(Exception):
+        def __init__(self, a, b):
+            super().__init__(f"{a}{b}")
+    got = pickle.loads(_pickled(Odd("出错", "了")))
+    assert isinstance(got, CarebookError) and str(got) == "出错了"

@@ -51,7 +51,8 @@ def kept_spec(engine, form) -> dict:
     run to run."""
     from core.reporting.rowfields import computed_reads
 
-    towns = {row.get("town") for row in engine.index(form.id).rows.values()}
+    # a copy first (one C call): the background keeping runs this while a TUI save may add a row
+    towns = {row.get("town") for row in list(engine.index(form.id).rows.values())}
     spec = computed_reads([form] + [engine.validator(form.id, town=t).form for t in sorted(towns, key=str) if t])
     carried = _carried(engine, form)
     return {f: cols for f, cols in spec.items() if f not in carried}

@@ -32,6 +32,7 @@ import bisect
 import datetime as dt
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -519,8 +520,10 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
                 spec = kept_spec(engine, form)
                 keep_on_write(engine.store, form.id, spec_items(spec))
                 keep_current(engine.store, form.id, spec, between=lambda: now.is_set() or time.sleep(pause))
-        except Exception:  # noqa: BLE001 - a cache beside the ledger (a closed store ends it)
+        except CarebookError:       # the ledger closed meanwhile (a closed store ends it)
             pass
+        except Exception as exc:  # noqa: BLE001 - a cache beside the ledger: logged, never a traceback
+            logging.getLogger("carebook.keep").warning("后台留值失败（不影响台账，之后的试算会读记录）：%r", exc)
 
     thread = threading.Thread(target=work, name="carebook-keep-values", daemon=True)
     engine.__dict__["_keeping"] = (thread, now)

@@ -15,7 +15,7 @@ def village_records(engine: Any, form_id: str, part: str, wanted: Collection[str
     the wanted records singly (a few birthdays in a village of hundreds) instead of reading the
     village; `keep`: the parsed village file stays cached for a write that follows; `seen`: gets
     (save time, record) of every record of the village read whole (`Store.iter_stamped`), for
-    values kept from it without parsing it again (`core.lifecycle.keptfiles.keep_seen`)."""
+    values kept from it without parsing it again (`core.lifecycle.keptfiles.keep_read`)."""
     if wanted is not None and one_by_one:
         for rid in sorted(wanted):
             rec = engine.store.get(form_id, rid)

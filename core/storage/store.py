@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 import time
 import zlib
@@ -1155,8 +1156,8 @@ class Store:
         for listener in list(self._written):
             try:
                 listener(table, p, village.docs, key)
-            except Exception:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
-                pass
+            except Exception as exc:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
+                logging.getLogger("carebook.store").warning("写入后留值失败（文件已写好，不受影响）：%r", exc)
 
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:

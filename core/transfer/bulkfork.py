@@ -244,7 +244,12 @@ def _serve(eng, inbox, outbox) -> None:
 
 
 def _pickled(exc: Exception) -> bytes:
+    """`exc` as the parent will raise it: pickled and read back once here, since an exception
+    whose `__init__` takes more than its message (`PluginFailed`) pickles but does not unpickle —
+    the parent would show a TypeError's traceback instead of the Chinese message."""
     try:
-        return pickle.dumps(exc)
+        blob = pickle.dumps(exc)
+        pickle.loads(blob)
+        return blob
     except Exception:
         return pickle.dumps(CarebookError(str(exc)))
