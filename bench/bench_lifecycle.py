@@ -18,8 +18,8 @@ from 80 to 75): every person must be judged again, but only 高龄 and 风险等
 decided with the values their rows lack, read from the records once and kept beside the ledger
 (`core.lifecycle.keptvalues`), or read and evaluated. Raising 高龄 to 85 is measured in the
 order an admin meets it, on a ledger without kept values yet: the ledger opened on a new day
-(the day's applied run, which keeps the values of the villages it reads and writes —
-`core.lifecycle.keptfiles`; timed against the code before, as it is time staff wait at the
+(the day's applied run, which keeps nothing itself: every village's values are kept after it
+in the background — `reevaluate.keep_after_open`, timed on its own by `wait_kept`; the run is timed against the code before, as it is time staff wait at the
 TUI's start), then the first dry run after the threshold edit, the runs after it, the whole
 command; then the truly cold run (no kept values at all) on its own, and the first dry run after
 two new days' opens. The migration is timed with the day's backup already made (as on a ledger
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                  _child("cli", data, changed))
             # 高龄 80→85：80–84 岁的人由后面的风险条件决定，列表行里没有那些值（重大疾病、住房隐患、
             # 子女联系……），留在台账旁（cache/columns/registration.records/）。实际的顺序：台账在新的
-            # 一天打开（当天的应用重算，读生日的人所在的村，顺便留下这些村的值）→ 管理员改阈值 →
+            # 一天打开（当天的应用重算，读生日的人所在的村；之后后台留下各村的值）→ 管理员改阈值 →
             # 第一次 --dry-run。台账起初没有留下的值（本轮之前的台账）。
             raised = threshold_forms(tmp, 85)
             shutil.rmtree(columncache_path(data), ignore_errors=True)
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                  _child("newday", day_before, FORMS, 1, args.before))
             show("改后 新的一天第一次打开（应用重算，界面出现前）", _child("newday", day_after, FORMS, 1))
             show("改前 随后高龄阈值改为 85，--dry-run", _child("reevaluate", day_before, raised, 1, args.before))
-            show("改后 随后高龄阈值改为 85，第一次 --dry-run（当天的重算已留下大部分村的值）",
+            show("改后 随后高龄阈值改为 85，第一次 --dry-run（当天打开后已在后台留下各村的值）",
                  _child("reevaluate", day_after, raised, 1))
             show("改后 随后再一次 --dry-run", _child("reevaluate", day_after, raised, 1))
             show("改后 整条命令 carebook records reevaluate --dry-run（阈值 85，同一天；含启动和打开台账）",

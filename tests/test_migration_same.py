@@ -46,7 +46,7 @@ def test_a_migration_leaves_the_records_rows_and_history_the_old_code_left(tmp_p
 
     forms, mig = migration_file(tmp_path, STEPS[kind])
     old_code = _old("migrations", BEFORE)          # from git
-    assert old_code is not None
+    assert old_code is not None, f"needs the git history holding {BEFORE} (not a shallow clone or a tarball)"
     with open_engine(tmp_path, forms) as eng:
         demo.generate(eng, persons=1200, seed=7, as_of=dt.date(2026, 3, 1), village_days=0, town_quarters=0)
     data = tmp_path / "data"

@@ -244,7 +244,8 @@ def test_the_days_run_and_a_later_save_keep_the_values_so_the_first_dry_run_read
     birthday["id_number"] = id_for(years_before(DAY + dt.timedelta(days=1), 66), seed=7)
     birthday.pop("file_no")
     forms, data = _ledger(tmp_path, 4, extra=_people() + [birthday])
-    shutil.rmtree(keptfiles.folder(Engine.open(data, forms, readonly=True).store, "registration"))
+    with Engine.open(data, forms, readonly=True) as eng:
+        shutil.rmtree(keptfiles.folder(eng.store, "registration"))
     day = DAY + dt.timedelta(days=1)
     with Engine.open(data, forms, operator="李芳", today=lambda: day) as eng:
         done = eng.refresh_for_today()        # a new day: the birthday's village read and written

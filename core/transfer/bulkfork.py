@@ -126,7 +126,7 @@ class ForkedChecker:
                     on_problem(i, exc.problems)
                     continue
                 if any(data.get(f) in (None, "") for f in numbered):
-                    raise CarebookError("要自动编号的记录不能在子进程中检查：请不用 fork 保存")
+                    raise CarebookError("要自动编号的记录不能交给另一个进程检查：请在一个进程里保存（内部错误，请告诉开发者）")
                 chunk.append(data)
                 places.append(i)
                 if len(chunk) >= BATCH:
