@@ -89,7 +89,7 @@ class PluginFailed(CarebookError):
         lead = f"{action}：" if action else ""
         super().__init__(f"{lead}插件 {plugin} 的 {hook} 出错：{detail}。{how_to_block(plugin)}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str]]:
         # rebuilt from its parts, not its message: it crosses to another process (a forked
         # bulk checker, `core.transfer.bulkfork`) and must arrive as itself, Chinese message and all
         return type(self), (self.plugin, self.hook, self.detail, self.action)

@@ -145,16 +145,18 @@ def keep_on_write(store, table: str, spec: tuple | None = None) -> bool:
     is nothing to keep under (no spec yet) or the store has no files."""
     if not hasattr(store, "when_written"):
         return False
-    spec = spec if spec is not None else held_spec(store, table)
     if spec is None:
-        return False
-    _note_spec(store, table, spec)
+        spec = held_spec(store, table)      # the spec last kept, as the file holds it: nothing to note
+        if spec is None:
+            return False
+    else:
+        _note_spec(store, table, spec)
     kept = store.__dict__.setdefault("_kept_specs", {})
     if table not in kept:
-        def written(t: str, p: str, docs: dict[str, dict], key: tuple | None) -> None:
-            if t == table and key is not None:
+        def written(p: str, docs: dict[str, dict], key: tuple | None) -> None:
+            if key is not None:
                 _keep(store, table, p, _entry(kept[table], key, ((d.get(SAVED, 0), d) for d in docs.values())))
-        store.when_written(written)
+        store.when_written(table, written)
     kept[table] = spec
     return True
 

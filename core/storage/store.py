@@ -189,7 +189,7 @@ class Store:
         self._writer: threading.Thread | None = None      # a bulk batch's files (`_write_behind`)
         self._mutex = threading.RLock()
         self._backup: threading.Thread | None = None      # the backup made beside the command
-        self._written: list[Callable[[str, str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]] = []
+        self._written: dict[str, list[Callable[[str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]]] = {}
         if readonly:
             self._replay(journal.read(self.root / journal.NAME))
             pending = backups.pending_restore(self.root)
@@ -1142,20 +1142,23 @@ class Store:
         holds: a record whose `_t` is at most this was saved by then (re-evaluation's marker)."""
         return self._last_t
 
-    def when_written(self, listener: Callable[[str, str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]) -> None:
-        """Call `listener(table, partition, documents, files key)` after each village file and
+    def when_written(self, table: str,
+                     listener: Callable[[str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]) -> None:
+        """Call `listener(partition, documents, files key)` after each village file of `table` and
         its index are rewritten (a checkpoint, a bulk batch), on the writing thread, with the
         documents the file now holds (shared: do not change them) and the key of the files as
-        written (None: not to be kept). A failing listener never fails the write."""
-        self._written.append(listener)
+        written (None: not to be kept). A failing listener never fails the write. Per table, so
+        a write of a table nobody listens to costs nothing (no files key worked out)."""
+        self._written.setdefault(table, []).append(listener)
 
     def _tell_written(self, table: str, p: str, village: Village) -> None:
-        if not self._written:
+        listeners = self._written.get(table)
+        if not listeners:
             return
         key = self._files_key(table, p, pending=False)
-        for listener in list(self._written):
+        for listener in list(listeners):
             try:
-                listener(table, p, village.docs, key)
+                listener(p, village.docs, key)
             except Exception as exc:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
                 logging.getLogger("carebook.store").warning("写入后留值失败（文件已写好，不受影响）：%r", exc)
 
