@@ -55,7 +55,9 @@ def person(filing: dt.date | None = None, age: int = 65, sex: str = "女", **ove
     filing = filing or TODAY - dt.timedelta(days=100)
     birth = years_before(filing, age) - dt.timedelta(days=30)
     data = {
-        "file_no": f"{over.get('village', VILLAGE)}-{len(_ids) + 1:04d}",
+        # "-T…": never a number the ledger gives (its sequence numbers are digits only), so a
+        # test's person cannot take a number a demo or an autonumbered save already holds
+        "file_no": f"{over.get('village', VILLAGE)}-T{len(_ids) + 1:04d}",
         "town": TOWN, "village": VILLAGE, "filing_date": filing.isoformat(), "filler": "李芳",
         "name": "王秀英", "id_number": id_for(birth, sex), "ethnicity": "汉族", "marital": "丧偶",
         "hukou_type": "农业(农村)", "address": "天津市滨海新区小王庄镇渡口村1号",

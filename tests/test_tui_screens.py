@@ -1,8 +1,10 @@
 """Visit entry from the person file, the quarter's summary, export and the admin corner."""
 from __future__ import annotations
 
+import asyncio
 import sys
 
+import pytest
 from textual.widgets import Select
 from pathlib import Path
 
@@ -218,6 +220,24 @@ async def test_the_person_file_is_built_while_home_is_read_and_the_first_file_sh
         assert "赵桂兰  在册" in shown and "1 基本信息" in shown, shown
         assert f"公民身份号码：{PERSON['id_number']}" in shown and "F2 修改" in shown, shown
         assert "没有找到这份档案" not in shown
+
+
+@pytest.mark.parametrize("delay", [0, 0.005, 0.01, 0.02])
+@drive
+async def test_quitting_while_screens_are_built_ahead_ends_cleanly(tmp_path, delay):
+    """Staff who quit (or a test that ends) within a second of home showing its due list met
+    the screens being built ahead: the exit ended in a traceback (`No nodes match
+    'Underline' on ContentTabs()`, the header's title, the file's first tab), which failed
+    two TUI tests in CI. Closing now finishes the build, then takes those screens down whole.
+    Before the fix, quitting at once (delay 0) failed in each of three runs."""
+    app = make_app(tmp_path / "data", persons=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
+        app.screen.build_forms_ahead()                   # what home does 1 s after its due list
+        await asyncio.sleep(delay)
+    # run_test re-raises whatever failed in the app while it closed
+    assert app._exception is None
+    assert app.return_code in (None, 0)
 
 
 @drive

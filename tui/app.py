@@ -7,6 +7,7 @@ marked 演示数据 on every screen so nobody mistakes fictional people for real
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import threading
@@ -27,6 +28,7 @@ from .keys import key_name
 from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
 TITLE = "农村留守老年人信息台账"
+BUILD_AHEAD_WAIT = 5.0    # seconds the exit waits for a screen still being built ahead
 
 
 class CarebookApp(App):
@@ -413,6 +415,41 @@ class CarebookApp(App):
                 screen.keep_draft()
         if not self.quit_after_backup():
             self.exit()
+
+    def _unseen_screens(self) -> list[Screen]:
+        """Screens built ahead (`build_person_ahead`, `form_entry.build_ahead`) not shown now."""
+        shown = {id(s) for stack in self._screen_stacks.values() for s in stack}
+        return [s for s in self._installed_screens.values()
+                if isinstance(s, Screen) and id(s) not in shown]
+
+    async def _shutdown(self) -> None:
+        """A screen still being built ahead is finished before the app closes.
+
+        Textual starts no widget once closing has begun: the rest of a screen built halfway was
+        never composed, and its widgets then met children that did not exist (the header its
+        title, the person file's tabs their underline) in a traceback at exit. That happened
+        when staff quit, or a test ended, within a second of home showing its due list.
+        """
+        for screen in self._unseen_screens():
+            mounting = getattr(screen, "mounting", None)
+            if mounting is not None:
+                async def built(mounting: Any = mounting) -> None:
+                    await mounting
+                try:
+                    await asyncio.wait_for(built(), BUILD_AHEAD_WAIT)
+                except asyncio.TimeoutError:
+                    pass
+        await super()._shutdown()
+
+    async def _close_all(self) -> None:
+        """Screens built ahead and not shown are taken down first, each as one tree, the way
+        Textual takes down the shown ones. Left to Textual's sweep of what else is mounted (one
+        widget at a time, in no set order), a widget could handle a resize still queued for it
+        after its children were gone: the same traceback at exit."""
+        for screen in self._unseen_screens():
+            if screen._running:
+                await self._prune(screen)
+        await super()._close_all()
 
     def on_unmount(self) -> None:
         try:
