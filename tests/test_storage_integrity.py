@@ -81,6 +81,52 @@ def test_history_chain_names_the_first_broken_line(tmp_path):
     assert any("第 2 行" in f for f in verify_ledger(tmp_path))
 
 
+def test_a_history_checked_before_is_still_found_broken_when_edited_later(tmp_path):
+    """A village's chain found whole is parsed again only from where it was found whole
+    (`chain.check`): an entry edited afterwards, in place under the same size and mtime, or a
+    line appended by hand that does not follow, is still told on the next read of a history."""
+    with Store(tmp_path, backup_every_hours=None) as s:
+        for n in range(4):
+            s.put(TABLE, *item("a", V1, f"名{n}"))
+        s.put(TABLE, *item("b", V1, "乙"))
+    path = tmp_path / f"history/{TABLE}/{V1}.jsonl"
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert len(s.history(TABLE, "a")) == 4 and s.problems == []     # checked whole, remembered
+        change_in_place(path, "名1".encode(), "改1".encode())
+        assert len(s.history(TABLE, "b")) == 1
+        [problem] = s.problems
+        assert f"{V1}.jsonl 第 3 行" in problem.message and "哈希链" in problem.message
+    change_in_place(path, "改1".encode(), "名1".encode())
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert len(s.history(TABLE, "a")) == 4 and s.problems == []
+        with open(path, "ab") as fh:
+            fh.write(b'{"_prev":"0000000000000000","_id":"a","diff":{}}\n')
+        s.history(TABLE, "b")
+        [problem] = s.problems
+        assert f"{V1}.jsonl 第 6 行" in problem.message
+
+
+def test_a_chain_checked_in_steps_gives_the_whole_files_answer(tmp_path):
+    """`chain.check` from a remembered state and from the start agree on every prefix of a
+    file with a break, a cut-off line and lines from before chains."""
+    path = tmp_path / "h.jsonl"
+    lines = [b'{"old":1}', b'{"old":2}']
+    prev = chain.digest(lines[-1])
+    for n in range(6):
+        lines.append(chain.link({"n": n}, prev))
+        prev = chain.digest(lines[-1])
+    lines[6] = lines[6].replace(b'"n":4', b'"n":9')
+    whole = b"\n".join(lines) + b"\n" + b'{"_prev":"'
+    for cut in range(len(whole) + 1):
+        path.write_bytes(whole[:cut])
+        expected = chain.check(path)
+        for known_at in range(0, cut + 1, 7):
+            path.write_bytes(whole[:known_at])
+            _, known = chain.check(path)
+            path.write_bytes(whole[:cut])
+            assert chain.check(path, known) == expected, (cut, known_at)
+
+
 def test_a_cut_off_audit_line_does_not_swallow_the_next_entry(tmp_path):
     chain.append_audit(tmp_path, {"action": "导出", "operator": "甲"})
     with open(tmp_path / chain.AUDIT, "ab") as fh:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -90,25 +91,59 @@ def entries(path: Path, needle: bytes = b"") -> list[dict[str, Any]]:
 def first_break(path: Path) -> tuple[int, str] | None:
     """(line number, reason) of the first line that does not parse or does not follow the
     line before it, or `None` when the whole chain holds."""
-    prev, chained = "", False
-    for no, text in lines(path):
+    return check(path)[0]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """How much of a file a chain check found whole: its first `size` bytes (their SHA-256
+    `sha`), `lines` complete lines, the last one's digest `prev`, `chained` once a line
+    carried `_prev`. Given back to `check`, only the lines after those are parsed again."""
+    size: int
+    sha: bytes
+    lines: int
+    prev: str
+    chained: bool
+
+
+def check(path: Path, known: Checked | None = None) -> tuple[tuple[int, str] | None, Checked | None]:
+    """`first_break`'s answer, and what to pass next time (`None` when the chain is broken).
+
+    Why: a person's history (`Store.history`) checks the village's whole chain, one JSON
+    parse and one hash per line; a file opened person after person was parsed whole each time.
+    With `known`, the first `known.size` bytes are compared as one SHA-256 (any byte edited,
+    removed or inserted there changes it, and the file is then checked from the start) and
+    only the lines appended since are parsed."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    end = raw.rfind(b"\n") + 1                   # the complete lines; a cut-off last one is not
+    seen = hashlib.sha256()
+    prev, chained, no, start = "", False, 0, 0
+    if known is not None and known.size <= end:
+        seen.update(memoryview(raw)[:known.size])
+        if seen.digest() == known.sha:
+            prev, chained, no, start = known.prev, known.chained, known.lines, known.size
+        else:
+            seen = hashlib.sha256()
+    for text in raw[start:end].split(b"\n")[:-1]:
+        no += 1
         try:
             doc = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return no, "该行不是完整的 JSON"
+            return (no, "该行不是完整的 JSON"), None
         if not chained and isinstance(doc, dict) and PREV not in doc:
             prev = digest(text)        # written before chains: the chain starts after these lines
             continue
         chained = True
         if not isinstance(doc, dict) or doc.get(PREV) != prev:
-            return no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入"
+            return (no, "与上一行的哈希链接不符，上一行或本行被改动、删除或插入"), None
         prev = digest(text)
-    try:
-        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            return sum(1 for _ in lines(path)) + 1, "最后一行不完整"
-    except FileNotFoundError:
-        pass
-    return None
+    if end < len(raw):
+        return (no + 1, "最后一行不完整"), None
+    seen.update(memoryview(raw)[start:end])
+    return None, Checked(end, seen.digest(), no, prev, chained)
 
 
 def append(path: Path, entries_: list[dict[str, Any]]) -> None:

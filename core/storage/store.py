@@ -179,6 +179,7 @@ class Store:
         self._cache: OrderedDict[Key, Village] = OrderedDict()
         self._cache_size = max(2, cache_partitions)
         self._reported: set[Path] = set()
+        self._chains: dict[Path, chain.Checked] = {}    # history files found whole (`_check_chain`)
         self._unmovable: set[Path] = set()
         self._last_t = 0
         self._closed = False
@@ -1046,9 +1047,15 @@ class Store:
         return out
 
     def _check_chain(self, path: Path) -> None:
+        """Report a broken history chain once; a file found whole is parsed again only from
+        where it was last found whole (`chain.check`)."""
         if path in self._reported:
             return
-        broken = chain.first_break(path)
+        broken, checked = chain.check(path, self._chains.get(path))
+        if checked is not None:
+            self._chains[path] = checked
+        else:
+            self._chains.pop(path, None)
         if broken is not None:
             self._reported.add(path)
             rel = path.relative_to(self.root).as_posix()
