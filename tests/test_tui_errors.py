@@ -58,8 +58,20 @@ async def test_duplicate_id_hint_is_shown_under_the_field(tmp_path):
 
 @drive
 async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_field(tmp_path):
+    from tui.screens import form_entry
+
     app = make_app(tmp_path / "data")
-    async with app.run_test(size=SIZE) as pilot:
+    # The refused save's notice goes after its timeout; the list must outlive it. The timeout
+    # is shortened so the test waits for the notice to go, not 12 s of a fixed pause.
+    shown_for, form_entry.REFUSED_NOTICE_SECONDS = form_entry.REFUSED_NOTICE_SECONDS, 2.0
+    try:
+        await _problems_panel_outlives_the_notice(app)
+    finally:
+        form_entry.REFUSED_NOTICE_SECONDS = shown_for
+
+
+async def _problems_panel_outlives_the_notice(app) -> None:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:    # the notice drawn
         await open_registration(app, pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -70,8 +82,12 @@ async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_fie
         for word in ("(required)", "(normalize)", "性别"):
             assert word not in screen_text(app)
         before = panel.option_count
-        await pilot.pause(12)                             # no toast timeout takes it away
-        assert panel.display and panel.option_count == before
+        await until(pilot, lambda: "有错误，未保存" in screen_text(app), timeout=3)
+        assert "有错误，未保存" in screen_text(app)         # the notice is shown ...
+        await until(pilot, lambda: "有错误，未保存" not in screen_text(app), timeout=5)
+        assert "有错误，未保存" not in screen_text(app)      # ... and goes after its timeout,
+        text = "\n".join(region_text(app, panel))         # while the list stays on screen
+        assert panel.display and panel.option_count == before and "姓名：必须填写" in text.replace(" ", "")
         # Fill one field: the list shrinks by it.
         app.screen.view.rows["name"].editor.focus()
         await type_text(pilot, "钱淑珍")

@@ -12,7 +12,7 @@ from tui.screens.home import HomeScreen
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, SIZE, TODAY, VISIT, drive, make_app, save_person, screen_names, type_text, until  # noqa: E402
+from tui_support import settle, SIZE, TODAY, VISIT, drive, make_app, region_text, save_person, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -86,8 +86,8 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
         assert eng.history(person.id)[-1]["overrides"]["risk_level"]["reason"] == reason
         await pilot.press("4")
         await pilot.pause()
-        history = str(app.screen.query_one("#person-history").render())
-        assert reason in history and "改判风险等级" in history
+        history = "\n".join(region_text(app, app.screen.query_one("#person-history")))   # as drawn
+        assert reason in history and "改判风险等级" in history, history
 
 
 @drive

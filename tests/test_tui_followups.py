@@ -149,7 +149,11 @@ async def test_person_file_shows_the_proposed_risk_and_accepting_it_is_an_overri
         assert "探访建议" not in screen_text(app)
         await pilot.press("4")
         await until(pilot, lambda: "改判风险等级为 高风险" in screen_text(app))
-        assert "理由：探访记录（2026-11-20，刘强）" in screen_text(app)
+        lines = screen_text(app).splitlines()
+        assert "  改判风险等级为 高风险" in [line.rstrip() for line in lines], lines
+        # the reason under it, indented as it is (it once wrapped to the left edge)
+        [reason] = [n for n, line in enumerate(lines) if "理由：探访记录（2026-11-20，刘强）" in line]
+        assert lines[reason].startswith("  理由：") and "改判风险等级为 高风险" in lines[reason - 1]
 
 
 @drive

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, save_person, drive, make_app, screen_names, type_text  # noqa: E402
+from tui_support import settle, PERSON, SIZE, save_person, drive, make_app, region_text, screen_names, type_text  # noqa: E402
 
 TYPED = ("name", "address", "file_no", "filler", "liaison_name")   # typed key by key, Chinese included
 
@@ -187,8 +187,8 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         assert screen_names(app)[-1] == "PersonScreen"
         await pilot.press("4")
         await pilot.pause()
-        history = str(app.screen.query_one("#person-history").render())
-        assert "现居住地址" in history and "七排二号" in history and "张丽" in history
+        history = "\n".join(region_text(app, app.screen.query_one("#person-history")))   # as drawn
+        assert "现居住地址" in history and "七排二号" in history and "张丽" in history, history
         # 退出 with reason and date, then 恢复.
         await pilot.press("x")
         await pilot.pause()

@@ -9,7 +9,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, make_app, open_engine, first_run_choice, screen_names, screen_text, until  # noqa: E402
+from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, held_text, make_app, open_engine, first_run_choice, region_text, screen_names, screen_text, until  # noqa: E402
 
 
 @drive
@@ -129,7 +129,7 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         assert visits.row_count == 1 and "共 1 次" in visits.border_title
         await pilot.press("4")
         await pilot.pause()
-        assert "张丽" in str(screen.query_one("#person-history").render())
+        assert "张丽" in "\n".join(region_text(app, screen.query_one("#person-history")))
         assert reads == ["visits", "history"]
         await pilot.press("2")                      # shown before: nothing is read again
         await pilot.pause()
@@ -141,7 +141,7 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         await settle(pilot)
         await pilot.press("4")
         await pilot.pause()
-        assert "退出台账" in str(screen.query_one("#person-history").render())
+        assert "退出台账" in "\n".join(region_text(app, screen.query_one("#person-history")))
 
 
 @drive
@@ -182,7 +182,7 @@ async def test_next_person_file_reuses_the_screen_and_shows_nothing_of_the_last(
         info = str(kept.query_one("#person-info").render())
         assert "120116194512120025" in info and PERSON["id_number"] not in info
         assert kept.query_one("#person-visits").row_count == 0
-        assert "赵桂兰" not in str(kept.query_one("#person-history").render())
+        assert "赵桂兰" not in held_text(kept.query_one("#person-history"))       # its tab not shown
         await pilot.press("2")
         await pilot.pause()
         assert kept.query_one("#person-supporters").row_count == 2

@@ -204,6 +204,22 @@ def screen_text(app, typed: bool = True) -> str:
     return "\n".join(strip.text.rstrip() for strip in strips)
 
 
+def held_text(widget, width: int = 78) -> str:
+    """The text a Static holds, laid out at `width`: for one that is not on screen now (a tab
+    not shown), where `region_text` has nothing to read. Markup strings are read as rendered,
+    Rich renderables (the person file's history) printed without colour."""
+    import io
+
+    from rich.console import Console
+
+    content = widget.content
+    if isinstance(content, str):
+        return str(widget.render())
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.file.getvalue()
+
+
 def region_text(app, widget, region=None, strips=None) -> list[str]:
     """The rendered lines inside one widget's region on screen (e.g. the form beside the section
     list), or inside `region`, cut from the composited screen as `screen_text` reads it.

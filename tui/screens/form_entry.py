@@ -35,6 +35,7 @@ from .prompt import Ask, PromptScreen
 
 COMPUTE_DELAY = 0.25     # seconds after the last keystroke before live values are recomputed
 DRAFT_DELAY = 1.0        # ... and before the draft is written
+REFUSED_NOTICE_SECONDS = 6.0   # the "有错误，未保存" notice; the problem list below stays until fixed
 
 
 class FormEntryScreen(KeptScreen):
@@ -407,7 +408,7 @@ class FormEntryScreen(KeptScreen):
                 self.jump_to_field(ProblemsPanel.Jump(first.field.id))
             if count:
                 self.app.notify(f"共 {count} 处需要改正，已列在下方；改正一处少一处。",
-                                title="有错误，未保存", severity="error", timeout=6)
+                                title="有错误，未保存", severity="error", timeout=REFUSED_NOTICE_SECONDS)
             else:       # every error is on a field this form does not show: say what they are
                 self.app.notify("\n".join(self._problem_line(p) for p in errors),
                                 title="有错误，未保存", severity="error", timeout=10)

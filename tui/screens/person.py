@@ -7,6 +7,9 @@ puts them back on the ledger.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.console import Group
+from rich.padding import Padding
+from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -219,33 +222,39 @@ class PersonScreen(KeptScreen):
 
     def show_history(self) -> None:
         """Every save, newest first: who, when, what changed, and the reasons typed (warnings
-        accepted, 改判). Typed text is escaped: a "[" in a reason is not markup."""
+        accepted, 改判). Lines under a save are indented, and a long one (a reason) wraps under
+        itself, not at the left edge where it would read as a save of its own. Built as Rich
+        text, not markup: a "[" in a typed reason is shown as typed."""
         entries = self.attempt(self.eng.history, self.record_id, roles.PERSON_FORM) or []
-        lines = []
+        lines: list[Padding] = []
+
+        def under(text: str) -> None:
+            lines.append(Padding(Text(text), (0, 0, 0, 2)))
+
         # An override stays on the record and is repeated by every later save: show it where it
         # was made or changed.
         before = [{}] + [e.get("overrides") or {} for e in entries[:-1]]
         for e, prev in reversed(list(zip(entries, before))):
-            head = f"[b]{str(e.get('at', ''))[:16].replace('T', ' ')} {escape(e.get('operator') or '-')} " \
-                   f"{escape(e.get('action', ''))}[/b]"
+            head = Text(f"{str(e.get('at', ''))[:16].replace('T', ' ')} {e.get('operator') or '-'} "
+                        f"{e.get('action', '')}", style="bold")
             if e.get("note"):
-                head += f"  {escape(e['note'])}"
-            lines.append(head)
+                head.append(f"  {e['note']}")
+            lines.append(Padding(head, 0))
             for ch in e.get("changes", [])[:30]:
                 top = ch["path"].split(".")[0]
                 f = self.form.field(top)
                 label = f.label if f else ch["path"]
                 old, new = (self.change_text(f, top, ch.get(k)) for k in ("old", "new"))
-                lines.append(escape(f"  {label}：{old or '（空）'} -> {new or '（空）'}"))
+                under(f"{label}：{old or '（空）'} -> {new or '（空）'}")
             for fid, o in (e.get("overrides") or {}).items():
                 if prev.get(fid) == o:
                     continue
                 f = self.form.field(fid)
-                value = roles.display(self.form, fid, o.get("value"))
-                lines.append(escape(f"  改判{f.label if f else fid}为 {value}，理由：{o.get('reason', '')}"))
+                under(f"改判{f.label if f else fid}为 {roles.display(self.form, fid, o.get('value'))}")
+                under(f"理由：{o.get('reason', '')}")
             for r in e.get("reasons", []):
-                lines.append(escape(f"  理由：{r.get('reason', '')}"))
-        self.query_one("#person-history", Static).update("\n".join(lines) or "（无）")
+                under(f"理由：{r.get('reason', '')}")
+        self.query_one("#person-history", Static).update(Group(*lines) if lines else "（无）")
 
     def change_text(self, field, top: str, value) -> str:
         """A value in the history as staff read it: rows of a group as `1 行：赵明`, never the
