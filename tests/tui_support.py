@@ -50,17 +50,21 @@ async def type_text(pilot, text: str) -> None:
 
 async def until(pilot, condition, timeout: float = 10.0) -> None:
     """Wait until the UI reaches a state (a screen shown, a save done) rather than a fixed
-    time: 0.3 s was not always enough on a loaded two-core machine. The caller still asserts
-    the state, so a UI that never gets there fails as before."""
+    time: 0.3 s was not always enough on a loaded two-core machine. A UI that never gets there
+    fails here, with the screen it shows."""
     import asyncio
 
     end = asyncio.get_running_loop().time() + timeout
-    while not condition() and asyncio.get_running_loop().time() < end:
+    while not (reached := condition()) and asyncio.get_running_loop().time() < end:
         # The app runs on this loop: a plain sleep lets it work. `pilot.pause` would also post a
         # call to every widget of the screen and wait for each (~500 on the registration form)
         # twenty times a second, which cost more CPU than the app's own work.
         await asyncio.sleep(0.05)
     await pilot.pause(0.1)          # and the messages that state sent (a new screen's mount)
+    if not reached:
+        # Not left to the caller's next assertion: a wait that ran out unnoticed once let a
+        # test pass on a line that was never drawn (and cost it 10 s).
+        raise AssertionError(f"not reached in {timeout} s; the screen shows:\n{screen_text(pilot.app)}")
 
 
 def _busy(app, timers_within: float) -> str | None:
