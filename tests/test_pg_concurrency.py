@@ -14,7 +14,7 @@ from core.engine import Engine
 from core.storage.contract import EditConflict
 from core.storage.pgstore import PgStore
 from core.storage.pgusers import add_operator
-from tui_support import settle, SIZE, drive, screen_names, type_text
+from tui_support import press, settle, SIZE, drive, screen_names, type_text
 
 
 @pytest.fixture
@@ -88,8 +88,7 @@ async def test_the_form_keeps_what_the_clerk_typed_when_the_save_is_refused(desk
             with Engine.open(url_a) as a:                         # meanwhile, on the other desk
                 rec = a.get(pid)
                 a.save("registration", {**rec["data"], "address": "甲改的地址"}, pid, base=rec)
-            await pilot.press("ctrl+s")
-            await settle(pilot)
+            await press(pilot, "ctrl+s")
             assert screen_names(app)[-1] == "FormEntryScreen"    # still on the form
             assert app.screen.view.rows["address"].editor.value == "乙在表单里输入的地址"
             shown = [f"{n.title}：{n.message}" for n in app._notifications]

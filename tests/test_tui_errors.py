@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import (settle, PERSON, SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
+from tui_support import (press, PERSON, SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
                          screen_text, type_text, until)
 
 BAD_ID = "120116195003040025"        # check character wrong (…0024 would be right)
@@ -73,8 +73,7 @@ async def test_problems_panel_stays_and_shrinks_until_fixed_and_jumps_to_the_fie
 async def _problems_panel_outlives_the_notice(app) -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:    # the notice drawn
         await open_registration(app, pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "FormEntryScreen"
         panel = app.screen.query_one("#form-problems")
         text = "\n".join(region_text(app, panel))
@@ -91,8 +90,7 @@ async def _problems_panel_outlives_the_notice(app) -> None:
         # Fill one field: the list shrinks by it.
         app.screen.view.rows["name"].editor.focus()
         await type_text(pilot, "钱淑珍")
-        await pilot.press("tab")
-        await settle(pilot)
+        await press(pilot, "tab")
         assert panel.option_count == before - 1
         assert "姓名：必须填写" not in "\n".join(region_text(app, panel)).replace(" ", "")
         # F8, then Enter on the first line: focus goes to that field.

@@ -12,7 +12,7 @@ from tui.screens.home import HomeScreen
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, SIZE, TODAY, VISIT, drive, make_app, region_text, save_person, screen_names, type_text, until  # noqa: E402
+from tui_support import press, settle, SIZE, TODAY, VISIT, drive, make_app, region_text, save_person, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -44,8 +44,7 @@ async def test_visit_from_home_due_list_is_prefilled_with_that_person(tmp_path):
         view.rows["visitor"].set_value("")
         view.rows["visitor"].editor.focus()
         await type_text(pilot, "刘强")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert isinstance(app.screen, HomeScreen), [n.message for n in app._notifications]
         assert eng.count("visit") == visits_before + 1
         saved = [r for r in eng.related(chosen, "visit") if r["data"].get("visitor") == "刘强"]
@@ -73,12 +72,10 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
         app.screen.query_one("#ask-value").value = wanted
         app.screen.query_one("#ask-reason").focus()
         await type_text(pilot, reason)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "FormEntryScreen"
         assert "已改判" in str(app.screen.query_one("#form-live").render())
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         record = eng.get(person.id)
         assert record["data"]["risk_level"] == wanted

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, save_person, drive, make_app, region_text, screen_names, type_text  # noqa: E402
+from tui_support import press, settle, PERSON, SIZE, save_person, drive, make_app, region_text, screen_names, type_text  # noqa: E402
 
 TYPED = ("name", "address", "file_no", "filler", "liaison_name")   # typed key by key, Chinese included
 
@@ -47,8 +47,7 @@ async def test_register_person_end_to_end_and_find_in_roster(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         assert screen_names(app)[-1] == "FormEntryScreen"
         await fill_person(app, pilot, PERSON)
         live = str(app.screen.query_one("#form-live").render())
@@ -56,8 +55,7 @@ async def test_register_person_end_to_end_and_find_in_roster(tmp_path):
         assert "风险等级" in live
         # Computed values shown read-only: sex and birth date from the ID number.
         assert "女" in str(app.screen.view.rows["sex"].editor.render())
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
         eng = app.engine
         assert eng.count("registration") == 1
@@ -81,8 +79,7 @@ async def test_errors_at_field_on_blur_and_all_on_save(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         row = app.screen.view.rows["id_number"]
         row.editor.focus()
         await type_text(pilot, "110105194912310021")     # wrong check character
@@ -105,8 +102,7 @@ async def test_duplicate_id_is_caught_at_entry_with_link_to_existing_file(tmp_pa
     first = save_person(eng)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         row = app.screen.view.rows["id_number"]
         row.editor.focus()
         await type_text(pilot, PERSON["id_number"])
@@ -125,16 +121,14 @@ async def test_warning_needs_a_typed_reason(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         data = dict(PERSON, living_arrangement="与配偶同住")   # 独自生活 but not 独居: a warning
         await fill_person(app, pilot, data)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert screen_names(app)[-1] == "PromptScreen"
         await type_text(pilot, "老伴常年住院")
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert screen_names(app)[-1] == "PersonScreen"
         rec = app.engine.get(app.screen.record_id)
         assert rec["meta"]["warnings_accepted"][0]["reason"] == "老伴常年住院"
@@ -145,8 +139,7 @@ async def test_leaving_with_changes_asks_and_draft_is_offered_back(tmp_path):
     app = make_app(tmp_path / "data")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         app.screen.view.rows["name"].editor.focus()
         await type_text(pilot, "钱淑珍")
         await settle(pilot, timers_within=1.5)          # the draft is written after typing stops
@@ -159,8 +152,7 @@ async def test_leaving_with_changes_asks_and_draft_is_offered_back(tmp_path):
         assert screen_names(app)[-1] == "FormEntryScreen"
         app.screen.app.pop_screen()                        # the window closes without saving
         await pilot.pause()
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         assert screen_names(app)[-1] == "ConfirmScreen"    # 发现上次未保存的草稿
         await pilot.press("enter")                         # 恢复草稿
         await settle(pilot)
@@ -175,15 +167,13 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         await pilot.pause()
         app.open_person(saved.id)
         await pilot.pause()
-        await pilot.press("f2")
-        await settle(pilot)
+        await press(pilot, "f2")
         address = app.screen.view.rows["address"].editor
         assert isinstance(address, Input) and address.value == PERSON["address"]
         address.value = ""
         address.focus()
         await type_text(pilot, "小王庄镇渡口村七排二号")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "PersonScreen"
         await pilot.press("4")
         await pilot.pause()
@@ -193,14 +183,11 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         await pilot.press("x")
         await pilot.pause()
         app.screen.query_one("#ask-reason").value = "子女返乡"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert app.engine.get(saved.id)["data"]["status"] == "退出"
-        await pilot.press("u")
-        await settle(pilot)
+        await press(pilot, "u")
         assert screen_names(app)[-1] == "ConfirmScreen"        # asked first
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert app.engine.get(saved.id)["data"]["status"] == "在册"
         entries = len(app.engine.history(saved.id, "registration"))
         await pilot.press("u")                                  # already 在册: nothing recorded

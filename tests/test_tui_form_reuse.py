@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_tui_form import fill_person  # noqa: E402
-from tui_support import settle, PERSON, SIZE, drive, make_app, save_person, screen_names, screen_text, until  # noqa: E402
+from tui_support import press, settle, PERSON, SIZE, drive, make_app, save_person, screen_names, screen_text, until  # noqa: E402
 
 
 def form_text(app) -> str:
@@ -71,8 +71,7 @@ async def test_errors_and_problem_list_of_a_refused_save_are_gone_next_time(tmp_
     async with app.run_test(size=SIZE) as pilot:
         first = await open_new(app, pilot)
         first.view.rows["id_number"].set_value("120116194003150099")     # a wrong check digit
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert first.problems_panel.display
         assert any(r.has_class("has-error") for r in first.view.rows.values())
         await pilot.press("escape")

@@ -9,7 +9,7 @@ from textual.widgets import Select
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, held_text, make_app, open_engine, first_run_choice, region_text, screen_names, screen_text, until  # noqa: E402
+from tui_support import press, settle, PERSON, SIZE, VISIT, save_person, TODAY, drive, held_text, make_app, open_engine, first_run_choice, region_text, screen_names, screen_text, until  # noqa: E402
 
 
 @drive
@@ -137,8 +137,7 @@ async def test_person_file_builds_each_tab_when_first_shown(tmp_path):
         await pilot.press("x")                      # a save while 历史 is hidden
         await pilot.pause()
         app.screen.query_one("#ask-reason").value = "子女返乡"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         await pilot.press("4")
         await pilot.pause()
         assert "退出台账" in "\n".join(region_text(app, screen.query_one("#person-history")))
@@ -312,8 +311,7 @@ async def test_the_suggested_export_file_is_accepted_and_written_outside_the_dat
         await until(pilot, lambda: screen_names(app)[-1] == "ExportScreen")
         suggested = Path(app.screen.query_one("#x-output").value)
         assert suggested.parent == tmp_path / "home" / "台账导出"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         shown = screen_text(app)
         assert "已导出花名册" in shown and "不能把导出文件写到数据文件夹" not in shown, shown
         assert suggested.is_file()

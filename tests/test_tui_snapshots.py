@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, SIZE, make_app, save_person, until  # noqa: E402
+from tui_support import press, settle, SIZE, make_app, save_person, until  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -71,8 +71,7 @@ def test_person_file_snapshot(snap_compare, tmp_path):
 
 def test_registration_with_errors_snapshot(snap_compare, tmp_path):
     async def refused(pilot):
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         pilot.app.screen.view.rows["id_number"].editor.value = "120116195003040025"
         await settle(pilot)                  # the live values recompute after typing stops
         await pilot.press("ctrl+s")
@@ -86,18 +85,15 @@ def test_registration_with_errors_snapshot(snap_compare, tmp_path):
 @pytest.mark.parametrize("keys", [["v"], ["v", "f2"], ["s"]], ids=["quick_visit", "visit_form", "summary"])
 def test_from_home_snapshot(snap_compare, tmp_path, keys):
     """The quick visit (V on the due list), the full visit form (then F2), the summary (S)."""
-    async def press(pilot):
-        for key in keys:
-            await pilot.press(key)
-            await settle(pilot)
+    async def go(pilot):
+        await press(pilot, *keys)
 
-    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), press)
+    assert shot(snap_compare, make_app(tmp_path / "data", persons=30), go)
 
 
 def test_export_snapshot(snap_compare, tmp_path):
     async def export(pilot):
-        await pilot.press("e")
-        await settle(pilot)
+        await press(pilot, "e")
         pilot.app.screen.query_one("#x-output").value = "导出/花名册-2026-11-30.csv"   # not the tmp path
         await pilot.pause()
 

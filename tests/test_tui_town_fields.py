@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_tui_form import fill_person  # noqa: E402
-from tui_support import settle, PERSON, SIZE, drive, make_app, screen_names, type_text, until  # noqa: E402
+from tui_support import press, settle, PERSON, SIZE, drive, make_app, screen_names, type_text, until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = ROOT / "examples" / "overlays" / "taiping-mutual-aid.yaml"
@@ -38,8 +38,7 @@ async def pick_town(pilot, name: str) -> None:
     await pilot.press("enter")
     await pilot.pause()
     await type_text(pilot, name)
-    await pilot.press("enter")
-    await settle(pilot)
+    await press(pilot, "enter")
 
 
 async def new_registration(pilot) -> None:
@@ -113,8 +112,7 @@ async def test_taiping_record_must_answer_the_town_field_and_opens_with_it(tmp_p
         await pick_town(pilot, "太平")
         data = dict(PERSON, town=TAIPING, village=TAIPING_VILLAGE, file_no=f"{TAIPING_VILLAGE}-9002")
         await fill_person(app, pilot, data)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "FormEntryScreen"    # refused: the town field is required
         row = app.screen.view.rows[FIELD]
         assert "必须填写" in str(row.query_one(".field-error").render())

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, OPERATOR, SIZE, TODAY, drive, make_app, screen_names, screen_text, until  # noqa: E402
+from tui_support import press, settle, OPERATOR, SIZE, TODAY, drive, make_app, screen_names, screen_text, until  # noqa: E402
 
 
 class Keyboard:
@@ -19,8 +19,7 @@ class Keyboard:
     async def press(self, *keys: str) -> None:
         for key in keys:
             self.count += 1
-            await self.pilot.press(key)
-            await settle(self.pilot)
+            await press(self.pilot, key)
 
 
 async def home_ready(app, pilot) -> None:
@@ -102,8 +101,7 @@ async def test_rounds_walk_the_villages_due_people_one_after_another(tmp_path):
         await until(pilot, lambda: f"第 2/{len(people)} 位" in screen_text(app))
         for n in range(2, len(people) + 1):
             assert f"第 {n}/{len(people)} 位" in screen_text(app)
-            await pilot.press("enter")
-            await settle(pilot)
+            await press(pilot, "enter")
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         assert eng.count("visit") == before + len(people) - 1
         assert not visits_of(eng, people[0]) or all(v["data"]["visit_date"] != TODAY.isoformat()

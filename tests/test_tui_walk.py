@@ -24,7 +24,7 @@ from textual.widgets._footer import FooterKey
 from textual.widgets._tabbed_content import ContentTab
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import (SIZE, drive, make_app, region_text, save_person, screen_names,  # noqa: E402
+from tui_support import (SIZE, drive, make_app, press, region_text, save_person, screen_names,  # noqa: E402
                          screen_text, settle, until)
 
 KEY = re.compile(r"(?:(?:Ctrl|Shift|Alt)\+)*(?:F\d{1,2}|Esc|Tab|Insert|Delete|Home|End|PageUp|PageDown|[A-Z0-9])")
@@ -126,10 +126,8 @@ class Walk:
             self.failures.append(f"[{where}] cut:\n  " + "\n  ".join(cut) + f"\n{text}")
 
     async def press(self, *keys: str) -> None:
-        """Each key once the app has done what the one before asked (`settle`)."""
-        for key in keys:
-            await self.pilot.press(key)
-            await settle(self.pilot)
+        """Each key once the app has done what the one before asked (`tui_support.press`)."""
+        await press(self.pilot, *keys)
 
     async def until(self, name: str) -> None:
         await until(self.pilot, lambda: screen_names(self.app)[-1] == name)

@@ -90,6 +90,37 @@ def _busy(app, timers_within: float) -> str | None:
     return None
 
 
+async def handled(pilot) -> None:
+    """Every message queued for the app and the shown screen's widgets now has been handled,
+    and the screen laid out: `Pilot.pause()` without its wait for the process to look idle (at
+    least 20 ms of sleep, more while any thread of the process works), which `settle` does not
+    need: it checks the queues, workers and timers itself."""
+    await pilot._wait_for_screen()
+    pilot.app.screen._on_timer_update()
+
+
+async def press(pilot, *keys: str) -> None:
+    """Each key as the terminal sends it, once the app has done what the one before asked
+    (`settle`). `Pilot.press` also waits, twice a key, for the process to look idle: half of a
+    screen walk's time was spent sleeping there."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:                # named and given its character as `Pilot.press` does
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(pilot.app)
+        await pilot.app._post_message(event)
+        await settle(pilot)
+
+
 async def settle(pilot, timeout: float = 15.0, timers_within: float = 0.5) -> None:
     """Until the app has nothing left to do (`_busy`), seen twice in a row. Instead of a fixed
     pause (0.3 s after each key was the habit), this waits as long as the app needs: no longer,
@@ -104,7 +135,7 @@ async def settle(pilot, timeout: float = 15.0, timers_within: float = 0.5) -> No
     while quiet < 2 and loop.time() < end:
         paused = not timer
         if paused:                  # while only a timer is due, the app has nothing to handle:
-            await pilot.pause()     # no call to every widget (see `until`) until it has fired
+            await handled(pilot)    # no call to every widget (see `until`) until it has fired
         busy = _busy(app, timers_within)
         timer = busy is not None and busy.startswith("timer")
         if busy is None:
