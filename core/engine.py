@@ -1013,6 +1013,12 @@ class Engine:
 
         return unusable(self)
 
+    def refresh_due(self) -> bool:
+        """Whether `refresh_for_today` has a day's recompute to make now (`core.lifecycle.reevaluate`)."""
+        from core.lifecycle.reevaluate import due_today
+
+        return due_today(self)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from binhai_support import TODAY, copy_forms, edit, open_engine, person, set_setting, years_before
 
 from core.cli import main
+from rich.cells import cell_len
 from tui_support import drive
 from core.engine import Engine
 
@@ -197,6 +198,33 @@ def test_turning_80_is_not_stale_on_a_new_day(tmp_path):
         res = refresh_for_today(eng)
         assert res.table() == ["年龄 79→80：1 人", "风险等级 中→高：1 人", "高龄（80周岁及以上） 否→是：1 人"]
         assert eng.get(rid)["data"]["risk_level"] == "高"
+
+
+def test_the_first_open_of_a_day_says_it_recomputes_and_clears_the_line_before_the_ui(tmp_path, capsys, monkeypatch):
+    """`carebook` on a new day recomputes before its first screen (seconds at district size):
+    the terminal says so meanwhile, and the line is blanked before the UI starts; a second
+    open the same day has nothing to recompute and says nothing."""
+    from tui import app as tui_app
+
+    forms = copy_forms(tmp_path)
+    with Engine.open(tmp_path / "data", forms, operator="李芳") as eng:
+        eng.save("registration", person(filing=TODAY - dt.timedelta(days=30)))
+    shown: list[str] = []
+
+    def ui(self, *a, **k):              # the terminal as the UI finds it; closing, the UI closes the ledger
+        shown.append(capsys.readouterr().err)
+        self.engine.close()
+
+    monkeypatch.setattr(tui_app.CarebookApp, "run", ui)
+    assert tui_app.run(tmp_path / "data", demo=False, forms_dir=forms) == 0
+    first = shown[0]
+    assert tui_app.RECOMPUTING in first
+    said = first[:first.index("\r")]
+    assert first.endswith("\r" + " " * cell_len(said) + "\r")       # blanked, not left behind
+    with Engine.open(tmp_path / "data", forms, readonly=True) as eng:
+        assert not eng.refresh_due()
+    assert tui_app.run(tmp_path / "data", demo=False, forms_dir=forms) == 0
+    assert tui_app.RECOMPUTING not in shown[1]
 
 
 def test_a_broken_draft_never_locks_staff_out(tmp_path):

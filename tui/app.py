@@ -467,6 +467,20 @@ def open_demo_engine(forms_dir: Path | None = None, persons: int = 300, folder: 
     return engine
 
 
+RECOMPUTING = "正在按今天的日期重新计算年龄和风险等级……"
+
+
+def before_first_screen(engine: Engine) -> str:
+    """What the terminal says while the first screen waits (empty: nothing to wait for): the
+    day's backup a recompute that saves must wait for, and the recompute itself, which on the
+    first open of a day at district size takes seconds (longer on the first day after an
+    upgrade) that looked like a hung program."""
+    from .screens.backupwait import WAITING
+
+    return "  ".join(note for note, due in ((WAITING, engine.backup_running()),
+                                            (RECOMPUTING, engine.refresh_due())) if due)
+
+
 def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False,
         start_form: str | None = None) -> int:
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
@@ -488,11 +502,9 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
         engine.close()
         print(f"无法打开台账：{why}", file=sys.stderr)
         return 2
-    said = engine.backup_running()  # a recompute below that saves waits for it, before any screen
+    said = before_first_screen(engine)
     if said:
-        from .screens.backupwait import WAITING
-
-        print(WAITING, end="", file=sys.stderr, flush=True)
+        print(said, end="", file=sys.stderr, flush=True)
     try:    # ages and what follows from them, recomputed on the first open of a new day
         engine.refresh_for_today()
     except CarebookError as exc:
@@ -502,7 +514,7 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
             from rich.cells import cell_len
 
             # blanks, not an erase sequence: a Windows 10 console without VT mode prints those
-            print("\r" + " " * cell_len(WAITING) + "\r", end="", file=sys.stderr, flush=True)
+            print("\r" + " " * cell_len(said) + "\r", end="", file=sys.stderr, flush=True)
     app = CarebookApp(engine, demo=demo or engine.is_demo, low_spec=low_spec,
                       demo_opener=lambda: open_demo_engine(forms_dir), start_form=start_form)
     app.run()

@@ -483,13 +483,19 @@ KEEP_AFTER = 3.0      # seconds after the day's run before the kept values are b
 KEEP_PAUSE = 0.1      # between two villages read for them: the staff screen shares the store
 
 
+def due_today(engine) -> bool:
+    """Whether `refresh_for_today` recomputes now: a writer's first open of a new day (so the
+    UI can say why its first screen takes a few seconds)."""
+    return not engine.readonly and last_day(engine) != engine.today().isoformat()
+
+
 def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
     """Recompute once per day (a writer only); None when already done today or read-only.
     Either way the values a later dry run needs and the rows lack are then kept current in the
     background (`keep_after_open`): nothing of that is added to the run staff wait for."""
     if engine.readonly:
         return None
-    if last_day(engine) == engine.today().isoformat():
+    if not due_today(engine):
         done = None
     else:
         done = run(engine, apply=True, operator=operator, keep=False)
