@@ -76,6 +76,14 @@ def _read(path: Path) -> tuple | None:
     return None
 
 
+def _current(store, table: str, p: str, spec: tuple, key: tuple | None) -> tuple | None:
+    """Village `p`'s kept entry when it holds `spec` for the village files `key`, else None."""
+    if key is None:
+        return None
+    held = _read(folder(store, table) / f"{p}.bin")
+    return held if held is not None and held[0] == spec and held[1] == key else None
+
+
 def _keep(store, table: str, p: str, entry: tuple) -> None:
     if entry[1] is not None:
         _write(folder(store, table) / f"{p}.bin", entry)
@@ -106,7 +114,6 @@ def values(eng, table: str, spec: dict[str, Iterable[str] | None], wanted: dict[
     _note_spec(store, table, spec)
     fields = frozenset(fields) | {SAVED}
     keys = store.files_keys(table)
-    where = folder(store, table)
     out: dict[str, dict[str, Any]] = {}
     read: dict[str, tuple] = {}
     damaged = len(getattr(store, "problems", ()))
@@ -114,8 +121,8 @@ def values(eng, table: str, spec: dict[str, Iterable[str] | None], wanted: dict[
         if p not in keys:                 # no such village file: the caller reads the records
             continue
         key = keys[p]
-        entry = _read(where / f"{p}.bin") if key is not None else None
-        got = _decoded(entry[1:], fields) if entry is not None and entry[0] == spec and entry[1] == key else None
+        entry = _current(store, table, p, spec, key)
+        got = _decoded(entry[1:], fields) if entry is not None else None
         if got is None and not read_missing:
             continue
         if got is None:
@@ -166,10 +173,7 @@ def keep_read(store, table: str, p: str, spec: tuple, seen: list, key: tuple | N
     the village with its save time, as read whole) or, when it was fetched record by record,
     from the store's cache of the parsed file (not parsed again). `key`: its files key before
     the read; nothing is kept unless the files are still those (no save pending or made)."""
-    if key is None or store.files_key(table, p) != key:
-        return
-    held = _read(folder(store, table) / f"{p}.bin")
-    if held is not None and held[0] == spec and held[1] == key:
+    if key is None or store.files_key(table, p) != key or _current(store, table, p, spec, key) is not None:
         return
     entry = _entry(spec, key, seen or store.iter_stamped(table, [p], keep=True))
     if store.files_key(table, p) == key:
@@ -188,13 +192,9 @@ def keep_current(store, table: str, spec: dict[str, Iterable[str] | None],
         return 0
     spec = spec_items(spec)
     _note_spec(store, table, spec)
-    where = folder(store, table)
     kept = 0
     for p, key in sorted(store.files_keys(table).items()):
-        if key is None:
-            continue
-        held = _read(where / f"{p}.bin")
-        if held is not None and held[0] == spec and held[1] == key:
+        if key is None or _current(store, table, p, spec, key) is not None:
             continue
         damaged = len(getattr(store, "problems", ()))
         entry = _entry(spec, key, store.iter_stamped(table, [p]))
