@@ -999,11 +999,14 @@ class Store:
         Re-evaluation and migration read all 50,000 records; copying each one was a seventh of
         their time. A caller that wants to change a record copies what it changes. `keep`: the
         parsed file stays cached (a migration writes the village next)."""
+        return self._iter_parts(table, self._checked_parts(table, partitions), _shared, keep)
+
+    def _checked_parts(self, table: str, partitions: Iterable[str]) -> list[str]:
+        """`partitions` of `table` checked as names, on an open store."""
         with self._mutex:
             self._check_open()
             names.check_table(table)
-            chosen = [names.check_partition(p) for p in partitions]
-        return self._iter_parts(table, chosen, _shared, keep)
+            return [names.check_partition(p) for p in partitions]
 
     @_serialised
     def history(self, table: str, rid: str) -> list[dict[str, Any]]:
@@ -1132,11 +1135,8 @@ class Store:
         """(save time `_t`, record as `iter_shared` gives it) of each record of `partitions`:
         values kept beside the ledger are matched to the list rows by the save time of the very
         document they were taken from (`core.lifecycle.keptfiles`)."""
-        with self._mutex:
-            self._check_open()
-            names.check_table(table)
-            chosen = [names.check_partition(p) for p in partitions]
-        return self._iter_parts(table, chosen, lambda doc: (_time(doc), _shared(doc)), keep)
+        return self._iter_parts(table, self._checked_parts(table, partitions),
+                                lambda doc: (_time(doc), _shared(doc)), keep)
 
     @_serialised
     def files_key(self, table: str, p: str) -> tuple[int, ...] | None:
