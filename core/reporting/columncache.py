@@ -87,19 +87,25 @@ def _read(path: Path) -> dict:
     return held
 
 
+_swept: set[Path] = set()     # folders `_write` has cleared of old temp files (this process)
+
+
 def _write(path: Path, held: dict) -> None:
     """Replace the cache file by atomic rename, without fsync: a file torn by a power cut
     fails its header or does not decode, and every entry is checked against the village
-    files anyway. Temp files a killed process left (over an hour old) are cleared first."""
+    files anyway. Temp files a killed process left (over an hour old) are cleared first, once
+    per folder and process (the kept values write one file per village: 139 listings a run)."""
     import os
     import time
     import uuid
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for left in path.parent.glob(".*.tmp"):
-            if left.stat().st_mtime < time.time() - 3600:
-                left.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)       # again: a cache folder may be deleted
+        if path.parent not in _swept:
+            for left in path.parent.glob(".*.tmp"):
+                if left.stat().st_mtime < time.time() - 3600:
+                    left.unlink(missing_ok=True)
+            _swept.add(path.parent)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             tmp.write_bytes(_HEADER + marshal.dumps(held))
