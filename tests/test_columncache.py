@@ -147,3 +147,25 @@ def test_a_damaged_cache_file_is_rebuilt(ledger, monkeypatch):
     path.write_bytes(b"not a cache")
     assert _with_cache(data, forms) == expected
     assert path.read_bytes().startswith(b"carebook-columns")          # written anew
+
+
+def test_temp_files_a_killed_writer_left_are_cleared_once_old(tmp_path):
+    """A cache write clears the temp files a killed process left (over an hour old), and
+    leaves one another process may be writing now; a deleted cache folder is made again."""
+    import os
+    import time
+
+    folder = tmp_path / "cache" / "columns"
+    folder.mkdir(parents=True)
+    old, fresh = folder / ".registration.bin.dead0001.tmp", folder / ".registration.bin.live0002.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    hour_ago = time.time() - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    columncache._write(folder / "registration.bin", {"fields": (), "parts": {}})
+    assert not old.exists() and fresh.exists() and (folder / "registration.bin").exists()
+    import shutil
+
+    shutil.rmtree(folder)
+    columncache._write(folder / "registration.bin", {"fields": (), "parts": {}})
+    assert (folder / "registration.bin").exists()
