@@ -221,19 +221,24 @@ async def test_the_person_file_is_built_while_home_is_read_and_the_first_file_sh
         assert "没有找到这份档案" not in shown
 
 
+@pytest.mark.parametrize("quit_key", [False, True], ids=["test_ends", "staff_quit"])
 @pytest.mark.parametrize("delay", [0, 0.005, 0.01, 0.02])
 @drive
-async def test_quitting_while_screens_are_built_ahead_ends_cleanly(tmp_path, delay):
+async def test_quitting_while_screens_are_built_ahead_ends_cleanly(tmp_path, delay, quit_key):
     """Staff who quit (or a test that ends) within a second of home showing its due list met
     the screens being built ahead: the exit ended in a traceback (`No nodes match
     'Underline' on ContentTabs()`, the header's title, the file's first tab), which failed
-    two TUI tests in CI. Closing now finishes the build, then takes those screens down whole.
-    Before the fix, quitting at once (delay 0) failed in each of three runs."""
+    two TUI tests in CI. Closing now waits for the build, then takes those screens down whole.
+    Before the fix, quitting at once (delay 0) failed in each of three runs; staff's quit
+    (`App.exit`, Ctrl+Q) failed with the first fix, which covered only a test's end."""
     app = make_app(tmp_path / "data", persons=3)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: screen_names(app)[-1] == "HomeScreen")
         app.screen.build_forms_ahead()                   # what home does 1 s after its due list
         await asyncio.sleep(delay)
+        if quit_key:
+            app.exit()
+            await asyncio.sleep(0)
     # run_test re-raises whatever failed in the app while it closed
     assert app._exception is None
     assert app.return_code in (None, 0)

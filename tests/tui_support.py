@@ -119,6 +119,11 @@ async def press(pilot, *keys: str) -> None:
         event.set_sender(pilot.app)
         await pilot.app._post_message(event)
         await settle(pilot)
+        if pilot.app.animator._animations or pilot.app.animator._scheduled:
+            # what the key set moving (focus scrolls the form to its field) ends first, as
+            # after `Pilot.press`: a screen read mid-scroll shows the field half in view
+            await pilot.app.animator.wait_until_complete()
+            await settle(pilot)
 
 
 async def settle(pilot, timeout: float = 15.0, timers_within: float = 0.5) -> None:

@@ -28,7 +28,7 @@ from .keys import key_name
 from .palette import CarebookPalette, PeopleCommands, PinyinCommands
 
 TITLE = "农村留守老年人信息台账"
-BUILD_AHEAD_WAIT = 5.0    # seconds the exit waits for a screen still being built ahead
+BUILD_AHEAD_WAIT = 5.0    # seconds, in all, the exit waits for screens still being built ahead
 
 
 class CarebookApp(App):
@@ -422,23 +422,45 @@ class CarebookApp(App):
         return [s for s in self._installed_screens.values()
                 if isinstance(s, Screen) and id(s) not in shown]
 
-    async def _shutdown(self) -> None:
-        """A screen still being built ahead is finished before the app closes.
+    def _building(self) -> list[Screen]:
+        """Screens built ahead whose build has begun and is not yet whole."""
+        return [s for s in self._unseen_screens()
+                if getattr(s, "mounting", None) is not None and not s._mounted_event.is_set()]
 
-        Textual starts no widget once closing has begun: the rest of a screen built halfway was
-        never composed, and its widgets then met children that did not exist (the header its
-        title, the person file's tabs their underline) in a traceback at exit. That happened
-        when staff quit, or a test ended, within a second of home showing its due list.
+    async def _finish_building(self) -> None:
+        """Wait (at most `BUILD_AHEAD_WAIT` seconds in all) for the screens still being built
+        ahead to be whole (their mount, which waits for every widget's, done).
+
+        Textual composes nothing once the app is exiting (`App.exit` makes `mount_all` a no-op)
+        and starts no widget once it is closing: the rest of a screen built halfway was never
+        made, and its widgets then met children that did not exist (the header its title, the
+        person file's tabs their underline, a list its overlay) in a traceback at exit. That
+        happened when staff quit, or a test ended, within a second of home showing its due list.
         """
-        for screen in self._unseen_screens():
-            mounting = getattr(screen, "mounting", None)
-            if mounting is not None:
-                async def built(mounting: Any = mounting) -> None:
-                    await mounting
-                try:
-                    await asyncio.wait_for(built(), BUILD_AHEAD_WAIT)
-                except asyncio.TimeoutError:
-                    pass
+        loop = asyncio.get_running_loop()
+        end = loop.time() + BUILD_AHEAD_WAIT
+        for screen in self._building():
+            try:
+                await asyncio.wait_for(screen._mounted_event.wait(), max(0.0, end - loop.time()))
+            except asyncio.TimeoutError:
+                return
+
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        """Staff quit: while a screen is being built ahead, the exit waits until it is whole
+        (`_finish_building`), a fraction of a second; then the app exits as Textual exits it."""
+        if not self._exit and self._building():
+            async def when_built() -> None:
+                await self._finish_building()
+                App.exit(self, result, return_code, message)
+
+            self.call_later(when_built)
+            return
+        super().exit(result, return_code, message)
+
+    async def _shutdown(self) -> None:
+        """Closed without `exit` (a test ending its `run_test`): the same wait first, while
+        the app still runs."""
+        await self._finish_building()
         await super()._shutdown()
 
     async def _close_all(self) -> None:

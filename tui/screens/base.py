@@ -81,7 +81,7 @@ def mount_unseen(app: Any, screen: Screen) -> None:
         _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
     except AttributeError:                       # another Textual: built when opened
         return
-    screen.mounting = mounted                    # awaited before the app takes it down at exit
+    screen.mounting = mounted                    # built ahead: the exit waits for it (`_finish_building`)
 
     async def lay_out() -> None:
         await mounted

@@ -235,9 +235,10 @@ class PersonScreen(KeptScreen):
         # was made or changed.
         before = [{}] + [e.get("overrides") or {} for e in entries[:-1]]
         for e, prev in reversed(list(zip(entries, before))):
-            head = Text(f"{str(e.get('at', ''))[:16].replace('T', ' ')} {e.get('operator') or '-'} "
+            head = Text()
+            head.append(f"{str(e.get('at', ''))[:16].replace('T', ' ')} {e.get('operator') or '-'} "
                         f"{e.get('action', '')}", style="bold")
-            if e.get("note"):
+            if e.get("note"):                   # the note as plain text after the bold heading
                 head.append(f"  {e['note']}")
             lines.append(Padding(head, 0))
             for ch in e.get("changes", [])[:30]:
