@@ -423,9 +423,8 @@ class CarebookApp(App):
                 if isinstance(s, Screen) and id(s) not in shown]
 
     def _building(self) -> list[Screen]:
-        """Screens built ahead whose build has begun and is not yet whole."""
-        return [s for s in self._unseen_screens()
-                if getattr(s, "mounting", None) is not None and not s._mounted_event.is_set()]
+        """Screens built ahead (`mount_unseen`) whose mount has begun and is not yet whole."""
+        return [s for s in self._unseen_screens() if s._task is not None and not s._mounted_event.is_set()]
 
     async def _finish_building(self) -> None:
         """Wait (at most `BUILD_AHEAD_WAIT` seconds in all) for the screens still being built

@@ -62,21 +62,27 @@ def head(path: Path) -> str:
     return digest(line) if line else ""
 
 
-def lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of every complete line; a cut-off last line is not yielded."""
+def read(path: Path) -> bytes:
+    """The file's bytes; a missing file is empty."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return
-    parts = raw.split(b"\n")
+        return b""
+
+
+def lines(path: Path, raw: bytes | None = None) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of every complete line; a cut-off last line is not yielded.
+    `raw`: the file's bytes already read."""
+    parts = (read(path) if raw is None else raw).split(b"\n")
     for no, text in enumerate(parts[:-1], 1):
         yield no, text
 
 
-def entries(path: Path, needle: bytes = b"") -> list[dict[str, Any]]:
-    """Parsed lines containing `needle`, in file order; lines that do not parse are skipped."""
+def entries(path: Path, needle: bytes = b"", raw: bytes | None = None) -> list[dict[str, Any]]:
+    """Parsed lines containing `needle`, in file order; lines that do not parse are skipped.
+    `raw`: the file's bytes already read (a history read checks the chain on the same bytes)."""
     out = []
-    for _, text in lines(path):
+    for _, text in lines(path, raw):
         if not text or needle not in text:
             continue
         try:
@@ -106,17 +112,18 @@ class Checked:
     chained: bool
 
 
-def check(path: Path, known: Checked | None = None) -> tuple[tuple[int, str] | None, Checked | None]:
+def check(path: Path, known: Checked | None = None,
+          raw: bytes | None = None) -> tuple[tuple[int, str] | None, Checked | None]:
     """`first_break`'s answer, and what to pass next time (`None` when the chain is broken).
 
     Why: a person's history (`Store.history`) checks the village's whole chain, one JSON
     parse and one hash per line; a file opened person after person was parsed whole each time.
     With `known`, the first `known.size` bytes are compared as one SHA-256 (any byte edited,
     removed or inserted there changes it, and the file is then checked from the start) and
-    only the lines appended since are parsed."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    only the lines appended since are parsed. `raw`: the file's bytes already read."""
+    if raw is None:
+        raw = read(path)
+    if not raw:
         return None, None
     end = raw.rfind(b"\n") + 1                   # the complete lines; a cut-off last one is not
     seen = hashlib.sha256()

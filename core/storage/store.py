@@ -1021,8 +1021,8 @@ class Store:
         found = []
         for p in places:
             path = self._history_path(table, p)
-            self._check_chain(path)
-            found += [d for d in chain.entries(path, needle) if d.get("_id") == rid]
+            raw = self._check_chain(path)
+            found += [d for d in chain.entries(path, needle, raw) if d.get("_id") == rid]
             found += [d for _, blob in self._hist.get((table, p), ()) if needle in blob
                       for d in [json.loads(blob)] if d.get("_id") == rid and d not in found]
         found.sort(key=_time)
@@ -1036,8 +1036,7 @@ class Store:
         found: dict[str, list[dict[str, Any]]] = {}
         for p in sorted(self._history_files(table)):
             path = self._history_path(table, p)
-            self._check_chain(path)
-            docs = chain.entries(path)
+            docs = chain.entries(path, raw=self._check_chain(path))
             seen = {(d.get("_id"), d.get(TIME_KEY)) for d in docs}
             pending = [json.loads(blob) for _, blob in self._hist.get((table, p), ())]   # not yet in the file
             for d in docs + [d for d in pending if (d.get("_id"), d.get(TIME_KEY)) not in seen]:
@@ -1049,12 +1048,14 @@ class Store:
             out += [(rid, {k: v for k, v in d.items() if k not in ("_id", TIME_KEY, chain.PREV)}) for d in docs]
         return out
 
-    def _check_chain(self, path: Path) -> None:
+    def _check_chain(self, path: Path) -> bytes:
         """Report a broken history chain once; a file found whole is parsed again only from
-        where it was last found whole (`chain.check`)."""
+        where it was last found whole (`chain.check`). The bytes checked, for the caller to
+        read its entries from (the file is read once)."""
+        raw = chain.read(path)
         if path in self._reported:
-            return
-        broken, checked = chain.check(path, self._chains.get(path))
+            return raw
+        broken, checked = chain.check(path, self._chains.get(path), raw)
         if checked is not None:
             self._chains[path] = checked
         else:
@@ -1065,6 +1066,7 @@ class Store:
             self.problems.append(Problem(
                 f"修改历史 {rel} 第 {broken[0]} 行：{broken[1]}。请运行 carebook verify，并用备份核对",
                 file=rel, line=broken[0], severity="error", rule="storage.history_chain"))
+        return raw
 
     def _history_files(self, table: str) -> set[str]:
         folder = self.root / HISTORY / table

@@ -81,11 +81,10 @@ def mount_unseen(app: Any, screen: Screen) -> None:
         _, mounted = app._get_screen(screen)     # Textual's own mounting of an installed screen
     except AttributeError:                       # another Textual: built when opened
         return
-    screen.mounting = mounted                    # built ahead: the exit waits for it (`_finish_building`)
 
     async def lay_out() -> None:
         await mounted
-        if getattr(app, "_exit", False) or not app._running or not screen.is_attached:
+        if not app._running or not screen.is_attached:      # (not attached once the app exits)
             # closing (staff quit at once, a test ended): a layout now would send resizes to
             # widgets being taken down, and the tabs' handler fails on its removed underline
             return
