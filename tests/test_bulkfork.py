@@ -115,6 +115,25 @@ def _people(eng, n: int) -> list[dict]:
     return [led.person() for _ in range(n)]
 
 
+def test_a_copy_that_dies_is_an_error_in_chinese_not_a_broken_pipe(tmp_path):
+    """The copy killed (the system out of memory on a big demo) before records are sent to it:
+    the save says so as a `CarebookError`. A `BrokenPipeError` let through was taken by the CLI
+    for a reader that left, and ended with success on a part of the ledger."""
+    import os
+    import signal
+
+    eng = open_engine(tmp_path)
+    people = _people(eng, 20)
+    with bulkfork.ForkedChecker(eng) as check:
+        os.kill(check._proc.pid, signal.SIGKILL)
+        check._proc.join()
+        with pytest.raises(CarebookError) as caught:
+            eng.bulk_save("registration", people, operator="测试员", checker=check)
+    assert not isinstance(caught.value, OSError) and "子进程意外退出" in str(caught.value)
+    assert eng.count("registration") == 0
+    eng.close()
+
+
 def test_a_record_the_copy_refuses_is_raised_here_with_its_problems_and_the_copy_ends(tmp_path):
     eng = open_engine(tmp_path)
     people = _people(eng, 7)

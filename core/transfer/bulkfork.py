@@ -160,20 +160,28 @@ class ForkedChecker:
                 pass
 
     def _send(self, blob: bytes) -> None:
-        self._to.send_bytes(blob)
+        try:
+            self._to.send_bytes(blob)
+        except OSError:                    # the copy died after its last answer (e.g. out of memory)
+            self._died()
         self._outstanding += 1
 
     def _receive(self) -> tuple[list, list]:
         try:
             blob = self._from.recv_bytes()
         except (EOFError, OSError):
-            self._outstanding = 0
-            raise CarebookError("检查记录的子进程意外退出，未保存的记录没有写入") from None
+            self._died()
         self._outstanding -= 1
         kind, payload, problems = _loads(blob)
         if kind == "error":
             raise pickle.loads(payload)
         return payload, pickle.loads(problems) if problems else []
+
+    def _died(self) -> None:
+        """The copy is gone: said as an error, never as a broken pipe (which the CLI takes for
+        a reader that left, and would end with success on a part of the ledger)."""
+        self._outstanding = 0
+        raise CarebookError("检查记录的子进程意外退出，未保存的记录没有写入")
 
     def close(self) -> None:
         """Tell the copy to stop and wait for it. A copy still holding batches (the save
