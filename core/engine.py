@@ -1126,14 +1126,13 @@ class Engine:
         records are trees of dicts without cycles, and the collections their allocations set
         off walked a 50,000-person heap thousands of times (8 % of a 1,000-person demo, 7 %
         more at 50,000); `bulk_save` collects once a batch instead."""
-        held = self._bulk_refs, self._bulk_hooks
+        held = self._bulk_refs
         self._bulk_refs = {}
-        self._bulk_hooks = {name: bool(self.plugin_set.impls(name)) for name in BULK_HOOKS}
         try:
-            with collector_paused():
+            with self.checking_in_bulk(), collector_paused():
                 yield
         finally:
-            self._bulk_refs, self._bulk_hooks = held
+            self._bulk_refs = held
 
     def _bulk_written(self) -> None:
         """Wait until the store has written the last batch into its files (a `Store` writes

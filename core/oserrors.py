@@ -30,3 +30,9 @@ def describe_os_error(exc: OSError) -> str:
     if exc.filename2:
         where = f"{where} → {exc.filename2}"
     return f"无法访问 {where}：{reason}" if where else f"文件操作失败：{reason}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A failure for a log line staff may read: an OSError in Chinese (`describe_os_error`),
+    anything else (a fault in the program) by its type and message."""
+    return describe_os_error(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"

@@ -292,3 +292,24 @@ def test_a_ledger_from_before_journal_and_seals_opens_quietly_and_goes_on(tmp_pa
         assert [h["diff"]["name"][1] for h in s.history(TABLE, "a")] == ["甲", "甲二"] and s.problems == []
     assert b"_seal" in data_file(tmp_path).read_bytes()
     assert verify_ledger(tmp_path) == []
+
+
+def test_a_failing_write_listener_is_logged_in_chinese_and_the_write_stands(tmp_path, caplog):
+    """A listener on the store's writes (the kept values beside the ledger) that fails leaves
+    the write as it is, and the warning names the failure in Chinese (staff may read it on a
+    CLI's screen), not as a Python repr."""
+    import errno
+    import logging
+
+    def denied(p, docs, key):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "cache"))
+
+    with caplog.at_level(logging.WARNING, logger="carebook.store"):
+        with Store(tmp_path, backup_every_hours=None) as s:
+            s.when_written(TABLE, denied)
+            s.put(TABLE, *item("a", V1, "甲"))
+    [record] = [r for r in caplog.records if r.name == "carebook.store"]
+    assert "写入后留值失败" in record.getMessage() and "没有权限" in record.getMessage()
+    assert "PermissionError" not in record.getMessage()
+    with Store(tmp_path, backup_every_hours=None) as s:
+        assert s.get(TABLE, "a")["data"]["name"] == "甲"

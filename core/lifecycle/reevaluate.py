@@ -529,7 +529,10 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
         except CarebookError:       # the ledger closed meanwhile (a closed store ends it)
             pass
         except Exception as exc:  # noqa: BLE001 - a cache beside the ledger: logged, never a traceback
-            logging.getLogger("carebook.keep").warning("后台留值失败（不影响台账，之后的试算会读记录）：%r", exc)
+            from core.oserrors import describe_error
+
+            logging.getLogger("carebook.keep").warning("后台留值失败（不影响台账，之后的试算会读记录）：%s",
+                                                       describe_error(exc))
 
     thread = threading.Thread(target=work, name="carebook-keep-values", daemon=True)
     engine.__dict__["_keeping"] = (thread, now)

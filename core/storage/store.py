@@ -1169,7 +1169,10 @@ class Store:
             try:
                 listener(p, village.docs, key)
             except Exception as exc:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
-                logging.getLogger("carebook.store").warning("写入后留值失败（文件已写好，不受影响）：%r", exc)
+                from core.oserrors import describe_error
+
+                logging.getLogger("carebook.store").warning("写入后留值失败（文件已写好，不受影响）：%s",
+                                                            describe_error(exc))
 
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:

@@ -121,7 +121,9 @@ def birth_date(value: object) -> date:
 def _born(number: str) -> date:
     """The birth date a valid number spells (a record's age, 高龄, eligibility and risk level
     each read it: four or five times a person)."""
-    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    born = _birth_of(number)
+    assert born is not None             # a valid number's date always is one
+    return born
 
 
 def sex(value: object) -> str:

@@ -226,7 +226,7 @@ class PersonScreen(KeptScreen):
         itself, not at the left edge where it would read as a save of its own. Built as Rich
         text, not markup: a "[" in a typed reason is shown as typed."""
         entries = self.attempt(self.eng.history, self.record_id, roles.PERSON_FORM) or []
-        lines: list[Padding] = []
+        lines: list[Padding | Text] = []
 
         def under(text: str) -> None:
             lines.append(Padding(Text(text), (0, 0, 0, 2)))
@@ -240,7 +240,7 @@ class PersonScreen(KeptScreen):
                         f"{e.get('action', '')}", style="bold")
             if e.get("note"):                   # the note as plain text after the bold heading
                 head.append(f"  {e['note']}")
-            lines.append(Padding(head, 0))
+            lines.append(head)
             for ch in e.get("changes", [])[:30]:
                 top = ch["path"].split(".")[0]
                 f = self.form.field(top)
