@@ -28,7 +28,7 @@ Scenarios and targets:
   (`reevaluate.keep_after_open`; their files are removed after the day's run, so every
   village is read, as on a ledger never kept): median <= 50 ms, the slowest printed, and how
   many villages were kept while the keys were typed (0: the keys did not overlap the work and
-  prove nothing). Removes `cache/columns/registration.records` from --data.
+  prove nothing). Removes the kept values (`keptfiles.folder`) from --data.
 - person: opening a person file from the roster to it drawn <= 100 ms (median over --repeat
   different people, each in another village, so each reads a file not yet cached).
 - peak memory of every scenario <= 250 MB.
@@ -118,6 +118,7 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
 
     async def run() -> None:
         engine = Engine.open(data)
+        kept = None                     # keeping: how many villages have their values kept now
         if scenario == "keeping":       # as `carebook` opens it (`tui.app.run`): the day's run, then
             import shutil               # the keeping on its thread a few seconds later, here with
 
@@ -127,8 +128,14 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
                 out["skipped"] = True
                 engine.close()
                 return
+            from core.lifecycle.keptfiles import folder
+
             engine.refresh_for_today()  # nothing kept: every village is read in the background
-            shutil.rmtree(Path(data, "cache", "columns", "registration.records"), ignore_errors=True)
+            kept_dir = folder(engine.store, "registration")
+            shutil.rmtree(kept_dir, ignore_errors=True)
+
+            def kept() -> int:          # the villages' files, not the spec (`.spec.bin`)
+                return len(list(kept_dir.glob("[!.]*.bin")))
         app = CarebookApp(engine, today=today)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
@@ -167,10 +174,9 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
                 if job is not None:
                     job[1].join()
                 firsts = sorted({r["name"][0] for r in engine.query("registration", limit=500).rows})
-                kept_dir = Path(data, "cache", "columns", "registration.records")
-                if scenario == "keeping":      # typed once the background keeping has begun
-                    await settle(pilot, lambda: len(list(kept_dir.glob("*.bin"))) >= 2)
-                    kept_before = len(list(kept_dir.glob("*.bin")))
+                if kept is not None:          # typed once the background keeping has begun
+                    await settle(pilot, lambda: kept() >= 1)
+                    kept_before = kept()
                 runs = []
                 for ch in firsts[:repeat] * (4 if scenario == "keeping" else 1):   # the same keys
                     before = roster._shown
@@ -178,8 +184,8 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
                     await pilot.press("backspace")
                     await pilot.pause()
                 out[scenario] = runs
-                if scenario == "keeping":
-                    out["kept_meanwhile"] = len(list(kept_dir.glob("*.bin"))) - kept_before
+                if kept is not None:
+                    out["kept_meanwhile"] = kept() - kept_before
                     return
                 # A name typed as its whole pinyin, letter by letter: from the second letter on
                 # each keystroke also scans the names' spellings (core.records.pinyinsearch).
