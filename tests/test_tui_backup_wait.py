@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import (SIZE, drive, make_app, open_engine, save_person, screen_names,  # noqa: E402
+from tui_support import (handled, SIZE, drive, make_app, open_engine, save_person, screen_names,  # noqa: E402
                          screen_text, type_text, until)
 
 from core.storage import backups, list_backups  # noqa: E402
@@ -231,7 +231,7 @@ async def test_quitting_while_the_backup_runs_says_so_and_ends_when_the_backup_i
         await until(pilot, lambda: "已等 1 秒" in screen_text(app), timeout=5)   # seen to be alive
         assert running(app) and app.engine.backup_running()
         await pilot.press("ctrl+q")                  # asked again: still no save to speak of
-        await pilot.pause(0.2)
+        await handled(pilot)                         # not `press`: it settles the backup's worker too
         shown = screen_text(app)
         assert "备份完成后自动退出" in shown and "自动保存" not in shown, shown
         done.set()

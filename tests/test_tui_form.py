@@ -154,8 +154,7 @@ async def test_leaving_with_changes_asks_and_draft_is_offered_back(tmp_path):
         await pilot.pause()
         await press(pilot, "n")
         assert screen_names(app)[-1] == "ConfirmScreen"    # 发现上次未保存的草稿
-        await pilot.press("enter")                         # 恢复草稿
-        await settle(pilot)
+        await press(pilot, "enter")                        # 恢复草稿
         assert app.screen.view.rows["name"].editor.value == "钱淑珍"
 
 
@@ -190,7 +189,6 @@ async def test_edit_person_and_history_shows_the_change(tmp_path):
         await press(pilot, "enter")
         assert app.engine.get(saved.id)["data"]["status"] == "在册"
         entries = len(app.engine.history(saved.id, "registration"))
-        await pilot.press("u")                                  # already 在册: nothing recorded
-        await settle(pilot)
+        await press(pilot, "u")                                 # already 在册: nothing recorded
         assert screen_names(app)[-1] == "PersonScreen"
         assert len(app.engine.history(saved.id, "registration")) == entries

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
 from test_tui_form import fill_person  # noqa: E402
-from tui_support import press, settle, PERSON, SIZE, drive, make_app, screen_names, type_text, until  # noqa: E402
+from tui_support import press, PERSON, SIZE, drive, make_app, screen_names, type_text, until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = ROOT / "examples" / "overlays" / "taiping-mutual-aid.yaml"
@@ -122,7 +122,6 @@ async def test_taiping_record_must_answer_the_town_field_and_opens_with_it(tmp_p
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen_names(app)[-1] == "PersonScreen")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]
-        await pilot.press("f2")                              # 修改: an existing 太平镇 record
-        await settle(pilot)
+        await press(pilot, "f2")                             # 修改: an existing 太平镇 record
         assert screen_names(app)[-1] == "FormEntryScreen"
         assert app.screen.view.rows[FIELD].get_value() == "否"
