@@ -32,6 +32,7 @@ from __future__ import annotations
 import marshal
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from weakref import WeakKeyDictionary
 
 from core.reporting.columncache import FOLDER, _decoded, _unmarshalled, _write
 
@@ -146,6 +147,9 @@ def values(eng, table: str, spec: dict[str, Iterable[str] | None], wanted: dict[
     return out
 
 
+_SPECS: WeakKeyDictionary[Any, dict[str, tuple]] = WeakKeyDictionary()   # store -> {table: spec kept on write}
+
+
 def keep_on_write(store, table: str, spec: tuple | None = None) -> bool:
     """Keep `table`'s values current from every village file this store writes from now on
     (`Store.when_written`), under `spec` or, without one, the spec last kept; False when there
@@ -158,11 +162,13 @@ def keep_on_write(store, table: str, spec: tuple | None = None) -> bool:
             return False
     else:
         _note_spec(store, table, spec)
-    kept = store.__dict__.setdefault("_kept_specs", {})
+    from core.storage.store import saved_at
+
+    kept = _SPECS.setdefault(store, {})
     if table not in kept:
         def written(p: str, docs: dict[str, dict], key: tuple | None) -> None:
             if key is not None:
-                _keep(store, table, p, _entry(kept[table], key, ((d.get(SAVED, 0), d) for d in docs.values())))
+                _keep(store, table, p, _entry(kept[table], key, ((saved_at(d), d) for d in docs.values())))
         store.when_written(table, written)
     kept[table] = spec
     return True

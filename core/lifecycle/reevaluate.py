@@ -37,8 +37,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from core.formlang.calcdeps import names_read
 from core.lifecycle.fielddeps import Partial, fingerprints
@@ -502,9 +503,12 @@ def refresh_for_today(engine, operator: str = "系统：日期变化后重新计
     from core.lifecycle.keptfiles import keep_on_write
 
     for form in engine.record_forms():       # this session's saves, under the spec last kept
-        keep_on_write(engine.store, form.id)
+        keep_on_write(engine.store, form.id)  # (here, not on the thread: a save made at once is kept)
     keep_after_open(engine)
     return done
+
+
+_KEEPING: WeakKeyDictionary[Any, tuple[threading.Thread, threading.Event]] = WeakKeyDictionary()   # engine -> its keeping
 
 
 def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE) -> threading.Thread:
@@ -535,14 +539,14 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
                                                        describe_error(exc))
 
     thread = threading.Thread(target=work, name="carebook-keep-values", daemon=True)
-    engine.__dict__["_keeping"] = (thread, now)
+    _KEEPING[engine] = (thread, now)
     thread.start()
     return thread
 
 
 def wait_kept(engine) -> None:
     """Start the background keeping now (no delay, no pauses) and wait until it is done."""
-    found = engine.__dict__.get("_keeping")
+    found = _KEEPING.get(engine)
     if found is None:
         return
     thread, now = found

@@ -101,6 +101,12 @@ def _time(doc: Any) -> int:
     return t if isinstance(t, int) else 0
 
 
+def saved_at(doc: Any) -> int:
+    """A stored document's save time (`TIME_KEY`; 0 when missing or not a number), for readers
+    outside the store that match values to list rows by it (`core.lifecycle.keptfiles`)."""
+    return _time(doc)
+
+
 def row_of(doc: dict[str, Any], p: str) -> dict[str, Any]:
     """The list row a stored document carries (so a lost index is rebuilt from the data alone)."""
     row = doc.get(ROW_KEY)
