@@ -227,3 +227,18 @@ def test_column_patterns_that_spell_alike_are_told_apart(monkeypatch):
     for _ in range(2):
         assert xlsxread._row(a_f, set(), 32) == ("甲",) + (None,) * 4 + ("乙",) + (None,) * 26
         assert xlsxread._row(af, set(), 32) == (None,) * 31 + ("丙",)
+
+
+def test_a_row_wider_than_the_remembered_columns_reads_the_same(tmp_path):
+    """The in-order check knows columns A…ZZ only: a row of 800 cells, whole or with a gap, is
+    laid out the other way and reads as openpyxl reads it."""
+    path = tmp_path / "wide.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("宽表")
+    ws.write_row(0, 0, [f"列{i}" for i in range(800)])
+    ws.write_row(1, 0, list(range(800)))
+    ws.write_row(2, 0, [f"甲{i}" for i in range(750)])
+    ws.write_string(2, 790, "隔开的一格")
+    wb.close()
+    [(theirs, ours)] = _both(path)
+    assert ours == theirs and len(ours[0]) == 800 and ours[2][790] == "隔开的一格"
