@@ -118,7 +118,6 @@ def run_newday(data: str, forms: str, days: int = 1, commit: str = "") -> dict:
     (`refresh_for_today`: applied, with history) — what staff wait for; then, as while the
     screen is up, the values kept in the background (`wait_kept`, timed on its own) and the
     ledger's close (its last village files written); and how many villages were kept."""
-    import time
 
     from core.engine import Engine
     from core.lifecycle import reevaluate
@@ -126,13 +125,9 @@ def run_newday(data: str, forms: str, days: int = 1, commit: str = "") -> dict:
     mod = _old("reevaluate", commit) if commit else reevaluate
     eng = Engine.open(data, forms, operator="基准测试", today=_clock(days))
     out = _measure(lambda: _result(mod.refresh_for_today(eng)))
-    t, c = time.perf_counter(), time.process_time()
-    if hasattr(mod, "wait_kept"):
-        mod.wait_kept(eng)
-    background = (time.perf_counter() - t, time.process_time() - c)
-    t, c = time.perf_counter(), time.process_time()
-    eng.close()
-    return {**out, "background": background, "close": (time.perf_counter() - t, time.process_time() - c),
+    kept = _measure(lambda: mod.wait_kept(eng) if hasattr(mod, "wait_kept") else None)
+    closed = _measure(eng.close)
+    return {**out, "background": (kept["seconds"], kept["cpu"]), "close": (closed["seconds"], closed["cpu"]),
             "kept": _kept_count(Path(data))}
 
 
