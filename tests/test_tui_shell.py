@@ -10,7 +10,7 @@ from tui.app import CarebookApp
 from tui.screens.home import DUE_TITLE, HomeScreen
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
-from tui_support import settle, drive, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
+from tui_support import settle, drive, region_text, OPERATOR, SIZE, TODAY, make_app, open_engine, first_run_choice, screen_names, type_text, until  # noqa: E402
 
 
 @drive
@@ -55,15 +55,15 @@ async def test_home_counts_and_deadline(tmp_path):
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        counts = str(app.screen.query_one("#home-counts").render())
+        drawn = {name: "\n".join(region_text(app, app.screen.query_one(f"#home-{name}")))   # as drawn
+                 for name in ("counts", "deadline", "due")}
+        counts = drawn["counts"]
         active = app.engine.count("registration", {"status": "在册"})
-        assert f"在册 {active} 人" in counts
+        assert f"在册 {active} 人" in counts, counts
         high = app.engine.count("registration", {"status": "在册", "risk_level": "高"})
         assert f"风险 高 {high}  中 " in counts and "  低 " in counts     # 高风险 中风险 低风险, one line
-        deadline = str(app.screen.query_one("#home-deadline").render())
-        assert "2026-12-15" in deadline and "还有 15 天" in deadline
-        due = str(app.screen.query_one("#home-due").render())
-        assert "7 天内应探访" in due and "已逾期" in due
+        assert "2026-12-15" in drawn["deadline"] and "还有 15 天" in drawn["deadline"], drawn["deadline"]
+        assert "7 天内应探访" in drawn["due"] and "已逾期" in drawn["due"], drawn["due"]
         assert OPERATOR in app.sub_title
 
 
