@@ -21,7 +21,9 @@ order an admin meets it, on a ledger without kept values yet: the ledger opened 
 (the day's applied run, which keeps nothing itself: every village's values are kept after it
 in the background — `reevaluate.keep_after_open`, timed on its own by `wait_kept`; the run is timed against the code before, as it is time staff wait at the
 TUI's start), then the first dry run after the threshold edit, the runs after it, the whole
-command; then the truly cold run (no kept values at all) on its own, and the first dry run after
+command; then the truly cold run (no kept values at all: the villages read by a forked copy while
+the rows are walked, `core.lifecycle.keptahead`; "before" runs `--before`'s reevaluate.py, which
+reads them after the walk, in one process), and the first dry run after
 two new days' opens. The migration is timed with the day's backup already made (as on a ledger
 opened that day); the first backup of a ledger without any is shown on its own. `--part`
 runs one half. The machine's load average and CPU model are printed with every figure: it is
@@ -57,14 +59,21 @@ def machine() -> str:
 
 
 def _measure(fn) -> dict:
+    """Wall and CPU seconds of `fn()` and the peak memory; CPU and peak include any copy it
+    forked (a cold dry run's village reads, `core.lifecycle.keptahead`): the larger process."""
     import resource
     import time
 
+    def children() -> float:
+        use = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return use.ru_utime + use.ru_stime
+
     load = os.getloadavg()[0]
-    t, c = time.perf_counter(), time.process_time()
+    t, c, k = time.perf_counter(), time.process_time(), children()
     extra = fn()
-    return {"seconds": time.perf_counter() - t, "cpu": time.process_time() - c, "load": load,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **(extra or {})}
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return {"seconds": time.perf_counter() - t, "cpu": time.process_time() - c + children() - k, "load": load,
+            "peak_mb": peak / 1024, **(extra or {})}
 
 
 def _old(name: str, commit: str):
@@ -335,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             show("改后 整条命令 carebook records reevaluate --dry-run（阈值 85，同一天；含启动和打开台账）",
                  _child("cli", day_after, raised, 1))
             shutil.rmtree(columncache_path(day_after))
-            show("改后 真正冷的第一次（没有任何留下的值：读全部记录并留下）", _child("reevaluate", day_after, raised, 1))
+            cold_before = _copy(day_after, tmp / "cold-before")
+            show("改前 真正冷的第一次（没有任何留下的值：读全部记录并留下）",
+                 _child("reevaluate", cold_before, raised, 1, args.before))
+            shutil.rmtree(cold_before)
+            show("改后 真正冷的第一次（没有任何留下的值：复制出的进程读各村，同时逐行判断）",
+                 _child("reevaluate", day_after, raised, 1))
             shutil.rmtree(day_after)
             shutil.rmtree(day_before)
             # 用了这版代码两天之后（中间没有 --dry-run）：第二天的重算读到另一些生日的人所在的村

@@ -223,6 +223,11 @@ class _Plan:
             self.runners[key] = self.runners[shared]
         return self.runners[key]
 
+    def any_changed(self) -> bool:
+        """Whether the marker is usable and some town's form is not the one its run used: a
+        change the rows may not decide alone (`keptvalues` then wants the values they lack)."""
+        return self.usable and any(self.changed_form(town or None) for town in self.mark.get("digests") or {})
+
     def changed_form(self, town) -> bool:
         """Whether this town's form is not the one the marker's run used."""
         return (self.mark.get("digests") or {}).get(town or "") != self.digest_of(town)
@@ -288,7 +293,18 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     """Re-evaluate (`apply`: and write, with history). `keep`: an applied run keeps the values
     the rows lack from the villages it reads (`_keep_written`); the day's first open leaves that
     to `keep_after_open`, after the staff screen is up."""
+    aheads: list = []           # forked copies reading villages for a dry run (`keptahead`)
+    try:
+        return _run(engine, form_id, apply, operator, rules, progress, keep, aheads)
+    finally:
+        for ahead in aheads:
+            ahead.stop()
+
+
+def _run(engine, form_id: str | None, apply: bool, operator: str, rules: bool,
+         progress: Callable[[str], None] | None, keep: bool, aheads: list) -> Result:
     from core.engine import field_diff, now_iso
+    from core.lifecycle import keptahead
 
     if apply and engine.readonly:
         raise CarebookError("台账以只读方式打开，不能保存重新计算的结果")
@@ -299,6 +315,11 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
     for form in _computed_forms(engine, form_id):
         computed_in = _TownFields(engine, form)
         plan = _Plan(engine, form, marks.get(form.id), rules, today)
+        # a dry run after a form change: the villages whose values are not kept are read by a
+        # forked copy while the rows are walked below
+        ahead = keptahead.start(engine, form) if not apply and plan.any_changed() else None
+        if ahead is not None:
+            aheads.append(ahead)
         failures: dict[str, list] = {}
         kept = plan.mark.get("failures") or {}
         overridden: dict[str, list] = {}
@@ -364,10 +385,15 @@ def run(engine, form_id: str | None = None, *, apply: bool = False, operator: st
         if retry:
             from core.lifecycle.keptvalues import decided as from_kept
 
+            if ahead is not None:
+                ahead.wait()
+
             for rid, decided in from_kept(engine, form, retry, read_missing=not apply):
                 part, row, how = retry[rid][:3]
                 if not settled(rid, row, how, decided):
                     needed.setdefault(part, {})[rid] = how
+        if ahead is not None:
+            ahead.stop()                 # not needed (nothing left to decide with kept values)
         kept_spec = _keep_written(engine, form) if apply and keep else None
         validators: dict = {}
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0

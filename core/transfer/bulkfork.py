@@ -30,7 +30,6 @@ import os
 import pickle
 import queue
 import threading
-import time
 from typing import Any, Callable, Iterable, Iterator
 
 from core.problems import CarebookError, Problem, ValidationFailed
@@ -56,20 +55,11 @@ def _loads(blob: bytes) -> Any:
 
 
 def usable(eng, wait: float = 1.0) -> bool:
-    """Whether `eng` can be forked safely now (see the module docstring). Waits for the
-    store's own threads (the day's backup, a bulk batch's writer) to end, and up to `wait`
-    seconds for any other (a closed store's background writer ends within `COMPACT_IDLE`)."""
-    from core.storage.store import Store
+    """Whether `eng` can be forked safely now (see the module docstring and
+    `core.forksafe.fork_safe`); never for a read-only engine, whose copy could not save."""
+    from core.forksafe import fork_safe
 
-    if not hasattr(os, "fork") or not isinstance(eng.store, Store) or eng.readonly:
-        return False
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    eng.store.settle()
-    deadline = time.monotonic() + wait
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threading.active_count() == 1
+    return not eng.readonly and fork_safe(eng.store, wait)
 
 
 class ForkedChecker:
