@@ -1019,6 +1019,15 @@ class Engine:
 
         return due_today(self)
 
+    def recompute_day_apart(self, reopen: Callable[[], "Engine"]) -> "Engine":
+        """The day's recompute made by a forked copy where it may be, so its memory never joins
+        the staff screen's (`core.lifecycle.dayapart`): this engine (nothing due, or no fork),
+        or a new one from `reopen()` with this one closed. Call `refresh_for_today` on the
+        engine returned either way."""
+        from core.lifecycle.dayapart import recompute_apart
+
+        return recompute_apart(self, reopen)
+
     def refresh_for_today(self):
         """Computed values that depend on the date (age, 高龄, risk) recomputed with history on
         the first writer open of a new day; None when already done (`core.lifecycle.reevaluate`)."""

@@ -10,6 +10,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from binhai_support import TODAY, copy_forms, edit, open_engine, person, set_setting, years_before
@@ -200,11 +202,18 @@ def test_turning_80_is_not_stale_on_a_new_day(tmp_path):
         assert eng.get(rid)["data"]["risk_level"] == "高"
 
 
-def test_the_first_open_of_a_day_says_it_recomputes_and_clears_the_line_before_the_ui(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("forked", [False, True], ids=["here", "forked"])
+def test_the_first_open_of_a_day_says_it_recomputes_and_clears_the_line_before_the_ui(tmp_path, capsys, monkeypatch,
+                                                                                     forked):
     """`carebook` on a new day recomputes before its first screen (seconds at district size):
     the terminal says so meanwhile, and the line is blanked before the UI starts; a second
-    open the same day has nothing to recompute and says nothing."""
+    open the same day has nothing to recompute and says nothing. Made by a forked copy where
+    forking is safe (`Engine.recompute_day_apart`; this test process may hold other threads,
+    so it is told so): the UI then gets the ledger opened again, open, with the day done."""
+    from core import forksafe
     from tui import app as tui_app
+
+    monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: forked)
 
     forms = copy_forms(tmp_path)
     with Engine.open(tmp_path / "data", forms, operator="李芳") as eng:
@@ -213,6 +222,7 @@ def test_the_first_open_of_a_day_says_it_recomputes_and_clears_the_line_before_t
 
     def ui(self, *a, **k):              # the terminal as the UI finds it; closing, the UI closes the ledger
         shown.append(capsys.readouterr().err)
+        assert self.engine.count("registration") == 1 and not self.engine.refresh_due()
         self.engine.close()
 
     monkeypatch.setattr(tui_app.CarebookApp, "run", ui)

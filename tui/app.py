@@ -510,11 +510,13 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
 
     if low_spec:
         os.environ.setdefault("TEXTUAL_FPS", "15")
-    try:
+    def reopen() -> Engine:
         if demo:
-            engine = open_demo_engine(forms_dir, folder=Path(data_dir))
-        else:
-            engine = Engine.open(data_dir, forms_dir)
+            return open_demo_engine(forms_dir, folder=Path(data_dir))
+        return Engine.open(data_dir, forms_dir)
+
+    try:
+        engine = reopen()
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
@@ -526,7 +528,13 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     said = before_first_screen(engine)
     if said:
         print(said, end="", file=sys.stderr, flush=True)
-    try:    # ages and what follows from them, recomputed on the first open of a new day
+    try:    # ages and what follows from them, recomputed on the first open of a new day, by a
+        # copy of the program where it may be (its memory stays out of the staff screen's)
+        engine = engine.recompute_day_apart(reopen)
+    except CarebookError as exc:     # the ledger, closed for the copy, would not open again
+        print(f"\n无法打开台账：{exc}", file=sys.stderr)
+        return 2
+    try:
         engine.refresh_for_today()
     except CarebookError as exc:
         print(f"\n按今天的日期重新计算未完成：{exc}", file=sys.stderr)

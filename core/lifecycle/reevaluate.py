@@ -516,7 +516,10 @@ def due_today(engine) -> bool:
     return not engine.readonly and last_day(engine) != engine.today().isoformat()
 
 
-def refresh_for_today(engine, operator: str = "系统：日期变化后重新计算") -> Result | None:
+DAY_OPERATOR = "系统：日期变化后重新计算"     # the day's run's history entries name it
+
+
+def refresh_for_today(engine, operator: str = DAY_OPERATOR) -> Result | None:
     """Recompute once per day (a writer only); None when already done today or read-only.
     Either way the values a later dry run needs and the rows lack are then kept current in the
     background (`keep_after_open`): nothing of that is added to the run staff wait for."""

@@ -1,0 +1,114 @@
+"""The day's recompute made by a forked copy before the staff screen opens (`dayapart`).
+
+On the first open of a new day `carebook` recomputes ages and what follows with history. At
+50,000 people on the first day after an upgrade that read every record, and the staff screen's
+process kept the memory all day (315–325 MB against 250 MB). A forked copy now makes the run
+and the screen's process opens the ledger again with the day done. These tests hold it to the
+in-process run: the same values and history written, by another process, the day then done
+for the screen's engine; a copy that fails leaving the run to this process; no fork when
+nothing is due or forking is not safe.
+
+The test process may hold other threads (pytest-xdist's), where `fork_safe` says no; the
+`carebook` process it is made for holds one. The tests say yes for it, as the bulk fork's do.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_reevaluate_fields import DAY, _ledger  # noqa: E402
+
+from core import forksafe  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from core.lifecycle import reevaluate  # noqa: E402
+
+LATER = DAY + dt.timedelta(days=400)        # every person a year older
+
+
+def _opener(forms: Path, data: Path):
+    return lambda: Engine.open(data, forms, operator="李芳", today=lambda: LATER)
+
+
+def _state(forms: Path, data: Path) -> tuple[dict, dict]:
+    """Every registration's data, and the history entries of the day's run per record."""
+    with Engine.open(data, forms, readonly=True, today=lambda: LATER) as eng:
+        records = {r["id"]: r["data"] for r in eng.iter_records("registration")}
+        runs = {rid: [(e.get("operator"), e.get("changes")) for e in eng.history(rid, "registration")
+                      if e.get("operator") == reevaluate.DAY_OPERATOR] for rid in records}
+    return records, runs
+
+
+@pytest.fixture
+def forkable(monkeypatch):
+    monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: True)
+
+
+def test_the_days_run_is_made_by_a_forked_copy_with_the_in_process_runs_values_and_history(
+        tmp_path, forkable, monkeypatch):
+    forms, data = _ledger(tmp_path, 3)
+    alone = tmp_path / "alone"
+    shutil.copytree(data, alone)
+    with _opener(forms, alone)() as eng:                  # the reference: made in this process
+        assert eng.refresh_for_today().changed > 0
+    pids = tmp_path / "pids"
+    real_run = reevaluate.run
+
+    def run(*a, **k):
+        with pids.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real_run(*a, **k)
+    monkeypatch.setattr(reevaluate, "run", run)          # the copy inherits it
+
+    first = _opener(forms, data)()
+    assert first.refresh_due()
+    eng = first.recompute_day_apart(_opener(forms, data))
+    try:
+        assert eng is not first and not eng.refresh_due()
+        assert [int(p) for p in pids.read_text().split()] != [os.getpid()]   # made by another process
+        assert len(pids.read_text().split()) == 1
+        assert eng.refresh_for_today() is None            # the day done: nothing run here
+        assert len(pids.read_text().split()) == 1
+    finally:
+        eng.close()
+    got, want = _state(forms, data), _state(forms, alone)
+    assert got[0] == want[0]
+    assert got[1] == want[1] and any(got[1].values())     # one history entry each, as in-process
+
+
+def test_a_copy_that_fails_leaves_the_run_to_this_process(tmp_path, forkable, monkeypatch):
+    forms, data = _ledger(tmp_path, 3)
+    parent = os.getpid()
+    real_run = reevaluate.run
+
+    def run(*a, **k):
+        if os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        return real_run(*a, **k)
+    monkeypatch.setattr(reevaluate, "run", run)
+    first = _opener(forms, data)()
+    eng = first.recompute_day_apart(_opener(forms, data))
+    try:
+        assert eng is not first and eng.refresh_due()      # not done by the copy
+        assert eng.refresh_for_today().changed > 0         # made here, as before
+        assert not eng.refresh_due()
+    finally:
+        eng.close()
+
+
+def test_no_copy_when_nothing_is_due_or_forking_is_not_safe(tmp_path, monkeypatch):
+    forms, data = _ledger(tmp_path, 3)
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked"))
+    monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: False)
+    eng = _opener(forms, data)()
+    assert eng.refresh_due() and eng.recompute_day_apart(_opener(forms, data)) is eng
+    monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: True)
+    assert eng.refresh_for_today().changed > 0
+    assert eng.recompute_day_apart(_opener(forms, data)) is eng      # nothing due any more
+    eng.close()
