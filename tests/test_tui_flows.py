@@ -51,6 +51,43 @@ async def test_visit_from_home_due_list_is_prefilled_with_that_person(tmp_path):
         assert len(saved) == 1 and saved[0]["data"]["visit_date"] == TODAY.isoformat()
 
 
+async def _override_in_form(pilot, app, rid: str, wanted: str, reason: str, typed: bool = True) -> None:
+    """From the person file: F2, Ctrl+R, the level and the reason, Ctrl+S: back in the form."""
+    await pilot.pause()
+    app.open_person(rid)
+    await settle(pilot)
+    await pilot.press("f2")
+    await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    assert screen_names(app)[-1] == "PromptScreen"
+    app.screen.query_one("#ask-value").value = wanted
+    app.screen.query_one("#ask-reason").focus()
+    if typed:
+        await type_text(pilot, reason)
+    else:
+        app.screen.query_one("#ask-reason").value = reason
+    await press(pilot, "ctrl+s")
+    assert screen_names(app)[-1] == "FormEntryScreen"
+
+
+@drive
+async def test_a_long_override_reason_is_cut_to_the_live_line_and_shown_as_typed(tmp_path):
+    """The live line under the form holds two rows: a long reason is cut with 「…」, so what
+    follows it stays on screen; a typed `[/b]` is shown, not read as markup (it crashed)."""
+    app = make_app(tmp_path / "data")
+    person = save_person(app.engine)
+    wanted = next(v for v in ("高", "中", "低") if v != person.record["data"]["risk_level"])
+    reason = "子女[/b]长期在外地务工，平时由邻居照看，" * 4
+    async with app.run_test(size=SIZE) as pilot:
+        await _override_in_form(pilot, app, person.id, wanted, reason, typed=False)
+        await settle(pilot)
+        drawn = [line.rstrip() for line in region_text(app, app.screen.query_one("#form-live"))]
+        whole = "".join(line.strip() for line in drawn)
+        assert "已改判：子女[/b]长期在外地务工" in whole, drawn
+        assert len(drawn) == 2 and drawn[-1].endswith("…）"), drawn          # its end on screen
+
+
 @drive
 async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path):
     app = make_app(tmp_path / "data")
@@ -60,20 +97,7 @@ async def test_override_risk_with_reason_is_saved_and_shown_in_history(tmp_path)
     wanted = next(v for v in ("高", "中", "低") if v != computed)
     reason = "近期两次跌倒，村医建议提高风险等级"
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        app.open_person(person.id)
-        await settle(pilot)
-        await pilot.press("f2")
-        await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
-        assert screen_names(app)[-1] == "FormEntryScreen"
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert screen_names(app)[-1] == "PromptScreen"
-        app.screen.query_one("#ask-value").value = wanted
-        app.screen.query_one("#ask-reason").focus()
-        await type_text(pilot, reason)
-        await press(pilot, "ctrl+s")
-        assert screen_names(app)[-1] == "FormEntryScreen"
+        await _override_in_form(pilot, app, person.id, wanted, reason)
         assert "已改判" in str(app.screen.query_one("#form-live").render())
         await press(pilot, "ctrl+s")
         assert screen_names(app)[-1] == "PersonScreen", [n.message for n in app._notifications]

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -264,11 +267,12 @@ class FormEntryScreen(KeptScreen):
         for f in self.form.fields_flat():
             if f.cases:
                 value = roles.display(self.form, f.id, data.get(f.id)) or "-"
-                why = reasons.get(f.id) or ""
+                why, typed = reasons.get(f.id) or "", None
                 if f.id in self.overrides:
-                    why = f"已改判：{self.overrides[f.id].get('reason', '')}"
-                parts.append(f"[b]{f.label.split('（')[0]}[/b] {value}" + (f"（{why}）" if why else ""))
-        show_text(self.query_one("#form-live", Static), "  ".join(parts))
+                    why, typed = "已改判：", str(self.overrides[f.id].get("reason") or "")
+                parts.append((f.label.split("（")[0], value, why, typed))
+        live = self.query_one("#form-live", Static)
+        show_text(live, live_line(parts, (live.size.width or self.app.size.width) - 2))
 
     @on(FieldRow.Changed)
     async def field_changed(self, event: FieldRow.Changed) -> None:
@@ -534,3 +538,44 @@ def build_ahead(app: Any, form_id: str) -> None:
 def _kept_name(engine: Any, form_id: str, version: int | None) -> str:
     """The name the kept entry screen of a form version is installed under."""
     return f"form-entry:{form_id}:{version or engine.form(form_id).version}"
+
+
+LIVE_LINES = 2      # the live line's height at most (`#form-live`, app.tcss)
+
+
+def live_line(parts: list[tuple[str, str, str, str | None]], width: int) -> Text:
+    """The live line: each (label, value, why, reason typed by staff) as 「**label** value（why
+    reason）」, as text (a typed `[` is shown, never read as markup). When it would take more
+    than its `LIVE_LINES` rows of `width` cells, the typed reasons are cut to the most cells
+    that fit, ending in 「…」: the end of the line is never lost off the screen's edge, and the
+    whole reason is in the person file's 修改历史 once saved."""
+    def build(most: int | None) -> Text:
+        out = Text()
+        for i, (label, value, why, typed) in enumerate(parts):
+            out.append("  " if i else "")
+            out.append(label, "bold")
+            out.append(f" {value}")
+            if typed and most is not None and cell_len(typed) > most:
+                typed = set_cell_size(typed, most).rstrip() + "…"
+            if why or typed:
+                out.append(f"（{why}{typed or ''}）")
+        return out
+
+    def fits(line: Text) -> bool:
+        return len(line.wrap(_MEASURE, max(1, width))) <= LIVE_LINES
+
+    line = build(None)
+    longest = max((cell_len(typed or "") for *_, typed in parts), default=0)
+    if fits(line) or not longest:
+        return line
+    low, high = 0, longest - 1            # the most cells of each reason that fit: low fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(build(mid)):
+            low = mid
+        else:
+            high = mid - 1
+    return build(low)
+
+
+_MEASURE = Console(width=200, legacy_windows=False, color_system=None)   # wraps text, prints nothing
