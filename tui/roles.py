@@ -45,7 +45,7 @@ def form_or_none(engine: Any, form_id: str):
 def ledger_is_empty(engine: Any) -> bool:
     """No person registered yet: the start screen offers an empty ledger or the demo."""
     try:
-        return engine.count(PERSON_FORM) == 0
+        return not engine.has_records(PERSON_FORM)
     except CarebookError:
         return True
 
