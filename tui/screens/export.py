@@ -48,7 +48,7 @@ class ExportScreen(BaseScreen):
             yield TickBox("完整个人信息（不隐去身份证号、电话；会记入审计日志）", id="x-full", compact=True)
             yield Button("开始导出 Ctrl+S", id="x-run", variant="primary", compact=True)
             yield ProgressBar(id="x-progress", show_eta=False)
-            yield Static("" if exporters else "没有安装任何导出插件。", id="x-result")
+            yield Static("" if exporters else "没有安装任何导出插件。", id="x-result", markup=False)   # paths
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
