@@ -167,9 +167,12 @@ async def test_an_admins_labels_and_section_titles_show_as_written(tmp_path):
     text = text.replace("label: 现居住地址,", "label: '住址[/b][red]现居[/red]',", 1)
     text = text.replace("title: 老年人基本信息", "title: '[b]老年人[/b]信息'", 1)
     yaml.write_text(text, encoding="utf-8")
+    common = forms / "lists" / "common.yaml"            # a choice, as the select shows it
+    common.write_text(common.read_text(encoding="utf-8").replace("离婚, 未说明]", "离婚, '[b]未说明[/b]']", 1),
+                      encoding="utf-8")
     app = make_app(tmp_path / "data", forms_dir=forms)
     assert not [p for p in app.engine.forms.problems if p.is_error], app.engine.forms.problems
-    person = person_in(app.engine, 1, address="渡口村三排")
+    person = person_in(app.engine, 1, address="渡口村三排", marital="[b]未说明[/b]")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.open_person(person.id)
@@ -177,6 +180,7 @@ async def test_an_admins_labels_and_section_titles_show_as_written(tmp_path):
         await settle(pilot)
         text = screen_text(app)
         assert "[b]老年人[/b]信息" in text and "住址[/b][red]现居[/red]：渡口村三排" in text, text
+        assert "婚姻状况：[b]未说明[/b]" in text, text
         await press(pilot, "f2")
         await until(pilot, lambda: screen_names(app)[-1] == "FormEntryScreen")
         await settle(pilot)
@@ -187,4 +191,9 @@ async def test_an_admins_labels_and_section_titles_show_as_written(tmp_path):
         await settle(pilot)
         drawn = "\n".join(region_text(app, row))
         assert "住址[/b][red]现居[/red]" in drawn, drawn
+        row = app.screen.view.rows["marital"]
+        app.screen.view.scroll_to_widget(row, animate=False)
+        await settle(pilot)
+        drawn = "\n".join(region_text(app, row))
+        assert "[b]未说明[/b]" in drawn, drawn
         assert app.is_running

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
 from ..keymap import bind
+from ..literal import choices
 from ..widgets.ticks import TickBox
 from .backupwait import backup_note
 from .base import BaseScreen
@@ -62,7 +63,7 @@ class ExportScreen(BaseScreen):
         fmts = [(getattr(e, "label", e.name), e.name) for e in self.exporters.values()
                 if what in getattr(e, "supports", ())]
         sel = self.query_one("#x-format", Select)
-        sel.set_options(fmts)
+        sel.set_options(choices(fmts))        # a plugin's label, as written
         if fmts:
             sel.value = fmts[0][1]
 
