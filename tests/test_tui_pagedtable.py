@@ -1,4 +1,5 @@
-"""PagedTable draws plain cells itself (for speed): it must draw exactly what DataTable draws."""
+"""PagedTable draws plain cells itself (for speed): it must draw exactly what DataTable draws
+of the cells it is handed, which are shown as typed (`tui.literal.cell`: `[b]` is not markup)."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,7 @@ from textual.app import App
 from textual.strip import Strip
 from textual.widgets import DataTable
 
+from tui.literal import cell
 from tui.widgets.pagedtable import PagedTable
 
 sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
@@ -79,7 +81,7 @@ async def test_the_drawn_table_matches_datatable_line_by_line():
         for key, label, width in COLUMNS:
             theirs.add_column(label, key=key, width=width)
         for row in rows:
-            theirs.add_row(*(row[key] for key, _, _ in COLUMNS), key=row["id"])
+            theirs.add_row(*(cell(row[key]) for key, _, _ in COLUMNS), key=row["id"])
         for table in (ours, theirs):
             table.move_cursor(row=2)
         await pilot.pause()
@@ -94,3 +96,4 @@ async def test_the_drawn_table_matches_datatable_line_by_line():
         assert focused_ours == [drawn(theirs.render_line(y)) for y in range(10)]
         shown = "".join(text for y in range(10) for text, _ in drawn(ours.render_line(y)))
         assert "姓名" in shown and "欧阳" in shown and "张三" in shown
+        assert "[b]粗" in shown                            # as typed (cut to 6 cells), not markup

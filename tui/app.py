@@ -107,6 +107,13 @@ class CarebookApp(App):
             self.show_error(CarebookError(f"文件读写失败：{exc.strerror or exc}"))
         return None
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A notice shows its message as written, not as markup (Textual's default): most
+        quote something typed or read from a file (a name, a reason, a path, a form's label,
+        an error message quoting a cell), and a `[/b]` in it stopped the program (`tui.literal`)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def show_error(self, exc: BaseException | str) -> None:
         """Safe from worker threads too: a worker's error is shown on the UI thread."""
         if threading.get_ident() != self._thread_id:

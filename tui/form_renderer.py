@@ -79,7 +79,7 @@ class FormView(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         for section in self.form.sections:
-            yield Static(section.title, classes="section-title", id=f"sec-{section.id}")
+            yield Static(section.title, classes="section-title", id=f"sec-{section.id}", markup=False)
             for f in section.fields:
                 row = FieldRow(f, self.form, self.engine, hint_of(self.engine, f), computed=f.computed)
                 self.rows[f.id] = row

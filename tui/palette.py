@@ -76,5 +76,6 @@ class PeopleCommands(Provider):
             name = row.get(form.title_field or "name") or ""
             village = roles.short_village(divisions, row.get("village"))
             status = row.get(roles.status_field(form)) or ""
-            yield Hit(0.6, f"人员：{name}  {village}  {status}", partial(app.open_person, row["id"]),
-                      help="打开此人的档案")
+            line = f"人员：{name}  {village}  {status}"
+            # as Text: the palette reads a str as markup, and a name is shown as typed (`tui.literal`)
+            yield Hit(0.6, Text(line), partial(app.open_person, row["id"]), text=line, help="打开此人的档案")

@@ -36,14 +36,15 @@ class AdminScreen(BaseScreen):
         yield from self.compose_header()
         with TabbedContent():
             with TabPane("表单检查", id="forms"):
-                yield Static("", id="admin-forms-head")
+                # form titles, problems quoting the form files, plugin errors: as written
+                yield Static("", id="admin-forms-head", markup=False)
                 yield PagedTable(id="admin-problems", cursor_type="row")
             with TabPane("已安装插件", id="plugins"):
-                yield Static("", id="admin-plugins-head")
+                yield Static("", id="admin-plugins-head", markup=False)
                 yield PagedTable(id="admin-plugins", cursor_type="row")
             with TabPane("启动消息", id="messages"):
                 with VerticalScroll():
-                    yield Static("", id="admin-messages")
+                    yield Static("", id="admin-messages", markup=False)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:

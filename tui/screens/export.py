@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
 from ..keymap import bind
+from ..literal import choices
 from ..widgets.ticks import TickBox
 from .backupwait import backup_note
 from .base import BaseScreen
@@ -48,7 +49,7 @@ class ExportScreen(BaseScreen):
             yield TickBox("完整个人信息（不隐去身份证号、电话；会记入审计日志）", id="x-full", compact=True)
             yield Button("开始导出 Ctrl+S", id="x-run", variant="primary", compact=True)
             yield ProgressBar(id="x-progress", show_eta=False)
-            yield Static("" if exporters else "没有安装任何导出插件。", id="x-result")
+            yield Static("" if exporters else "没有安装任何导出插件。", id="x-result", markup=False)   # paths
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -62,7 +63,7 @@ class ExportScreen(BaseScreen):
         fmts = [(getattr(e, "label", e.name), e.name) for e in self.exporters.values()
                 if what in getattr(e, "supports", ())]
         sel = self.query_one("#x-format", Select)
-        sel.set_options(fmts)
+        sel.set_options(choices(fmts))        # a plugin's label, as written
         if fmts:
             sel.value = fmts[0][1]
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from core.engine import CarebookError
 
 from .. import roles
 from ..keymap import bind, key_of
+from ..literal import lines as joined, marked
 from ..widgets import followups as fw
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen, after_backup
@@ -52,7 +53,7 @@ class FollowupsScreen(BaseScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
-        yield Static("", id="followups-filter")
+        yield Static("", id="followups-filter", markup=False)
         yield PagedTable(id="followups-table", cursor_type="row", zebra_stripes=True)
         yield from self.compose_footer()
 
@@ -150,37 +151,39 @@ class FollowupScreen(BaseScreen):
             return bool(data.get("proposed_risk")) and not closed
         return True
 
-    def text(self) -> str:
+    def text(self) -> Content:
+        """The item as Content: its headings bold, everything typed shown as typed (`tui.literal`)."""
         d = self.record["data"]
         form = roles.form_or_none(self.eng, "followup")
         divisions = self.eng.divisions
         item = next((i for i in self.eng.followups(as_of=self.app.today, open_only=False)
                      if i.id == self.followup_id), None)
         state = fw.state_text(item) if item else d.get("status", "")
-        lines = [f"[b]{escape(d.get('kind', ''))}[/b]  {escape(d.get('urgency', ''))}  {escape(state)}"
-                 f"  负责：{escape(d.get('owner_level', ''))}",
-                 escape(f"老人：{d.get('person_name', '')}  {roles.display(form, 'village', d.get('village'), divisions)}"),
-                 escape(f"生成：{d.get('opened_on', '')}  办理时限：{d.get('due_date', '')}  状态：{d.get('status', '')}")]
+        lines: list[Content | str] = [
+            marked("[b]$kind[/b]  $urgency  $state  负责：$owner", kind=d.get("kind", ""),
+                   urgency=d.get("urgency", ""), state=state, owner=d.get("owner_level", "")),
+            f"老人：{d.get('person_name', '')}  {roles.display(form, 'village', d.get('village'), divisions)}",
+            f"生成：{d.get('opened_on', '')}  办理时限：{d.get('due_date', '')}  状态：{d.get('status', '')}"]
         if d.get("detail"):
-            lines.append(escape(f"事项说明：{d['detail']}"))
+            lines.append(f"事项说明：{d['detail']}")
         if d.get("proposed_risk"):
-            lines.append(escape(f"建议风险等级：{d.get('current_risk') or '-'} -> {d['proposed_risk']}"
-                                + (f"（{key_of('accept')} 采纳 / {key_of('refuse')} 不采纳）" if d.get("status") != CLOSED else "")))
+            lines.append(f"建议风险等级：{d.get('current_risk') or '-'} -> {d['proposed_risk']}"
+                         + (f"（{key_of('accept')} 采纳 / {key_of('refuse')} 不采纳）" if d.get("status") != CLOSED else ""))
         visit = self.eng.get(d["visit"], "visit") if d.get("visit") else None
         if visit:
             v = visit["data"]
-            lines.append(escape(f"来源探访：{v.get('visit_date', '')} {v.get('visit_level', '')} {v.get('visitor', '')}"))
-        lines.append("[b]办理经过[/b]")
-        lines += [escape(f"  {s.get('step_date')} {s.get('step_by')}：{s.get('step_text')}（{s.get('step_status')}）")
+            lines.append(f"来源探访：{v.get('visit_date', '')} {v.get('visit_level', '')} {v.get('visitor', '')}")
+        lines.append(marked("[b]办理经过[/b]"))
+        lines += [f"  {s.get('step_date')} {s.get('step_by')}：{s.get('step_text')}（{s.get('step_status')}）"
                   for s in d.get("steps") or []] or ["  （尚无）"]
-        lines.append("[b]联系子女[/b]")
-        lines += [escape(f"  {c.get('contact_date')} 第{c.get('contact_row') or '-'}位 {c.get('contact_child')} "
-                         f"{c.get('contact_channel')}：{c.get('contact_outcome')}"
-                         + (f"，{c['contact_note']}" if c.get("contact_note") else ""))
+        lines.append(marked("[b]联系子女[/b]"))
+        lines += [f"  {c.get('contact_date')} 第{c.get('contact_row') or '-'}位 {c.get('contact_child')} "
+                  f"{c.get('contact_channel')}：{c.get('contact_outcome')}"
+                  + (f"，{c['contact_note']}" if c.get("contact_note") else "")
                   for c in d.get("contacts") or []] or ["  （尚无）"]
         if d.get("status") == CLOSED:
-            lines.append(escape(f"[办结] {d.get('closed_on')} {d.get('closed_by')}：{d.get('result')}"))
-        return "\n".join(lines)
+            lines.append(f"[办结] {d.get('closed_on')} {d.get('closed_by')}：{d.get('result')}")
+        return joined(lines)
 
     # ------------------------------------------------------------------ actions
     @after_backup

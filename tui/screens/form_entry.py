@@ -117,13 +117,15 @@ class FormEntryScreen(KeptScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         title = ("修改：" if self.record else "新建：") + self.form.title
-        yield Static(title, id="form-title")
+        # titles, section names and help come from the admins' form files: shown as written
+        yield Static(title, id="form-title", markup=False)
         with Horizontal(id="form-body"):
-            yield OptionList(*[Option(s.title, id=s.id) for s in self.form.sections], id="form-sections")
+            yield OptionList(*[Option(s.title, id=s.id) for s in self.form.sections], id="form-sections",
+                             markup=False)
             yield FormView(self.form, self.eng, id="form-view")
         yield ProblemsPanel(id="form-problems")
         yield Static("", id="form-live")
-        yield Static("", id="form-help")
+        yield Static("", id="form-help", markup=False)
         yield from self.compose_footer()
 
     @property

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Static
 
 from .. import roles
+from ..literal import lines as joined, marked, plain
 from ..keymap import bind
 from ..roles import short_village
 from ..widgets.followups import FollowupsPanel
@@ -54,23 +56,24 @@ def due_window(items: list, today: dt.date) -> list:
     return overdue + [i for i in items if i.status != "overdue" and i.due_date <= end]
 
 
-def due_view(items: list, today: dt.date, divisions) -> tuple[str, list[dict], list]:
+def due_view(items: list, today: dt.date, divisions) -> tuple[Content, list[dict], list]:
     """(panel text, table rows, the due items in row order) for the due list: built in the
     worker, drawn on the UI thread."""
     shown = due_window(items, today)
     overdue = [i for i in shown if i.status == "overdue"]
     by_level = Counter(i.level for i in overdue)
-    lines = [f"[b]7 天内应探访[/b] {len(shown) - len(overdue)} 人次", f"[b]已逾期[/b] {len(overdue)} 人次",
-             "  ".join(f"{level} {n}" for level, n in sorted(by_level.items()))]
+    lines = [marked("[b]7 天内应探访[/b] $n 人次", n=len(shown) - len(overdue)),
+             marked("[b]已逾期[/b] $n 人次", n=len(overdue)),
+             "  ".join(f"{level} {n}" for level, n in sorted(by_level.items()))]     # levels: the form's words
     rows = [{"id": f"{i.record_id}|{n}", "name": i.name, "village": short_village(divisions, i.village),
              "risk": i.risk or "", "level": i.level, "due": i.due_date.isoformat(),
              "late": f"逾期 {i.overdue_days} 天" if i.status == "overdue" else
              ("今天" if i.due_date == today else f"{(i.due_date - today).days} 天后")}
             for n, i in enumerate(shown[:DUE_ROWS])]
-    return "\n".join(lines), rows, shown
+    return joined(lines), rows, shown
 
 
-def risk_line(counts: list[tuple[str, int]]) -> str:
+def risk_line(counts: list[tuple[str, int]]) -> Content:
     """`风险 高 12195  中 32762  低 2520`: the people in care by risk level, on one line of the
     counts panel (36 columns at 80) with five-digit counts. Written out in full (`高风险 12195
     中风险 32762  低风险 2520`) the line is 40 columns and the last count wrapped onto a line
@@ -79,8 +82,9 @@ def risk_line(counts: list[tuple[str, int]]) -> str:
     labels = [label for label, _ in counts]
     shared = os.path.commonprefix([label[::-1] for label in labels])[::-1] if len(labels) > 1 else ""
     if not shared or any(len(label) == len(shared) for label in labels):
-        return "  ".join(f"{label} {n}" for label, n in counts)
-    return f"[b]{shared}[/b] " + "  ".join(f"{label[:-len(shared)]} {n}" for label, n in counts)
+        return plain("  ".join(f"{label} {n}" for label, n in counts))     # labels: the form's words
+    return marked("[b]$shared[/b] $rest", shared=shared,
+                  rest="  ".join(f"{label[:-len(shared)]} {n}" for label, n in counts))
 
 
 class HomeScreen(BaseScreen):
@@ -176,7 +180,7 @@ class HomeScreen(BaseScreen):
             build_ahead(self.app, roles.PERSON_FORM)
 
     # ------------------------------------------------------------------ counts
-    def count_people(self) -> str | None:
+    def count_people(self) -> Content | None:
         """The counts panel's text; one pass over the in-memory list rows, not one per number."""
         eng = self.eng
         form = roles.form_or_none(eng, roles.PERSON_FORM)
@@ -195,10 +199,10 @@ class HomeScreen(BaseScreen):
         later_value = (form.incomplete or {}).get("value")
         later = sum(n for (st, _), n in tally.items() if later_value and st == later_value)
         # 待补全: imported from an office's sheet with answers missing, not in the summary yet
-        todo = f"[b]待补全[/b] {later} 人（在花名册中补全）" if later else ""
-        return "\n".join([f"[b]在册[/b] {active} 人    退出 {exited} 人", todo, risks])
+        todo = marked("[b]待补全[/b] $n 人（在花名册中补全）", n=later) if later else ""
+        return joined([marked("[b]在册[/b] $active 人    退出 $exited 人", active=active, exited=exited), todo, risks])
 
-    def show_counts(self, text: str | None) -> None:
+    def show_counts(self, text: Content | None) -> None:
         if not self.is_mounted:
             return
         self.query_one("#home-counts", Static).update(
@@ -213,7 +217,7 @@ class HomeScreen(BaseScreen):
             f"汇总表 {name}：报送截止 {due.isoformat()}，{when}    今天 {today.isoformat()}")
 
     # ------------------------------------------------------------------ visits due
-    async def _fill_due(self, view: tuple[str, list[dict]] | None, failed: bool = False,
+    async def _fill_due(self, view: tuple[Content, list[dict]] | None, failed: bool = False,
                         why: str | None = None) -> None:
         """Show what the worker prepared; the UI thread only draws. The table is made here
         the first time, in place of the empty box, and focused as a new screen would focus it."""

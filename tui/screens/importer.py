@@ -61,7 +61,7 @@ class ImportScreen(BaseScreen):
                 yield Button(f"列对应 {key_of('mapping')}", id="import-map", compact=True)
                 yield Button(f"检查 {key_of('check')}", id="import-check", compact=True)
                 yield Button(f"导入 {key_of('save')}", id="import-run", variant="primary", compact=True)
-            yield Static("", id="import-result")
+            yield Static("", id="import-result", markup=False)   # paths, messages quoting cells
             yield PagedTable(id="import-problems", cursor_type="row")
         yield from self.compose_footer()
 

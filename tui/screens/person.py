@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from core.engine import CarebookError, ValidationFailed
@@ -21,6 +21,7 @@ from core.engine import CarebookError, ValidationFailed
 from .. import roles
 from ..form_renderer import town_form
 from ..keymap import bind
+from ..literal import lines as joined, marked
 from ..widgets.fields import show_text
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column
@@ -108,15 +109,16 @@ class PersonScreen(KeptScreen):
             # The form as this person's town sees it: a town's own fields (overlays, plugins) show too.
             self.form = town_form(self.eng, roles.PERSON_FORM, self.record["version"], self.record["data"])
 
-    def title_text(self) -> str:
+    def title_text(self) -> Content | str:
         if self.record is None:
             return "没有找到这份档案"
         data = self.record["data"]
         status = data.get(roles.status_field(self.form)) or ""
         title = data.get(self.form.title_field or "name") or ""
         risk = roles.display(self.form, roles.RISK, data.get(roles.RISK)) + risk_proposal_note(self.eng, self.record_id)
-        return (f"[b]{escape(title)}[/b]  {status}  {risk}  更新于 {self.record['updated'][:16].replace('T', ' ')}"
-                f"  操作员 {escape(self.record.get('operator') or '-')}")
+        return marked("[b]$title[/b]  $status  $risk  更新于 $updated  操作员 $operator", title=title,
+                      status=status, risk=risk, updated=self.record["updated"][:16].replace("T", " "),
+                      operator=self.record.get("operator") or "-")
 
     def reload(self) -> None:
         """Read again (after a save): the title and the tab on show are drawn now, the other
@@ -172,7 +174,7 @@ class PersonScreen(KeptScreen):
         if visits is not None:
             self.app.call_from_thread(self.show_visits, visits, record_id)
 
-    def info_text(self) -> str:
+    def info_text(self) -> Content:
         data = self.record["data"]
         divisions = self.eng.divisions
         reasons = self.record.get("meta", {}).get("reasons", {})
@@ -184,10 +186,10 @@ class PersonScreen(KeptScreen):
                     continue
                 value = roles.display(self.form, f.id, data.get(f.id), divisions)
                 why = reasons.get(f.id)
-                rows.append(escape(f"  {f.label}：{value}" + (f"（{why}）" if why else "")))
+                rows.append(f"  {f.label}：{value}" + (f"（{why}）" if why else ""))
             if rows:
-                lines += [f"[b]{section.title}[/b]", *rows]
-        return "\n".join(lines)
+                lines += [marked("[b]$title[/b]", title=section.title), *rows]
+        return joined(lines)
 
     def show_supporters(self, data: dict) -> None:
         table = self.query_one("#person-supporters", PagedTable)

@@ -22,7 +22,7 @@ class PickRecordScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(f"选择：{self.form.title}", classes="dialog-title")
+            yield Static(f"选择：{self.form.title}", classes="dialog-title", markup=False)
             yield Input(placeholder=roles.SEARCH_HINT, id="pick-search", compact=True)
             yield PagedTable(id="pick-table", cursor_type="row")
             yield Static("回车选定  Esc 取消", classes="repeat-hint")

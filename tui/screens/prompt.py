@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ..keymap import bind
+from ..literal import choices
 
 
 @dataclass
@@ -38,18 +39,19 @@ class PromptScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
+            # as written: titles, notes and labels quote names and form labels (`tui.literal`)
+            yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.note:
-                yield Static(self.note, classes="dialog-body")
+                yield Static(self.note, classes="dialog-body", markup=False)
             with VerticalScroll(classes="dialog-fields"):
                 for ask in self.asks:
-                    yield Label(ask.label + ("*" if ask.required else ""))
+                    yield Label(ask.label + ("*" if ask.required else ""), markup=False)
                     if ask.choices:
-                        yield Select([(lab, val) for val, lab in ask.choices], id=f"ask-{ask.key}",
+                        yield Select(choices((lab, val) for val, lab in ask.choices), id=f"ask-{ask.key}",
                                      value=ask.value or Select.NULL, prompt="请选择")
                     else:
                         yield Input(ask.value, placeholder=ask.placeholder, id=f"ask-{ask.key}")
-            yield Static("", id="prompt-error", classes="field-error")
+            yield Static("", id="prompt-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("确定", id="ok", variant="primary")
                 yield Button("取消", id="cancel")

@@ -15,7 +15,6 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
@@ -24,6 +23,7 @@ from core.engine import clerk_problem
 
 from .. import roles
 from ..keymap import bind, key_of
+from ..literal import choices
 from .base import after_backup
 
 SAVED, SKIPPED, FULL = "saved", "skipped", "full"
@@ -77,15 +77,16 @@ class QuickVisitScreen(ModalScreen[str | None]):
         title = "登记探访" + (f"（巡访{self.position}）" if self.position else "")
         with Vertical(classes="dialog wide", id="quick-visit"):
             yield Static(title, classes="dialog-title")
-            yield Static(escape(f"{name}  {village}\n{known}"), classes="dialog-body")
+            # names, labels and values as written (`tui.literal`)
+            yield Static(f"{name}  {village}\n{known}", classes="dialog-body", markup=False)
             if method is not None:
                 with Horizontal(classes="dialog-line"):
-                    yield Label(method.label, classes="dialog-label")
-                    yield Select([(lab, v) for v, lab in self.form.choices_for(method)], id="qv-method",
+                    yield Label(method.label, classes="dialog-label", markup=False)
+                    yield Select(choices((lab, v) for v, lab in self.form.choices_for(method)), id="qv-method",
                                  value=self.data.get(roles.VISIT_METHOD, Select.NULL), allow_blank=False,
                                  compact=True)
-            yield Static(escape(f"情况一切如常：{routine}。"), classes="dialog-body")
-            yield Static("", id="qv-error")
+            yield Static(f"情况一切如常：{routine}。", classes="dialog-body", markup=False)
+            yield Static("", id="qv-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("保存 回车", id="qv-save", variant="primary", compact=True)
                 yield Button("有情况 F2", id="qv-full", compact=True)
@@ -121,10 +122,10 @@ class QuickVisitScreen(ModalScreen[str | None]):
                     target, text = clerk_problem(self.form, p)
                     lines.append(f"{self._label(target)}：{text}" if target else text)
             shown = "；".join(dict.fromkeys(lines[:3]))
-            self.query_one("#qv-error", Static).update(escape(f"！未保存：{shown}。请按 F2 填写完整探访表。"))
+            self.query_one("#qv-error", Static).update(f"！未保存：{shown}。请按 F2 填写完整探访表。")
             return
         except CarebookError as exc:
-            self.query_one("#qv-error", Static).update(escape(f"！未保存：{exc}"))
+            self.query_one("#qv-error", Static).update(f"！未保存：{exc}")
             return
         self.app.ledger_changed()
         self.dismiss(SAVED)

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from .. import roles
+from ..literal import choices
 from ..keymap import bind
 from ..widgets.pagedtable import PagedTable
 from ..widgets.ticks import TickBox
@@ -134,16 +135,16 @@ class RosterScreen(BaseScreen):
         yield Input(placeholder=roles.SEARCH_HINT, id="search", compact=True)
         divisions = self.eng.divisions
         with Horizontal(id="roster-filters"):
-            yield Select([(t.name, t.code) for t in divisions.towns()], prompt="全部街镇",
+            yield Select(choices((t.name, t.code) for t in divisions.towns()), prompt="全部街镇",
                          id="f-town", compact=True)
             yield Select([], prompt="全部村", id="f-village", compact=True)
-            yield Select([(lab, v) for v, lab in self.form.choices_for(roles.RISK)], prompt="全部风险",
+            yield Select(choices((lab, v) for v, lab in self.form.choices_for(roles.RISK)), prompt="全部风险",
                          id="f-risk", compact=True)
-            yield Select([(short, key) for key, short, _, _ in self.lists], id="f-list", value="active",
+            yield Select(choices((short, key) for key, short, _, _ in self.lists), id="f-list", value="active",
                          allow_blank=False, compact=True)
             yield TickBox("仅逾期", id="f-overdue", compact=True)
         yield PagedTable(id="roster-table", cursor_type="row", zebra_stripes=True, paged=True)
-        yield Static("", id="roster-status")
+        yield Static("", id="roster-status", markup=False)    # names the form's labels
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -256,7 +257,7 @@ class RosterScreen(BaseScreen):
             village = self.query_one("#f-village", Select)
             town = event.value
             villages = self.eng.divisions.villages(town) if town is not Select.NULL else []
-            village.set_options([(v.name, v.code) for v in villages])
+            village.set_options(choices((v.name, v.code) for v in villages))
         self.page_start = 0
         self.refresh_page()
 

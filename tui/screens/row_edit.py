@@ -29,7 +29,7 @@ class RowEditScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.group.label, classes="dialog-title")
+            yield Static(self.group.label, classes="dialog-title", markup=False)
             with VerticalScroll(classes="dialog-fields"):
                 for f in self.group.fields:
                     yield FieldRow(f, self.form, self.engine, hint_of(self.engine, f),

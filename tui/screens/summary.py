@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Select, Static
 
 from ..keymap import bind
+from ..literal import choices, marked
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen
 
@@ -40,12 +41,12 @@ class SummaryScreen(BaseScreen):
         with Horizontal(id="summary-pick"):
             yield Select([(quarter_label(q), q) for q in quarters], value=quarters[0],
                          allow_blank=False, id="s-quarter", compact=True)
-            yield Select([(t.name, t.code) for t in self.eng.divisions.towns()], prompt="全区（按街镇）",
+            yield Select(choices((t.name, t.code) for t in self.eng.divisions.towns()), prompt="全区（按街镇）",
                          id="s-town", compact=True)
         yield Static("", id="summary-head")
         # The town column stays put while the numbered columns scroll sideways.
         yield PagedTable(id="summary-table", cursor_type="row", fixed_columns=1)
-        yield Static("", id="summary-checks")
+        yield Static("", id="summary-checks", markup=False)    # checks quote the forms' labels
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -69,7 +70,8 @@ class SummaryScreen(BaseScreen):
     def show(self, report, rows: list[dict]) -> None:
         late = "（已逾期）" if report.late else ""
         self.query_one("#summary-head", Static).update(
-            f"[b]{report.title}[/b]\n{report.unit} {quarter_label(report.period)}  报送截止 {report.due}{late}  统计日期 {report.date}")
+            marked("[b]$title[/b]\n$unit $period  报送截止 $due$late  统计日期 $date", title=report.title,
+                   unit=report.unit, period=quarter_label(report.period), due=report.due, late=late, date=report.date))
         all_rows = rows + ([report.total] if report.total else [])
         cols = []
         for c in report.columns:   # wide enough for the header and every value: nothing cut

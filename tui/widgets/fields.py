@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 from textual.widgets.select import InvalidSelectValueError
 
 from .. import roles
+from ..literal import choices
 from .repeat import RepeatEditor
 from .ticks import TickBox, TickList
 
@@ -79,20 +80,21 @@ class FieldRow(Vertical):
     def compose(self) -> ComposeResult:
         required = self.field.required is True and not self.computed
         label = self.field.label + ("*" if required else "")
+        # Labels, computed values and messages are the form's and staff's words, not markup.
         if cell_len(label) > LABEL_CELLS:
             # A long label on its own line, whole: cut at 18 cells it read 最近一名赡养人离/津时间.
-            yield Label(label, classes="field-label-long")
+            yield Label(label, classes="field-label-long", markup=False)
             label = ""
-        yield Label(label, classes="field-label")
+        yield Label(label, classes="field-label", markup=False)
         yield self._editor()
-        error = Static("", classes="field-error")
+        error = Static("", classes="field-error", markup=False)
         error.display = False
         yield error
 
     def _editor(self) -> Widget:
         f, eid = self.field, f"f-{self.field.id}"
         if self.computed:
-            return Static("", id=eid, classes="field-computed")
+            return Static("", id=eid, classes="field-computed", markup=False)
         if self.hint == "repeat":
             return RepeatEditor(f, self.form, self.engine, id=eid)
         if self.hint == "textarea":
@@ -102,17 +104,21 @@ class FieldRow(Vertical):
         if self.hint in ("select", "division"):
             return Select(self._options(), id=eid, compact=True, prompt="请选择")
         if self.hint == "multiselect":
-            return TickList(*[(lab, val) for val, lab in self.form.choices_for(f)], id=eid,
+            return TickList(*choices((lab, val) for val, lab in self.form.choices_for(f)), id=eid,
                             compact=True, classes="field-multi")
         if self.hint == "reference":
-            return Horizontal(Static("（未选择）", id=eid, classes="field-ref"),
+            return Horizontal(Static("（未选择）", id=eid, classes="field-ref", markup=False),
                               Button("选择", id=f"pick-{f.id}", compact=True), classes="field-ref-line")
         kind = {"integer": "integer", "decimal": "number"}.get(self.hint, "text")
         placeholder = f.placeholder or ("年-月-日，如 2026-01-05" if self.hint == "date" else "")
         max_len = f.max_length or (0 if self.hint != "date" else 11)
         return Input(id=eid, type=kind, compact=True, placeholder=placeholder, max_length=max_len)
 
-    def _options(self, parent_value: Any = None) -> list[tuple[str, str]]:
+    def _options(self, parent_value: Any = None) -> list[tuple[Any, str]]:
+        """(label, value) pairs, each label shown as the form or the division table writes it."""
+        return choices(self._choices(parent_value))
+
+    def _choices(self, parent_value: Any) -> list[tuple[str, str]]:
         if self.hint == "division":
             divisions = self.engine.divisions
             today = self.engine.today()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from core.engine import LEVEL_SETTING, ROLE_LEVELS  # noqa: F401 - the setting screens change
 
+from ..literal import lines as joined, marked
 from ..roles import short_village
 
 LEVELS = tuple(ROLE_LEVELS.values())   # 村委会, 街镇 (the setting may also be "": every level)
@@ -49,20 +50,21 @@ def rows(items: list, divisions: Any) -> list[dict]:
             for i in items]
 
 
-def panel_text(items: list, level: str) -> str:
+def panel_text(items: list, level: str) -> Content:
     """Home's follow-up lines: counts for the operator's level, then the most pressing items."""
     overdue = [i for i in items if i.state == "overdue"]
     due = [i for i in items if i.state == "due"]
     urgent = [i for i in items if i.is_emergency]
-    head = f"[b]跟进事项[/b]（{level or '全部层级'}）  已逾期 {len(overdue)} 件  即将到期 {len(due)} 件"
+    head = "[b]跟进事项[/b]（$level）  已逾期 $overdue 件  即将到期 $due 件"
     if urgent:
         head += f"  [b red]应急 {len(urgent)} 件[/]"
-    lines = [head + "   F 查看"]
+    lines: list[Content | str] = [marked(head + "   F 查看", level=level or "全部层级", overdue=len(overdue),
+                                         due=len(due))]
     for i in [i for i in items if i.state in ("overdue", "due") or i.is_emergency][:PANEL_ITEMS]:
-        lines.append(escape(f"  {emergency_prefix(i)}{state_text(i)}  {i.name}  {i.kind}  时限 {i.due_date}"))
+        lines.append(f"  {emergency_prefix(i)}{state_text(i)}  {i.name}  {i.kind}  时限 {i.due_date}")
     if len(lines) == 1:
         lines.append("  没有到期或逾期的跟进事项")
-    return "\n".join(lines)
+    return joined(lines)
 
 
 def emergency_mark(engine: Any) -> str:
@@ -85,13 +87,13 @@ class FollowupsPanel(Static):
         super().__init__("正在读取跟进事项……", id="home-followups", **kwargs)
 
     @staticmethod
-    def text_for(engine: Any, today) -> str:
+    def text_for(engine: Any, today) -> Content:
         """Worker side: the text for the operator's level on `today`."""
         level = operator_level(engine)
         return panel_text(engine.followups(as_of=today, level=level or None), level)
 
     @staticmethod
-    def fill(screen: Any, text: str | None) -> None:
+    def fill(screen: Any, text: Content | None) -> None:
         """UI side: the screen's panel shows `text` (unless the screen closed meanwhile)."""
         if screen.is_mounted:
             screen.query_one(FollowupsPanel).update(text or "无法读取跟进事项")

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ..keymap import bind
+from ..literal import cell
 
 
 def column(key: str, label: str, width: int) -> tuple[str, str, int]:
@@ -50,18 +51,20 @@ class PagedTable(DataTable):
         self._cell_styles: dict[tuple, Style] = {}     # see _render_cell
 
     def show_rows(self, columns: Iterable[tuple[str, str, int]], rows: Iterable[dict]) -> None:
-        """Replace the content; columns are (key, label, width) and rows carry an "id"."""
+        """Replace the content; columns are (key, label, width) and rows carry an "id".
+        Labels and cells are shown as written (`tui.literal`): names, notes and form labels
+        are not markup."""
         columns = tuple(columns)
         keep = self.cursor_row
         if columns != self._columns_spec:
             self.clear(columns=True)
             for key, label, width in columns:
-                self.add_column(label, key=key, width=width)
+                self.add_column(cell(label), key=key, width=width)
             self._columns_spec = columns
         else:
             self.clear()
         for row in rows:
-            self.add_row(*(row.get(key, "") for key, _, _ in columns), key=row["id"])
+            self.add_row(*(cell(row.get(key, "")) for key, _, _ in columns), key=row["id"])
         if self.row_count:
             self.move_cursor(row=min(keep, self.row_count - 1), animate=False)
 

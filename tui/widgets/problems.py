@@ -30,7 +30,7 @@ class ProblemsPanel(OptionList):
             self.field_id = field_id
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(markup=False, **kwargs)     # lines quote labels and typed values
         self.active = False          # shown since a refused save, until nothing is left
         self.display = False
 
