@@ -27,7 +27,8 @@ from test_reevaluate_fields import DAY, _ledger  # noqa: E402
 
 from core import forksafe  # noqa: E402
 from core.engine import Engine  # noqa: E402
-from core.lifecycle import reevaluate  # noqa: E402
+from core.lifecycle import keptfiles, reevaluate  # noqa: E402
+from core.lifecycle.reevaluate import wait_kept  # noqa: E402
 
 LATER = DAY + dt.timedelta(days=400)        # every person a year older
 
@@ -65,6 +66,10 @@ def test_the_days_run_is_made_by_a_forked_copy_with_the_in_process_runs_values_a
             fh.write(f"{os.getpid()}\n")
         return real_run(*a, **k)
     monkeypatch.setattr(reevaluate, "run", run)          # the copy inherits it
+    read: list = []                                      # villages read here for kept values
+    real_entry = keptfiles._entry
+    monkeypatch.setattr(keptfiles, "_entry", lambda *a: read.append(a[1]) or real_entry(*a))
+    shutil.rmtree(data / "cache", ignore_errors=True)    # nothing kept yet
 
     first = _opener(forms, data)()
     assert first.refresh_due()
@@ -75,6 +80,12 @@ def test_the_days_run_is_made_by_a_forked_copy_with_the_in_process_runs_values_a
         assert len(pids.read_text().split()) == 1
         assert eng.refresh_for_today() is None            # the day done: nothing run here
         assert len(pids.read_text().split()) == 1
+        # the values the rows lack kept by the copy's keeper, not by this process's thread,
+        # which waits for the keeper's end and then finds every village current
+        wait_kept(eng)
+        assert read == [] and keptfiles.stale(eng.store, "registration") == 0
+        assert len(list(keptfiles.folder(eng.store, "registration").glob("[!.]*.bin"))) == \
+            len(eng.store.files_keys("registration"))
     finally:
         eng.close()
     got, want = _state(forms, data), _state(forms, alone)

@@ -24,21 +24,39 @@ def recompute_apart(engine, reopen: Callable[[], object]):
     """`engine`, or — when the day's recompute is due and a copy may make it — a new engine
     from `reopen()` after a forked copy made it (`engine` is closed then)."""
     from core.forksafe import fork_safe
-    from core.lifecycle.reevaluate import due_today
+    from core.lifecycle.reevaluate import due_today, kept_elsewhere
 
     if not due_today(engine) or not fork_safe(engine.store):
         return engine
     engine.close()
+    reader = _reader(engine)
+    done, keeping = os.pipe()           # the keeper holds `keeping` open while it works
     pid = os.fork()
     if pid == 0:
-        _recompute_in_copy(reopen)      # never returns
+        os.close(done)
+        _recompute_in_copy(reopen, reader)      # never returns
+    os.close(keeping)
     os.waitpid(pid, 0)
-    return reopen()
+    try:
+        fresh = reopen()
+    except BaseException:
+        os.close(done)
+        raise
+    kept_elsewhere(fresh, done)
+    return fresh
 
 
-def _recompute_in_copy(reopen: Callable[[], object]) -> None:
-    """The copy's whole life: open, recompute, close (its writes and the marker on disk), end
-    without running anything of the parent's."""
+def _reader(engine) -> Callable[[], object]:
+    """How the keeper opens the ledger: read-only (no lock), beside the staff screen's writer."""
+    return lambda: type(engine).open(engine.data_dir, engine.forms_dir, readonly=True)
+
+
+def _recompute_in_copy(reopen: Callable[[], object], reader: Callable[[], object]) -> None:
+    """The copy's whole life: open, recompute, close (its writes and the marker on disk); then,
+    when it can, fork the keeper (`_keep_in_copy`) and end either way without running anything
+    of the parent's. The parent goes on as soon as it ends; the keeper works meanwhile."""
+    import threading
+
     code = 1
     try:
         from core.lifecycle.reevaluate import DAY_OPERATOR, due_today, run
@@ -50,7 +68,37 @@ def _recompute_in_copy(reopen: Callable[[], object]) -> None:
             code = 0
         finally:
             eng.close()
+        if threading.active_count() == 1 and os.fork() == 0:
+            _keep_in_copy(reader)       # never returns
     except BaseException:               # noqa: BLE001 - the parent makes the run and shows why
         pass
     finally:
         os._exit(code)
+
+
+def _keep_in_copy(reader: Callable[[], object]) -> None:
+    """The keeper: every village's values the rows lack kept (`reevaluate.keep_all`) by a
+    read-only engine of its own, on the other core, at a lower priority than the staff
+    screen, silent (the terminal is the screen's); then it ends, which closes the pipe the
+    screen's keeping thread waits on."""
+    import gc
+
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.nice(10)
+        gc.disable()                    # what it parses is not cyclic; it ends soon
+        from core.lifecycle.reevaluate import keep_all
+        from core.storage.sealed import quick_parse
+
+        eng = reader()
+        try:
+            with quick_parse():
+                keep_all(eng)
+        finally:
+            eng.close()
+    except BaseException:               # noqa: BLE001 - what is not kept is kept at the next open
+        pass
+    finally:
+        os._exit(0)

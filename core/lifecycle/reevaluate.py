@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -550,15 +551,12 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
     now = threading.Event()
 
     def work() -> None:
-        from core.lifecycle.keptfiles import keep_current, keep_on_write, spec_items
-        from core.lifecycle.keptvalues import kept_spec
-
         now.wait(delay)
+        elsewhere = _ELSEWHERE.pop(engine, None)
+        if elsewhere is not None:   # a copy of the program keeps them (`dayapart`): this
+            _wait_closed(elsewhere)  # thread then finds every village current
         try:
-            for form in _computed_forms(engine, None):
-                spec = kept_spec(engine, form)
-                keep_on_write(engine.store, form.id, spec_items(spec))
-                keep_current(engine.store, form.id, spec, between=lambda: now.is_set() or time.sleep(pause))
+            keep_all(engine, between=lambda: now.is_set() or time.sleep(pause), register=True)
         except CarebookError:       # the ledger closed meanwhile (a closed store ends it)
             pass
         except Exception as exc:  # noqa: BLE001 - a cache beside the ledger: logged, never a traceback
@@ -571,6 +569,40 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
     _KEEPING[engine] = (thread, now)
     thread.start()
     return thread
+
+
+def keep_all(engine, between: Callable[[], object] | None = None, register: bool = False) -> None:
+    """Every village's kept values of every computed form brought up to date
+    (`keptfiles.keep_current`); `register`: and every village the store writes from now on
+    (`keptfiles.keep_on_write`)."""
+    from core.lifecycle.keptfiles import keep_current, keep_on_write, spec_items
+    from core.lifecycle.keptvalues import kept_spec
+
+    for form in _computed_forms(engine, None):
+        spec = kept_spec(engine, form)
+        if register:
+            keep_on_write(engine.store, form.id, spec_items(spec))
+        keep_current(engine.store, form.id, spec, between=between)
+
+
+_ELSEWHERE: WeakKeyDictionary[Any, int] = WeakKeyDictionary()   # engine -> a pipe's read end
+
+
+def kept_elsewhere(engine, fd: int) -> None:
+    """Another process keeps the values for `engine`'s ledger now and holds the write end of
+    the pipe `fd` reads until it ends: `keep_after_open` waits for that end, not reading a
+    village of its own meanwhile (`core.lifecycle.dayapart`)."""
+    _ELSEWHERE[engine] = fd
+
+
+def _wait_closed(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def wait_kept(engine) -> None:
