@@ -24,6 +24,12 @@ def fork_safe(store, wait: float = 1.0) -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False
     store.settle()
+    return alone(wait)
+
+
+def alone(wait: float = 1.0) -> bool:
+    """Whether this thread is the process's only one, waiting up to `wait` seconds for the
+    others to end (a closed store's writer ends within `COMPACT_IDLE`)."""
     deadline = time.monotonic() + wait
     while threading.active_count() > 1 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -197,3 +197,21 @@ async def test_an_admins_labels_and_section_titles_show_as_written(tmp_path):
         drawn = "\n".join(region_text(app, row))
         assert "[b]未说明[/b]" in drawn, drawn
         assert app.is_running
+
+
+def test_every_notice_goes_through_the_apps_plain_notify():
+    """`CarebookApp.notify` shows a message as written; a screen's or widget's own `notify`
+    (Textual's `Widget.notify`) reads it as markup. So no code in tui/ calls anything but the
+    app's: a new `self.notify(...)` on a screen fails here before it reaches staff."""
+    import re
+
+    root = Path(__file__).parent.parent / "tui"
+    calls = []
+    for path in sorted(root.rglob("*.py")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for found in re.finditer(r"([\w.]+)\.notify\(", line):
+                owner = found.group(1)
+                if not (owner.endswith("app") or (path.name == "app.py" and owner == "self")):
+                    calls.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert calls == []
+    assert CarebookApp.notify.__kwdefaults__["markup"] is False

@@ -509,6 +509,19 @@ def before_first_screen(engine: Engine) -> str:
                                             (RECOMPUTING, engine.refresh_due())) if due)
 
 
+def _unusable(engine: Engine) -> int:
+    """2 (said, the ledger closed) when the ledger cannot be worked on at all, e.g. a broken
+    division file on its first open; else 0."""
+    import sys
+
+    why = engine.unusable()
+    if not why:
+        return 0
+    engine.close()
+    print(f"无法打开台账：{why}", file=sys.stderr)
+    return 2
+
+
 def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: bool = False,
         start_form: str | None = None) -> int:
     """Open the ledger in `data_dir` and run the UI; a ledger that cannot open is a message."""
@@ -527,11 +540,9 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:
         print(f"无法打开台账：{exc}", file=sys.stderr)
         return 2
-    why = engine.unusable()     # e.g. a broken division file on a ledger's first open
+    why = _unusable(engine)
     if why:
-        engine.close()
-        print(f"无法打开台账：{why}", file=sys.stderr)
-        return 2
+        return why
     said = before_first_screen(engine)
     if said:
         print(said, end="", file=sys.stderr, flush=True)
@@ -541,6 +552,9 @@ def run(data_dir: Path, *, demo: bool, forms_dir: Path | None = None, low_spec: 
     except CarebookError as exc:     # the ledger, closed for the copy, would not open again
         print(f"\n无法打开台账：{exc}", file=sys.stderr)
         return 2
+    why = _unusable(engine)          # opened again: asked again
+    if why:
+        return why
     try:
         engine.refresh_for_today()
     except CarebookError as exc:

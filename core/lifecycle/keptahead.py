@@ -14,8 +14,11 @@ village the copy could not keep (damaged, written meanwhile, the copy killed) is
 before. A walk that needs no kept values ends the copy.
 
 Only where forking is safe (`core.forksafe.fork_safe`: not Windows, not the server, one
-thread — never in the TUI), for a form whose change the rows may not decide alone, and when
-at least `MIN_VILLAGES` are not current: forking costs a few milliseconds, a village ~12 ms.
+thread — never in the TUI) and for a form whose change the rows may not decide alone. The copy
+is forked before the list rows are loaded here and works out the spec itself: a village whose
+kept file is current costs it a small file read, so a ledger with everything kept costs the
+second core a fraction of a second and this process nothing. It never writes the ledger: its
+store is made read-only (a damaged file is left where it is, for this process to find).
 """
 from __future__ import annotations
 
@@ -23,51 +26,50 @@ import gc
 import os
 import signal
 
-MIN_VILLAGES = 8
-
 
 class Ahead:
-    """The forked copy keeping `table`'s values; `wait` for it, or `stop` it."""
+    """The forked copy keeping a form's values; `wait` for it, or `stop` it."""
 
     def __init__(self, pid: int):
         self.pid: int | None = pid
 
     def wait(self) -> bool:
-        """Wait until the copy is done; whether it kept every village it read."""
+        """Wait until the copy is done; whether it ended well."""
         return self._reap(0)
 
     def stop(self) -> None:
         """End the copy now if it still runs (a file it was writing is left as a temp file,
         which the next writer sweeps; every kept file is whole)."""
-        if self.pid is not None and os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+        if self.pid is not None and not self._reap(os.WNOHANG, ended_only=True):
             os.kill(self.pid, signal.SIGTERM)
-        self._reap(0)
+            self._reap(0)
 
-    def _reap(self, flags: int) -> bool:
+    def _reap(self, flags: int, ended_only: bool = False) -> bool:
+        """Reap the copy (`flags` as `os.waitpid`'s); whether it ended well. With
+        `ended_only`, False also when it still runs (then it is not reaped)."""
         if self.pid is None:
-            return False
+            return not ended_only
         try:
-            _, status = os.waitpid(self.pid, flags)
-        except ChildProcessError:       # already reaped
-            status = 1
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:       # reaped already
+            pid, status = self.pid, 1
+        if pid == 0:                    # still running (WNOHANG)
+            return False
         self.pid = None
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return ended_only or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
 
 
 def start(engine, form) -> Ahead | None:
     """Fork a copy that keeps `form`'s values of every village not current, or None when it
-    is not worth it (fewer than `MIN_VILLAGES` stale under the spec last kept) or not safe.
-    Forked before this process loads the list rows: the copy works out the spec itself."""
+    is not safe or the system refuses the fork (this process then reads them, as before)."""
     from core.forksafe import fork_safe
-    from core.lifecycle.keptfiles import stale
 
-    store = engine.store
-    if not fork_safe(store, wait=0):
+    if not fork_safe(engine.store, wait=0):
         return None
-    found = stale(store, form.id)
-    if found is not None and found < MIN_VILLAGES:
+    try:
+        pid = os.fork()
+    except OSError:                     # no memory or processes to spare
         return None
-    pid = os.fork()
     if pid:
         return Ahead(pid)
     _keep_in_copy(engine, form)       # never returns
@@ -82,6 +84,7 @@ def _keep_in_copy(engine, form) -> None:
         from core.lifecycle.keptvalues import kept_spec
         from core.storage.sealed import quick_parse
 
+        engine.store.readonly = True    # reads only: nothing set aside, no index rewritten
         gc.disable()                    # nothing it parses is cyclic; the copy ends soon
         with quick_parse():
             keep_current(engine.store, form.id, kept_spec(engine, form))

@@ -186,19 +186,6 @@ def keep_read(store, table: str, p: str, spec: tuple, seen: list, key: tuple | N
         _keep(store, table, p, entry)
 
 
-def stale(store, table: str) -> int | None:
-    """How many villages of `table` `keep_current` would read now under the spec last kept
-    (None: nothing kept yet; 0 for a store without files). A cheap look (a stat and a small
-    file each) that needs neither the forms nor the list rows."""
-    if not hasattr(store, "files_keys"):
-        return 0
-    spec = held_spec(store, table)
-    if spec is None:
-        return None
-    return sum(key is not None and _current(store, table, p, spec, key) is None
-               for p, key in store.files_keys(table).items())
-
-
 def keep_current(store, table: str, spec: dict[str, Iterable[str] | None],
                  between: Callable[[], object] | None = None) -> int:
     """Keep every village of `table` whose kept file is missing or not current, one village at

@@ -552,9 +552,9 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
 
     def work() -> None:
         now.wait(delay)
-        elsewhere = _ELSEWHERE.pop(engine, None)
-        if elsewhere is not None:   # a copy of the program keeps them (`dayapart`): this
-            _wait_closed(elsewhere)  # thread then finds every village current
+        keeper = _ELSEWHERE.pop(engine, None)
+        if keeper is not None:      # a copy of the program keeps them (`dayapart`): this
+            _wait_for(keeper)       # thread then finds every village current
         try:
             keep_all(engine, between=lambda: now.is_set() or time.sleep(pause), register=True)
         except CarebookError:       # the ledger closed meanwhile (a closed store ends it)
@@ -585,24 +585,21 @@ def keep_all(engine, between: Callable[[], object] | None = None, register: bool
         keep_current(engine.store, form.id, spec, between=between)
 
 
-_ELSEWHERE: WeakKeyDictionary[Any, int] = WeakKeyDictionary()   # engine -> a pipe's read end
+_ELSEWHERE: WeakKeyDictionary[Any, int] = WeakKeyDictionary()   # engine -> its keeper's pid
 
 
-def kept_elsewhere(engine, fd: int) -> None:
-    """Another process keeps the values for `engine`'s ledger now and holds the write end of
-    the pipe `fd` reads until it ends: `keep_after_open` waits for that end, not reading a
-    village of its own meanwhile (`core.lifecycle.dayapart`)."""
-    _ELSEWHERE[engine] = fd
+def kept_elsewhere(engine, pid: int) -> None:
+    """The child process `pid` keeps the values for `engine`'s ledger now: `keep_after_open`
+    waits for it to end (and reaps it) before reading any village itself
+    (`core.lifecycle.dayapart`)."""
+    _ELSEWHERE[engine] = pid
 
 
-def _wait_closed(fd: int) -> None:
+def _wait_for(pid: int) -> None:
     try:
-        while os.read(fd, 4096):
-            pass
-    except OSError:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
         pass
-    finally:
-        os.close(fd)
 
 
 def wait_kept(engine) -> None:

@@ -549,8 +549,9 @@ def live_line(parts: list[tuple[str, str, str, str | None]], width: int) -> Text
     """The live line: each (label, value, why, reason typed by staff) as 「**label** value（why
     reason）」, as text (a typed `[` is shown, never read as markup). When it would take more
     than its `LIVE_LINES` rows of `width` cells, the typed reasons are cut to the most cells
-    that fit, ending in 「…」: the end of the line is never lost off the screen's edge, and the
-    whole reason is in the person file's 修改历史 once saved."""
+    that fit, ending in 「…」, so the line's end stays on screen however long a reason is (the
+    parts themselves — a few labels and values — fit two rows); the whole reason is in the
+    person file's 修改历史 once saved."""
     def build(most: int | None) -> Text:
         out = Text()
         for i, (label, value, why, typed) in enumerate(parts):
