@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fork_support import count_forks, settle_keeping  # noqa: E402
 from test_reevaluate_fields import DAY, _ledger  # noqa: E402
 
 from core import forksafe  # noqa: E402
@@ -55,33 +56,12 @@ def _not_kept(eng) -> list[str]:
             if keptfiles._current(eng.store, "registration", p, spec, key) is None]
 
 
-def settle_keeping() -> None:
-    """End every engine's background keeping thread now (`keep_after_open` waits 3 s first):
-    a test's earlier engines leave them, where `carebook` has none when it forks."""
-    import threading
-
-    for _, now in list(reevaluate._KEEPING.values()):
-        now.set()
-    for thread in threading.enumerate():     # one an engine started before its last (3 s at most)
-        if thread.name == "carebook-keep-values":
-            thread.join(timeout=30)
-
-
 @pytest.fixture
 def forkable(monkeypatch):
     """Forking allowed, as in the `carebook` process (one thread); the forks made, counted."""
     settle_keeping()
     monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: True)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-    monkeypatch.setattr(os, "fork", counting)
-    return forks
+    return count_forks(monkeypatch)
 
 
 def test_the_days_run_is_made_by_a_forked_copy_with_the_in_process_runs_values_and_history(

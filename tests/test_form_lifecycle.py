@@ -210,23 +210,13 @@ def test_the_first_open_of_a_day_says_it_recomputes_and_clears_the_line_before_t
     open the same day has nothing to recompute and says nothing. Made by a forked copy where
     forking is safe (`Engine.recompute_day_apart`; this test process may hold other threads,
     so it is told so): the UI then gets the ledger opened again, open, with the day done."""
-    import os
-
     from core import forksafe
-    from test_dayapart import settle_keeping
+    from fork_support import count_forks, settle_keeping
     from tui import app as tui_app
 
     settle_keeping()                    # earlier tests' keeping threads: `carebook` has none
     monkeypatch.setattr(forksafe, "fork_safe", lambda store, wait=1.0: forked)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-    monkeypatch.setattr(os, "fork", counting)
+    forks = count_forks(monkeypatch)
 
     forms = copy_forms(tmp_path)
     with Engine.open(tmp_path / "data", forms, operator="李芳") as eng:

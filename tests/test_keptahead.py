@@ -25,6 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from binhai_support import set_setting  # noqa: E402
+from fork_support import count_forks  # noqa: E402
 from test_reevaluate_fields import DAY, _full, _ledger, _quick, _same  # noqa: E402
 from test_reevaluate_kept import _people  # noqa: E402
 
@@ -82,17 +83,8 @@ def _gone(pid: int) -> bool:
 
 def test_a_cold_dry_run_has_the_villages_read_by_a_forked_copy_with_the_full_runs_answer(tmp_path, watched):
     forms, data, day, slow, cache, keys = _cold(tmp_path, watching=watched.values())
-    pids = []
-    real_fork = os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            pids.append(pid)
-        return pid
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(os, "fork", fork)
+        pids = count_forks(mp)
         quick, parts = _quick(forms, data, day)
     _same(quick, slow)
     assert quick.changes[("registration", "风险等级", "高", "中")] >= 1, quick.table()
