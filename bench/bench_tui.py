@@ -35,7 +35,9 @@ Scenarios and targets:
   marker removed so every record is judged (the first day after an upgrade or a form change):
   the run's time, home's due list after it, and the peak — the run made by a forked copy
   (`Engine.recompute_day_apart`) where the tree has it, else in the UI's own process. Removes
-  the marker from --data (the run writes it again; the values are already today's).
+  the marker from --data (the run writes it again; the values are already today's). Where the
+  tree forks, the larger peak of the day's copy and its keeper is printed too (after the
+  keeper's end: `wait_kept`).
 - peak memory of every scenario <= 250 MB.
 
 Without --data the ledger is generated once into bench/out/ledger-N with
@@ -170,6 +172,12 @@ def child_carebook(scenario: str, spawned: float, data: str, repeat: int) -> dic
                                                 for s in app._installed_screens.values())
                              and all(getattr(s, "built_ahead", True) for s in app._installed_screens.values()))
                 out["form_ahead"] = time.time() - spawned
+            if scenario == "newday" and hasattr(engine, "recompute_day_apart"):
+                from core.lifecycle.reevaluate import wait_kept
+                import resource
+
+                wait_kept(engine)       # the keeper's end (then this process finds all kept)
+                out["copies_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             if scenario in ("start", "newday"):
                 return
             if scenario == "form":
@@ -390,6 +398,7 @@ def report(bare: dict, runs: dict[str, dict[str, dict]]) -> None:
     line("  … registration form built ahead", "start", lambda g: g["form_ahead"])
     line("new day, every record judged: run", "newday", lambda g: g["day_run"])
     line("  … then home due list shown", "newday", lambda g: g["due"])
+    line("  … the day's copy and keeper: peak", "newday", lambda g: g["copies_peak_mb"], unit="MB")
     line("roster first page", "roster", lambda g: g["roster"], TARGETS["roster"])
     line("search keystroke (median)", "keystroke", lambda g: statistics.median(g["keystroke"]), TARGETS["keystroke"])
     line("  … whole pinyin, per letter (median)", "keystroke", lambda g: statistics.median(g["pinyin"]), TARGETS["keystroke"])
