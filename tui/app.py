@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -64,6 +65,7 @@ class CarebookApp(App):
         self._person_screen = None      # see open_person
         self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         self._quit_after_backup = False                                 # see quit_after_backup
+        self._new_day_running = False                                   # see check_new_day
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -139,6 +141,36 @@ class CarebookApp(App):
 
         warm_first_page(self)
         gc.freeze()
+
+    # ------------------------------------------------------------------ past midnight
+    NEW_DAY_CHECK_SECONDS = 60      # how often an open program asks whether the date moved
+
+    def check_new_day(self) -> None:
+        """A program left open overnight (office PCs are) recomputes ages and what follows
+        from them when the date moves, as a new day's first open does: otherwise the roster,
+        home and the person files would show yesterday's ages and risk levels until it is
+        started again. Asked every minute (the marker's date, one small file); the run is made
+        on a thread (in this process: it holds threads, so no copy is forked), and staff are
+        told when it is done. Not for a read-only ledger."""
+        if self._new_day_running or not self.attempt(self.engine.refresh_due):
+            return
+        self._new_day_running = True
+        self._recompute_new_day()
+
+    @work(thread=True, exclusive=True, group="new-day")
+    def _recompute_new_day(self) -> None:
+        done = self.attempt(self.engine.refresh_for_today)
+        self.call_from_thread(self._new_day_done, done)
+
+    def _new_day_done(self, done) -> None:
+        self._new_day_running = False
+        if done is None:                # done by another program meanwhile, or it failed (said)
+            return
+        self.ledger_changed()
+        self.notify(f"日期已到 {self.engine.today().isoformat()}：已按今天重新计算年龄和风险等级，"
+                    f"{done.changed} 人有变化（每人记入修改历史）。", title="新的一天", timeout=15)
+        if getattr(self.screen, "RELOAD_WHEN_OTHERS_SAVE", False) or type(self.screen).__name__ == "HomeScreen":
+            self.screen.reload()
 
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
@@ -249,6 +281,8 @@ class CarebookApp(App):
         self.watch_backup()
         if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
             self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
+        if self._today is None:         # a date pinned (tests, snapshots) never moves
+            self.set_interval(self.NEW_DAY_CHECK_SECONDS, self.check_new_day)
         from .screens.home import HomeScreen
 
         self.push_screen(HomeScreen())

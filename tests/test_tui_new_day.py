@@ -1,0 +1,58 @@
+"""A program left open past midnight recomputes ages and risk levels, and says so.
+
+Office PCs stay on with carebook open overnight. The day's recompute used to run only when
+the program started, so the morning after, the roster, home and the person file showed
+yesterday's ages and risk levels until someone restarted it. The app now asks every minute
+whether the date moved (`CarebookApp.check_new_day`) and recomputes on a thread as a new
+day's first open does. The test moves the engine's clock instead of waiting for midnight and
+reads the drawn screen at 80x24.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))   # tests/ helpers under --import-mode=importlib
+from binhai_support import id_for, person, years_before  # noqa: E402
+from tui_support import OPERATOR, SIZE, drive, screen_text, settle, until  # noqa: E402
+
+from core.engine import Engine  # noqa: E402
+from tui.app import CarebookApp  # noqa: E402
+
+DAY = dt.date(2026, 3, 10)
+
+
+@drive
+async def test_a_program_left_open_past_midnight_recomputes_and_says_so(tmp_path):
+    clock = [DAY]
+    eng = Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: clock[0])
+    eng.settings.set("ledger_created", DAY.isoformat())
+    eng.settings.set("operator", OPERATOR)
+    data = person(filing=DAY - dt.timedelta(days=30), age=79)
+    data["id_number"] = id_for(years_before(DAY + dt.timedelta(days=1), 80))    # 80 tomorrow
+    data["name"] = "周满寿"
+    rid = eng.save("registration", data).id
+    eng.refresh_for_today()
+    assert eng.get(rid)["data"]["risk_level"] == "中" and not eng.refresh_due()
+    app = CarebookApp(eng)              # the real date's way: nothing pinned
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        app.check_new_day()                                   # the same day: nothing to do
+        await settle(pilot)
+        assert "新的一天" not in screen_text(app) and eng.get(rid)["data"]["age"] == 79
+        clock[0] = DAY + dt.timedelta(days=1)                 # midnight passes
+        app.check_new_day()
+        await until(pilot, lambda: "新的一天" in screen_text(app), timeout=20)
+        shown = screen_text(app)
+        notice = "".join(line.split("▌")[-1].strip(" │") for line in shown.splitlines() if "▌" in line)
+        assert f"日期已到 {clock[0].isoformat()}：已按今天重新计算年龄和风险等级，1 人有变化" in \
+            notice.replace("到2026", "到 2026").replace("，1人", "，1 人"), shown
+        await until(pilot, lambda: f"今天 {clock[0].isoformat()}" in screen_text(app))   # home again
+        record = eng.get(rid)
+        assert record["data"]["age"] == 80 and record["data"]["risk_level"] == "高"
+        assert eng.history(rid)[-1]["action"] == "重新计算" and not eng.refresh_due()
+        await pilot.press("r")                                # the roster shows today's values
+        await until(pilot, lambda: "周满寿" in screen_text(app))
+        row = next(line for line in screen_text(app).splitlines() if "周满寿" in line)
+        assert " 80 " in row and "高" in row, row
