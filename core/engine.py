@@ -1175,6 +1175,12 @@ class Engine:
         running = getattr(self.store, "backup_running", None)
         return bool(running is not None and running())
 
+    def start_backup(self) -> bool:
+        """The backup rotation again, beside the program, for one left open for days
+        (`Store.start_backup`); whether one was started. None for a store without it."""
+        start = getattr(self.store, "start_backup", None)
+        return bool(start is not None and start())
+
     def backup_problems(self) -> list[str]:
         """Why the day's backup failed (also among `problems`), for the UI to show when known."""
         return [p.message for p in getattr(self.store, "problems", ()) if p.rule == "storage.backup"]

@@ -221,3 +221,25 @@ def test_a_save_still_waits_while_another_thread_waits_for_the_backup(tmp_path, 
         s.close()
     [backup] = list_backups(tmp_path)
     assert b"\xe4\xb8\x99" not in (backup.path / data_file(tmp_path).relative_to(tmp_path)).read_bytes()  # no 丙
+
+
+def test_a_store_left_open_a_day_backs_up_again_and_a_save_waits_for_it(tmp_path):
+    """A program left open for days (office PCs) rotates its backups again (`start_backup`,
+    asked hourly by the staff UI): a new backup once the newest is a day old, none before."""
+    with Store(tmp_path, backup_every_hours=None) as s:
+        s.put(TABLE, *item("a", V1, "甲"))
+    with Store(tmp_path) as s:
+        s.wait_for_backup()
+        (first,) = list_backups(tmp_path)
+        assert s.start_backup()                             # asked: the newest is fresh, none made
+        s.wait_for_backup()
+        assert [b.name for b in list_backups(tmp_path)] == [first.name]
+        os.rename(first.path, first.path.with_name("20200101-000000"))    # as if made long ago
+        assert s.start_backup()
+        s.put(TABLE, *item("b", V1, "乙"))                  # waits for it: the backup is as before
+        names = [b.name for b in list_backups(tmp_path)]
+        assert len(names) == 2 and names[1] == "20200101-000000"
+        newest = list_backups(tmp_path)[0]
+        assert b"\xe4\xb9\x99" not in data_file(newest.path).read_bytes()     # 乙 came after it
+    readonly = Store(tmp_path, readonly=True)
+    assert not readonly.start_backup()

@@ -56,3 +56,24 @@ async def test_a_program_left_open_past_midnight_recomputes_and_says_so(tmp_path
         await until(pilot, lambda: "周满寿" in screen_text(app))
         row = next(line for line in screen_text(app).splitlines() if "周满寿" in line)
         assert " 80 " in row and "高" in row, row
+
+
+@drive
+async def test_a_program_left_open_for_days_backs_the_ledger_up_again(tmp_path):
+    """Asked every hour (`CarebookApp.check_backup`): a backup once the newest is a day old."""
+    from core.storage import list_backups
+
+    with Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: DAY) as eng:
+        eng.settings.set("ledger_created", DAY.isoformat())
+        eng.save("registration", person(filing=DAY - dt.timedelta(days=30), age=70))
+    eng = Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: DAY)     # backs up
+    eng.wait_for_backup()
+    (first,) = list_backups(tmp_path / "data")
+    first.path.rename(first.path.with_name("20200101-000000"))         # made long ago
+    app = CarebookApp(eng, today=DAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.check_backup()
+        await until(pilot, lambda: len(list_backups(tmp_path / "data")) == 2)
+        await until(pilot, lambda: not eng.backup_running())
+        assert "出错了" not in screen_text(app)

@@ -157,6 +157,15 @@ class CarebookApp(App):
         self._new_day_running = True
         self._recompute_new_day()
 
+    BACKUP_CHECK_SECONDS = 3600     # how often an open program rotates its backups again
+
+    def check_backup(self) -> None:
+        """A program left open for days backs the ledger up as one opened each day does
+        (`Engine.start_backup`: a backup when the newest is a day old); saves meanwhile wait
+        for it with the same notice as after the open."""
+        if not self.engine.backup_running() and self.attempt(self.engine.start_backup):
+            self.watch_backup()
+
     @work(thread=True, exclusive=True, group="new-day")
     def _recompute_new_day(self) -> None:
         done = self.attempt(self.engine.refresh_for_today)
@@ -283,6 +292,7 @@ class CarebookApp(App):
             self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
         if self._today is None:         # a date pinned (tests, snapshots) never moves
             self.set_interval(self.NEW_DAY_CHECK_SECONDS, self.check_new_day)
+        self.set_interval(self.BACKUP_CHECK_SECONDS, self.check_backup)
         from .screens.home import HomeScreen
 
         self.push_screen(HomeScreen())

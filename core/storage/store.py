@@ -220,14 +220,29 @@ class Store:
         except BaseException:
             self._lock.release()
             raise
+        self._backup_every = (backup_every_hours, keep_backups)     # see `start_backup`
         if backup_every_hours is not None:
             # The daily backup is made beside the command, not before it: a command that only
             # reads (an export, a report, a search) never waits for it, and the first change
             # waits until it is done (`_commit`), so the backup is still the ledger as it was
             # opened. At 50,000 people a first backup copies 700 MB (4–5 s on this disk).
-            self._backup = threading.Thread(target=self._rotate_backups, args=(backup_every_hours, keep_backups),
-                                            name="carebook-backup", daemon=True)
-            self._backup.start()
+            self._start_backup()
+
+    def _start_backup(self) -> None:
+        self._backup = threading.Thread(target=self._rotate_backups, args=self._backup_every,
+                                        name="carebook-backup", daemon=True)
+        self._backup.start()
+
+    def start_backup(self) -> bool:
+        """Rotate the backups again, as at open, beside the program (a save meanwhile waits for
+        it, as after the open): a program left open for days backs the ledger up as often as one
+        opened each day. The rotation makes one only when the newest is `backup_every_hours`
+        old. Whether one was started (not when one is running, the store is closed or
+        read-only, or it makes none)."""
+        if self.readonly or self._closed or self._backup_every[0] is None or self.backup_running():
+            return False
+        self._start_backup()
+        return True
 
     def _rotate_backups(self, every_hours: float, keep: int) -> None:
         try:
