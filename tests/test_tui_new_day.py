@@ -77,3 +77,34 @@ async def test_a_program_left_open_for_days_backs_the_ledger_up_again(tmp_path):
         await until(pilot, lambda: len(list_backups(tmp_path / "data")) == 2)
         await until(pilot, lambda: not eng.backup_running())
         assert "出错了" not in screen_text(app)
+
+
+@drive
+async def test_a_new_days_run_that_fails_is_told_once_not_every_minute(tmp_path):
+    from core.engine import CarebookError
+
+    clock = [DAY]
+    eng = Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: clock[0])
+    eng.settings.set("ledger_created", DAY.isoformat())
+    eng.save("registration", person(filing=DAY - dt.timedelta(days=30), age=70))
+    eng.refresh_for_today()
+    tried = []
+
+    def failing():
+        tried.append(clock[0])
+        raise CarebookError("磁盘已满，无法保存")
+    eng.refresh_for_today = failing
+    app = CarebookApp(eng)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        clock[0] = DAY + dt.timedelta(days=1)
+        app.check_new_day()
+        await until(pilot, lambda: "磁盘已满" in screen_text(app))
+        await until(pilot, lambda: not app._new_day_running)
+        for _ in range(3):                                    # the next minutes: not again
+            app.check_new_day()
+            await settle(pilot)
+        assert tried == [clock[0]]
+        clock[0] = DAY + dt.timedelta(days=2)                 # the next day: tried again
+        app.check_new_day()
+        await until(pilot, lambda: len(tried) == 2)

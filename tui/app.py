@@ -66,6 +66,7 @@ class CarebookApp(App):
         self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         self._quit_after_backup = False                                 # see quit_after_backup
         self._new_day_running = False                                   # see check_new_day
+        self._new_day_failed: dt.date | None = None                     # (not asked again that day)
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -152,7 +153,9 @@ class CarebookApp(App):
         started again. Asked every minute (the marker's date, one small file); the run is made
         on a thread (in this process: it holds threads, so no copy is forked), and staff are
         told when it is done. Not for a read-only ledger."""
-        if self._new_day_running or not self.attempt(self.engine.refresh_due):
+        if self._new_day_running or self._new_day_failed == self.engine.today():
+            return
+        if not self.attempt(self.engine.refresh_due):
             return
         self._new_day_running = True
         self._recompute_new_day()
@@ -173,7 +176,8 @@ class CarebookApp(App):
 
     def _new_day_done(self, done) -> None:
         self._new_day_running = False
-        if done is None:                # done by another program meanwhile, or it failed (said)
+        if done is None:                # it failed (said once): tried again tomorrow, or at the next start
+            self._new_day_failed = self.engine.today()
             return
         self.ledger_changed()
         self.notify(f"日期已到 {self.engine.today().isoformat()}：已按今天重新计算年龄和风险等级，"
