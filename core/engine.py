@@ -1176,8 +1176,9 @@ class Engine:
         return bool(running is not None and running())
 
     def start_backup(self) -> bool:
-        """The backup rotation again, beside the program, for one left open for days
-        (`Store.start_backup`); whether one was started. None for a store without it."""
+        """A backup again, beside the program, for one left open for days, when the newest is
+        a day old (`Store.start_backup`); whether one was started (never for a store without
+        backups of its own, e.g. the server)."""
         start = getattr(self.store, "start_backup", None)
         return bool(start is not None and start())
 

@@ -23,9 +23,8 @@ from tui.app import CarebookApp  # noqa: E402
 DAY = dt.date(2026, 3, 10)
 
 
-@drive
-async def test_a_program_left_open_past_midnight_recomputes_and_says_so(tmp_path):
-    clock = [DAY]
+def _ledger(tmp_path, clock) -> tuple[Engine, str]:
+    """A ledger whose day's run is done for `clock[0]`, with one person turning 80 tomorrow."""
     eng = Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: clock[0])
     eng.settings.set("ledger_created", DAY.isoformat())
     eng.settings.set("operator", OPERATOR)
@@ -35,27 +34,63 @@ async def test_a_program_left_open_past_midnight_recomputes_and_says_so(tmp_path
     rid = eng.save("registration", data).id
     eng.refresh_for_today()
     assert eng.get(rid)["data"]["risk_level"] == "中" and not eng.refresh_due()
+    return eng, rid
+
+
+def _roster_row(app) -> str:
+    return next(line for line in screen_text(app).splitlines() if "周满寿" in line)
+
+
+@drive
+async def test_a_program_left_open_past_midnight_recomputes_and_says_so(tmp_path):
+    clock = [DAY]
+    eng, rid = _ledger(tmp_path, clock)
     app = CarebookApp(eng)              # the real date's way: nothing pinned
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         app.check_new_day()                                   # the same day: nothing to do
         await settle(pilot)
         assert "新的一天" not in screen_text(app) and eng.get(rid)["data"]["age"] == 79
+        await pilot.press("r")                                # the roster open at midnight
+        await until(pilot, lambda: "周满寿" in screen_text(app))
+        assert " 79 " in _roster_row(app) and "中" in _roster_row(app)
         clock[0] = DAY + dt.timedelta(days=1)                 # midnight passes
         app.check_new_day()
-        await until(pilot, lambda: "新的一天" in screen_text(app), timeout=20)
+        await until(pilot, lambda: "人有变化" in screen_text(app), timeout=20)
         shown = screen_text(app)
         notice = "".join(line.split("▌")[-1].strip(" │") for line in shown.splitlines() if "▌" in line)
         assert f"日期已到 {clock[0].isoformat()}：已按今天重新计算年龄和风险等级，1 人有变化" in \
             notice.replace("到2026", "到 2026").replace("，1人", "，1 人"), shown
-        await until(pilot, lambda: f"今天 {clock[0].isoformat()}" in screen_text(app))   # home again
+        await until(pilot, lambda: " 80 " in _roster_row(app))     # the roster redrawn
+        assert "高" in _roster_row(app), _roster_row(app)
         record = eng.get(rid)
         assert record["data"]["age"] == 80 and record["data"]["risk_level"] == "高"
         assert eng.history(rid)[-1]["action"] == "重新计算" and not eng.refresh_due()
-        await pilot.press("r")                                # the roster shows today's values
-        await until(pilot, lambda: "周满寿" in screen_text(app))
-        row = next(line for line in screen_text(app).splitlines() if "周满寿" in line)
-        assert " 80 " in row and "高" in row, row
+        await pilot.press("escape")
+        await until(pilot, lambda: f"今天 {clock[0].isoformat()}" in screen_text(app))   # home's date
+
+
+@drive
+async def test_a_form_open_at_midnight_holds_the_run_until_it_is_closed(tmp_path):
+    """A form opened before the run would find its record changed on Ctrl+S: the run waits."""
+    clock = [DAY]
+    eng, rid = _ledger(tmp_path, clock)
+    app = CarebookApp(eng)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        app.open_person(rid)
+        await settle(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: type(app.screen).__name__ == "FormEntryScreen")
+        clock[0] = DAY + dt.timedelta(days=1)
+        app.check_new_day()
+        await settle(pilot)
+        assert eng.refresh_due() and eng.get(rid)["data"]["age"] == 79     # not yet
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "PersonScreen")
+        app.check_new_day()                                   # the next minute
+        await until(pilot, lambda: not eng.refresh_due())
+        assert eng.get(rid)["data"]["age"] == 80
 
 
 @drive
@@ -100,7 +135,6 @@ async def test_a_new_days_run_that_fails_is_told_once_not_every_minute(tmp_path)
         clock[0] = DAY + dt.timedelta(days=1)
         app.check_new_day()
         await until(pilot, lambda: "磁盘已满" in screen_text(app))
-        await until(pilot, lambda: not app._new_day_running)
         for _ in range(3):                                    # the next minutes: not again
             app.check_new_day()
             await settle(pilot)

@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -65,8 +64,8 @@ class CarebookApp(App):
         self._person_screen = None      # see open_person
         self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         self._quit_after_backup = False                                 # see quit_after_backup
-        self._new_day_running = False                                   # see check_new_day
-        self._new_day_failed: dt.date | None = None                     # (not asked again that day)
+        self._new_day_failed: dt.date | None = None                     # see check_new_day
+        self._backup_told: set[str] = set()                             # see _backup_done
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -150,40 +149,63 @@ class CarebookApp(App):
         """A program left open overnight (office PCs are) recomputes ages and what follows
         from them when the date moves, as a new day's first open does: otherwise the roster,
         home and the person files would show yesterday's ages and risk levels until it is
-        started again. Asked every minute (the marker's date, one small file); the run is made
-        on a thread (in this process: it holds threads, so no copy is forked), and staff are
-        told when it is done. Not for a read-only ledger."""
-        if self._new_day_running or self._new_day_failed == self.engine.today():
-            return
-        if not self.attempt(self.engine.refresh_due):
-            return
-        self._new_day_running = True
-        self._recompute_new_day()
+        started again. Asked every minute (the marker's date, one small file).
 
-    BACKUP_CHECK_SECONDS = 3600     # how often an open program rotates its backups again
+        The run is made here, on the screen's own thread, after a notice says so: the screen
+        waits for it (seconds at 50,000 people, most likely at midnight), but no save can meet
+        it half-way — a save between its read and its write of a village would be overwritten,
+        and a list row added meanwhile would break its walk of the rows. It waits for a better
+        minute while a form or a dialog is open (a form opened before it would find its record
+        changed on Ctrl+S), while the day's backup is made or a save waits for it. Not for a
+        read-only ledger, nor a server's (each desk keeps its own day: every desk would judge
+        the whole ledger at midnight; a desk's first open of the day does it, as before)."""
+        if not self._new_day_due():
+            return
+        self.notify("日期已变，正在按今天重新计算年龄和风险等级，请稍候……", title="新的一天", timeout=4)
+        self.call_after_refresh(self._recompute_new_day, self.engine)
+
+    def _new_day_due(self) -> bool:
+        from textual.screen import ModalScreen
+
+        engine = self.engine
+        if self._new_day_failed == engine.today() or self._after_backup is not None or engine.backup_running():
+            return False
+        if any(isinstance(s, ModalScreen) or getattr(s, "holds_typing", False) for s in self.screen_stack):
+            return False
+        return bool(self.attempt(engine.refresh_due))
+
+    def _recompute_new_day(self, engine: Engine) -> None:
+        if engine is not self.engine or not self._new_day_due():     # another ledger, or a form opened
+            return
+        try:
+            done = engine.refresh_for_today()
+        except Exception as exc:  # noqa: BLE001 - a day's recompute never ends the program (what is typed stays)
+            import logging
+
+            from core.oserrors import describe_error
+
+            logging.getLogger("carebook.newday").warning("新的一天重新计算失败：%s", describe_error(exc))
+            self.show_error(f"按新的一天重新计算未完成（{describe_error(exc)}）；下次打开台账时再算。")
+            self._new_day_failed = engine.today()       # not asked again every minute
+            return
+        if done is None:
+            return
+        self.ledger_changed()
+        self.notify(f"日期已到 {engine.today().isoformat()}：已按今天重新计算年龄和风险等级，"
+                    f"{done.changed} 人有变化（每人记入修改历史）。", title="新的一天", timeout=15)
+        shown = getattr(self.screen, "reload", None) or getattr(self.screen, "refresh_page", None)
+        if shown is not None:           # home, a person file, the roster: today's values
+            shown()
+
+    BACKUP_CHECK_SECONDS = 3600     # how often an open program backs up again when due
 
     def check_backup(self) -> None:
         """A program left open for days backs the ledger up as one opened each day does
         (`Engine.start_backup`: a backup when the newest is a day old); saves meanwhile wait
-        for it with the same notice as after the open."""
-        if not self.engine.backup_running() and self.attempt(self.engine.start_backup):
+        for it with the same notice as after the open. Not while a save waits for the last."""
+        if self._after_backup is None and not self.engine.backup_running() \
+                and self.attempt(self.engine.start_backup):
             self.watch_backup()
-
-    @work(thread=True, exclusive=True, group="new-day")
-    def _recompute_new_day(self) -> None:
-        done = self.attempt(self.engine.refresh_for_today)
-        self.call_from_thread(self._new_day_done, done)
-
-    def _new_day_done(self, done) -> None:
-        self._new_day_running = False
-        if done is None:                # it failed (said once): tried again tomorrow, or at the next start
-            self._new_day_failed = self.engine.today()
-            return
-        self.ledger_changed()
-        self.notify(f"日期已到 {self.engine.today().isoformat()}：已按今天重新计算年龄和风险等级，"
-                    f"{done.changed} 人有变化（每人记入修改历史）。", title="新的一天", timeout=15)
-        if getattr(self.screen, "RELOAD_WHEN_OTHERS_SAVE", False) or type(self.screen).__name__ == "HomeScreen":
-            self.screen.reload()
 
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
@@ -213,7 +235,9 @@ class CarebookApp(App):
         if self._quit_after_backup:
             waiting.append(self.exit)
         for message in engine.backup_problems():
-            self.notify(message, title="备份", severity="warning", timeout=20)
+            if message not in self._backup_told:       # each once, not again at every rotation
+                self._backup_told.add(message)
+                self.notify(message, title="备份", severity="warning", timeout=20)
         notice = self._backup_notice()
         if notice is not None:
             notice.finish(waiting)
@@ -294,7 +318,8 @@ class CarebookApp(App):
         self.watch_backup()
         if getattr(self.engine.store, "changes", None) is not None:     # a server: others save too
             self.set_interval(self.SERVER_POLL_SECONDS, self._poll_server)
-        if self._today is None:         # a date pinned (tests, snapshots) never moves
+        if self._today is None and getattr(self.engine.store, "changes", None) is None:
+            # a date pinned (tests, snapshots) never moves; a server's desks: see check_new_day
             self.set_interval(self.NEW_DAY_CHECK_SECONDS, self.check_new_day)
         self.set_interval(self.BACKUP_CHECK_SECONDS, self.check_backup)
         from .screens.home import HomeScreen

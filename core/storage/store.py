@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import threading
+from datetime import datetime
 import time
 import zlib
 from collections import ChainMap, OrderedDict
@@ -196,6 +197,7 @@ class Store:
         self._writer: threading.Thread | None = None      # a bulk batch's files (`_write_behind`)
         self._mutex = threading.RLock()
         self._backup: threading.Thread | None = None      # the backup made beside the command
+        self._backup_every = (backup_every_hours, keep_backups)     # see `start_backup`
         self._written: dict[str, list[Callable[[str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]]] = {}
         if readonly:
             self._replay(journal.read(self.root / journal.NAME))
@@ -220,7 +222,6 @@ class Store:
         except BaseException:
             self._lock.release()
             raise
-        self._backup_every = (backup_every_hours, keep_backups)     # see `start_backup`
         if backup_every_hours is not None:
             # The daily backup is made beside the command, not before it: a command that only
             # reads (an export, a report, a search) never waits for it, and the first change
@@ -234,14 +235,25 @@ class Store:
         self._backup.start()
 
     def start_backup(self) -> bool:
-        """Rotate the backups again, as at open, beside the program (a save meanwhile waits for
-        it, as after the open): a program left open for days backs the ledger up as often as one
-        opened each day. The rotation makes one only when the newest is `backup_every_hours`
-        old. Whether one was started (not when one is running, the store is closed or
-        read-only, or it makes none)."""
-        if self.readonly or self._closed or self._backup_every[0] is None or self.backup_running():
+        """Back up again, as at open, when the newest backup is `backup_every_hours` old: a
+        program left open for days backs the ledger up as often as one opened each day. As at
+        open, the journal is first written into the village files (a backup holds the files,
+        and a restore starts with an empty journal: every save so far must be in them), and
+        saves from then on wait until the backup is made (`_commit`), so it is the ledger as it
+        was at this moment. Whether one was started (not when none is due, one is running, or
+        the store is closed or read-only)."""
+        every, _ = self._backup_every
+        if self.readonly or every is None or self.backup_running():
             return False
-        self._start_backup()
+        newest = backups.list_backups(self.root)
+        if newest and (datetime.now() - newest[0].created).total_seconds() < every * 3600:
+            return False
+        self._join_writer()          # a bulk batch's files first (outside the lock: it takes it)
+        with self._mutex:
+            if self._closed:
+                return False
+            self._checkpoint()
+            self._start_backup()
         return True
 
     def _rotate_backups(self, every_hours: float, keep: int) -> None:
@@ -259,7 +271,8 @@ class Store:
         made = self._backup
         if made is not None:
             made.join()
-            self._backup = None
+            if self._backup is made:     # not one started meanwhile (`start_backup`)
+                self._backup = None
 
     def backup_running(self) -> bool:
         """Whether the backup started at open is still being made (a save now would wait)."""

@@ -55,6 +55,7 @@ class FormEntryScreen(KeptScreen):
                  "带 * 的字段必填；灰色字段由系统计算。离开字段时检查该字段，保存时检查全部。"
                  "提醒（警告）需要填写理由才能保存。风险等级等自动评定的结果可按 Ctrl+R 填写理由后改判。"
                  "输入的内容会自动保存为草稿，程序意外关闭后再次打开会提示恢复。")
+    holds_typing = True     # a new day's recompute waits until it is closed (`CarebookApp.check_new_day`)
 
     def __init__(self, form_id: str, record_id: str | None = None, context: dict | None = None) -> None:
         super().__init__()
