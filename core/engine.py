@@ -1218,6 +1218,7 @@ UI_NAMES = {
     "mapping_path": "core.transfer.importing",     # an office sheet's saved column mapping
     "parse_fixed": "core.transfer.importmap",
     "check_output": "core.storage.outputs",        # where an export may not go (the data folder)
+    "describe_error": "core.oserrors",             # any error in Chinese words, for a notice
 }
 
 

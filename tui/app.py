@@ -182,7 +182,7 @@ class CarebookApp(App):
         except Exception as exc:  # noqa: BLE001 - a day's recompute never ends the program (what is typed stays)
             import logging
 
-            from core.oserrors import describe_error
+            from core.engine import describe_error
 
             logging.getLogger("carebook.newday").warning("新的一天重新计算失败：%s", describe_error(exc))
             self.show_error(f"按新的一天重新计算未完成（{describe_error(exc)}）；下次打开台账时再算。")
