@@ -20,6 +20,12 @@ def pytest_configure(config):
     from core.dates import TODAY_ENV
 
     os.environ.setdefault(TODAY_ENV, PINNED_TODAY)
+    # The staff UI's minute and hour checks (a new day's recompute, the backup again) never
+    # fire by themselves in a test: one slowed past a minute on a loaded machine would have
+    # its screen recomputed half-way. tests/test_tui_new_day.py calls them itself.
+    from tui.app import CarebookApp
+
+    CarebookApp.NEW_DAY_CHECK_SECONDS = CarebookApp.BACKUP_CHECK_SECONDS = 10 ** 6
     if os.environ.get("CAREBOOK_TEST_FSYNC") != "1":
         os.fsync = _fsync_checked_not_waited
 
