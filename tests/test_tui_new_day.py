@@ -142,3 +142,60 @@ async def test_a_new_days_run_that_fails_is_told_once_not_every_minute(tmp_path)
         clock[0] = DAY + dt.timedelta(days=2)                 # the next day: tried again
         app.check_new_day()
         await until(pilot, lambda: len(tried) == 2)
+
+
+@drive
+async def test_an_import_saving_holds_the_new_days_run(tmp_path):
+    """An import saves from its own thread: the run would walk rows the import is adding."""
+    import threading
+
+    clock = [DAY]
+    eng, rid = _ledger(tmp_path, clock)
+    app = CarebookApp(eng)
+    release = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.run_worker(release.wait, thread=True, group="import")      # an import still saving
+        clock[0] = DAY + dt.timedelta(days=1)
+        try:
+            app.check_new_day()
+            await pilot.pause(0.2)
+            assert eng.refresh_due() and eng.get(rid)["data"]["age"] == 79
+        finally:
+            release.set()                                     # (a test that fails must not hang)
+        await app.workers.wait_for_complete()
+        app.check_new_day()                                   # the next minute
+        await until(pilot, lambda: not eng.refresh_due())
+        assert eng.get(rid)["data"]["age"] == 80
+
+
+@drive
+async def test_a_backup_that_keeps_failing_is_told_once_and_tried_once_a_day(tmp_path, monkeypatch):
+    from core.storage import backups
+
+    with Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: DAY) as eng:
+        eng.settings.set("ledger_created", DAY.isoformat())
+        eng.save("registration", person(filing=DAY - dt.timedelta(days=30), age=70))
+    tried = []
+
+    def full(root):
+        tried.append(root)
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(backups, "_make_backup", full)
+
+    def told() -> int:
+        return screen_text(app).count("自动备份失败")
+
+    eng = Engine.open(tmp_path / "data", operator=OPERATOR, today=lambda: DAY)      # tries: fails
+    app = CarebookApp(eng, today=DAY)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: told() == 1)
+        for _ in range(3):                                    # three hours later
+            app.check_backup()
+            await until(pilot, lambda: app._after_backup is None)
+        await settle(pilot)
+        assert len(tried) == 1 and told() == 1
+        eng.store._backup_failed -= 25 * 3600                 # a day later: tried again, told
+        app.check_backup()
+        await until(pilot, lambda: told() == 2)
+        assert len(tried) == 2

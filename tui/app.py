@@ -65,7 +65,7 @@ class CarebookApp(App):
         self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         self._quit_after_backup = False                                 # see quit_after_backup
         self._new_day_failed: dt.date | None = None                     # see check_new_day
-        self._backup_told: set[str] = set()                             # see _backup_done
+        self._backup_told = 0                                           # see _backup_done
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
             self.animation_level = "none"
@@ -164,6 +164,8 @@ class CarebookApp(App):
         self.notify("日期已变，正在按今天重新计算年龄和风险等级，请稍候……", title="新的一天", timeout=4)
         self.call_after_refresh(self._recompute_new_day, self.engine)
 
+    SAVING_GROUPS = ("import", "export")    # workers that save (or read all) on their own thread
+
     def _new_day_due(self) -> bool:
         from textual.screen import ModalScreen
 
@@ -172,6 +174,8 @@ class CarebookApp(App):
             return False
         if any(isinstance(s, ModalScreen) or getattr(s, "holds_typing", False) for s in self.screen_stack):
             return False
+        if any(w.group in self.SAVING_GROUPS and not w.is_finished for w in self.workers):
+            return False    # an import saving (its rows would change under the run's walk)
         return bool(self.attempt(engine.refresh_due))
 
     def _recompute_new_day(self, engine: Engine) -> None:
@@ -201,11 +205,18 @@ class CarebookApp(App):
 
     def check_backup(self) -> None:
         """A program left open for days backs the ledger up as one opened each day does
-        (`Engine.start_backup`: a backup when the newest is a day old); saves meanwhile wait
-        for it with the same notice as after the open. Not while a save waits for the last."""
-        if self._after_backup is None and not self.engine.backup_running() \
-                and self.attempt(self.engine.start_backup):
-            self.watch_backup()
+        (`Engine.start_backup`: a backup when the newest is a day old; the journal written into
+        the files first, on a thread, not on the screen's); saves meanwhile wait for it with
+        the same notice as after the open. Not while a save waits for the last."""
+        if self._after_backup is not None or self.engine.backup_running():
+            return
+        self._after_backup = []
+        engine = self.engine
+
+        def start_and_wait() -> None:
+            self.attempt(engine.start_backup)       # a failure is said from this thread too
+            self._wait_for_backup(engine)           # at once when none was due
+        self.run_worker(start_and_wait, thread=True, group="backup")
 
     def ledger_changed(self) -> None:
         """A screen saved something: counts and due lists are stale from now on."""
@@ -234,10 +245,10 @@ class CarebookApp(App):
         waiting, self._after_backup = self._after_backup or [], None
         if self._quit_after_backup:
             waiting.append(self.exit)
-        for message in engine.backup_problems():
-            if message not in self._backup_told:       # each once, not again at every rotation
-                self._backup_told.add(message)
-                self.notify(message, title="备份", severity="warning", timeout=20)
+        found = engine.backup_problems()
+        for message in found[self._backup_told:]:       # each failure once, not again every hour
+            self.notify(message, title="备份", severity="warning", timeout=20)
+        self._backup_told = len(found)
         notice = self._backup_notice()
         if notice is not None:
             notice.finish(waiting)

@@ -198,6 +198,7 @@ class Store:
         self._mutex = threading.RLock()
         self._backup: threading.Thread | None = None      # the backup made beside the command
         self._backup_every = (backup_every_hours, keep_backups)     # see `start_backup`
+        self._backup_failed = -float("inf")                         # (monotonic) the last failure
         self._written: dict[str, list[Callable[[str, dict[str, dict[str, Any]], tuple[int, ...] | None], None]]] = {}
         if readonly:
             self._replay(journal.read(self.root / journal.NAME))
@@ -245,6 +246,8 @@ class Store:
         every, _ = self._backup_every
         if self.readonly or every is None or self.backup_running():
             return False
+        if time.monotonic() - self._backup_failed < every * 3600:
+            return False        # one failed within the period: a failing disk is tried once a day
         newest = backups.list_backups(self.root)
         if newest and (datetime.now() - newest[0].created).total_seconds() < every * 3600:
             return False
@@ -260,12 +263,14 @@ class Store:
         try:
             backups.rotate(self.root, every_hours, keep)
         except Exception as exc:  # noqa: BLE001 - on its thread: told with the storage problems, never a traceback
+            self._backup_failed = time.monotonic()
             why = describe_os_error(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
             self.problems.append(Problem(
                 f"自动备份失败（{why}）；现有备份未受影响，台账照常可用", severity="warning", rule="storage.backup"))
 
     def wait_for_backup(self) -> None:
-        """Return once the backup started at open is done (at once when there is none). Safe
+        """Return once the backup being made is done (at open or since, `start_backup`; at
+        once when there is none). Safe
         from two threads at once: the thread is forgotten only after it ended, so a save never
         passes while another thread (the staff UI's watcher) is still waiting."""
         made = self._backup
@@ -275,7 +280,7 @@ class Store:
                 self._backup = None
 
     def backup_running(self) -> bool:
-        """Whether the backup started at open is still being made (a save now would wait)."""
+        """Whether a backup is being made (at open or since; a save now would wait)."""
         made = self._backup
         return made is not None and made.is_alive()
 
