@@ -122,3 +122,36 @@ async def test_counts_on_the_home_screen_follow_what_other_desks_save(desks, mon
             assert b.count("registration") == 3 and len(b.query("registration", text="李桂芝").rows) == 1
     finally:
         b.close()
+
+
+def test_a_recompute_leaves_a_record_another_desk_saved_while_it_ran(desks, monkeypatch):
+    """A re-evaluation (the day's, or `records reevaluate`) reads a village, works out what
+    changes, then writes it: a clerk at another desk who saves the same person in between
+    keeps that save — not overwritten with the values read before it — and the run says so.
+    With nobody saving meanwhile it writes, with its history entry."""
+    import datetime as dt
+
+    from core.lifecycle import reevaluate
+
+    url_a, url_b, pid = desks
+    year = dt.date.today() + dt.timedelta(days=400)           # everyone a year older
+    with Engine.open(url_a, today=lambda: year) as a, Engine.open(url_b, today=lambda: year) as b:
+        before = a.get(pid)["data"]["age"]
+        res = reevaluate.run(a, "registration", apply=True, operator="甲经办")
+        assert res.changed == 1 and res.kept_theirs == 0
+        assert b.get(pid)["data"]["age"] == before + 1 and b.history(pid)[-1]["action"] == "重新计算"
+    two = year + dt.timedelta(days=366)                       # and another
+    real = reevaluate.village_records
+    with Engine.open(url_a, today=lambda: two) as a, Engine.open(url_b, today=lambda: two) as b:
+
+        def racing(*args, **kw):
+            records = list(real(*args, **kw))               # read ...
+            opened = b.get(pid)                             # ... and the other desk saves now
+            b.save("registration", {**opened["data"], "address": "乙刚改的地址"}, pid, base=opened)
+            yield from records
+        monkeypatch.setattr(reevaluate, "village_records", racing)
+        res = reevaluate.run(a, "registration", apply=True, operator="甲经办")
+        assert res.changed == 1 and res.kept_theirs == 1
+        rec = b.get(pid)
+        assert rec["data"]["address"] == "乙刚改的地址" and rec["data"]["age"] == before + 2
+        assert [h["operator"] for h in b.history(pid)][-1] == "乙经办"     # no 重新计算 over it

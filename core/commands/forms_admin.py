@@ -172,6 +172,8 @@ def cmd_records_reevaluate(args) -> int:
         _out(line)
     for (form_id, rule, message), n in sorted(res.rule_failures.items(), key=lambda kv: -kv[1]):
         _out(f"规则 {rule} 不通过：{n} 人（{message}）")
+    if res.kept_theirs:
+        _err(f"{res.kept_theirs} 条记录在计算期间被他人保存，保留了他人保存的内容（其中的值已按今天计算）。")
     verb = "将改变" if args.dry_run else "已更新"
     _err(f"共 {res.records} 条记录，{verb} {res.changed} 条" + ("（预演，未保存）" if args.dry_run else "，每条都记入修改历史") + "。")
     return EXIT_OK

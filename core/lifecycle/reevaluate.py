@@ -58,6 +58,7 @@ class Result:
     rule_failures: Counter = field(default_factory=Counter)  # (form, rule id, message) -> people
     samples: dict = field(default_factory=dict)              # (form, label, old, new) -> [record ids]
     applied: bool = False
+    kept_theirs: int = 0     # records another desk saved while the run read them: left as saved
 
     def table(self) -> list[str]:
         """'风险等级 中→高：17 人' lines, largest first."""
@@ -400,6 +401,7 @@ def _run(engine, form_id: str | None, apply: bool, operator: str, rules: bool,
         few = result.records / max(1, len(engine.store.partitions(form.id))) / 4 if needed else 0
         for part in sorted(needed):
             items = []
+            read_as: dict[str, dict] = {}         # each record changed, as read (the server's check)
             wanted = needed[part]
             # an applied run keeps the values the rows lack from what it reads (`_keep_written`)
             seen: list | None = [] if kept_spec is not None else None
@@ -448,8 +450,15 @@ def _run(engine, form_id: str | None, apply: bool, operator: str, rules: bool,
                              "changes": field_diff(data, fixed), "reasons": [], "overrides": {},
                              "note": f"按当前表单和 {today.isoformat()} 的日期重新计算"}
                     items.append((out, engine._index_row(form, out), entry))
+                    read_as[rec["id"]] = rec
             if items:     # its values the rows lack kept as written (`_keep_written`)
-                engine.store.put_many(form.id, items)
+                checked = getattr(engine.store, "put_many_unchanged", None)
+                if checked is not None:     # the server: another desk may have saved one meanwhile
+                    written = checked(form.id, items, read_as)
+                    result.kept_theirs += len(items) - len(written)
+                    items = [it for it in items if it[0]["id"] in written]
+                else:
+                    engine.store.put_many(form.id, items)
                 idx = engine._indexes.get(form.id)
                 if idx is not None:
                     for out, row, _ in items:

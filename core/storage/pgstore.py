@@ -342,6 +342,39 @@ class PgStore:
             return n
 
     @_guarded
+    def put_many_unchanged(self, table: str, items: Iterable[Item], seen: dict[str, Any]) -> set[str]:
+        """`put_many` of records read earlier without `get` (a whole village at a time): each
+        is written only if the server still holds the very document read (`seen[id]`, compared
+        whole: a save within the same second changes it too), with its history entry; the ids
+        written. A record another desk saved meanwhile is left as that desk saved it, never
+        overwritten (a re-evaluation skips it: that save computed its values under today's
+        forms and date anyway). One statement for all."""
+        self._check_writable()
+        items = list(items)
+        cols: tuple[list, ...] = ([], [], [], [], [])
+        entries: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for record, index_row, entry in items:
+            rid = self._checked_id(record)
+            p = _partition(record)
+            for col, value in zip(cols, (rid, p, _encode(record), _encode(_row_data(index_row)), _encode(seen.get(rid)))):
+                col.append(value)
+            if entry is not None:
+                entries[rid] = (rid, p, entry)
+        if not items:
+            return set()
+        conn = self._connection()
+        with conn.transaction():
+            cur = conn.execute(
+                "UPDATE records AS r SET partition = v.p, doc = v.doc::jsonb, row = v.row::jsonb "
+                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) AS v(id, p, doc, row, was) "
+                "WHERE r.tbl = %s AND r.id = v.id AND r.doc = v.was::jsonb RETURNING r.id", (*cols, table))
+            written = {rid for (rid,) in cur}
+            self._append_history(conn, table, [entries[rid] for rid in cols[0] if rid in written and rid in entries])
+        for rid in written:
+            self._revs.pop((table, rid), None)
+        return written
+
+    @_guarded
     def next_number(self, table: str, partition: str, key: str, *, seed: Callable[[], int],
                     taken: Callable[[int], bool] = lambda n: False) -> int:
         """Taken at once on the server (one statement, row-locked), so two desks saving into
