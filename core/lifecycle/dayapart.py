@@ -26,31 +26,23 @@ def recompute_apart(engine, reopen: Callable[[], object]):
     from `reopen()` after a forked copy made it (`engine` is closed then). What either store
     found wrong (a damaged village set aside by the copy's run, a journal copied aside at the
     first open) is kept in the new engine's `store.problems`, as one engine would have it."""
-    from core.forksafe import alone, fork_safe
+    from core.forksafe import alone, fork_call, fork_safe, reap
     from core.lifecycle.reevaluate import due_today, kept_elsewhere
 
     if not due_today(engine) or not fork_safe(engine.store):
         return engine
     found = list(engine.store.problems)
     engine.close()
-    if not alone():                     # a thread of the closed store still ending
-        return _with(reopen(), found)
     told, tell = os.pipe()              # the copy's storage problems, pickled
-    try:
-        pid = os.fork()
-    except OSError:                     # no memory or processes to spare: made here instead
-        os.close(told)
-        os.close(tell)
-        return _with(reopen(), found)
-    if pid == 0:
-        os.close(told)
-        _recompute_in_copy(reopen, tell)        # never returns
+    pid = fork_call(lambda: _recompute_in_copy(reopen, told, tell)) if alone() else None
     os.close(tell)
+    if pid is None:                     # a thread of the closed store still ending, or no fork
+        os.close(told)                  # to spare: made here instead
+        return _with(reopen(), found)
     found += _heard(told)
-    ran = _reap(pid)
-    # before the ledger is opened again (it holds no lock); not after a failed copy: the run is
-    # then made here, and every village it writes would be kept again anyway
-    keeper = _fork_keeper(engine) if ran else None
+    # the keeper before the ledger is opened again (it holds no lock); not after a failed copy:
+    # the run is then made here, and every village it writes would be kept again anyway
+    keeper = _fork_keeper(engine) if reap(pid) else None
     fresh = _with(reopen(), found)
     if keeper is not None:
         kept_elsewhere(fresh, keeper)
@@ -66,55 +58,32 @@ def _with(engine, problems: list) -> object:
 
 def _heard(fd: int) -> list:
     """What the copy wrote to the pipe `fd` (its problems), read to the end; [] if nothing."""
-    chunks = []
     with os.fdopen(fd, "rb") as fh:
-        chunks.append(fh.read())
+        raw = fh.read()
     try:
-        got = pickle.loads(b"".join(chunks))
+        got = pickle.loads(raw)
     except Exception:  # noqa: BLE001 - a copy that died mid-write told nothing usable
         return []
     return got if isinstance(got, list) else []
 
 
-def _reap(pid: int) -> bool:
-    """Wait for the copy; whether it ended well. Ctrl+C meanwhile waits for it still (it holds
-    the ledger's lock until it has closed it: a program started again at once would find the
-    ledger in use)."""
-    try:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except KeyboardInterrupt:
-            os.waitpid(pid, 0)
-            raise
-    except ChildProcessError:
-        return False
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+def _recompute_in_copy(reopen: Callable[[], object], told: int, tell: int) -> None:
+    """In the copy: open, recompute, close (its writes and the marker on disk), and tell its
+    storage problems on `tell` whatever happened (raising, it tells the parent to run)."""
+    from core.lifecycle.reevaluate import DAY_OPERATOR, due_today, run
 
-
-def _recompute_in_copy(reopen: Callable[[], object], tell: int) -> None:
-    """The copy's whole life: open, recompute, close (its writes and the marker on disk), tell
-    its storage problems on `tell`, and end without running anything of the parent's."""
-    code = 1
+    os.close(told)
     problems: list = []
     try:
-        from core.lifecycle.reevaluate import DAY_OPERATOR, due_today, run
-
         eng = reopen()
         try:
             if due_today(eng):
                 run(eng, apply=True, operator=DAY_OPERATOR, keep=False)
-            code = 0
         finally:
             problems = list(eng.store.problems)
             eng.close()
-    except BaseException:               # noqa: BLE001 - the parent makes the run and shows why
-        pass
     finally:
-        try:
-            os.write(tell, _pickled(problems))
-        except BaseException:           # noqa: BLE001 - the parent hears nothing, and goes on
-            pass
-        os._exit(code)
+        os.write(tell, _pickled(problems))
 
 
 def _pickled(problems: list) -> bytes:
@@ -128,18 +97,12 @@ def _fork_keeper(engine) -> int | None:
     """Fork the keeper from this process while `engine` (closed) left it small — no list rows
     loaded, no lock held, one thread — and return its pid; None when it cannot be (the
     screen's own thread then keeps the values, as on a day already done)."""
-    from core.forksafe import alone
+    from core.forksafe import alone, fork_call
 
     if not alone(0):
         return None
-    reader = lambda: type(engine).open(engine.data_dir, engine.forms_dir, readonly=True)  # noqa: E731
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid == 0:
-        _keep_in_copy(reader)           # never returns
-    return pid
+    return fork_call(lambda: _keep_in_copy(lambda: type(engine).open(engine.data_dir, engine.forms_dir,
+                                                                      readonly=True)))
 
 
 def _keep_in_copy(reader: Callable[[], object]) -> None:
@@ -147,24 +110,15 @@ def _keep_in_copy(reader: Callable[[], object]) -> None:
     read-only engine of its own (no lock, beside the screen's writer), on the other core, at a
     lower priority than the staff screen, silent (the terminal is the screen's); then it ends,
     and the screen's keeping thread, which waits for it, finds every village current."""
-    import gc
+    from core.lifecycle.keptahead import keep_with_quick_reads
+    from core.lifecycle.reevaluate import keep_all
 
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.nice(10)
+    eng = reader()
     try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.nice(10)
-        gc.disable()                    # what it parses is not cyclic; it ends soon
-        from core.lifecycle.reevaluate import keep_all
-        from core.storage.sealed import quick_parse
-
-        eng = reader()
-        try:
-            with quick_parse():
-                keep_all(eng)
-        finally:
-            eng.close()
-    except BaseException:               # noqa: BLE001 - what is not kept is kept at the next open
-        pass
+        keep_with_quick_reads(lambda: keep_all(eng))
     finally:
-        os._exit(0)
+        eng.close()

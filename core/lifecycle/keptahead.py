@@ -35,61 +35,45 @@ class Ahead:
 
     def wait(self) -> bool:
         """Wait until the copy is done; whether it ended well."""
-        return self._reap(0)
+        from core.forksafe import reap
+
+        pid, self.pid = self.pid, None
+        return pid is not None and reap(pid)
 
     def stop(self) -> None:
         """End the copy now if it still runs (a file it was writing is left as a temp file,
-        which the next writer sweeps; every kept file is whole)."""
-        if self.pid is not None and not self._reap(os.WNOHANG, ended_only=True):
+        which the next writer sweeps; every kept file is whole), and reap it. (Not reaped
+        yet, an ended copy's pid is still its own: the signal reaches nobody else.)"""
+        if self.pid is not None:
             os.kill(self.pid, signal.SIGTERM)
-            self._reap(0)
-
-    def _reap(self, flags: int, ended_only: bool = False) -> bool:
-        """Reap the copy (`flags` as `os.waitpid`'s); whether it ended well. With
-        `ended_only`, False also when it still runs (then it is not reaped)."""
-        if self.pid is None:
-            return not ended_only
-        try:
-            pid, status = os.waitpid(self.pid, flags)
-        except ChildProcessError:       # reaped already
-            pid, status = self.pid, 1
-        if pid == 0:                    # still running (WNOHANG)
-            return False
-        self.pid = None
-        return ended_only or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+            self.wait()
 
 
 def start(engine, form) -> Ahead | None:
     """Fork a copy that keeps `form`'s values of every village not current, or None when it
     is not safe or the system refuses the fork (this process then reads them, as before)."""
-    from core.forksafe import fork_safe
+    from core.forksafe import fork_call, fork_safe
 
     if not fork_safe(engine.store, wait=0):
         return None
-    try:
-        pid = os.fork()
-    except OSError:                     # no memory or processes to spare
-        return None
-    if pid:
-        return Ahead(pid)
-    _keep_in_copy(engine, form)       # never returns
+    pid = fork_call(lambda: _keep_in_copy(engine, form))
+    return Ahead(pid) if pid is not None else None
 
 
 def _keep_in_copy(engine, form) -> None:
-    """The copy's whole life: keep, then leave without running anything of the parent's (no
-    atexit, no flush of buffers the parent will flush, no close of the parent's store)."""
-    code = 1
-    try:
-        from core.lifecycle.keptfiles import keep_current
-        from core.lifecycle.keptvalues import kept_spec
-        from core.storage.sealed import quick_parse
+    """In the copy: the form's values kept, reading only (nothing set aside, no index rewritten)."""
+    from core.lifecycle.keptfiles import keep_current
+    from core.lifecycle.keptvalues import kept_spec
 
-        engine.store.readonly = True    # reads only: nothing set aside, no index rewritten
-        gc.disable()                    # nothing it parses is cyclic; the copy ends soon
-        with quick_parse():
-            keep_current(engine.store, form.id, kept_spec(engine, form))
-        code = 0
-    except BaseException:               # noqa: BLE001 - the parent reads what is not kept
-        pass
-    finally:
-        os._exit(code)
+    engine.store.readonly = True
+    keep_with_quick_reads(lambda: keep_current(engine.store, form.id, kept_spec(engine, form)))
+
+
+def keep_with_quick_reads(keep) -> None:
+    """`keep()` in a copy that ends soon after: village files parsed with orjson (each let go
+    after its village) and no garbage collection (nothing parsed is cyclic)."""
+    from core.storage.sealed import quick_parse
+
+    gc.disable()
+    with quick_parse():
+        keep()
