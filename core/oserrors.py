@@ -33,6 +33,13 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A failure for a log line staff may read: an OSError in Chinese (`describe_os_error`),
-    anything else (a fault in the program) by its type and message."""
-    return describe_os_error(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+    """A failure in words staff may read: an OSError in Chinese (`describe_os_error`), the
+    program's own errors by their (Chinese) message, anything else — a fault in the program —
+    as such, its type named for whoever reports it."""
+    from core.problems import CarebookError
+
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    if isinstance(exc, CarebookError):
+        return str(exc)
+    return f"程序内部错误（{type(exc).__name__}: {exc}）"

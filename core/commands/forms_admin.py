@@ -175,7 +175,7 @@ def cmd_records_reevaluate(args) -> int:
     if res.kept_theirs:
         _err(f"{res.kept_theirs} 条记录在计算期间被他人保存，保留了他人保存的内容（其中的值已按今天计算）。")
     verb = "将改变" if args.dry_run else "已更新"
-    _err(f"共 {res.records} 条记录，{verb} {res.changed} 条" + ("（预演，未保存）" if args.dry_run else "，每条都记入修改历史") + "。")
+    _err(f"共 {res.records} 条记录，{verb} {res.changed - res.kept_theirs} 条" + ("（预演，未保存）" if args.dry_run else "，每条都记入修改历史") + "。")
     return EXIT_OK
 
 

@@ -20,6 +20,8 @@ import os
 import pickle
 from typing import Callable
 
+from core.problems import Problem
+
 
 def recompute_apart(engine, reopen: Callable[[], object]):
     """`engine`, or — when the day's recompute is due and a copy may make it — a new engine
@@ -52,7 +54,8 @@ def recompute_apart(engine, reopen: Callable[[], object]):
 def _with(engine, problems: list) -> object:
     """`engine` with `problems` told before its own (each once)."""
     held = engine.store.problems
-    held[:0] = [p for p in problems if str(p) not in {str(q) for q in held}]
+    told = {str(q) for q in held}
+    held[:0] = [p for p in problems if str(p) not in told]
     return engine
 
 
@@ -64,7 +67,7 @@ def _heard(fd: int) -> list:
         got = pickle.loads(raw)
     except Exception:  # noqa: BLE001 - a copy that died mid-write told nothing usable
         return []
-    return got if isinstance(got, list) else []
+    return [p for p in got if isinstance(p, Problem)] if isinstance(got, list) else []
 
 
 def _recompute_in_copy(reopen: Callable[[], object], told: int, tell: int) -> None:
@@ -83,14 +86,7 @@ def _recompute_in_copy(reopen: Callable[[], object], told: int, tell: int) -> No
             problems = list(eng.store.problems)
             eng.close()
     finally:
-        os.write(tell, _pickled(problems))
-
-
-def _pickled(problems: list) -> bytes:
-    try:
-        return pickle.dumps(problems, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - told as text when a problem will not pickle
-        return pickle.dumps([str(p) for p in problems])
+        os.write(tell, pickle.dumps(problems, protocol=pickle.HIGHEST_PROTOCOL))   # Problems: plain fields
 
 
 def _fork_keeper(engine) -> int | None:

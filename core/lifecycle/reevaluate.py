@@ -33,7 +33,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -560,10 +559,12 @@ def keep_after_open(engine, delay: float = KEEP_AFTER, pause: float = KEEP_PAUSE
     now = threading.Event()
 
     def work() -> None:
+        from core.forksafe import reap
+
         now.wait(delay)
         keeper = _ELSEWHERE.pop(engine, None)
         if keeper is not None:      # a copy of the program keeps them (`dayapart`): this
-            _wait_for(keeper)       # thread then finds every village current
+            reap(keeper)            # thread then finds every village current
         try:
             keep_all(engine, between=lambda: now.is_set() or time.sleep(pause), register=True)
         except CarebookError:       # the ledger closed meanwhile (a closed store ends it)
@@ -602,13 +603,6 @@ def kept_elsewhere(engine, pid: int) -> None:
     waits for it to end (and reaps it) before reading any village itself
     (`core.lifecycle.dayapart`)."""
     _ELSEWHERE[engine] = pid
-
-
-def _wait_for(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def wait_kept(engine) -> None:

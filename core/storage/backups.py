@@ -138,6 +138,12 @@ def rotate(root: Path, every_hours: float = 24, keep: int = 7) -> Backup | None:
         return _rotate(Path(root), every_hours, keep)
 
 
+def due(root: Path, every_hours: float, existing: list[Backup] | None = None) -> bool:
+    """Whether a backup is due: none yet, or the newest `every_hours` old."""
+    existing = list_backups(root) if existing is None else existing
+    return not existing or (datetime.now() - existing[0].created).total_seconds() >= every_hours * 3600
+
+
 def _rotate(root: Path, every_hours: float, keep: int) -> Backup | None:
     folder = root / BACKUPS
     if folder.is_dir():
@@ -147,7 +153,7 @@ def _rotate(root: Path, every_hours: float, keep: int) -> Backup | None:
         return None
     existing = list_backups(root)
     made = None
-    if not existing or (datetime.now() - existing[0].created).total_seconds() >= every_hours * 3600:
+    if due(root, every_hours, existing):
         made = _make_backup(root)
         existing.insert(0, made)
     for old in existing[max(keep, 1):]:

@@ -308,8 +308,10 @@ class PgStore:
             cur.executemany("INSERT INTO history (tbl, rid, partition, entry) VALUES (%s, %s, %s, %s::jsonb)",
                             [(table, rid, p, _encode(e, "修改历史")) for rid, p, e in entries])
 
-    def _put_items(self, conn: Any, table: str, items: Iterable[Item]) -> int:
-        last: dict[str, tuple[str, Any, Any]] = {}
+    def _encoded(self, items: Iterable[Item]) -> tuple[dict[str, tuple[str, str, str]], list[tuple[str, str, dict]]]:
+        """{id: (partition, document, list row)} as JSON text — the last item of each id — and
+        the history entries (id, partition, entry), checked before any statement is sent."""
+        last: dict[str, tuple[str, str, str]] = {}
         entries: list[tuple[str, str, dict[str, Any]]] = []
         for record, index_row, entry in items:
             rid = self._checked_id(record)
@@ -319,6 +321,10 @@ class PgStore:
             last[rid] = (p, _encode(record), _encode(_row_data(index_row)))
             if entry is not None:
                 entries.append((rid, p, entry))
+        return last, entries
+
+    def _put_items(self, conn: Any, table: str, items: Iterable[Item]) -> int:
+        last, entries = self._encoded(items)
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO records (tbl, id, partition, doc, row) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) "
                             "ON CONFLICT (tbl, id) DO UPDATE SET partition = EXCLUDED.partition, "
@@ -350,26 +356,19 @@ class PgStore:
         overwritten (a re-evaluation skips it: that save computed its values under today's
         forms and date anyway). One statement for all."""
         self._check_writable()
-        items = list(items)
-        cols: tuple[list, ...] = ([], [], [], [], [])
-        entries: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        for record, index_row, entry in items:
-            rid = self._checked_id(record)
-            p = _partition(record)
-            for col, value in zip(cols, (rid, p, _encode(record), _encode(_row_data(index_row)), _encode(seen.get(rid)))):
-                col.append(value)
-            if entry is not None:
-                entries[rid] = (rid, p, entry)
-        if not items:
+        last, entries = self._encoded(items)
+        if not last:
             return set()
+        ids = list(last)
         conn = self._connection()
         with conn.transaction():
             cur = conn.execute(
                 "UPDATE records AS r SET partition = v.p, doc = v.doc::jsonb, row = v.row::jsonb "
                 "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) AS v(id, p, doc, row, was) "
-                "WHERE r.tbl = %s AND r.id = v.id AND r.doc = v.was::jsonb RETURNING r.id", (*cols, table))
+                "WHERE r.tbl = %s AND r.id = v.id AND r.doc = v.was::jsonb RETURNING r.id",
+                (ids, *map(list, zip(*last.values())), [_encode(seen.get(rid)) for rid in ids], table))
             written = {rid for (rid,) in cur}
-            self._append_history(conn, table, [entries[rid] for rid in cols[0] if rid in written and rid in entries])
+            self._append_history(conn, table, [e for e in entries if e[0] in written])
         for rid in written:
             self._revs.pop((table, rid), None)
         return written

@@ -26,7 +26,6 @@ import functools
 import json
 import logging
 import threading
-from datetime import datetime
 import time
 import zlib
 from collections import ChainMap, OrderedDict
@@ -37,7 +36,7 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
-from core.oserrors import describe_os_error
+from core.oserrors import describe_error
 from core.problems import Problem
 from core.storage import atomic, backups, chain, journal, lock, names, quarantine, sealed
 from core.storage.errors import StorageError
@@ -248,8 +247,7 @@ class Store:
             return False
         if time.monotonic() - self._backup_failed < every * 3600:
             return False        # one failed within the period: a failing disk is tried once a day
-        newest = backups.list_backups(self.root)
-        if newest and (datetime.now() - newest[0].created).total_seconds() < every * 3600:
+        if not backups.due(self.root, every):
             return False
         self._join_writer()          # a bulk batch's files first (outside the lock: it takes it)
         with self._mutex:
@@ -264,7 +262,7 @@ class Store:
             backups.rotate(self.root, every_hours, keep)
         except Exception as exc:  # noqa: BLE001 - on its thread: told with the storage problems, never a traceback
             self._backup_failed = time.monotonic()
-            why = describe_os_error(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            why = describe_error(exc)
             self.problems.append(Problem(
                 f"自动备份失败（{why}）；现有备份未受影响，台账照常可用", severity="warning", rule="storage.backup"))
 
@@ -1208,8 +1206,6 @@ class Store:
             try:
                 listener(p, village.docs, key)
             except Exception as exc:  # noqa: BLE001 - a cache beside the ledger; the write itself stands
-                from core.oserrors import describe_error
-
                 logging.getLogger("carebook.store").warning("写入后留值失败（文件已写好，不受影响）：%s",
                                                             describe_error(exc))
 
