@@ -3,8 +3,8 @@
 Office PCs stay on with carebook open overnight. The day's recompute used to run only when
 the program started, so the morning after, the roster, home and the person file showed
 yesterday's ages and risk levels until someone restarted it. The app now asks every minute
-whether the date moved (`CarebookApp.check_new_day`) and recomputes on a thread as a new
-day's first open does. The test moves the engine's clock instead of waiting for midnight and
+whether the date moved (`CarebookApp.check_new_day`) and recomputes on the screen's thread, as
+a new day's first open does. The test moves the engine's clock instead of waiting for midnight and
 reads the drawn screen at 80x24.
 """
 from __future__ import annotations

@@ -64,7 +64,7 @@ class CarebookApp(App):
         self._person_screen = None      # see open_person
         self._after_backup: list[Callable[[], Any]] | None = None    # see after_backup
         self._quit_after_backup = False                                 # see quit_after_backup
-        self._new_day_failed: dt.date | None = None                     # see check_new_day
+        self._day_seen: dt.date | None = None                           # see check_new_day
         self._backup_told = 0                                           # see _backup_done
         if low_spec:
             # Old PCs and SSH links: no animation, no smooth scrolling, fewer repaints.
@@ -149,7 +149,8 @@ class CarebookApp(App):
         """A program left open overnight (office PCs are) recomputes ages and what follows
         from them when the date moves, as a new day's first open does: otherwise the roster,
         home and the person files would show yesterday's ages and risk levels until it is
-        started again. Asked every minute (the marker's date, one small file).
+        started again. Every minute the date is compared with the day last seen; the marker is
+        read only once it moved.
 
         The run is made here, on the screen's own thread, after a notice says so: the screen
         waits for it (seconds at 50,000 people, most likely at midnight), but no save can meet
@@ -170,17 +171,21 @@ class CarebookApp(App):
         from textual.screen import ModalScreen
 
         engine = self.engine
-        if self._new_day_failed == engine.today() or self._after_backup is not None or engine.backup_running():
+        if self._day_seen == engine.today() or self._after_backup is not None or engine.backup_running():
             return False
         if any(isinstance(s, ModalScreen) or getattr(s, "holds_typing", False) for s in self.screen_stack):
             return False
         if any(w.group in self.SAVING_GROUPS and not w.is_finished for w in self.workers):
             return False    # an import saving (its rows would change under the run's walk)
-        return bool(self.attempt(engine.refresh_due))
+        if not self.attempt(engine.refresh_due):
+            self._day_seen = engine.today()     # done already (or read-only): not asked again today
+            return False
+        return True
 
     def _recompute_new_day(self, engine: Engine) -> None:
         if engine is not self.engine or not self._new_day_due():     # another ledger, or a form opened
             return
+        self._day_seen = engine.today()     # tried: not again today, whatever comes of it
         try:
             done = engine.refresh_for_today()
         except Exception as exc:  # noqa: BLE001 - a day's recompute never ends the program (what is typed stays)
@@ -189,17 +194,21 @@ class CarebookApp(App):
             from core.engine import describe_error
 
             logging.getLogger("carebook.newday").warning("新的一天重新计算失败：%s", describe_error(exc))
-            self.show_error(f"按新的一天重新计算未完成（{describe_error(exc)}）；下次打开台账时再算。")
-            self._new_day_failed = engine.today()       # not asked again every minute
+            self.show_error(f"按新的一天重新计算未完成（{describe_error(exc)}）；明天或下次打开台账时再算。")
             return
         if done is None:
             return
         self.ledger_changed()
         self.notify(f"日期已到 {engine.today().isoformat()}：已按今天重新计算年龄和风险等级，"
                     f"{done.changed} 人有变化（每人记入修改历史）。", title="新的一天", timeout=15)
-        shown = getattr(self.screen, "reload", None) or getattr(self.screen, "refresh_page", None)
-        if shown is not None:           # home, a person file, the roster: today's values
-            shown()
+        self.redraw_shown()
+
+    def redraw_shown(self) -> None:
+        """The screen on show drawn again from the ledger, when it says it shows the ledger's
+        current state (`RELOAD_WHEN_LEDGER_CHANGES`: home, the roster, a person file) — after
+        another desk's save or a new day's recompute. Others are drawn anew when next shown."""
+        if getattr(self.screen, "RELOAD_WHEN_LEDGER_CHANGES", False):
+            self.screen.reload()
 
     BACKUP_CHECK_SECONDS = 3600     # how often an open program backs up again when due
 
@@ -318,8 +327,7 @@ class CarebookApp(App):
     def _apply_changes(self, found: dict) -> None:
         if self.engine.apply_changes(found):
             self.ledger_changed()
-            if getattr(self.screen, "RELOAD_WHEN_OTHERS_SAVE", False):
-                self.screen.reload()
+            self.redraw_shown()
 
     # ------------------------------------------------------------------ start-up
     def on_mount(self) -> None:
@@ -335,6 +343,7 @@ class CarebookApp(App):
         self.set_interval(self.BACKUP_CHECK_SECONDS, self.check_backup)
         from .screens.home import HomeScreen
 
+        self._day_seen = self.engine.today()   # the launch made today's recompute
         self.push_screen(HomeScreen())
         # The settings check first: counting people loads the whole list index, which on a
         # district ledger costs more than drawing the first screen.
@@ -362,6 +371,7 @@ class CarebookApp(App):
         self.attempt(self.engine.close)
         self.engine = engine
         self.demo = True
+        self._day_seen, self._backup_told = engine.today(), 0      # another ledger's day and backups
         if operator and not engine.operator:
             engine.operator = operator
         self.refresh_subtitle()

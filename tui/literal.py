@@ -40,9 +40,14 @@ def cell(value: Any) -> Any:
     (and `:name:` as an emoji), Select and OptionList a `str` choice as markup; such text is
     given as `Text` (which Select's type-to-search also reads). Other text stays `str`, which
     `PagedTable` draws on its quick path."""
-    if isinstance(value, str) and ("[" in value or value.count(":") > 1):
+    if isinstance(value, str) and reads_as_markup(value):
         return Text(value, end="", no_wrap=True)
     return value
+
+
+def reads_as_markup(text: str) -> bool:
+    """Whether Rich would read `text` as more than text: markup, or an `:emoji:` code."""
+    return "[" in text or text.count(":") > 1
 
 
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[tuple[Any, Any]]:

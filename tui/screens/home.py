@@ -120,7 +120,7 @@ class HomeScreen(BaseScreen):
         yield box
         yield from self.compose_footer()
 
-    RELOAD_WHEN_OTHERS_SAVE = True      # counts and due list redrawn when another desk saves
+    RELOAD_WHEN_LEDGER_CHANGES = True   # counts and due list redrawn (another desk's save, a new day)
 
     def on_mount(self) -> None:
         self.shown_generation = -1

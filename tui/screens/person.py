@@ -36,6 +36,7 @@ VISIT_COLUMNS = ("visit_date", "visit_level", "visit_method", "visitor", "risk_c
 
 
 class PersonScreen(KeptScreen):
+    RELOAD_WHEN_LEDGER_CHANGES = True   # the file redrawn (another desk's save, a new day)
     BINDINGS = [
         bind("edit", "edit"),      # F2 修改 as in the quick visit; E is 导出 everywhere
         bind("visit", "visit"),

@@ -173,6 +173,11 @@ class RosterScreen(BaseScreen):
         key = self.query_one("#f-list", Select).value
         return next((entry for entry in self.lists if entry[0] == key), self.lists[0])
 
+    RELOAD_WHEN_LEDGER_CHANGES = True   # the page redrawn (another desk's save, a new day)
+
+    def reload(self) -> None:
+        self.refresh_page()
+
     def refresh_page(self) -> None:
         """Ask the engine for the current page, unless it would be the page already shown.
 

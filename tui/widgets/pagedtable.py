@@ -12,11 +12,12 @@ from typing import Any, Iterable
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import NULL_STYLE, Style
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
 from ..keymap import bind
-from ..literal import cell
+from ..literal import cell, reads_as_markup
 
 
 def column(key: str, label: str, width: int) -> tuple[str, str, int]:
@@ -134,7 +135,9 @@ class PagedTable(DataTable):
             value = self._data[row_key].get(column_key)
             if value is None:
                 return ""
-            if type(value) is not str or "[" in value or value.count(":") > 1:
+            if isinstance(value, Text) and not (value.spans or value.style):
+                value = value.plain      # text kept as typed (`literal.cell`): drawn here too
+            elif type(value) is not str or reads_as_markup(value):
                 return None      # markup or an :emoji: code: Rich's job
         return value if value.isprintable() else None
 
