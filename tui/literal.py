@@ -19,7 +19,7 @@ from rich.text import Text
 from textual.content import Content
 
 
-def plain(text: Any) -> Content:
+def as_typed(text: Any) -> Content:
     """`text` as typed: no markup, no styles."""
     return Content("" if text is None else str(text))
 
@@ -30,7 +30,7 @@ def marked(template: str, **values: Any) -> Content:
     return Content.from_markup(template, **{k: "" if v is None else str(v) for k, v in values.items()})
 
 
-def lines(parts: Iterable[Content | str]) -> Content:
+def joined(parts: Iterable[Content | str]) -> Content:
     """Lines under each other: a `str` line is shown as typed, a `marked` one keeps its style."""
     return Content("\n").join(parts)
 

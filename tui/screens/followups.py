@@ -19,7 +19,7 @@ from core.engine import CarebookError
 
 from .. import roles
 from ..keymap import bind, key_of
-from ..literal import lines as joined, marked
+from ..literal import joined, marked
 from ..widgets import followups as fw
 from ..widgets.pagedtable import PagedTable
 from .base import BaseScreen, after_backup

@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from .. import roles
-from ..literal import lines as joined, marked, plain
+from ..literal import as_typed, joined, marked
 from ..keymap import bind
 from ..roles import short_village
 from ..widgets.followups import FollowupsPanel
@@ -82,7 +82,7 @@ def risk_line(counts: list[tuple[str, int]]) -> Content:
     labels = [label for label, _ in counts]
     shared = os.path.commonprefix([label[::-1] for label in labels])[::-1] if len(labels) > 1 else ""
     if not shared or any(len(label) == len(shared) for label in labels):
-        return plain("  ".join(f"{label} {n}" for label, n in counts))     # labels: the form's words
+        return as_typed("  ".join(f"{label} {n}" for label, n in counts))     # labels: the form's words
     return marked("[b]$shared[/b] $rest", shared=shared,
                   rest="  ".join(f"{label[:-len(shared)]} {n}" for label, n in counts))
 

@@ -21,7 +21,7 @@ from core.engine import CarebookError, ValidationFailed
 from .. import roles
 from ..form_renderer import town_form
 from ..keymap import bind
-from ..literal import lines as joined, marked
+from ..literal import joined, marked
 from ..widgets.fields import show_text
 from ..widgets.followups import open_followup, risk_proposal_note, show_person_followups, with_last_contacts
 from ..widgets.pagedtable import PagedTable, column

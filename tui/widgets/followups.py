@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from core.engine import LEVEL_SETTING, ROLE_LEVELS  # noqa: F401 - the setting screens change
 
-from ..literal import lines as joined, marked
+from ..literal import joined, marked
 from ..roles import short_village
 
 LEVELS = tuple(ROLE_LEVELS.values())   # 村委会, 街镇 (the setting may also be "": every level)
